@@ -1,0 +1,64 @@
+using FFLib.Data;
+using FFLib.Training;
+
+namespace FFLib.Cli;
+
+/// <summary>A command-line mistake: printed without a stack trace, exit code 2.</summary>
+internal sealed class UsageException(string message) : Exception(message);
+
+/// <summary>Shared command-line plumbing: error handling and option conversion.</summary>
+internal static class Cli
+{
+    /// <summary>Runs a command body, turning expected failures into one clear message and an exit code.</summary>
+    public static int Run(Func<int> body)
+    {
+        try
+        {
+            return body();
+        }
+        catch (UsageException e) { return Fail(e.Message, 2); }
+        catch (DatasetNotFoundException e) { return Fail(e.Message, 3); }
+        catch (InvalidDataException e) { return Fail(e.Message, 3); }
+        catch (FileNotFoundException e) { return Fail(e.Message, 3); }
+        catch (TrainingDivergedException e) { return Fail(e.Message, 4); }
+        catch (ArgumentException e) { return Fail(e.Message, 2); }
+        catch (IOException e) { return Fail(e.Message, 5); }
+        catch (UnauthorizedAccessException e) { return Fail(e.Message, 5); }
+    }
+
+    private static int Fail(string message, int code)
+    {
+        Console.Error.WriteLine("error: " + message);
+        return code;
+    }
+
+    public static DatasetKind ParseDataset(string id)
+    {
+        try { return DatasetCatalog.Parse(id); }
+        catch (ArgumentException e) { throw new UsageException(e.Message.Split(" (Parameter")[0]); }
+    }
+
+    public static DatasetLoadOptions DataOptions(string? dataDir, bool noDownload) => new()
+    {
+        DataDirectory = dataDir,
+        AllowDownload = !noDownload,
+        Progress = new DownloadReporter(),
+    };
+
+    /// <summary>Plain download progress lines on stderr (one per 10%).</summary>
+    private sealed class DownloadReporter : IProgress<DownloadProgress>
+    {
+        private string? _file;
+        private int _lastDecile = -1;
+
+        public void Report(DownloadProgress p)
+        {
+            if (p.File != _file) { _file = p.File; _lastDecile = -1; }
+            int decile = p.TotalBytes is long t && t > 0 ? (int)(p.Bytes * 10 / t) : (int)(p.Bytes >> 23);
+            if (decile == _lastDecile) return;
+            _lastDecile = decile;
+            string total = p.TotalBytes is long tb ? $"/{tb / 1e6:F1} MB" : " MB";
+            Console.Error.WriteLine($"downloading {p.File}: {p.Bytes / 1e6:F1}{total}");
+        }
+    }
+}

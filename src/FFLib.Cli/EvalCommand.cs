@@ -1,0 +1,63 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using FFLib.Compute;
+using FFLib.Data;
+using FFLib.IO;
+using FFLib.Training;
+
+namespace FFLib.Cli;
+
+/// <summary><c>fflib eval</c>: reload a saved model and measure its test accuracy.</summary>
+internal static class EvalCommand
+{
+    public static Command Create()
+    {
+        var modelPath = new Option<string>("--model", "-m") { Description = "Path to a model.safetensors written by fflib train.", Required = true };
+        var dataset = new Option<string?>("--dataset") { Description = "Dataset (default: the one the model was trained on)." };
+        var testLimit = new Option<int?>("--test-limit") { Description = "Evaluate on only the first N test images." };
+        var json = new Option<bool>("--json") { Description = "Print the result as JSON on stdout." };
+        var threads = new Option<int>("--threads") { Description = "Compute threads (default: all cores).", DefaultValueFactory = _ => Environment.ProcessorCount };
+        var dataDir = new Option<string?>("--data-dir") { Description = "Folder holding the dataset's files (IDX, raw or .gz)." };
+        var noDownload = new Option<bool>("--no-download") { Description = "Never download; fail if no local copy is found." };
+        var cmd = new Command("eval", "Evaluate a saved model on a dataset's test set.") { modelPath, dataset, testLimit, json, threads, dataDir, noDownload };
+        cmd.SetAction(pr => Cli.Run(() =>
+        {
+            int nThreads = pr.GetValue(threads);
+            if (nThreads < 1) throw new UsageException($"--threads must be at least 1, not {nThreads}.");
+            ComputeSettings.Threads = nThreads;
+            string path = pr.GetValue(modelPath)!;
+            var loaded = ModelCheckpoint.Load(path);
+            string? dsName = pr.GetValue(dataset) ?? loaded.Training["dataset"]?.GetValue<string>();
+            if (dsName is null) throw new UsageException($"{path} does not record its dataset; pass --dataset.");
+            var kind = Cli.ParseDataset(dsName);
+            int? limit = pr.GetValue(testLimit);
+            if (limit is < 1) throw new UsageException("--test-limit must be at least 1.");
+            var data = DatasetLoader.Load(kind, Cli.DataOptions(pr.GetValue(dataDir), pr.GetValue(noDownload)));
+            var test = limit is int l ? data.Test.Take(l) : data.Test;
+            var sw = Stopwatch.StartNew();
+            double acc = Evaluation.Accuracy(loaded.Network, test);
+            double seconds = sw.Elapsed.TotalSeconds;
+            if (pr.GetValue(json))
+            {
+                var o = new JsonObject
+                {
+                    ["model"] = path,
+                    ["architecture"] = loaded.Architecture,
+                    ["dataset"] = DatasetCatalog.IdOf(kind),
+                    ["test_samples"] = test.Count,
+                    ["test_accuracy"] = acc,
+                    ["seconds"] = seconds,
+                };
+                Console.WriteLine(o.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+            }
+            else
+            {
+                Console.WriteLine($"{path}: {loaded.Architecture} {string.Join("×", loaded.Network.Config.HiddenSizes)}, {DatasetCatalog.IdOf(kind)} test accuracy {acc * 100:F2}% ({test.Count} images, {seconds:F1} s)");
+            }
+            return 0;
+        }));
+        return cmd;
+    }
+}

@@ -1,0 +1,14 @@
+using System.CommandLine;
+
+namespace FFLib.Cli;
+
+internal static class Program
+{
+    private static int Main(string[] args)
+    {
+        var root = new RootCommand("FFLib: train, evaluate and inspect Forward-Forward networks.");
+        root.Subcommands.Add(TrainCommand.Create());
+        root.Subcommands.Add(EvalCommand.Create());
+        return root.Parse(args).Invoke();
+    }
+}

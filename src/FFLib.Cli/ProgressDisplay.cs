@@ -1,0 +1,83 @@
+using Spectre.Console;
+using FFLib.Training;
+
+namespace FFLib.Cli;
+
+/// <summary>
+/// Training progress on stderr: a live Spectre.Console bar (batch, loss, samples/s, ETA) on a
+/// terminal, plain lines (every ~10% of an epoch and at each epoch end) when stderr is redirected.
+/// Reports arrive synchronously on the training thread.
+/// </summary>
+internal sealed class ProgressDisplay : IProgress<TrainingProgress>, IDisposable
+{
+    private readonly bool _interactive = !Console.IsErrorRedirected;
+    private readonly IAnsiConsole _console;
+    private readonly Thread? _renderThread;
+    private readonly ManualResetEventSlim _done = new();
+    private volatile string _status = "starting";
+    private double _fraction;
+    private DateTime _lastPlain = DateTime.MinValue;
+
+    public ProgressDisplay()
+    {
+        _console = AnsiConsole.Create(new AnsiConsoleSettings
+        {
+            Out = new AnsiConsoleOutput(Console.Error),
+            Interactive = _interactive ? InteractionSupport.Yes : InteractionSupport.No,
+        });
+        if (_interactive)
+        {
+            _renderThread = new Thread(Render) { IsBackground = true, Name = "fflib-progress" };
+            _renderThread.Start();
+        }
+    }
+
+    public void Report(TrainingProgress p)
+    {
+        double sps = p.Elapsed.TotalSeconds > 0 ? p.SamplesSeen / p.Elapsed.TotalSeconds : 0;
+        double doneFraction = ((p.Epoch - 1) + (double)p.Batch / p.Batches) / p.Epochs;
+        var eta = doneFraction > 0 ? TimeSpan.FromSeconds(p.Elapsed.TotalSeconds * (1 - doneFraction) / doneFraction) : TimeSpan.Zero;
+        _status = $"epoch {p.Epoch}/{p.Epochs} batch {p.Batch}/{p.Batches} loss {p.Loss:F4} {sps:F0} samples/s ETA {eta:hh\\:mm\\:ss}";
+        Volatile.Write(ref _fraction, doneFraction);
+        if (!_interactive && (DateTime.UtcNow - _lastPlain).TotalSeconds >= 10)
+        {
+            _lastPlain = DateTime.UtcNow;
+            Console.Error.WriteLine(_status);
+        }
+    }
+
+    public void EpochCompleted(EpochMetrics m)
+    {
+        string val = m.ValidationAccuracy is double v ? $"validation accuracy {v * 100:F2}%" : "no validation";
+        string line = $"epoch {m.Epoch}: loss {string.Join(" / ", m.LayerLosses.Select(l => l.ToString("F4")))}, {val}, {m.TrainSeconds:F1} s train + {m.ValidationSeconds:F1} s validation";
+        if (_interactive) _pending.Enqueue(line);
+        else Console.Error.WriteLine(line);
+    }
+
+    private readonly System.Collections.Concurrent.ConcurrentQueue<string> _pending = new();
+
+    private void Render()
+    {
+        _console.Progress()
+            .AutoClear(true)
+            .Columns(new ProgressBarColumn(), new PercentageColumn(), new TaskDescriptionColumn { Alignment = Justify.Left })
+            .Start(ctx =>
+            {
+                var task = ctx.AddTask("training", maxValue: 1.0);
+                while (!_done.Wait(200))
+                {
+                    while (_pending.TryDequeue(out var line)) _console.MarkupLine(Markup.Escape(line));
+                    task.Description = Markup.Escape(_status);
+                    task.Value = Volatile.Read(ref _fraction);
+                }
+                while (_pending.TryDequeue(out var line)) _console.MarkupLine(Markup.Escape(line));
+                task.Value = 1.0;
+            });
+    }
+
+    public void Dispose()
+    {
+        _done.Set();
+        _renderThread?.Join();
+    }
+}

@@ -1,0 +1,96 @@
+using System.CommandLine;
+using System.Globalization;
+using FFLib.Compute;
+using FFLib.Data;
+using FFLib.Layers;
+using FFLib.Models;
+using FFLib.Training;
+
+namespace FFLib.Cli;
+
+/// <summary><c>fflib train</c>: wires the options into <see cref="TrainingRun.Execute"/>.</summary>
+internal static class TrainCommand
+{
+    public static Command Create()
+    {
+        var model = new Option<string>("--model") { Description = "Architecture (ffnn).", DefaultValueFactory = _ => "ffnn" };
+        var dataset = new Option<string>("--dataset") { Description = "mnist or fashion-mnist.", DefaultValueFactory = _ => "mnist" };
+        var layers = new Option<string>("--layers") { Description = "Comma-separated FF layer widths.", DefaultValueFactory = _ => "2000,2000" };
+        var epochs = new Option<int>("--epochs", "-e") { Description = "Training epochs (paper: 60).", DefaultValueFactory = _ => 60 };
+        var batch = new Option<int>("--batch-size") { Description = "Batch size.", DefaultValueFactory = _ => 128 };
+        var lr = new Option<float>("--lr") { Description = "Adam learning rate of the FF layers.", DefaultValueFactory = _ => 0.02f };
+        var threshold = new Option<float>("--threshold") { Description = "Loss threshold θ.", DefaultValueFactory = _ => 20f };
+        var loss = new Option<string>("--loss") { Description = "min (L−, paper default) or max (L+).", DefaultValueFactory = _ => "min" };
+        var seed = new Option<long>("--seed") { Description = "Random seed.", DefaultValueFactory = _ => 42 };
+        var trainLimit = new Option<int?>("--train-limit") { Description = "Use only the first N training images (before the 10% validation split)." };
+        var testLimit = new Option<int?>("--test-limit") { Description = "Evaluate on only the first N test images." };
+        var valFraction = new Option<double>("--validation-fraction") { Description = "Share of the training file held out at its end.", DefaultValueFactory = _ => 0.1 };
+        var threads = new Option<int>("--threads") { Description = "Compute threads (default: all cores).", DefaultValueFactory = _ => Environment.ProcessorCount };
+        var outDir = new Option<string>("--out", "-o") { Description = "Output folder for model.safetensors and run.json.", DefaultValueFactory = _ => "runs/latest" };
+        var dataDir = new Option<string?>("--data-dir") { Description = "Folder holding the dataset's files (IDX, raw or .gz)." };
+        var noDownload = new Option<bool>("--no-download") { Description = "Never download; fail if no local copy is found." };
+
+        var cmd = new Command("train", "Train a model on a dataset, report validation and test accuracy, save it.")
+        {
+            model, dataset, layers, epochs, batch, lr, threshold, loss, seed, trainLimit, testLimit, valFraction, threads, outDir, dataDir, noDownload,
+        };
+        cmd.SetAction(pr => Cli.Run(() =>
+        {
+            string arch = pr.GetValue(model)!.Trim().ToLowerInvariant();
+            if (arch != "ffnn") throw new UsageException($"--model {arch} is not available yet; this version trains: ffnn.");
+            var kind = Cli.ParseDataset(pr.GetValue(dataset)!);
+            var sizes = ParseLayers(pr.GetValue(layers)!);
+            var direction = pr.GetValue(loss)!.Trim().ToLowerInvariant() switch
+            {
+                "min" or "minimize" or "l-" => LossDirection.Minimize,
+                "max" or "maximize" or "l+" => LossDirection.Maximize,
+                var s => throw new UsageException($"--loss must be 'min' or 'max', not '{s}'."),
+            };
+            int nThreads = pr.GetValue(threads);
+            if (nThreads < 1) throw new UsageException($"--threads must be at least 1, not {nThreads}.");
+            ComputeSettings.Threads = nThreads;
+            var spec = new RunSpec
+            {
+                Dataset = kind,
+                Model = new FFNetworkConfig
+                {
+                    HiddenSizes = sizes,
+                    Threshold = pr.GetValue(threshold),
+                    Loss = direction,
+                    LearningRate = pr.GetValue(lr),
+                },
+                Training = new TrainingOptions { Epochs = pr.GetValue(epochs), BatchSize = pr.GetValue(batch) },
+                Seed = pr.GetValue(seed),
+                TrainLimit = pr.GetValue(trainLimit),
+                TestLimit = pr.GetValue(testLimit),
+                ValidationFraction = pr.GetValue(valFraction),
+                Data = Cli.DataOptions(pr.GetValue(dataDir), pr.GetValue(noDownload)),
+                OutputDirectory = pr.GetValue(outDir),
+            };
+            spec.Model.Validate();
+            spec.Training.Validate();
+
+            Console.Error.WriteLine($"fflib train: FFNN {string.Join("×", sizes)} on {DatasetCatalog.IdOf(kind)}, {spec.Training.Epochs} epochs, batch {spec.Training.BatchSize}, lr {spec.Model.LearningRate.ToString(CultureInfo.InvariantCulture)}, θ {spec.Model.Threshold.ToString(CultureInfo.InvariantCulture)}, loss {(direction == LossDirection.Minimize ? "min (L−)" : "max (L+)")}, seed {spec.Seed}, {nThreads} thread(s), {ComputeSettings.SimdPath}");
+            RunResult result;
+            using (var display = new ProgressDisplay())
+                result = TrainingRun.Execute(spec, display, display.EpochCompleted);
+            Console.WriteLine($"data: {result.DataLocation.Source} ({result.DataLocation.Folder}); train {result.TrainSamples}, validation {result.ValidationSamples}, test {result.TestSamples}");
+            Console.WriteLine($"test accuracy: {result.TestAccuracy * 100:F2}%  ({result.TestSamples} images, {result.TestSeconds:F1} s)");
+            Console.WriteLine($"training: {result.TrainSeconds:F1} s in all, {(result.Epochs.Count > 0 ? result.Epochs.Average(e => e.TrainSeconds) : 0):F1} s per epoch");
+            if (result.ModelPath is not null) Console.WriteLine($"saved: {result.ModelPath}, {result.RunJsonPath}");
+            return 0;
+        }));
+        return cmd;
+    }
+
+    internal static int[] ParseLayers(string text)
+    {
+        var parts = text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        if (parts.Length == 0) throw new UsageException("--layers needs at least one width, e.g. --layers 2000,2000.");
+        var sizes = new int[parts.Length];
+        for (int i = 0; i < parts.Length; i++)
+            if (!int.TryParse(parts[i], NumberStyles.Integer, CultureInfo.InvariantCulture, out sizes[i]) || sizes[i] < 1)
+                throw new UsageException($"--layers: '{parts[i]}' is not a positive layer width.");
+        return sizes;
+    }
+}

@@ -1,0 +1,328 @@
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+
+namespace FFLib.Compute;
+
+/// <summary>
+/// Single-precision matrix product C = op(A)·op(B) (+ C), in managed code.
+/// BLIS-style: C is cut into MC×NC tiles that run in parallel; inside a tile, K is walked in KC
+/// blocks, A and B blocks are packed into contiguous micro-panels, and a register-blocked SIMD
+/// micro-kernel (Vector512 8×32 or Vector256 6×16) does the arithmetic.
+/// Every element of C is summed in the same order whatever the thread count or tile position,
+/// so results are bit-identical across thread counts and batch splits.
+/// </summary>
+internal static unsafe class Gemm
+{
+    // Block sizes chosen for ~48 KiB L1 / 1 MiB L2 per core: a KC×NR B micro-panel stays in L1,
+    // the MC×KC A block and the KC×NC B block stay in L2.
+    private const int KC = 256;
+    private const int MC = 128;
+    private const int NC = 512;
+
+    // Below this many multiply-adds a single thread is faster than waking the pool.
+    private const long ParallelThreshold = 1L << 18;
+
+    internal static readonly bool Use512 = Vector512.IsHardwareAccelerated;
+    internal static readonly bool Use256 = !Use512 && Vector256.IsHardwareAccelerated;
+    internal static readonly int MR = Use512 ? 8 : 6;
+    internal static readonly int NR = Use512 ? 32 : 16;
+
+    internal static string SimdPath => Use512 ? "Vector512" : Use256 ? "Vector256" : "Scalar";
+
+    [ThreadStatic] private static float[]? t_packA;
+    [ThreadStatic] private static float[]? t_packB;
+
+    /// <summary>
+    /// C[m×n] = op(A)·op(B), or C += op(A)·op(B) when <paramref name="accumulate"/>.
+    /// op(A) is m×k: A is stored m×k (row stride lda) or, when transA, k×m.
+    /// op(B) is k×n: B is stored k×n (row stride ldb) or, when transB, n×k.
+    /// </summary>
+    public static void Multiply(bool transA, bool transB, int m, int n, int k,
+        ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb,
+        Span<float> c, int ldc, bool accumulate, int threads = 0)
+    {
+        Debug.Assert(m >= 0 && n >= 0 && k >= 0);
+        Debug.Assert(ldc >= n);
+        Debug.Assert(m == 0 || n == 0 || c.Length >= (long)(m - 1) * ldc + n);
+        if (m == 0 || n == 0) return;
+        if (k == 0)
+        {
+            if (!accumulate) for (int i = 0; i < m; i++) c.Slice(i * ldc, n).Clear();
+            return;
+        }
+        Debug.Assert(a.Length >= (transA ? (long)(k - 1) * lda + m : (long)(m - 1) * lda + k));
+        Debug.Assert(b.Length >= (transB ? (long)(n - 1) * ldb + k : (long)(k - 1) * ldb + n));
+
+        if (!Use512 && !Use256)
+        {
+            GemmReference.Multiply(transA, transB, m, n, k, a, lda, b, ldb, c, ldc, accumulate);
+            return;
+        }
+
+        if (threads <= 0) threads = ComputeSettings.Threads;
+        int tilesM = (m + MC - 1) / MC, tilesN = (n + NC - 1) / NC;
+        int tiles = tilesM * tilesN;
+        fixed (float* pa = a)
+        fixed (float* pb = b)
+        fixed (float* pc = c)
+        {
+            var job = new Job(transA, transB, m, n, k, pa, lda, pb, ldb, pc, ldc, accumulate, tilesN);
+            if (threads == 1 || tiles == 1 || (long)m * n * k < ParallelThreshold)
+            {
+                for (int t = 0; t < tiles; t++) job.RunTile(t);
+            }
+            else
+            {
+                var po = new ParallelOptions { MaxDegreeOfParallelism = threads };
+                Parallel.For(0, tiles, po, job.RunTile);
+            }
+        }
+    }
+
+    /// <summary>The state of one product, shared by its tiles (raw pointers stay valid: the caller pins).</summary>
+    private sealed class Job(bool transA, bool transB, int m, int n, int k,
+        float* a, int lda, float* b, int ldb, float* c, int ldc, bool accumulate, int tilesN)
+    {
+        public void RunTile(int tile)
+        {
+            int ic = tile / tilesN * MC, jc = tile % tilesN * NC;
+            int mc = Math.Min(MC, m - ic), nc = Math.Min(NC, n - jc);
+            int mr = MR, nr = NR;
+            int mPanels = (mc + mr - 1) / mr, nPanels = (nc + nr - 1) / nr;
+            float* packA = Buffer(ref t_packA, MC * KC + 64);
+            float* packB = Buffer(ref t_packB, NC * KC + 64);
+            float* edge = stackalloc float[8 * 32 + 16];
+            for (int pc = 0; pc < k; pc += KC)
+            {
+                int kc = Math.Min(KC, k - pc);
+                bool acc = accumulate || pc > 0;
+                PackA(transA, a, lda, ic, pc, mc, kc, mr, packA);
+                PackB(transB, b, ldb, pc, jc, kc, nc, nr, packB);
+                for (int jp = 0; jp < nPanels; jp++)
+                {
+                    int j0 = jp * nr, nw = Math.Min(nr, nc - j0);
+                    float* bp = packB + (long)jp * nr * kc;
+                    for (int ip = 0; ip < mPanels; ip++)
+                    {
+                        int i0 = ip * mr, mw = Math.Min(mr, mc - i0);
+                        float* ap = packA + (long)ip * mr * kc;
+                        float* cp = c + (long)(ic + i0) * ldc + jc + j0;
+                        if (mw == mr && nw == nr)
+                        {
+                            Kernel(kc, ap, bp, cp, ldc, acc);
+                        }
+                        else
+                        {
+                            // Edge tile: compute the full register tile into scratch, copy the valid part.
+                            Kernel(kc, ap, bp, edge, nr, false);
+                            for (int i = 0; i < mw; i++)
+                            {
+                                float* dst = cp + (long)i * ldc;
+                                float* src = edge + i * nr;
+                                if (acc) for (int j = 0; j < nw; j++) dst[j] += src[j];
+                                else for (int j = 0; j < nw; j++) dst[j] = src[j];
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    private static float* Buffer(ref float[]? slot, int length)
+    {
+        slot ??= GC.AllocateUninitializedArray<float>(length, pinned: true);
+        // Pinned arrays never move: align the start to 64 bytes for full-width loads.
+        float* p = (float*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(slot));
+        return (float*)(((nint)p + 63) & ~(nint)63);
+    }
+
+    /// <summary>Packs op(A)[ic.., pc..] (mc×kc) into MR-row micro-panels, kc×MR each, zero-padded.</summary>
+    private static void PackA(bool transA, float* a, int lda, int ic, int pc, int mc, int kc, int mr, float* dst)
+    {
+        for (int i0 = 0; i0 < mc; i0 += mr)
+        {
+            int mw = Math.Min(mr, mc - i0);
+            float* panel = dst + (long)i0 * kc;
+            if (transA)
+            {
+                // A stored k×m: row p of storage holds op(A)[.., p] contiguously.
+                for (int p = 0; p < kc; p++)
+                {
+                    float* src = a + (long)(pc + p) * lda + ic + i0;
+                    float* d = panel + p * mr;
+                    int i = 0;
+                    for (; i < mw; i++) d[i] = src[i];
+                    for (; i < mr; i++) d[i] = 0f;
+                }
+            }
+            else
+            {
+                for (int i = 0; i < mw; i++)
+                {
+                    float* src = a + (long)(ic + i0 + i) * lda + pc;
+                    for (int p = 0; p < kc; p++) panel[p * mr + i] = src[p];
+                }
+                for (int i = mw; i < mr; i++)
+                    for (int p = 0; p < kc; p++) panel[p * mr + i] = 0f;
+            }
+        }
+    }
+
+    /// <summary>Packs op(B)[pc.., jc..] (kc×nc) into NR-column micro-panels, kc×NR each, zero-padded.</summary>
+    private static void PackB(bool transB, float* b, int ldb, int pc, int jc, int kc, int nc, int nr, float* dst)
+    {
+        for (int j0 = 0; j0 < nc; j0 += nr)
+        {
+            int nw = Math.Min(nr, nc - j0);
+            float* panel = dst + (long)j0 * kc;
+            if (transB)
+            {
+                // B stored n×k: row j of storage holds op(B)[.., j] contiguously.
+                for (int j = 0; j < nw; j++)
+                {
+                    float* src = b + (long)(jc + j0 + j) * ldb + pc;
+                    for (int p = 0; p < kc; p++) panel[p * nr + j] = src[p];
+                }
+                for (int j = nw; j < nr; j++)
+                    for (int p = 0; p < kc; p++) panel[p * nr + j] = 0f;
+            }
+            else
+            {
+                for (int p = 0; p < kc; p++)
+                {
+                    float* src = b + (long)(pc + p) * ldb + jc + j0;
+                    float* d = panel + p * nr;
+                    if (nw == nr)
+                    {
+                        if (nr == 32) { Vector512.Store(Vector512.Load(src), d); Vector512.Store(Vector512.Load(src + 16), d + 16); }
+                        else { Vector256.Store(Vector256.Load(src), d); Vector256.Store(Vector256.Load(src + 8), d + 8); }
+                    }
+                    else
+                    {
+                        int j = 0;
+                        for (; j < nw; j++) d[j] = src[j];
+                        for (; j < nr; j++) d[j] = 0f;
+                    }
+                }
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Kernel(int kc, float* a, float* b, float* c, int ldc, bool accumulate)
+    {
+        if (Use512) Kernel8x32(kc, a, b, c, ldc, accumulate);
+        else Kernel6x16(kc, a, b, c, ldc, accumulate);
+    }
+
+    /// <summary>8×32 register tile: 16 Vector512 accumulators, two B loads and eight broadcasts per k.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Kernel8x32(int kc, float* a, float* b, float* c, int ldc, bool accumulate)
+    {
+        Vector512<float> c00 = default, c01 = default, c10 = default, c11 = default;
+        Vector512<float> c20 = default, c21 = default, c30 = default, c31 = default;
+        Vector512<float> c40 = default, c41 = default, c50 = default, c51 = default;
+        Vector512<float> c60 = default, c61 = default, c70 = default, c71 = default;
+        for (int p = 0; p < kc; p++)
+        {
+            var b0 = Vector512.Load(b);
+            var b1 = Vector512.Load(b + 16);
+            var x = Vector512.Create(a[0]); c00 = Vector512.FusedMultiplyAdd(x, b0, c00); c01 = Vector512.FusedMultiplyAdd(x, b1, c01);
+            x = Vector512.Create(a[1]); c10 = Vector512.FusedMultiplyAdd(x, b0, c10); c11 = Vector512.FusedMultiplyAdd(x, b1, c11);
+            x = Vector512.Create(a[2]); c20 = Vector512.FusedMultiplyAdd(x, b0, c20); c21 = Vector512.FusedMultiplyAdd(x, b1, c21);
+            x = Vector512.Create(a[3]); c30 = Vector512.FusedMultiplyAdd(x, b0, c30); c31 = Vector512.FusedMultiplyAdd(x, b1, c31);
+            x = Vector512.Create(a[4]); c40 = Vector512.FusedMultiplyAdd(x, b0, c40); c41 = Vector512.FusedMultiplyAdd(x, b1, c41);
+            x = Vector512.Create(a[5]); c50 = Vector512.FusedMultiplyAdd(x, b0, c50); c51 = Vector512.FusedMultiplyAdd(x, b1, c51);
+            x = Vector512.Create(a[6]); c60 = Vector512.FusedMultiplyAdd(x, b0, c60); c61 = Vector512.FusedMultiplyAdd(x, b1, c61);
+            x = Vector512.Create(a[7]); c70 = Vector512.FusedMultiplyAdd(x, b0, c70); c71 = Vector512.FusedMultiplyAdd(x, b1, c71);
+            a += 8;
+            b += 32;
+        }
+        Store512(c, c00, c01, accumulate); c += ldc;
+        Store512(c, c10, c11, accumulate); c += ldc;
+        Store512(c, c20, c21, accumulate); c += ldc;
+        Store512(c, c30, c31, accumulate); c += ldc;
+        Store512(c, c40, c41, accumulate); c += ldc;
+        Store512(c, c50, c51, accumulate); c += ldc;
+        Store512(c, c60, c61, accumulate); c += ldc;
+        Store512(c, c70, c71, accumulate);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Store512(float* c, Vector512<float> v0, Vector512<float> v1, bool accumulate)
+    {
+        if (accumulate)
+        {
+            v0 += Vector512.Load(c);
+            v1 += Vector512.Load(c + 16);
+        }
+        Vector512.Store(v0, c);
+        Vector512.Store(v1, c + 16);
+    }
+
+    /// <summary>6×16 register tile for AVX2 machines: 12 Vector256 accumulators.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Kernel6x16(int kc, float* a, float* b, float* c, int ldc, bool accumulate)
+    {
+        Vector256<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
+        Vector256<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
+        for (int p = 0; p < kc; p++)
+        {
+            var b0 = Vector256.Load(b);
+            var b1 = Vector256.Load(b + 8);
+            var x = Vector256.Create(a[0]); c00 = Vector256.FusedMultiplyAdd(x, b0, c00); c01 = Vector256.FusedMultiplyAdd(x, b1, c01);
+            x = Vector256.Create(a[1]); c10 = Vector256.FusedMultiplyAdd(x, b0, c10); c11 = Vector256.FusedMultiplyAdd(x, b1, c11);
+            x = Vector256.Create(a[2]); c20 = Vector256.FusedMultiplyAdd(x, b0, c20); c21 = Vector256.FusedMultiplyAdd(x, b1, c21);
+            x = Vector256.Create(a[3]); c30 = Vector256.FusedMultiplyAdd(x, b0, c30); c31 = Vector256.FusedMultiplyAdd(x, b1, c31);
+            x = Vector256.Create(a[4]); c40 = Vector256.FusedMultiplyAdd(x, b0, c40); c41 = Vector256.FusedMultiplyAdd(x, b1, c41);
+            x = Vector256.Create(a[5]); c50 = Vector256.FusedMultiplyAdd(x, b0, c50); c51 = Vector256.FusedMultiplyAdd(x, b1, c51);
+            a += 6;
+            b += 16;
+        }
+        Store256(c, c00, c01, accumulate); c += ldc;
+        Store256(c, c10, c11, accumulate); c += ldc;
+        Store256(c, c20, c21, accumulate); c += ldc;
+        Store256(c, c30, c31, accumulate); c += ldc;
+        Store256(c, c40, c41, accumulate); c += ldc;
+        Store256(c, c50, c51, accumulate);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Store256(float* c, Vector256<float> v0, Vector256<float> v1, bool accumulate)
+    {
+        if (accumulate)
+        {
+            v0 += Vector256.Load(c);
+            v1 += Vector256.Load(c + 8);
+        }
+        Vector256.Store(v0, c);
+        Vector256.Store(v1, c + 8);
+    }
+}
+
+/// <summary>The plain triple-loop product the fast kernel is tested against. Same contract as <see cref="Gemm.Multiply"/>.</summary>
+internal static class GemmReference
+{
+    public static void Multiply(bool transA, bool transB, int m, int n, int k,
+        ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb,
+        Span<float> c, int ldc, bool accumulate)
+    {
+        for (int i = 0; i < m; i++)
+        {
+            for (int j = 0; j < n; j++)
+            {
+                float sum = 0f;
+                for (int p = 0; p < k; p++)
+                {
+                    float av = transA ? a[p * lda + i] : a[i * lda + p];
+                    float bv = transB ? b[j * ldb + p] : b[p * ldb + j];
+                    sum += av * bv;
+                }
+                c[i * ldc + j] = accumulate ? c[i * ldc + j] + sum : sum;
+            }
+        }
+    }
+}

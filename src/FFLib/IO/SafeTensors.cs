@@ -1,0 +1,176 @@
+using System.Buffers.Binary;
+using System.Runtime.InteropServices;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace FFLib.IO;
+
+/// <summary>One named float32 tensor.</summary>
+/// <param name="Name">Tensor name, e.g. "layers.0.weight".</param>
+/// <param name="Shape">Dimensions, outermost first.</param>
+/// <param name="Data">Row-major values; length = product of <paramref name="Shape"/>.</param>
+public sealed record NamedTensor(string Name, int[] Shape, float[] Data);
+
+/// <summary>The content of a safetensors file: tensors in file order and the string metadata.</summary>
+public sealed record SafeTensorsFile(IReadOnlyList<NamedTensor> Tensors, IReadOnlyDictionary<string, string> Metadata)
+{
+    /// <summary>The tensor with this name; throws naming the file's tensors if absent.</summary>
+    public NamedTensor Get(string name) =>
+        Tensors.FirstOrDefault(t => t.Name == name)
+        ?? throw new InvalidDataException($"The file has no tensor '{name}' (it has: {string.Join(", ", Tensors.Select(t => t.Name))}).");
+}
+
+/// <summary>
+/// Reader and writer of the safetensors format (little-endian u64 header length, a JSON header,
+/// then raw tensor bytes) for float32 ("F32") tensors. Loading runs no code; every malformed
+/// header, offset or shape is rejected with a message naming the file.
+/// </summary>
+public static class SafeTensors
+{
+    /// <summary>Largest JSON header accepted (the format's own limit is 100 MB).</summary>
+    public const int MaxHeaderBytes = 100_000_000;
+
+    /// <summary>Writes tensors and metadata atomically (temporary file, then rename).</summary>
+    public static void Write(string path, IReadOnlyList<NamedTensor> tensors, IReadOnlyDictionary<string, string>? metadata = null)
+    {
+        ArgumentNullException.ThrowIfNull(tensors);
+        var header = new JsonObject();
+        if (metadata is { Count: > 0 })
+        {
+            var meta = new JsonObject();
+            foreach (var (k, v) in metadata) meta[k] = v;
+            header["__metadata__"] = meta;
+        }
+        long offset = 0;
+        var names = new HashSet<string>();
+        foreach (var t in tensors)
+        {
+            if (!names.Add(t.Name)) throw new ArgumentException($"Tensor name '{t.Name}' appears twice.", nameof(tensors));
+            if (t.Name == "__metadata__") throw new ArgumentException("'__metadata__' is reserved.", nameof(tensors));
+            long count = 1;
+            foreach (int d in t.Shape)
+            {
+                if (d < 0) throw new ArgumentException($"Tensor '{t.Name}' has a negative dimension in shape [{string.Join(", ", t.Shape)}].", nameof(tensors));
+                count *= d;
+            }
+            if (count != t.Data.Length)
+                throw new ArgumentException($"Tensor '{t.Name}' has shape [{string.Join(", ", t.Shape)}] ({count} values) but {t.Data.Length} values.", nameof(tensors));
+            header[t.Name] = new JsonObject
+            {
+                ["dtype"] = "F32",
+                ["shape"] = new JsonArray(t.Shape.Select(d => (JsonNode)d).ToArray()),
+                ["data_offsets"] = new JsonArray(offset, offset + 4 * count),
+            };
+            offset += 4 * count;
+        }
+        var json = Encoding.UTF8.GetBytes(header.ToJsonString());
+        int padded = (json.Length + 7) / 8 * 8; // keep the data 8-byte aligned, padding with spaces as the format allows
+        AtomicFile.Write(path, s =>
+        {
+            Span<byte> len = stackalloc byte[8];
+            BinaryPrimitives.WriteUInt64LittleEndian(len, (ulong)padded);
+            s.Write(len);
+            s.Write(json);
+            for (int i = json.Length; i < padded; i++) s.WriteByte((byte)' ');
+            foreach (var t in tensors)
+            {
+                if (BitConverter.IsLittleEndian) s.Write(MemoryMarshal.AsBytes(t.Data.AsSpan()));
+                else
+                {
+                    var b = new byte[4];
+                    foreach (var f in t.Data) { BinaryPrimitives.WriteSingleLittleEndian(b, f); s.Write(b); }
+                }
+            }
+        });
+    }
+
+    /// <summary>Reads a safetensors file of F32 tensors.</summary>
+    public static SafeTensorsFile Read(string path)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        if (!File.Exists(path)) throw new FileNotFoundException($"Model file not found: {path}", path);
+        using var fs = File.OpenRead(path);
+        return Read(fs, path);
+    }
+
+    /// <summary>Reads safetensors from a seekable stream; <paramref name="name"/> is used in error messages.</summary>
+    public static SafeTensorsFile Read(Stream stream, string name)
+    {
+        long fileLength = stream.Length;
+        if (fileLength < 8) throw Bad(name, $"the file is {fileLength} bytes, shorter than the 8-byte header length");
+        Span<byte> len = stackalloc byte[8];
+        stream.ReadExactly(len);
+        ulong headerLen = BinaryPrimitives.ReadUInt64LittleEndian(len);
+        if (headerLen > (ulong)(fileLength - 8)) throw Bad(name, $"the header length is {headerLen} bytes but only {fileLength - 8} follow");
+        if (headerLen > MaxHeaderBytes) throw Bad(name, $"the header length {headerLen} exceeds the {MaxHeaderBytes}-byte limit");
+        var json = new byte[headerLen];
+        stream.ReadExactly(json);
+        long dataLength = fileLength - 8 - (long)headerLen;
+
+        JsonObject root;
+        try
+        {
+            root = JsonNode.Parse(json) as JsonObject ?? throw Bad(name, "the header is not a JSON object");
+        }
+        catch (JsonException e) { throw Bad(name, "the header is not valid JSON: " + e.Message); }
+
+        var metadata = new Dictionary<string, string>();
+        var entries = new List<(string Name, int[] Shape, long Begin, long End)>();
+        foreach (var (key, node) in root)
+        {
+            if (key == "__metadata__")
+            {
+                if (node is not JsonObject meta) throw Bad(name, "__metadata__ is not an object");
+                foreach (var (mk, mv) in meta)
+                {
+                    if (mv is not JsonValue v || !v.TryGetValue<string>(out var s)) throw Bad(name, $"metadata value '{mk}' is not a string");
+                    metadata[mk] = s;
+                }
+                continue;
+            }
+            if (node is not JsonObject t) throw Bad(name, $"tensor '{key}' is not an object");
+            string dtype = t["dtype"] is JsonValue dv && dv.TryGetValue<string>(out var ds) ? ds : throw Bad(name, $"tensor '{key}' has no dtype");
+            if (dtype != "F32") throw Bad(name, $"tensor '{key}' has dtype {dtype}; this reader handles F32 only");
+            if (t["shape"] is not JsonArray shapeArr) throw Bad(name, $"tensor '{key}' has no shape");
+            var shape = new int[shapeArr.Count];
+            long count = 1;
+            for (int i = 0; i < shape.Length; i++)
+            {
+                if (shapeArr[i] is not JsonValue sv || !sv.TryGetValue<long>(out long d) || d < 0 || d > int.MaxValue)
+                    throw Bad(name, $"tensor '{key}' has an invalid dimension {shapeArr[i]?.ToJsonString() ?? "null"}");
+                shape[i] = (int)d;
+                count *= d;
+                if (count > Array.MaxLength) throw Bad(name, $"tensor '{key}' has too many elements");
+            }
+            if (t["data_offsets"] is not JsonArray off || off.Count != 2
+                || off[0] is not JsonValue ov0 || !ov0.TryGetValue<long>(out long begin)
+                || off[1] is not JsonValue ov1 || !ov1.TryGetValue<long>(out long end))
+                throw Bad(name, $"tensor '{key}' has no valid data_offsets [begin, end]");
+            if (begin < 0 || end < begin || end > dataLength)
+                throw Bad(name, $"tensor '{key}' has data_offsets [{begin}, {end}] outside the {dataLength} data bytes");
+            if (end - begin != count * 4)
+                throw Bad(name, $"tensor '{key}' has shape [{string.Join(", ", shape)}] ({count * 4} bytes as F32) but data_offsets span {end - begin} bytes");
+            entries.Add((key, shape, begin, end));
+        }
+        var sorted = entries.OrderBy(e => e.Begin).ThenBy(e => e.End).ToList();
+        for (int i = 1; i < sorted.Count; i++)
+            if (sorted[i].Begin < sorted[i - 1].End)
+                throw Bad(name, $"tensors '{sorted[i - 1].Name}' and '{sorted[i].Name}' overlap in the data section");
+
+        long dataStart = 8 + (long)headerLen;
+        var tensors = new List<NamedTensor>();
+        foreach (var e in sorted)
+        {
+            var data = new float[(e.End - e.Begin) / 4];
+            stream.Position = dataStart + e.Begin;
+            stream.ReadExactly(MemoryMarshal.AsBytes(data.AsSpan()));
+            if (!BitConverter.IsLittleEndian)
+                for (int i = 0; i < data.Length; i++) data[i] = BinaryPrimitives.ReadSingleLittleEndian(BitConverter.GetBytes(data[i]));
+            tensors.Add(new NamedTensor(e.Name, e.Shape, data));
+        }
+        return new SafeTensorsFile(tensors, metadata);
+    }
+
+    private static InvalidDataException Bad(string name, string problem) => new($"{name}: not a valid safetensors file: {problem}.");
+}

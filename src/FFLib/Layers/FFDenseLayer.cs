@@ -1,0 +1,82 @@
+using FFLib.Compute;
+
+namespace FFLib.Layers;
+
+/// <summary>
+/// The Forward-Forward dense layer (the reference's FFLinear, SPEC §2):
+/// h = ReLU(x̂ Wᵀ + b) with x̂ = x / (‖x‖ + 1e-4), goodness = mean_j h_j².
+/// The normalisation is folded into the product, (x/s)Wᵀ = (xWᵀ)/s, so x̂ is never materialised.
+/// </summary>
+public sealed class FFDenseLayer
+{
+    /// <summary>Creates a layer with PyTorch nn.Linear's initialisation: W and b uniform in ±1/√in.</summary>
+    public FFDenseLayer(int inFeatures, int outFeatures, FFRandom random)
+    {
+        if (inFeatures < 1) throw new ArgumentOutOfRangeException(nameof(inFeatures), inFeatures, "A layer needs at least one input feature.");
+        if (outFeatures < 1) throw new ArgumentOutOfRangeException(nameof(outFeatures), outFeatures, "A layer needs at least one neuron.");
+        ArgumentNullException.ThrowIfNull(random);
+        Weight = new Matrix(outFeatures, inFeatures);
+        Bias = new float[outFeatures];
+        float bound = 1f / MathF.Sqrt(inFeatures);
+        var w = Weight.Data;
+        for (int i = 0; i < w.Length; i++) w[i] = (2f * random.NextSingle() - 1f) * bound;
+        for (int i = 0; i < Bias.Length; i++) Bias[i] = (2f * random.NextSingle() - 1f) * bound;
+    }
+
+    /// <summary>Wraps existing parameters (no copy). <paramref name="weight"/> is out×in.</summary>
+    public FFDenseLayer(Matrix weight, float[] bias)
+    {
+        ArgumentNullException.ThrowIfNull(weight);
+        ArgumentNullException.ThrowIfNull(bias);
+        if (weight.Rows < 1 || weight.Cols < 1) throw new ArgumentException($"weight is {weight.Rows}×{weight.Cols}; a layer needs at least 1×1.", nameof(weight));
+        if (bias.Length != weight.Rows) throw new ArgumentException($"bias has {bias.Length} entries but weight has {weight.Rows} rows (neurons).", nameof(bias));
+        Weight = weight;
+        Bias = bias;
+    }
+
+    /// <summary>W, out×in, row-major.</summary>
+    public Matrix Weight { get; }
+
+    /// <summary>b, one entry per neuron.</summary>
+    public float[] Bias { get; }
+
+    /// <summary>Input width.</summary>
+    public int InFeatures => Weight.Cols;
+
+    /// <summary>Number of neurons.</summary>
+    public int OutFeatures => Weight.Rows;
+
+    /// <summary>Activations h = ReLU(x̂Wᵀ + b) for every row of x.</summary>
+    public Matrix Forward(Matrix x)
+    {
+        ArgumentNullException.ThrowIfNull(x);
+        if (x.Cols != InFeatures) throw new ArgumentException($"x has {x.Cols} columns but the layer expects {InFeatures}.", nameof(x));
+        var h = new Matrix(x.Rows, OutFeatures);
+        var invNorm = new float[x.Rows];
+        ForwardInto(x.Data, x.Rows, h.Data, invNorm);
+        return h;
+    }
+
+    /// <summary>Goodness before the threshold, mean_j h_j², of each row of activations.</summary>
+    public static float[] MeanSquares(Matrix h)
+    {
+        ArgumentNullException.ThrowIfNull(h);
+        var g = new float[h.Rows];
+        Kernels.MeanSquares(h.Data, h.Rows, h.Cols, g);
+        return g;
+    }
+
+    /// <summary>h = ReLU((xWᵀ)·invNorm + b); also fills invNorm = 1/(‖x_r‖ + 1e-4).</summary>
+    internal void ForwardInto(ReadOnlySpan<float> x, int rows, Span<float> h, Span<float> invNorm)
+    {
+        Kernels.InverseRowNorms(x, rows, InFeatures, invNorm);
+        ForwardWithNorms(x, rows, h, invNorm);
+    }
+
+    /// <summary>As <see cref="ForwardInto"/> with the inverse row norms already computed.</summary>
+    internal void ForwardWithNorms(ReadOnlySpan<float> x, int rows, Span<float> h, ReadOnlySpan<float> invNorm)
+    {
+        Gemm.Multiply(false, true, rows, OutFeatures, InFeatures, x, InFeatures, Weight.Data, InFeatures, h, OutFeatures, accumulate: false);
+        Kernels.ScaleBiasRelu(h, rows, OutFeatures, invNorm, Bias);
+    }
+}

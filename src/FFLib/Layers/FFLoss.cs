@@ -1,0 +1,47 @@
+using FFLib.Compute;
+
+namespace FFLib.Layers;
+
+/// <summary>
+/// The FF layer loss of SPEC §2 on a batch whose first <c>positives</c> rows are positive data
+/// and the rest negative: the mean over all rows of softplus(±(meanh² − θ)), with softplus
+/// computed stably (the reference overflows above 88; this does not).
+/// </summary>
+public static class FFLoss
+{
+    /// <summary>Loss value from per-row mean squared activations.</summary>
+    public static float Compute(ReadOnlySpan<float> meanSquares, int positives, float threshold, LossDirection direction)
+    {
+        if ((uint)positives > (uint)meanSquares.Length)
+            throw new ArgumentOutOfRangeException(nameof(positives), positives, $"positives must be within the {meanSquares.Length} rows.");
+        if (meanSquares.Length == 0) return 0f;
+        double sum = 0;
+        for (int r = 0; r < meanSquares.Length; r++)
+            sum += Kernels.Softplus(Sign(r < positives, direction) * (meanSquares[r] - threshold));
+        return (float)(sum / meanSquares.Length);
+    }
+
+    /// <summary>+1 where the loss is softplus(meanh² − θ), −1 where it is softplus(θ − meanh²).</summary>
+    internal static float Sign(bool positive, LossDirection direction) =>
+        (positive == (direction == LossDirection.Minimize)) ? 1f : -1f;
+
+    /// <summary>
+    /// Loss plus, per row, dLoss/dh_rj ÷ h_rj = sign·σ(sign·(meanh² − θ)) · 2 / (rows · width):
+    /// multiplying a row of h by it gives the row's gradient (zero where ReLU is off, since h is 0 there).
+    /// </summary>
+    internal static float LossAndRowCoefficients(ReadOnlySpan<float> meanSquares, int positives, float threshold,
+        LossDirection direction, int width, Span<float> coefficient)
+    {
+        int rows = meanSquares.Length;
+        double sum = 0;
+        float scale = 2f / ((float)rows * width);
+        for (int r = 0; r < rows; r++)
+        {
+            float s = Sign(r < positives, direction);
+            float arg = s * (meanSquares[r] - threshold);
+            sum += Kernels.Softplus(arg);
+            coefficient[r] = s * Kernels.Sigmoid(arg) * scale;
+        }
+        return (float)(sum / rows);
+    }
+}

@@ -1,0 +1,238 @@
+using System.Numerics.Tensors;
+using FFLib.Compute;
+using FFLib.Layers;
+using FFLib.Optim;
+
+namespace FFLib.Models;
+
+/// <summary>Sees one layer's loss, per-row mean squared activations (positives first) and gradients before its Adam step.</summary>
+internal delegate void LayerStepObserver(int layer, float loss, ReadOnlySpan<float> meanSquares, ReadOnlySpan<float> gradWeight, ReadOnlySpan<float> gradBias);
+
+/// <summary>
+/// The paper's FFNN: a stack of FF dense layers fed with image ⊕ one-hot label, each layer
+/// trained greedily with its own loss and its own Adam, and a "try every label" prediction.
+/// </summary>
+public sealed class FFNetwork
+{
+    private readonly FFDenseLayer[] _layers;
+    private readonly AdamOptimizer[] _optimizers;
+    private readonly float[][] _gradW;
+    private readonly float[][] _gradB;
+    private TrainWorkspace? _work;
+
+    /// <summary>Creates a freshly initialised network (PyTorch nn.Linear initialisation, drawn from <paramref name="random"/> layer by layer: W then b).</summary>
+    public FFNetwork(FFNetworkConfig config, FFRandom random)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        ArgumentNullException.ThrowIfNull(random);
+        config.Validate();
+        Config = config;
+        _layers = new FFDenseLayer[config.HiddenSizes.Count];
+        int inF = config.InputFeatures;
+        for (int i = 0; i < _layers.Length; i++)
+        {
+            _layers[i] = new FFDenseLayer(inF, config.HiddenSizes[i], random);
+            inF = config.HiddenSizes[i];
+        }
+        (_optimizers, _gradW, _gradB) = CreateOptimizers(config, _layers);
+    }
+
+    /// <summary>Builds a network around existing layers (e.g. loaded from a checkpoint). Layer widths must chain.</summary>
+    public FFNetwork(FFNetworkConfig config, IReadOnlyList<FFDenseLayer> layers)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        ArgumentNullException.ThrowIfNull(layers);
+        config.Validate();
+        if (layers.Count != config.HiddenSizes.Count)
+            throw new ArgumentException($"Got {layers.Count} layers but the config lists {config.HiddenSizes.Count}.", nameof(layers));
+        int inF = config.InputFeatures;
+        for (int i = 0; i < layers.Count; i++)
+        {
+            if (layers[i].InFeatures != inF || layers[i].OutFeatures != config.HiddenSizes[i])
+                throw new ArgumentException($"Layer {i + 1} is {layers[i].InFeatures}→{layers[i].OutFeatures} but the config needs {inF}→{config.HiddenSizes[i]}.", nameof(layers));
+            inF = layers[i].OutFeatures;
+        }
+        Config = config;
+        _layers = layers.ToArray();
+        (_optimizers, _gradW, _gradB) = CreateOptimizers(config, _layers);
+    }
+
+    /// <summary>Architecture and training rule.</summary>
+    public FFNetworkConfig Config { get; }
+
+    /// <summary>The FF layers, input side first.</summary>
+    public IReadOnlyList<FFDenseLayer> Layers => _layers;
+
+    /// <summary>Observer called inside <see cref="TrainBatch"/> for every layer, before its Adam step (tests, diagnostics).</summary>
+    internal LayerStepObserver? StepObserver { get; set; }
+
+    /// <summary>One Adam per layer (the FF rule: no gradient crosses layers).</summary>
+    public IReadOnlyList<AdamOptimizer> Optimizers => _optimizers;
+
+    private static (AdamOptimizer[], float[][], float[][]) CreateOptimizers(FFNetworkConfig config, FFDenseLayer[] layers)
+    {
+        var opts = new AdamOptimizer[layers.Length];
+        var gw = new float[layers.Length][];
+        var gb = new float[layers.Length][];
+        for (int i = 0; i < layers.Length; i++)
+        {
+            opts[i] = new AdamOptimizer(new AdamSettings(config.LearningRate), layers[i].Weight.Data, layers[i].Bias);
+            gw[i] = new float[layers[i].Weight.Length];
+            gb[i] = new float[layers[i].OutFeatures];
+        }
+        return (opts, gw, gb);
+    }
+
+    /// <summary>
+    /// Trains on one batch: positive rows are image ⊕ onehot(label), negative rows the same
+    /// images ⊕ onehot(negativeLabel). For each layer in order: one Adam step on its loss, then its
+    /// outputs are recomputed with the new weights and handed to the next layer.
+    /// Returns each layer's loss before its step.
+    /// </summary>
+    public float[] TrainBatch(Matrix images, ReadOnlySpan<int> labels, ReadOnlySpan<int> negativeLabels)
+    {
+        CheckImages(images);
+        int b = images.Rows;
+        if (labels.Length != b) throw new ArgumentException($"labels has {labels.Length} entries but images has {b} rows.", nameof(labels));
+        if (negativeLabels.Length != b) throw new ArgumentException($"negativeLabels has {negativeLabels.Length} entries but images has {b} rows.", nameof(negativeLabels));
+        CheckLabels(labels, nameof(labels));
+        CheckLabels(negativeLabels, nameof(negativeLabels));
+
+        int rows = 2 * b;
+        var w = _work is { } existing && existing.Rows >= rows ? existing : (_work = new TrainWorkspace(rows, Config, _layers));
+        EmbedLabels(images.Data, b, labels, w.X.AsSpan(0, b * Config.InputFeatures));
+        EmbedLabels(images.Data, b, negativeLabels, w.X.AsSpan(b * Config.InputFeatures, b * Config.InputFeatures));
+
+        var losses = new float[_layers.Length];
+        float[] cur = w.X, nxt = w.H;
+        for (int l = 0; l < _layers.Length; l++)
+        {
+            var layer = _layers[l];
+            int inF = layer.InFeatures, outF = layer.OutFeatures;
+            var x = cur.AsSpan(0, rows * inF);
+            var h = nxt.AsSpan(0, rows * outF);
+            var invNorm = w.InvNorm.AsSpan(0, rows);
+            layer.ForwardInto(x, rows, h, invNorm);
+            Kernels.MeanSquares(h, rows, outF, w.MeanSquares);
+            var coef = w.Coefficient.AsSpan(0, rows);
+            losses[l] = FFLoss.LossAndRowCoefficients(w.MeanSquares.AsSpan(0, rows), b, Config.Threshold, Config.Loss, outF, coef);
+
+            // δ_r = coef_r · h_r; db = Σ_r δ_r; dW = Σ_r (δ_r / s_r) ⊗ x_r, the 1/s folding the normalisation.
+            Kernels.ScaleRows(h, rows, outF, coef);
+            Kernels.ColumnSums(h, rows, outF, _gradB[l]);
+            Kernels.ScaleRows(h, rows, outF, invNorm);
+            Gemm.Multiply(true, false, outF, inF, rows, h, outF, x, inF, _gradW[l], inF, accumulate: false);
+            StepObserver?.Invoke(l, losses[l], w.MeanSquares.AsSpan(0, rows), _gradW[l], _gradB[l]);
+            _optimizers[l].Step([_gradW[l], _gradB[l]]);
+
+            if (l + 1 < _layers.Length)
+            {
+                layer.ForwardWithNorms(x, rows, h, invNorm);
+                (cur, nxt) = (nxt, cur);
+            }
+        }
+        return losses;
+    }
+
+    /// <summary>
+    /// Summed goodness per (image, label): row i, column c holds Σ_layers softplus(meanh² − θ) for
+    /// image i with control vector onehot(c).
+    /// </summary>
+    public Matrix LabelScores(Matrix images)
+    {
+        CheckImages(images);
+        int n = images.Rows, classes = Config.Classes;
+        var scores = new Matrix(n, classes);
+        const int chunk = 64; // 640 rows per product: big enough for the kernels, small in memory.
+        int maxWidth = Math.Max(Config.InputFeatures, _layers.Max(l => l.OutFeatures));
+        var a = new float[chunk * classes * maxWidth];
+        var hbuf = new float[chunk * classes * maxWidth];
+        var invNorm = new float[chunk * classes];
+        var ms = new float[chunk * classes];
+        var labels = new int[chunk * classes];
+        for (int start = 0; start < n; start += chunk)
+        {
+            int count = Math.Min(chunk, n - start), rows = count * classes;
+            // Row i·classes + c = image i ⊕ onehot(c).
+            for (int i = 0; i < count; i++)
+                for (int c = 0; c < classes; c++) labels[i * classes + c] = c;
+            EmbedLabels(images.Data.AsSpan(start * Config.ImageFeatures, count * Config.ImageFeatures), rows, labels, a, repeat: classes);
+            float[] cur = a, nxt = hbuf;
+            for (int l = 0; l < _layers.Length; l++)
+            {
+                var layer = _layers[l];
+                layer.ForwardInto(cur.AsSpan(0, rows * layer.InFeatures), rows, nxt.AsSpan(0, rows * layer.OutFeatures), invNorm);
+                Kernels.MeanSquares(nxt, rows, layer.OutFeatures, ms);
+                var s = scores.Data.AsSpan(start * classes, rows);
+                for (int r = 0; r < rows; r++) s[r] += Kernels.Softplus(ms[r] - Config.Threshold);
+                (cur, nxt) = (nxt, cur);
+            }
+        }
+        return scores;
+    }
+
+    /// <summary>Predicted class per image: argmin of <see cref="LabelScores"/> under L−, argmax under L+.</summary>
+    public int[] Predict(Matrix images)
+    {
+        var scores = LabelScores(images);
+        var result = new int[images.Rows];
+        for (int i = 0; i < result.Length; i++)
+        {
+            var row = scores.Row(i);
+            result[i] = Config.Loss == LossDirection.Minimize ? TensorPrimitives.IndexOfMin(row) : TensorPrimitives.IndexOfMax(row);
+        }
+        return result;
+    }
+
+    private void CheckImages(Matrix images)
+    {
+        ArgumentNullException.ThrowIfNull(images);
+        if (images.Cols != Config.ImageFeatures)
+            throw new ArgumentException($"images has {images.Cols} columns but the network expects {Config.ImageFeatures} pixels per image.", nameof(images));
+    }
+
+    private void CheckLabels(ReadOnlySpan<int> labels, string name)
+    {
+        for (int i = 0; i < labels.Length; i++)
+            if ((uint)labels[i] >= (uint)Config.Classes)
+                throw new ArgumentOutOfRangeException(name, labels[i], $"{name}[{i}] = {labels[i]} is not a class in [0, {Config.Classes}).");
+    }
+
+    /// <summary>
+    /// Row r of dst = image_(r / repeat) ⊕ onehot(labels[r]): repeat 1 for training batches,
+    /// repeat = classes for the try-every-label probe.
+    /// </summary>
+    private void EmbedLabels(ReadOnlySpan<float> images, int rows, ReadOnlySpan<int> labels, Span<float> dst, int repeat = 1)
+    {
+        int px = Config.ImageFeatures, inF = Config.InputFeatures;
+        for (int r = 0; r < rows; r++)
+        {
+            var row = dst.Slice(r * inF, inF);
+            images.Slice(r / repeat * px, px).CopyTo(row);
+            row.Slice(px).Clear();
+            row[px + labels[r]] = 1f;
+        }
+    }
+
+    /// <summary>Buffers reused across batches so the training loop does not allocate.</summary>
+    private sealed class TrainWorkspace
+    {
+        public TrainWorkspace(int rows, FFNetworkConfig config, FFDenseLayer[] layers)
+        {
+            Rows = rows;
+            int maxWidth = Math.Max(config.InputFeatures, layers.Max(l => l.OutFeatures));
+            X = new float[rows * maxWidth];
+            H = new float[rows * maxWidth];
+            InvNorm = new float[rows];
+            MeanSquares = new float[rows];
+            Coefficient = new float[rows];
+        }
+
+        public int Rows { get; }
+        public float[] X { get; }
+        public float[] H { get; }
+        public float[] InvNorm { get; }
+        public float[] MeanSquares { get; }
+        public float[] Coefficient { get; }
+    }
+}

@@ -1,0 +1,168 @@
+using System.Diagnostics;
+using FFLib.Compute;
+using FFLib.Data;
+using FFLib.Models;
+
+namespace FFLib.Training;
+
+/// <summary>Training-loop settings (defaults: the paper's Table 1).</summary>
+public sealed record TrainingOptions
+{
+    /// <summary>Passes over the training set.</summary>
+    public int Epochs { get; init; } = 60;
+
+    /// <summary>Positive samples per batch (each also gives one negative sample). The last batch of an epoch may be smaller.</summary>
+    public int BatchSize { get; init; } = 128;
+
+    /// <summary>Whether to measure validation accuracy after every epoch (needs a validation set).</summary>
+    public bool ValidateEachEpoch { get; init; } = true;
+
+    /// <summary>Throws with a precise message if any value is out of range.</summary>
+    public void Validate()
+    {
+        if (Epochs < 0) throw new ArgumentOutOfRangeException(nameof(Epochs), Epochs, "Epochs must be non-negative.");
+        if (BatchSize < 1) throw new ArgumentOutOfRangeException(nameof(BatchSize), BatchSize, "BatchSize must be at least 1.");
+    }
+}
+
+/// <summary>Where a training run is, reported after every batch.</summary>
+public readonly record struct TrainingProgress(int Epoch, int Epochs, int Batch, int Batches, long SamplesSeen, float Loss, TimeSpan Elapsed);
+
+/// <summary>Metrics of one finished epoch.</summary>
+/// <param name="Epoch">1-based epoch number.</param>
+/// <param name="LayerLosses">Mean loss of each layer over the epoch's batches.</param>
+/// <param name="ValidationAccuracy">Accuracy on the validation set, or null when none was measured.</param>
+/// <param name="TrainSeconds">Wall time of the epoch's training batches.</param>
+/// <param name="ValidationSeconds">Wall time of the validation pass.</param>
+public sealed record EpochMetrics(int Epoch, IReadOnlyList<double> LayerLosses, double? ValidationAccuracy, double TrainSeconds, double ValidationSeconds);
+
+/// <summary>Training stopped because a loss became NaN or infinite.</summary>
+public sealed class TrainingDivergedException(string message, int epoch, int layer) : Exception(message)
+{
+    /// <summary>1-based epoch in which it happened.</summary>
+    public int Epoch { get; } = epoch;
+
+    /// <summary>1-based layer whose loss was not finite.</summary>
+    public int Layer { get; } = layer;
+}
+
+/// <summary>
+/// The FFNN training loop: per epoch a fresh shuffle from the run's random source, batches of
+/// positive data (image ⊕ true label) and negative data (image ⊕ a uniformly drawn wrong label),
+/// then validation accuracy.
+/// </summary>
+public sealed class FFTrainer
+{
+    /// <summary>Reported after every batch.</summary>
+    public IProgress<TrainingProgress>? Progress { get; init; }
+
+    /// <summary>Called after every epoch.</summary>
+    public Action<EpochMetrics>? EpochCompleted { get; init; }
+
+    /// <summary>
+    /// Trains <paramref name="network"/> in place. <paramref name="random"/> drives the shuffles and
+    /// negative labels; the same seed, data and thread count give bit-identical weights.
+    /// </summary>
+    public IReadOnlyList<EpochMetrics> Train(FFNetwork network, ImageDataset train, ImageDataset? validation,
+        TrainingOptions options, FFRandom random, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(network);
+        ArgumentNullException.ThrowIfNull(train);
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(random);
+        options.Validate();
+        var cfg = network.Config;
+        if (train.Features != cfg.ImageFeatures)
+            throw new ArgumentException($"{train.Name} has {train.Features} features per image but the network expects {cfg.ImageFeatures}.", nameof(train));
+        if (train.Classes != cfg.Classes)
+            throw new ArgumentException($"{train.Name} has {train.Classes} classes but the network has {cfg.Classes}.", nameof(train));
+        if (train.Count == 0) throw new ArgumentException($"{train.Name} is empty.", nameof(train));
+
+        int n = train.Count, bs = options.BatchSize, batches = (n + bs - 1) / bs;
+        int layers = network.Layers.Count;
+        var order = new int[n];
+        var images = new Matrix(bs, cfg.ImageFeatures);
+        var labels = new int[bs];
+        var negatives = new int[bs];
+        var history = new List<EpochMetrics>();
+        var total = Stopwatch.StartNew();
+        long seen = 0;
+        for (int epoch = 1; epoch <= options.Epochs; epoch++)
+        {
+            var sw = Stopwatch.StartNew();
+            for (int i = 0; i < n; i++) order[i] = i;
+            random.Shuffle(order.AsSpan());
+            var lossSums = new double[layers];
+            for (int bi = 0; bi < batches; bi++)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                int start = bi * bs, count = Math.Min(bs, n - start);
+                var idx = order.AsSpan(start, count);
+                var batch = count == bs ? images : new Matrix(count, cfg.ImageFeatures);
+                train.CopyImages(idx, batch.Data);
+                for (int i = 0; i < count; i++) labels[i] = train.Label(idx[i]);
+                NegativeLabels.RandomWrong(random, labels.AsSpan(0, count), cfg.Classes, negatives.AsSpan(0, count));
+                var losses = network.TrainBatch(batch, labels.AsSpan(0, count), negatives.AsSpan(0, count));
+                float mean = 0;
+                for (int l = 0; l < layers; l++)
+                {
+                    if (!float.IsFinite(losses[l]))
+                        throw new TrainingDivergedException($"Training diverged: layer {l + 1} loss is {losses[l]} in epoch {epoch}, batch {bi + 1}.", epoch, l + 1);
+                    lossSums[l] += losses[l];
+                    mean += losses[l] / layers;
+                }
+                seen += count;
+                Progress?.Report(new TrainingProgress(epoch, options.Epochs, bi + 1, batches, seen, mean, total.Elapsed));
+            }
+            double trainSeconds = sw.Elapsed.TotalSeconds;
+            double? valAcc = null;
+            double valSeconds = 0;
+            if (options.ValidateEachEpoch && validation is { Count: > 0 })
+            {
+                var vs = Stopwatch.StartNew();
+                valAcc = Evaluation.Accuracy(network, validation);
+                valSeconds = vs.Elapsed.TotalSeconds;
+            }
+            var metrics = new EpochMetrics(epoch, lossSums.Select(s => s / batches).ToArray(), valAcc, trainSeconds, valSeconds);
+            history.Add(metrics);
+            EpochCompleted?.Invoke(metrics);
+        }
+        return history;
+    }
+}
+
+/// <summary>Negative-label generators (SPEC §1).</summary>
+public static class NegativeLabels
+{
+    /// <summary>For each label, a wrong label drawn uniformly from the other classes (never the true one).</summary>
+    public static void RandomWrong(FFRandom random, ReadOnlySpan<int> labels, int classes, Span<int> destination)
+    {
+        ArgumentNullException.ThrowIfNull(random);
+        if (classes < 2) throw new ArgumentOutOfRangeException(nameof(classes), classes, "Negative labels need at least 2 classes.");
+        if (destination.Length < labels.Length) throw new ArgumentException($"destination has {destination.Length} slots for {labels.Length} labels.", nameof(destination));
+        for (int i = 0; i < labels.Length; i++)
+            destination[i] = (labels[i] + 1 + random.NextInt(classes - 1)) % classes;
+    }
+}
+
+/// <summary>Accuracy of a trained network on a dataset.</summary>
+public static class Evaluation
+{
+    /// <summary>Fraction of images whose predicted class equals the label. Processes the set in chunks to bound memory.</summary>
+    public static double Accuracy(FFNetwork network, ImageDataset data, int chunk = 1000)
+    {
+        ArgumentNullException.ThrowIfNull(network);
+        ArgumentNullException.ThrowIfNull(data);
+        if (data.Features != network.Config.ImageFeatures)
+            throw new ArgumentException($"{data.Name} has {data.Features} features per image but the network expects {network.Config.ImageFeatures}.", nameof(data));
+        if (data.Count == 0) return double.NaN;
+        int correct = 0;
+        for (int start = 0; start < data.Count; start += chunk)
+        {
+            int count = Math.Min(chunk, data.Count - start);
+            var pred = network.Predict(data.ToMatrix(start, count));
+            for (int i = 0; i < count; i++) if (pred[i] == data.Label(start + i)) correct++;
+        }
+        return (double)correct / data.Count;
+    }
+}

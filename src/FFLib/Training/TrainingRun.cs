@@ -1,0 +1,176 @@
+using System.Diagnostics;
+using System.Runtime.Intrinsics;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using FFLib.Compute;
+using FFLib.Data;
+using FFLib.IO;
+using FFLib.Layers;
+using FFLib.Models;
+
+namespace FFLib.Training;
+
+/// <summary>Everything that defines one training run of an FFNN on a built-in dataset.</summary>
+public sealed record RunSpec
+{
+    /// <summary>Which dataset.</summary>
+    public DatasetKind Dataset { get; init; } = DatasetKind.Mnist;
+
+    /// <summary>Network shape and training rule (image features and classes are taken from the data).</summary>
+    public FFNetworkConfig Model { get; init; } = new();
+
+    /// <summary>Loop settings.</summary>
+    public TrainingOptions Training { get; init; } = new();
+
+    /// <summary>Seed of the run's random source (initialisation, shuffles, negative labels).</summary>
+    public long Seed { get; init; } = 42;
+
+    /// <summary>Use only the first N images of the training file (before the validation split).</summary>
+    public int? TrainLimit { get; init; }
+
+    /// <summary>Evaluate on only the first N test images.</summary>
+    public int? TestLimit { get; init; }
+
+    /// <summary>Fraction of the (limited) training file held out at its end for validation.</summary>
+    public double ValidationFraction { get; init; } = 0.1;
+
+    /// <summary>Where to find the data.</summary>
+    public DatasetLoadOptions Data { get; init; } = new();
+
+    /// <summary>Folder for model.safetensors and run.json; null writes nothing.</summary>
+    public string? OutputDirectory { get; init; }
+}
+
+/// <summary>The outcome of a <see cref="TrainingRun"/>.</summary>
+public sealed record RunResult(
+    FFNetwork Network,
+    IReadOnlyList<EpochMetrics> Epochs,
+    double TestAccuracy,
+    int TrainSamples,
+    int ValidationSamples,
+    int TestSamples,
+    double TrainSeconds,
+    double TestSeconds,
+    DatasetLocation DataLocation,
+    string? ModelPath,
+    string? RunJsonPath);
+
+/// <summary>Load data, build, train, test and save an FFNN: the library call behind <c>fflib train</c>.</summary>
+public static class TrainingRun
+{
+    /// <summary>Runs <paramref name="spec"/>; writes model.safetensors and run.json when an output folder is set.</summary>
+    public static RunResult Execute(RunSpec spec, IProgress<TrainingProgress>? progress = null,
+        Action<EpochMetrics>? epochCompleted = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        if (spec.TrainLimit is < 1) throw new ArgumentOutOfRangeException(nameof(spec), spec.TrainLimit, "TrainLimit must be at least 1.");
+        if (spec.TestLimit is < 1) throw new ArgumentOutOfRangeException(nameof(spec), spec.TestLimit, "TestLimit must be at least 1.");
+        spec.Training.Validate();
+        var data = DatasetLoader.Load(spec.Dataset, spec.Data);
+        var trainFile = spec.TrainLimit is int tl ? data.Train.Take(tl) : data.Train;
+        var (train, validation) = trainFile.SplitLast(spec.ValidationFraction);
+        var test = spec.TestLimit is int tsl ? data.Test.Take(tsl) : data.Test;
+        if (train.Count == 0) throw new ArgumentException($"No training images are left after the {spec.ValidationFraction:P0} validation split of {trainFile.Count}.");
+
+        var config = spec.Model with { ImageFeatures = train.Features, Classes = train.Classes };
+        var random = new FFRandom(spec.Seed);
+        var network = new FFNetwork(config, random);
+        var trainer = new FFTrainer { Progress = progress, EpochCompleted = epochCompleted };
+        var sw = Stopwatch.StartNew();
+        var epochs = trainer.Train(network, train, validation, spec.Training, random, cancellationToken);
+        double trainSeconds = sw.Elapsed.TotalSeconds;
+        sw.Restart();
+        double testAcc = Evaluation.Accuracy(network, test);
+        double testSeconds = sw.Elapsed.TotalSeconds;
+
+        string? modelPath = null, runPath = null;
+        var result = new RunResult(network, epochs, testAcc, train.Count, validation.Count, test.Count,
+            trainSeconds, testSeconds, data.Location, null, null);
+        if (spec.OutputDirectory is { } dir)
+        {
+            Directory.CreateDirectory(dir);
+            modelPath = Path.Combine(dir, "model.safetensors");
+            runPath = Path.Combine(dir, "run.json");
+            ModelCheckpoint.Save(modelPath, network, TrainingMetadata(spec, result));
+            result = result with { ModelPath = modelPath, RunJsonPath = runPath };
+            AtomicFile.WriteAllText(runPath, RunJson(spec, result).ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
+        }
+        return result;
+    }
+
+    /// <summary>The "training" metadata stored in the model file.</summary>
+    public static JsonObject TrainingMetadata(RunSpec spec, RunResult result) => new()
+    {
+        ["dataset"] = DatasetCatalog.IdOf(spec.Dataset),
+        ["seed"] = spec.Seed,
+        ["epochs"] = spec.Training.Epochs,
+        ["batch_size"] = spec.Training.BatchSize,
+        ["train_limit"] = spec.TrainLimit,
+        ["test_limit"] = spec.TestLimit,
+        ["validation_fraction"] = spec.ValidationFraction,
+        ["train_samples"] = result.TrainSamples,
+        ["test_accuracy"] = result.TestAccuracy,
+    };
+
+    /// <summary>The run record written to run.json: config, per-epoch metrics, test accuracy, timings, machine.</summary>
+    public static JsonObject RunJson(RunSpec spec, RunResult r)
+    {
+        var m = r.Network.Config;
+        return new JsonObject
+        {
+            ["format"] = "fflib-run",
+            ["format_version"] = 1,
+            ["library_version"] = ModelCheckpoint.LibraryVersion,
+            ["created_utc"] = DateTime.UtcNow.ToString("o"),
+            ["config"] = new JsonObject
+            {
+                ["model"] = "ffnn",
+                ["dataset"] = DatasetCatalog.IdOf(spec.Dataset),
+                ["layers"] = new JsonArray(m.HiddenSizes.Select(h => (JsonNode)h).ToArray()),
+                ["image_features"] = m.ImageFeatures,
+                ["classes"] = m.Classes,
+                ["threshold"] = m.Threshold,
+                ["loss"] = m.Loss == LossDirection.Minimize ? "min" : "max",
+                ["lr"] = m.LearningRate,
+                ["epochs"] = spec.Training.Epochs,
+                ["batch_size"] = spec.Training.BatchSize,
+                ["seed"] = spec.Seed,
+                ["train_limit"] = spec.TrainLimit,
+                ["test_limit"] = spec.TestLimit,
+                ["validation_fraction"] = spec.ValidationFraction,
+                ["threads"] = ComputeSettings.Threads,
+            },
+            ["data"] = new JsonObject
+            {
+                ["source"] = r.DataLocation.Source,
+                ["folder"] = r.DataLocation.Folder,
+                ["train_samples"] = r.TrainSamples,
+                ["validation_samples"] = r.ValidationSamples,
+                ["test_samples"] = r.TestSamples,
+            },
+            ["epochs"] = new JsonArray(r.Epochs.Select(e => (JsonNode)new JsonObject
+            {
+                ["epoch"] = e.Epoch,
+                ["layer_losses"] = new JsonArray(e.LayerLosses.Select(x => (JsonNode)x).ToArray()),
+                ["validation_accuracy"] = e.ValidationAccuracy,
+                ["train_seconds"] = e.TrainSeconds,
+                ["validation_seconds"] = e.ValidationSeconds,
+            }).ToArray()),
+            ["test_accuracy"] = r.TestAccuracy,
+            ["timings"] = new JsonObject
+            {
+                ["train_seconds"] = r.TrainSeconds,
+                ["seconds_per_epoch"] = r.Epochs.Count > 0 ? r.Epochs.Average(e => e.TrainSeconds) : null,
+                ["test_seconds"] = r.TestSeconds,
+            },
+            ["machine"] = new JsonObject
+            {
+                ["processors"] = Environment.ProcessorCount,
+                ["simd"] = ComputeSettings.SimdPath,
+                ["vector512"] = Vector512.IsHardwareAccelerated,
+                ["os"] = System.Runtime.InteropServices.RuntimeInformation.OSDescription,
+                ["runtime"] = System.Runtime.InteropServices.RuntimeInformation.FrameworkDescription,
+            },
+        };
+    }
+}

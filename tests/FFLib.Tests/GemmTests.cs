@@ -1,0 +1,92 @@
+using FFLib.Compute;
+using Xunit;
+
+namespace FFLib.Tests;
+
+public class GemmTests
+{
+    public static TheoryData<int, int, int> Shapes => new()
+    {
+        { 1, 1, 1 }, { 7, 13, 5 }, { 8, 32, 1 }, { 9, 33, 257 }, { 17, 31, 300 }, { 129, 513, 64 },
+        { 3, 1000, 20 }, { 200, 3, 7 }, { 64, 64, 64 }, { 130, 70, 520 },
+    };
+
+    [Theory]
+    [MemberData(nameof(Shapes))]
+    public void FastMatchesReferenceForAllTransposes(int m, int n, int k)
+    {
+        foreach (bool ta in new[] { false, true })
+            foreach (bool tb in new[] { false, true })
+                foreach (bool acc in new[] { false, true })
+                    foreach (int threads in new[] { 1, 2 })
+                        Check(m, n, k, ta, tb, acc, threads, seed: m * 1000 + n * 10 + k);
+    }
+
+    [Fact]
+    public void LayerShape128x794x2000MatchesReference()
+    {
+        // The FFNN's first-layer forward product x·Wᵀ and its weight-gradient product δᵀ·x.
+        Check(128, 2000, 794, false, true, false, 2, 1);
+        Check(2000, 794, 256, true, false, false, 2, 2);
+    }
+
+    [Fact]
+    public void ResultDoesNotDependOnThreadCountOrRowSplit()
+    {
+        int m = 300, n = 700, k = 900;
+        var (a, b) = (Random(m * k, 1), Random(n * k, 2));
+        var c1 = new float[m * n];
+        var c2 = new float[m * n];
+        Gemm.Multiply(false, true, m, n, k, a, k, b, k, c1, n, false, threads: 1);
+        Gemm.Multiply(false, true, m, n, k, a, k, b, k, c2, n, false, threads: 2);
+        Assert.Equal(c1, c2);
+        // Rows computed as a separate, smaller product are bit-identical too.
+        var c3 = new float[5 * n];
+        Gemm.Multiply(false, true, 5, n, k, a.AsSpan(137 * k), k, b, k, c3, n, false, threads: 2);
+        Assert.Equal(c1.AsSpan(137 * n, 5 * n).ToArray(), c3);
+    }
+
+    [Fact]
+    public void ZeroKClearsOrKeepsC()
+    {
+        var c = new float[] { 1, 2, 3, 4 };
+        Gemm.Multiply(false, false, 2, 2, 0, [], 0, [], 2, c, 2, accumulate: true);
+        Assert.Equal(new float[] { 1, 2, 3, 4 }, c);
+        Gemm.Multiply(false, false, 2, 2, 0, [], 0, [], 2, c, 2, accumulate: false);
+        Assert.Equal(new float[4], c);
+    }
+
+    [Fact]
+    public void SmallKnownProduct()
+    {
+        // [1 2; 3 4] · [5 6; 7 8] = [19 22; 43 50]
+        var c = new float[4];
+        Gemm.Multiply(false, false, 2, 2, 2, [1, 2, 3, 4], 2, [5, 6, 7, 8], 2, c, 2, false);
+        Assert.Equal(new float[] { 19, 22, 43, 50 }, c);
+    }
+
+    private static void Check(int m, int n, int k, bool ta, bool tb, bool acc, int threads, int seed)
+    {
+        var a = Random(m * k, seed);
+        var b = Random(k * n, seed + 1);
+        var c0 = Random(m * n, seed + 2);
+        int lda = ta ? m : k, ldb = tb ? k : n;
+        var expected = (float[])c0.Clone();
+        var actual = (float[])c0.Clone();
+        GemmReference.Multiply(ta, tb, m, n, k, a, lda, b, ldb, expected, n, acc);
+        Gemm.Multiply(ta, tb, m, n, k, a, lda, b, ldb, actual, n, acc, threads);
+        // Error bound of a float dot product: ~k·ε·Σ|a||b|; entries are in [-1, 1].
+        float tol = 4e-7f * k + 1e-6f;
+        for (int i = 0; i < expected.Length; i++)
+            Assert.True(MathF.Abs(expected[i] - actual[i]) <= tol * (1 + MathF.Abs(expected[i])),
+                $"m={m} n={n} k={k} ta={ta} tb={tb} acc={acc} threads={threads}: C[{i / n},{i % n}] = {actual[i]}, reference {expected[i]}");
+    }
+
+    internal static float[] Random(int length, int seed)
+    {
+        var r = new FFRandom(seed);
+        var x = new float[length];
+        for (int i = 0; i < length; i++) x[i] = 2 * r.NextSingle() - 1;
+        return x;
+    }
+}

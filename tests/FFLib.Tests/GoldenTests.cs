@@ -1,0 +1,73 @@
+using FFLib.Compute;
+using FFLib.Layers;
+using FFLib.Models;
+using Xunit;
+
+namespace FFLib.Tests;
+
+/// <summary>
+/// C# against PyTorch 1.13: tests/reference/ffnn_torch.py writes Fixtures/ffnn_golden.json (a seeded
+/// 16→10→7 FF stack, a fixed batch of 6, three training steps). Goodness, loss, gradients and
+/// weights after each Adam step, and the final label scores, must match to 1e-5 relative.
+/// </summary>
+public class GoldenTests
+{
+    [Theory]
+    [InlineData("minimize", LossDirection.Minimize)]
+    [InlineData("maximize", LossDirection.Maximize)]
+    public void ThreeStepsMatchPyTorch(string caseName, LossDirection direction)
+    {
+        var c = TestUtil.LoadJson("ffnn_golden.json")["cases"]![caseName]!;
+        var sizes = TestUtil.Ints(c["sizes"]);
+        int img = c["image_features"]!.GetValue<int>(), classes = c["classes"]!.GetValue<int>();
+        var cfg = new FFNetworkConfig
+        {
+            ImageFeatures = img,
+            Classes = classes,
+            HiddenSizes = sizes.Skip(1).ToArray(),
+            Threshold = (float)c["threshold"]!.GetValue<double>(),
+            Loss = direction,
+            LearningRate = (float)c["lr"]!.GetValue<double>(),
+        };
+        var layers = new List<FFDenseLayer>();
+        for (int l = 0; l < sizes.Length - 1; l++)
+        {
+            var w = TestUtil.Floats(c["initial"]![l]!["weight"]);
+            var b = TestUtil.Floats(c["initial"]![l]!["bias"]);
+            layers.Add(new FFDenseLayer(new Matrix(sizes[l + 1], sizes[l], w), b));
+        }
+        var net = new FFNetwork(cfg, layers);
+        var images = new Matrix(6, img, TestUtil.Floats(c["images"]));
+        var labels = TestUtil.Ints(c["labels"]);
+        var neg = TestUtil.Ints(c["negative_labels"]);
+
+        const double rtol = 1e-5;
+        for (int step = 0; step < 3; step++)
+        {
+            var expectedSteps = c["steps"]![step]!;
+            int observed = 0;
+            net.StepObserver = (l, loss, ms, gw, gb) =>
+            {
+                var e = expectedSteps[l]!;
+                string at = $"{caseName} step {step + 1} layer {l + 1}";
+                TestUtil.AssertClose([(float)e["loss"]!.GetValue<double>()], [loss], rtol, at + " loss");
+                var goodness = TestUtil.Floats(e["goodness_pos"]).Concat(TestUtil.Floats(e["goodness_neg"])).ToArray();
+                TestUtil.AssertClose(goodness, ms, rtol, at + " goodness");
+                TestUtil.AssertClose(TestUtil.Floats(e["grad_weight"]), gw, rtol, at + " dL/dW");
+                TestUtil.AssertClose(TestUtil.Floats(e["grad_bias"]), gb, rtol, at + " dL/db");
+                observed++;
+            };
+            net.TrainBatch(images, labels, neg);
+            Assert.Equal(layers.Count, observed);
+            for (int l = 0; l < layers.Count; l++)
+            {
+                var e = expectedSteps[l]!;
+                TestUtil.AssertClose(TestUtil.Floats(e["weight_after"]), net.Layers[l].Weight.Data, rtol, $"{caseName} step {step + 1} layer {l + 1} W after Adam");
+                TestUtil.AssertClose(TestUtil.Floats(e["bias_after"]), net.Layers[l].Bias, rtol, $"{caseName} step {step + 1} layer {l + 1} b after Adam");
+            }
+        }
+        var scores = net.LabelScores(images);
+        TestUtil.AssertClose(TestUtil.Floats(c["scores_after"]), scores.Data, rtol, caseName + " label scores");
+        Assert.Equal(TestUtil.Ints(c["predictions_after"]), net.Predict(images));
+    }
+}

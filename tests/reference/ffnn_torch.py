@@ -1,0 +1,152 @@
+"""Plain PyTorch re-implementation of the reference FFLib FFNN (SPEC §2-3), used to
+(1) write golden fixtures for the C# tests and (2) sanity-check accuracy/speed.
+
+Usage:
+  OPENBLAS_CORETYPE=SkylakeX python3 ffnn_torch.py golden OUT.json
+  OPENBLAS_CORETYPE=SkylakeX python3 ffnn_torch.py train MNIST_DIR [--layers 500,500] [--epochs 1] [--train-limit N] [--test-limit N]
+"""
+import json, math, sys, time
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+torch.set_num_threads(2)
+
+
+class FFLinear(torch.nn.Module):
+    def __init__(self, in_f, out_f, threshold, minimize, lr):
+        super().__init__()
+        self.lin = torch.nn.Linear(in_f, out_f)
+        self.threshold = threshold
+        self.minimize = minimize
+        self.opt = torch.optim.Adam(self.parameters(), lr=lr)
+
+    def forward(self, x):
+        x = x / (x.norm(2, 1, keepdim=True) + 1e-4)
+        return torch.relu(self.lin(x))
+
+    def loss(self, h_pos, h_neg):
+        g_pos = h_pos.pow(2).mean(1)
+        g_neg = h_neg.pow(2).mean(1)
+        if self.minimize:   # L-
+            z = torch.cat([g_pos - self.threshold, self.threshold - g_neg])
+        else:               # L+
+            z = torch.cat([self.threshold - g_pos, g_neg - self.threshold])
+        return F.softplus(z).mean(), g_pos, g_neg
+
+    def train_step(self, x_pos, x_neg):
+        h_pos, h_neg = self.forward(x_pos), self.forward(x_neg)
+        loss, g_pos, g_neg = self.loss(h_pos, h_neg)
+        self.opt.zero_grad()
+        loss.backward()
+        grads = (self.lin.weight.grad.clone(), self.lin.bias.grad.clone())
+        self.opt.step()
+        with torch.no_grad():
+            return self.forward(x_pos), self.forward(x_neg), loss.item(), g_pos.detach(), g_neg.detach(), grads
+
+
+class FFNN:
+    def __init__(self, sizes, threshold=20.0, minimize=True, lr=0.02, classes=10):
+        self.layers = [FFLinear(a, b, threshold, minimize, lr) for a, b in zip(sizes[:-1], sizes[1:])]
+        self.threshold, self.minimize, self.classes = threshold, minimize, classes
+
+    def train_batch(self, x_pos, x_neg):
+        trace = []
+        for layer in self.layers:
+            x_pos, x_neg, loss, g_pos, g_neg, grads = layer.train_step(x_pos, x_neg)
+            trace.append((loss, g_pos, g_neg, grads))
+        return trace
+
+    @torch.no_grad()
+    def scores(self, images):
+        out = torch.zeros(images.shape[0], self.classes)
+        for c in range(self.classes):
+            onehot = torch.zeros(images.shape[0], self.classes); onehot[:, c] = 1
+            x = torch.cat([images, onehot], 1)
+            for layer in self.layers:
+                x = layer(x)
+                out[:, c] += F.softplus(x.pow(2).mean(1) - self.threshold)
+        return out
+
+    def predict(self, images):
+        s = self.scores(images)
+        return s.argmin(1) if self.minimize else s.argmax(1)
+
+
+def tolist(t):
+    # float32 values written as the exact doubles they are, so the fixture loses nothing.
+    return t.detach().double().numpy().tolist() if isinstance(t, torch.Tensor) else t
+
+
+def golden(path):
+    torch.manual_seed(1234)
+    B, img, classes = 6, 12, 4
+    sizes = [img + classes, 10, 7]
+    fixtures = {}
+    for name, minimize, threshold in [("minimize", True, 1.0), ("maximize", False, 1.0)]:
+        torch.manual_seed(1234)
+        net = FFNN(sizes, threshold=threshold, minimize=minimize, lr=0.02, classes=classes)
+        images = torch.rand(B, img)
+        labels = torch.tensor([0, 1, 2, 3, 1, 2])
+        neg = torch.tensor([2, 3, 0, 1, 0, 1])
+        x_pos = torch.cat([images, F.one_hot(labels, classes).float()], 1)
+        x_neg = torch.cat([images, F.one_hot(neg, classes).float()], 1)
+        init = [{"weight": tolist(l.lin.weight), "bias": tolist(l.lin.bias)} for l in net.layers]
+        steps = []
+        for step in range(3):
+            trace = net.train_batch(x_pos, x_neg)
+            steps.append([{
+                "loss": loss, "goodness_pos": tolist(gp), "goodness_neg": tolist(gn),
+                "grad_weight": tolist(gw), "grad_bias": tolist(gb),
+                "weight_after": tolist(l.lin.weight), "bias_after": tolist(l.lin.bias),
+            } for (loss, gp, gn, (gw, gb)), l in zip(trace, net.layers)])
+        fixtures[name] = {
+            "sizes": sizes, "image_features": img, "classes": classes, "threshold": threshold,
+            "lr": 0.02, "images": tolist(images), "labels": labels.tolist(), "negative_labels": neg.tolist(),
+            "initial": init, "steps": steps,
+            "scores_after": tolist(net.scores(images)), "predictions_after": net.predict(images).tolist(),
+        }
+    with open(path, "w") as f:
+        json.dump({"generator": "tests/reference/ffnn_torch.py golden", "torch": torch.__version__, "cases": fixtures}, f)
+
+
+def read_idx(path):
+    import gzip
+    op = gzip.open if path.endswith(".gz") else open
+    with op(path, "rb") as f:
+        data = f.read()
+    ndim = data[3]
+    dims = [int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
+    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
+
+
+def train(args):
+    d = args[0]
+    opts = dict(zip(args[1::2], args[2::2]))
+    layers = [int(x) for x in opts.get("--layers", "2000,2000").split(",")]
+    epochs = int(opts.get("--epochs", 1)); tl = int(opts.get("--train-limit", 60000)); te = int(opts.get("--test-limit", 10000))
+    torch.manual_seed(int(opts.get("--seed", 42)))
+    xi = torch.tensor(read_idx(f"{d}/train-images-idx3-ubyte")[:tl].reshape(-1, 784), dtype=torch.float32) / 255
+    yi = torch.tensor(read_idx(f"{d}/train-labels-idx1-ubyte")[:tl].astype(np.int64))
+    nval = round(len(xi) * 0.1); xi, yi = xi[:-nval], yi[:-nval]
+    xt = torch.tensor(read_idx(f"{d}/t10k-images-idx3-ubyte")[:te].reshape(-1, 784), dtype=torch.float32) / 255
+    yt = torch.tensor(read_idx(f"{d}/t10k-labels-idx1-ubyte")[:te].astype(np.int64))
+    net = FFNN([794] + layers)
+    for ep in range(epochs):
+        t0 = time.time()
+        perm = torch.randperm(len(xi))
+        for s in range(0, len(xi), 128):
+            idx = perm[s:s + 128]
+            img, y = xi[idx], yi[idx]
+            neg = (y + torch.randint(1, 10, y.shape)) % 10
+            net.train_batch(torch.cat([img, F.one_hot(y, 10).float()], 1), torch.cat([img, F.one_hot(neg, 10).float()], 1))
+        t1 = time.time()
+        acc = (net.predict(xt) == yt).float().mean().item()
+        print(f"epoch {ep + 1}: train {t1 - t0:.1f} s, test {time.time() - t1:.1f} s, test accuracy {acc * 100:.2f}%")
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "golden":
+        golden(sys.argv[2])
+    else:
+        train(sys.argv[2:])
