@@ -4,7 +4,7 @@ namespace FFLib.Cli;
 
 internal static class Program
 {
-    private static int Main(string[] args)
+    internal static int Main(string[] args)
     {
         var root = new RootCommand("FFLib: train, evaluate and inspect Forward-Forward networks.");
         root.Subcommands.Add(TrainCommand.Create());

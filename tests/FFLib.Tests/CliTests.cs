@@ -1,0 +1,90 @@
+using System.Text.Json.Nodes;
+using Xunit;
+
+namespace FFLib.Tests;
+
+/// <summary>The command-line tool, run in-process: train → run.json → eval agree; bad input gives one clear error.</summary>
+[Collection("RealData")]
+public sealed class CliTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("fflib-cli-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private static readonly object ConsoleLock = new();
+
+    private static (int Code, string Out, string Err) Run(params string[] args)
+    {
+        lock (ConsoleLock)
+        {
+            var (oldOut, oldErr) = (Console.Out, Console.Error);
+            var (o, e) = (new StringWriter(), new StringWriter());
+            Console.SetOut(o);
+            Console.SetError(e);
+            try { return (Cli.Program.Main(args), o.ToString(), e.ToString()); }
+            finally { Console.SetOut(oldOut); Console.SetError(oldErr); }
+        }
+    }
+
+    [Fact]
+    public void TrainThenEvalReportTheSameAccuracy()
+    {
+        string outDir = Path.Combine(_dir, "run");
+        var (code, stdout, stderr) = Run("train", "--model", "ffnn", "--dataset", "mnist", "--layers", "64,32", "--epochs", "1",
+            "--train-limit", "2000", "--test-limit", "500", "--seed", "3", "--out", outDir, "--no-download");
+        Assert.True(code == 0, stderr);
+        Assert.Contains("test accuracy:", stdout);
+        Assert.Contains("epoch 1:", stderr);
+        var run = JsonNode.Parse(File.ReadAllText(Path.Combine(outDir, "run.json")))!;
+        double trained = run["test_accuracy"]!.GetValue<double>();
+        Assert.Equal(1800, run["data"]!["train_samples"]!.GetValue<int>());
+        Assert.Equal(new[] { 64, 32 }, run["config"]!["layers"]!.AsArray().Select(x => x!.GetValue<int>()));
+
+        var (code2, json, err2) = Run("eval", "--model", Path.Combine(outDir, "model.safetensors"), "--test-limit", "500", "--json", "--no-download");
+        Assert.True(code2 == 0, err2);
+        var ev = JsonNode.Parse(json)!;
+        Assert.Equal(trained, ev["test_accuracy"]!.GetValue<double>());
+        Assert.Equal(500, ev["test_samples"]!.GetValue<int>());
+        Assert.Equal("mnist", ev["dataset"]!.GetValue<string>());
+    }
+
+    [Theory]
+    [InlineData(2, "--layers", "0,5")]
+    [InlineData(2, "--layers", "abc")]
+    [InlineData(2, "--loss", "sideways")]
+    [InlineData(2, "--dataset", "imagenet")]
+    [InlineData(2, "--model", "transformer")]
+    [InlineData(2, "--threads", "0")]
+    [InlineData(2, "--batch-size", "0")]
+    [InlineData(2, "--lr", "-1")]
+    public void BadTrainOptionsGiveOneClearError(int expectedCode, string option, string value)
+    {
+        var (code, _, err) = Run("train", option, value, "--epochs", "1", "--out", Path.Combine(_dir, "x"), "--no-download");
+        Assert.Equal(expectedCode, code);
+        Assert.StartsWith("error: ", err);
+        Assert.DoesNotContain("   at ", err); // no stack trace
+    }
+
+    [Fact]
+    public void EvalOfMissingOrCorruptModelFailsClearly()
+    {
+        var (code, _, err) = Run("eval", "--model", Path.Combine(_dir, "nope.safetensors"));
+        Assert.Equal(3, code);
+        Assert.Contains("nope.safetensors", err);
+        string bad = Path.Combine(_dir, "bad.safetensors");
+        File.WriteAllBytes(bad, [1, 2, 3, 4, 5, 6, 7, 8, 9]);
+        (code, _, err) = Run("eval", "--model", bad);
+        Assert.Equal(3, code);
+        Assert.Contains("not a valid safetensors file", err);
+    }
+
+    [Fact]
+    public void MissingDataDirNamesTheFolder()
+    {
+        string empty = Directory.CreateDirectory(Path.Combine(_dir, "empty")).FullName;
+        var (code, _, err) = Run("train", "--data-dir", empty, "--epochs", "1", "--out", Path.Combine(_dir, "y"));
+        Assert.Equal(3, code);
+        Assert.Contains(empty, err);
+        Assert.Contains("train-images-idx3-ubyte", err);
+    }
+}
