@@ -37,14 +37,14 @@ internal static class EvalCommand
             var data = DatasetLoader.Load(kind, Cli.DataOptions(pr.GetValue(dataDir), pr.GetValue(noDownload)));
             var test = limit is int l ? data.Test.Take(l) : data.Test;
             var sw = Stopwatch.StartNew();
-            double acc = Evaluation.Accuracy(loaded.Network, test);
+            double acc = Evaluation.Accuracy(loaded.Model, test);
             double seconds = sw.Elapsed.TotalSeconds;
             if (pr.GetValue(json))
             {
                 var o = new JsonObject
                 {
                     ["model"] = path,
-                    ["architecture"] = loaded.Architecture,
+                    ["architecture"] = ModelCheckpoint.ArchitectureId(loaded.Architecture),
                     ["dataset"] = DatasetCatalog.IdOf(kind),
                     ["test_samples"] = test.Count,
                     ["test_accuracy"] = acc,
@@ -54,7 +54,7 @@ internal static class EvalCommand
             }
             else
             {
-                Console.WriteLine($"{path}: {loaded.Architecture} {string.Join("×", loaded.Network.Config.HiddenSizes)}, {DatasetCatalog.IdOf(kind)} test accuracy {acc * 100:F2}% ({test.Count} images, {seconds:F1} s)");
+                Console.WriteLine($"{path}: {ModelCheckpoint.ArchitectureId(loaded.Architecture)}, {DatasetCatalog.IdOf(kind)} test accuracy {acc * 100:F2}% ({test.Count} images, {seconds:F1} s)");
             }
             return 0;
         }));

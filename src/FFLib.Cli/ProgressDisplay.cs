@@ -49,7 +49,8 @@ internal sealed class ProgressDisplay : IProgress<TrainingProgress>, IDisposable
     public void EpochCompleted(EpochMetrics m)
     {
         string val = m.ValidationAccuracy is double v ? $"validation accuracy {v * 100:F2}%" : "no validation";
-        string line = $"epoch {m.Epoch}: loss {string.Join(" / ", m.LayerLosses.Select(l => l.ToString("F4")))}, {val}, {m.TrainSeconds:F1} s train + {m.ValidationSeconds:F1} s validation";
+        string phase = m.Phase == FFLib.Models.TrainingPhase.Classifier ? " (classifier)" : "";
+        string line = $"epoch {m.Epoch}{phase}: loss {string.Join(" / ", m.LayerLosses.Select(l => l.ToString("F4")))}, {val}, {m.TrainSeconds:F1} s train + {m.ValidationSeconds:F1} s validation";
         if (_interactive) _pending.Enqueue(line);
         else Console.Error.WriteLine(line);
     }

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using FFLib.Compute;
 using FFLib.Data;
+using FFLib.IO;
 using FFLib.Layers;
 using FFLib.Models;
 using FFLib.Training;
@@ -13,12 +14,14 @@ internal static class TrainCommand
 {
     public static Command Create()
     {
-        var model = new Option<string>("--model") { Description = "Architecture (ffnn).", DefaultValueFactory = _ => "ffnn" };
+        var model = new Option<string>("--model") { Description = "Architecture: ffnn, ffc (FFNN+C) or bpnn.", DefaultValueFactory = _ => "ffnn" };
         var dataset = new Option<string>("--dataset") { Description = "mnist or fashion-mnist.", DefaultValueFactory = _ => "mnist" };
-        var layers = new Option<string>("--layers") { Description = "Comma-separated FF layer widths.", DefaultValueFactory = _ => "2000,2000" };
-        var epochs = new Option<int>("--epochs", "-e") { Description = "Training epochs (paper: 60).", DefaultValueFactory = _ => 60 };
+        var layers = new Option<string>("--layers") { Description = "Comma-separated hidden layer widths.", DefaultValueFactory = _ => "2000,2000" };
+        var epochs = new Option<int?>("--epochs", "-e") { Description = "Training epochs (default and --preset paper: 60 for MNIST/FashionMNIST; FFNN+C: first half FF, second half classifier)." };
+        var preset = new Option<string?>("--preset") { Description = "'paper': the paper's Table 1 settings for the model and dataset (explicit options still win)." };
         var batch = new Option<int>("--batch-size") { Description = "Batch size.", DefaultValueFactory = _ => 128 };
-        var lr = new Option<float>("--lr") { Description = "Adam learning rate of the FF layers.", DefaultValueFactory = _ => 0.02f };
+        var lr = new Option<float?>("--lr") { Description = "Adam learning rate (default: 0.02 for FF layers, 1e-4 for bpnn)." };
+        var classifierLr = new Option<float>("--classifier-lr") { Description = "Adam learning rate of the FFNN+C classifier.", DefaultValueFactory = _ => 1e-4f };
         var threshold = new Option<float>("--threshold") { Description = "Loss threshold θ.", DefaultValueFactory = _ => 20f };
         var loss = new Option<string>("--loss") { Description = "min (L−, paper default) or max (L+).", DefaultValueFactory = _ => "min" };
         var seed = new Option<long>("--seed") { Description = "Random seed.", DefaultValueFactory = _ => 42 };
@@ -32,12 +35,16 @@ internal static class TrainCommand
 
         var cmd = new Command("train", "Train a model on a dataset, report validation and test accuracy, save it.")
         {
-            model, dataset, layers, epochs, batch, lr, threshold, loss, seed, trainLimit, testLimit, valFraction, threads, outDir, dataDir, noDownload,
+            model, dataset, preset, layers, epochs, batch, lr, classifierLr, threshold, loss, seed, trainLimit, testLimit, valFraction, threads, outDir, dataDir, noDownload,
         };
         cmd.SetAction(pr => Cli.Run(() =>
         {
-            string arch = pr.GetValue(model)!.Trim().ToLowerInvariant();
-            if (arch != "ffnn") throw new UsageException($"--model {arch} is not available yet; this version trains: ffnn.");
+            Architecture arch;
+            try { arch = ModelCheckpoint.ParseArchitecture(pr.GetValue(model)!); }
+            catch (ArgumentException e) { throw new UsageException(e.Message); }
+            if (arch == Architecture.Ffrnn) throw new UsageException("--model ffrnn is not available in this version yet; choose ffnn, ffc or bpnn.");
+            string? presetName = pr.GetValue(preset)?.Trim().ToLowerInvariant();
+            if (presetName is not null and not "paper") throw new UsageException($"--preset must be 'paper', not '{presetName}'.");
             var kind = Cli.ParseDataset(pr.GetValue(dataset)!);
             var sizes = ParseLayers(pr.GetValue(layers)!);
             var direction = pr.GetValue(loss)!.Trim().ToLowerInvariant() switch
@@ -49,17 +56,23 @@ internal static class TrainCommand
             int nThreads = pr.GetValue(threads);
             if (nThreads < 1) throw new UsageException($"--threads must be at least 1, not {nThreads}.");
             ComputeSettings.Threads = nThreads;
+            // Table 1: 60 epochs for MNIST and FashionMNIST (CIFAR-10: 120); lr 0.02 for FF layers, 1e-4 for the BPNN.
+            int epochCount = pr.GetValue(epochs) ?? 60;
+            float learningRate = pr.GetValue(lr) ?? (arch == Architecture.Bpnn ? 1e-4f : 0.02f);
             var spec = new RunSpec
             {
+                Architecture = arch,
                 Dataset = kind,
                 Model = new FFNetworkConfig
                 {
                     HiddenSizes = sizes,
                     Threshold = pr.GetValue(threshold),
                     Loss = direction,
-                    LearningRate = pr.GetValue(lr),
+                    LearningRate = arch == Architecture.Bpnn ? 0.02f : learningRate,
                 },
-                Training = new TrainingOptions { Epochs = pr.GetValue(epochs), BatchSize = pr.GetValue(batch) },
+                ClassifierLearningRate = pr.GetValue(classifierLr),
+                Backprop = new BackpropNetworkConfig { HiddenSizes = sizes, LearningRate = arch == Architecture.Bpnn ? learningRate : 1e-4f },
+                Training = new TrainingOptions { Epochs = epochCount, BatchSize = pr.GetValue(batch) },
                 Seed = pr.GetValue(seed),
                 TrainLimit = pr.GetValue(trainLimit),
                 TestLimit = pr.GetValue(testLimit),
@@ -68,9 +81,14 @@ internal static class TrainCommand
                 OutputDirectory = pr.GetValue(outDir),
             };
             spec.Model.Validate();
+            spec.Backprop.Validate();
             spec.Training.Validate();
+            if (!(spec.ClassifierLearningRate > 0)) throw new UsageException($"--classifier-lr must be positive, not {spec.ClassifierLearningRate}.");
 
-            Console.Error.WriteLine($"fflib train: FFNN {string.Join("×", sizes)} on {DatasetCatalog.IdOf(kind)}, {spec.Training.Epochs} epochs, batch {spec.Training.BatchSize}, lr {spec.Model.LearningRate.ToString(CultureInfo.InvariantCulture)}, θ {spec.Model.Threshold.ToString(CultureInfo.InvariantCulture)}, loss {(direction == LossDirection.Minimize ? "min (L−)" : "max (L+)")}, seed {spec.Seed}, {nThreads} thread(s), {ComputeSettings.SimdPath}");
+            string rule = arch == Architecture.Bpnn
+                ? "cross-entropy"
+                : $"θ {spec.Model.Threshold.ToString(CultureInfo.InvariantCulture)}, loss {(direction == LossDirection.Minimize ? "min (L−)" : "max (L+)")}";
+            Console.Error.WriteLine($"fflib train: {ModelCheckpoint.ArchitectureId(arch)} {string.Join("×", sizes)} on {DatasetCatalog.IdOf(kind)}, {spec.Training.Epochs} epochs, batch {spec.Training.BatchSize}, lr {learningRate.ToString(CultureInfo.InvariantCulture)}, {rule}, seed {spec.Seed}, {nThreads} thread(s), {ComputeSettings.SimdPath}");
             RunResult result;
             using (var display = new ProgressDisplay())
                 result = TrainingRun.Execute(spec, display, display.EpochCompleted);

@@ -36,15 +36,15 @@ public sealed class CheckpointTests : IDisposable
         string path = Path.Combine(_dir, "m.safetensors");
         ModelCheckpoint.Save(path, net, new() { ["dataset"] = "mnist", ["seed"] = 11 });
         var loaded = ModelCheckpoint.Load(path);
-        Assert.Equal(net.Config.HiddenSizes, loaded.Network.Config.HiddenSizes);
-        Assert.Equal(dir, loaded.Network.Config.Loss);
+        Assert.Equal(net.Config.HiddenSizes, ((FFNetwork)loaded.Model).Config.HiddenSizes);
+        Assert.Equal(dir, ((FFNetwork)loaded.Model).Config.Loss);
         Assert.Equal("mnist", loaded.Training["dataset"]!.GetValue<string>());
-        Assert.Equal(net.LabelScores(images).Data, loaded.Network.LabelScores(images).Data);
-        Assert.Equal(net.Predict(images), loaded.Network.Predict(images));
+        Assert.Equal(net.LabelScores(images).Data, ((FFNetwork)loaded.Model).LabelScores(images).Data);
+        Assert.Equal(net.Predict(images), ((FFNetwork)loaded.Model).Predict(images));
         for (int l = 0; l < 3; l++)
         {
-            Assert.Equal(net.Layers[l].Weight.Data, loaded.Network.Layers[l].Weight.Data);
-            Assert.Equal(net.Layers[l].Bias, loaded.Network.Layers[l].Bias);
+            Assert.Equal(net.Layers[l].Weight.Data, ((FFNetwork)loaded.Model).Layers[l].Weight.Data);
+            Assert.Equal(net.Layers[l].Bias, ((FFNetwork)loaded.Model).Layers[l].Bias);
         }
         // No temporary files are left behind.
         Assert.Single(Directory.GetFiles(_dir));

@@ -71,3 +71,46 @@ public class GoldenTests
         Assert.Equal(TestUtil.Ints(c["predictions_after"]), net.Predict(images));
     }
 }
+
+/// <summary>
+/// One FFNN+C classifier step against PyTorch (Fixtures/ffc_golden.json from
+/// tests/reference/ffnn_torch.py golden-ffc): zero-control-vector features of a frozen FF stack,
+/// logits, cross-entropy, gradients and the classifier after one Adam step, to 1e-5 relative.
+/// </summary>
+public class FfcGoldenTests
+{
+    [Fact]
+    public void ClassifierStepMatchesPyTorch()
+    {
+        var c = TestUtil.LoadJson("ffc_golden.json")["case"]!;
+        var sizes = TestUtil.Ints(c["sizes"]);
+        int img = c["image_features"]!.GetValue<int>(), classes = c["classes"]!.GetValue<int>();
+        var cfg = new FFNetworkConfig { ImageFeatures = img, Classes = classes, HiddenSizes = sizes.Skip(1).ToArray(), Threshold = 1f };
+        var layers = new List<FFDenseLayer>();
+        for (int l = 0; l < sizes.Length - 1; l++)
+            layers.Add(new FFDenseLayer(new Matrix(sizes[l + 1], sizes[l], TestUtil.Floats(c["stack"]![l]!["weight"])), TestUtil.Floats(c["stack"]![l]!["bias"])));
+        int feat = sizes.Skip(1).Sum();
+        var classifier = new DenseLayer(new Matrix(classes, feat, TestUtil.Floats(c["classifier_initial"]!["weight"])), TestUtil.Floats(c["classifier_initial"]!["bias"]));
+        var model = new FFClassifierNetwork(new FFNetwork(cfg, layers), classifier, (float)c["classifier_lr"]!.GetValue<double>());
+        var images = new Matrix(5, img, TestUtil.Floats(c["images"]));
+        var labels = TestUtil.Ints(c["labels"]);
+
+        const double rtol = 1e-5;
+        TestUtil.AssertClose(TestUtil.Floats(c["features"]), model.Features(images).Data, rtol, "features");
+        TestUtil.AssertClose(TestUtil.Floats(c["logits"]), classifier.Forward(model.Features(images)).Data, rtol, "logits");
+        bool seen = false;
+        model.ClassifierObserver = (loss, gw, gb) =>
+        {
+            TestUtil.AssertClose([(float)c["loss"]!.GetValue<double>()], [loss], rtol, "loss");
+            TestUtil.AssertClose(TestUtil.Floats(c["grad_weight"]), gw, rtol, "dL/dW");
+            TestUtil.AssertClose(TestUtil.Floats(c["grad_bias"]), gb, rtol, "dL/db");
+            seen = true;
+        };
+        model.TrainClassifierBatch(images, labels);
+        Assert.True(seen);
+        TestUtil.AssertClose(TestUtil.Floats(c["weight_after"]), classifier.Weight.Data, rtol, "W after Adam");
+        TestUtil.AssertClose(TestUtil.Floats(c["bias_after"]), classifier.Bias, rtol, "b after Adam");
+        TestUtil.AssertClose(TestUtil.Floats(c["scores_after"]), model.ClassScores(images).Data, rtol, "ReLU scores");
+        Assert.Equal(TestUtil.Ints(c["predictions_after"]), model.Predict(images));
+    }
+}

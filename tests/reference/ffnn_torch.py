@@ -3,6 +3,7 @@
 
 Usage:
   OPENBLAS_CORETYPE=SkylakeX python3 ffnn_torch.py golden OUT.json
+  OPENBLAS_CORETYPE=SkylakeX python3 ffnn_torch.py golden-ffc OUT.json
   OPENBLAS_CORETYPE=SkylakeX python3 ffnn_torch.py train MNIST_DIR [--layers 500,500] [--epochs 1] [--train-limit N] [--test-limit N]
 """
 import json, math, sys, time
@@ -110,6 +111,43 @@ def golden(path):
         json.dump({"generator": "tests/reference/ffnn_torch.py golden", "torch": torch.__version__, "cases": fixtures}, f)
 
 
+def golden_ffc(path):
+    """One FFNN+C classifier step: frozen 12+4 -> 8 -> 6 FF stack, classifier 14 -> 4, CE, Adam."""
+    torch.manual_seed(99)
+    B, img, classes = 5, 12, 4
+    net = FFNN([img + classes, 8, 6], threshold=1.0, minimize=True, lr=0.02, classes=classes)
+    classifier = torch.nn.Linear(8 + 6, classes)
+    opt = torch.optim.Adam(classifier.parameters(), lr=1e-3)
+    images = torch.rand(B, img)
+    labels = torch.tensor([0, 3, 1, 2, 3])
+    x = torch.cat([images, torch.zeros(B, classes)], 1)   # zero control vector
+    acts = []
+    with torch.no_grad():
+        for layer in net.layers:
+            x = layer(x)
+            acts.append(x.clone())
+    features = torch.cat(acts, 1)
+    init = {"weight": tolist(classifier.weight), "bias": tolist(classifier.bias)}
+    logits = classifier(features)
+    loss = torch.nn.functional.cross_entropy(logits, labels)
+    opt.zero_grad(); loss.backward()
+    grads = (classifier.weight.grad.clone(), classifier.bias.grad.clone())
+    opt.step()
+    with torch.no_grad():
+        scores = torch.relu(classifier(features))
+    out = {
+        "sizes": [img + classes, 8, 6], "image_features": img, "classes": classes, "threshold": 1.0, "classifier_lr": 1e-3,
+        "images": tolist(images), "labels": labels.tolist(),
+        "stack": [{"weight": tolist(l.lin.weight), "bias": tolist(l.lin.bias)} for l in net.layers],
+        "classifier_initial": init, "features": tolist(features), "logits": tolist(logits), "loss": loss.item(),
+        "grad_weight": tolist(grads[0]), "grad_bias": tolist(grads[1]),
+        "weight_after": tolist(classifier.weight), "bias_after": tolist(classifier.bias),
+        "scores_after": tolist(scores), "predictions_after": scores.argmax(1).tolist(),
+    }
+    with open(path, "w") as f:
+        json.dump({"generator": "tests/reference/ffnn_torch.py golden-ffc", "torch": torch.__version__, "case": out}, f)
+
+
 def read_idx(path):
     import gzip
     op = gzip.open if path.endswith(".gz") else open
@@ -148,5 +186,7 @@ def train(args):
 if __name__ == "__main__":
     if sys.argv[1] == "golden":
         golden(sys.argv[2])
+    elif sys.argv[1] == "golden-ffc":
+        golden_ffc(sys.argv[2])
     else:
         train(sys.argv[2:])

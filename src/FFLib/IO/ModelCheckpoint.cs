@@ -26,32 +26,48 @@ public static class ModelCheckpoint
     public static string LibraryVersion { get; } =
         typeof(ModelCheckpoint).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "0.0.0";
 
-    /// <summary>Saves an FFNN atomically. <paramref name="training"/> is stored as-is (e.g. dataset, seed, epochs).</summary>
-    public static void Save(string path, FFNetwork network, JsonObject? training = null)
+    /// <summary>Saves any model atomically. <paramref name="training"/> is stored as-is (e.g. dataset, seed, epochs).</summary>
+    public static void Save(string path, IClassifierModel model, JsonObject? training = null)
     {
-        ArgumentNullException.ThrowIfNull(network);
-        var cfg = network.Config;
-        var config = new JsonObject
-        {
-            ["image_features"] = cfg.ImageFeatures,
-            ["classes"] = cfg.Classes,
-            ["hidden_sizes"] = new JsonArray(cfg.HiddenSizes.Select(h => (JsonNode)h).ToArray()),
-            ["threshold"] = cfg.Threshold,
-            ["loss"] = cfg.Loss == LossDirection.Minimize ? "min" : "max",
-            ["learning_rate"] = cfg.LearningRate,
-        };
+        ArgumentNullException.ThrowIfNull(model);
         var tensors = new List<NamedTensor>();
-        for (int i = 0; i < network.Layers.Count; i++)
+        JsonObject config;
+        switch (model)
         {
-            var l = network.Layers[i];
-            tensors.Add(new NamedTensor($"layers.{i}.weight", [l.OutFeatures, l.InFeatures], l.Weight.Data));
-            tensors.Add(new NamedTensor($"layers.{i}.bias", [l.OutFeatures], l.Bias));
+            case FFNetwork ffnn:
+                config = FFConfigJson(ffnn.Config);
+                AddFFLayers(tensors, ffnn.Layers);
+                break;
+            case FFClassifierNetwork ffc:
+                config = FFConfigJson(ffc.Stack.Config);
+                config["classifier_learning_rate"] = ffc.ClassifierLearningRate;
+                AddFFLayers(tensors, ffc.Stack.Layers);
+                tensors.Add(new NamedTensor("classifier.weight", [ffc.Classifier.OutFeatures, ffc.Classifier.InFeatures], ffc.Classifier.Weight.Data));
+                tensors.Add(new NamedTensor("classifier.bias", [ffc.Classifier.OutFeatures], ffc.Classifier.Bias));
+                break;
+            case BackpropNetwork bp:
+                config = new JsonObject
+                {
+                    ["image_features"] = bp.Config.ImageFeatures,
+                    ["classes"] = bp.Config.Classes,
+                    ["hidden_sizes"] = new JsonArray(bp.Config.HiddenSizes.Select(h => (JsonNode)h).ToArray()),
+                    ["learning_rate"] = bp.Config.LearningRate,
+                };
+                for (int i = 0; i < bp.Layers.Count; i++)
+                {
+                    var l = bp.Layers[i];
+                    tensors.Add(new NamedTensor($"layers.{i}.weight", [l.OutFeatures, l.InFeatures], l.Weight.Data));
+                    tensors.Add(new NamedTensor($"layers.{i}.bias", [l.OutFeatures], l.Bias));
+                }
+                break;
+            default:
+                throw new ArgumentException($"Saving {model.GetType().Name} ({model.Architecture}) is not supported.", nameof(model));
         }
         var meta = new Dictionary<string, string>
         {
             ["format"] = FormatName,
             ["format_version"] = FormatVersion.ToString(CultureInfo.InvariantCulture),
-            ["architecture"] = "ffnn",
+            ["architecture"] = ArchitectureId(model.Architecture),
             ["config"] = config.ToJsonString(),
             ["training"] = (training ?? []).ToJsonString(),
             ["library_version"] = LibraryVersion,
@@ -59,10 +75,50 @@ public static class ModelCheckpoint
         SafeTensors.Write(path, tensors, meta);
     }
 
-    /// <summary>A loaded model and its metadata.</summary>
-    public sealed record Loaded(FFNetwork Network, string Architecture, JsonObject Training, IReadOnlyDictionary<string, string> Metadata);
+    /// <summary>The identifier used in files and on the command line: ffnn, ffc, ffrnn, bpnn.</summary>
+    public static string ArchitectureId(Architecture a) => a switch
+    {
+        Architecture.Ffnn => "ffnn",
+        Architecture.Ffc => "ffc",
+        Architecture.Ffrnn => "ffrnn",
+        Architecture.Bpnn => "bpnn",
+        _ => throw new ArgumentOutOfRangeException(nameof(a)),
+    };
 
-    /// <summary>Loads an FFNN saved by <see cref="Save"/>; every inconsistency is reported with the file name.</summary>
+    /// <summary>Parses an architecture identifier (ffnn, ffc, ffrnn, bpnn).</summary>
+    public static Architecture ParseArchitecture(string id) => id.Trim().ToLowerInvariant() switch
+    {
+        "ffnn" => Architecture.Ffnn,
+        "ffc" or "ffnn+c" => Architecture.Ffc,
+        "ffrnn" => Architecture.Ffrnn,
+        "bpnn" => Architecture.Bpnn,
+        _ => throw new ArgumentException($"Unknown model '{id}'. Known: ffnn, ffc, ffrnn, bpnn."),
+    };
+
+    private static JsonObject FFConfigJson(FFNetworkConfig cfg) => new()
+    {
+        ["image_features"] = cfg.ImageFeatures,
+        ["classes"] = cfg.Classes,
+        ["hidden_sizes"] = new JsonArray(cfg.HiddenSizes.Select(h => (JsonNode)h).ToArray()),
+        ["threshold"] = cfg.Threshold,
+        ["loss"] = cfg.Loss == LossDirection.Minimize ? "min" : "max",
+        ["learning_rate"] = cfg.LearningRate,
+    };
+
+    private static void AddFFLayers(List<NamedTensor> tensors, IReadOnlyList<FFDenseLayer> layers)
+    {
+        for (int i = 0; i < layers.Count; i++)
+        {
+            var l = layers[i];
+            tensors.Add(new NamedTensor($"layers.{i}.weight", [l.OutFeatures, l.InFeatures], l.Weight.Data));
+            tensors.Add(new NamedTensor($"layers.{i}.bias", [l.OutFeatures], l.Bias));
+        }
+    }
+
+    /// <summary>A loaded model and its metadata.</summary>
+    public sealed record Loaded(IClassifierModel Model, Architecture Architecture, JsonObject Training, IReadOnlyDictionary<string, string> Metadata);
+
+    /// <summary>Loads a model saved by <see cref="Save"/>; every inconsistency is reported with the file name.</summary>
     public static Loaded Load(string path)
     {
         var file = SafeTensors.Read(path);
@@ -71,8 +127,9 @@ public static class ModelCheckpoint
         if (Need("format") != FormatName) throw Bad(path, $"format is '{m["format"]}', expected '{FormatName}'");
         if (!int.TryParse(Need("format_version"), NumberStyles.Integer, CultureInfo.InvariantCulture, out int version) || version < 1 || version > FormatVersion)
             throw Bad(path, $"format_version '{m["format_version"]}' is not supported (this library reads 1..{FormatVersion})");
-        string arch = Need("architecture");
-        if (arch != "ffnn") throw Bad(path, $"architecture '{arch}' is not supported by this version (supported: ffnn)");
+        Architecture arch;
+        try { arch = ParseArchitecture(Need("architecture")); }
+        catch (ArgumentException) { throw Bad(path, $"architecture '{m["architecture"]}' is not known (supported: ffnn, ffc, bpnn)"); }
         JsonObject cfgJson, training;
         try
         {
@@ -81,45 +138,93 @@ public static class ModelCheckpoint
         }
         catch (JsonException e) { throw Bad(path, "config or training metadata is not valid JSON: " + e.Message); }
 
-        FFNetworkConfig cfg;
         try
         {
-            cfg = new FFNetworkConfig
+            IClassifierModel model = arch switch
             {
-                ImageFeatures = cfgJson["image_features"]!.GetValue<int>(),
-                Classes = cfgJson["classes"]!.GetValue<int>(),
-                HiddenSizes = cfgJson["hidden_sizes"]!.AsArray().Select(n => n!.GetValue<int>()).ToArray(),
-                Threshold = cfgJson["threshold"]!.GetValue<float>(),
-                Loss = cfgJson["loss"]!.GetValue<string>() switch
-                {
-                    "min" => LossDirection.Minimize,
-                    "max" => LossDirection.Maximize,
-                    var s => throw Bad(path, $"loss '{s}' is neither 'min' nor 'max'"),
-                },
-                LearningRate = cfgJson["learning_rate"]!.GetValue<float>(),
+                Architecture.Ffnn => new FFNetwork(ReadFFConfig(cfgJson), ReadFFLayers(path, file, ReadFFConfig(cfgJson))),
+                Architecture.Ffc => LoadFfc(path, file, cfgJson),
+                Architecture.Bpnn => LoadBpnn(path, file, cfgJson),
+                _ => throw Bad(path, $"architecture '{ArchitectureId(arch)}' cannot be loaded by this version"),
             };
-            cfg.Validate();
+            return new Loaded(model, arch, training, m);
         }
-        catch (Exception e) when (e is NullReferenceException or InvalidOperationException or FormatException or ArgumentException)
+        catch (Exception e) when (e is NullReferenceException or InvalidOperationException or FormatException or ArgumentException or KeyNotFoundException)
         {
-            throw Bad(path, "config is incomplete or invalid: " + e.Message);
+            throw Bad(path, "config is incomplete or inconsistent with the tensors: " + e.Message);
         }
+    }
 
+    private static FFNetworkConfig ReadFFConfig(JsonObject c)
+    {
+        var cfg = new FFNetworkConfig
+        {
+            ImageFeatures = c["image_features"]!.GetValue<int>(),
+            Classes = c["classes"]!.GetValue<int>(),
+            HiddenSizes = c["hidden_sizes"]!.AsArray().Select(n => n!.GetValue<int>()).ToArray(),
+            Threshold = c["threshold"]!.GetValue<float>(),
+            Loss = c["loss"]!.GetValue<string>() switch
+            {
+                "min" => LossDirection.Minimize,
+                "max" => LossDirection.Maximize,
+                var s => throw new FormatException($"loss '{s}' is neither 'min' nor 'max'"),
+            },
+            LearningRate = c["learning_rate"]!.GetValue<float>(),
+        };
+        cfg.Validate();
+        return cfg;
+    }
+
+    private static (Matrix W, float[] B) Pair(string path, SafeTensorsFile file, string prefix, int outF, int inF)
+    {
+        var w = file.Tensors.FirstOrDefault(x => x.Name == prefix + ".weight") ?? throw Bad(path, $"tensor {prefix}.weight is missing");
+        var b = file.Tensors.FirstOrDefault(x => x.Name == prefix + ".bias") ?? throw Bad(path, $"tensor {prefix}.bias is missing");
+        if (w.Shape.Length != 2 || w.Shape[0] != outF || w.Shape[1] != inF)
+            throw Bad(path, $"{prefix}.weight has shape [{string.Join(", ", w.Shape)}] but the config needs [{outF}, {inF}]");
+        if (b.Shape.Length != 1 || b.Shape[0] != outF)
+            throw Bad(path, $"{prefix}.bias has shape [{string.Join(", ", b.Shape)}] but the config needs [{outF}]");
+        return (new Matrix(outF, inF, w.Data), b.Data);
+    }
+
+    private static List<FFDenseLayer> ReadFFLayers(string path, SafeTensorsFile file, FFNetworkConfig cfg)
+    {
         var layers = new List<FFDenseLayer>();
         int inF = cfg.InputFeatures;
         for (int i = 0; i < cfg.HiddenSizes.Count; i++)
         {
-            int outF = cfg.HiddenSizes[i];
-            var w = file.Tensors.FirstOrDefault(x => x.Name == $"layers.{i}.weight") ?? throw Bad(path, $"tensor layers.{i}.weight is missing");
-            var b = file.Tensors.FirstOrDefault(x => x.Name == $"layers.{i}.bias") ?? throw Bad(path, $"tensor layers.{i}.bias is missing");
-            if (w.Shape.Length != 2 || w.Shape[0] != outF || w.Shape[1] != inF)
-                throw Bad(path, $"layers.{i}.weight has shape [{string.Join(", ", w.Shape)}] but the config needs [{outF}, {inF}]");
-            if (b.Shape.Length != 1 || b.Shape[0] != outF)
-                throw Bad(path, $"layers.{i}.bias has shape [{string.Join(", ", b.Shape)}] but the config needs [{outF}]");
-            layers.Add(new FFDenseLayer(new Matrix(outF, inF, w.Data), b.Data));
-            inF = outF;
+            var (w, b) = Pair(path, file, $"layers.{i}", cfg.HiddenSizes[i], inF);
+            layers.Add(new FFDenseLayer(w, b));
+            inF = cfg.HiddenSizes[i];
         }
-        return new Loaded(new FFNetwork(cfg, layers), arch, training, m);
+        return layers;
+    }
+
+    private static FFClassifierNetwork LoadFfc(string path, SafeTensorsFile file, JsonObject c)
+    {
+        var cfg = ReadFFConfig(c);
+        var stack = new FFNetwork(cfg, ReadFFLayers(path, file, cfg));
+        var (w, b) = Pair(path, file, "classifier", cfg.Classes, cfg.HiddenSizes.Sum());
+        return new FFClassifierNetwork(stack, new DenseLayer(w, b), c["classifier_learning_rate"]!.GetValue<float>());
+    }
+
+    private static BackpropNetwork LoadBpnn(string path, SafeTensorsFile file, JsonObject c)
+    {
+        var cfg = new BackpropNetworkConfig
+        {
+            ImageFeatures = c["image_features"]!.GetValue<int>(),
+            Classes = c["classes"]!.GetValue<int>(),
+            HiddenSizes = c["hidden_sizes"]!.AsArray().Select(n => n!.GetValue<int>()).ToArray(),
+            LearningRate = c["learning_rate"]!.GetValue<float>(),
+        };
+        cfg.Validate();
+        int[] widths = [cfg.ImageFeatures, .. cfg.HiddenSizes, cfg.Classes];
+        var layers = new List<DenseLayer>();
+        for (int i = 0; i < widths.Length - 1; i++)
+        {
+            var (w, b) = Pair(path, file, $"layers.{i}", widths[i + 1], widths[i]);
+            layers.Add(new DenseLayer(w, b));
+        }
+        return new BackpropNetwork(cfg, layers);
     }
 
     private static InvalidDataException Bad(string path, string problem) => new($"{path}: not a valid FFLib model: {problem}.");

@@ -12,7 +12,7 @@ internal delegate void LayerStepObserver(int layer, float loss, ReadOnlySpan<flo
 /// The paper's FFNN: a stack of FF dense layers fed with image ⊕ one-hot label, each layer
 /// trained greedily with its own loss and its own Adam, and a "try every label" prediction.
 /// </summary>
-public sealed class FFNetwork
+public sealed class FFNetwork : ITrainableModel
 {
     private readonly FFDenseLayer[] _layers;
     private readonly AdamOptimizer[] _optimizers;
@@ -68,6 +68,48 @@ public sealed class FFNetwork
 
     /// <summary>One Adam per layer (the FF rule: no gradient crosses layers).</summary>
     public IReadOnlyList<AdamOptimizer> Optimizers => _optimizers;
+
+    /// <inheritdoc />
+    public Architecture Architecture => Architecture.Ffnn;
+
+    /// <inheritdoc />
+    public int ImageFeatures => Config.ImageFeatures;
+
+    /// <inheritdoc />
+    public int Classes => Config.Classes;
+
+    /// <inheritdoc />
+    public IReadOnlyList<TrainingPhase> PlanEpochs(int requestedEpochs) => Enumerable.Repeat(TrainingPhase.ForwardForward, requestedEpochs).ToArray();
+
+    /// <inheritdoc />
+    public IReadOnlyList<string> LossNames(TrainingPhase phase) => Enumerable.Range(1, _layers.Length).Select(i => $"layer {i}").ToArray();
+
+    /// <inheritdoc />
+    float[] ITrainableModel.TrainBatch(Matrix images, ReadOnlySpan<int> labels, ReadOnlySpan<int> negativeLabels, TrainingPhase phase)
+    {
+        if (phase != TrainingPhase.ForwardForward) throw new ArgumentException($"An FFNN trains only in the ForwardForward phase, not {phase}.", nameof(phase));
+        return TrainBatch(images, labels, negativeLabels);
+    }
+
+    /// <summary>
+    /// Every layer's activations for images ⊕ control vector: onehot(<paramref name="label"/>), or
+    /// all zeros when <paramref name="label"/> is null (the FFNN+C convention).
+    /// </summary>
+    public Matrix[] LayerActivations(Matrix images, int? label = null)
+    {
+        CheckImages(images);
+        if (label is int c && (uint)c >= (uint)Config.Classes) throw new ArgumentOutOfRangeException(nameof(label), c, $"label must be in [0, {Config.Classes}).");
+        int rows = images.Rows, px = Config.ImageFeatures, inF = Config.InputFeatures;
+        var x = new Matrix(rows, inF);
+        for (int r = 0; r < rows; r++)
+        {
+            images.Data.AsSpan(r * px, px).CopyTo(x.Data.AsSpan(r * inF));
+            if (label is int l) x.Data[r * inF + px + l] = 1f;
+        }
+        var result = new Matrix[_layers.Length];
+        for (int l = 0; l < _layers.Length; l++) result[l] = x = _layers[l].Forward(x);
+        return result;
+    }
 
     private static (AdamOptimizer[], float[][], float[][]) CreateOptimizers(FFNetworkConfig config, FFDenseLayer[] layers)
     {

@@ -10,14 +10,23 @@ using FFLib.Models;
 
 namespace FFLib.Training;
 
-/// <summary>Everything that defines one training run of an FFNN on a built-in dataset.</summary>
+/// <summary>Everything that defines one training run on a built-in dataset.</summary>
 public sealed record RunSpec
 {
+    /// <summary>Which network family to train.</summary>
+    public Architecture Architecture { get; init; } = Architecture.Ffnn;
+
     /// <summary>Which dataset.</summary>
     public DatasetKind Dataset { get; init; } = DatasetKind.Mnist;
 
-    /// <summary>Network shape and training rule (image features and classes are taken from the data).</summary>
+    /// <summary>FF stack shape and training rule for FFNN and FFNN+C (image features and classes are taken from the data).</summary>
     public FFNetworkConfig Model { get; init; } = new();
+
+    /// <summary>Adam learning rate of the FFNN+C classifier.</summary>
+    public float ClassifierLearningRate { get; init; } = 1e-4f;
+
+    /// <summary>BPNN shape and learning rate (image features and classes are taken from the data).</summary>
+    public BackpropNetworkConfig Backprop { get; init; } = new();
 
     /// <summary>Loop settings.</summary>
     public TrainingOptions Training { get; init; } = new();
@@ -43,7 +52,7 @@ public sealed record RunSpec
 
 /// <summary>The outcome of a <see cref="TrainingRun"/>.</summary>
 public sealed record RunResult(
-    FFNetwork Network,
+    ITrainableModel Model,
     IReadOnlyList<EpochMetrics> Epochs,
     double TestAccuracy,
     int TrainSamples,
@@ -55,7 +64,7 @@ public sealed record RunResult(
     string? ModelPath,
     string? RunJsonPath);
 
-/// <summary>Load data, build, train, test and save an FFNN: the library call behind <c>fflib train</c>.</summary>
+/// <summary>Load data, build, train, test and save a model: the library call behind <c>fflib train</c>.</summary>
 public static class TrainingRun
 {
     /// <summary>Runs <paramref name="spec"/>; writes model.safetensors and run.json when an output folder is set.</summary>
@@ -72,36 +81,50 @@ public static class TrainingRun
         var test = spec.TestLimit is int tsl ? data.Test.Take(tsl) : data.Test;
         if (train.Count == 0) throw new ArgumentException($"No training images are left after the {spec.ValidationFraction:P0} validation split of {trainFile.Count}.");
 
-        var config = spec.Model with { ImageFeatures = train.Features, Classes = train.Classes };
         var random = new FFRandom(spec.Seed);
-        var network = new FFNetwork(config, random);
-        var trainer = new FFTrainer { Progress = progress, EpochCompleted = epochCompleted };
+        var model = CreateModel(spec, train.Features, train.Classes, random);
+        var trainer = new Trainer { Progress = progress, EpochCompleted = epochCompleted };
         var sw = Stopwatch.StartNew();
-        var epochs = trainer.Train(network, train, validation, spec.Training, random, cancellationToken);
+        var epochs = trainer.Train(model, train, validation, spec.Training, random, cancellationToken);
         double trainSeconds = sw.Elapsed.TotalSeconds;
         sw.Restart();
-        double testAcc = Evaluation.Accuracy(network, test);
+        double testAcc = Evaluation.Accuracy(model, test);
         double testSeconds = sw.Elapsed.TotalSeconds;
 
         string? modelPath = null, runPath = null;
-        var result = new RunResult(network, epochs, testAcc, train.Count, validation.Count, test.Count,
+        var result = new RunResult(model, epochs, testAcc, train.Count, validation.Count, test.Count,
             trainSeconds, testSeconds, data.Location, null, null);
         if (spec.OutputDirectory is { } dir)
         {
             Directory.CreateDirectory(dir);
             modelPath = Path.Combine(dir, "model.safetensors");
             runPath = Path.Combine(dir, "run.json");
-            ModelCheckpoint.Save(modelPath, network, TrainingMetadata(spec, result));
+            ModelCheckpoint.Save(modelPath, model, TrainingMetadata(spec, result));
             result = result with { ModelPath = modelPath, RunJsonPath = runPath };
             AtomicFile.WriteAllText(runPath, RunJson(spec, result).ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
         }
         return result;
     }
 
+    /// <summary>A freshly initialised model of the spec's architecture, sized for the data.</summary>
+    public static ITrainableModel CreateModel(RunSpec spec, int imageFeatures, int classes, FFRandom random)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        var ff = spec.Model with { ImageFeatures = imageFeatures, Classes = classes };
+        return spec.Architecture switch
+        {
+            Architecture.Ffnn => new FFNetwork(ff, random),
+            Architecture.Ffc => new FFClassifierNetwork(ff, spec.ClassifierLearningRate, random),
+            Architecture.Bpnn => new BackpropNetwork(spec.Backprop with { ImageFeatures = imageFeatures, Classes = classes }, random),
+            _ => throw new ArgumentException($"Training {spec.Architecture} is not available in this version."),
+        };
+    }
+
     /// <summary>The "training" metadata stored in the model file.</summary>
     public static JsonObject TrainingMetadata(RunSpec spec, RunResult result) => new()
     {
         ["dataset"] = DatasetCatalog.IdOf(spec.Dataset),
+        ["architecture"] = ModelCheckpoint.ArchitectureId(spec.Architecture),
         ["seed"] = spec.Seed,
         ["epochs"] = spec.Training.Epochs,
         ["batch_size"] = spec.Training.BatchSize,
@@ -115,7 +138,8 @@ public static class TrainingRun
     /// <summary>The run record written to run.json: config, per-epoch metrics, test accuracy, timings, machine.</summary>
     public static JsonObject RunJson(RunSpec spec, RunResult r)
     {
-        var m = r.Network.Config;
+        var m = spec.Model;
+        bool bp = spec.Architecture == Architecture.Bpnn;
         return new JsonObject
         {
             ["format"] = "fflib-run",
@@ -124,14 +148,15 @@ public static class TrainingRun
             ["created_utc"] = DateTime.UtcNow.ToString("o"),
             ["config"] = new JsonObject
             {
-                ["model"] = "ffnn",
+                ["model"] = ModelCheckpoint.ArchitectureId(spec.Architecture),
                 ["dataset"] = DatasetCatalog.IdOf(spec.Dataset),
-                ["layers"] = new JsonArray(m.HiddenSizes.Select(h => (JsonNode)h).ToArray()),
-                ["image_features"] = m.ImageFeatures,
-                ["classes"] = m.Classes,
-                ["threshold"] = m.Threshold,
-                ["loss"] = m.Loss == LossDirection.Minimize ? "min" : "max",
-                ["lr"] = m.LearningRate,
+                ["layers"] = new JsonArray((bp ? spec.Backprop.HiddenSizes : m.HiddenSizes).Select(h => (JsonNode)h).ToArray()),
+                ["image_features"] = r.Model.ImageFeatures,
+                ["classes"] = r.Model.Classes,
+                ["threshold"] = bp ? null : m.Threshold,
+                ["loss"] = bp ? "cross-entropy" : m.Loss == LossDirection.Minimize ? "min" : "max",
+                ["lr"] = bp ? spec.Backprop.LearningRate : m.LearningRate,
+                ["classifier_lr"] = spec.Architecture == Architecture.Ffc ? spec.ClassifierLearningRate : null,
                 ["epochs"] = spec.Training.Epochs,
                 ["batch_size"] = spec.Training.BatchSize,
                 ["seed"] = spec.Seed,
@@ -151,6 +176,8 @@ public static class TrainingRun
             ["epochs"] = new JsonArray(r.Epochs.Select(e => (JsonNode)new JsonObject
             {
                 ["epoch"] = e.Epoch,
+                ["phase"] = e.Phase.ToString(),
+                ["loss_names"] = new JsonArray(e.LossNames.Select(x => (JsonNode)x).ToArray()),
                 ["layer_losses"] = new JsonArray(e.LayerLosses.Select(x => (JsonNode)x).ToArray()),
                 ["validation_accuracy"] = e.ValidationAccuracy,
                 ["train_seconds"] = e.TrainSeconds,

@@ -30,11 +30,13 @@ public readonly record struct TrainingProgress(int Epoch, int Epochs, int Batch,
 
 /// <summary>Metrics of one finished epoch.</summary>
 /// <param name="Epoch">1-based epoch number.</param>
-/// <param name="LayerLosses">Mean loss of each layer over the epoch's batches.</param>
+/// <param name="Phase">What the epoch trained.</param>
+/// <param name="LossNames">Names of <paramref name="LayerLosses"/> (e.g. "layer 1" or "cross-entropy").</param>
+/// <param name="LayerLosses">Mean of each loss over the epoch's batches (FF: one per layer).</param>
 /// <param name="ValidationAccuracy">Accuracy on the validation set, or null when none was measured.</param>
 /// <param name="TrainSeconds">Wall time of the epoch's training batches.</param>
 /// <param name="ValidationSeconds">Wall time of the validation pass.</param>
-public sealed record EpochMetrics(int Epoch, IReadOnlyList<double> LayerLosses, double? ValidationAccuracy, double TrainSeconds, double ValidationSeconds);
+public sealed record EpochMetrics(int Epoch, TrainingPhase Phase, IReadOnlyList<string> LossNames, IReadOnlyList<double> LayerLosses, double? ValidationAccuracy, double TrainSeconds, double ValidationSeconds);
 
 /// <summary>Training stopped because a loss became NaN or infinite.</summary>
 public sealed class TrainingDivergedException(string message, int epoch, int layer) : Exception(message)
@@ -47,11 +49,12 @@ public sealed class TrainingDivergedException(string message, int epoch, int lay
 }
 
 /// <summary>
-/// The FFNN training loop: per epoch a fresh shuffle from the run's random source, batches of
-/// positive data (image ⊕ true label) and negative data (image ⊕ a uniformly drawn wrong label),
-/// then validation accuracy.
+/// The training loop for every architecture: per epoch a fresh shuffle from the run's random
+/// source, batches of images with their labels and one uniformly drawn wrong label each (the FF
+/// negative data; drawn in every phase so the random stream does not depend on the model), the
+/// model's step for the epoch's phase, then validation accuracy.
 /// </summary>
-public sealed class FFTrainer
+public sealed class Trainer
 {
     /// <summary>Reported after every batch.</summary>
     public IProgress<TrainingProgress>? Progress { get; init; }
@@ -60,35 +63,38 @@ public sealed class FFTrainer
     public Action<EpochMetrics>? EpochCompleted { get; init; }
 
     /// <summary>
-    /// Trains <paramref name="network"/> in place. <paramref name="random"/> drives the shuffles and
-    /// negative labels; the same seed, data and thread count give bit-identical weights.
+    /// Trains <paramref name="model"/> in place for <see cref="TrainingOptions.Epochs"/> epochs as
+    /// planned by <see cref="ITrainableModel.PlanEpochs"/>. <paramref name="random"/> drives the
+    /// shuffles and negative labels; the same seed, data and thread count give bit-identical weights.
     /// </summary>
-    public IReadOnlyList<EpochMetrics> Train(FFNetwork network, ImageDataset train, ImageDataset? validation,
+    public IReadOnlyList<EpochMetrics> Train(ITrainableModel model, ImageDataset train, ImageDataset? validation,
         TrainingOptions options, FFRandom random, CancellationToken cancellationToken = default)
     {
-        ArgumentNullException.ThrowIfNull(network);
+        ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(train);
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(random);
         options.Validate();
-        var cfg = network.Config;
-        if (train.Features != cfg.ImageFeatures)
-            throw new ArgumentException($"{train.Name} has {train.Features} features per image but the network expects {cfg.ImageFeatures}.", nameof(train));
-        if (train.Classes != cfg.Classes)
-            throw new ArgumentException($"{train.Name} has {train.Classes} classes but the network has {cfg.Classes}.", nameof(train));
+        if (train.Features != model.ImageFeatures)
+            throw new ArgumentException($"{train.Name} has {train.Features} features per image but the model expects {model.ImageFeatures}.", nameof(train));
+        if (train.Classes != model.Classes)
+            throw new ArgumentException($"{train.Name} has {train.Classes} classes but the model has {model.Classes}.", nameof(train));
         if (train.Count == 0) throw new ArgumentException($"{train.Name} is empty.", nameof(train));
 
         int n = train.Count, bs = options.BatchSize, batches = (n + bs - 1) / bs;
-        int layers = network.Layers.Count;
+        var plan = model.PlanEpochs(options.Epochs);
         var order = new int[n];
-        var images = new Matrix(bs, cfg.ImageFeatures);
+        var images = new Matrix(bs, model.ImageFeatures);
         var labels = new int[bs];
         var negatives = new int[bs];
         var history = new List<EpochMetrics>();
         var total = Stopwatch.StartNew();
         long seen = 0;
-        for (int epoch = 1; epoch <= options.Epochs; epoch++)
+        for (int epoch = 1; epoch <= plan.Count; epoch++)
         {
+            var phase = plan[epoch - 1];
+            var names = model.LossNames(phase);
+            int layers = names.Count;
             var sw = Stopwatch.StartNew();
             for (int i = 0; i < n; i++) order[i] = i;
             random.Shuffle(order.AsSpan());
@@ -98,21 +104,21 @@ public sealed class FFTrainer
                 cancellationToken.ThrowIfCancellationRequested();
                 int start = bi * bs, count = Math.Min(bs, n - start);
                 var idx = order.AsSpan(start, count);
-                var batch = count == bs ? images : new Matrix(count, cfg.ImageFeatures);
+                var batch = count == bs ? images : new Matrix(count, model.ImageFeatures);
                 train.CopyImages(idx, batch.Data);
                 for (int i = 0; i < count; i++) labels[i] = train.Label(idx[i]);
-                NegativeLabels.RandomWrong(random, labels.AsSpan(0, count), cfg.Classes, negatives.AsSpan(0, count));
-                var losses = network.TrainBatch(batch, labels.AsSpan(0, count), negatives.AsSpan(0, count));
+                NegativeLabels.RandomWrong(random, labels.AsSpan(0, count), model.Classes, negatives.AsSpan(0, count));
+                var losses = model.TrainBatch(batch, labels.AsSpan(0, count), negatives.AsSpan(0, count), phase);
                 float mean = 0;
                 for (int l = 0; l < layers; l++)
                 {
                     if (!float.IsFinite(losses[l]))
-                        throw new TrainingDivergedException($"Training diverged: layer {l + 1} loss is {losses[l]} in epoch {epoch}, batch {bi + 1}.", epoch, l + 1);
+                        throw new TrainingDivergedException($"Training diverged: {names[l]} loss is {losses[l]} in epoch {epoch}, batch {bi + 1}.", epoch, l + 1);
                     lossSums[l] += losses[l];
                     mean += losses[l] / layers;
                 }
                 seen += count;
-                Progress?.Report(new TrainingProgress(epoch, options.Epochs, bi + 1, batches, seen, mean, total.Elapsed));
+                Progress?.Report(new TrainingProgress(epoch, plan.Count, bi + 1, batches, seen, mean, total.Elapsed));
             }
             double trainSeconds = sw.Elapsed.TotalSeconds;
             double? valAcc = null;
@@ -120,10 +126,10 @@ public sealed class FFTrainer
             if (options.ValidateEachEpoch && validation is { Count: > 0 })
             {
                 var vs = Stopwatch.StartNew();
-                valAcc = Evaluation.Accuracy(network, validation);
+                valAcc = Evaluation.Accuracy(model, validation);
                 valSeconds = vs.Elapsed.TotalSeconds;
             }
-            var metrics = new EpochMetrics(epoch, lossSums.Select(s => s / batches).ToArray(), valAcc, trainSeconds, valSeconds);
+            var metrics = new EpochMetrics(epoch, phase, names, lossSums.Select(s => s / batches).ToArray(), valAcc, trainSeconds, valSeconds);
             history.Add(metrics);
             EpochCompleted?.Invoke(metrics);
         }
@@ -149,18 +155,18 @@ public static class NegativeLabels
 public static class Evaluation
 {
     /// <summary>Fraction of images whose predicted class equals the label. Processes the set in chunks to bound memory.</summary>
-    public static double Accuracy(FFNetwork network, ImageDataset data, int chunk = 1000)
+    public static double Accuracy(IClassifierModel model, ImageDataset data, int chunk = 1000)
     {
-        ArgumentNullException.ThrowIfNull(network);
+        ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(data);
-        if (data.Features != network.Config.ImageFeatures)
-            throw new ArgumentException($"{data.Name} has {data.Features} features per image but the network expects {network.Config.ImageFeatures}.", nameof(data));
+        if (data.Features != model.ImageFeatures)
+            throw new ArgumentException($"{data.Name} has {data.Features} features per image but the model expects {model.ImageFeatures}.", nameof(data));
         if (data.Count == 0) return double.NaN;
         int correct = 0;
         for (int start = 0; start < data.Count; start += chunk)
         {
             int count = Math.Min(chunk, data.Count - start);
-            var pred = network.Predict(data.ToMatrix(start, count));
+            var pred = model.Predict(data.ToMatrix(start, count));
             for (int i = 0; i < count; i++) if (pred[i] == data.Label(start + i)) correct++;
         }
         return (double)correct / data.Count;

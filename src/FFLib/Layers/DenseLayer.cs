@@ -1,0 +1,77 @@
+using System.Numerics.Tensors;
+using FFLib.Compute;
+
+namespace FFLib.Layers;
+
+/// <summary>
+/// A plain affine layer z = xWᵀ + b (PyTorch nn.Linear), used by the BPNN and the FFNN+C classifier.
+/// </summary>
+public sealed class DenseLayer
+{
+    /// <summary>Creates a layer with nn.Linear's initialisation: W and b uniform in ±1/√in.</summary>
+    public DenseLayer(int inFeatures, int outFeatures, FFRandom random)
+    {
+        if (inFeatures < 1) throw new ArgumentOutOfRangeException(nameof(inFeatures), inFeatures, "A layer needs at least one input feature.");
+        if (outFeatures < 1) throw new ArgumentOutOfRangeException(nameof(outFeatures), outFeatures, "A layer needs at least one output.");
+        ArgumentNullException.ThrowIfNull(random);
+        Weight = new Matrix(outFeatures, inFeatures);
+        Bias = new float[outFeatures];
+        float bound = 1f / MathF.Sqrt(inFeatures);
+        for (int i = 0; i < Weight.Length; i++) Weight.Data[i] = (2f * random.NextSingle() - 1f) * bound;
+        for (int i = 0; i < Bias.Length; i++) Bias[i] = (2f * random.NextSingle() - 1f) * bound;
+    }
+
+    /// <summary>Wraps existing parameters (no copy).</summary>
+    public DenseLayer(Matrix weight, float[] bias)
+    {
+        ArgumentNullException.ThrowIfNull(weight);
+        ArgumentNullException.ThrowIfNull(bias);
+        if (weight.Rows < 1 || weight.Cols < 1) throw new ArgumentException($"weight is {weight.Rows}×{weight.Cols}; a layer needs at least 1×1.", nameof(weight));
+        if (bias.Length != weight.Rows) throw new ArgumentException($"bias has {bias.Length} entries but weight has {weight.Rows} rows.", nameof(bias));
+        Weight = weight;
+        Bias = bias;
+    }
+
+    /// <summary>W, out×in.</summary>
+    public Matrix Weight { get; }
+
+    /// <summary>b.</summary>
+    public float[] Bias { get; }
+
+    /// <summary>Input width.</summary>
+    public int InFeatures => Weight.Cols;
+
+    /// <summary>Output width.</summary>
+    public int OutFeatures => Weight.Rows;
+
+    /// <summary>z = xWᵀ + b.</summary>
+    public Matrix Forward(Matrix x)
+    {
+        ArgumentNullException.ThrowIfNull(x);
+        if (x.Cols != InFeatures) throw new ArgumentException($"x has {x.Cols} columns but the layer expects {InFeatures}.", nameof(x));
+        var z = new Matrix(x.Rows, OutFeatures);
+        ForwardInto(x.Data, x.Rows, z.Data);
+        return z;
+    }
+
+    internal void ForwardInto(ReadOnlySpan<float> x, int rows, Span<float> z)
+    {
+        Gemm.Multiply(false, true, rows, OutFeatures, InFeatures, x, InFeatures, Weight.Data, InFeatures, z, OutFeatures, accumulate: false);
+        for (int r = 0; r < rows; r++)
+        {
+            var row = z.Slice(r * OutFeatures, OutFeatures);
+            TensorPrimitives.Add(row, Bias, row);
+        }
+    }
+
+    /// <summary>dW = δᵀx and db = Σ_r δ_r for upstream gradient δ (rows×out).</summary>
+    internal void Gradients(ReadOnlySpan<float> x, ReadOnlySpan<float> delta, int rows, Span<float> gradW, Span<float> gradB)
+    {
+        Gemm.Multiply(true, false, OutFeatures, InFeatures, rows, delta, OutFeatures, x, InFeatures, gradW, InFeatures, accumulate: false);
+        Kernels.ColumnSums(delta, rows, OutFeatures, gradB);
+    }
+
+    /// <summary>dx = δW (rows×in).</summary>
+    internal void InputGradient(ReadOnlySpan<float> delta, int rows, Span<float> dx) =>
+        Gemm.Multiply(false, false, rows, InFeatures, OutFeatures, delta, OutFeatures, Weight.Data, InFeatures, dx, InFeatures, accumulate: false);
+}

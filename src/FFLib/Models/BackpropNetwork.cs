@@ -1,0 +1,217 @@
+using System.Numerics.Tensors;
+using FFLib.Compute;
+using FFLib.Layers;
+using FFLib.Optim;
+
+namespace FFLib.Models;
+
+/// <summary>Shape and training rule of the BPNN baseline (SPEC §3; defaults = Table 1).</summary>
+public sealed record BackpropNetworkConfig
+{
+    /// <summary>Pixels per image.</summary>
+    public int ImageFeatures { get; init; } = 784;
+
+    /// <summary>Number of classes (output width).</summary>
+    public int Classes { get; init; } = 10;
+
+    /// <summary>Hidden widths (ReLU after each).</summary>
+    public IReadOnlyList<int> HiddenSizes { get; init; } = [2000, 2000];
+
+    /// <summary>Adam learning rate (1e-4 in the paper).</summary>
+    public float LearningRate { get; init; } = 1e-4f;
+
+    /// <summary>Throws with a precise message if any value is out of range.</summary>
+    public void Validate()
+    {
+        if (ImageFeatures < 1) throw new ArgumentOutOfRangeException(nameof(ImageFeatures), ImageFeatures, "ImageFeatures must be at least 1.");
+        if (Classes < 2) throw new ArgumentOutOfRangeException(nameof(Classes), Classes, "A classifier needs at least 2 classes.");
+        if (HiddenSizes is null) throw new ArgumentNullException(nameof(HiddenSizes));
+        for (int i = 0; i < HiddenSizes.Count; i++)
+            if (HiddenSizes[i] < 1) throw new ArgumentOutOfRangeException(nameof(HiddenSizes), HiddenSizes[i], $"Hidden layer {i + 1} has {HiddenSizes[i]} neurons; each needs at least 1.");
+        if (!(LearningRate > 0) || !float.IsFinite(LearningRate)) throw new ArgumentOutOfRangeException(nameof(LearningRate), LearningRate, "The learning rate must be a positive finite number.");
+    }
+}
+
+/// <summary>
+/// The paper's backprop baseline: image → [Linear → ReLU]* → Linear → logits, softmax
+/// cross-entropy, one Adam over all parameters, ordinary backpropagation. Prediction = argmax.
+/// </summary>
+public sealed class BackpropNetwork : ITrainableModel
+{
+    private readonly DenseLayer[] _layers;
+    private readonly AdamOptimizer _optimizer;
+    private readonly float[][] _grads;
+    private float[][] _acts = [];
+    private float[] _delta = [], _deltaPrev = [];
+    private int _rows;
+
+    /// <summary>A freshly initialised network (nn.Linear initialisation, layer by layer: W then b).</summary>
+    public BackpropNetwork(BackpropNetworkConfig config, FFRandom random)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        ArgumentNullException.ThrowIfNull(random);
+        config.Validate();
+        Config = config;
+        var widths = Widths(config);
+        _layers = new DenseLayer[widths.Length - 1];
+        for (int i = 0; i < _layers.Length; i++) _layers[i] = new DenseLayer(widths[i], widths[i + 1], random);
+        (_optimizer, _grads) = CreateOptimizer();
+    }
+
+    /// <summary>Wraps existing layers (e.g. from a checkpoint); widths must chain and match the config.</summary>
+    public BackpropNetwork(BackpropNetworkConfig config, IReadOnlyList<DenseLayer> layers)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        ArgumentNullException.ThrowIfNull(layers);
+        config.Validate();
+        var widths = Widths(config);
+        if (layers.Count != widths.Length - 1) throw new ArgumentException($"Got {layers.Count} layers but the config needs {widths.Length - 1}.", nameof(layers));
+        for (int i = 0; i < layers.Count; i++)
+            if (layers[i].InFeatures != widths[i] || layers[i].OutFeatures != widths[i + 1])
+                throw new ArgumentException($"Layer {i + 1} is {layers[i].InFeatures}→{layers[i].OutFeatures} but the config needs {widths[i]}→{widths[i + 1]}.", nameof(layers));
+        Config = config;
+        _layers = layers.ToArray();
+        (_optimizer, _grads) = CreateOptimizer();
+    }
+
+    private static int[] Widths(BackpropNetworkConfig c) => [c.ImageFeatures, .. c.HiddenSizes, c.Classes];
+
+    private (AdamOptimizer, float[][]) CreateOptimizer()
+    {
+        var parameters = _layers.SelectMany(l => new[] { l.Weight.Data, l.Bias }).ToArray();
+        return (new AdamOptimizer(new AdamSettings(Config.LearningRate), parameters), parameters.Select(p => new float[p.Length]).ToArray());
+    }
+
+    /// <summary>The configuration.</summary>
+    public BackpropNetworkConfig Config { get; }
+
+    /// <summary>Test hook: sees the loss and the gradients (W0, b0, W1, b1, …) before each Adam step.</summary>
+    internal Action<float, float[][]>? StepObserver { get; set; }
+
+    /// <summary>All affine layers, the last one producing the logits.</summary>
+    public IReadOnlyList<DenseLayer> Layers => _layers;
+
+    /// <summary>The single Adam over all parameters.</summary>
+    public AdamOptimizer Optimizer => _optimizer;
+
+    /// <inheritdoc />
+    public Architecture Architecture => Architecture.Bpnn;
+
+    /// <inheritdoc />
+    public int ImageFeatures => Config.ImageFeatures;
+
+    /// <inheritdoc />
+    public int Classes => Config.Classes;
+
+    /// <inheritdoc />
+    public IReadOnlyList<TrainingPhase> PlanEpochs(int requestedEpochs) => Enumerable.Repeat(TrainingPhase.Backprop, requestedEpochs).ToArray();
+
+    /// <inheritdoc />
+    public IReadOnlyList<string> LossNames(TrainingPhase phase) => ["cross-entropy"];
+
+    /// <summary>Logits of every image.</summary>
+    public Matrix Logits(Matrix images)
+    {
+        CheckImages(images);
+        var x = images;
+        for (int l = 0; l < _layers.Length; l++)
+        {
+            var z = _layers[l].Forward(x);
+            if (l + 1 < _layers.Length) TensorPrimitives.Max(z.Data, 0f, z.Data);
+            x = z;
+        }
+        return x;
+    }
+
+    /// <summary>Hidden activations (after ReLU) of every layer, for analysis.</summary>
+    public Matrix[] HiddenActivations(Matrix images)
+    {
+        CheckImages(images);
+        var result = new Matrix[_layers.Length - 1];
+        var x = images;
+        for (int l = 0; l < _layers.Length - 1; l++)
+        {
+            var z = _layers[l].Forward(x);
+            TensorPrimitives.Max(z.Data, 0f, z.Data);
+            result[l] = x = z;
+        }
+        return result;
+    }
+
+    /// <inheritdoc />
+    public int[] Predict(Matrix images)
+    {
+        var logits = Logits(images);
+        var result = new int[images.Rows];
+        for (int i = 0; i < result.Length; i++) result[i] = TensorPrimitives.IndexOfMax(logits.Row(i));
+        return result;
+    }
+
+    /// <inheritdoc />
+    public float[] TrainBatch(Matrix images, ReadOnlySpan<int> labels, ReadOnlySpan<int> negativeLabels, TrainingPhase phase)
+    {
+        if (phase != TrainingPhase.Backprop) throw new ArgumentException($"A BPNN trains only in the Backprop phase, not {phase}.", nameof(phase));
+        return [TrainBatch(images, labels)];
+    }
+
+    /// <summary>One Adam step on the mean cross-entropy of the batch; returns the loss before the step.</summary>
+    public float TrainBatch(Matrix images, ReadOnlySpan<int> labels)
+    {
+        CheckImages(images);
+        int rows = images.Rows;
+        if (labels.Length != rows) throw new ArgumentException($"labels has {labels.Length} entries but images has {rows} rows.", nameof(labels));
+        for (int i = 0; i < rows; i++)
+            if ((uint)labels[i] >= (uint)Classes) throw new ArgumentOutOfRangeException(nameof(labels), labels[i], $"labels[{i}] = {labels[i]} is not a class in [0, {Classes}).");
+        EnsureBuffers(rows);
+
+        // Forward, keeping every layer's output (acts[0] = input).
+        images.Data.AsSpan(0, rows * ImageFeatures).CopyTo(_acts[0]);
+        for (int l = 0; l < _layers.Length; l++)
+        {
+            var layer = _layers[l];
+            var z = _acts[l + 1].AsSpan(0, rows * layer.OutFeatures);
+            layer.ForwardInto(_acts[l].AsSpan(0, rows * layer.InFeatures), rows, z);
+            if (l + 1 < _layers.Length) TensorPrimitives.Max(z, 0f, z);
+        }
+        var logits = _acts[^1].AsSpan(0, rows * Classes);
+        float loss = CrossEntropy.LossAndGradient(logits, rows, Classes, labels, _delta);
+
+        // Backward: δ_L = dL/dlogits; for each layer, dW = δᵀa, db = Σδ, δ_prev = (δW) ⊙ [a > 0].
+        var delta = _delta;
+        var prev = _deltaPrev;
+        for (int l = _layers.Length - 1; l >= 0; l--)
+        {
+            var layer = _layers[l];
+            var input = _acts[l].AsSpan(0, rows * layer.InFeatures);
+            layer.Gradients(input, delta.AsSpan(0, rows * layer.OutFeatures), rows, _grads[2 * l], _grads[2 * l + 1]);
+            if (l > 0)
+            {
+                var dx = prev.AsSpan(0, rows * layer.InFeatures);
+                layer.InputGradient(delta.AsSpan(0, rows * layer.OutFeatures), rows, dx);
+                for (int i = 0; i < dx.Length; i++) if (input[i] <= 0f) dx[i] = 0f; // ReLU'(z) with PyTorch's 0 at 0
+                (delta, prev) = (prev, delta);
+            }
+        }
+        StepObserver?.Invoke(loss, _grads);
+        _optimizer.Step(_grads);
+        return loss;
+    }
+
+    private void EnsureBuffers(int rows)
+    {
+        if (rows <= _rows) return;
+        _rows = rows;
+        var widths = Widths(Config);
+        _acts = widths.Select(w => new float[rows * w]).ToArray();
+        int max = widths.Max();
+        _delta = new float[rows * max];
+        _deltaPrev = new float[rows * max];
+    }
+
+    private void CheckImages(Matrix images)
+    {
+        ArgumentNullException.ThrowIfNull(images);
+        if (images.Cols != ImageFeatures)
+            throw new ArgumentException($"images has {images.Cols} columns but the network expects {ImageFeatures} pixels per image.", nameof(images));
+    }
+}

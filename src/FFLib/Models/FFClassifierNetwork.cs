@@ -1,0 +1,143 @@
+using System.Numerics.Tensors;
+using FFLib.Compute;
+using FFLib.Layers;
+using FFLib.Optim;
+
+namespace FFLib.Models;
+
+/// <summary>
+/// FFNN+C (SPEC §3): an FF stack trained as an FFNN, then frozen while a linear classifier on the
+/// concatenation of all FF layers' outputs is trained with cross-entropy and its own Adam. Both
+/// for classifier training and for prediction the control vector is all zeros; prediction is
+/// argmax of ReLU(classifier output) — one pass, no trying of labels.
+/// </summary>
+public sealed class FFClassifierNetwork : ITrainableModel
+{
+    private readonly AdamOptimizer _classifierOptimizer;
+    private readonly float[] _gradW, _gradB;
+
+    /// <summary>A fresh FFNN+C: the FF stack is drawn first, then the classifier.</summary>
+    public FFClassifierNetwork(FFNetworkConfig stack, float classifierLearningRate, FFRandom random)
+        : this(new FFNetwork(stack, random), null, classifierLearningRate, random)
+    {
+    }
+
+    /// <summary>Assembles an FFNN+C from an FF stack and (optionally) an existing classifier.</summary>
+    public FFClassifierNetwork(FFNetwork stack, DenseLayer? classifier, float classifierLearningRate, FFRandom? random = null)
+    {
+        ArgumentNullException.ThrowIfNull(stack);
+        int features = stack.Config.HiddenSizes.Sum();
+        if (classifier is null)
+        {
+            ArgumentNullException.ThrowIfNull(random);
+            classifier = new DenseLayer(features, stack.Config.Classes, random);
+        }
+        if (classifier.InFeatures != features || classifier.OutFeatures != stack.Config.Classes)
+            throw new ArgumentException($"The classifier is {classifier.InFeatures}→{classifier.OutFeatures} but the stack needs {features}→{stack.Config.Classes}.", nameof(classifier));
+        Stack = stack;
+        Classifier = classifier;
+        ClassifierLearningRate = classifierLearningRate;
+        _classifierOptimizer = new AdamOptimizer(new AdamSettings(classifierLearningRate), classifier.Weight.Data, classifier.Bias);
+        _gradW = new float[classifier.Weight.Length];
+        _gradB = new float[classifier.OutFeatures];
+    }
+
+    /// <summary>The FF stack.</summary>
+    public FFNetwork Stack { get; }
+
+    /// <summary>The linear classifier on the concatenated FF outputs.</summary>
+    public DenseLayer Classifier { get; }
+
+    /// <summary>The classifier's Adam learning rate (1e-4 in the paper).</summary>
+    public float ClassifierLearningRate { get; }
+
+    /// <summary>The classifier's optimiser.</summary>
+    public AdamOptimizer ClassifierOptimizer => _classifierOptimizer;
+
+    /// <inheritdoc />
+    public Architecture Architecture => Architecture.Ffc;
+
+    /// <inheritdoc />
+    public int ImageFeatures => Stack.ImageFeatures;
+
+    /// <inheritdoc />
+    public int Classes => Stack.Classes;
+
+    /// <summary>
+    /// The first ⌈E/2⌉ epochs train the FF stack, the rest the classifier; with E = 1 there is one
+    /// of each (so a one-epoch run still yields a usable model).
+    /// </summary>
+    public IReadOnlyList<TrainingPhase> PlanEpochs(int requestedEpochs)
+    {
+        if (requestedEpochs <= 0) return [];
+        int ff = (requestedEpochs + 1) / 2, cls = Math.Max(1, requestedEpochs - ff);
+        return [.. Enumerable.Repeat(TrainingPhase.ForwardForward, ff), .. Enumerable.Repeat(TrainingPhase.Classifier, cls)];
+    }
+
+    /// <inheritdoc />
+    public IReadOnlyList<string> LossNames(TrainingPhase phase) =>
+        phase == TrainingPhase.Classifier ? ["classifier cross-entropy"] : Stack.LossNames(phase);
+
+    /// <inheritdoc />
+    public float[] TrainBatch(Matrix images, ReadOnlySpan<int> labels, ReadOnlySpan<int> negativeLabels, TrainingPhase phase) => phase switch
+    {
+        TrainingPhase.ForwardForward => Stack.TrainBatch(images, labels, negativeLabels),
+        TrainingPhase.Classifier => [TrainClassifierBatch(images, labels)],
+        _ => throw new ArgumentException($"FFNN+C has no {phase} phase.", nameof(phase)),
+    };
+
+    /// <summary>Concatenated FF outputs (zero control vector), rows × Σ widths.</summary>
+    public Matrix Features(Matrix images)
+    {
+        var acts = Stack.LayerActivations(images, label: null);
+        int rows = images.Rows, total = acts.Sum(a => a.Cols);
+        var f = new Matrix(rows, total);
+        for (int r = 0; r < rows; r++)
+        {
+            int off = 0;
+            foreach (var a in acts)
+            {
+                a.Row(r).CopyTo(f.Data.AsSpan(r * total + off, a.Cols));
+                off += a.Cols;
+            }
+        }
+        return f;
+    }
+
+    /// <summary>One Adam step of the classifier on the frozen stack's features; returns the loss before the step.</summary>
+    public float TrainClassifierBatch(Matrix images, ReadOnlySpan<int> labels)
+    {
+        ArgumentNullException.ThrowIfNull(images);
+        if (labels.Length != images.Rows) throw new ArgumentException($"labels has {labels.Length} entries but images has {images.Rows} rows.", nameof(labels));
+        for (int i = 0; i < labels.Length; i++)
+            if ((uint)labels[i] >= (uint)Classes) throw new ArgumentOutOfRangeException(nameof(labels), labels[i], $"labels[{i}] = {labels[i]} is not a class in [0, {Classes}).");
+        var features = Features(images);
+        var logits = Classifier.Forward(features);
+        var delta = new float[logits.Length];
+        float loss = CrossEntropy.LossAndGradient(logits.Data, images.Rows, Classes, labels, delta);
+        Classifier.Gradients(features.Data, delta, images.Rows, _gradW, _gradB);
+        ClassifierObserver?.Invoke(loss, _gradW, _gradB);
+        _classifierOptimizer.Step([_gradW, _gradB]);
+        return loss;
+    }
+
+    /// <summary>Test hook: sees the classifier loss and gradients before each Adam step.</summary>
+    internal Action<float, float[], float[]>? ClassifierObserver { get; set; }
+
+    /// <summary>ReLU(classifier(features)) per image.</summary>
+    public Matrix ClassScores(Matrix images)
+    {
+        var z = Classifier.Forward(Features(images));
+        TensorPrimitives.Max(z.Data, 0f, z.Data);
+        return z;
+    }
+
+    /// <inheritdoc />
+    public int[] Predict(Matrix images)
+    {
+        var s = ClassScores(images);
+        var result = new int[images.Rows];
+        for (int i = 0; i < result.Length; i++) result[i] = TensorPrimitives.IndexOfMax(s.Row(i));
+        return result;
+    }
+}
