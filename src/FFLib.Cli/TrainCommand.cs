@@ -14,7 +14,11 @@ internal static class TrainCommand
 {
     public static Command Create()
     {
-        var model = new Option<string>("--model") { Description = "Architecture: ffnn, ffc (FFNN+C) or bpnn.", DefaultValueFactory = _ => "ffnn" };
+        var model = new Option<string>("--model") { Description = "Architecture: ffnn, ffc (FFNN+C), ffrnn or bpnn.", DefaultValueFactory = _ => "ffnn" };
+        var beta = new Option<float>("--beta") { Description = "FFRNN damping β.", DefaultValueFactory = _ => 0.7f };
+        var kTrain = new Option<int>("--k-train") { Description = "FFRNN frames per training batch (K_train).", DefaultValueFactory = _ => 10 };
+        var kTestLow = new Option<int>("--k-test-low") { Description = "FFRNN: goodness is averaged over frames after this one (K_testlow).", DefaultValueFactory = _ => 3 };
+        var kTestHigh = new Option<int>("--k-test-high") { Description = "FFRNN frames per label at prediction (K_testhigh).", DefaultValueFactory = _ => 8 };
         var dataset = new Option<string>("--dataset") { Description = "mnist or fashion-mnist.", DefaultValueFactory = _ => "mnist" };
         var layers = new Option<string>("--layers") { Description = "Comma-separated hidden layer widths.", DefaultValueFactory = _ => "2000,2000" };
         var epochs = new Option<int?>("--epochs", "-e") { Description = "Training epochs (default and --preset paper: 60 for MNIST/FashionMNIST; FFNN+C: first half FF, second half classifier)." };
@@ -35,14 +39,13 @@ internal static class TrainCommand
 
         var cmd = new Command("train", "Train a model on a dataset, report validation and test accuracy, save it.")
         {
-            model, dataset, preset, layers, epochs, batch, lr, classifierLr, threshold, loss, seed, trainLimit, testLimit, valFraction, threads, outDir, dataDir, noDownload,
+            model, dataset, preset, layers, epochs, batch, lr, classifierLr, beta, kTrain, kTestLow, kTestHigh, threshold, loss, seed, trainLimit, testLimit, valFraction, threads, outDir, dataDir, noDownload,
         };
         cmd.SetAction(pr => Cli.Run(() =>
         {
             Architecture arch;
             try { arch = ModelCheckpoint.ParseArchitecture(pr.GetValue(model)!); }
             catch (ArgumentException e) { throw new UsageException(e.Message); }
-            if (arch == Architecture.Ffrnn) throw new UsageException("--model ffrnn is not available in this version yet; choose ffnn, ffc or bpnn.");
             string? presetName = pr.GetValue(preset)?.Trim().ToLowerInvariant();
             if (presetName is not null and not "paper") throw new UsageException($"--preset must be 'paper', not '{presetName}'.");
             var kind = Cli.ParseDataset(pr.GetValue(dataset)!);
@@ -71,6 +74,11 @@ internal static class TrainCommand
                     LearningRate = arch == Architecture.Bpnn ? 0.02f : learningRate,
                 },
                 ClassifierLearningRate = pr.GetValue(classifierLr),
+                Recurrent = new FFRecurrentConfig
+                {
+                    HiddenSizes = sizes, Threshold = pr.GetValue(threshold), Loss = direction, LearningRate = learningRate,
+                    Beta = pr.GetValue(beta), TrainFrames = pr.GetValue(kTrain), TestFrameLow = pr.GetValue(kTestLow), TestFrameHigh = pr.GetValue(kTestHigh),
+                },
                 Backprop = new BackpropNetworkConfig { HiddenSizes = sizes, LearningRate = arch == Architecture.Bpnn ? learningRate : 1e-4f },
                 Training = new TrainingOptions { Epochs = epochCount, BatchSize = pr.GetValue(batch) },
                 Seed = pr.GetValue(seed),
@@ -82,6 +90,7 @@ internal static class TrainCommand
             };
             spec.Model.Validate();
             spec.Backprop.Validate();
+            spec.Recurrent.Validate();
             spec.Training.Validate();
             if (!(spec.ClassifierLearningRate > 0)) throw new UsageException($"--classifier-lr must be positive, not {spec.ClassifierLearningRate}.");
 

@@ -146,3 +146,103 @@ public sealed class ArchitectureTests : IDisposable
         Assert.Equal(0f, g[0] + g[1] + g[2], 6);
     }
 }
+
+public sealed class FfrnnTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("fflib-ffrnn-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    /// <summary>
+    /// The FFRNN layer loss of the first frame, as a function of (Wf, Wb, b) with the swept states
+    /// held fixed (they are detached in the reference), against central differences in double.
+    /// </summary>
+    [Theory]
+    [InlineData(LossDirection.Minimize)]
+    [InlineData(LossDirection.Maximize)]
+    public void LayerGradientMatchesFiniteDifferences(LossDirection dir)
+    {
+        var cfg = new FFRecurrentConfig { ImageFeatures = 7, Classes = 3, HiddenSizes = [5, 4], Threshold = 0.3f, Loss = dir, TrainFrames = 1, Beta = 0.7f };
+        var net = new FFRecurrentNetwork(cfg, new FFRandom(31));
+        var r = new FFRandom(32);
+        var x = new Matrix(4, 7);
+        for (int i = 0; i < x.Length; i++) x.Data[i] = r.NextSingle();
+        float[][] swept = [];
+        var grads = new Dictionary<int, (float Loss, float[] F, float[] B, float[] Bias)>();
+        var p0 = net.Layers.Select(l => (F: l.ForwardWeight.Data.Select(v => (double)v).ToArray(), B: l.BackwardWeight.Data.Select(v => (double)v).ToArray(), Bias: l.Bias.Select(v => (double)v).ToArray())).ToArray();
+        net.SweepObserver = s => swept = s;
+        net.StepObserver = (li, frame, loss, ms, gf, gb, gbias) => grads[li] = (loss, (float[])gf.Clone(), (float[])gb.Clone(), (float[])gbias.Clone());
+        net.TrainBatch(x, [0, 1, 2, 0], [1, 2, 0, 2], TrainingPhase.ForwardForward);
+
+        var d = cfg.Dimensions;
+        for (int li = 0; li < 2; li++)
+        {
+            int i = li + 1;
+            double L(double[] f, double[] b, double[] bias) => LayerLoss(swept[i - 1], swept[i], swept[i + 1], f, b, bias, d[i - 1], d[i], d[i + 1], 4, cfg);
+            Assert.Equal(L(p0[li].F, p0[li].B, p0[li].Bias), grads[li].Loss, 5);
+            double maxG = grads[li].F.Concat(grads[li].B).Concat(grads[li].Bias).Max(v => Math.Abs(v));
+            Assert.True(maxG > 1e-5);
+            foreach (var (which, analytic) in new[] { (0, grads[li].F), (1, grads[li].B), (2, grads[li].Bias) })
+                for (int k = 0; k < analytic.Length; k++)
+                {
+                    double[] P(double delta)
+                    {
+                        var src = which == 0 ? p0[li].F : which == 1 ? p0[li].B : p0[li].Bias;
+                        var copy = (double[])src.Clone();
+                        copy[k] += delta;
+                        return copy;
+                    }
+                    double up = which == 0 ? L(P(1e-6), p0[li].B, p0[li].Bias) : which == 1 ? L(p0[li].F, P(1e-6), p0[li].Bias) : L(p0[li].F, p0[li].B, P(1e-6));
+                    double dn = which == 0 ? L(P(-1e-6), p0[li].B, p0[li].Bias) : which == 1 ? L(p0[li].F, P(-1e-6), p0[li].Bias) : L(p0[li].F, p0[li].B, P(-1e-6));
+                    double num = (up - dn) / 2e-6;
+                    Assert.True(Math.Abs(num - analytic[k]) <= 1e-3 * (Math.Abs(num) + 0.1 * maxG) + 1e-9,
+                        $"layer {i} param {which} [{k}]: analytic {analytic[k]}, numeric {num}");
+                }
+        }
+    }
+
+    private static double LayerLoss(float[] below, float[] self, float[] above, double[] wf, double[] wb, double[] bias, int dIn, int w, int dUp, int batch, FFRecurrentConfig cfg)
+    {
+        int rows = 2 * batch;
+        double sum = 0;
+        for (int r = 0; r < rows; r++)
+        {
+            double nb = Math.Sqrt(Enumerable.Range(0, dIn).Sum(k => (double)below[r * dIn + k] * below[r * dIn + k])) + 1e-4;
+            double na = Math.Sqrt(Enumerable.Range(0, dUp).Sum(k => (double)above[r * dUp + k] * above[r * dUp + k])) + 1e-4;
+            double g = 0;
+            for (int j = 0; j < w; j++)
+            {
+                double pre = bias[j];
+                for (int k = 0; k < dIn; k++) pre += below[r * dIn + k] / nb * wf[j * dIn + k];
+                for (int k = 0; k < dUp; k++) pre += above[r * dUp + k] / na * wb[j * dUp + k];
+                double h = cfg.Beta * Math.Max(pre, 0) + (1 - cfg.Beta) * self[r * w + j];
+                g += h * h / w;
+            }
+            double sign = (r < batch) == (cfg.Loss == LossDirection.Minimize) ? 1 : -1;
+            double a = sign * (g - cfg.Threshold);
+            sum += Math.Max(a, 0) + Math.Log(1 + Math.Exp(-Math.Abs(a)));
+        }
+        return sum / rows;
+    }
+
+    [Fact]
+    public void PredictionIsReproducibleAndSurvivesACheckpoint()
+    {
+        var cfg = new FFRecurrentConfig { ImageFeatures = 6, Classes = 3, HiddenSizes = [5, 4], Threshold = 0.5f, TrainFrames = 2 };
+        var net = new FFRecurrentNetwork(cfg, new FFRandom(1));
+        var r = new FFRandom(2);
+        var x = new Matrix(9, 6);
+        for (int i = 0; i < x.Length; i++) x.Data[i] = r.NextSingle();
+        net.TrainBatch(x, Enumerable.Range(0, 9).Select(i => i % 3).ToArray(), Enumerable.Range(0, 9).Select(i => (i + 1) % 3).ToArray(), TrainingPhase.ForwardForward);
+        var s1 = net.LabelScores(x);
+        Assert.Equal(s1.Data, net.LabelScores(x).Data);
+        string p = Path.Combine(_dir, "rnn.safetensors");
+        ModelCheckpoint.Save(p, net);
+        var loaded = (FFRecurrentNetwork)ModelCheckpoint.Load(p).Model;
+        Assert.Equal(cfg.Beta, loaded.Config.Beta);
+        Assert.Equal(s1.Data, loaded.LabelScores(x).Data);
+        // An image's scores do not depend on the batch it is scored in.
+        var single = new Matrix(1, 6, x.Row(4).ToArray());
+        Assert.Equal(s1.Row(4).ToArray(), loaded.LabelScores(single).Data);
+    }
+}

@@ -114,3 +114,76 @@ public class FfcGoldenTests
         Assert.Equal(TestUtil.Ints(c["predictions_after"]), model.Predict(images));
     }
 }
+
+/// <summary>
+/// FFRNN against PyTorch (Fixtures/ffrnn_golden.json from tests/reference/ffnn_torch.py
+/// golden-ffrnn): a [12, 8, 6, 4] network on a batch of 5 with fixed initial rows — the states
+/// after the sweep, and for two training frames every layer's loss, goodness, gradients of Wf,
+/// Wb and b, parameters after Adam and the next states, to 1e-5 relative.
+/// </summary>
+public class FfrnnGoldenTests
+{
+    [Theory]
+    [InlineData("minimize", LossDirection.Minimize)]
+    [InlineData("maximize", LossDirection.Maximize)]
+    public void TwoFramesMatchPyTorch(string caseName, LossDirection direction)
+    {
+        var c = TestUtil.LoadJson("ffrnn_golden.json")["cases"]![caseName]!;
+        var dims = TestUtil.Ints(c["dims"]);
+        var cfg = new FFRecurrentConfig
+        {
+            ImageFeatures = dims[0], Classes = dims[^1], HiddenSizes = dims[1..^1],
+            Threshold = (float)c["threshold"]!.GetValue<double>(), Beta = (float)c["beta"]!.GetValue<double>(),
+            LearningRate = (float)c["lr"]!.GetValue<double>(), Loss = direction, TrainFrames = 2,
+        };
+        var layers = new List<(Matrix, Matrix, float[])>();
+        for (int i = 1; i < dims.Length - 1; i++)
+        {
+            var p = c["initial"]![i - 1]!;
+            layers.Add((new Matrix(dims[i], dims[i - 1], TestUtil.Floats(p["forward"])), new Matrix(dims[i], dims[i + 1], TestUtil.Floats(p["backward"])), TestUtil.Floats(p["bias"])));
+        }
+        var net = new FFRecurrentNetwork(cfg, layers)
+        {
+            InitialStateOverride = (l, negative) => TestUtil.Floats(c[negative ? "init_neg" : "init_pos"]![l]),
+        };
+        const double rtol = 1e-5;
+        bool swept = false;
+        net.SweepObserver = states =>
+        {
+            for (int i = 1; i < dims.Length - 1; i++)
+                TestUtil.AssertClose(TestUtil.Floats(c["sweep"]![i - 1]), states[i], rtol, $"{caseName} sweep state {i}");
+            swept = true;
+        };
+        int steps = 0;
+        net.StepObserver = (li, frame, loss, ms, gf, gb, gbias) =>
+        {
+            var e = c["frames"]![frame]!["layers"]![li]!;
+            string at = $"{caseName} frame {frame + 1} layer {li + 1}";
+            TestUtil.AssertClose([(float)e["loss"]!.GetValue<double>()], [loss], rtol, at + " loss");
+            TestUtil.AssertClose(TestUtil.Floats(e["goodness"]), ms, rtol, at + " goodness");
+            TestUtil.AssertClose(TestUtil.Floats(e["grad_forward"]), gf, rtol, at + " dL/dWf");
+            TestUtil.AssertClose(TestUtil.Floats(e["grad_backward"]), gb, rtol, at + " dL/dWb");
+            TestUtil.AssertClose(TestUtil.Floats(e["grad_bias"]), gbias, rtol, at + " dL/db");
+            steps++;
+        };
+        int frames = 0;
+        net.FrameObserver = (frame, states) =>
+        {
+            var f = c["frames"]![frame]!;
+            for (int i = 1; i < dims.Length - 1; i++)
+            {
+                var e = f["layers"]![i - 1]!;
+                var layer = net.Layers[i - 1];
+                TestUtil.AssertClose(TestUtil.Floats(e["forward_after"]), layer.ForwardWeight.Data, rtol, $"{caseName} frame {frame + 1} layer {i} Wf after Adam");
+                TestUtil.AssertClose(TestUtil.Floats(e["backward_after"]), layer.BackwardWeight.Data, rtol, $"{caseName} frame {frame + 1} layer {i} Wb after Adam");
+                TestUtil.AssertClose(TestUtil.Floats(e["bias_after"]), layer.Bias, rtol, $"{caseName} frame {frame + 1} layer {i} b after Adam");
+                TestUtil.AssertClose(TestUtil.Floats(f["states"]![i - 1]), states[i], rtol, $"{caseName} frame {frame + 1} state {i}");
+            }
+            frames++;
+        };
+        net.TrainBatch(new Matrix(5, dims[0], TestUtil.Floats(c["images"])), TestUtil.Ints(c["labels"]), TestUtil.Ints(c["negative_labels"]), TrainingPhase.ForwardForward);
+        Assert.True(swept);
+        Assert.Equal(4, steps);
+        Assert.Equal(2, frames);
+    }
+}

@@ -4,6 +4,7 @@
 Usage:
   OPENBLAS_CORETYPE=SkylakeX python3 ffnn_torch.py golden OUT.json
   OPENBLAS_CORETYPE=SkylakeX python3 ffnn_torch.py golden-ffc OUT.json
+  OPENBLAS_CORETYPE=SkylakeX python3 ffnn_torch.py golden-ffrnn OUT.json
   OPENBLAS_CORETYPE=SkylakeX python3 ffnn_torch.py train MNIST_DIR [--layers 500,500] [--epochs 1] [--train-limit N] [--test-limit N]
 """
 import json, math, sys, time
@@ -148,6 +149,74 @@ def golden_ffc(path):
         json.dump({"generator": "tests/reference/ffnn_torch.py golden-ffc", "torch": torch.__version__, "case": out}, f)
 
 
+class FFRecurrentLayerRef(torch.nn.Module):
+    """The reference FFRecurrentLayer: h = beta*relu(x_prev^ Wf^T + x_next^ Wb^T + b) + (1-beta)*h."""
+    def __init__(self, fw, rc, bw, threshold, minimize, lr, beta):
+        super().__init__()
+        k = 1.0 / rc
+        self.fw = torch.nn.Parameter(torch.empty(rc, fw).uniform_(-k ** 0.5, k ** 0.5))
+        self.bw = torch.nn.Parameter(torch.empty(rc, bw).uniform_(-k ** 0.5, k ** 0.5))
+        self.fb = torch.nn.Parameter(torch.empty(rc).uniform_(-k ** 0.5, k ** 0.5))
+        self.threshold, self.minimize, self.beta = threshold, minimize, beta
+        self.opt = torch.optim.Adam(self.parameters(), lr=lr)
+
+    def forward(self, x_prev, x_recc, x_next):
+        hf = x_prev / (x_prev.norm(2, 1, keepdim=True) + 1e-4)
+        hb = x_next / (x_next.norm(2, 1, keepdim=True) + 1e-4)
+        return self.beta * torch.relu(hf @ self.fw.T + hb @ self.bw.T + self.fb.unsqueeze(0)) + (1 - self.beta) * x_recc
+
+    def train_step(self, hp, hn, i):
+        yp = self.forward(hp[i - 1].detach(), hp[i].detach(), hp[i + 1].detach())
+        yn = self.forward(hn[i - 1].detach(), hn[i].detach(), hn[i + 1].detach())
+        gp, gn = yp.pow(2).mean(1), yn.pow(2).mean(1)
+        z = torch.cat([gp - self.threshold, self.threshold - gn]) if self.minimize else torch.cat([self.threshold - gp, gn - self.threshold])
+        loss = F.softplus(z).mean()
+        self.opt.zero_grad(); loss.backward()
+        grads = (self.fw.grad.clone(), self.bw.grad.clone(), self.fb.grad.clone())
+        self.opt.step()
+        return loss.item(), torch.cat([gp, gn]).detach(), grads
+
+
+def golden_ffrnn(path):
+    """Sweep plus two training frames of a [12, 8, 6, 4] FFRNN on a batch of 5, both loss directions."""
+    cases = {}
+    for name, minimize in [("minimize", True), ("maximize", False)]:
+        torch.manual_seed(7)
+        dims, B, beta, theta = [12, 8, 6, 4], 5, 0.7, 0.5
+        layers = [FFRecurrentLayerRef(dims[i - 1], dims[i], dims[i + 1], theta, minimize, 0.02, beta) for i in range(1, len(dims) - 1)]
+        images = torch.rand(B, dims[0])
+        labels = torch.tensor([0, 1, 2, 3, 1]); neg = torch.tensor([2, 3, 0, 1, 0])
+        init_pos = [torch.rand(1, d) for d in dims[1:-1]]
+        init_neg = [torch.rand(1, d) for d in dims[1:-1]]
+        params = [{"forward": tolist(l.fw), "backward": tolist(l.bw), "bias": tolist(l.fb)} for l in layers]
+        hp = [images] + [x.clone() for x in init_pos] + [F.one_hot(labels, 4).float()]
+        hn = [images] + [x.clone() for x in init_neg] + [F.one_hot(neg, 4).float()]
+        with torch.no_grad():
+            for i in range(1, len(dims) - 1):
+                hp[i] = layers[i - 1](hp[i - 1], hp[i], hp[i + 1])
+                hn[i] = layers[i - 1](hn[i - 1], hn[i], hn[i + 1])
+        sweep = [tolist(torch.cat([hp[i], hn[i]])) for i in range(1, len(dims) - 1)]
+        frames = []
+        for frame in range(2):
+            np_, nn_ = [h.clone() for h in hp], [h.clone() for h in hn]
+            steps = []
+            for i in range(1, len(dims) - 1):
+                l = layers[i - 1]
+                loss, good, (gf, gb, gbias) = l.train_step(hp, hn, i)
+                with torch.no_grad():
+                    np_[i] = l(hp[i - 1], hp[i], hp[i + 1]); nn_[i] = l(hn[i - 1], hn[i], hn[i + 1])
+                steps.append({"loss": loss, "goodness": tolist(good), "grad_forward": tolist(gf), "grad_backward": tolist(gb),
+                              "grad_bias": tolist(gbias), "forward_after": tolist(l.fw), "backward_after": tolist(l.bw), "bias_after": tolist(l.fb)})
+            hp, hn = np_, nn_
+            frames.append({"layers": steps, "states": [tolist(torch.cat([hp[i], hn[i]])) for i in range(1, len(dims) - 1)]})
+        cases[name] = {"dims": dims, "beta": beta, "threshold": theta, "lr": 0.02, "images": tolist(images),
+                       "labels": labels.tolist(), "negative_labels": neg.tolist(),
+                       "init_pos": [tolist(x[0]) for x in init_pos], "init_neg": [tolist(x[0]) for x in init_neg],
+                       "initial": params, "sweep": sweep, "frames": frames}
+    with open(path, "w") as f:
+        json.dump({"generator": "tests/reference/ffnn_torch.py golden-ffrnn", "torch": torch.__version__, "cases": cases}, f)
+
+
 def read_idx(path):
     import gzip
     op = gzip.open if path.endswith(".gz") else open
@@ -186,6 +255,8 @@ def train(args):
 if __name__ == "__main__":
     if sys.argv[1] == "golden":
         golden(sys.argv[2])
+    elif sys.argv[1] == "golden-ffrnn":
+        golden_ffrnn(sys.argv[2])
     elif sys.argv[1] == "golden-ffc":
         golden_ffc(sys.argv[2])
     else:

@@ -45,6 +45,29 @@ public static class ModelCheckpoint
                 tensors.Add(new NamedTensor("classifier.weight", [ffc.Classifier.OutFeatures, ffc.Classifier.InFeatures], ffc.Classifier.Weight.Data));
                 tensors.Add(new NamedTensor("classifier.bias", [ffc.Classifier.OutFeatures], ffc.Classifier.Bias));
                 break;
+            case FFRecurrentNetwork rnn:
+                config = new JsonObject
+                {
+                    ["image_features"] = rnn.Config.ImageFeatures,
+                    ["classes"] = rnn.Config.Classes,
+                    ["hidden_sizes"] = new JsonArray(rnn.Config.HiddenSizes.Select(h => (JsonNode)h).ToArray()),
+                    ["threshold"] = rnn.Config.Threshold,
+                    ["loss"] = rnn.Config.Loss == LossDirection.Minimize ? "min" : "max",
+                    ["learning_rate"] = rnn.Config.LearningRate,
+                    ["beta"] = rnn.Config.Beta,
+                    ["k_train"] = rnn.Config.TrainFrames,
+                    ["k_test_low"] = rnn.Config.TestFrameLow,
+                    ["k_test_high"] = rnn.Config.TestFrameHigh,
+                    ["prediction_seed"] = rnn.Config.PredictionSeed,
+                };
+                for (int i = 0; i < rnn.Layers.Count; i++)
+                {
+                    var l = rnn.Layers[i];
+                    tensors.Add(new NamedTensor($"layers.{i}.forward_weight", [l.Width, l.ForwardWeight.Cols], l.ForwardWeight.Data));
+                    tensors.Add(new NamedTensor($"layers.{i}.backward_weight", [l.Width, l.BackwardWeight.Cols], l.BackwardWeight.Data));
+                    tensors.Add(new NamedTensor($"layers.{i}.bias", [l.Width], l.Bias));
+                }
+                break;
             case BackpropNetwork bp:
                 config = new JsonObject
                 {
@@ -129,7 +152,7 @@ public static class ModelCheckpoint
             throw Bad(path, $"format_version '{m["format_version"]}' is not supported (this library reads 1..{FormatVersion})");
         Architecture arch;
         try { arch = ParseArchitecture(Need("architecture")); }
-        catch (ArgumentException) { throw Bad(path, $"architecture '{m["architecture"]}' is not known (supported: ffnn, ffc, bpnn)"); }
+        catch (ArgumentException) { throw Bad(path, $"architecture '{m["architecture"]}' is not known (supported: ffnn, ffc, ffrnn, bpnn)"); }
         JsonObject cfgJson, training;
         try
         {
@@ -145,6 +168,7 @@ public static class ModelCheckpoint
                 Architecture.Ffnn => new FFNetwork(ReadFFConfig(cfgJson), ReadFFLayers(path, file, ReadFFConfig(cfgJson))),
                 Architecture.Ffc => LoadFfc(path, file, cfgJson),
                 Architecture.Bpnn => LoadBpnn(path, file, cfgJson),
+                Architecture.Ffrnn => LoadFfrnn(path, file, cfgJson),
                 _ => throw Bad(path, $"architecture '{ArchitectureId(arch)}' cannot be loaded by this version"),
             };
             return new Loaded(model, arch, training, m);
@@ -205,6 +229,42 @@ public static class ModelCheckpoint
         var stack = new FFNetwork(cfg, ReadFFLayers(path, file, cfg));
         var (w, b) = Pair(path, file, "classifier", cfg.Classes, cfg.HiddenSizes.Sum());
         return new FFClassifierNetwork(stack, new DenseLayer(w, b), c["classifier_learning_rate"]!.GetValue<float>());
+    }
+
+    private static FFRecurrentNetwork LoadFfrnn(string path, SafeTensorsFile file, JsonObject c)
+    {
+        var cfg = new FFRecurrentConfig
+        {
+            ImageFeatures = c["image_features"]!.GetValue<int>(),
+            Classes = c["classes"]!.GetValue<int>(),
+            HiddenSizes = c["hidden_sizes"]!.AsArray().Select(n => n!.GetValue<int>()).ToArray(),
+            Threshold = c["threshold"]!.GetValue<float>(),
+            Loss = c["loss"]!.GetValue<string>() == "max" ? LossDirection.Maximize : LossDirection.Minimize,
+            LearningRate = c["learning_rate"]!.GetValue<float>(),
+            Beta = c["beta"]!.GetValue<float>(),
+            TrainFrames = c["k_train"]!.GetValue<int>(),
+            TestFrameLow = c["k_test_low"]!.GetValue<int>(),
+            TestFrameHigh = c["k_test_high"]!.GetValue<int>(),
+            PredictionSeed = c["prediction_seed"]!.GetValue<long>(),
+        };
+        cfg.Validate();
+        var d = cfg.Dimensions;
+        var layers = new List<(Matrix, Matrix, float[])>();
+        for (int i = 1; i < d.Length - 1; i++)
+        {
+            NamedTensor Get(string name, int rows, int cols)
+            {
+                var t = file.Tensors.FirstOrDefault(x => x.Name == name) ?? throw Bad(path, $"tensor {name} is missing");
+                bool ok = cols < 0 ? t.Shape is [var n] && n == rows : t.Shape is [var r, var k] && r == rows && k == cols;
+                if (!ok) throw Bad(path, $"{name} has shape [{string.Join(", ", t.Shape)}] but the config needs [{(cols < 0 ? $"{rows}" : $"{rows}, {cols}")}]");
+                return t;
+            }
+            var f = Get($"layers.{i - 1}.forward_weight", d[i], d[i - 1]);
+            var b = Get($"layers.{i - 1}.backward_weight", d[i], d[i + 1]);
+            var bias = Get($"layers.{i - 1}.bias", d[i], -1);
+            layers.Add((new Matrix(d[i], d[i - 1], f.Data), new Matrix(d[i], d[i + 1], b.Data), bias.Data));
+        }
+        return new FFRecurrentNetwork(cfg, layers);
     }
 
     private static BackpropNetwork LoadBpnn(string path, SafeTensorsFile file, JsonObject c)

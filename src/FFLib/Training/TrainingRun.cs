@@ -25,6 +25,9 @@ public sealed record RunSpec
     /// <summary>Adam learning rate of the FFNN+C classifier.</summary>
     public float ClassifierLearningRate { get; init; } = 1e-4f;
 
+    /// <summary>FFRNN dynamics (β, K_train, K_testlow, K_testhigh); its widths, θ, loss and learning rate come from <see cref="Model"/>.</summary>
+    public FFRecurrentConfig Recurrent { get; init; } = new();
+
     /// <summary>BPNN shape and learning rate (image features and classes are taken from the data).</summary>
     public BackpropNetworkConfig Backprop { get; init; } = new();
 
@@ -116,6 +119,11 @@ public static class TrainingRun
             Architecture.Ffnn => new FFNetwork(ff, random),
             Architecture.Ffc => new FFClassifierNetwork(ff, spec.ClassifierLearningRate, random),
             Architecture.Bpnn => new BackpropNetwork(spec.Backprop with { ImageFeatures = imageFeatures, Classes = classes }, random),
+            Architecture.Ffrnn => new FFRecurrentNetwork(spec.Recurrent with
+            {
+                ImageFeatures = imageFeatures, Classes = classes, HiddenSizes = ff.HiddenSizes,
+                Threshold = ff.Threshold, Loss = ff.Loss, LearningRate = ff.LearningRate,
+            }, random),
             _ => throw new ArgumentException($"Training {spec.Architecture} is not available in this version."),
         };
     }
@@ -157,6 +165,10 @@ public static class TrainingRun
                 ["loss"] = bp ? "cross-entropy" : m.Loss == LossDirection.Minimize ? "min" : "max",
                 ["lr"] = bp ? spec.Backprop.LearningRate : m.LearningRate,
                 ["classifier_lr"] = spec.Architecture == Architecture.Ffc ? spec.ClassifierLearningRate : null,
+                ["beta"] = spec.Architecture == Architecture.Ffrnn ? spec.Recurrent.Beta : null,
+                ["k_train"] = spec.Architecture == Architecture.Ffrnn ? spec.Recurrent.TrainFrames : null,
+                ["k_test_low"] = spec.Architecture == Architecture.Ffrnn ? spec.Recurrent.TestFrameLow : null,
+                ["k_test_high"] = spec.Architecture == Architecture.Ffrnn ? spec.Recurrent.TestFrameHigh : null,
                 ["epochs"] = spec.Training.Epochs,
                 ["batch_size"] = spec.Training.BatchSize,
                 ["seed"] = spec.Seed,

@@ -1,0 +1,418 @@
+using System.Numerics.Tensors;
+using FFLib.Compute;
+using FFLib.Layers;
+using FFLib.Optim;
+
+namespace FFLib.Models;
+
+/// <summary>Shape and dynamics of an FFRNN (SPEC §3; defaults = Table 1).</summary>
+public sealed record FFRecurrentConfig
+{
+    /// <summary>Pixels per image: the bottom state.</summary>
+    public int ImageFeatures { get; init; } = 784;
+
+    /// <summary>Number of classes: the top state is the one-hot label.</summary>
+    public int Classes { get; init; } = 10;
+
+    /// <summary>Widths of the hidden (recurrent) layers.</summary>
+    public IReadOnlyList<int> HiddenSizes { get; init; } = [2000, 2000];
+
+    /// <summary>Loss threshold θ.</summary>
+    public float Threshold { get; init; } = 20f;
+
+    /// <summary>L− (Minimize) or L+ (Maximize).</summary>
+    public LossDirection Loss { get; init; } = LossDirection.Minimize;
+
+    /// <summary>Adam learning rate of every hidden layer.</summary>
+    public float LearningRate { get; init; } = 0.02f;
+
+    /// <summary>Damping β: new state = β·ReLU(…) + (1 − β)·old state.</summary>
+    public float Beta { get; init; } = 0.7f;
+
+    /// <summary>K_train: synchronous frames (each with one Adam step per layer) per training batch.</summary>
+    public int TrainFrames { get; init; } = 10;
+
+    /// <summary>K_testlow: goodness is averaged over prediction frames strictly after this one (0-based).</summary>
+    public int TestFrameLow { get; init; } = 3;
+
+    /// <summary>K_testhigh: prediction frames run per label.</summary>
+    public int TestFrameHigh { get; init; } = 8;
+
+    /// <summary>Seed of the uniform initial states used at prediction, so predictions are reproducible.</summary>
+    public long PredictionSeed { get; init; } = 0x5EED;
+
+    /// <summary>Throws with a precise message if any value is out of range.</summary>
+    public void Validate()
+    {
+        if (ImageFeatures < 1) throw new ArgumentOutOfRangeException(nameof(ImageFeatures), ImageFeatures, "ImageFeatures must be at least 1.");
+        if (Classes < 2) throw new ArgumentOutOfRangeException(nameof(Classes), Classes, "A classifier needs at least 2 classes.");
+        if (HiddenSizes is null || HiddenSizes.Count == 0) throw new ArgumentException("An FFRNN needs at least one hidden layer.", nameof(HiddenSizes));
+        for (int i = 0; i < HiddenSizes.Count; i++)
+            if (HiddenSizes[i] < 1) throw new ArgumentOutOfRangeException(nameof(HiddenSizes), HiddenSizes[i], $"Layer {i + 1} has {HiddenSizes[i]} neurons; each needs at least 1.");
+        if (!float.IsFinite(Threshold)) throw new ArgumentOutOfRangeException(nameof(Threshold), Threshold, "The threshold must be finite.");
+        if (!(LearningRate > 0) || !float.IsFinite(LearningRate)) throw new ArgumentOutOfRangeException(nameof(LearningRate), LearningRate, "The learning rate must be a positive finite number.");
+        if (!(Beta > 0 && Beta <= 1)) throw new ArgumentOutOfRangeException(nameof(Beta), Beta, "Beta must be in (0, 1].");
+        if (TrainFrames < 1) throw new ArgumentOutOfRangeException(nameof(TrainFrames), TrainFrames, "K_train must be at least 1.");
+        if (TestFrameLow < 0) throw new ArgumentOutOfRangeException(nameof(TestFrameLow), TestFrameLow, "K_testlow must be non-negative.");
+        if (TestFrameHigh <= TestFrameLow + 1)
+            throw new ArgumentOutOfRangeException(nameof(TestFrameHigh), TestFrameHigh, $"K_testhigh ({TestFrameHigh}) must exceed K_testlow + 1 ({TestFrameLow + 1}) so that at least one frame is scored.");
+    }
+
+    /// <summary>All state widths: image, hidden…, classes.</summary>
+    public int[] Dimensions => [ImageFeatures, .. HiddenSizes, Classes];
+}
+
+/// <summary>One FFRNN hidden layer: forward weights from the layer below, backward weights from the layer above, bias.</summary>
+public sealed class FFRecurrentLayer
+{
+    internal FFRecurrentLayer(Matrix forward, Matrix backward, float[] bias)
+    {
+        ForwardWeight = forward;
+        BackwardWeight = backward;
+        Bias = bias;
+    }
+
+    /// <summary>Wf, width × (width below).</summary>
+    public Matrix ForwardWeight { get; }
+
+    /// <summary>Wb, width × (width above).</summary>
+    public Matrix BackwardWeight { get; }
+
+    /// <summary>b.</summary>
+    public float[] Bias { get; }
+
+    /// <summary>Number of neurons.</summary>
+    public int Width => Bias.Length;
+}
+
+/// <summary>
+/// Hinton's recurrent FF network as in the reference FFRNN (SPEC §3): states
+/// [image, h1, …, hk, label]; h_i ← β·ReLU(x̂_(i−1)Wfᵀ + x̂_(i+1)Wbᵀ + b) + (1 − β)·h_i, with
+/// x̂ the row-normalised state. Hidden states start as one uniform [0, 1) row shared by the
+/// batch, then one sequential bottom-up sweep. Training runs K_train synchronous frames per
+/// batch, each layer taking one Adam step on the FF loss of its new state per frame. Prediction
+/// runs K_testhigh frames per label and averages softplus(mean h² − θ) over layers and the
+/// frames after K_testlow.
+/// </summary>
+public sealed class FFRecurrentNetwork : ITrainableModel
+{
+    private readonly FFRecurrentLayer[] _layers;
+    private readonly AdamOptimizer[] _optimizers;
+    private readonly float[][] _gradF, _gradB, _gradBias;
+    private readonly FFRandom _stateRandom;
+
+    /// <summary>A fresh network: each layer draws Wf, Wb, b uniform in ±1/√width from <paramref name="random"/>;
+    /// a seed for the training initial states is drawn after them.</summary>
+    public FFRecurrentNetwork(FFRecurrentConfig config, FFRandom random)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        ArgumentNullException.ThrowIfNull(random);
+        config.Validate();
+        Config = config;
+        var d = config.Dimensions;
+        _layers = new FFRecurrentLayer[config.HiddenSizes.Count];
+        for (int i = 1; i <= _layers.Length; i++)
+        {
+            float bound = 1f / MathF.Sqrt(d[i]); // the reference scales by the layer's own width
+            var wf = new Matrix(d[i], d[i - 1]);
+            var wb = new Matrix(d[i], d[i + 1]);
+            var b = new float[d[i]];
+            foreach (var arr in new[] { wf.Data, wb.Data, b })
+                for (int k = 0; k < arr.Length; k++) arr[k] = (2f * random.NextSingle() - 1f) * bound;
+            _layers[i - 1] = new FFRecurrentLayer(wf, wb, b);
+        }
+        _stateRandom = new FFRandom((long)random.NextUInt64());
+        (_optimizers, _gradF, _gradB, _gradBias) = CreateOptimizers();
+    }
+
+    /// <summary>Wraps existing parameters (e.g. from a checkpoint); shapes must match the config.</summary>
+    public FFRecurrentNetwork(FFRecurrentConfig config, IReadOnlyList<(Matrix Forward, Matrix Backward, float[] Bias)> layers, long stateSeed = 0)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        ArgumentNullException.ThrowIfNull(layers);
+        config.Validate();
+        var d = config.Dimensions;
+        if (layers.Count != config.HiddenSizes.Count) throw new ArgumentException($"Got {layers.Count} layers but the config lists {config.HiddenSizes.Count}.", nameof(layers));
+        _layers = new FFRecurrentLayer[layers.Count];
+        for (int i = 1; i <= layers.Count; i++)
+        {
+            var (f, bw, b) = layers[i - 1];
+            if (f.Rows != d[i] || f.Cols != d[i - 1]) throw new ArgumentException($"Layer {i} forward weight is {f.Rows}×{f.Cols} but must be {d[i]}×{d[i - 1]}.", nameof(layers));
+            if (bw.Rows != d[i] || bw.Cols != d[i + 1]) throw new ArgumentException($"Layer {i} backward weight is {bw.Rows}×{bw.Cols} but must be {d[i]}×{d[i + 1]}.", nameof(layers));
+            if (b.Length != d[i]) throw new ArgumentException($"Layer {i} bias has {b.Length} entries but must have {d[i]}.", nameof(layers));
+            _layers[i - 1] = new FFRecurrentLayer(f, bw, b);
+        }
+        Config = config;
+        _stateRandom = new FFRandom(stateSeed);
+        (_optimizers, _gradF, _gradB, _gradBias) = CreateOptimizers();
+    }
+
+    private (AdamOptimizer[], float[][], float[][], float[][]) CreateOptimizers() => (
+        _layers.Select(l => new AdamOptimizer(new AdamSettings(Config.LearningRate), l.ForwardWeight.Data, l.BackwardWeight.Data, l.Bias)).ToArray(),
+        _layers.Select(l => new float[l.ForwardWeight.Length]).ToArray(),
+        _layers.Select(l => new float[l.BackwardWeight.Length]).ToArray(),
+        _layers.Select(l => new float[l.Width]).ToArray());
+
+    /// <summary>The configuration.</summary>
+    public FFRecurrentConfig Config { get; }
+
+    /// <summary>The hidden layers, bottom first.</summary>
+    public IReadOnlyList<FFRecurrentLayer> Layers => _layers;
+
+    /// <summary>One Adam per hidden layer (over Wf, Wb, b).</summary>
+    public IReadOnlyList<AdamOptimizer> Optimizers => _optimizers;
+
+    /// <summary>Random source of the training initial states (its state belongs in a resume checkpoint).</summary>
+    public FFRandom StateRandom => _stateRandom;
+
+    /// <inheritdoc />
+    public Architecture Architecture => Architecture.Ffrnn;
+
+    /// <inheritdoc />
+    public int ImageFeatures => Config.ImageFeatures;
+
+    /// <inheritdoc />
+    public int Classes => Config.Classes;
+
+    /// <inheritdoc />
+    public IReadOnlyList<TrainingPhase> PlanEpochs(int requestedEpochs) => Enumerable.Repeat(TrainingPhase.ForwardForward, requestedEpochs).ToArray();
+
+    /// <inheritdoc />
+    public IReadOnlyList<string> LossNames(TrainingPhase phase) => Enumerable.Range(1, _layers.Length).Select(i => $"layer {i}").ToArray();
+
+    /// <summary>Test hook: supplies the initial row of (layer index, negative half) instead of the random one.</summary>
+    internal Func<int, bool, float[]>? InitialStateOverride { get; set; }
+
+    /// <summary>Test hook: all states after each training frame.</summary>
+    internal Action<int, float[][]>? FrameObserver { get; set; }
+
+    /// <summary>Test hook: the states after the first sweep (positives then negatives, per hidden layer).</summary>
+    internal Action<float[][]>? SweepObserver { get; set; }
+
+    /// <summary>Test hook: layer index, frame, loss, per-row mean squares and gradients (Wf, Wb, b) before each Adam step.</summary>
+    internal Action<int, int, float, float[], float[], float[], float[]>? StepObserver { get; set; }
+
+    /// <inheritdoc />
+    public float[] TrainBatch(Matrix images, ReadOnlySpan<int> labels, ReadOnlySpan<int> negativeLabels, TrainingPhase phase)
+    {
+        if (phase != TrainingPhase.ForwardForward) throw new ArgumentException($"An FFRNN trains only in the ForwardForward phase, not {phase}.", nameof(phase));
+        CheckImages(images);
+        int b = images.Rows;
+        if (labels.Length != b || negativeLabels.Length != b)
+            throw new ArgumentException($"labels ({labels.Length}) and negativeLabels ({negativeLabels.Length}) must have one entry per image ({b}).");
+        for (int i = 0; i < b; i++)
+            if ((uint)labels[i] >= (uint)Classes || (uint)negativeLabels[i] >= (uint)Classes)
+                throw new ArgumentOutOfRangeException(nameof(labels), $"Image {i} has label {labels[i]} / negative {negativeLabels[i]}, outside [0, {Classes}).");
+
+        int rows = 2 * b;
+        var states = NewStates(rows);
+        // Bottom: the image for both halves; top: onehot(label) for positives, onehot(wrong label) for negatives.
+        images.Data.AsSpan(0, b * ImageFeatures).CopyTo(states[0]);
+        images.Data.AsSpan(0, b * ImageFeatures).CopyTo(states[0].AsSpan(b * ImageFeatures));
+        var top = states[^1];
+        for (int r = 0; r < b; r++)
+        {
+            top[r * Classes + labels[r]] = 1f;
+            top[(b + r) * Classes + negativeLabels[r]] = 1f;
+        }
+        // Positive and negative halves each start from their own uniform row.
+        FillInitialStates(states, b, 0, _stateRandom);
+        FillInitialStates(states, b, b, _stateRandom);
+        Sweep(states, rows);
+        SweepObserver?.Invoke(states.Select(x => (float[])x.Clone()).ToArray());
+
+        var losses = new double[_layers.Length];
+        var next = NewStates(rows);
+        var normed = NewStates(rows);
+        var work = new Work(rows, Config);
+        for (int frame = 0; frame < Config.TrainFrames; frame++)
+        {
+            Normalise(states, rows, normed);
+            for (int i = 1; i <= _layers.Length; i++)
+            {
+                int li = i - 1, w = _layers[li].Width;
+                var pre = work.Pre.AsSpan(0, rows * w);
+                var nw = next[i].AsSpan(0, rows * w);
+                Update(li, normed[i - 1], normed[i + 1], states[i], rows, pre, nw);
+                Kernels.MeanSquares(nw, rows, w, work.MeanSquares);
+                float loss = FFLoss.LossAndRowCoefficients(work.MeanSquares.AsSpan(0, rows), b, Config.Threshold, Config.Loss, w, work.Coefficient);
+                losses[li] += loss / Config.TrainFrames;
+                // δ_pre = coef_r · new · β · [pre > 0]: the (1 − β)·old term carries no gradient.
+                for (int r = 0; r < rows; r++)
+                {
+                    float c = work.Coefficient[r] * Config.Beta;
+                    var pr = pre.Slice(r * w, w);
+                    var nr = nw.Slice(r * w, w);
+                    for (int j = 0; j < w; j++) pr[j] = pr[j] > 0f ? c * nr[j] : 0f;
+                }
+                var layer = _layers[li];
+                Gemm.Multiply(true, false, w, layer.ForwardWeight.Cols, rows, pre, w, normed[i - 1], layer.ForwardWeight.Cols, _gradF[li], layer.ForwardWeight.Cols, false);
+                Gemm.Multiply(true, false, w, layer.BackwardWeight.Cols, rows, pre, w, normed[i + 1], layer.BackwardWeight.Cols, _gradB[li], layer.BackwardWeight.Cols, false);
+                Kernels.ColumnSums(pre, rows, w, _gradBias[li]);
+                StepObserver?.Invoke(li, frame, loss, work.MeanSquares.AsSpan(0, rows).ToArray(), _gradF[li], _gradB[li], _gradBias[li]);
+                _optimizers[li].Step([_gradF[li], _gradB[li], _gradBias[li]]);
+                // The layer's state for the next frame, from this frame's states and its new weights.
+                Update(li, normed[i - 1], normed[i + 1], states[i], rows, pre, nw);
+            }
+            for (int i = 1; i <= _layers.Length; i++) (states[i], next[i]) = (next[i], states[i]);
+            FrameObserver?.Invoke(frame, states.Select(x => (float[])x.Clone()).ToArray());
+        }
+        return losses.Select(l => (float)l).ToArray();
+    }
+
+    /// <summary>
+    /// Mean goodness per (image, label): row i, column c averages softplus(mean h² − θ) over the
+    /// hidden layers and the frames after K_testlow, with the top state onehot(c). Initial states
+    /// come from <see cref="FFRecurrentConfig.PredictionSeed"/>, so scores are reproducible.
+    /// </summary>
+    public Matrix LabelScores(Matrix images)
+    {
+        CheckImages(images);
+        int n = images.Rows, classes = Classes;
+        var scores = new Matrix(n, classes);
+        const int chunk = 32;
+        var initRandom = new FFRandom(Config.PredictionSeed);
+        // One uniform initial row per label and layer, as the reference draws fresh states for every label's pass.
+        var init = new float[classes][][];
+        for (int c = 0; c < classes; c++)
+        {
+            init[c] = new float[_layers.Length][];
+            for (int l = 0; l < _layers.Length; l++)
+            {
+                init[c][l] = new float[_layers[l].Width];
+                for (int j = 0; j < init[c][l].Length; j++) init[c][l][j] = initRandom.NextSingle();
+            }
+        }
+        int scored = Config.TestFrameHigh - Config.TestFrameLow - 1;
+        for (int start = 0; start < n; start += chunk)
+        {
+            int count = Math.Min(chunk, n - start), rows = count * classes;
+            var states = NewStates(rows);
+            var next = NewStates(rows);
+            var normed = NewStates(rows);
+            var work = new Work(rows, Config);
+            for (int i = 0; i < count; i++)
+                for (int c = 0; c < classes; c++)
+                {
+                    int r = i * classes + c;
+                    images.Data.AsSpan((start + i) * ImageFeatures, ImageFeatures).CopyTo(states[0].AsSpan(r * ImageFeatures));
+                    states[^1][r * classes + c] = 1f;
+                    for (int l = 0; l < _layers.Length; l++) init[c][l].CopyTo(states[l + 1].AsSpan(r * _layers[l].Width));
+                }
+            Sweep(states, rows);
+            var acc = new double[rows];
+            for (int frame = 0; frame < Config.TestFrameHigh; frame++)
+            {
+                Normalise(states, rows, normed);
+                for (int i = 1; i <= _layers.Length; i++)
+                {
+                    int w = _layers[i - 1].Width;
+                    var nw = next[i].AsSpan(0, rows * w);
+                    Update(i - 1, normed[i - 1], normed[i + 1], states[i], rows, work.Pre.AsSpan(0, rows * w), nw);
+                    if (frame > Config.TestFrameLow)
+                    {
+                        Kernels.MeanSquares(nw, rows, w, work.MeanSquares);
+                        for (int r = 0; r < rows; r++) acc[r] += Kernels.Softplus(work.MeanSquares[r] - Config.Threshold);
+                    }
+                }
+                for (int i = 1; i <= _layers.Length; i++) (states[i], next[i]) = (next[i], states[i]);
+            }
+            for (int r = 0; r < rows; r++) scores.Data[start * classes + r] = (float)(acc[r] / (scored * _layers.Length));
+        }
+        return scores;
+    }
+
+    /// <inheritdoc />
+    public int[] Predict(Matrix images)
+    {
+        var s = LabelScores(images);
+        var result = new int[images.Rows];
+        for (int i = 0; i < result.Length; i++)
+            result[i] = Config.Loss == LossDirection.Minimize ? TensorPrimitives.IndexOfMin(s.Row(i)) : TensorPrimitives.IndexOfMax(s.Row(i));
+        return result;
+    }
+
+    /// <summary>Zeroed state buffers for every level (image, hidden…, label), rows × width each.</summary>
+    private float[][] NewStates(int rows) => Config.Dimensions.Select(d => new float[rows * d]).ToArray();
+
+    /// <summary>Every hidden level's rows [offset, offset + count) set to one uniform [0, 1) row.</summary>
+    private void FillInitialStates(float[][] states, int count, int offset, FFRandom random)
+    {
+        for (int l = 0; l < _layers.Length; l++)
+        {
+            int w = _layers[l].Width;
+            var row = new float[w];
+            for (int j = 0; j < w; j++) row[j] = random.NextSingle();
+            if (InitialStateOverride is { } provide) row = provide(l, offset > 0);
+            for (int r = 0; r < count; r++) row.CopyTo(states[l + 1].AsSpan((offset + r) * w));
+        }
+    }
+
+    /// <summary>The sequential first pass: layer 1, 2, … each from the just-updated layer below.</summary>
+    private void Sweep(float[][] states, int rows)
+    {
+        var d = Config.Dimensions;
+        var pre = new float[rows * d.Max()];
+        var below = new float[rows * d.Max()];
+        var above = new float[rows * d.Max()];
+        var fresh = new float[rows * d.Max()];
+        for (int i = 1; i <= _layers.Length; i++)
+        {
+            NormaliseInto(states[i - 1], rows, d[i - 1], below);
+            NormaliseInto(states[i + 1], rows, d[i + 1], above);
+            int w = d[i];
+            Update(i - 1, below, above, states[i], rows, pre.AsSpan(0, rows * w), fresh.AsSpan(0, rows * w));
+            fresh.AsSpan(0, rows * w).CopyTo(states[i]);
+        }
+    }
+
+    /// <summary>pre = x̂_below·Wfᵀ + x̂_above·Wbᵀ + b; result = β·ReLU(pre) + (1 − β)·old.</summary>
+    private void Update(int li, ReadOnlySpan<float> belowNormed, ReadOnlySpan<float> aboveNormed, ReadOnlySpan<float> old, int rows, Span<float> pre, Span<float> result)
+    {
+        var layer = _layers[li];
+        int w = layer.Width, inF = layer.ForwardWeight.Cols, inB = layer.BackwardWeight.Cols;
+        Gemm.Multiply(false, true, rows, w, inF, belowNormed, inF, layer.ForwardWeight.Data, inF, pre, w, accumulate: false);
+        Gemm.Multiply(false, true, rows, w, inB, aboveNormed, inB, layer.BackwardWeight.Data, inB, pre, w, accumulate: true);
+        float beta = Config.Beta;
+        for (int r = 0; r < rows; r++)
+        {
+            var p = pre.Slice(r * w, w);
+            TensorPrimitives.Add(p, layer.Bias, p);
+            var res = result.Slice(r * w, w);
+            TensorPrimitives.Max(p, 0f, res);
+            TensorPrimitives.Multiply(res, beta, res);
+            TensorPrimitives.MultiplyAdd(old.Slice(r * w, w), 1f - beta, res, res);
+        }
+    }
+
+    private void Normalise(float[][] states, int rows, float[][] result)
+    {
+        var d = Config.Dimensions;
+        for (int i = 0; i < states.Length; i++) NormaliseInto(states[i], rows, d[i], result[i]);
+    }
+
+    /// <summary>Row-normalised copy: x / (‖x‖ + 1e-4).</summary>
+    private static void NormaliseInto(ReadOnlySpan<float> x, int rows, int cols, Span<float> dst)
+    {
+        for (int r = 0; r < rows; r++)
+        {
+            var src = x.Slice(r * cols, cols);
+            float inv = 1f / (TensorPrimitives.Norm(src) + Kernels.NormEpsilon);
+            TensorPrimitives.Multiply(src, inv, dst.Slice(r * cols, cols));
+        }
+    }
+
+    private void CheckImages(Matrix images)
+    {
+        ArgumentNullException.ThrowIfNull(images);
+        if (images.Cols != ImageFeatures)
+            throw new ArgumentException($"images has {images.Cols} columns but the network expects {ImageFeatures} pixels per image.", nameof(images));
+    }
+
+    private sealed class Work(int rows, FFRecurrentConfig config)
+    {
+        public float[] Pre { get; } = new float[rows * config.HiddenSizes.Max()];
+        public float[] MeanSquares { get; } = new float[rows];
+        public float[] Coefficient { get; } = new float[rows];
+    }
+}
