@@ -19,9 +19,9 @@ internal static class TrainCommand
         var kTrain = new Option<int>("--k-train") { Description = "FFRNN frames per training batch (K_train).", DefaultValueFactory = _ => 10 };
         var kTestLow = new Option<int>("--k-test-low") { Description = "FFRNN: goodness is averaged over frames after this one (K_testlow).", DefaultValueFactory = _ => 3 };
         var kTestHigh = new Option<int>("--k-test-high") { Description = "FFRNN frames per label at prediction (K_testhigh).", DefaultValueFactory = _ => 8 };
-        var dataset = new Option<string>("--dataset") { Description = "mnist or fashion-mnist.", DefaultValueFactory = _ => "mnist" };
+        var dataset = new Option<string>("--dataset") { Description = "mnist, fashion-mnist or cifar10.", DefaultValueFactory = _ => "mnist" };
         var layers = new Option<string>("--layers") { Description = "Comma-separated hidden layer widths.", DefaultValueFactory = _ => "2000,2000" };
-        var epochs = new Option<int?>("--epochs", "-e") { Description = "Training epochs (default and --preset paper: 60 for MNIST/FashionMNIST; FFNN+C: first half FF, second half classifier)." };
+        var epochs = new Option<int?>("--epochs", "-e") { Description = "Training epochs (default and --preset paper: 60 for MNIST/FashionMNIST, 120 for CIFAR-10; FFNN+C: first half FF, second half classifier)." };
         var preset = new Option<string?>("--preset") { Description = "'paper': the paper's Table 1 settings for the model and dataset (explicit options still win)." };
         var batch = new Option<int>("--batch-size") { Description = "Batch size.", DefaultValueFactory = _ => 128 };
         var lr = new Option<float?>("--lr") { Description = "Adam learning rate (default: 0.02 for FF layers, 1e-4 for bpnn)." };
@@ -60,7 +60,7 @@ internal static class TrainCommand
             if (nThreads < 1) throw new UsageException($"--threads must be at least 1, not {nThreads}.");
             ComputeSettings.Threads = nThreads;
             // Table 1: 60 epochs for MNIST and FashionMNIST (CIFAR-10: 120); lr 0.02 for FF layers, 1e-4 for the BPNN.
-            int epochCount = pr.GetValue(epochs) ?? 60;
+            int epochCount = pr.GetValue(epochs) ?? (kind == DatasetKind.Cifar10 ? 120 : 60);
             float learningRate = pr.GetValue(lr) ?? (arch == Architecture.Bpnn ? 1e-4f : 0.02f);
             var spec = new RunSpec
             {

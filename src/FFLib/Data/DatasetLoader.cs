@@ -11,8 +11,15 @@ public static class DatasetLoader
     {
         var d = DatasetCatalog.Get(kind);
         var loc = DatasetLocator.Locate(kind, options);
-        var train = ReadIdxPair(loc.Paths[0], loc.Paths[1], $"{d.Id}/train", d.Classes);
-        var test = ReadIdxPair(loc.Paths[2], loc.Paths[3], $"{d.Id}/test", d.Classes);
+        ImageDataset train, test;
+        if (d.Format == DatasetFormat.CifarBinary)
+        {
+            train = CifarReader.Read(loc.Paths.Take(loc.Paths.Count - 1).ToArray(), $"{d.Id}/train", d.Classes);
+            test = CifarReader.Read([loc.Paths[^1]], $"{d.Id}/test", d.Classes);
+            return new LoadedDataset(kind, train, test, loc);
+        }
+        train = ReadIdxPair(loc.Paths[0], loc.Paths[1], $"{d.Id}/train", d.Classes);
+        test = ReadIdxPair(loc.Paths[2], loc.Paths[3], $"{d.Id}/test", d.Classes);
         if (train.Features != test.Features)
             throw new InvalidDataException($"{loc.Paths[0]} has {train.Features}-pixel images but {loc.Paths[2]} has {test.Features}-pixel ones.");
         return new LoadedDataset(kind, train, test, loc);

@@ -37,7 +37,7 @@ public sealed class DatasetNotFoundException(string message) : Exception(message
 /// <summary>A dataset's files, found on disk.</summary>
 /// <param name="Folder">The folder holding them.</param>
 /// <param name="Source">How it was found (e.g. "--data-dir", "FFLIB_DATA", "cache", "offline install", "download").</param>
-/// <param name="Paths">Full paths of the four files (raw or .gz), in <see cref="DatasetDescriptor.Files"/> order.</param>
+/// <param name="Paths">Full paths of the dataset's files (raw or .gz), in <see cref="DatasetDescriptor.Files"/> order.</param>
 public sealed record DatasetLocation(string Folder, string Source, IReadOnlyList<string> Paths);
 
 /// <summary>
@@ -63,27 +63,29 @@ public static class DatasetLocator
         var d = DatasetCatalog.Get(kind);
         var looked = new List<string>();
 
+        string cacheFolder = Path.Combine(options.CacheRoot, "datasets", d.Id);
         if (!string.IsNullOrWhiteSpace(options.DataDirectory))
         {
-            var found = TryFolder(d, options.DataDirectory, out var missing);
-            if (found is not null) return new DatasetLocation(options.DataDirectory, "--data-dir", found);
+            var found = TryFolder(d, options.DataDirectory, cacheFolder, out var missing, out var at);
+            if (found is not null) return new DatasetLocation(at, "--data-dir", found);
+            string what = string.Join(", ", d.Files.Select(f => f.Name)) + (d.AllowsGzip ? " (each raw or .gz)" : "");
+            if (d.Archive is { } a) what += $", or the archive {a.FileName}, or its extracted {a.Subfolder} folder";
             throw new DatasetNotFoundException(
                 $"{d.DisplayName} was not found in the folder given with --data-dir ({options.DataDirectory}): {missing}.\n" +
-                $"That folder must hold {string.Join(", ", d.Files.Select(f => f.Name))} (each raw or .gz).");
+                $"That folder must hold {what}.");
         }
 
         var candidates = new List<(string Folder, string Source)>();
         if (!string.IsNullOrWhiteSpace(options.DataRoot)) candidates.Add((Path.Combine(options.DataRoot, d.Id), "FFLIB_DATA"));
         else looked.Add("FFLIB_DATA: not set");
-        string cacheFolder = Path.Combine(options.CacheRoot, "datasets", d.Id);
         candidates.Add((cacheFolder, "cache"));
         if (options.SearchOfflineInstalls)
             foreach (var f in d.OfflineFolders) candidates.Add((f, "offline install"));
 
         foreach (var (folder, source) in candidates)
         {
-            var found = TryFolder(d, folder, out var missing);
-            if (found is not null) return new DatasetLocation(folder, source, found);
+            var found = TryFolder(d, folder, cacheFolder, out var missing, out var at);
+            if (found is not null) return new DatasetLocation(at, source, found);
             looked.Add($"{source}: {folder} ({missing})");
         }
 
@@ -93,7 +95,7 @@ public static class DatasetLocator
             try
             {
                 var paths = Downloader.DownloadDataset(d, cacheFolder, mirrors, options.Progress);
-                return new DatasetLocation(cacheFolder, "download", paths);
+                return new DatasetLocation(Path.GetDirectoryName(paths[0])!, "download", paths);
             }
             catch (Exception e) when (e is HttpRequestException or IOException or TaskCanceledException or InvalidDataException)
             {
@@ -104,19 +106,47 @@ public static class DatasetLocator
 
         throw new DatasetNotFoundException(
             $"{d.DisplayName} was not found. Looked in:\n  - " + string.Join("\n  - ", looked) +
-            $"\nTo get it: {d.InstallHint};\nor put the four IDX files ({string.Join(", ", d.Files.Select(f => f.Name))}, raw or .gz) in a folder and pass --data-dir DIR, or set FFLIB_DATA to a root holding a '{d.Id}' folder.");
+            $"\nTo get it: {d.InstallHint};\nor put its files ({string.Join(", ", d.Files.Select(f => f.Name))}{(d.AllowsGzip ? ", raw or .gz" : "")}) in a folder and pass --data-dir DIR, or set FFLIB_DATA to a root holding a '{d.Id}' folder.");
     }
 
-    /// <summary>Paths of the four files in <paramref name="folder"/> (raw preferred over .gz), or null with what is missing.</summary>
-    private static string[]? TryFolder(DatasetDescriptor d, string folder, out string missing)
+    /// <summary>
+    /// The dataset's files in <paramref name="folder"/> (raw preferred over .gz), or in its archive
+    /// subfolder, or extracted from its archive into <paramref name="cacheFolder"/>; null with what is missing.
+    /// </summary>
+    private static string[]? TryFolder(DatasetDescriptor d, string folder, string cacheFolder, out string missing, out string foundIn)
     {
+        foundIn = folder;
         if (!Directory.Exists(folder)) { missing = "no such folder"; return null; }
-        var paths = new string[4];
+        var direct = FilesIn(d, folder, out missing);
+        if (direct is not null) return direct;
+        if (d.Archive is { } a)
+        {
+            string sub = Path.Combine(folder, a.Subfolder);
+            var nested = Directory.Exists(sub) ? FilesIn(d, sub, out _) : null;
+            if (nested is not null) { foundIn = sub; return nested; }
+            string archive = Path.Combine(folder, a.FileName);
+            if (File.Exists(archive))
+            {
+                ArchiveExtractor.ExtractTarGz(archive, cacheFolder);
+                string extracted = Path.Combine(cacheFolder, a.Subfolder);
+                var files = FilesIn(d, extracted, out var m2);
+                if (files is null) throw new InvalidDataException($"{archive}: the archive does not contain {a.Subfolder}/ with {m2.Replace("missing ", "")}.");
+                foundIn = extracted;
+                return files;
+            }
+            missing += $"; no {a.Subfolder} folder or {a.FileName}";
+        }
+        return null;
+    }
+
+    private static string[]? FilesIn(DatasetDescriptor d, string folder, out string missing)
+    {
+        var paths = new string[d.Files.Count];
         var absent = new List<string>();
-        for (int i = 0; i < 4; i++)
+        for (int i = 0; i < paths.Length; i++)
         {
             string raw = Path.Combine(folder, d.Files[i].Name), gz = raw + ".gz";
-            paths[i] = File.Exists(raw) ? raw : File.Exists(gz) ? gz : "";
+            paths[i] = File.Exists(raw) ? raw : d.AllowsGzip && File.Exists(gz) ? gz : "";
             if (paths[i].Length == 0) absent.Add(d.Files[i].Name);
         }
         missing = absent.Count == 0 ? "" : "missing " + string.Join(", ", absent);
