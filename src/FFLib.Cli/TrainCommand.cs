@@ -28,6 +28,7 @@ internal static class TrainCommand
         var classifierLr = new Option<float>("--classifier-lr") { Description = "Adam learning rate of the FFNN+C classifier.", DefaultValueFactory = _ => 1e-4f };
         var threshold = new Option<float>("--threshold") { Description = "Loss threshold θ.", DefaultValueFactory = _ => 20f };
         var loss = new Option<string>("--loss") { Description = "min (L−, paper default) or max (L+).", DefaultValueFactory = _ => "min" };
+        var negatives = new Option<string>("--negatives") { Description = "Negative data: random (a uniformly drawn wrong label), inverse (every wrong label set), hard (the wrong label the model finds most plausible) or hard-sampled.", DefaultValueFactory = _ => "random" };
         var seed = new Option<long>("--seed") { Description = "Random seed.", DefaultValueFactory = _ => 42 };
         var trainLimit = new Option<int?>("--train-limit") { Description = "Use only the first N training images (before the 10% validation split)." };
         var testLimit = new Option<int?>("--test-limit") { Description = "Evaluate on only the first N test images." };
@@ -39,7 +40,7 @@ internal static class TrainCommand
 
         var cmd = new Command("train", "Train a model on a dataset, report validation and test accuracy, save it.")
         {
-            model, dataset, preset, layers, epochs, batch, lr, classifierLr, beta, kTrain, kTestLow, kTestHigh, threshold, loss, seed, trainLimit, testLimit, valFraction, threads, outDir, dataDir, noDownload,
+            model, dataset, preset, layers, epochs, batch, lr, classifierLr, beta, kTrain, kTestLow, kTestHigh, threshold, loss, negatives, seed, trainLimit, testLimit, valFraction, threads, outDir, dataDir, noDownload,
         };
         cmd.SetAction(pr => Cli.Run(() =>
         {
@@ -56,6 +57,16 @@ internal static class TrainCommand
                 "max" or "maximize" or "l+" => LossDirection.Maximize,
                 var s => throw new UsageException($"--loss must be 'min' or 'max', not '{s}'."),
             };
+            var negativeMode = pr.GetValue(negatives)!.Trim().ToLowerInvariant() switch
+            {
+                "random" => NegativeMode.Random,
+                "inverse" => NegativeMode.Inverse,
+                "hard" => NegativeMode.Hard,
+                "hard-sampled" => NegativeMode.HardSampled,
+                var s => throw new UsageException($"--negatives must be random, inverse, hard or hard-sampled, not '{s}'."),
+            };
+            if (arch == Architecture.Bpnn && negativeMode != NegativeMode.Random)
+                throw new UsageException("--negatives applies to FF models; a bpnn uses no negative data.");
             int nThreads = pr.GetValue(threads);
             if (nThreads < 1) throw new UsageException($"--threads must be at least 1, not {nThreads}.");
             ComputeSettings.Threads = nThreads;
@@ -80,7 +91,7 @@ internal static class TrainCommand
                     Beta = pr.GetValue(beta), TrainFrames = pr.GetValue(kTrain), TestFrameLow = pr.GetValue(kTestLow), TestFrameHigh = pr.GetValue(kTestHigh),
                 },
                 Backprop = new BackpropNetworkConfig { HiddenSizes = sizes, LearningRate = arch == Architecture.Bpnn ? learningRate : 1e-4f },
-                Training = new TrainingOptions { Epochs = epochCount, BatchSize = pr.GetValue(batch) },
+                Training = new TrainingOptions { Epochs = epochCount, BatchSize = pr.GetValue(batch), Negatives = negativeMode },
                 Seed = pr.GetValue(seed),
                 TrainLimit = pr.GetValue(trainLimit),
                 TestLimit = pr.GetValue(testLimit),

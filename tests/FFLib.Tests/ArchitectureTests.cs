@@ -2,6 +2,7 @@ using FFLib.Compute;
 using FFLib.IO;
 using FFLib.Layers;
 using FFLib.Models;
+using FFLib.Training;
 using Xunit;
 
 namespace FFLib.Tests;
@@ -106,7 +107,7 @@ public sealed class ArchitectureTests : IDisposable
         var m = new FFClassifierNetwork(new FFNetworkConfig { ImageFeatures = 8, Classes = 3, HiddenSizes = [6, 5] }, 1e-2f, new FFRandom(1));
         var before = m.Stack.Layers.SelectMany(l => l.Weight.Data.Concat(l.Bias)).ToArray();
         var cls = m.Classifier.Weight.Data.ToArray();
-        m.TrainBatch(RandomImages(10, 8, 2), Enumerable.Range(0, 10).Select(i => i % 3).ToArray(), new int[10].Select((_, i) => (i + 1) % 3).ToArray(), TrainingPhase.Classifier);
+        m.TrainBatch(RandomImages(10, 8, 2), Enumerable.Range(0, 10).Select(i => i % 3).ToArray(), NegativeControl.OneHot(new int[10].Select((_, i) => (i + 1) % 3).ToArray(), 3), TrainingPhase.Classifier);
         Assert.Equal(before, m.Stack.Layers.SelectMany(l => l.Weight.Data.Concat(l.Bias)).ToArray());
         Assert.NotEqual(cls, m.Classifier.Weight.Data);
         Assert.Equal(11, m.Classifier.InFeatures);
@@ -172,7 +173,7 @@ public sealed class FfrnnTests : IDisposable
         var p0 = net.Layers.Select(l => (F: l.ForwardWeight.Data.Select(v => (double)v).ToArray(), B: l.BackwardWeight.Data.Select(v => (double)v).ToArray(), Bias: l.Bias.Select(v => (double)v).ToArray())).ToArray();
         net.SweepObserver = s => swept = s;
         net.StepObserver = (li, frame, loss, ms, gf, gb, gbias) => grads[li] = (loss, (float[])gf.Clone(), (float[])gb.Clone(), (float[])gbias.Clone());
-        net.TrainBatch(x, [0, 1, 2, 0], [1, 2, 0, 2], TrainingPhase.ForwardForward);
+        net.TrainBatch(x, [0, 1, 2, 0], NegativeControl.OneHot([1, 2, 0, 2], 3), TrainingPhase.ForwardForward);
 
         var d = cfg.Dimensions;
         for (int li = 0; li < 2; li++)
@@ -233,7 +234,7 @@ public sealed class FfrnnTests : IDisposable
         var r = new FFRandom(2);
         var x = new Matrix(9, 6);
         for (int i = 0; i < x.Length; i++) x.Data[i] = r.NextSingle();
-        net.TrainBatch(x, Enumerable.Range(0, 9).Select(i => i % 3).ToArray(), Enumerable.Range(0, 9).Select(i => (i + 1) % 3).ToArray(), TrainingPhase.ForwardForward);
+        net.TrainBatch(x, Enumerable.Range(0, 9).Select(i => i % 3).ToArray(), NegativeControl.OneHot(Enumerable.Range(0, 9).Select(i => (i + 1) % 3).ToArray(), 3), TrainingPhase.ForwardForward);
         var s1 = net.LabelScores(x);
         Assert.Equal(s1.Data, net.LabelScores(x).Data);
         string p = Path.Combine(_dir, "rnn.safetensors");

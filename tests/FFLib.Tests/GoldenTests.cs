@@ -181,7 +181,7 @@ public class FfrnnGoldenTests
             }
             frames++;
         };
-        net.TrainBatch(new Matrix(5, dims[0], TestUtil.Floats(c["images"])), TestUtil.Ints(c["labels"]), TestUtil.Ints(c["negative_labels"]), TrainingPhase.ForwardForward);
+        net.TrainBatch(new Matrix(5, dims[0], TestUtil.Floats(c["images"])), TestUtil.Ints(c["labels"]), Training.NegativeControl.OneHot(TestUtil.Ints(c["negative_labels"]), dims[^1]), TrainingPhase.ForwardForward);
         Assert.True(swept);
         Assert.Equal(4, steps);
         Assert.Equal(2, frames);

@@ -109,6 +109,12 @@ public sealed class BackpropNetwork : ITrainableModel
     /// <inheritdoc />
     public IReadOnlyList<string> LossNames(TrainingPhase phase) => ["cross-entropy"];
 
+    /// <inheritdoc />
+    public IReadOnlyList<AdamOptimizer> AllOptimizers => [_optimizer];
+
+    /// <inheritdoc />
+    public LayerActivationObserver? ActivationObserver { get; set; }
+
     /// <summary>Logits of every image.</summary>
     public Matrix Logits(Matrix images)
     {
@@ -148,7 +154,7 @@ public sealed class BackpropNetwork : ITrainableModel
     }
 
     /// <inheritdoc />
-    public float[] TrainBatch(Matrix images, ReadOnlySpan<int> labels, ReadOnlySpan<int> negativeLabels, TrainingPhase phase)
+    public float[] TrainBatch(Matrix images, ReadOnlySpan<int> labels, Matrix negativeControl, TrainingPhase phase)
     {
         if (phase != TrainingPhase.Backprop) throw new ArgumentException($"A BPNN trains only in the Backprop phase, not {phase}.", nameof(phase));
         return [TrainBatch(images, labels)];
@@ -171,7 +177,11 @@ public sealed class BackpropNetwork : ITrainableModel
             var layer = _layers[l];
             var z = _acts[l + 1].AsSpan(0, rows * layer.OutFeatures);
             layer.ForwardInto(_acts[l].AsSpan(0, rows * layer.InFeatures), rows, z);
-            if (l + 1 < _layers.Length) TensorPrimitives.Max(z, 0f, z);
+            if (l + 1 < _layers.Length)
+            {
+                TensorPrimitives.Max(z, 0f, z);
+                ActivationObserver?.Invoke(new LayerActivation(l, 0, rows, rows, layer.OutFeatures, z, []));
+            }
         }
         var logits = _acts[^1].AsSpan(0, rows * Classes);
         float loss = CrossEntropy.LossAndGradient(logits, rows, Classes, labels, _delta);

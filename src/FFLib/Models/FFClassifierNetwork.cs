@@ -79,12 +79,18 @@ public sealed class FFClassifierNetwork : ITrainableModel
         phase == TrainingPhase.Classifier ? ["classifier cross-entropy"] : Stack.LossNames(phase);
 
     /// <inheritdoc />
-    public float[] TrainBatch(Matrix images, ReadOnlySpan<int> labels, ReadOnlySpan<int> negativeLabels, TrainingPhase phase) => phase switch
+    public float[] TrainBatch(Matrix images, ReadOnlySpan<int> labels, Matrix negativeControl, TrainingPhase phase) => phase switch
     {
-        TrainingPhase.ForwardForward => Stack.TrainBatch(images, labels, negativeLabels),
+        TrainingPhase.ForwardForward => Stack.TrainBatch(images, labels, negativeControl),
         TrainingPhase.Classifier => [TrainClassifierBatch(images, labels)],
         _ => throw new ArgumentException($"FFNN+C has no {phase} phase.", nameof(phase)),
     };
+
+    /// <inheritdoc />
+    public IReadOnlyList<AdamOptimizer> AllOptimizers => [.. Stack.Optimizers, _classifierOptimizer];
+
+    /// <inheritdoc />
+    public LayerActivationObserver? ActivationObserver { get => Stack.ActivationObserver; set => Stack.ActivationObserver = value; }
 
     /// <summary>Concatenated FF outputs (zero control vector), rows × Σ widths.</summary>
     public Matrix Features(Matrix images)

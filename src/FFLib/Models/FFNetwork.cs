@@ -12,7 +12,7 @@ internal delegate void LayerStepObserver(int layer, float loss, ReadOnlySpan<flo
 /// The paper's FFNN: a stack of FF dense layers fed with image ⊕ one-hot label, each layer
 /// trained greedily with its own loss and its own Adam, and a "try every label" prediction.
 /// </summary>
-public sealed class FFNetwork : ITrainableModel
+public sealed class FFNetwork : ITrainableModel, ILabelScorer
 {
     private readonly FFDenseLayer[] _layers;
     private readonly AdamOptimizer[] _optimizers;
@@ -63,7 +63,7 @@ public sealed class FFNetwork : ITrainableModel
     /// <summary>The FF layers, input side first.</summary>
     public IReadOnlyList<FFDenseLayer> Layers => _layers;
 
-    /// <summary>Observer called inside <see cref="TrainBatch"/> for every layer, before its Adam step (tests, diagnostics).</summary>
+    /// <summary>Observer called inside <see cref="TrainBatch(Matrix, ReadOnlySpan{int}, Matrix)"/> for every layer, before its Adam step (tests, diagnostics).</summary>
     internal LayerStepObserver? StepObserver { get; set; }
 
     /// <summary>One Adam per layer (the FF rule: no gradient crosses layers).</summary>
@@ -85,11 +85,20 @@ public sealed class FFNetwork : ITrainableModel
     public IReadOnlyList<string> LossNames(TrainingPhase phase) => Enumerable.Range(1, _layers.Length).Select(i => $"layer {i}").ToArray();
 
     /// <inheritdoc />
-    float[] ITrainableModel.TrainBatch(Matrix images, ReadOnlySpan<int> labels, ReadOnlySpan<int> negativeLabels, TrainingPhase phase)
+    float[] ITrainableModel.TrainBatch(Matrix images, ReadOnlySpan<int> labels, Matrix negativeControl, TrainingPhase phase)
     {
         if (phase != TrainingPhase.ForwardForward) throw new ArgumentException($"An FFNN trains only in the ForwardForward phase, not {phase}.", nameof(phase));
-        return TrainBatch(images, labels, negativeLabels);
+        return TrainBatch(images, labels, negativeControl);
     }
+
+    /// <inheritdoc />
+    public IReadOnlyList<AdamOptimizer> AllOptimizers => _optimizers;
+
+    /// <inheritdoc />
+    public LayerActivationObserver? ActivationObserver { get; set; }
+
+    /// <inheritdoc />
+    public LossDirection ScoreDirection => Config.Loss;
 
     /// <summary>
     /// Every layer's activations for images ⊕ control vector: onehot(<paramref name="label"/>), or
@@ -133,17 +142,29 @@ public sealed class FFNetwork : ITrainableModel
     /// </summary>
     public float[] TrainBatch(Matrix images, ReadOnlySpan<int> labels, ReadOnlySpan<int> negativeLabels)
     {
+        if (negativeLabels.Length != labels.Length) throw new ArgumentException($"negativeLabels has {negativeLabels.Length} entries but labels has {labels.Length}.", nameof(negativeLabels));
+        CheckLabels(negativeLabels, nameof(negativeLabels));
+        return TrainBatch(images, labels, Training.NegativeControl.OneHot(negativeLabels, Config.Classes));
+    }
+
+    /// <summary>
+    /// As <see cref="TrainBatch(Matrix, ReadOnlySpan{int}, ReadOnlySpan{int})"/> with any negative
+    /// control vectors (images × classes), e.g. the "inverse" vectors with every wrong label set.
+    /// </summary>
+    public float[] TrainBatch(Matrix images, ReadOnlySpan<int> labels, Matrix negativeControl)
+    {
         CheckImages(images);
+        ArgumentNullException.ThrowIfNull(negativeControl);
         int b = images.Rows;
         if (labels.Length != b) throw new ArgumentException($"labels has {labels.Length} entries but images has {b} rows.", nameof(labels));
-        if (negativeLabels.Length != b) throw new ArgumentException($"negativeLabels has {negativeLabels.Length} entries but images has {b} rows.", nameof(negativeLabels));
+        if (negativeControl.Rows != b || negativeControl.Cols != Config.Classes)
+            throw new ArgumentException($"negativeControl is {negativeControl.Rows}×{negativeControl.Cols} but must be {b}×{Config.Classes}.", nameof(negativeControl));
         CheckLabels(labels, nameof(labels));
-        CheckLabels(negativeLabels, nameof(negativeLabels));
 
         int rows = 2 * b;
         var w = _work is { } existing && existing.Rows >= rows ? existing : (_work = new TrainWorkspace(rows, Config, _layers));
         EmbedLabels(images.Data, b, labels, w.X.AsSpan(0, b * Config.InputFeatures));
-        EmbedLabels(images.Data, b, negativeLabels, w.X.AsSpan(b * Config.InputFeatures, b * Config.InputFeatures));
+        EmbedControl(images.Data, b, negativeControl.Data, w.X.AsSpan(b * Config.InputFeatures, b * Config.InputFeatures));
 
         var losses = new float[_layers.Length];
         float[] cur = w.X, nxt = w.H;
@@ -156,6 +177,7 @@ public sealed class FFNetwork : ITrainableModel
             var invNorm = w.InvNorm.AsSpan(0, rows);
             layer.ForwardInto(x, rows, h, invNorm);
             Kernels.MeanSquares(h, rows, outF, w.MeanSquares);
+            ActivationObserver?.Invoke(new LayerActivation(l, 0, rows, b, outF, h, w.MeanSquares.AsSpan(0, rows)));
             var coef = w.Coefficient.AsSpan(0, rows);
             losses[l] = FFLoss.LossAndRowCoefficients(w.MeanSquares.AsSpan(0, rows), b, Config.Threshold, Config.Loss, outF, coef);
 
@@ -253,6 +275,17 @@ public sealed class FFNetwork : ITrainableModel
             images.Slice(r / repeat * px, px).CopyTo(row);
             row.Slice(px).Clear();
             row[px + labels[r]] = 1f;
+        }
+    }
+
+    /// <summary>Row r of dst = image_r ⊕ control_r.</summary>
+    private void EmbedControl(ReadOnlySpan<float> images, int rows, ReadOnlySpan<float> control, Span<float> dst)
+    {
+        int px = Config.ImageFeatures, inF = Config.InputFeatures, k = Config.Classes;
+        for (int r = 0; r < rows; r++)
+        {
+            images.Slice(r * px, px).CopyTo(dst.Slice(r * inF, px));
+            control.Slice(r * k, k).CopyTo(dst.Slice(r * inF + px, k));
         }
     }
 

@@ -94,7 +94,7 @@ public sealed class FFRecurrentLayer
 /// runs K_testhigh frames per label and averages softplus(mean h² − θ) over layers and the
 /// frames after K_testlow.
 /// </summary>
-public sealed class FFRecurrentNetwork : ITrainableModel
+public sealed class FFRecurrentNetwork : ITrainableModel, ILabelScorer
 {
     private readonly FFRecurrentLayer[] _layers;
     private readonly AdamOptimizer[] _optimizers;
@@ -180,6 +180,15 @@ public sealed class FFRecurrentNetwork : ITrainableModel
     /// <inheritdoc />
     public IReadOnlyList<string> LossNames(TrainingPhase phase) => Enumerable.Range(1, _layers.Length).Select(i => $"layer {i}").ToArray();
 
+    /// <inheritdoc />
+    public IReadOnlyList<AdamOptimizer> AllOptimizers => _optimizers;
+
+    /// <inheritdoc />
+    public LayerActivationObserver? ActivationObserver { get; set; }
+
+    /// <inheritdoc />
+    public LossDirection ScoreDirection => Config.Loss;
+
     /// <summary>Test hook: supplies the initial row of (layer index, negative half) instead of the random one.</summary>
     internal Func<int, bool, float[]>? InitialStateOverride { get; set; }
 
@@ -193,16 +202,18 @@ public sealed class FFRecurrentNetwork : ITrainableModel
     internal Action<int, int, float, float[], float[], float[], float[]>? StepObserver { get; set; }
 
     /// <inheritdoc />
-    public float[] TrainBatch(Matrix images, ReadOnlySpan<int> labels, ReadOnlySpan<int> negativeLabels, TrainingPhase phase)
+    public float[] TrainBatch(Matrix images, ReadOnlySpan<int> labels, Matrix negativeControl, TrainingPhase phase)
     {
         if (phase != TrainingPhase.ForwardForward) throw new ArgumentException($"An FFRNN trains only in the ForwardForward phase, not {phase}.", nameof(phase));
         CheckImages(images);
+        ArgumentNullException.ThrowIfNull(negativeControl);
         int b = images.Rows;
-        if (labels.Length != b || negativeLabels.Length != b)
-            throw new ArgumentException($"labels ({labels.Length}) and negativeLabels ({negativeLabels.Length}) must have one entry per image ({b}).");
+        if (labels.Length != b) throw new ArgumentException($"labels has {labels.Length} entries but images has {b} rows.", nameof(labels));
+        if (negativeControl.Rows != b || negativeControl.Cols != Classes)
+            throw new ArgumentException($"negativeControl is {negativeControl.Rows}×{negativeControl.Cols} but must be {b}×{Classes}.", nameof(negativeControl));
         for (int i = 0; i < b; i++)
-            if ((uint)labels[i] >= (uint)Classes || (uint)negativeLabels[i] >= (uint)Classes)
-                throw new ArgumentOutOfRangeException(nameof(labels), $"Image {i} has label {labels[i]} / negative {negativeLabels[i]}, outside [0, {Classes}).");
+            if ((uint)labels[i] >= (uint)Classes)
+                throw new ArgumentOutOfRangeException(nameof(labels), labels[i], $"labels[{i}] = {labels[i]} is outside [0, {Classes}).");
 
         int rows = 2 * b;
         var states = NewStates(rows);
@@ -210,11 +221,8 @@ public sealed class FFRecurrentNetwork : ITrainableModel
         images.Data.AsSpan(0, b * ImageFeatures).CopyTo(states[0]);
         images.Data.AsSpan(0, b * ImageFeatures).CopyTo(states[0].AsSpan(b * ImageFeatures));
         var top = states[^1];
-        for (int r = 0; r < b; r++)
-        {
-            top[r * Classes + labels[r]] = 1f;
-            top[(b + r) * Classes + negativeLabels[r]] = 1f;
-        }
+        for (int r = 0; r < b; r++) top[r * Classes + labels[r]] = 1f;
+        negativeControl.Data.AsSpan(0, b * Classes).CopyTo(top.AsSpan(b * Classes));
         // Positive and negative halves each start from their own uniform row.
         FillInitialStates(states, b, 0, _stateRandom);
         FillInitialStates(states, b, b, _stateRandom);
@@ -235,6 +243,7 @@ public sealed class FFRecurrentNetwork : ITrainableModel
                 var nw = next[i].AsSpan(0, rows * w);
                 Update(li, normed[i - 1], normed[i + 1], states[i], rows, pre, nw);
                 Kernels.MeanSquares(nw, rows, w, work.MeanSquares);
+                ActivationObserver?.Invoke(new LayerActivation(li, frame, rows, b, w, nw, work.MeanSquares.AsSpan(0, rows)));
                 float loss = FFLoss.LossAndRowCoefficients(work.MeanSquares.AsSpan(0, rows), b, Config.Threshold, Config.Loss, w, work.Coefficient);
                 losses[li] += loss / Config.TrainFrames;
                 // δ_pre = coef_r · new · β · [pre > 0]: the (1 − β)·old term carries no gradient.

@@ -47,9 +47,61 @@ public interface IClassifierModel
     int[] Predict(Matrix images);
 }
 
+/// <summary>
+/// One layer's activations during a training step, for observers (sparsity tracking,
+/// activation maps, debugging). Spans are only valid during the call.
+/// </summary>
+public readonly ref struct LayerActivation
+{
+    internal LayerActivation(int layer, int frame, int rows, int positives, int width, ReadOnlySpan<float> activations, ReadOnlySpan<float> meanSquares)
+    {
+        Layer = layer; Frame = frame; Rows = rows; Positives = positives; Width = width; Activations = activations; MeanSquares = meanSquares;
+    }
+
+    /// <summary>0-based layer index (input side first).</summary>
+    public int Layer { get; }
+
+    /// <summary>FFRNN frame (0-based); 0 for the other models.</summary>
+    public int Frame { get; }
+
+    /// <summary>Number of rows (samples) in <see cref="Activations"/>.</summary>
+    public int Rows { get; }
+
+    /// <summary>The first <see cref="Positives"/> rows are positive data, the rest negative (FF); all rows for BPNN.</summary>
+    public int Positives { get; }
+
+    /// <summary>Neurons in the layer.</summary>
+    public int Width { get; }
+
+    /// <summary>Rows × Width activations, row-major.</summary>
+    public ReadOnlySpan<float> Activations { get; }
+
+    /// <summary>Per-row mean squared activation (goodness before the threshold); empty for BPNN.</summary>
+    public ReadOnlySpan<float> MeanSquares { get; }
+}
+
+/// <summary>Receives every layer's activations during training (before that layer's update).</summary>
+public delegate void LayerActivationObserver(in LayerActivation activation);
+
+/// <summary>A model that scores every label of an image (FFNN, FFRNN): the basis of prediction and of hard negatives.</summary>
+public interface ILabelScorer
+{
+    /// <summary>Row i, column c: the model's score for image i with label c.</summary>
+    Matrix LabelScores(Matrix images);
+
+    /// <summary>Minimize: the lowest score is the most plausible label (L−); Maximize: the highest (L+).</summary>
+    Layers.LossDirection ScoreDirection { get; }
+}
+
 /// <summary>A model that a <see cref="Training.Trainer"/> can train batch by batch.</summary>
 public interface ITrainableModel : IClassifierModel
 {
+    /// <summary>Every optimiser of the model (e.g. for a learning-rate schedule in a before-epoch hook).</summary>
+    IReadOnlyList<Optim.AdamOptimizer> AllOptimizers { get; }
+
+    /// <summary>Called with each layer's activations during <see cref="TrainBatch"/>; null for none.</summary>
+    LayerActivationObserver? ActivationObserver { get; set; }
+
     /// <summary>The phase of each epoch for a run of <paramref name="requestedEpochs"/> epochs.</summary>
     IReadOnlyList<TrainingPhase> PlanEpochs(int requestedEpochs);
 
@@ -57,8 +109,10 @@ public interface ITrainableModel : IClassifierModel
     IReadOnlyList<string> LossNames(TrainingPhase phase);
 
     /// <summary>
-    /// One training step. <paramref name="negativeLabels"/> hold one wrong label per image (used by
-    /// the FF phases; ignored otherwise). Returns the losses named by <see cref="LossNames"/>.
+    /// One training step. <paramref name="negativeControl"/> (images × classes) holds the control
+    /// vector of each image's negative sample: a one-hot wrong label, or any other vector (e.g. the
+    /// "inverse" all-wrong-labels one). Used by the FF phases, ignored otherwise. Returns the losses
+    /// named by <see cref="LossNames"/>.
     /// </summary>
-    float[] TrainBatch(Matrix images, ReadOnlySpan<int> labels, ReadOnlySpan<int> negativeLabels, TrainingPhase phase);
+    float[] TrainBatch(Matrix images, ReadOnlySpan<int> labels, Matrix negativeControl, TrainingPhase phase);
 }

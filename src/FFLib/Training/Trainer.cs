@@ -17,6 +17,9 @@ public sealed record TrainingOptions
     /// <summary>Whether to measure validation accuracy after every epoch (needs a validation set).</summary>
     public bool ValidateEachEpoch { get; init; } = true;
 
+    /// <summary>How negative data are made (FF phases only).</summary>
+    public NegativeMode Negatives { get; init; } = NegativeMode.Random;
+
     /// <summary>Throws with a precise message if any value is out of range.</summary>
     public void Validate()
     {
@@ -24,6 +27,32 @@ public sealed record TrainingOptions
         if (BatchSize < 1) throw new ArgumentOutOfRangeException(nameof(BatchSize), BatchSize, "BatchSize must be at least 1.");
     }
 }
+
+/// <summary>How the negative sample of each image is labelled (SPEC §1; issue "negative data").</summary>
+public enum NegativeMode
+{
+    /// <summary>A wrong label drawn uniformly from the other classes (the paper's choice).</summary>
+    Random,
+
+    /// <summary>The reference's "inverse" generator: every wrong label set to 1, the true one 0.</summary>
+    Inverse,
+
+    /// <summary>The wrong label the current model finds most plausible (needs a model that scores labels: FFNN, FFRNN, the FFNN+C stack).</summary>
+    Hard,
+
+    /// <summary>A wrong label sampled with probability ∝ exp(plausibility) under the current model, as in Hinton's paper.</summary>
+    HardSampled,
+}
+
+/// <summary>The state passed to the before-epoch hook.</summary>
+/// <param name="Epoch">1-based epoch about to start.</param>
+/// <param name="Epochs">Total epochs of the run.</param>
+/// <param name="Phase">What the epoch will train.</param>
+/// <param name="Model">The model (its <see cref="ITrainableModel.AllOptimizers"/> accept new learning rates).</param>
+public sealed record EpochStart(int Epoch, int Epochs, TrainingPhase Phase, ITrainableModel Model);
+
+/// <summary>The state passed to the before-batch hook.</summary>
+public sealed record BatchStart(int Epoch, int Batch, int Batches, TrainingPhase Phase, ITrainableModel Model);
 
 /// <summary>Where a training run is, reported after every batch.</summary>
 public readonly record struct TrainingProgress(int Epoch, int Epochs, int Batch, int Batches, long SamplesSeen, float Loss, TimeSpan Elapsed);
@@ -62,6 +91,20 @@ public sealed class Trainer
     /// <summary>Called after every epoch.</summary>
     public Action<EpochMetrics>? EpochCompleted { get; init; }
 
+    /// <summary>Called before every epoch, e.g. for a learning-rate schedule.</summary>
+    public Action<EpochStart>? BeforeEpoch { get; init; }
+
+    /// <summary>Called before every batch.</summary>
+    public Action<BatchStart>? BeforeBatch { get; init; }
+
+    /// <summary>The label scorer hard negatives use: the model itself (FFNN, FFRNN) or the FFNN+C stack.</summary>
+    internal static ILabelScorer? HardNegativeScorer(ITrainableModel model) => model switch
+    {
+        FFClassifierNetwork ffc => ffc.Stack,
+        ILabelScorer s => s,
+        _ => null,
+    };
+
     /// <summary>
     /// Trains <paramref name="model"/> in place for <see cref="TrainingOptions.Epochs"/> epochs as
     /// planned by <see cref="ITrainableModel.PlanEpochs"/>. <paramref name="random"/> drives the
@@ -87,12 +130,15 @@ public sealed class Trainer
         var images = new Matrix(bs, model.ImageFeatures);
         var labels = new int[bs];
         var negatives = new int[bs];
+        if (options.Negatives is NegativeMode.Hard or NegativeMode.HardSampled && HardNegativeScorer(model) is null)
+            throw new ArgumentException($"{options.Negatives} negatives need a model that scores labels (FFNN, FFNN+C, FFRNN); {model.Architecture} does not.", nameof(options));
         var history = new List<EpochMetrics>();
         var total = Stopwatch.StartNew();
         long seen = 0;
         for (int epoch = 1; epoch <= plan.Count; epoch++)
         {
             var phase = plan[epoch - 1];
+            BeforeEpoch?.Invoke(new EpochStart(epoch, plan.Count, phase, model));
             var names = model.LossNames(phase);
             int layers = names.Count;
             var sw = Stopwatch.StartNew();
@@ -102,13 +148,19 @@ public sealed class Trainer
             for (int bi = 0; bi < batches; bi++)
             {
                 cancellationToken.ThrowIfCancellationRequested();
+                BeforeBatch?.Invoke(new BatchStart(epoch, bi + 1, batches, phase, model));
                 int start = bi * bs, count = Math.Min(bs, n - start);
                 var idx = order.AsSpan(start, count);
                 var batch = count == bs ? images : new Matrix(count, model.ImageFeatures);
                 train.CopyImages(idx, batch.Data);
                 for (int i = 0; i < count; i++) labels[i] = train.Label(idx[i]);
+                // Random wrong labels are drawn in every phase and mode, so the random stream (and with it
+                // the shuffles) does not depend on the negative mode.
                 NegativeLabels.RandomWrong(random, labels.AsSpan(0, count), model.Classes, negatives.AsSpan(0, count));
-                var losses = model.TrainBatch(batch, labels.AsSpan(0, count), negatives.AsSpan(0, count), phase);
+                var control = phase == TrainingPhase.ForwardForward
+                    ? NegativeControl.Make(options.Negatives, model, batch, labels.AsSpan(0, count), negatives.AsSpan(0, count), random)
+                    : NegativeControl.OneHot(negatives.AsSpan(0, count), model.Classes);
+                var losses = model.TrainBatch(batch, labels.AsSpan(0, count), control, phase);
                 float mean = 0;
                 for (int l = 0; l < layers; l++)
                 {
@@ -137,6 +189,87 @@ public sealed class Trainer
     }
 }
 
+/// <summary>Negative control vectors for each <see cref="NegativeMode"/>.</summary>
+public static class NegativeControl
+{
+    /// <summary>Rows = onehot(labels[i]).</summary>
+    public static Matrix OneHot(ReadOnlySpan<int> labels, int classes)
+    {
+        var m = new Matrix(labels.Length, classes);
+        for (int i = 0; i < labels.Length; i++)
+        {
+            if ((uint)labels[i] >= (uint)classes) throw new ArgumentOutOfRangeException(nameof(labels), labels[i], $"labels[{i}] = {labels[i]} is not a class in [0, {classes}).");
+            m.Data[i * classes + labels[i]] = 1f;
+        }
+        return m;
+    }
+
+    /// <summary>Rows = 1 − onehot(labels[i]): every wrong label set (the reference's "inverse" negatives).</summary>
+    public static Matrix Inverse(ReadOnlySpan<int> labels, int classes)
+    {
+        var m = new Matrix(labels.Length, classes);
+        m.Data.AsSpan().Fill(1f);
+        for (int i = 0; i < labels.Length; i++) m.Data[i * classes + labels[i]] = 0f;
+        return m;
+    }
+
+    /// <summary>
+    /// Hard negatives from label scores: the most plausible wrong label (lowest score under L−,
+    /// highest under L+), or, when <paramref name="random"/> is given, one sampled with
+    /// probability ∝ exp(plausibility) over the wrong labels.
+    /// </summary>
+    public static int[] Hard(Matrix scores, ReadOnlySpan<int> labels, Layers.LossDirection direction, FFRandom? random = null)
+    {
+        ArgumentNullException.ThrowIfNull(scores);
+        int classes = scores.Cols;
+        var result = new int[labels.Length];
+        var p = new double[classes];
+        for (int i = 0; i < labels.Length; i++)
+        {
+            var row = scores.Row(i);
+            double sign = direction == Layers.LossDirection.Minimize ? -1 : 1;
+            if (random is null)
+            {
+                int best = -1;
+                for (int c = 0; c < classes; c++)
+                    if (c != labels[i] && (best < 0 || sign * row[c] > sign * row[best])) best = c;
+                result[i] = best;
+                continue;
+            }
+            double max = double.NegativeInfinity;
+            for (int c = 0; c < classes; c++) if (c != labels[i]) max = Math.Max(max, sign * row[c]);
+            double total = 0;
+            for (int c = 0; c < classes; c++) total += p[c] = c == labels[i] ? 0 : Math.Exp(sign * row[c] - max);
+            double u = random.NextDouble() * total;
+            int pick = -1;
+            for (int c = 0; c < classes; c++)
+            {
+                if (p[c] == 0) continue;
+                pick = c;
+                u -= p[c];
+                if (u < 0) break;
+            }
+            result[i] = pick;
+        }
+        return result;
+    }
+
+    internal static Matrix Make(NegativeMode mode, ITrainableModel model, Matrix batch, ReadOnlySpan<int> labels, ReadOnlySpan<int> randomWrong, FFRandom random)
+    {
+        switch (mode)
+        {
+            case NegativeMode.Random:
+                return OneHot(randomWrong, model.Classes);
+            case NegativeMode.Inverse:
+                return Inverse(labels, model.Classes);
+            default:
+                var scorer = Trainer.HardNegativeScorer(model)!;
+                var scores = scorer.LabelScores(batch);
+                return OneHot(Hard(scores, labels, scorer.ScoreDirection, mode == NegativeMode.HardSampled ? random : null), model.Classes);
+        }
+    }
+}
+
 /// <summary>Negative-label generators (SPEC §1).</summary>
 public static class NegativeLabels
 {
@@ -151,7 +284,7 @@ public static class NegativeLabels
     }
 }
 
-/// <summary>Accuracy of a trained network on a dataset.</summary>
+/// <summary>Accuracy of a trained model on a dataset.</summary>
 public static class Evaluation
 {
     /// <summary>Fraction of images whose predicted class equals the label. Processes the set in chunks to bound memory.</summary>

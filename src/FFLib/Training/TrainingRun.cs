@@ -171,6 +171,7 @@ public static class TrainingRun
                 ["k_test_high"] = spec.Architecture == Architecture.Ffrnn ? spec.Recurrent.TestFrameHigh : null,
                 ["epochs"] = spec.Training.Epochs,
                 ["batch_size"] = spec.Training.BatchSize,
+                ["negatives"] = spec.Training.Negatives.ToString(),
                 ["seed"] = spec.Seed,
                 ["train_limit"] = spec.TrainLimit,
                 ["test_limit"] = spec.TestLimit,
