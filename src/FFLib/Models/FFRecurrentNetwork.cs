@@ -216,7 +216,10 @@ public sealed class FFRecurrentNetwork : ITrainableModel, ILabelScorer
                 throw new ArgumentOutOfRangeException(nameof(labels), labels[i], $"labels[{i}] = {labels[i]} is outside [0, {Classes}).");
 
         int rows = 2 * b;
-        var states = NewStates(rows);
+        // Buffers are kept across batches: large arrays allocated per batch only pile up on the LOH.
+        if (_train is null || _train.Rows != rows) _train = new TrainBuffers(rows, this);
+        var (states, next, normed, work) = (_train.States, _train.Next, _train.Normed, _train.Work);
+        foreach (var level in states) Array.Clear(level);
         // Bottom: the image for both halves; top: onehot(label) for positives, onehot(wrong label) for negatives.
         images.Data.AsSpan(0, b * ImageFeatures).CopyTo(states[0]);
         images.Data.AsSpan(0, b * ImageFeatures).CopyTo(states[0].AsSpan(b * ImageFeatures));
@@ -230,9 +233,6 @@ public sealed class FFRecurrentNetwork : ITrainableModel, ILabelScorer
         SweepObserver?.Invoke(states.Select(x => (float[])x.Clone()).ToArray());
 
         var losses = new double[_layers.Length];
-        var next = NewStates(rows);
-        var normed = NewStates(rows);
-        var work = new Work(rows, Config);
         for (int frame = 0; frame < Config.TrainFrames; frame++)
         {
             Normalise(states, rows, normed);
@@ -293,13 +293,15 @@ public sealed class FFRecurrentNetwork : ITrainableModel, ILabelScorer
             }
         }
         int scored = Config.TestFrameHigh - Config.TestFrameLow - 1;
+        int maxRows = Math.Min(chunk, n) * classes;
+        var states = NewStates(maxRows);
+        var next = NewStates(maxRows);
+        var normed = NewStates(maxRows);
+        var work = new Work(maxRows, Config);
         for (int start = 0; start < n; start += chunk)
         {
             int count = Math.Min(chunk, n - start), rows = count * classes;
-            var states = NewStates(rows);
-            var next = NewStates(rows);
-            var normed = NewStates(rows);
-            var work = new Work(rows, Config);
+            foreach (var level in states) Array.Clear(level);
             for (int i = 0; i < count; i++)
                 for (int c = 0; c < classes; c++)
                 {
@@ -361,10 +363,9 @@ public sealed class FFRecurrentNetwork : ITrainableModel, ILabelScorer
     private void Sweep(float[][] states, int rows)
     {
         var d = Config.Dimensions;
-        var pre = new float[rows * d.Max()];
-        var below = new float[rows * d.Max()];
-        var above = new float[rows * d.Max()];
-        var fresh = new float[rows * d.Max()];
+        int size = rows * d.Max();
+        if (_sweep is null || _sweep[0].Length < size) _sweep = [new float[size], new float[size], new float[size], new float[size]];
+        var (pre, below, above, fresh) = (_sweep[0], _sweep[1], _sweep[2], _sweep[3]);
         for (int i = 1; i <= _layers.Length; i++)
         {
             NormaliseInto(states[i - 1], rows, d[i - 1], below);
@@ -416,6 +417,18 @@ public sealed class FFRecurrentNetwork : ITrainableModel, ILabelScorer
         ArgumentNullException.ThrowIfNull(images);
         if (images.Cols != ImageFeatures)
             throw new ArgumentException($"images has {images.Cols} columns but the network expects {ImageFeatures} pixels per image.", nameof(images));
+    }
+
+    private TrainBuffers? _train;
+    private float[][]? _sweep;
+
+    private sealed class TrainBuffers(int rows, FFRecurrentNetwork net)
+    {
+        public int Rows { get; } = rows;
+        public float[][] States { get; } = net.NewStates(rows);
+        public float[][] Next { get; } = net.NewStates(rows);
+        public float[][] Normed { get; } = net.NewStates(rows);
+        public Work Work { get; } = new(rows, net.Config);
     }
 
     private sealed class Work(int rows, FFRecurrentConfig config)
