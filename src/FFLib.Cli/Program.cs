@@ -9,6 +9,8 @@ internal static class Program
         var root = new RootCommand("FFLib: train, evaluate and inspect Forward-Forward networks.");
         root.Subcommands.Add(TrainCommand.Create());
         root.Subcommands.Add(EvalCommand.Create());
+        root.Subcommands.Add(AnalyzeCommand.Create());
+        root.Subcommands.Add(VisualizeCommand.Create());
         return root.Parse(args).Invoke();
     }
 }

@@ -37,10 +37,11 @@ internal static class TrainCommand
         var outDir = new Option<string>("--out", "-o") { Description = "Output folder for model.safetensors and run.json.", DefaultValueFactory = _ => "runs/latest" };
         var dataDir = new Option<string?>("--data-dir") { Description = "Folder holding the dataset's files (IDX, raw or .gz)." };
         var noDownload = new Option<bool>("--no-download") { Description = "Never download; fail if no local copy is found." };
+        var trackSparsity = new Option<int?>("--track-sparsity") { Description = "Record the four sparsity metrics of every weight matrix every N batches: sparsity.csv and one PNG per metric in the output folder." };
 
         var cmd = new Command("train", "Train a model on a dataset, report validation and test accuracy, save it.")
         {
-            model, dataset, preset, layers, epochs, batch, lr, classifierLr, beta, kTrain, kTestLow, kTestHigh, threshold, loss, negatives, seed, trainLimit, testLimit, valFraction, threads, outDir, dataDir, noDownload,
+            model, dataset, preset, layers, epochs, batch, lr, classifierLr, beta, kTrain, kTestLow, kTestHigh, threshold, loss, negatives, seed, trainLimit, testLimit, valFraction, threads, outDir, dataDir, noDownload, trackSparsity,
         };
         cmd.SetAction(pr => Cli.Run(() =>
         {
@@ -98,7 +99,9 @@ internal static class TrainCommand
                 ValidationFraction = pr.GetValue(valFraction),
                 Data = Cli.DataOptions(pr.GetValue(dataDir), pr.GetValue(noDownload)),
                 OutputDirectory = pr.GetValue(outDir),
+                TrackSparsityEvery = pr.GetValue(trackSparsity),
             };
+            if (spec.TrackSparsityEvery is < 1) throw new UsageException($"--track-sparsity must be at least 1 batch, not {spec.TrackSparsityEvery}.");
             spec.Model.Validate();
             spec.Backprop.Validate();
             spec.Recurrent.Validate();
@@ -116,6 +119,11 @@ internal static class TrainCommand
             Console.WriteLine($"test accuracy: {result.TestAccuracy * 100:F2}%  ({result.TestSamples} images, {result.TestSeconds:F1} s)");
             Console.WriteLine($"training: {result.TrainSeconds:F1} s in all, {(result.Epochs.Count > 0 ? result.Epochs.Average(e => e.TrainSeconds) : 0):F1} s per epoch");
             if (result.ModelPath is not null) Console.WriteLine($"saved: {result.ModelPath}, {result.RunJsonPath}");
+            if (result.SparsitySamples is { Count: > 0 } samples && spec.OutputDirectory is { } dir)
+            {
+                var pngs = FFLib.Plotting.Plots.SparsityOverTraining(samples, dir, $"{ModelCheckpoint.ArchitectureId(arch)} {string.Join("×", sizes)} on {DatasetCatalog.IdOf(kind)}");
+                Console.WriteLine($"sparsity: {result.SparsityCsvPath}, {string.Join(", ", pngs.Select(Path.GetFileName))}");
+            }
             return 0;
         }));
         return cmd;

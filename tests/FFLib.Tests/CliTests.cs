@@ -11,20 +11,7 @@ public sealed class CliTests : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
-    private static readonly object ConsoleLock = new();
-
-    private static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        lock (ConsoleLock)
-        {
-            var (oldOut, oldErr) = (Console.Out, Console.Error);
-            var (o, e) = (new StringWriter(), new StringWriter());
-            Console.SetOut(o);
-            Console.SetError(e);
-            try { return (Cli.Program.Main(args), o.ToString(), e.ToString()); }
-            finally { Console.SetOut(oldOut); Console.SetError(oldErr); }
-        }
-    }
+    private static (int Code, string Out, string Err) Run(params string[] args) => CliTestsAccess.Run(args);
 
     [Fact]
     public void TrainThenEvalReportTheSameAccuracy()
@@ -86,5 +73,65 @@ public sealed class CliTests : IDisposable
         Assert.Equal(3, code);
         Assert.Contains(empty, err);
         Assert.Contains("train-images-idx3-ubyte", err);
+    }
+}
+
+/// <summary>analyze, visualize and --track-sparsity on a model trained by the CLI itself (real MNIST).</summary>
+[Collection("RealData")]
+public sealed class CliAnalysisTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("fflib-cli-analysis-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    [Theory]
+    [InlineData("ffnn")]
+    [InlineData("bpnn")]
+    [InlineData("ffrnn")]
+    public void TrainWithTrackingThenAnalyzeAndVisualize(string model)
+    {
+        string run = Path.Combine(_dir, model);
+        var (code, stdout, err) = CliTestsAccess.Run("train", "--model", model, "--layers", "40,30", "--epochs", "1", "--train-limit", "1000",
+            "--test-limit", "200", "--track-sparsity", "3", "--out", run, "--no-download", "--k-train", "2");
+        Assert.True(code == 0, err);
+        Assert.Contains("sparsity:", stdout);
+        var csv = File.ReadAllLines(Path.Combine(run, "sparsity.csv"));
+        Assert.True(csv.Length > 4, $"{csv.Length} lines");
+        foreach (var metric in new[] { "l1_entropy", "l2_entropy", "hoyer", "gini" })
+            Assert.True(new FileInfo(Path.Combine(run, $"sparsity_{metric}.png")).Length > 1000);
+
+        var (code2, table, err2) = CliTestsAccess.Run("analyze", "--model", Path.Combine(run, "model.safetensors"));
+        Assert.True(code2 == 0, err2);
+        Assert.Contains("Hoyer", table);
+        var json = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(run, "analysis.json")))!;
+        Assert.Equal(model, json["architecture"]!.GetValue<string>());
+        Assert.True(json["parameters"]!.AsArray().Count >= 4);
+
+        string vis = Path.Combine(run, "vis");
+        var (code3, _, err3) = CliTestsAccess.Run("visualize", "--model", Path.Combine(run, "model.safetensors"), "--sample", "2", "--batch", "100", "--out", vis, "--no-download");
+        Assert.True(code3 == 0, err3);
+        using var act = SkiaSharp.SKBitmap.Decode(Path.Combine(vis, "activation_maps.png"));
+        using var hsv = SkiaSharp.SKBitmap.Decode(Path.Combine(vis, "hsv_map.png"));
+        Assert.True(act.Width > 100 && act.Height > 100);
+        Assert.True(hsv.Width > 100 && hsv.Height > 50);
+        Assert.True(File.Exists(Path.Combine(vis, "visualize.json")));
+    }
+}
+
+internal static class CliTestsAccess
+{
+    private static readonly object Gate = new();
+
+    public static (int Code, string Out, string Err) Run(params string[] args)
+    {
+        lock (Gate)
+        {
+            var (oldOut, oldErr) = (Console.Out, Console.Error);
+            var (o, e) = (new StringWriter(), new StringWriter());
+            Console.SetOut(o);
+            Console.SetError(e);
+            try { return (Cli.Program.Main(args), o.ToString(), e.ToString()); }
+            finally { Console.SetOut(oldOut); Console.SetError(oldErr); }
+        }
     }
 }

@@ -36,7 +36,7 @@ public sealed record BackpropNetworkConfig
 /// The paper's backprop baseline: image → [Linear → ReLU]* → Linear → logits, softmax
 /// cross-entropy, one Adam over all parameters, ordinary backpropagation. Prediction = argmax.
 /// </summary>
-public sealed class BackpropNetwork : ITrainableModel
+public sealed class BackpropNetwork : ITrainableModel, IActivationSource
 {
     private readonly DenseLayer[] _layers;
     private readonly AdamOptimizer _optimizer;
@@ -128,6 +128,9 @@ public sealed class BackpropNetwork : ITrainableModel
         }
         return x;
     }
+
+    /// <inheritdoc />
+    public Matrix[] LayerActivations(Matrix images, int? label) => HiddenActivations(images);
 
     /// <summary>Hidden activations (after ReLU) of every layer, for analysis.</summary>
     public Matrix[] HiddenActivations(Matrix images)

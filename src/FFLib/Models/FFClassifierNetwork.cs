@@ -11,7 +11,7 @@ namespace FFLib.Models;
 /// for classifier training and for prediction the control vector is all zeros; prediction is
 /// argmax of ReLU(classifier output) — one pass, no trying of labels.
 /// </summary>
-public sealed class FFClassifierNetwork : ITrainableModel
+public sealed class FFClassifierNetwork : ITrainableModel, IActivationSource
 {
     private readonly AdamOptimizer _classifierOptimizer;
     private readonly float[] _gradW, _gradB;
@@ -91,6 +91,9 @@ public sealed class FFClassifierNetwork : ITrainableModel
 
     /// <inheritdoc />
     public LayerActivationObserver? ActivationObserver { get => Stack.ActivationObserver; set => Stack.ActivationObserver = value; }
+
+    /// <inheritdoc />
+    public Matrix[] LayerActivations(Matrix images, int? label) => Stack.LayerActivations(images, label);
 
     /// <summary>Concatenated FF outputs (zero control vector), rows × Σ widths.</summary>
     public Matrix Features(Matrix images)

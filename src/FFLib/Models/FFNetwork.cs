@@ -12,7 +12,7 @@ internal delegate void LayerStepObserver(int layer, float loss, ReadOnlySpan<flo
 /// The paper's FFNN: a stack of FF dense layers fed with image ⊕ one-hot label, each layer
 /// trained greedily with its own loss and its own Adam, and a "try every label" prediction.
 /// </summary>
-public sealed class FFNetwork : ITrainableModel, ILabelScorer
+public sealed class FFNetwork : ITrainableModel, ILabelScorer, IActivationSource
 {
     private readonly FFDenseLayer[] _layers;
     private readonly AdamOptimizer[] _optimizers;

@@ -94,7 +94,7 @@ public sealed class FFRecurrentLayer
 /// runs K_testhigh frames per label and averages softplus(mean h² − θ) over layers and the
 /// frames after K_testlow.
 /// </summary>
-public sealed class FFRecurrentNetwork : ITrainableModel, ILabelScorer
+public sealed class FFRecurrentNetwork : ITrainableModel, ILabelScorer, IActivationSource
 {
     private readonly FFRecurrentLayer[] _layers;
     private readonly AdamOptimizer[] _optimizers;
@@ -331,6 +331,41 @@ public sealed class FFRecurrentNetwork : ITrainableModel, ILabelScorer
             for (int r = 0; r < rows; r++) scores.Data[start * classes + r] = (float)(acc[r] / (scored * _layers.Length));
         }
         return scores;
+    }
+
+    /// <summary>
+    /// Hidden states after the sweep and K_testhigh frames with the top state onehot(label) (all
+    /// zeros when null), starting from the prediction seed's initial rows for that label.
+    /// </summary>
+    public Matrix[] LayerActivations(Matrix images, int? label)
+    {
+        CheckImages(images);
+        if (label is int c0 && (uint)c0 >= (uint)Classes) throw new ArgumentOutOfRangeException(nameof(label), c0, $"label must be in [0, {Classes}).");
+        int rows = images.Rows;
+        var initRandom = new FFRandom(Config.PredictionSeed);
+        var init = new float[Classes + 1][][];
+        for (int c = 0; c <= Classes; c++)
+            init[c] = _layers.Select(l => Enumerable.Range(0, l.Width).Select(_ => initRandom.NextSingle()).ToArray()).ToArray();
+        var chosen = init[label ?? Classes];
+        var states = NewStates(rows);
+        var next = NewStates(rows);
+        var normed = NewStates(rows);
+        var work = new Work(rows, Config);
+        images.Data.AsSpan(0, rows * ImageFeatures).CopyTo(states[0]);
+        for (int r = 0; r < rows; r++)
+        {
+            if (label is int c) states[^1][r * Classes + c] = 1f;
+            for (int l = 0; l < _layers.Length; l++) chosen[l].CopyTo(states[l + 1].AsSpan(r * _layers[l].Width));
+        }
+        Sweep(states, rows);
+        for (int frame = 0; frame < Config.TestFrameHigh; frame++)
+        {
+            Normalise(states, rows, normed);
+            for (int i = 1; i <= _layers.Length; i++)
+                Update(i - 1, normed[i - 1], normed[i + 1], states[i], rows, work.Pre.AsSpan(0, rows * _layers[i - 1].Width), next[i].AsSpan(0, rows * _layers[i - 1].Width));
+            for (int i = 1; i <= _layers.Length; i++) (states[i], next[i]) = (next[i], states[i]);
+        }
+        return Enumerable.Range(1, _layers.Length).Select(i => new Matrix(rows, _layers[i - 1].Width, states[i])).ToArray();
     }
 
     /// <inheritdoc />

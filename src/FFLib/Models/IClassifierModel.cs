@@ -93,6 +93,17 @@ public interface ILabelScorer
     Layers.LossDirection ScoreDirection { get; }
 }
 
+/// <summary>A model whose hidden layers' activations can be read for given inputs (activation and HSV maps).</summary>
+public interface IActivationSource
+{
+    /// <summary>
+    /// Each hidden layer's activations (rows = images). <paramref name="label"/> is the control
+    /// vector's label for FF models (null: all zeros); the BPNN ignores it. FFRNN: the states
+    /// after K_testhigh frames.
+    /// </summary>
+    Matrix[] LayerActivations(Matrix images, int? label);
+}
+
 /// <summary>A model that a <see cref="Training.Trainer"/> can train batch by batch.</summary>
 public interface ITrainableModel : IClassifierModel
 {

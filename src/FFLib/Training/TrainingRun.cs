@@ -49,6 +49,9 @@ public sealed record RunSpec
     /// <summary>Where to find the data.</summary>
     public DatasetLoadOptions Data { get; init; } = new();
 
+    /// <summary>Record the four sparsity metrics of every weight tensor every N batches (written to sparsity.csv); null: off.</summary>
+    public int? TrackSparsityEvery { get; init; }
+
     /// <summary>Folder for model.safetensors and run.json; null writes nothing.</summary>
     public string? OutputDirectory { get; init; }
 }
@@ -65,7 +68,9 @@ public sealed record RunResult(
     double TestSeconds,
     DatasetLocation DataLocation,
     string? ModelPath,
-    string? RunJsonPath);
+    string? RunJsonPath,
+    IReadOnlyList<Analysis.SparsitySample>? SparsitySamples = null,
+    string? SparsityCsvPath = null);
 
 /// <summary>Load data, build, train, test and save a model: the library call behind <c>fflib train</c>.</summary>
 public static class TrainingRun
@@ -86,17 +91,19 @@ public static class TrainingRun
 
         var random = new FFRandom(spec.Seed);
         var model = CreateModel(spec, train.Features, train.Classes, random);
-        var trainer = new Trainer { Progress = progress, EpochCompleted = epochCompleted };
+        var tracker = spec.TrackSparsityEvery is int every ? new Analysis.SparsityTracker(every) : null;
+        var trainer = new Trainer { Progress = progress, EpochCompleted = epochCompleted, BeforeBatch = tracker is null ? null : tracker.BeforeBatch };
         var sw = Stopwatch.StartNew();
         var epochs = trainer.Train(model, train, validation, spec.Training, random, cancellationToken);
         double trainSeconds = sw.Elapsed.TotalSeconds;
+        tracker?.RecordFinal(model);
         sw.Restart();
         double testAcc = Evaluation.Accuracy(model, test);
         double testSeconds = sw.Elapsed.TotalSeconds;
 
         string? modelPath = null, runPath = null;
         var result = new RunResult(model, epochs, testAcc, train.Count, validation.Count, test.Count,
-            trainSeconds, testSeconds, data.Location, null, null);
+            trainSeconds, testSeconds, data.Location, null, null, tracker?.Samples);
         if (spec.OutputDirectory is { } dir)
         {
             Directory.CreateDirectory(dir);
@@ -104,6 +111,12 @@ public static class TrainingRun
             runPath = Path.Combine(dir, "run.json");
             ModelCheckpoint.Save(modelPath, model, TrainingMetadata(spec, result));
             result = result with { ModelPath = modelPath, RunJsonPath = runPath };
+            if (tracker is not null)
+            {
+                string csv = Path.Combine(dir, "sparsity.csv");
+                tracker.WriteCsv(csv);
+                result = result with { SparsityCsvPath = csv };
+            }
             AtomicFile.WriteAllText(runPath, RunJson(spec, result).ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
         }
         return result;

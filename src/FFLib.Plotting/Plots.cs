@@ -1,0 +1,199 @@
+using FFLib.Analysis;
+using FFLib.IO;
+using ScottPlot;
+using SkiaSharp;
+
+namespace FFLib.Plotting;
+
+/// <summary>PNG figures of the paper's analyses. Every file is written atomically.</summary>
+public static class Plots
+{
+    private const string Font = "DejaVu Sans";
+
+    /// <summary>
+    /// One PNG per metric ("sparsity_hoyer.png", …) of the tracked weights' sparsity against
+    /// training progress in epochs, one line per layer/tensor (Figures 9–12, 15–18). Returns the paths.
+    /// </summary>
+    public static IReadOnlyList<string> SparsityOverTraining(IReadOnlyList<SparsitySample> samples, string folder, string title)
+    {
+        ArgumentNullException.ThrowIfNull(samples);
+        Directory.CreateDirectory(folder);
+        var paths = new List<string>();
+        var series = samples.GroupBy(s => (s.Layer, s.Parameter)).ToArray();
+        foreach (var metric in Sparsity.Metrics)
+        {
+            var plot = new Plot();
+            plot.Font.Set(Font);
+            foreach (var g in series)
+            {
+                var xs = g.Select(s => s.Progress).ToArray();
+                var ys = g.Select(s => s.Sparsity[metric]).ToArray();
+                var line = plot.Add.Scatter(xs, ys);
+                line.LegendText = g.Key.Parameter == "weight" ? g.Key.Layer : $"{g.Key.Layer} {g.Key.Parameter}";
+                line.MarkerSize = xs.Length > 60 ? 0 : 4;
+                line.LineWidth = 2;
+            }
+            plot.Title($"{title}: {MetricTitle(metric)}");
+            plot.XLabel("training progress (epochs)");
+            plot.YLabel(MetricTitle(metric));
+            plot.ShowLegend(Alignment.LowerRight);
+            string path = Path.Combine(folder, $"sparsity_{Sparsity.Id(metric)}.png");
+            SaveAtomically(plot, path, 900, 560);
+            paths.Add(path);
+        }
+        return paths;
+    }
+
+    /// <summary>Human-readable metric name.</summary>
+    public static string MetricTitle(SparsityMetric metric) => metric switch
+    {
+        SparsityMetric.L1NegativeEntropy => "L1-normalised negative entropy",
+        SparsityMetric.L2NegativeEntropy => "L2-normalised negative entropy",
+        SparsityMetric.Hoyer => "Hoyer sparsity",
+        SparsityMetric.Gini => "Gini index",
+        _ => metric.ToString(),
+    };
+
+    private static void SaveAtomically(Plot plot, string path, int width, int height)
+    {
+        var bytes = plot.GetImageBytes(width, height, ImageFormat.Png);
+        AtomicFile.Write(path, s => s.Write(bytes));
+    }
+
+    /// <summary>An input image: values in [0, 1], grey (channels 1) or channel-major RGB (channels 3).</summary>
+    public sealed record InputImage(float[] Pixels, int Width, int Height, int Channels);
+
+    /// <summary>One row of an activation-map figure: a caption and each layer's activations (one sample).</summary>
+    public sealed record ActivationRow(string Caption, IReadOnlyList<float[]> Layers);
+
+    /// <summary>
+    /// Figure 13: the input image, then each layer's activations of one sample normalised per layer
+    /// (black = the layer's lowest, white = its highest activation) as a near-square grid, one row per
+    /// <see cref="ActivationRow"/> (e.g. positive and negative label).
+    /// </summary>
+    public static void ActivationMaps(string path, InputImage input, IReadOnlyList<ActivationRow> rows, string title, int cell = 6)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        ArgumentNullException.ThrowIfNull(rows);
+        int layers = rows.Max(r => r.Layers.Count);
+        var shapes = Enumerable.Range(0, layers).Select(l => FunctionalMaps.GridShape(rows.Max(r => l < r.Layers.Count ? r.Layers[l].Length : 0))).ToArray();
+        int inputW = input.Width * cell, inputH = input.Height * cell;
+        int pad = 16, captionH = 42, titleH = 30;
+        int rowH = Math.Max(inputH, shapes.Select(s => s.Height * cell).DefaultIfEmpty(0).Max()) + captionH;
+        int width = pad + inputW + shapes.Sum(s => s.Width * cell + pad) + pad;
+        int height = titleH + rows.Count * (rowH + pad) + pad;
+        using var bmp = new SKBitmap(width, height);
+        using var canvas = new SKCanvas(bmp);
+        canvas.Clear(SKColors.White);
+        using var font = new SKFont(SKTypeface.FromFamilyName(Font), 14);
+        using var ink = new SKPaint { Color = SKColors.Black, IsAntialias = true };
+        canvas.DrawText(title, pad, 20, SKTextAlign.Left, font, ink);
+        for (int r = 0; r < rows.Count; r++)
+        {
+            int y0 = titleH + r * (rowH + pad);
+            canvas.DrawText(rows[r].Caption, pad, y0 + 15, SKTextAlign.Left, font, ink);
+            int y = y0 + captionH;
+            DrawInput(bmp, input, pad, y, cell);
+            int x = pad + inputW + pad;
+            for (int l = 0; l < layers; l++)
+            {
+                var (gw, gh) = shapes[l];
+                if (l < rows[r].Layers.Count)
+                {
+                    var norm = FunctionalMaps.NormalisePerLayer(rows[r].Layers[l]);
+                    for (int j = 0; j < norm.Length; j++)
+                    {
+                        byte v = (byte)Math.Round(norm[j] * 255);
+                        FillCell(bmp, x + j % gw * cell, y + j / gw * cell, cell, new SKColor(v, v, v));
+                    }
+                    canvas.DrawText($"layer {l + 1} ({norm.Length})", x, y0 + 36, SKTextAlign.Left, font, ink);
+                }
+                x += gw * cell + pad;
+            }
+        }
+        Save(bmp, path);
+    }
+
+    /// <summary>
+    /// Figure 14: every layer's neurons as a grid coloured by HSV (hue = preferred class, saturation =
+    /// selectivity, value = normalised strength), with a legend naming the class of each hue.
+    /// </summary>
+    public static void HsvMaps(string path, IReadOnlyList<LayerHsvMap> layers, IReadOnlyList<string> classNames, string title, int cell = 6)
+    {
+        ArgumentNullException.ThrowIfNull(layers);
+        ArgumentNullException.ThrowIfNull(classNames);
+        var shapes = layers.Select(l => FunctionalMaps.GridShape(l.Neurons.Count)).ToArray();
+        int pad = 16, titleH = 30, captionH = 22, legendH = 34;
+        int width = Math.Max(pad + shapes.Sum(s => s.Width * cell + pad), pad + classNames.Count * 110);
+        int gridH = shapes.Select(s => s.Height * cell).DefaultIfEmpty(0).Max();
+        int height = titleH + captionH + gridH + pad + legendH + pad;
+        using var bmp = new SKBitmap(width, height);
+        using var canvas = new SKCanvas(bmp);
+        canvas.Clear(SKColors.White);
+        using var font = new SKFont(SKTypeface.FromFamilyName(Font), 14);
+        using var ink = new SKPaint { Color = SKColors.Black, IsAntialias = true };
+        canvas.DrawText(title, pad, 20, SKTextAlign.Left, font, ink);
+        int x = pad;
+        for (int l = 0; l < layers.Count; l++)
+        {
+            var (gw, _) = shapes[l];
+            canvas.DrawText($"{layers[l].Layer} ({layers[l].Neurons.Count})", x, titleH + 15, SKTextAlign.Left, font, ink);
+            for (int j = 0; j < layers[l].Neurons.Count; j++)
+            {
+                var n = layers[l].Neurons[j];
+                FillCell(bmp, x + j % gw * cell, titleH + captionH + j / gw * cell, cell, HsvToColor(n.Hue, n.Saturation, n.Value));
+            }
+            x += gw * cell + pad;
+        }
+        int ly = titleH + captionH + gridH + pad;
+        for (int c = 0; c < classNames.Count; c++)
+        {
+            int lx = pad + c * 110;
+            using var swatch = new SKPaint { Color = HsvToColor(360.0 * c / classNames.Count, 1, 1) };
+            canvas.DrawRect(lx, ly, 20, 20, swatch);
+            canvas.DrawText(classNames[c], lx + 26, ly + 15, SKTextAlign.Left, font, ink);
+        }
+        Save(bmp, path);
+    }
+
+    /// <summary>HSV (hue in degrees, s and v in [0, 1]) to an opaque colour.</summary>
+    public static SKColor HsvToColor(double hue, double s, double v)
+    {
+        double h = (hue % 360 + 360) % 360 / 60.0;
+        int i = (int)Math.Floor(h);
+        double f = h - i, p = v * (1 - s), q = v * (1 - s * f), t = v * (1 - s * (1 - f));
+        var (r, g, b) = i switch { 0 => (v, t, p), 1 => (q, v, p), 2 => (p, v, t), 3 => (p, q, v), 4 => (t, p, v), _ => (v, p, q) };
+        return new SKColor((byte)Math.Round(r * 255), (byte)Math.Round(g * 255), (byte)Math.Round(b * 255));
+    }
+
+    private static void DrawInput(SKBitmap bmp, InputImage input, int x0, int y0, int cell)
+    {
+        int plane = input.Width * input.Height;
+        for (int y = 0; y < input.Height; y++)
+            for (int x = 0; x < input.Width; x++)
+            {
+                int k = y * input.Width + x;
+                SKColor c = input.Channels == 3
+                    ? new SKColor(ToByte(input.Pixels[k]), ToByte(input.Pixels[plane + k]), ToByte(input.Pixels[2 * plane + k]))
+                    : new SKColor(ToByte(input.Pixels[k]), ToByte(input.Pixels[k]), ToByte(input.Pixels[k]));
+                FillCell(bmp, x0 + x * cell, y0 + y * cell, cell, c);
+            }
+    }
+
+    private static byte ToByte(float v) => (byte)Math.Round(Math.Clamp(v, 0f, 1f) * 255);
+
+    private static void FillCell(SKBitmap bmp, int x0, int y0, int cell, SKColor c)
+    {
+        for (int dy = 0; dy < cell; dy++)
+            for (int dx = 0; dx < cell; dx++)
+                bmp.SetPixel(x0 + dx, y0 + dy, c);
+    }
+
+    private static void Save(SKBitmap bmp, string path)
+    {
+        using var image = SKImage.FromBitmap(bmp);
+        using var data = image.Encode(SKEncodedImageFormat.Png, 100);
+        var bytes = data.ToArray();
+        AtomicFile.Write(path, s => s.Write(bytes));
+    }
+}
