@@ -11,6 +11,8 @@ internal static class Program
         root.Subcommands.Add(EvalCommand.Create());
         root.Subcommands.Add(AnalyzeCommand.Create());
         root.Subcommands.Add(VisualizeCommand.Create());
+        root.Subcommands.Add(PruneCommand.Create());
+        root.Subcommands.Add(PruneCommand.CreateCompare());
         return root.Parse(args).Invoke();
     }
 }

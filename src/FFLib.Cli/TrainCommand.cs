@@ -129,14 +129,14 @@ internal static class TrainCommand
         return cmd;
     }
 
-    internal static int[] ParseLayers(string text)
+    internal static int[] ParseLayers(string text, string option = "--layers")
     {
         var parts = text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-        if (parts.Length == 0) throw new UsageException("--layers needs at least one width, e.g. --layers 2000,2000.");
+        if (parts.Length == 0) throw new UsageException($"{option} needs at least one count, e.g. {option} 2000,2000.");
         var sizes = new int[parts.Length];
         for (int i = 0; i < parts.Length; i++)
             if (!int.TryParse(parts[i], NumberStyles.Integer, CultureInfo.InvariantCulture, out sizes[i]) || sizes[i] < 1)
-                throw new UsageException($"--layers: '{parts[i]}' is not a positive layer width.");
+                throw new UsageException($"{option}: '{parts[i]}' is not a positive count.");
         return sizes;
     }
 }

@@ -44,6 +44,62 @@ public static class Plots
         return paths;
     }
 
+    /// <summary>
+    /// Figure 19: test accuracy against compression ratio (log x axis) for one or more series
+    /// (e.g. architectures): per kept count the mean over seeds as a line with markers, a ±1 std
+    /// band, and dashed min/max lines.
+    /// </summary>
+    public static void Prunability(string path, IReadOnlyList<(string Label, IReadOnlyList<FFLib.Pruning.PruneRecord> Records)> series, string title)
+    {
+        ArgumentNullException.ThrowIfNull(series);
+        var plot = new Plot();
+        plot.Font.Set(Font);
+        var palette = new ScottPlot.Palettes.Category10();
+        double maxRatio = 1;
+        for (int s = 0; s < series.Count; s++)
+        {
+            var color = palette.GetColor(s);
+            var points = series[s].Records.GroupBy(r => r.Keep)
+                .Select(g =>
+                {
+                    var acc = g.Select(r => r.Accuracy * 100).ToArray();
+                    double mean = acc.Average();
+                    double std = acc.Length > 1 ? Math.Sqrt(acc.Sum(a => (a - mean) * (a - mean)) / (acc.Length - 1)) : 0;
+                    return (X: Math.Log10(g.Average(r => r.CompressionRatio)), Mean: mean, Std: std, Min: acc.Min(), Max: acc.Max());
+                })
+                .OrderBy(p => p.X).ToArray();
+            if (points.Length == 0) continue;
+            maxRatio = Math.Max(maxRatio, Math.Pow(10, points[^1].X));
+            var xs = points.Select(p => p.X).ToArray();
+            var band = plot.Add.FillY(xs, points.Select(p => p.Mean - p.Std).ToArray(), points.Select(p => p.Mean + p.Std).ToArray());
+            band.FillColor = color.WithAlpha(0.2);
+            band.LineColor = Colors.Transparent;
+            foreach (var ys in new[] { points.Select(p => p.Min).ToArray(), points.Select(p => p.Max).ToArray() })
+            {
+                var dashed = plot.Add.Scatter(xs, ys);
+                dashed.Color = color;
+                dashed.LinePattern = LinePattern.Dashed;
+                dashed.MarkerSize = 0;
+                dashed.LineWidth = 1;
+            }
+            var line = plot.Add.Scatter(xs, points.Select(p => p.Mean).ToArray());
+            line.Color = color;
+            line.LineWidth = 2;
+            line.MarkerSize = 6;
+            line.LegendText = series[s].Label;
+        }
+        // Log axis: data are log10(ratio); ticks at powers of two labelled as ratios.
+        var ticks = new List<Tick>();
+        for (double r = 1; r <= maxRatio * 1.01; r *= 2) ticks.Add(new Tick(Math.Log10(r), $"{r:0.##}×"));
+        plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericManual(ticks.ToArray());
+        plot.Title(title);
+        plot.XLabel("compression ratio (saved original / saved pruned, log scale)");
+        plot.YLabel("test accuracy (%)");
+        plot.Axes.SetLimitsY(0, 100);
+        plot.ShowLegend(Alignment.LowerLeft);
+        SaveAtomically(plot, path, 900, 560);
+    }
+
     /// <summary>Human-readable metric name.</summary>
     public static string MetricTitle(SparsityMetric metric) => metric switch
     {

@@ -63,13 +63,27 @@ public static class FunctionalMaps
     /// <summary>HSV maps of every hidden layer of <paramref name="model"/> over a batch fed with each image's true label.</summary>
     public static IReadOnlyList<LayerHsvMap> Hsv(IActivationSource model, Matrix images, ReadOnlySpan<int> labels, int classCount)
     {
+        var layers = ActivationsWithLabels(model, images, labels, classCount);
+        var labelsArr = labels.ToArray();
+        return layers.Select((a, l) => Hsv($"layer {l + 1}", a, labelsArr, classCount)).ToArray();
+    }
+
+    /// <summary>
+    /// Every hidden layer's activations with each image fed its own control label (rows aligned
+    /// with <paramref name="images"/>); one pass per distinct label.
+    /// </summary>
+    public static Matrix[] ActivationsWithLabels(IActivationSource model, Matrix images, ReadOnlySpan<int> labels, int classCount)
+    {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(images);
-        // Each image goes through with its own label (positive data); grouped by label, one pass per class.
-        var perClass = new List<Matrix[]>();
+        if (labels.Length != images.Rows) throw new ArgumentException($"labels has {labels.Length} entries but images has {images.Rows} rows.", nameof(labels));
         var rowsOf = new List<int>[classCount];
         for (int c = 0; c < classCount; c++) rowsOf[c] = [];
-        for (int r = 0; r < labels.Length; r++) rowsOf[labels[r]].Add(r);
+        for (int r = 0; r < labels.Length; r++)
+        {
+            if ((uint)labels[r] >= (uint)classCount) throw new ArgumentOutOfRangeException(nameof(labels), labels[r], $"label {labels[r]} of row {r} is outside [0, {classCount}).");
+            rowsOf[labels[r]].Add(r);
+        }
         Matrix[]? layers = null;
         for (int c = 0; c < classCount; c++)
         {
@@ -81,9 +95,7 @@ public static class FunctionalMaps
             for (int l = 0; l < acts.Length; l++)
                 for (int k = 0; k < rowsOf[c].Count; k++) acts[l].Row(k).CopyTo(layers[l].Row(rowsOf[c][k]));
         }
-        if (layers is null) return [];
-        var labelsArr = labels.ToArray();
-        return layers.Select((a, l) => Hsv($"layer {l + 1}", a, labelsArr, classCount)).ToArray();
+        return layers ?? [];
     }
 
     /// <summary>Activations normalised to [0, 1] by the layer's own min and max (Figure 13's per-layer normalisation).</summary>

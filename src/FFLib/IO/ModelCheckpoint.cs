@@ -26,8 +26,32 @@ public static class ModelCheckpoint
     public static string LibraryVersion { get; } =
         typeof(ModelCheckpoint).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "0.0.0";
 
+    /// <summary>Metadata value of "quantization" for int8 files.</summary>
+    public const string Int8PerRow = "int8-per-row";
+
     /// <summary>Saves any model atomically. <paramref name="training"/> is stored as-is (e.g. dataset, seed, epochs).</summary>
-    public static void Save(string path, IClassifierModel model, JsonObject? training = null)
+    public static void Save(string path, IClassifierModel model, JsonObject? training = null) => Write(path, model, training, quantize: false);
+
+    /// <summary>
+    /// Saves with every weight matrix quantised to int8 with one float scale per row
+    /// (scale = max|row|/127, q = round(w/scale)); biases stay float32. Loading dequantises.
+    /// </summary>
+    public static void SaveInt8(string path, IClassifierModel model, JsonObject? training = null) => Write(path, model, training, quantize: true);
+
+    /// <summary>The model as it will be after an int8 round trip (for measuring the accuracy of the int8 file without writing it).</summary>
+    public static void Quantize(float[] weights, int rows, int cols, float[] q, float[] scales)
+    {
+        for (int r = 0; r < rows; r++)
+        {
+            var row = weights.AsSpan(r * cols, cols);
+            float max = row.IsEmpty ? 0 : System.Numerics.Tensors.TensorPrimitives.MaxMagnitude(row);
+            float scale = max > 0 ? MathF.Abs(max) / 127f : 1f;
+            scales[r] = scale;
+            for (int j = 0; j < cols; j++) q[r * cols + j] = Math.Clamp(MathF.Round(row[j] / scale), -127f, 127f);
+        }
+    }
+
+    private static void Write(string path, IClassifierModel model, JsonObject? training, bool quantize)
     {
         ArgumentNullException.ThrowIfNull(model);
         var tensors = new List<NamedTensor>();
@@ -95,7 +119,43 @@ public static class ModelCheckpoint
             ["training"] = (training ?? []).ToJsonString(),
             ["library_version"] = LibraryVersion,
         };
+        if (quantize)
+        {
+            meta["quantization"] = Int8PerRow;
+            var qt = new List<NamedTensor>();
+            foreach (var t in tensors)
+            {
+                if (t.Shape.Length != 2) { qt.Add(t); continue; }
+                var q = new float[t.Data.Length];
+                var scales = new float[t.Shape[0]];
+                Quantize(t.Data, t.Shape[0], t.Shape[1], q, scales);
+                qt.Add(new NamedTensor(t.Name, t.Shape, q, StoreAsInt8: true));
+                qt.Add(new NamedTensor(t.Name + "_scale", [t.Shape[0]], scales));
+            }
+            tensors = qt;
+        }
         SafeTensors.Write(path, tensors, meta);
+    }
+
+    /// <summary>Replaces every I8 tensor by its dequantised float values (q × row scale).</summary>
+    private static SafeTensorsFile Dequantize(string path, SafeTensorsFile file)
+    {
+        if (!file.Metadata.TryGetValue("quantization", out var q)) return file;
+        if (q != Int8PerRow) throw Bad(path, $"quantization '{q}' is not supported (this library reads '{Int8PerRow}')");
+        var byName = file.Tensors.ToDictionary(t => t.Name);
+        var result = new List<NamedTensor>();
+        foreach (var t in file.Tensors)
+        {
+            if (t.Name.EndsWith("_scale", StringComparison.Ordinal) && byName.TryGetValue(t.Name[..^6], out var owner) && owner.StoreAsInt8) continue;
+            if (!t.StoreAsInt8) { result.Add(t); continue; }
+            if (t.Shape.Length != 2 || !byName.TryGetValue(t.Name + "_scale", out var sc) || sc.Shape is not [var n] || n != t.Shape[0])
+                throw Bad(path, $"int8 tensor {t.Name} has no matching {t.Name}_scale of shape [{(t.Shape.Length > 0 ? t.Shape[0] : 0)}]");
+            int cols = t.Shape[1];
+            var values = new float[t.Data.Length];
+            for (int i = 0; i < values.Length; i++) values[i] = t.Data[i] * sc.Data[i / cols];
+            result.Add(new NamedTensor(t.Name, t.Shape, values));
+        }
+        return new SafeTensorsFile(result, file.Metadata);
     }
 
     /// <summary>The identifier used in files and on the command line: ffnn, ffc, ffrnn, bpnn.</summary>
@@ -144,7 +204,7 @@ public static class ModelCheckpoint
     /// <summary>Loads a model saved by <see cref="Save"/>; every inconsistency is reported with the file name.</summary>
     public static Loaded Load(string path)
     {
-        var file = SafeTensors.Read(path);
+        var file = Dequantize(path, SafeTensors.Read(path));
         var m = file.Metadata;
         string Need(string key) => m.TryGetValue(key, out var v) ? v : throw Bad(path, $"metadata key '{key}' is missing");
         if (Need("format") != FormatName) throw Bad(path, $"format is '{m["format"]}', expected '{FormatName}'");

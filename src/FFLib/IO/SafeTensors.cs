@@ -6,11 +6,12 @@ using System.Text.Json.Nodes;
 
 namespace FFLib.IO;
 
-/// <summary>One named float32 tensor.</summary>
+/// <summary>One named tensor, held as floats in memory.</summary>
 /// <param name="Name">Tensor name, e.g. "layers.0.weight".</param>
 /// <param name="Shape">Dimensions, outermost first.</param>
 /// <param name="Data">Row-major values; length = product of <paramref name="Shape"/>.</param>
-public sealed record NamedTensor(string Name, int[] Shape, float[] Data);
+/// <param name="StoreAsInt8">Write as "I8" (values must be integers in [−128, 127]); reading gives them back as floats.</param>
+public sealed record NamedTensor(string Name, int[] Shape, float[] Data, bool StoreAsInt8 = false);
 
 /// <summary>The content of a safetensors file: tensors in file order and the string metadata.</summary>
 public sealed record SafeTensorsFile(IReadOnlyList<NamedTensor> Tensors, IReadOnlyDictionary<string, string> Metadata)
@@ -23,7 +24,7 @@ public sealed record SafeTensorsFile(IReadOnlyList<NamedTensor> Tensors, IReadOn
 
 /// <summary>
 /// Reader and writer of the safetensors format (little-endian u64 header length, a JSON header,
-/// then raw tensor bytes) for float32 ("F32") tensors. Loading runs no code; every malformed
+/// then raw tensor bytes) for float32 ("F32") and int8 ("I8") tensors. Loading runs no code; every malformed
 /// header, offset or shape is rejected with a message naming the file.
 /// </summary>
 public static class SafeTensors
@@ -56,13 +57,17 @@ public static class SafeTensors
             }
             if (count != t.Data.Length)
                 throw new ArgumentException($"Tensor '{t.Name}' has shape [{string.Join(", ", t.Shape)}] ({count} values) but {t.Data.Length} values.", nameof(tensors));
+            if (t.StoreAsInt8)
+                foreach (var v in t.Data)
+                    if (v != MathF.Round(v) || v < -128 || v > 127) throw new ArgumentException($"Tensor '{t.Name}' is stored as I8 but holds {v}.", nameof(tensors));
+            int size = t.StoreAsInt8 ? 1 : 4;
             header[t.Name] = new JsonObject
             {
-                ["dtype"] = "F32",
+                ["dtype"] = t.StoreAsInt8 ? "I8" : "F32",
                 ["shape"] = new JsonArray(t.Shape.Select(d => (JsonNode)d).ToArray()),
-                ["data_offsets"] = new JsonArray(offset, offset + 4 * count),
+                ["data_offsets"] = new JsonArray(offset, offset + size * count),
             };
-            offset += 4 * count;
+            offset += size * count;
         }
         var json = Encoding.UTF8.GetBytes(header.ToJsonString());
         int padded = (json.Length + 7) / 8 * 8; // keep the data 8-byte aligned, padding with spaces as the format allows
@@ -75,7 +80,13 @@ public static class SafeTensors
             for (int i = json.Length; i < padded; i++) s.WriteByte((byte)' ');
             foreach (var t in tensors)
             {
-                if (BitConverter.IsLittleEndian) s.Write(MemoryMarshal.AsBytes(t.Data.AsSpan()));
+                if (t.StoreAsInt8)
+                {
+                    var q = new byte[t.Data.Length];
+                    for (int i = 0; i < q.Length; i++) q[i] = unchecked((byte)(sbyte)t.Data[i]);
+                    s.Write(q);
+                }
+                else if (BitConverter.IsLittleEndian) s.Write(MemoryMarshal.AsBytes(t.Data.AsSpan()));
                 else
                 {
                     var b = new byte[4];
@@ -85,7 +96,7 @@ public static class SafeTensors
         });
     }
 
-    /// <summary>Reads a safetensors file of F32 tensors.</summary>
+    /// <summary>Reads a safetensors file of F32 and I8 tensors (I8 values come back as floats).</summary>
     public static SafeTensorsFile Read(string path)
     {
         ArgumentNullException.ThrowIfNull(path);
@@ -116,7 +127,7 @@ public static class SafeTensors
         catch (JsonException e) { throw Bad(name, "the header is not valid JSON: " + e.Message); }
 
         var metadata = new Dictionary<string, string>();
-        var entries = new List<(string Name, int[] Shape, long Begin, long End)>();
+        var entries = new List<(string Name, int[] Shape, long Begin, long End, bool Int8)>();
         foreach (var (key, node) in root)
         {
             if (key == "__metadata__")
@@ -131,7 +142,8 @@ public static class SafeTensors
             }
             if (node is not JsonObject t) throw Bad(name, $"tensor '{key}' is not an object");
             string dtype = t["dtype"] is JsonValue dv && dv.TryGetValue<string>(out var ds) ? ds : throw Bad(name, $"tensor '{key}' has no dtype");
-            if (dtype != "F32") throw Bad(name, $"tensor '{key}' has dtype {dtype}; this reader handles F32 only");
+            if (dtype is not ("F32" or "I8")) throw Bad(name, $"tensor '{key}' has dtype {dtype}; this reader handles F32 and I8 only");
+            int size = dtype == "I8" ? 1 : 4;
             if (t["shape"] is not JsonArray shapeArr) throw Bad(name, $"tensor '{key}' has no shape");
             var shape = new int[shapeArr.Count];
             long count = 1;
@@ -149,9 +161,9 @@ public static class SafeTensors
                 throw Bad(name, $"tensor '{key}' has no valid data_offsets [begin, end]");
             if (begin < 0 || end < begin || end > dataLength)
                 throw Bad(name, $"tensor '{key}' has data_offsets [{begin}, {end}] outside the {dataLength} data bytes");
-            if (end - begin != count * 4)
-                throw Bad(name, $"tensor '{key}' has shape [{string.Join(", ", shape)}] ({count * 4} bytes as F32) but data_offsets span {end - begin} bytes");
-            entries.Add((key, shape, begin, end));
+            if (end - begin != count * size)
+                throw Bad(name, $"tensor '{key}' has shape [{string.Join(", ", shape)}] ({count * size} bytes as {dtype}) but data_offsets span {end - begin} bytes");
+            entries.Add((key, shape, begin, end, size == 1));
         }
         var sorted = entries.OrderBy(e => e.Begin).ThenBy(e => e.End).ToList();
         for (int i = 1; i < sorted.Count; i++)
@@ -162,8 +174,17 @@ public static class SafeTensors
         var tensors = new List<NamedTensor>();
         foreach (var e in sorted)
         {
-            var data = new float[(e.End - e.Begin) / 4];
             stream.Position = dataStart + e.Begin;
+            if (e.Int8)
+            {
+                var raw = new byte[e.End - e.Begin];
+                stream.ReadExactly(raw);
+                var values = new float[raw.Length];
+                for (int i = 0; i < raw.Length; i++) values[i] = unchecked((sbyte)raw[i]);
+                tensors.Add(new NamedTensor(e.Name, e.Shape, values, StoreAsInt8: true));
+                continue;
+            }
+            var data = new float[(e.End - e.Begin) / 4];
             stream.ReadExactly(MemoryMarshal.AsBytes(data.AsSpan()));
             if (!BitConverter.IsLittleEndian)
                 for (int i = 0; i < data.Length; i++) data[i] = BinaryPrimitives.ReadSingleLittleEndian(BitConverter.GetBytes(data[i]));

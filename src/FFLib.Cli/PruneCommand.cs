@@ -1,0 +1,110 @@
+using System.CommandLine;
+using System.Globalization;
+using FFLib.Data;
+using FFLib.IO;
+using FFLib.Models;
+using FFLib.Plotting;
+using FFLib.Pruning;
+
+namespace FFLib.Cli;
+
+/// <summary><c>fflib prune</c> and <c>fflib prune-compare</c>: prunability curves (Figure 19).</summary>
+internal static class PruneCommand
+{
+    public static Command Create()
+    {
+        var modelPath = new Option<string>("--model", "-m") { Description = "Path to a model.safetensors.", Required = true };
+        var keep = new Option<string>("--keep") { Description = "Kept neurons per hidden layer, comma-separated.", DefaultValueFactory = _ => "2000,1500,1024,512,256,128,64,32,16,8,4,2" };
+        var method = new Option<string>("--method") { Description = "random (the paper), activation, activation-minus-negative, weight-norm, or magnitude (unstructured: keep t/width of each matrix's largest weights).", DefaultValueFactory = _ => "random" };
+        var seeds = new Option<int>("--seeds") { Description = "Random permutations per kept count (random method).", DefaultValueFactory = _ => 10 };
+        var dataset = new Option<string?>("--dataset") { Description = "Dataset (default: the one the model was trained on)." };
+        var testLimit = new Option<int?>("--test-limit") { Description = "Evaluate on only the first N test images." };
+        var finetune = new Option<int>("--finetune-epochs") { Description = "Retrain each pruned model for N epochs with its own rule and report the accuracy after.", DefaultValueFactory = _ => 0 };
+        var trainLimit = new Option<int?>("--train-limit") { Description = "Fine-tune / rank on only the first N training images." };
+        var noInt8 = new Option<bool>("--no-int8") { Description = "Skip the int8-quantised variant." };
+        var outDir = new Option<string>("--out", "-o") { Description = "Output folder (prune.csv, prune.png, pruned models in models/).", DefaultValueFactory = _ => "runs/prune" };
+        var threads = new Option<int>("--threads") { Description = "Compute threads.", DefaultValueFactory = _ => Environment.ProcessorCount };
+        var dataDir = new Option<string?>("--data-dir") { Description = "Folder holding the dataset's files." };
+        var noDownload = new Option<bool>("--no-download") { Description = "Never download." };
+        var cmd = new Command("prune", "Prune a saved model at several kept counts and seeds; write prune.csv (sizes, compression ratios, accuracies) and an accuracy-vs-compression plot.")
+        {
+            modelPath, keep, method, seeds, dataset, testLimit, finetune, trainLimit, noInt8, outDir, threads, dataDir, noDownload,
+        };
+        cmd.SetAction(pr => Cli.Run(() =>
+        {
+            int nThreads = pr.GetValue(threads);
+            if (nThreads < 1) throw new UsageException($"--threads must be at least 1, not {nThreads}.");
+            Compute.ComputeSettings.Threads = nThreads;
+            string path = pr.GetValue(modelPath)!;
+            var loaded = ModelCheckpoint.Load(path);
+            var keeps = TrainCommand.ParseLayers(pr.GetValue(keep)!, "--keep");
+            string m = pr.GetValue(method)!.Trim().ToLowerInvariant();
+            var options = new PruneOptions
+            {
+                Keep = keeps,
+                Method = m switch { "random" => PruneMethod.Random, "activation" or "activation-minus-negative" => PruneMethod.Activation, "weight-norm" => PruneMethod.WeightNorm, "magnitude" => PruneMethod.Random, _ => throw new UsageException($"--method must be random, activation, activation-minus-negative, weight-norm or magnitude, not '{m}'.") },
+                SubtractNegative = m == "activation-minus-negative",
+                Magnitude = m == "magnitude",
+                Seeds = pr.GetValue(seeds) is var s && s >= 1 ? s : throw new UsageException("--seeds must be at least 1."),
+                Int8 = !pr.GetValue(noInt8),
+                FinetuneEpochs = pr.GetValue(finetune) is var f && f >= 0 ? f : throw new UsageException("--finetune-epochs must be non-negative."),
+            };
+            string? dsName = pr.GetValue(dataset) ?? loaded.Training["dataset"]?.GetValue<string>();
+            if (dsName is null) throw new UsageException($"{path} does not record its dataset; pass --dataset.");
+            var data = DatasetLoader.Load(Cli.ParseDataset(dsName), Cli.DataOptions(pr.GetValue(dataDir), pr.GetValue(noDownload)));
+            var test = pr.GetValue(testLimit) is int tl ? data.Test.Take(tl) : data.Test;
+            var train = pr.GetValue(trainLimit) is int trl ? data.Train.Take(trl) : data.Train;
+            string dir = pr.GetValue(outDir)!;
+            string arch = ModelCheckpoint.ArchitectureId(loaded.Architecture);
+            Console.Error.WriteLine($"fflib prune: {arch} {string.Join("×", NeuronPruning.HiddenWidths(loaded.Model))}, method {m}, keep {string.Join(",", keeps)}, {(m == "random" ? options.Seeds : 1)} seed(s), {test.Count} test images");
+            var records = PruneExperiment.Run(loaded.Model, path, test, options, Path.Combine(dir, "models"), train, options.FinetuneEpochs > 0 ? train : null,
+                r => Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"seed {r.Seed} keep {r.Keep,5}: {r.Bytes,10} bytes, ratio {r.CompressionRatio,8:F2}×, accuracy {r.Accuracy * 100:F2}%{(r.Int8Accuracy is double q ? $", int8 {r.Int8Bytes} bytes {q * 100:F2}%" : "")}{(r.FinetunedAccuracy is double t ? $", fine-tuned {t * 100:F2}%" : "")}")));
+            string csv = Path.Combine(dir, "prune.csv");
+            PruneExperiment.WriteCsv(csv, records);
+            string png = Path.Combine(dir, "prune.png");
+            Plots.Prunability(png, [($"{arch} ({m})", records)], $"{arch} on {dsName}: accuracy vs compression");
+            PrintSummary(records);
+            Console.WriteLine($"written: {csv}, {png}");
+            return 0;
+        }));
+        return cmd;
+    }
+
+    public static Command CreateCompare()
+    {
+        var models = new Option<string>("--models") { Description = "Comma-separated prune.csv files (or folders holding one).", Required = true };
+        var outPath = new Option<string>("--out", "-o") { Description = "Output PNG.", DefaultValueFactory = _ => "runs/prune-compare.png" };
+        var title = new Option<string>("--title") { Description = "Plot title.", DefaultValueFactory = _ => "Prunability: accuracy vs compression" };
+        var cmd = new Command("prune-compare", "Overlay the prunability curves of several prune.csv files in one plot (Figure 19).") { models, outPath, title };
+        cmd.SetAction(pr => Cli.Run(() =>
+        {
+            var series = new List<(string, IReadOnlyList<PruneRecord>)>();
+            foreach (var item in pr.GetValue(models)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+            {
+                string csv = Directory.Exists(item) ? Path.Combine(item, "prune.csv") : item;
+                var records = PruneExperiment.ReadCsv(csv);
+                if (records.Count == 0) throw new InvalidDataException($"{csv}: no records.");
+                series.Add(($"{records[0].Architecture} ({records[0].Method})", records));
+            }
+            string png = pr.GetValue(outPath)!;
+            Plots.Prunability(png, series, pr.GetValue(title)!);
+            Console.WriteLine($"written: {png}");
+            return 0;
+        }));
+        return cmd;
+    }
+
+    private static void PrintSummary(IReadOnlyList<PruneRecord> records)
+    {
+        Console.WriteLine($"{"keep",6} {"ratio",8} {"mean acc",9} {"std",6} {"min",7} {"max",7} {"brotli",10} {"int8",10} {"int8 acc",9}");
+        foreach (var g in records.GroupBy(r => r.Keep))
+        {
+            var acc = g.Select(r => r.Accuracy * 100).ToArray();
+            double mean = acc.Average(), std = acc.Length > 1 ? Math.Sqrt(acc.Sum(a => (a - mean) * (a - mean)) / (acc.Length - 1)) : 0;
+            var first = g.First();
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{g.Key,6} {g.Average(r => r.CompressionRatio),7:F2}× {mean,8:F2}% {std,6:F2} {acc.Min(),7:F2} {acc.Max(),7:F2} {first.BrotliBytes,10} {first.Int8Bytes,10} {(g.All(r => r.Int8Accuracy.HasValue) ? g.Average(r => r.Int8Accuracy!.Value) * 100 : double.NaN),8:F2}%"));
+        }
+    }
+}
