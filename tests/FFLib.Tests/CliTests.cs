@@ -115,6 +115,22 @@ public sealed class CliAnalysisTests : IDisposable
         Assert.True(act.Width > 100 && act.Height > 100);
         Assert.True(hsv.Width > 100 && hsv.Height > 50);
         Assert.True(File.Exists(Path.Combine(vis, "visualize.json")));
+
+        string prune = Path.Combine(run, "prune");
+        var (code4, summary, err4) = CliTestsAccess.Run("prune", "--model", Path.Combine(run, "model.safetensors"), "--keep", "40,20,5", "--seeds", "2",
+            "--test-limit", "100", "--out", prune, "--no-download");
+        Assert.True(code4 == 0, err4);
+        Assert.Contains("ratio", summary);
+        var records = FFLib.Pruning.PruneExperiment.ReadCsv(Path.Combine(prune, "prune.csv"));
+        Assert.Equal(6, records.Count);
+        Assert.All(records.Where(r => r.Keep == 40), r => Assert.Equal(1.0, r.CompressionRatio, 9));
+        Assert.True(records.Where(r => r.Keep == 5).All(r => r.CompressionRatio > 3));
+        using var curve = SkiaSharp.SKBitmap.Decode(Path.Combine(prune, "prune.png"));
+        Assert.Equal(900, curve.Width);
+        string cmp = Path.Combine(run, "compare.png");
+        var (code5, _, err5) = CliTestsAccess.Run("prune-compare", "--models", $"{prune},{Path.Combine(prune, "prune.csv")}", "--out", cmp);
+        Assert.True(code5 == 0, err5);
+        Assert.True(new FileInfo(cmp).Length > 1000);
     }
 }
 

@@ -44,8 +44,8 @@ public static class ModelCheckpoint
         for (int r = 0; r < rows; r++)
         {
             var row = weights.AsSpan(r * cols, cols);
-            float max = row.IsEmpty ? 0 : System.Numerics.Tensors.TensorPrimitives.MaxMagnitude(row);
-            float scale = max > 0 ? MathF.Abs(max) / 127f : 1f;
+            float max = row.IsEmpty ? 0 : MathF.Abs(System.Numerics.Tensors.TensorPrimitives.MaxMagnitude(row));
+            float scale = max > 0 ? max / 127f : 1f;
             scales[r] = scale;
             for (int j = 0; j < cols; j++) q[r * cols + j] = Math.Clamp(MathF.Round(row[j] / scale), -127f, 127f);
         }
