@@ -123,7 +123,8 @@ public sealed class CliAnalysisTests : IDisposable
         Assert.Contains("ratio", summary);
         var records = FFLib.Pruning.PruneExperiment.ReadCsv(Path.Combine(prune, "prune.csv"));
         Assert.Equal(6, records.Count);
-        Assert.All(records.Where(r => r.Keep == 40), r => Assert.Equal(1.0, r.CompressionRatio, 9));
+        // Keeping every neuron: the same tensors and metadata plus a few bytes saying how it was pruned.
+        Assert.All(records.Where(r => r.Keep == 40), r => Assert.InRange(r.CompressionRatio, 0.995, 1.0));
         Assert.True(records.Where(r => r.Keep == 5).All(r => r.CompressionRatio > 3));
         using var curve = SkiaSharp.SKBitmap.Decode(Path.Combine(prune, "prune.png"));
         Assert.Equal(900, curve.Width);

@@ -53,7 +53,8 @@ public static class PruneExperiment
     /// <paramref name="workDir"/>, and measures its real file size, compressed sizes and test accuracy.
     /// </summary>
     public static IReadOnlyList<PruneRecord> Run(IClassifierModel model, string modelPath, ImageDataset test, PruneOptions options,
-        string workDir, ImageDataset? trainForRanking = null, ImageDataset? finetuneData = null, Action<PruneRecord>? progress = null)
+        string workDir, ImageDataset? trainForRanking = null, ImageDataset? finetuneData = null, Action<PruneRecord>? progress = null,
+        System.Text.Json.Nodes.JsonObject? training = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(test);
@@ -88,7 +89,10 @@ public static class PruneExperiment
                     ? Compression.MagnitudePrune(model, Math.Min(1.0, (double)keep / widths.Max()))
                     : NeuronPruning.Prune(model, ranking, keep);
                 string path = Path.Combine(workDir, $"{method}-seed{seed}-keep{keep}.safetensors");
-                ModelCheckpoint.Save(path, pruned);
+                // The pruned file carries the original's training metadata plus how it was pruned, so sizes compare like for like.
+                var meta = training?.DeepClone().AsObject() ?? [];
+                meta["pruning"] = new System.Text.Json.Nodes.JsonObject { ["method"] = method, ["seed"] = seed, ["keep"] = keep };
+                ModelCheckpoint.Save(path, pruned, meta);
                 long bytes = new FileInfo(path).Length;
                 long? sparse = options.Magnitude ? Compression.SparseBytes(pruned) + (bytes - DenseTensorBytes(pruned)) : null;
                 var (brotli, gzip) = Compression.CompressedSizes(path);
@@ -98,7 +102,7 @@ public static class PruneExperiment
                 if (options.Int8)
                 {
                     string qpath = Path.Combine(workDir, $"{method}-seed{seed}-keep{keep}.int8.safetensors");
-                    ModelCheckpoint.SaveInt8(qpath, pruned);
+                    ModelCheckpoint.SaveInt8(qpath, pruned, meta);
                     int8Bytes = new FileInfo(qpath).Length;
                     int8Acc = Evaluation.Accuracy(ModelCheckpoint.Load(qpath).Model, test);
                 }
