@@ -61,8 +61,9 @@ public static class ArchiveExtractor
         {
             throw new InvalidDataException($"{archivePath}: not a valid .tar.gz archive ({e.Message}).", e);
         }
-        catch (FormatException e)
+        catch (Exception e) when (e is FormatException or EndOfStreamException or ArgumentException or OverflowException)
         {
+            // Truncated or garbled headers surface as these from TarReader and the path APIs.
             throw new InvalidDataException($"{archivePath}: not a valid .tar.gz archive ({e.Message}).", e);
         }
     }

@@ -119,6 +119,7 @@ public static class SafeTensors
         stream.ReadExactly(json);
         long dataLength = fileLength - 8 - (long)headerLen;
 
+        if (!System.Text.Unicode.Utf8.IsValid(json)) throw Bad(name, "the header is not valid UTF-8");
         JsonObject root;
         try
         {
