@@ -187,3 +187,35 @@ public class FfrnnGoldenTests
         Assert.Equal(2, frames);
     }
 }
+
+/// <summary>The layer-1 identities of PERFORMANCE.md (one image product for positives, negatives and all labels) against the plain path.</summary>
+public class IdentityTests
+{
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void FastFirstLayerMatchesThePlainPath(bool inverseNegatives)
+    {
+        var cfg = new FFNetworkConfig { ImageFeatures = 50, Classes = 7, HiddenSizes = [40, 30], Threshold = 0.5f };
+        var fast = new FFNetwork(cfg, new FFRandom(1));
+        var plain = new FFNetwork(cfg, new FFRandom(1)) { UseInputIdentity = false };
+        var r = new FFRandom(2);
+        var images = new Matrix(33, 50);
+        for (int i = 0; i < images.Length; i++) images.Data[i] = r.NextSingle();
+        var labels = Enumerable.Range(0, 33).Select(i => i % 7).ToArray();
+        var neg = inverseNegatives ? Training.NegativeControl.Inverse(labels, 7) : Training.NegativeControl.OneHot(labels.Select(l => (l + 3) % 7).ToArray(), 7);
+        for (int step = 0; step < 3; step++)
+        {
+            var lf = fast.TrainBatch(images, labels, neg);
+            var lp = plain.TrainBatch(images, labels, neg);
+            TestUtil.AssertClose(lp, lf, 1e-5, $"losses step {step}");
+            for (int l = 0; l < 2; l++)
+            {
+                TestUtil.AssertClose(plain.Layers[l].Weight.Data, fast.Layers[l].Weight.Data, 1e-5, $"W{l} step {step}");
+                TestUtil.AssertClose(plain.Layers[l].Bias, fast.Layers[l].Bias, 1e-5, $"b{l} step {step}");
+            }
+        }
+        TestUtil.AssertClose(plain.LabelScores(images).Data, fast.LabelScores(images).Data, 1e-5, "label scores");
+        Assert.Equal(plain.Predict(images), fast.Predict(images));
+    }
+}

@@ -161,10 +161,22 @@ public sealed class FFNetwork : ITrainableModel, ILabelScorer, IActivationSource
             throw new ArgumentException($"negativeControl is {negativeControl.Rows}×{negativeControl.Cols} but must be {b}×{Config.Classes}.", nameof(negativeControl));
         CheckLabels(labels, nameof(labels));
 
-        int rows = 2 * b;
+        int rows = 2 * b, k = Config.Classes;
         var w = _work is { } existing && existing.Rows >= rows ? existing : (_work = new TrainWorkspace(rows, Config, _layers));
-        EmbedLabels(images.Data, b, labels, w.X.AsSpan(0, b * Config.InputFeatures));
-        EmbedControl(images.Data, b, negativeControl.Data, w.X.AsSpan(b * Config.InputFeatures, b * Config.InputFeatures));
+        bool identity = UseInputIdentity;
+        if (identity)
+        {
+            // Control vectors only: the layer-1 product works on the B images once (PERFORMANCE.md identity 2).
+            var control = w.Control.AsSpan(0, rows * k);
+            control.Clear();
+            for (int r = 0; r < b; r++) control[r * k + labels[r]] = 1f;
+            negativeControl.Data.AsSpan(0, b * k).CopyTo(control.Slice(b * k));
+        }
+        else
+        {
+            EmbedLabels(images.Data, b, labels, w.X.AsSpan(0, b * Config.InputFeatures));
+            EmbedControl(images.Data, b, negativeControl.Data, w.X.AsSpan(b * Config.InputFeatures, b * Config.InputFeatures));
+        }
 
         var losses = new float[_layers.Length];
         float[] cur = w.X, nxt = w.H;
@@ -175,7 +187,9 @@ public sealed class FFNetwork : ITrainableModel, ILabelScorer, IActivationSource
             var x = cur.AsSpan(0, rows * inF);
             var h = nxt.AsSpan(0, rows * outF);
             var invNorm = w.InvNorm.AsSpan(0, rows);
-            layer.ForwardInto(x, rows, h, invNorm);
+            bool fast = identity && l == 0;
+            if (fast) FirstLayerForward(images.Data, b, w.Control, rows, h, invNorm, w.P, w.ControlWeights, computeNorms: true);
+            else layer.ForwardInto(x, rows, h, invNorm);
             Kernels.MeanSquares(h, rows, outF, w.MeanSquares);
             ActivationObserver?.Invoke(new LayerActivation(l, 0, rows, b, outF, h, w.MeanSquares.AsSpan(0, rows)));
             var coef = w.Coefficient.AsSpan(0, rows);
@@ -185,17 +199,88 @@ public sealed class FFNetwork : ITrainableModel, ILabelScorer, IActivationSource
             Kernels.ScaleRows(h, rows, outF, coef);
             Kernels.ColumnSums(h, rows, outF, _gradB[l]);
             Kernels.ScaleRows(h, rows, outF, invNorm);
-            Gemm.Multiply(true, false, outF, inF, rows, h, outF, x, inF, _gradW[l], inF, accumulate: false);
+            if (fast) FirstLayerWeightGradient(images.Data, b, w.Control, rows, h, _gradW[l], w.P, w.ControlWeights);
+            else Gemm.Multiply(true, false, outF, inF, rows, h, outF, x, inF, _gradW[l], inF, accumulate: false);
             StepObserver?.Invoke(l, losses[l], w.MeanSquares.AsSpan(0, rows), _gradW[l], _gradB[l]);
             _optimizers[l].Step([_gradW[l], _gradB[l]]);
 
             if (l + 1 < _layers.Length)
             {
-                layer.ForwardWithNorms(x, rows, h, invNorm);
+                if (fast) FirstLayerForward(images.Data, b, w.Control, rows, h, invNorm, w.P, w.ControlWeights, computeNorms: false);
+                else layer.ForwardWithNorms(x, rows, h, invNorm);
                 (cur, nxt) = (nxt, cur);
             }
         }
         return losses;
+    }
+
+    /// <summary>
+    /// Whether layer 1 uses the exact identity x·Wᵀ = image·W_imgᵀ + control·W_ctrlᵀ with
+    /// ‖x‖² = ‖image‖² + ‖control‖² (PERFORMANCE.md identities 2–3): one image product serves the
+    /// positive and negative rows in training and all labels in prediction. Same maths as the plain
+    /// path up to float rounding; switch off to compare.
+    /// </summary>
+    public bool UseInputIdentity { get; set; } = true;
+
+    /// <summary>
+    /// Layer-1 activations of rows r = 0..rows−1, row r being image (r mod images) ⊕ control_r:
+    /// h = ReLU((P_(r mod n) + control_r·W_ctrlᵀ)·invNorm_r + b) with P = images·W_imgᵀ.
+    /// </summary>
+    private void FirstLayerForward(ReadOnlySpan<float> images, int n, ReadOnlySpan<float> control, int rows, Span<float> h,
+        Span<float> invNorm, float[] p, float[] controlWeights, bool computeNorms)
+    {
+        var layer = _layers[0];
+        int px = Config.ImageFeatures, k = Config.Classes, inF = layer.InFeatures, outF = layer.OutFeatures;
+        Gemm.Multiply(false, true, n, outF, px, images, px, layer.Weight.Data, inF, p, outF, accumulate: false);
+        // W_ctrlᵀ: row c = column px + c of W, contiguous for the gather below.
+        var wc = controlWeights.AsSpan(0, k * outF);
+        var wData = layer.Weight.Data;
+        for (int j = 0; j < outF; j++)
+            for (int c = 0; c < k; c++) wc[c * outF + j] = wData[j * inF + px + c];
+        for (int r = 0; r < rows; r++)
+        {
+            int img = r % n;
+            var hr = h.Slice(r * outF, outF);
+            p.AsSpan(img * outF, outF).CopyTo(hr);
+            var ctrl = control.Slice(r * k, k);
+            float ctrlSq = 0;
+            for (int c = 0; c < k; c++)
+            {
+                float v = ctrl[c];
+                if (v == 0f) continue;
+                ctrlSq += v * v;
+                TensorPrimitives.MultiplyAdd(wc.Slice(c * outF, outF), v, hr, hr);
+            }
+            if (computeNorms)
+                invNorm[r] = 1f / (MathF.Sqrt(TensorPrimitives.SumOfSquares(images.Slice(img * px, px)) + ctrlSq) + Kernels.NormEpsilon);
+        }
+        Kernels.ScaleBiasRelu(h, rows, outF, invNorm, layer.Bias);
+    }
+
+    /// <summary>
+    /// Layer-1 weight gradient from row gradients δ̃ (already divided by the row norms):
+    /// dW_img = (Σ over the rows sharing an image of δ̃)ᵀ·images, dW_ctrl[:, c] = Σ_r control_r[c]·δ̃_r.
+    /// </summary>
+    private void FirstLayerWeightGradient(ReadOnlySpan<float> images, int n, ReadOnlySpan<float> control, int rows, ReadOnlySpan<float> delta,
+        float[] gradW, float[] s, float[] g)
+    {
+        var layer = _layers[0];
+        int px = Config.ImageFeatures, k = Config.Classes, inF = layer.InFeatures, outF = layer.OutFeatures;
+        var sum = s.AsSpan(0, n * outF);
+        delta.Slice(0, n * outF).CopyTo(sum);
+        for (int start = n; start < rows; start += n)
+            TensorPrimitives.Add(sum, delta.Slice(start * outF, n * outF), sum);
+        Gemm.Multiply(true, false, outF, px, n, sum, outF, images, px, gradW, inF, accumulate: false);
+        var gc = g.AsSpan(0, k * outF);
+        gc.Clear();
+        for (int r = 0; r < rows; r++)
+            for (int c = 0; c < k; c++)
+            {
+                float v = control[r * k + c];
+                if (v != 0f) TensorPrimitives.MultiplyAdd(delta.Slice(r * outF, outF), v, gc.Slice(c * outF, outF), gc.Slice(c * outF, outF));
+            }
+        for (int j = 0; j < outF; j++)
+            for (int c = 0; c < k; c++) gradW[j * inF + px + c] = gc[c * outF + j];
     }
 
     /// <summary>
@@ -205,30 +290,51 @@ public sealed class FFNetwork : ITrainableModel, ILabelScorer, IActivationSource
     public Matrix LabelScores(Matrix images)
     {
         CheckImages(images);
-        int n = images.Rows, classes = Config.Classes;
+        int n = images.Rows, classes = Config.Classes, px = Config.ImageFeatures;
         var scores = new Matrix(n, classes);
         const int chunk = 64; // 640 rows per product: big enough for the kernels, small in memory.
         int maxWidth = Math.Max(Config.InputFeatures, _layers.Max(l => l.OutFeatures));
-        var a = new float[chunk * classes * maxWidth];
-        var hbuf = new float[chunk * classes * maxWidth];
-        var invNorm = new float[chunk * classes];
-        var ms = new float[chunk * classes];
-        var labels = new int[chunk * classes];
+        int maxRows = chunk * classes;
+        var a = new float[maxRows * maxWidth];
+        var hbuf = new float[maxRows * maxWidth];
+        var invNorm = new float[maxRows];
+        var ms = new float[maxRows];
+        var labels = new int[maxRows];
+        var control = new float[maxRows * classes];
+        var p = new float[chunk * _layers[0].OutFeatures];
+        var wc = new float[classes * _layers[0].OutFeatures];
         for (int start = 0; start < n; start += chunk)
         {
             int count = Math.Min(chunk, n - start), rows = count * classes;
-            // Row i·classes + c = image i ⊕ onehot(c).
-            for (int i = 0; i < count; i++)
-                for (int c = 0; c < classes; c++) labels[i * classes + c] = c;
-            EmbedLabels(images.Data.AsSpan(start * Config.ImageFeatures, count * Config.ImageFeatures), rows, labels, a, repeat: classes);
+            var imgs = images.Data.AsSpan(start * px, count * px);
+            // Label-major rows: row c·count + i = image i ⊕ onehot(c).
+            for (int r = 0; r < rows; r++) labels[r] = r / count;
             float[] cur = a, nxt = hbuf;
             for (int l = 0; l < _layers.Length; l++)
             {
                 var layer = _layers[l];
-                layer.ForwardInto(cur.AsSpan(0, rows * layer.InFeatures), rows, nxt.AsSpan(0, rows * layer.OutFeatures), invNorm);
-                Kernels.MeanSquares(nxt, rows, layer.OutFeatures, ms);
-                var s = scores.Data.AsSpan(start * classes, rows);
-                for (int r = 0; r < rows; r++) s[r] += Kernels.Softplus(ms[r] - Config.Threshold);
+                var h = nxt.AsSpan(0, rows * layer.OutFeatures);
+                if (l == 0 && UseInputIdentity)
+                {
+                    // One image product for all labels (PERFORMANCE.md identity 3).
+                    Array.Clear(control, 0, rows * classes);
+                    for (int r = 0; r < rows; r++) control[r * classes + labels[r]] = 1f;
+                    FirstLayerForward(imgs, count, control, rows, h, invNorm, p, wc, computeNorms: true);
+                }
+                else
+                {
+                    if (l == 0)
+                        for (int r = 0; r < rows; r++)
+                        {
+                            var row = cur.AsSpan(r * Config.InputFeatures, Config.InputFeatures);
+                            imgs.Slice(r % count * px, px).CopyTo(row);
+                            row.Slice(px).Clear();
+                            row[px + labels[r]] = 1f;
+                        }
+                    layer.ForwardInto(cur.AsSpan(0, rows * layer.InFeatures), rows, h, invNorm);
+                }
+                Kernels.MeanSquares(h, rows, layer.OutFeatures, ms);
+                for (int r = 0; r < rows; r++) scores.Data[(start + r % count) * classes + r / count] += Kernels.Softplus(ms[r] - Config.Threshold);
                 (cur, nxt) = (nxt, cur);
             }
         }
@@ -262,17 +368,14 @@ public sealed class FFNetwork : ITrainableModel, ILabelScorer, IActivationSource
                 throw new ArgumentOutOfRangeException(name, labels[i], $"{name}[{i}] = {labels[i]} is not a class in [0, {Config.Classes}).");
     }
 
-    /// <summary>
-    /// Row r of dst = image_(r / repeat) ⊕ onehot(labels[r]): repeat 1 for training batches,
-    /// repeat = classes for the try-every-label probe.
-    /// </summary>
-    private void EmbedLabels(ReadOnlySpan<float> images, int rows, ReadOnlySpan<int> labels, Span<float> dst, int repeat = 1)
+    /// <summary>Row r of dst = image_r ⊕ onehot(labels[r]).</summary>
+    private void EmbedLabels(ReadOnlySpan<float> images, int rows, ReadOnlySpan<int> labels, Span<float> dst)
     {
         int px = Config.ImageFeatures, inF = Config.InputFeatures;
         for (int r = 0; r < rows; r++)
         {
             var row = dst.Slice(r * inF, inF);
-            images.Slice(r / repeat * px, px).CopyTo(row);
+            images.Slice(r * px, px).CopyTo(row);
             row.Slice(px).Clear();
             row[px + labels[r]] = 1f;
         }
@@ -301,7 +404,14 @@ public sealed class FFNetwork : ITrainableModel, ILabelScorer, IActivationSource
             InvNorm = new float[rows];
             MeanSquares = new float[rows];
             Coefficient = new float[rows];
+            Control = new float[rows * config.Classes];
+            P = new float[rows * layers[0].OutFeatures];
+            ControlWeights = new float[config.Classes * layers[0].OutFeatures];
         }
+
+        public float[] Control { get; }
+        public float[] P { get; }
+        public float[] ControlWeights { get; }
 
         public int Rows { get; }
         public float[] X { get; }
