@@ -204,18 +204,31 @@ public class IdentityTests
         for (int i = 0; i < images.Length; i++) images.Data[i] = r.NextSingle();
         var labels = Enumerable.Range(0, 33).Select(i => i % 7).ToArray();
         var neg = inverseNegatives ? Training.NegativeControl.Inverse(labels, 7) : Training.NegativeControl.OneHot(labels.Select(l => (l + 3) % 7).ToArray(), 7);
+        // Gradients agree to float rounding. Weights after Adam are compared more loosely: Adam's first
+        // steps move every weight by ±lr·g/(|g| + ε), which amplifies rounding where g is near 0.
+        var gradsFast = new List<float[]>();
+        var gradsPlain = new List<float[]>();
+        fast.StepObserver = (l, loss, ms, gw, gb) => gradsFast.Add([.. gw, .. gb]);
+        plain.StepObserver = (l, loss, ms, gw, gb) => gradsPlain.Add([.. gw, .. gb]);
         for (int step = 0; step < 3; step++)
         {
             var lf = fast.TrainBatch(images, labels, neg);
             var lp = plain.TrainBatch(images, labels, neg);
             TestUtil.AssertClose(lp, lf, 1e-5, $"losses step {step}");
+            if (step == 0)
+                for (int l = 0; l < 2; l++) TestUtil.AssertClose(gradsPlain[l], gradsFast[l], 1e-5, $"gradient of layer {l + 1}");
             for (int l = 0; l < 2; l++)
             {
-                TestUtil.AssertClose(plain.Layers[l].Weight.Data, fast.Layers[l].Weight.Data, 1e-5, $"W{l} step {step}");
-                TestUtil.AssertClose(plain.Layers[l].Bias, fast.Layers[l].Bias, 1e-5, $"b{l} step {step}");
+                TestUtil.AssertClose(plain.Layers[l].Weight.Data, fast.Layers[l].Weight.Data, 1e-4, $"W{l} step {step}");
+                TestUtil.AssertClose(plain.Layers[l].Bias, fast.Layers[l].Bias, 1e-4, $"b{l} step {step}");
             }
         }
-        TestUtil.AssertClose(plain.LabelScores(images).Data, fast.LabelScores(images).Data, 1e-5, "label scores");
+        TestUtil.AssertClose(plain.LabelScores(images).Data, fast.LabelScores(images).Data, 1e-4, "label scores");
+        // Prediction on identical weights: the two paths differ only by rounding.
+        plain.UseInputIdentity = true;
+        var same = plain.LabelScores(images).Data;
+        plain.UseInputIdentity = false;
+        TestUtil.AssertClose(plain.LabelScores(images).Data, same, 1e-5, "label scores, same weights");
         Assert.Equal(plain.Predict(images), fast.Predict(images));
     }
 }
