@@ -1,33 +1,155 @@
 using System.Diagnostics;
+using System.Globalization;
+using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using FFLib.Compute;
+using FFLib.Data;
+using FFLib.Models;
+using FFLib.Training;
 
-// Matrix-product benchmark on the FFNN's layer shapes. Prints GF/s per shape and thread count.
-// Usage: dotnet run -c Release --project bench/FFLib.Benchmarks -- [gemm] [--threads N]
-int threads = Environment.ProcessorCount;
-for (int i = 0; i < args.Length - 1; i++) if (args[i] == "--threads") threads = int.Parse(args[i + 1]);
-Console.WriteLine($"SIMD: {Gemm.SimdPath} (Vector512 {Vector512.IsHardwareAccelerated}, Vector256 {Vector256.IsHardwareAccelerated}), cores {Environment.ProcessorCount}, threads {threads}");
-var shapes = new (string name, bool ta, bool tb, int m, int n, int k)[]
+// FFLib benchmarks. Timings drift on shared machines: every comparison is measured in the same run.
+//   dotnet run -c Release --project bench/FFLib.Benchmarks -- gemm  [--threads N] [--openblas]
+//   dotnet run -c Release --project bench/FFLib.Benchmarks -- ffnn  [--threads N] [--train-limit N] [--torch]
+// --openblas compares with OpenBLAS's sgemm (Debian libopenblas0-pthread, OPENBLAS_CORETYPE=SkylakeX set here);
+// --torch runs tests/reference/ffnn_torch.py (Debian python3-torch) on the same data and prints the ratio.
+var argv = args.ToList();
+string mode = argv.Count > 0 && !argv[0].StartsWith("--") ? argv[0] : "gemm";
+int threads = Opt("--threads", Environment.ProcessorCount);
+int trainLimit = Opt("--train-limit", 60000);
+ComputeSettings.Threads = threads;
+Console.WriteLine($"hardware: {Environment.ProcessorCount} logical cores, SIMD {ComputeSettings.SimdPath} (Vector512 {Vector512.IsHardwareAccelerated}, Vector256 {Vector256.IsHardwareAccelerated}), {RuntimeInformation.OSArchitecture}, {RuntimeInformation.FrameworkDescription}; threads {threads}");
+if (mode == "gemm") Gemm(argv.Contains("--openblas"));
+else if (mode == "ffnn") Ffnn(argv.Contains("--torch"));
+else { Console.Error.WriteLine($"unknown mode '{mode}' (gemm, ffnn)"); return 2; }
+return 0;
+
+int Opt(string name, int fallback)
 {
-    ("x·W1ᵀ 128×794·794×2000 (NT)", false, true, 128, 2000, 794),
-    ("x·W2ᵀ 256×2000·2000×2000 (NT)", false, true, 256, 2000, 2000),
-    ("δᵀ·x 2000×256·256×794 (TN)", true, false, 2000, 794, 256),
-    ("δᵀ·x 2000×256·256×2000 (TN)", true, false, 2000, 2000, 256),
-    ("δ·W 256×2000·2000×2000 (NN)", false, false, 256, 2000, 2000),
-    ("2048³ (NN)", false, false, 2048, 2048, 2048),
-};
-var rng = new Random(1);
-foreach (var (name, ta, tb, m, n, k) in shapes)
+    int i = argv.IndexOf(name);
+    return i >= 0 && i + 1 < argv.Count ? int.Parse(argv[i + 1], CultureInfo.InvariantCulture) : fallback;
+}
+
+void Gemm(bool openblas)
 {
-    var a = new float[m * k]; var b = new float[k * n]; var c = new float[m * n];
-    for (int i = 0; i < a.Length; i++) a[i] = (float)rng.NextDouble() - 0.5f;
-    for (int i = 0; i < b.Length; i++) b[i] = (float)rng.NextDouble() - 0.5f;
-    int lda = ta ? m : k, ldb = tb ? k : n;
-    double flops = 2.0 * m * n * k;
-    for (int w = 0; w < 3; w++) Gemm.Multiply(ta, tb, m, n, k, a, lda, b, ldb, c, n, false, threads);
-    int reps = Math.Max(3, (int)(3e10 / flops));
+    if (openblas)
+    {
+        Environment.SetEnvironmentVariable("OPENBLAS_CORETYPE", "SkylakeX");
+        OpenBlas.openblas_set_num_threads(threads);
+    }
+    var shapes = new (string Name, bool Ta, bool Tb, int M, int N, int K)[]
+    {
+        ("x·W1ᵀ 128×794·794×2000 (NT)", false, true, 128, 2000, 794),
+        ("x·W2ᵀ 256×2000·2000×2000 (NT)", false, true, 256, 2000, 2000),
+        ("δᵀ·x 2000×128·128×784 (TN)", true, false, 2000, 784, 128),
+        ("δᵀ·x 2000×256·256×2000 (TN)", true, false, 2000, 2000, 256),
+        ("δ·W 256×2000·2000×2000 (NN)", false, false, 256, 2000, 2000),
+        ("2048³ (NN)", false, false, 2048, 2048, 2048),
+    };
+    double ceiling = 0;
+    var rng = new FFRandom(1);
+    foreach (var (name, ta, tb, m, n, k) in shapes)
+    {
+        var a = Fill(m * k); var b = Fill(k * n); var c = new float[m * n];
+        int lda = ta ? m : k, ldb = tb ? k : n;
+        double flops = 2.0 * m * n * k;
+        double ours = Time(() => FFLib.Compute.Gemm.Multiply(ta, tb, m, n, k, a, lda, b, ldb, c, n, false, threads), flops);
+        ceiling = Math.Max(ceiling, ours);
+        string line = $"{name,-34} FFLib {ours,7:F1} GF/s";
+        if (openblas)
+        {
+            double blas = Time(() => OpenBlas.Sgemm(ta, tb, m, n, k, a, lda, b, ldb, c, n), flops);
+            line += $"   OpenBLAS {blas,7:F1} GF/s   ratio {ours / blas:F2}";
+        }
+        Console.WriteLine(line);
+    }
+    // The plain reference on a small shape, to show what the packing and micro-kernel buy.
+    {
+        int m = 128, n = 256, k = 256;
+        var a = Fill(m * k); var b = Fill(k * n); var c = new float[m * n];
+        double refGf = Time(() => GemmReference.Multiply(false, true, m, n, k, a, k, b, k, c, n, false), 2.0 * m * n * k, minSeconds: 0.5);
+        double fast = Time(() => FFLib.Compute.Gemm.Multiply(false, true, m, n, k, a, k, b, k, c, n, false, threads), 2.0 * m * n * k);
+        Console.WriteLine($"{"scalar reference 128×256·256×256",-34} {refGf,7:F2} GF/s vs FFLib {fast:F1} GF/s ({fast / refGf:F0}×)");
+    }
+    Console.WriteLine($"best FFLib product: {ceiling:F1} GF/s");
+
+    float[] Fill(int len) { var x = new float[len]; for (int i = 0; i < len; i++) x[i] = rng.NextSingle() - 0.5f; return x; }
+}
+
+static double Time(Action run, double flops, double minSeconds = 1.0)
+{
+    for (int w = 0; w < 3; w++) run();
+    int reps = 0;
     var sw = Stopwatch.StartNew();
-    for (int r = 0; r < reps; r++) Gemm.Multiply(ta, tb, m, n, k, a, lda, b, ldb, c, n, false, threads);
-    double s = sw.Elapsed.TotalSeconds / reps;
-    Console.WriteLine($"{name,-34} {s * 1e3,8:F2} ms  {flops / s / 1e9,7:F1} GF/s");
+    while (sw.Elapsed.TotalSeconds < minSeconds || reps < 3) { run(); reps++; }
+    return flops * reps / sw.Elapsed.TotalSeconds / 1e9;
+}
+
+void Ffnn(bool torch)
+{
+    var data = DatasetLoader.Load(DatasetKind.Mnist, new DatasetLoadOptions { AllowDownload = false });
+    var (train, _) = data.Train.Take(trainLimit).SplitLast(0.1);
+    var net = new FFNetwork(new FFNetworkConfig { HiddenSizes = [2000, 2000] }, new FFRandom(42));
+    // Warm-up: a few batches so the JIT has optimised the hot loop.
+    new Trainer().Train(net, train.Take(1280), null, new TrainingOptions { Epochs = 1, ValidateEachEpoch = false }, new FFRandom(1));
+    net = new FFNetwork(new FFNetworkConfig { HiddenSizes = [2000, 2000] }, new FFRandom(42));
+    var sw = Stopwatch.StartNew();
+    new Trainer().Train(net, train, null, new TrainingOptions { Epochs = 1, ValidateEachEpoch = false }, new FFRandom(2));
+    double epoch = sw.Elapsed.TotalSeconds;
+    int batches = (train.Count + 127) / 128;
+    // Cost model (PERFORMANCE.md, identities on): ~1.2 GF layer 1 + ~4.1 GF layer 2 per 128-image batch.
+    double gf = 5.3 * batches * train.Count / (batches * 128.0);
+    sw.Restart();
+    double acc = Evaluation.Accuracy(net, data.Test);
+    double predict = sw.Elapsed.TotalSeconds;
+    long peak = PeakRssBytes();
+    Console.WriteLine($"FFNN 2×2000 epoch: {train.Count} images in {epoch:F1} s ({train.Count / epoch:F0} samples/s, ≈{gf / epoch:F0} GF/s by the cost model)");
+    Console.WriteLine($"predict 10,000 test images: {predict:F2} s (accuracy after one epoch {acc:P2})");
+    Console.WriteLine($"peak resident memory: {peak / 1e6:F0} MB");
+    Console.WriteLine($"60-epoch projection (training only): {epoch:F1} s × 60 = {epoch:F1} min");
+    if (!torch) return;
+    string script = Path.Combine(FindRoot(), "tests", "reference", "ffnn_torch.py");
+    var psi = new ProcessStartInfo("/usr/bin/python3", $"{script} train {data.Location.Folder} --layers 2000,2000 --epochs 1 --train-limit {trainLimit} --test-limit 10000")
+    { RedirectStandardOutput = true, UseShellExecute = false };
+    psi.Environment["OPENBLAS_CORETYPE"] = "SkylakeX";
+    using var p = Process.Start(psi)!;
+    string output = p.StandardOutput.ReadToEnd();
+    p.WaitForExit();
+    Console.Write("PyTorch reference: " + output);
+    var parts = output.Split(' ');
+    double tTrain = double.Parse(parts[Array.IndexOf(parts, "train") + 1], CultureInfo.InvariantCulture);
+    double tTest = double.Parse(parts[Array.IndexOf(parts, "test") + 1].TrimEnd(','), CultureInfo.InvariantCulture);
+    Console.WriteLine($"ratio (PyTorch / FFLib): epoch {tTrain / epoch:F2}×, prediction {tTest / predict:F2}×");
+}
+
+static long PeakRssBytes()
+{
+    foreach (var line in File.ReadLines("/proc/self/status"))
+        if (line.StartsWith("VmHWM:", StringComparison.Ordinal))
+            return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) * 1024;
+    return Process.GetCurrentProcess().PeakWorkingSet64;
+}
+
+static string FindRoot()
+{
+    var d = new DirectoryInfo(AppContext.BaseDirectory);
+    while (d is not null && !File.Exists(Path.Combine(d.FullName, "FFLib.slnx"))) d = d.Parent;
+    return d?.FullName ?? Directory.GetCurrentDirectory();
+}
+
+/// <summary>OpenBLAS's CBLAS sgemm, for comparison in this benchmark only (the library has no native dependency).</summary>
+internal static class OpenBlas
+{
+    private const string Lib = "libopenblas.so.0";
+
+    [DllImport(Lib)] public static extern void openblas_set_num_threads(int n);
+
+    [DllImport(Lib)]
+    private static extern unsafe void cblas_sgemm(int order, int transA, int transB, int m, int n, int k, float alpha,
+        float* a, int lda, float* b, int ldb, float beta, float* c, int ldc);
+
+    public static unsafe void Sgemm(bool ta, bool tb, int m, int n, int k, float[] a, int lda, float[] b, int ldb, float[] c, int ldc)
+    {
+        fixed (float* pa = a) fixed (float* pb = b) fixed (float* pc = c)
+            cblas_sgemm(101, ta ? 112 : 111, tb ? 112 : 111, m, n, k, 1f, pa, lda, pb, ldb, 0f, pc, ldc);
+    }
 }

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace FFLib.Compute;
 
@@ -180,13 +181,25 @@ internal static unsafe class Gemm
             float* panel = dst + (long)j0 * kc;
             if (transB)
             {
-                // B stored n×k: row j of storage holds op(B)[.., j] contiguously.
-                for (int j = 0; j < nw; j++)
+                // B stored n×k: row j of storage holds op(B)[.., j] contiguously. Packing is a
+                // transpose; 8×8 blocks go through AVX registers, which matters when M is small
+                // (the forward product x·Wᵀ of a 128-row batch) and packing rivals the arithmetic.
+                int j = 0;
+                if (Avx.IsSupported)
+                    for (; j + 8 <= nw; j += 8)
+                    {
+                        float* src = b + (long)(jc + j0 + j) * ldb + pc;
+                        int p = 0;
+                        for (; p + 8 <= kc; p += 8) Transpose8x8(src + p, ldb, panel + (long)p * nr + j, nr);
+                        for (; p < kc; p++)
+                            for (int jj = 0; jj < 8; jj++) panel[p * nr + j + jj] = src[(long)jj * ldb + p];
+                    }
+                for (; j < nw; j++)
                 {
                     float* src = b + (long)(jc + j0 + j) * ldb + pc;
                     for (int p = 0; p < kc; p++) panel[p * nr + j] = src[p];
                 }
-                for (int j = nw; j < nr; j++)
+                for (j = nw; j < nr; j++)
                     for (int p = 0; p < kc; p++) panel[p * nr + j] = 0f;
             }
             else
@@ -209,6 +222,32 @@ internal static unsafe class Gemm
                 }
             }
         }
+    }
+
+    /// <summary>dst[k·dstStride + r] = src[r·srcStride + k] for an 8×8 block (the classic AVX unpack/shuffle/permute transpose).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Transpose8x8(float* src, int srcStride, float* dst, int dstStride)
+    {
+        var r0 = Avx.LoadVector256(src); var r1 = Avx.LoadVector256(src + srcStride);
+        var r2 = Avx.LoadVector256(src + 2 * srcStride); var r3 = Avx.LoadVector256(src + 3 * srcStride);
+        var r4 = Avx.LoadVector256(src + 4 * srcStride); var r5 = Avx.LoadVector256(src + 5 * srcStride);
+        var r6 = Avx.LoadVector256(src + 6 * srcStride); var r7 = Avx.LoadVector256(src + 7 * srcStride);
+        var t0 = Avx.UnpackLow(r0, r1); var t1 = Avx.UnpackHigh(r0, r1);
+        var t2 = Avx.UnpackLow(r2, r3); var t3 = Avx.UnpackHigh(r2, r3);
+        var t4 = Avx.UnpackLow(r4, r5); var t5 = Avx.UnpackHigh(r4, r5);
+        var t6 = Avx.UnpackLow(r6, r7); var t7 = Avx.UnpackHigh(r6, r7);
+        var u0 = Avx.Shuffle(t0, t2, 0x44); var u1 = Avx.Shuffle(t0, t2, 0xEE);
+        var u2 = Avx.Shuffle(t1, t3, 0x44); var u3 = Avx.Shuffle(t1, t3, 0xEE);
+        var u4 = Avx.Shuffle(t4, t6, 0x44); var u5 = Avx.Shuffle(t4, t6, 0xEE);
+        var u6 = Avx.Shuffle(t5, t7, 0x44); var u7 = Avx.Shuffle(t5, t7, 0xEE);
+        Avx.Store(dst, Avx.Permute2x128(u0, u4, 0x20));
+        Avx.Store(dst + dstStride, Avx.Permute2x128(u1, u5, 0x20));
+        Avx.Store(dst + 2 * dstStride, Avx.Permute2x128(u2, u6, 0x20));
+        Avx.Store(dst + 3 * dstStride, Avx.Permute2x128(u3, u7, 0x20));
+        Avx.Store(dst + 4 * dstStride, Avx.Permute2x128(u0, u4, 0x31));
+        Avx.Store(dst + 5 * dstStride, Avx.Permute2x128(u1, u5, 0x31));
+        Avx.Store(dst + 6 * dstStride, Avx.Permute2x128(u2, u6, 0x31));
+        Avx.Store(dst + 7 * dstStride, Avx.Permute2x128(u3, u7, 0x31));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
