@@ -37,14 +37,28 @@ internal static class TrainCommand
         var outDir = new Option<string>("--out", "-o") { Description = "Output folder for model.safetensors and run.json.", DefaultValueFactory = _ => "runs/latest" };
         var dataDir = new Option<string?>("--data-dir") { Description = "Folder holding the dataset's files (IDX, raw or .gz)." };
         var noDownload = new Option<bool>("--no-download") { Description = "Never download; fail if no local copy is found." };
+        var checkpointEvery = new Option<int?>("--checkpoint-every") { Description = "Save a resumable checkpoint (model, optimiser, random state) in the output folder every N epochs." };
+        var resume = new Option<string?>("--resume") { Description = "Continue the run in this folder from its checkpoint (its settings come from the checkpoint)." };
         var trackSparsity = new Option<int?>("--track-sparsity") { Description = "Record the four sparsity metrics of every weight matrix every N batches: sparsity.csv and one PNG per metric in the output folder." };
 
         var cmd = new Command("train", "Train a model on a dataset, report validation and test accuracy, save it.")
         {
-            model, dataset, preset, layers, epochs, batch, lr, classifierLr, beta, kTrain, kTestLow, kTestHigh, threshold, loss, negatives, seed, trainLimit, testLimit, valFraction, threads, outDir, dataDir, noDownload, trackSparsity,
+            model, dataset, preset, layers, epochs, batch, lr, classifierLr, beta, kTrain, kTestLow, kTestHigh, threshold, loss, negatives, seed, trainLimit, testLimit, valFraction, threads, outDir, dataDir, noDownload, trackSparsity, checkpointEvery, resume,
         };
         cmd.SetAction(pr => Cli.Run(() =>
         {
+            if (pr.GetValue(resume) is { } resumeDir)
+            {
+                int rt = pr.GetValue(threads);
+                if (rt < 1) throw new UsageException($"--threads must be at least 1, not {rt}.");
+                ComputeSettings.Threads = rt;
+                Console.Error.WriteLine($"fflib train: resuming {resumeDir}");
+                RunResult resumed;
+                using (var display = new ProgressDisplay())
+                    resumed = TrainingRun.Resume(resumeDir, display, display.EpochCompleted);
+                Report(resumed, null, null);
+                return 0;
+            }
             Architecture arch;
             try { arch = ModelCheckpoint.ParseArchitecture(pr.GetValue(model)!); }
             catch (ArgumentException e) { throw new UsageException(e.Message); }
@@ -100,7 +114,9 @@ internal static class TrainCommand
                 Data = Cli.DataOptions(pr.GetValue(dataDir), pr.GetValue(noDownload)),
                 OutputDirectory = pr.GetValue(outDir),
                 TrackSparsityEvery = pr.GetValue(trackSparsity),
+                CheckpointEvery = pr.GetValue(checkpointEvery),
             };
+            if (spec.CheckpointEvery is < 1) throw new UsageException($"--checkpoint-every must be at least 1 epoch, not {spec.CheckpointEvery}.");
             if (spec.TrackSparsityEvery is < 1) throw new UsageException($"--track-sparsity must be at least 1 batch, not {spec.TrackSparsityEvery}.");
             spec.Model.Validate();
             spec.Backprop.Validate();
@@ -115,18 +131,23 @@ internal static class TrainCommand
             RunResult result;
             using (var display = new ProgressDisplay())
                 result = TrainingRun.Execute(spec, display, display.EpochCompleted);
-            Console.WriteLine($"data: {result.DataLocation.Source} ({result.DataLocation.Folder}); train {result.TrainSamples}, validation {result.ValidationSamples}, test {result.TestSamples}");
-            Console.WriteLine($"test accuracy: {result.TestAccuracy * 100:F2}%  ({result.TestSamples} images, {result.TestSeconds:F1} s)");
-            Console.WriteLine($"training: {result.TrainSeconds:F1} s in all, {(result.Epochs.Count > 0 ? result.Epochs.Average(e => e.TrainSeconds) : 0):F1} s per epoch");
-            if (result.ModelPath is not null) Console.WriteLine($"saved: {result.ModelPath}, {result.RunJsonPath}");
-            if (result.SparsitySamples is { Count: > 0 } samples && spec.OutputDirectory is { } dir)
-            {
-                var pngs = FFLib.Plotting.Plots.SparsityOverTraining(samples, dir, $"{ModelCheckpoint.ArchitectureId(arch)} {string.Join("×", sizes)} on {DatasetCatalog.IdOf(kind)}");
-                Console.WriteLine($"sparsity: {result.SparsityCsvPath}, {string.Join(", ", pngs.Select(Path.GetFileName))}");
-            }
+            Report(result, spec.OutputDirectory, $"{ModelCheckpoint.ArchitectureId(arch)} {string.Join("×", sizes)} on {DatasetCatalog.IdOf(kind)}");
             return 0;
         }));
         return cmd;
+    }
+
+    private static void Report(RunResult result, string? dir, string? title)
+    {
+        Console.WriteLine($"data: {result.DataLocation.Source} ({result.DataLocation.Folder}); train {result.TrainSamples}, validation {result.ValidationSamples}, test {result.TestSamples}");
+        Console.WriteLine($"test accuracy: {result.TestAccuracy * 100:F2}%  ({result.TestSamples} images, {result.TestSeconds:F1} s)");
+        Console.WriteLine($"training: {result.TrainSeconds:F1} s in all, {(result.Epochs.Count > 0 ? result.Epochs.Average(e => e.TrainSeconds) : 0):F1} s per epoch");
+        if (result.ModelPath is not null) Console.WriteLine($"saved: {result.ModelPath}, {result.RunJsonPath}");
+        if (result.SparsitySamples is { Count: > 0 } samples && dir is not null)
+        {
+            var pngs = FFLib.Plotting.Plots.SparsityOverTraining(samples, dir, title ?? "sparsity");
+            Console.WriteLine($"sparsity: {result.SparsityCsvPath}, {string.Join(", ", pngs.Select(Path.GetFileName))}");
+        }
     }
 
     internal static int[] ParseLayers(string text, string option = "--layers")

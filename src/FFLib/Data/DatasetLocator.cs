@@ -25,6 +25,7 @@ public sealed record DatasetLoadOptions
     public IReadOnlyList<string>? Mirrors { get; init; }
 
     /// <summary>Reports download progress.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
     public IProgress<DownloadProgress>? Progress { get; init; }
 }
 

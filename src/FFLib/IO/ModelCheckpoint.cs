@@ -51,7 +51,9 @@ public static class ModelCheckpoint
         }
     }
 
-    private static void Write(string path, IClassifierModel model, JsonObject? training, bool quantize)
+    /// <summary>Writes a model file, optionally with extra tensors and metadata (training checkpoints add the optimiser state).</summary>
+    internal static void Write(string path, IClassifierModel model, JsonObject? training, bool quantize,
+        IReadOnlyList<NamedTensor>? extraTensors = null, IReadOnlyDictionary<string, string>? extraMetadata = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         var tensors = new List<NamedTensor>();
@@ -134,6 +136,9 @@ public static class ModelCheckpoint
             }
             tensors = qt;
         }
+        if (extraTensors is not null) tensors.AddRange(extraTensors);
+        if (extraMetadata is not null)
+            foreach (var (k, v) in extraMetadata) meta[k] = v;
         SafeTensors.Write(path, tensors, meta);
     }
 
@@ -202,9 +207,12 @@ public static class ModelCheckpoint
     public sealed record Loaded(IClassifierModel Model, Architecture Architecture, JsonObject Training, IReadOnlyDictionary<string, string> Metadata);
 
     /// <summary>Loads a model saved by <see cref="Save"/>; every inconsistency is reported with the file name.</summary>
-    public static Loaded Load(string path)
+    public static Loaded Load(string path) => Load(path, SafeTensors.Read(path));
+
+    /// <summary>Builds the model from an already-read file (training checkpoints carry extra tensors the loaders ignore).</summary>
+    internal static Loaded Load(string path, SafeTensorsFile raw)
     {
-        var file = Dequantize(path, SafeTensors.Read(path));
+        var file = Dequantize(path, raw);
         var m = file.Metadata;
         string Need(string key) => m.TryGetValue(key, out var v) ? v : throw Bad(path, $"metadata key '{key}' is missing");
         if (Need("format") != FormatName) throw Bad(path, $"format is '{m["format"]}', expected '{FormatName}'");

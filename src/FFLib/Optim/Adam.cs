@@ -47,6 +47,9 @@ public sealed class AdamOptimizer
     /// <summary>Number of steps taken so far (PyTorch's per-parameter "step").</summary>
     public int StepCount { get; private set; }
 
+    /// <summary>Number of parameter arrays.</summary>
+    public int ParameterCount => _parameters.Length;
+
     /// <summary>First-moment estimates, one array per parameter.</summary>
     public IReadOnlyList<float[]> FirstMoments => _m;
 

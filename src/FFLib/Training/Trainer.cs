@@ -111,7 +111,17 @@ public sealed class Trainer
     /// shuffles and negative labels; the same seed, data and thread count give bit-identical weights.
     /// </summary>
     public IReadOnlyList<EpochMetrics> Train(ITrainableModel model, ImageDataset train, ImageDataset? validation,
-        TrainingOptions options, FFRandom random, CancellationToken cancellationToken = default)
+        TrainingOptions options, FFRandom random, CancellationToken cancellationToken = default) =>
+        Train(model, train, validation, options, random, startEpoch: 1, cancellationToken);
+
+    /// <summary>
+    /// As <see cref="Train(ITrainableModel, ImageDataset, ImageDataset?, TrainingOptions, FFRandom, CancellationToken)"/>,
+    /// starting at epoch <paramref name="startEpoch"/> (1-based) of the planned run: for resuming from a
+    /// <see cref="TrainingCheckpoint"/> whose random source and model are in their post-epoch state.
+    /// Returns the metrics of the epochs run now.
+    /// </summary>
+    public IReadOnlyList<EpochMetrics> Train(ITrainableModel model, ImageDataset train, ImageDataset? validation,
+        TrainingOptions options, FFRandom random, int startEpoch, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(train);
@@ -134,8 +144,9 @@ public sealed class Trainer
             throw new ArgumentException($"{options.Negatives} negatives need a model that scores labels (FFNN, FFNN+C, FFRNN); {model.Architecture} does not.", nameof(options));
         var history = new List<EpochMetrics>();
         var total = Stopwatch.StartNew();
-        long seen = 0;
-        for (int epoch = 1; epoch <= plan.Count; epoch++)
+        long seen = (long)(startEpoch - 1) * n;
+        if (startEpoch < 1) throw new ArgumentOutOfRangeException(nameof(startEpoch), startEpoch, "startEpoch is 1-based.");
+        for (int epoch = startEpoch; epoch <= plan.Count; epoch++)
         {
             var phase = plan[epoch - 1];
             BeforeEpoch?.Invoke(new EpochStart(epoch, plan.Count, phase, model));

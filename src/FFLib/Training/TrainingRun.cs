@@ -52,6 +52,9 @@ public sealed record RunSpec
     /// <summary>Record the four sparsity metrics of every weight tensor every N batches (written to sparsity.csv); null: off.</summary>
     public int? TrackSparsityEvery { get; init; }
 
+    /// <summary>Write a resumable <see cref="TrainingCheckpoint"/> every N epochs (and after the last); null: off.</summary>
+    public int? CheckpointEvery { get; init; }
+
     /// <summary>Folder for model.safetensors and run.json; null writes nothing.</summary>
     public string? OutputDirectory { get; init; }
 }
@@ -80,35 +83,99 @@ public static class TrainingRun
         Action<EpochMetrics>? epochCompleted = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(spec);
+        Validate(spec);
+        var split = Prepare(spec);
+        var random = new FFRandom(spec.Seed);
+        var model = CreateModel(spec, split.Train.Features, split.Train.Classes, random);
+        return Run(spec, split, model, random, 0, [], progress, epochCompleted, cancellationToken);
+    }
+
+    /// <summary>
+    /// Continues the run whose <see cref="TrainingCheckpoint"/> is in <paramref name="folder"/> (written with
+    /// <see cref="RunSpec.CheckpointEvery"/>) to its planned epochs; ends bit-identical to an uninterrupted run.
+    /// </summary>
+    public static RunResult Resume(string folder, IProgress<TrainingProgress>? progress = null,
+        Action<EpochMetrics>? epochCompleted = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(folder);
+        string path = Directory.Exists(folder) ? Path.Combine(folder, TrainingCheckpoint.FileName) : folder;
+        if (!File.Exists(path)) throw new FileNotFoundException($"No training checkpoint at {path}: resume needs a run started with --checkpoint-every.", path);
+        var state = TrainingCheckpoint.Load(path);
+        var spec = state.Spec with { OutputDirectory = Directory.Exists(folder) ? folder : Path.GetDirectoryName(Path.GetFullPath(path)) };
+        Validate(spec);
+        return Run(spec, Prepare(spec), state.Model, state.Random, state.EpochsDone, state.History, progress, epochCompleted, cancellationToken);
+    }
+
+    private static void Validate(RunSpec spec)
+    {
         if (spec.TrainLimit is < 1) throw new ArgumentOutOfRangeException(nameof(spec), spec.TrainLimit, "TrainLimit must be at least 1.");
         if (spec.TestLimit is < 1) throw new ArgumentOutOfRangeException(nameof(spec), spec.TestLimit, "TestLimit must be at least 1.");
+        if (spec.CheckpointEvery is < 1) throw new ArgumentOutOfRangeException(nameof(spec), spec.CheckpointEvery, "CheckpointEvery must be at least 1 epoch.");
         spec.Training.Validate();
+    }
+
+    private sealed record Split(ImageDataset Train, ImageDataset Validation, ImageDataset Test, DatasetLocation Location);
+
+    private static Split Prepare(RunSpec spec)
+    {
         var data = DatasetLoader.Load(spec.Dataset, spec.Data);
         var trainFile = spec.TrainLimit is int tl ? data.Train.Take(tl) : data.Train;
         var (train, validation) = trainFile.SplitLast(spec.ValidationFraction);
         var test = spec.TestLimit is int tsl ? data.Test.Take(tsl) : data.Test;
         if (train.Count == 0) throw new ArgumentException($"No training images are left after the {spec.ValidationFraction:P0} validation split of {trainFile.Count}.");
+        return new Split(train, validation, test, data.Location);
+    }
 
-        var random = new FFRandom(spec.Seed);
-        var model = CreateModel(spec, train.Features, train.Classes, random);
+    private static RunResult Run(RunSpec spec, Split split, ITrainableModel model, FFRandom random, int epochsDone, IReadOnlyList<EpochMetrics> previous,
+        IProgress<TrainingProgress>? progress, Action<EpochMetrics>? epochCompleted, CancellationToken cancellationToken)
+    {
+        var history = previous.ToList();
+        string? dir = spec.OutputDirectory;
+        if (dir is not null) Directory.CreateDirectory(dir);
         var tracker = spec.TrackSparsityEvery is int every ? new Analysis.SparsityTracker(every) : null;
-        var trainer = new Trainer { Progress = progress, EpochCompleted = epochCompleted, BeforeBatch = tracker is null ? null : tracker.BeforeBatch };
+        void OnEpoch(EpochMetrics m)
+        {
+            history.Add(m);
+            // The checkpoint is written after the epoch's validation, when model and random source are in their post-epoch state.
+            if (dir is not null && spec.CheckpointEvery is int ce && (m.Epoch % ce == 0 || m.Epoch == model.PlanEpochs(spec.Training.Epochs).Count))
+                TrainingCheckpoint.Save(Path.Combine(dir, TrainingCheckpoint.FileName), model, random, m.Epoch, history, spec);
+            epochCompleted?.Invoke(m);
+        }
+        var trainer = new Trainer { Progress = progress, EpochCompleted = OnEpoch, BeforeBatch = tracker is null ? null : tracker.BeforeBatch };
         var sw = Stopwatch.StartNew();
-        var epochs = trainer.Train(model, train, validation, spec.Training, random, cancellationToken);
-        double trainSeconds = sw.Elapsed.TotalSeconds;
+        try
+        {
+            trainer.Train(model, split.Train, split.Validation, spec.Training, random, epochsDone + 1, cancellationToken);
+        }
+        catch (TrainingDivergedException e) when (dir is not null)
+        {
+            // Keep the last good checkpoint as it is; record why the run stopped.
+            var record = new JsonObject
+            {
+                ["format"] = "fflib-run",
+                ["format_version"] = 1,
+                ["status"] = "diverged",
+                ["reason"] = e.Message,
+                ["epoch"] = e.Epoch,
+                ["layer"] = e.Layer,
+                ["spec"] = JsonNode.Parse(JsonSerializer.Serialize(spec, TrainingCheckpoint.Json)),
+                ["epochs"] = JsonNode.Parse(JsonSerializer.Serialize(history, TrainingCheckpoint.Json)),
+            };
+            AtomicFile.WriteAllText(Path.Combine(dir, "run.json"), record.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
+            throw;
+        }
+        double trainSeconds = sw.Elapsed.TotalSeconds + previous.Sum(e => e.TrainSeconds + e.ValidationSeconds);
         tracker?.RecordFinal(model);
         sw.Restart();
-        double testAcc = Evaluation.Accuracy(model, test);
+        double testAcc = Evaluation.Accuracy(model, split.Test);
         double testSeconds = sw.Elapsed.TotalSeconds;
 
-        string? modelPath = null, runPath = null;
-        var result = new RunResult(model, epochs, testAcc, train.Count, validation.Count, test.Count,
-            trainSeconds, testSeconds, data.Location, null, null, tracker?.Samples);
-        if (spec.OutputDirectory is { } dir)
+        var result = new RunResult(model, history, testAcc, split.Train.Count, split.Validation.Count, split.Test.Count,
+            trainSeconds, testSeconds, split.Location, null, null, tracker?.Samples);
+        if (dir is not null)
         {
-            Directory.CreateDirectory(dir);
-            modelPath = Path.Combine(dir, "model.safetensors");
-            runPath = Path.Combine(dir, "run.json");
+            string modelPath = Path.Combine(dir, "model.safetensors");
+            string runPath = Path.Combine(dir, "run.json");
             ModelCheckpoint.Save(modelPath, model, TrainingMetadata(spec, result));
             result = result with { ModelPath = modelPath, RunJsonPath = runPath };
             if (tracker is not null)
@@ -142,7 +209,7 @@ public static class TrainingRun
     }
 
     /// <summary>The "training" metadata stored in the model file.</summary>
-    public static JsonObject TrainingMetadata(RunSpec spec, RunResult result) => new()
+    public static JsonObject TrainingMetadata(RunSpec spec, RunResult? result) => new()
     {
         ["dataset"] = DatasetCatalog.IdOf(spec.Dataset),
         ["architecture"] = ModelCheckpoint.ArchitectureId(spec.Architecture),
@@ -152,8 +219,8 @@ public static class TrainingRun
         ["train_limit"] = spec.TrainLimit,
         ["test_limit"] = spec.TestLimit,
         ["validation_fraction"] = spec.ValidationFraction,
-        ["train_samples"] = result.TrainSamples,
-        ["test_accuracy"] = result.TestAccuracy,
+        ["train_samples"] = result?.TrainSamples,
+        ["test_accuracy"] = result?.TestAccuracy,
     };
 
     /// <summary>The run record written to run.json: config, per-epoch metrics, test accuracy, timings, machine.</summary>
@@ -165,6 +232,7 @@ public static class TrainingRun
         {
             ["format"] = "fflib-run",
             ["format_version"] = 1,
+            ["status"] = "completed",
             ["library_version"] = ModelCheckpoint.LibraryVersion,
             ["created_utc"] = DateTime.UtcNow.ToString("o"),
             ["config"] = new JsonObject

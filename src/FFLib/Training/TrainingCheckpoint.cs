@@ -1,0 +1,120 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
+using FFLib.Compute;
+using FFLib.IO;
+using FFLib.Models;
+
+namespace FFLib.Training;
+
+/// <summary>Everything needed to continue a run exactly where it stopped.</summary>
+/// <param name="Model">The model with its optimiser state restored.</param>
+/// <param name="Random">The run's random source, in the state it had after the last finished epoch.</param>
+/// <param name="EpochsDone">Finished epochs.</param>
+/// <param name="History">Their metrics.</param>
+/// <param name="Spec">The run's specification.</param>
+public sealed record TrainingState(ITrainableModel Model, FFRandom Random, int EpochsDone, IReadOnlyList<EpochMetrics> History, RunSpec Spec);
+
+/// <summary>
+/// Resumable training checkpoints: one safetensors file (written atomically) holding the model
+/// tensors (same names as a model file, so <c>fflib eval</c> reads it too), every optimiser's
+/// moments ("optimizer.{i}.m.{j}", "optimizer.{i}.v.{j}") and, in the metadata, the optimisers'
+/// step counts and learning rates, the random generators' states, the finished epochs with their
+/// metrics and the run specification. The shuffle of the next epoch is drawn from the restored
+/// generator, so a resumed run ends bit-identical to an uninterrupted one (same thread count not
+/// even required: results do not depend on it).
+/// </summary>
+public static class TrainingCheckpoint
+{
+    /// <summary>File name inside a run folder.</summary>
+    public const string FileName = "checkpoint.safetensors";
+
+    internal static readonly JsonSerializerOptions Json = new()
+    {
+        Converters = { new JsonStringEnumConverter() },
+        WriteIndented = false,
+    };
+
+    /// <summary>Saves the state after <paramref name="epochsDone"/> epochs.</summary>
+    public static void Save(string path, ITrainableModel model, FFRandom random, int epochsDone, IReadOnlyList<EpochMetrics> history, RunSpec spec)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(random);
+        var tensors = new List<NamedTensor>();
+        var steps = new JsonArray();
+        var rates = new JsonArray();
+        var opts = model.AllOptimizers;
+        for (int i = 0; i < opts.Count; i++)
+        {
+            var o = opts[i];
+            for (int j = 0; j < o.ParameterCount; j++)
+            {
+                tensors.Add(new NamedTensor($"optimizer.{i}.m.{j}", [o.FirstMoments[j].Length], o.FirstMoments[j]));
+                tensors.Add(new NamedTensor($"optimizer.{i}.v.{j}", [o.SecondMoments[j].Length], o.SecondMoments[j]));
+            }
+            steps.Add(o.StepCount);
+            rates.Add(o.Settings.LearningRate);
+        }
+        var meta = new Dictionary<string, string>
+        {
+            ["checkpoint"] = "training",
+            ["epochs_done"] = epochsDone.ToString(CultureInfo.InvariantCulture),
+            ["optimizer_steps"] = steps.ToJsonString(),
+            ["optimizer_learning_rates"] = rates.ToJsonString(),
+            ["rng"] = StateJson(random),
+            ["history"] = JsonSerializer.Serialize(history, Json),
+            ["spec"] = JsonSerializer.Serialize(spec, Json),
+        };
+        if (model is FFRecurrentNetwork rnn) meta["state_rng"] = StateJson(rnn.StateRandom);
+        ModelCheckpoint.Write(path, model, TrainingRun.TrainingMetadata(spec, null), quantize: false, tensors, meta);
+    }
+
+    /// <summary>Loads a checkpoint written by <see cref="Save"/>; every inconsistency names the file.</summary>
+    public static TrainingState Load(string path)
+    {
+        var file = SafeTensors.Read(path);
+        var m = file.Metadata;
+        if (!m.TryGetValue("checkpoint", out var kind) || kind != "training")
+            throw new InvalidDataException($"{path}: not a training checkpoint (a model file cannot be resumed: train with --checkpoint-every).");
+        try
+        {
+            var loaded = ModelCheckpoint.Load(path, file);
+            if (loaded.Model is not ITrainableModel model) throw new InvalidDataException($"{path}: the model cannot be trained.");
+            var steps = JsonNode.Parse(m["optimizer_steps"])!.AsArray().Select(n => n!.GetValue<int>()).ToArray();
+            var rates = JsonNode.Parse(m["optimizer_learning_rates"])!.AsArray().Select(n => n!.GetValue<float>()).ToArray();
+            var opts = model.AllOptimizers;
+            if (steps.Length != opts.Count || rates.Length != opts.Count)
+                throw new InvalidDataException($"{path}: {steps.Length} optimiser states for a model with {opts.Count} optimisers.");
+            for (int i = 0; i < opts.Count; i++)
+            {
+                var o = opts[i];
+                var first = new float[o.ParameterCount][];
+                var second = new float[o.ParameterCount][];
+                for (int j = 0; j < o.ParameterCount; j++)
+                {
+                    first[j] = file.Get($"optimizer.{i}.m.{j}").Data;
+                    second[j] = file.Get($"optimizer.{i}.v.{j}").Data;
+                }
+                o.Restore(steps[i], first, second);
+                o.Settings = o.Settings with { LearningRate = rates[i] };
+            }
+            var random = new FFRandom(0);
+            random.SetState(ParseState(m["rng"]));
+            if (model is FFRecurrentNetwork rnn && m.TryGetValue("state_rng", out var sr)) rnn.StateRandom.SetState(ParseState(sr));
+            var history = JsonSerializer.Deserialize<List<EpochMetrics>>(m["history"], Json) ?? [];
+            var spec = JsonSerializer.Deserialize<RunSpec>(m["spec"], Json) ?? throw new InvalidDataException($"{path}: the run specification is empty.");
+            int done = int.Parse(m["epochs_done"], CultureInfo.InvariantCulture);
+            return new TrainingState(model, random, done, history, spec);
+        }
+        catch (Exception e) when (e is KeyNotFoundException or JsonException or FormatException or ArgumentException or NullReferenceException or InvalidOperationException)
+        {
+            throw new InvalidDataException($"{path}: the training checkpoint is incomplete or inconsistent ({e.Message}).");
+        }
+    }
+
+    private static string StateJson(FFRandom r) => new JsonArray(r.GetState().Select(x => (JsonNode)x.ToString(CultureInfo.InvariantCulture)).ToArray()).ToJsonString();
+
+    private static ulong[] ParseState(string json) =>
+        JsonNode.Parse(json)!.AsArray().Select(n => ulong.Parse(n!.GetValue<string>(), CultureInfo.InvariantCulture)).ToArray();
+}

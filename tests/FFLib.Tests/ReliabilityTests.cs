@@ -1,0 +1,126 @@
+using System.Diagnostics;
+using System.Text.Json.Nodes;
+using FFLib.Data;
+using FFLib.IO;
+using FFLib.Models;
+using FFLib.Training;
+using Xunit;
+
+namespace FFLib.Tests;
+
+/// <summary>Exact resume, divergence records and crash-safe files (real MNIST subsets).</summary>
+[Collection("RealData")]
+public sealed class ReliabilityTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("fflib-reliability-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private static RunSpec Spec(Architecture arch, string dir, int epochs = 4) => new()
+    {
+        Architecture = arch,
+        Model = new FFNetworkConfig { HiddenSizes = [40, 30] },
+        Backprop = new BackpropNetworkConfig { HiddenSizes = [40, 30] },
+        Recurrent = new FFRecurrentConfig { TrainFrames = 2 },
+        ClassifierLearningRate = 1e-3f,
+        Training = new TrainingOptions { Epochs = epochs, BatchSize = 100 },
+        Seed = 7,
+        TrainLimit = 1500,
+        TestLimit = 300,
+        Data = new DatasetLoadOptions { AllowDownload = false },
+        CheckpointEvery = 1,
+        OutputDirectory = dir,
+    };
+
+    private static float[] Weights(IClassifierModel m) => Analysis.ModelAnalysis.Parameters(m).Where(p => p.Parameter != "forward+bias").SelectMany(p => p.Values).ToArray();
+
+    [Theory]
+    [InlineData(Architecture.Ffnn)]
+    [InlineData(Architecture.Ffc)]
+    [InlineData(Architecture.Ffrnn)]
+    [InlineData(Architecture.Bpnn)]
+    public void ResumedRunEndsBitIdenticalToAnUninterruptedOne(Architecture arch)
+    {
+        string full = Path.Combine(_dir, $"{arch}-full"), part = Path.Combine(_dir, $"{arch}-part");
+        var uninterrupted = TrainingRun.Execute(Spec(arch, full));
+
+        // The same run, stopped after epoch 2 (as a kill would stop it), then resumed from its checkpoint.
+        using var cts = new CancellationTokenSource();
+        Assert.ThrowsAny<OperationCanceledException>(() =>
+            TrainingRun.Execute(Spec(arch, part), epochCompleted: m => { if (m.Epoch == 2) cts.Cancel(); }, cancellationToken: cts.Token));
+        Assert.False(File.Exists(Path.Combine(part, "model.safetensors")));
+        var state = TrainingCheckpoint.Load(Path.Combine(part, TrainingCheckpoint.FileName));
+        Assert.Equal(2, state.EpochsDone);
+        var resumed = TrainingRun.Resume(part);
+
+        Assert.Equal(Weights(uninterrupted.Model), Weights(resumed.Model));
+        Assert.Equal(uninterrupted.TestAccuracy, resumed.TestAccuracy);
+        Assert.Equal(uninterrupted.Epochs.Select(e => e.LayerLosses), resumed.Epochs.Select(e => e.LayerLosses));
+        Assert.Equal(4, resumed.Epochs.Count);
+        var run = JsonNode.Parse(File.ReadAllText(Path.Combine(part, "run.json")))!;
+        Assert.Equal("completed", run["status"]!.GetValue<string>());
+        // The checkpoint is also a model file that eval can read.
+        Assert.Equal(arch, ModelCheckpoint.Load(Path.Combine(full, TrainingCheckpoint.FileName)).Architecture);
+    }
+
+    [Fact]
+    public void DivergenceStopsWithEpochLayerAndARecord()
+    {
+        string dir = Path.Combine(_dir, "diverge");
+        var spec = Spec(Architecture.Ffnn, dir, epochs: 2) with { Model = new FFNetworkConfig { HiddenSizes = [40, 30], LearningRate = 1e30f } };
+        var e = Assert.Throws<TrainingDivergedException>(() => TrainingRun.Execute(spec));
+        Assert.Equal(1, e.Epoch);
+        Assert.Contains("diverged", e.Message);
+        Assert.Contains("layer", e.Message);
+        var run = JsonNode.Parse(File.ReadAllText(Path.Combine(dir, "run.json")))!;
+        Assert.Equal("diverged", run["status"]!.GetValue<string>());
+        Assert.Equal(e.Epoch, run["epoch"]!.GetValue<int>());
+        Assert.False(File.Exists(Path.Combine(dir, "model.safetensors")));
+    }
+
+    [Fact]
+    public void ResumingAModelFileOrNothingFailsClearly()
+    {
+        var e = Assert.Throws<FileNotFoundException>(() => TrainingRun.Resume(Path.Combine(_dir, "nothing-here")));
+        Assert.Contains("--checkpoint-every", e.Message);
+        string model = Path.Combine(_dir, "m.safetensors");
+        ModelCheckpoint.Save(model, new FFNetwork(new FFNetworkConfig { ImageFeatures = 4, Classes = 2, HiddenSizes = [3] }, new Compute.FFRandom(1)));
+        var e2 = Assert.Throws<InvalidDataException>(() => TrainingCheckpoint.Load(model));
+        Assert.Contains("not a training checkpoint", e2.Message);
+    }
+
+    /// <summary>
+    /// Kills a training process (checkpointing after every epoch) at random moments, repeatedly.
+    /// After every kill the checkpoint on disk is complete and loads; a run resumed from it finishes.
+    /// </summary>
+    [Fact]
+    public void KillingTheProcessNeverLeavesATornCheckpoint()
+    {
+        string cli = Path.Combine(AppContext.BaseDirectory, "FFLib.Cli.dll");
+        Assert.True(File.Exists(cli), cli);
+        string dir = Path.Combine(_dir, "killed");
+        var rng = new Random(12345);
+        int loaded = 0;
+        for (int attempt = 0; attempt < 6; attempt++)
+        {
+            var psi = new ProcessStartInfo("dotnet", $"\"{cli}\" train --model ffnn --layers 60,40 --epochs 400 --batch-size 50 --train-limit 600 --test-limit 100 --checkpoint-every 1 --no-download --out \"{dir}\"")
+            {
+                RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
+            };
+            using var p = Process.Start(psi)!;
+            p.BeginOutputReadLine();
+            p.BeginErrorReadLine();
+            Thread.Sleep(rng.Next(1200, 3000));
+            p.Kill(entireProcessTree: true);
+            p.WaitForExit();
+            string ckpt = Path.Combine(dir, TrainingCheckpoint.FileName);
+            if (!File.Exists(ckpt)) continue;
+            var state = TrainingCheckpoint.Load(ckpt); // throws on a torn file
+            Assert.InRange(state.EpochsDone, 1, 400);
+            loaded++;
+        }
+        Assert.True(loaded >= 3, $"only {loaded} of 6 kills left a checkpoint to check");
+        // Temporary files of interrupted writes are hidden dot-files, never the checkpoint's own name.
+        Assert.All(Directory.GetFiles(dir), f => Assert.True(Path.GetFileName(f) is TrainingCheckpoint.FileName || Path.GetFileName(f).StartsWith('.'), f));
+    }
+}
