@@ -13,6 +13,9 @@ internal static class Program
         root.Subcommands.Add(VisualizeCommand.Create());
         root.Subcommands.Add(PruneCommand.Create());
         root.Subcommands.Add(PruneCommand.CreateCompare());
+        root.Subcommands.Add(SweepCommand.CreateSweep());
+        root.Subcommands.Add(SweepCommand.CreateReport());
+        root.Subcommands.Add(SweepCommand.CreateReproduce());
         return root.Parse(args).Invoke();
     }
 }

@@ -1,0 +1,122 @@
+using System.Globalization;
+using System.Text;
+using FFLib.IO;
+
+namespace FFLib.Experiments;
+
+/// <summary>Markdown and CSV tables from a results folder: Table 2 (accuracy), Table 3 (weight sparsity), Table 5 (L+ vs L−).</summary>
+public static class SweepReport
+{
+    private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
+
+    /// <summary>The configuration of a run apart from its seed and dataset (a table row).</summary>
+    private static string Config(RunRecord r) =>
+        r.Architecture == "bpnn"
+            ? string.Create(Inv, $"bpnn {string.Join("×", r.Layers)}, lr {r.LearningRate:G4}")
+            : string.Create(Inv, $"{r.Architecture} {string.Join("×", r.Layers)}, lr {r.LearningRate:G4}, θ {r.Threshold:G4}, {(r.Loss == "min" ? "L−" : "L+")}");
+
+    private static (double Mean, double Std, int N) Stats(IEnumerable<double> values)
+    {
+        var v = values.ToArray();
+        if (v.Length == 0) return (double.NaN, double.NaN, 0);
+        double mean = v.Average();
+        double std = v.Length > 1 ? Math.Sqrt(v.Sum(x => (x - mean) * (x - mean)) / (v.Length - 1)) : 0;
+        return (mean, std, v.Length);
+    }
+
+    private static string Cell((double Mean, double Std, int N) s, string format = "F2") =>
+        s.N == 0 ? "—" : $"{s.Mean.ToString(format, Inv)} ± {s.Std.ToString(format, Inv)} (n={s.N})";
+
+    /// <summary>Writes report.md, table2.csv, table3.csv and table5.csv into <paramref name="folder"/> and returns the Markdown.</summary>
+    public static string Write(IReadOnlyList<RunRecord> records, string folder)
+    {
+        string md = Markdown(records, out var t2, out var t3, out var t5);
+        Directory.CreateDirectory(folder);
+        AtomicFile.WriteAllText(Path.Combine(folder, "report.md"), md);
+        AtomicFile.WriteAllText(Path.Combine(folder, "table2.csv"), t2);
+        AtomicFile.WriteAllText(Path.Combine(folder, "table3.csv"), t3);
+        AtomicFile.WriteAllText(Path.Combine(folder, "table5.csv"), t5);
+        return md;
+    }
+
+    /// <summary>The report as Markdown, plus the three tables as CSV.</summary>
+    public static string Markdown(IReadOnlyList<RunRecord> records, out string table2Csv, out string table3Csv, out string table5Csv)
+    {
+        var ok = records.Where(r => r.Status == "completed" && r.TestAccuracy.HasValue).ToArray();
+        var datasets = records.Select(r => r.Dataset).Distinct().OrderBy(d => d, StringComparer.Ordinal).ToArray();
+        var sb = new StringBuilder();
+        sb.Append("# Sweep report\n\n");
+        sb.Append(Inv, $"{records.Count} runs: {ok.Length} completed, {records.Count(r => r.Status == "diverged")} diverged, {records.Count(r => r.Status is not ("completed" or "diverged"))} failed otherwise.\n\n");
+
+        // Table 2: test accuracy, mean ± std over seeds.
+        sb.Append("## Test accuracy (%), mean ± std over seeds (Table 2)\n\n");
+        sb.Append("| configuration | ").Append(string.Join(" | ", datasets)).Append(" |\n|---|").Append(string.Concat(datasets.Select(_ => "---|"))).Append('\n');
+        var csv2 = new StringBuilder("configuration,dataset,mean,std,n\n");
+        foreach (var cfg in ok.Select(Config).Distinct().OrderBy(c => c, StringComparer.Ordinal))
+        {
+            sb.Append("| ").Append(cfg);
+            foreach (var d in datasets)
+            {
+                var s = Stats(ok.Where(r => Config(r) == cfg && r.Dataset == d).Select(r => r.TestAccuracy!.Value * 100));
+                sb.Append(" | ").Append(Cell(s));
+                if (s.N > 0) csv2.Append(Inv, $"\"{cfg}\",{d},{s.Mean:F4},{s.Std:F4},{s.N}\n");
+            }
+            sb.Append(" |\n");
+        }
+
+        // Table 3: weight sparsity per layer.
+        sb.Append("\n## Weight sparsity per layer, mean ± std over seeds (Table 3)\n\n");
+        sb.Append("| configuration | dataset | layer | tensor | Hoyer | Gini |\n|---|---|---|---|---|---|\n");
+        var csv3 = new StringBuilder("configuration,dataset,layer,tensor,hoyer_mean,hoyer_std,gini_mean,gini_std,n\n");
+        foreach (var g in ok.Where(r => r.Sparsity is not null).GroupBy(r => (Config(r), r.Dataset)).OrderBy(g => g.Key.Item1, StringComparer.Ordinal).ThenBy(g => g.Key.Dataset, StringComparer.Ordinal))
+        {
+            var tensors = g.First().Sparsity!.Where(p => p.Parameter is "weight" or "forward" or "backward").Select(p => (p.Layer, p.Parameter)).ToArray();
+            foreach (var (layer, tensor) in tensors)
+            {
+                var hoyer = Stats(g.Select(r => r.Sparsity!.First(p => p.Layer == layer && p.Parameter == tensor).Sparsity.Hoyer));
+                var gini = Stats(g.Select(r => r.Sparsity!.First(p => p.Layer == layer && p.Parameter == tensor).Sparsity.Gini));
+                sb.Append(Inv, $"| {g.Key.Item1} | {g.Key.Dataset} | {layer} | {tensor} | {Cell(hoyer, "F3")} | {Cell(gini, "F3")} |\n");
+                csv3.Append(Inv, $"\"{g.Key.Item1}\",{g.Key.Dataset},{layer},{tensor},{hoyer.Mean:F5},{hoyer.Std:F5},{gini.Mean:F5},{gini.Std:F5},{hoyer.N}\n");
+            }
+        }
+
+        // Table 5: L+ vs L− where both were run with otherwise equal settings.
+        sb.Append("\n## L+ vs L− (Table 5): mean ± std, max, two-sample t-test\n\n");
+        sb.Append("Student: pooled variance; Welch: unequal variances (Welch–Satterthwaite degrees of freedom). Two-sided p-values.\n\n");
+        sb.Append("| model | dataset | L+ mean ± std | L+ max | L− mean ± std | L− max | p (Student) | p (Welch) |\n|---|---|---|---|---|---|---|---|\n");
+        var csv5 = new StringBuilder("model,dataset,lplus_mean,lplus_std,lplus_max,lminus_mean,lminus_std,lminus_max,p_student,p_welch,n_plus,n_minus\n");
+        foreach (var g in ok.Where(r => r.Loss != "ce")
+                     .GroupBy(r => string.Create(Inv, $"{r.Architecture} {string.Join("×", r.Layers)}, lr {r.LearningRate:G4}, θ {r.Threshold:G4}") + "|" + r.Dataset)
+                     .OrderBy(g => g.Key, StringComparer.Ordinal))
+        {
+            var plus = g.Where(r => r.Loss == "max").Select(r => r.TestAccuracy!.Value * 100).ToArray();
+            var minus = g.Where(r => r.Loss == "min").Select(r => r.TestAccuracy!.Value * 100).ToArray();
+            if (plus.Length == 0 || minus.Length == 0) continue;
+            var (model, dataset) = (g.Key.Split('|')[0], g.Key.Split('|')[1]);
+            var sp = Stats(plus);
+            var sm = Stats(minus);
+            string student = "—", welch = "—";
+            double ps = double.NaN, pw = double.NaN;
+            if (plus.Length >= 2 && minus.Length >= 2)
+            {
+                ps = TTest.Student(plus, minus).PValue;
+                pw = TTest.Welch(plus, minus).PValue;
+                student = ps.ToString("G3", Inv);
+                welch = pw.ToString("G3", Inv);
+            }
+            sb.Append(Inv, $"| {model} | {dataset} | {Cell(sp)} | {plus.Max():F2} | {Cell(sm)} | {minus.Max():F2} | {student} | {welch} |\n");
+            csv5.Append(Inv, $"\"{model}\",{dataset},{sp.Mean:F4},{sp.Std:F4},{plus.Max():F4},{sm.Mean:F4},{sm.Std:F4},{minus.Max():F4},{ps:G6},{pw:G6},{plus.Length},{minus.Length}\n");
+        }
+
+        var failed = records.Where(r => r.Status != "completed").OrderBy(r => r.Id, StringComparer.Ordinal).ToArray();
+        if (failed.Length > 0)
+        {
+            sb.Append("\n## Runs that did not complete\n\n| id | configuration | dataset | seed | status | reason |\n|---|---|---|---|---|---|\n");
+            foreach (var r in failed) sb.Append(Inv, $"| {r.Id} | {Config(r)} | {r.Dataset} | {r.Seed} | {r.Status} | {r.Reason} |\n");
+        }
+        table2Csv = csv2.ToString();
+        table3Csv = csv3.ToString();
+        table5Csv = csv5.ToString();
+        return sb.ToString();
+    }
+}
