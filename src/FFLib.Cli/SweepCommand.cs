@@ -66,9 +66,11 @@ internal static class SweepCommand
         cmd.SetAction(pr => Cli.Run(() =>
         {
             string dir = pr.GetValue(results)!;
-            var md = SweepReport.Write(SweepRunner.ReadAll(dir), dir);
+            var records = SweepRunner.ReadAll(dir);
+            var md = SweepReport.Write(records, dir);
             Console.WriteLine(md);
             Console.WriteLine($"written: {Path.Combine(dir, "report.md")}, table2.csv, table3.csv, table5.csv");
+            foreach (var png in Heatmaps(records, dir)) Console.WriteLine($"written: {png}");
             return 0;
         }));
         return cmd;
@@ -108,6 +110,20 @@ internal static class SweepCommand
             return 0;
         }));
         return cmd;
+    }
+
+    internal static IEnumerable<string> Heatmaps(IReadOnlyList<RunRecord> records, string dir)
+    {
+        foreach (var g in SweepReport.SensitivityGrids(records))
+        {
+            string stem = string.Join("_", g.Title.Split(' ', '(', ')', '×').Where(x => x.Length > 0)).Replace("L−", "Lminus").Replace("L+", "Lplus").Replace("on_", "");
+            foreach (bool hoyer in new[] { false, true })
+            {
+                string png = Path.Combine(dir, $"heatmap_{(hoyer ? "hoyer" : "accuracy")}_{stem}.png");
+                FFLib.Plotting.Plots.SensitivityHeatmap(png, g, hoyer);
+                yield return png;
+            }
+        }
     }
 
     /// <summary>Documented budgets: smoke = 200×200, 4 epochs, 2 seeds, full data; reduced = 2×2000, 10 epochs, 3 seeds; paper = Table 1.</summary>

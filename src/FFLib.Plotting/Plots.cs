@@ -100,6 +100,46 @@ public static class Plots
         SaveAtomically(plot, path, 900, 560);
     }
 
+    /// <summary>
+    /// Figures 3–8: a learning-rate × threshold heatmap with each cell's value written in it;
+    /// cells without a finished run are left white and marked "×" where a run diverged.
+    /// </summary>
+    public static void SensitivityHeatmap(string path, FFLib.Experiments.SensitivityGrid grid, bool hoyer)
+    {
+        ArgumentNullException.ThrowIfNull(grid);
+        var values = hoyer ? grid.Hoyer : grid.Accuracy;
+        int rows = grid.Thresholds.Length, cols = grid.LearningRates.Length;
+        var data = new double[rows, cols];
+        for (int t = 0; t < rows; t++)
+            for (int l = 0; l < cols; l++)
+                data[rows - 1 - t, l] = values[t, l] ?? double.NaN; // data row r is drawn at y = rows − 1 − r: largest θ on top
+        var plot = new Plot();
+        plot.Font.Set(Font);
+        var hm = plot.Add.Heatmap(data);
+        hm.Colormap = new ScottPlot.Colormaps.Viridis();
+        hm.NaNCellColor = Colors.White;
+        plot.Add.ColorBar(hm).Label = hoyer ? "mean Hoyer sparsity" : "test accuracy (%)";
+        for (int t = 0; t < rows; t++)
+            for (int l = 0; l < cols; l++)
+            {
+                int y = t;
+                string label = values[t, l] is double v ? (hoyer ? v.ToString("F3", System.Globalization.CultureInfo.InvariantCulture) : v.ToString("F1", System.Globalization.CultureInfo.InvariantCulture)) : grid.Failed[t, l] ? "×" : "";
+                if (grid.Failed[t, l] && values[t, l] is not null) label += " ×";
+                var text = plot.Add.Text(label, l, y);
+                text.LabelFontColor = values[t, l] is null ? Colors.Black : Colors.White;
+                text.LabelFontSize = 14;
+                text.LabelAlignment = Alignment.MiddleCenter;
+            }
+        plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericManual(
+            Enumerable.Range(0, cols).Select(l => new Tick(l, grid.LearningRates[l].ToString("G4", System.Globalization.CultureInfo.InvariantCulture))).ToArray());
+        plot.Axes.Left.TickGenerator = new ScottPlot.TickGenerators.NumericManual(
+            Enumerable.Range(0, rows).Select(t => new Tick(t, grid.Thresholds[t].ToString("G4", System.Globalization.CultureInfo.InvariantCulture))).ToArray());
+        plot.XLabel("learning rate");
+        plot.YLabel("loss threshold θ");
+        plot.Title($"{grid.Title}: {(hoyer ? "mean Hoyer sparsity" : "test accuracy")} (× = failed to converge)");
+        SaveAtomically(plot, path, 760, 560);
+    }
+
     /// <summary>Human-readable metric name.</summary>
     public static string MetricTitle(SparsityMetric metric) => metric switch
     {

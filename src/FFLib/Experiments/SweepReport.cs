@@ -4,9 +4,47 @@ using FFLib.IO;
 
 namespace FFLib.Experiments;
 
+/// <summary>
+/// One learning-rate × threshold grid (Figures 3–8): mean test accuracy (%) and mean Hoyer sparsity
+/// over all weight matrices and seeds per cell; null where no run finished; <see cref="Failed"/> marks
+/// cells with a diverged or failed run.
+/// </summary>
+public sealed record SensitivityGrid(string Title, string Architecture, string Dataset, float[] LearningRates, float[] Thresholds,
+    double?[,] Accuracy, double?[,] Hoyer, bool[,] Failed);
+
 /// <summary>Markdown and CSV tables from a results folder: Table 2 (accuracy), Table 3 (weight sparsity), Table 5 (L+ vs L−).</summary>
 public static class SweepReport
 {
+    /// <summary>The lr × θ grids of a results folder: one per architecture, dataset, widths and loss with at least 2 learning rates or 2 thresholds.</summary>
+    public static IReadOnlyList<SensitivityGrid> SensitivityGrids(IReadOnlyList<RunRecord> records)
+    {
+        var grids = new List<SensitivityGrid>();
+        foreach (var g in records.GroupBy(r => (r.Architecture, r.Dataset, Layers: string.Join("×", r.Layers), r.Loss)).OrderBy(g => g.Key.ToString(), StringComparer.Ordinal))
+        {
+            var lrs = g.Select(r => r.LearningRate).Distinct().Order().ToArray();
+            var thetas = g.Select(r => r.Threshold).Distinct().Order().ToArray();
+            if (lrs.Length < 2 && thetas.Length < 2) continue;
+            var acc = new double?[thetas.Length, lrs.Length];
+            var hoyer = new double?[thetas.Length, lrs.Length];
+            var failed = new bool[thetas.Length, lrs.Length];
+            for (int t = 0; t < thetas.Length; t++)
+                for (int l = 0; l < lrs.Length; l++)
+                {
+                    var cell = g.Where(r => r.Threshold == thetas[t] && r.LearningRate == lrs[l]).ToArray();
+                    var ok = cell.Where(r => r.Status == "completed" && r.TestAccuracy.HasValue).ToArray();
+                    failed[t, l] = cell.Any(r => r.Status != "completed");
+                    if (ok.Length == 0) continue;
+                    acc[t, l] = ok.Average(r => r.TestAccuracy!.Value * 100);
+                    var h = ok.Where(r => r.Sparsity is not null)
+                        .Select(r => r.Sparsity!.Where(p => p.Parameter is "weight" or "forward" or "backward").Average(p => p.Sparsity.Hoyer)).ToArray();
+                    hoyer[t, l] = h.Length > 0 ? h.Average() : null;
+                }
+            string loss = g.Key.Loss switch { "min" => "L−", "max" => "L+", _ => "cross-entropy" };
+            grids.Add(new SensitivityGrid($"{g.Key.Architecture} {g.Key.Layers} on {g.Key.Dataset} ({loss})", g.Key.Architecture, g.Key.Dataset, lrs, thetas, acc, hoyer, failed));
+        }
+        return grids;
+    }
+
     private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
 
     /// <summary>The configuration of a run apart from its seed and dataset (a table row).</summary>
