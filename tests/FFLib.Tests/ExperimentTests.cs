@@ -99,6 +99,30 @@ public sealed class ExperimentTests : IDisposable
     }
 
     [Fact]
+    public void SensitivityGridAveragesCellsAndMarksFailures()
+    {
+        RunRecord R(string id, float lr, float theta, int seed, double? acc, double hoyer = 0.5) =>
+            Rec(id, "ffnn", "min", seed, acc, hoyer, acc is null ? "diverged" : "completed") with { LearningRate = lr, Threshold = theta };
+        var records = new[]
+        {
+            R("1", 0.001f, 1, 0, 0.90, 0.40), R("2", 0.001f, 1, 1, 0.92, 0.50),
+            R("3", 0.02f, 1, 0, 0.95), R("4", 0.001f, 20, 0, 0.97), R("5", 0.02f, 20, 0, null),
+        };
+        var grid = Assert.Single(SweepReport.SensitivityGrids(records));
+        Assert.Equal([0.001f, 0.02f], grid.LearningRates);
+        Assert.Equal([1f, 20f], grid.Thresholds);
+        Assert.Equal(91.0, grid.Accuracy[0, 0]!.Value, 9);
+        Assert.Equal(0.45, grid.Hoyer[0, 0]!.Value, 9);
+        Assert.Null(grid.Accuracy[1, 1]);
+        Assert.True(grid.Failed[1, 1]);
+        Assert.False(grid.Failed[0, 1]);
+        string png = Path.Combine(_dir, "heat.png");
+        Plotting.Plots.SensitivityHeatmap(png, grid, hoyer: false);
+        using var bmp = SkiaSharp.SKBitmap.Decode(png);
+        Assert.Equal((760, 560), (bmp.Width, bmp.Height));
+    }
+
+    [Fact]
     public async Task InterruptedSweepResumesWithoutRedoingFinishedRuns()
     {
         // Tiny synthetic dataset in IDX form, so the sweep runs real training quickly.
