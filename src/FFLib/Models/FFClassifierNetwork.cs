@@ -15,6 +15,7 @@ public sealed class FFClassifierNetwork : ITrainableModel, IActivationSource
 {
     private readonly AdamOptimizer _classifierOptimizer;
     private readonly float[] _gradW, _gradB;
+    private float[] _features = [], _logits = [], _delta = [], _x = [], _h = [], _invNorm = [];
 
     /// <summary>A fresh FFNN+C: the FF stack is drawn first, then the classifier.</summary>
     public FFClassifierNetwork(FFNetworkConfig stack, float classifierLearningRate, FFRandom random)
@@ -120,11 +121,15 @@ public sealed class FFClassifierNetwork : ITrainableModel, IActivationSource
         if (labels.Length != images.Rows) throw new ArgumentException($"labels has {labels.Length} entries but images has {images.Rows} rows.", nameof(labels));
         for (int i = 0; i < labels.Length; i++)
             if ((uint)labels[i] >= (uint)Classes) throw new ArgumentOutOfRangeException(nameof(labels), labels[i], $"labels[{i}] = {labels[i]} is not a class in [0, {Classes}).");
-        var features = Features(images);
-        var logits = Classifier.Forward(features);
-        var delta = new float[logits.Length];
-        float loss = CrossEntropy.LossAndGradient(logits.Data, images.Rows, Classes, labels, delta);
-        Classifier.Gradients(features.Data, delta, images.Rows, _gradW, _gradB);
+        int rows = images.Rows, total = Classifier.InFeatures;
+        // Reused buffers: the classifier phase runs many batches and fresh arrays would pile up on the large-object heap.
+        if (_features.Length < rows * total) _features = new float[rows * total];
+        if (_logits.Length < rows * Classes) { _logits = new float[rows * Classes]; _delta = new float[rows * Classes]; }
+        Stack.ConcatenatedActivations(images, _features, ref _x, ref _h, ref _invNorm);
+        var features = _features.AsSpan(0, rows * total);
+        Classifier.ForwardInto(features, rows, _logits.AsSpan(0, rows * Classes));
+        float loss = CrossEntropy.LossAndGradient(_logits.AsSpan(0, rows * Classes), rows, Classes, labels, _delta);
+        Classifier.Gradients(features, _delta.AsSpan(0, rows * Classes), rows, _gradW, _gradB);
         ClassifierObserver?.Invoke(loss, _gradW, _gradB);
         _classifierOptimizer.Step([_gradW, _gradB]);
         return loss;
@@ -136,7 +141,12 @@ public sealed class FFClassifierNetwork : ITrainableModel, IActivationSource
     /// <summary>ReLU(classifier(features)) per image.</summary>
     public Matrix ClassScores(Matrix images)
     {
-        var z = Classifier.Forward(Features(images));
+        ArgumentNullException.ThrowIfNull(images);
+        int rows = images.Rows, total = Classifier.InFeatures;
+        if (_features.Length < rows * total) _features = new float[rows * total];
+        Stack.ConcatenatedActivations(images, _features, ref _x, ref _h, ref _invNorm);
+        var z = new Matrix(rows, Classes);
+        Classifier.ForwardInto(_features.AsSpan(0, rows * total), rows, z.Data);
         TensorPrimitives.Max(z.Data, 0f, z.Data);
         return z;
     }

@@ -101,6 +101,34 @@ public sealed class FFNetwork : ITrainableModel, ILabelScorer, IActivationSource
     public LossDirection ScoreDirection => Config.Loss;
 
     /// <summary>
+    /// Writes the concatenation of every layer's activations (zero control vector) of each image
+    /// into <paramref name="concat"/> (rows × Σ widths), reusing the given scratch buffers: the
+    /// FFNN+C classifier's features without per-batch allocation.
+    /// </summary>
+    internal void ConcatenatedActivations(Matrix images, float[] concat, ref float[] x, ref float[] h, ref float[] invNorm)
+    {
+        int rows = images.Rows, px = Config.ImageFeatures, inF = Config.InputFeatures;
+        int maxWidth = Math.Max(inF, _layers.Max(l => l.OutFeatures)), total = _layers.Sum(l => l.OutFeatures);
+        if (x.Length < rows * maxWidth) x = new float[rows * maxWidth];
+        if (h.Length < rows * maxWidth) h = new float[rows * maxWidth];
+        if (invNorm.Length < rows) invNorm = new float[rows];
+        for (int r = 0; r < rows; r++)
+        {
+            images.Data.AsSpan(r * px, px).CopyTo(x.AsSpan(r * inF));
+            x.AsSpan(r * inF + px, Config.Classes).Clear();
+        }
+        int offset = 0;
+        for (int l = 0; l < _layers.Length; l++)
+        {
+            var layer = _layers[l];
+            layer.ForwardInto(x.AsSpan(0, rows * layer.InFeatures), rows, h.AsSpan(0, rows * layer.OutFeatures), invNorm);
+            for (int r = 0; r < rows; r++) h.AsSpan(r * layer.OutFeatures, layer.OutFeatures).CopyTo(concat.AsSpan(r * total + offset));
+            offset += layer.OutFeatures;
+            (x, h) = (h, x);
+        }
+    }
+
+    /// <summary>
     /// Every layer's activations for images ⊕ control vector: onehot(<paramref name="label"/>), or
     /// all zeros when <paramref name="label"/> is null (the FFNN+C convention).
     /// </summary>
@@ -295,14 +323,10 @@ public sealed class FFNetwork : ITrainableModel, ILabelScorer, IActivationSource
         const int chunk = 64; // 640 rows per product: big enough for the kernels, small in memory.
         int maxWidth = Math.Max(Config.InputFeatures, _layers.Max(l => l.OutFeatures));
         int maxRows = chunk * classes;
-        var a = new float[maxRows * maxWidth];
-        var hbuf = new float[maxRows * maxWidth];
-        var invNorm = new float[maxRows];
-        var ms = new float[maxRows];
-        var labels = new int[maxRows];
-        var control = new float[maxRows * classes];
-        var p = new float[chunk * _layers[0].OutFeatures];
-        var wc = new float[classes * _layers[0].OutFeatures];
+        // Buffers are kept between calls (evaluation calls this once per chunk of the test set):
+        // fresh large arrays each time only pile up on the large-object heap.
+        var pw = _predict ??= new PredictWorkspace(maxRows * maxWidth, maxRows, classes, chunk, _layers[0].OutFeatures);
+        var (a, hbuf, invNorm, ms, labels, control, p, wc) = (pw.A, pw.H, pw.InvNorm, pw.MeanSquares, pw.Labels, pw.Control, pw.P, pw.ControlWeights);
         for (int start = 0; start < n; start += chunk)
         {
             int count = Math.Min(chunk, n - start), rows = count * classes;
@@ -390,6 +414,21 @@ public sealed class FFNetwork : ITrainableModel, ILabelScorer, IActivationSource
             images.Slice(r * px, px).CopyTo(dst.Slice(r * inF, px));
             control.Slice(r * k, k).CopyTo(dst.Slice(r * inF + px, k));
         }
+    }
+
+    private PredictWorkspace? _predict;
+
+    /// <summary>Prediction buffers (<see cref="LabelScores"/> is not meant to run on one network from several threads at once).</summary>
+    private sealed class PredictWorkspace(int size, int rows, int classes, int chunk, int firstWidth)
+    {
+        public float[] A { get; } = new float[size];
+        public float[] H { get; } = new float[size];
+        public float[] InvNorm { get; } = new float[rows];
+        public float[] MeanSquares { get; } = new float[rows];
+        public int[] Labels { get; } = new int[rows];
+        public float[] Control { get; } = new float[rows * classes];
+        public float[] P { get; } = new float[chunk * firstWidth];
+        public float[] ControlWeights { get; } = new float[classes * firstWidth];
     }
 
     /// <summary>Buffers reused across batches so the training loop does not allocate.</summary>

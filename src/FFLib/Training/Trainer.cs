@@ -307,10 +307,16 @@ public static class Evaluation
             throw new ArgumentException($"{data.Name} has {data.Features} features per image but the model expects {model.ImageFeatures}.", nameof(data));
         if (data.Count == 0) return double.NaN;
         int correct = 0;
+        var buffer = new Matrix(Math.Min(chunk, data.Count), data.Features);
+        var indices = new int[buffer.Rows];
         for (int start = 0; start < data.Count; start += chunk)
         {
             int count = Math.Min(chunk, data.Count - start);
-            var pred = model.Predict(data.ToMatrix(start, count));
+            // One image buffer for the whole pass (a fresh one per chunk would only feed the large-object heap).
+            var images = count == buffer.Rows ? buffer : new Matrix(count, data.Features);
+            for (int i = 0; i < count; i++) indices[i] = start + i;
+            data.CopyImages(indices.AsSpan(0, count), images.Data);
+            var pred = model.Predict(images);
             for (int i = 0; i < count; i++) if (pred[i] == data.Label(start + i)) correct++;
         }
         return (double)correct / data.Count;
