@@ -17,17 +17,14 @@ public sealed class DenseLayer
         Weight = new Matrix(outFeatures, inFeatures);
         Bias = new float[outFeatures];
         float bound = 1f / MathF.Sqrt(inFeatures);
-        for (int i = 0; i < Weight.Length; i++) Weight.Data[i] = (2f * random.NextSingle() - 1f) * bound;
-        for (int i = 0; i < Bias.Length; i++) Bias[i] = (2f * random.NextSingle() - 1f) * bound;
+        LayerParameters.FillUniform(Weight.Data, bound, random);
+        LayerParameters.FillUniform(Bias, bound, random);
     }
 
     /// <summary>Wraps existing parameters (no copy).</summary>
     public DenseLayer(Matrix weight, float[] bias)
     {
-        ArgumentNullException.ThrowIfNull(weight);
-        ArgumentNullException.ThrowIfNull(bias);
-        if (weight.Rows < 1 || weight.Cols < 1) throw new ArgumentException($"weight is {weight.Rows}×{weight.Cols}; a layer needs at least 1×1.", nameof(weight));
-        if (bias.Length != weight.Rows) throw new ArgumentException($"bias has {bias.Length} entries but weight has {weight.Rows} rows.", nameof(bias));
+        LayerParameters.CheckPair(weight, bias);
         Weight = weight;
         Bias = bias;
     }

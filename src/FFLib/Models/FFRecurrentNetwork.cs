@@ -117,8 +117,7 @@ public sealed class FFRecurrentNetwork : ITrainableModel, ILabelScorer, IActivat
             var wf = new Matrix(d[i], d[i - 1]);
             var wb = new Matrix(d[i], d[i + 1]);
             var b = new float[d[i]];
-            foreach (var arr in new[] { wf.Data, wb.Data, b })
-                for (int k = 0; k < arr.Length; k++) arr[k] = (2f * random.NextSingle() - 1f) * bound;
+            foreach (var arr in new[] { wf.Data, wb.Data, b }) LayerParameters.FillUniform(arr, bound, random);
             _layers[i - 1] = new FFRecurrentLayer(wf, wb, b);
         }
         _stateRandom = new FFRandom((long)random.NextUInt64());
