@@ -105,7 +105,7 @@ internal static class PruneCommand
             double mean = acc.Average(), std = acc.Length > 1 ? Math.Sqrt(acc.Sum(a => (a - mean) * (a - mean)) / (acc.Length - 1)) : 0;
             var first = g.First();
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{g.Key,6} {g.Average(r => r.CompressionRatio),7:F2}× {mean,8:F2}% {std,6:F2} {acc.Min(),7:F2} {acc.Max(),7:F2} {first.BrotliBytes,10} {first.Int8Bytes,10} {(g.All(r => r.Int8Accuracy.HasValue) ? g.Average(r => r.Int8Accuracy!.Value) * 100 : double.NaN),8:F2}%"));
+                $"{g.Key,6} {g.Average(r => r.CompressionRatio),7:F2}× {mean,8:F2}% {std,6:F2} {acc.Min(),7:F2} {acc.Max(),7:F2} {first.BrotliBytes,10} {first.Int8Bytes,10} {(g.All(r => r.Int8Accuracy.HasValue) ? (g.Average(r => r.Int8Accuracy!.Value) * 100).ToString("F2", CultureInfo.InvariantCulture) + "%" : "—"),9}"));
         }
     }
 }
