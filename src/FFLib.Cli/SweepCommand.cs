@@ -78,7 +78,7 @@ internal static class SweepCommand
 
     public static Command CreateReproduce()
     {
-        var target = new Argument<string>("target") { Description = "table2, table3 or table5." };
+        var target = new Argument<string>("target") { Description = "table2, table3, table5, fig3 (accuracy heatmaps) or fig6 (Hoyer heatmaps)." };
         var dataset = new Option<string>("--dataset") { Description = "Dataset.", DefaultValueFactory = _ => "mnist" };
         var budget = new Option<string>("--budget") { Description = "smoke (minutes), reduced (hours) or paper (Table 1: 60/120 epochs, 10 seeds, 2×2000).", DefaultValueFactory = _ => "smoke" };
         var results = new Option<string?>("--results") { Description = "Results folder (default runs/reproduce-TARGET-DATASET-BUDGET)." };
@@ -96,8 +96,10 @@ internal static class SweepCommand
                 "table2" or "table3" => spec,
                 // Table 5: L+ and L− for the FF models, FFNN3 included.
                 "table5" => spec with { Models = [Architecture.Ffnn, Architecture.Ffc, Architecture.Ffrnn], Losses = [LossDirection.Maximize, LossDirection.Minimize] },
-                "fig3" or "fig6" or "fig19" => throw new UsageException($"reproduce {t} is not available yet: use 'fflib sweep --grid lr=… --grid threshold=…' (fig3/fig6) or 'fflib prune' + 'fflib prune-compare' (fig19)."),
-                _ => throw new UsageException($"Unknown target '{t}': table2, table3 or table5."),
+                // Figures 3–8: one run per cell of a learning-rate × threshold grid; the report draws the heatmaps.
+                "fig3" or "fig6" => spec with { LearningRates = [0.001f, 0.005f, 0.02f], Thresholds = [1f, 5f, 20f], Seeds = 1 },
+                "fig19" => throw new UsageException("reproduce fig19 is not available yet: train the models with 'fflib train', then 'fflib prune --model M' for each and 'fflib prune-compare'."),
+                _ => throw new UsageException($"Unknown target '{t}': table2, table3, table5, fig3 or fig6."),
             };
             var runs = spec.Expand().ToList();
             if (t == "table5") runs.AddRange((spec with { Models = [Architecture.Ffnn], Layers = [[.. spec.Layers[0], spec.Layers[0][^1]]] }).Expand());
@@ -105,8 +107,10 @@ internal static class SweepCommand
             Console.Error.WriteLine($"fflib reproduce {t} ({b}): {runs.Count} runs ({string.Join(", ", spec.Models.Select(ModelCheckpoint.ArchitectureId))}; layers {string.Join("×", spec.Layers[0])}; {spec.Epochs} epochs; {spec.Seeds} seeds; train {(spec.TrainLimit?.ToString(CultureInfo.InvariantCulture) ?? "all")}, test {(spec.TestLimit?.ToString(CultureInfo.InvariantCulture) ?? "all")}) into {dir}");
             Console.Error.WriteLine($"estimated time: {Estimate(runs) / 60:F1} min on this machine (finished runs in {dir} are skipped)");
             SweepRunner.Run(runs, dir, retryFailed: false, Console.Error.WriteLine);
-            var md = SweepReport.Write(SweepRunner.ReadAll(dir), dir);
+            var all = SweepRunner.ReadAll(dir);
+            var md = SweepReport.Write(all, dir);
             Console.WriteLine(md);
+            foreach (var png in Heatmaps(all, dir)) Console.WriteLine($"written: {png}");
             return 0;
         }));
         return cmd;

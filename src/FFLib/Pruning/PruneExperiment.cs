@@ -35,6 +35,9 @@ public sealed record PruneOptions
     /// <summary>Retrain each pruned model for this many epochs with its own rule and report the accuracy after.</summary>
     public int FinetuneEpochs { get; init; }
 
+    /// <summary>Learning rate of every optimiser during fine-tuning; null keeps the model's own (0.02 for FF layers).</summary>
+    public float? FinetuneLearningRate { get; init; }
+
     /// <summary>Batch size for fine-tuning.</summary>
     public int FinetuneBatchSize { get; init; } = 128;
 }
@@ -109,6 +112,8 @@ public static class PruneExperiment
                 double? tuned = null;
                 if (options.FinetuneEpochs > 0 && pruned is ITrainableModel trainable)
                 {
+                    if (options.FinetuneLearningRate is float flr)
+                        foreach (var o in trainable.AllOptimizers) o.Settings = o.Settings with { LearningRate = flr };
                     new Trainer().Train(trainable, finetuneData!, null, new TrainingOptions { Epochs = options.FinetuneEpochs, BatchSize = options.FinetuneBatchSize, ValidateEachEpoch = false }, new FFRandom(1000 + seed));
                     tuned = Evaluation.Accuracy(pruned, test);
                 }
