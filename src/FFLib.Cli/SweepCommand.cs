@@ -25,12 +25,13 @@ internal static class SweepCommand
         var results = new Option<string>("--results") { Description = "Results folder (shared by all shards).", Required = true };
         var shard = new Option<string?>("--shard") { Description = "i/N: run the i-th of N deterministic shards (default: index from SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX with --shards N)." };
         var shards = new Option<int?>("--shards") { Description = "Number of shards when the index comes from the environment." };
+        var track = new Option<int?>("--track-sparsity") { Description = "Record every weight matrix's sparsity every N batches in each run (report draws Figures 9–12 by layer size)." };
         var retry = new Option<bool>("--retry-failed") { Description = "Run again the runs recorded as failed or diverged." };
         var threads = new Option<int>("--threads") { Description = "Compute threads.", DefaultValueFactory = _ => Environment.ProcessorCount };
         var dataDir = new Option<string?>("--data-dir") { Description = "Folder holding the dataset's files." };
         var cmd = new Command("sweep", "Run every combination of a grid × seeds into a results folder; finished runs are skipped, so rerunning resumes.")
         {
-            models, datasets, grid, seeds, epochs, batch, trainLimit, testLimit, results, shard, shards, retry, threads, dataDir,
+            models, datasets, grid, seeds, epochs, batch, trainLimit, testLimit, results, shard, shards, retry, threads, dataDir, track,
         };
         cmd.SetAction(pr => Cli.Run(() =>
         {
@@ -44,6 +45,7 @@ internal static class SweepCommand
                 BatchSize = pr.GetValue(batch),
                 TrainLimit = pr.GetValue(trainLimit),
                 TestLimit = pr.GetValue(testLimit),
+                TrackSparsityEvery = pr.GetValue(track) is int tr ? (tr >= 1 ? tr : throw new UsageException("--track-sparsity must be at least 1.")) : null,
                 Data = new DatasetLoadOptions { DataDirectory = pr.GetValue(dataDir), AllowDownload = false },
             };
             foreach (var g in pr.GetValue(grid) ?? []) spec = ApplyGrid(spec, g);
@@ -118,6 +120,13 @@ internal static class SweepCommand
 
     internal static IEnumerable<string> Heatmaps(IReadOnlyList<RunRecord> records, string dir)
     {
+        // Figures 9–12: sparsity over training, one line per model and layer size (from runs swept with --track-sparsity).
+        foreach (var (title, series) in SweepReport.LayerSizeProgressions(records))
+        {
+            var samples = series.SelectMany(s => s.Epochs.Select((e, i) => new FFLib.Analysis.SparsitySample(i, e, s.Label, "weight", s.Values[i]))).ToArray();
+            string dataset = title.Split(':')[0];
+            foreach (var png in FFLib.Plotting.Plots.SparsityOverTraining(samples, dir, title, $"sparsity_by_size_{dataset}")) yield return png;
+        }
         foreach (var g in SweepReport.SensitivityGrids(records))
         {
             string stem = string.Join("_", g.Title.Split(' ', '(', ')', '×').Where(x => x.Length > 0)).Replace("L−", "Lminus").Replace("L+", "Lplus").Replace("on_", "");

@@ -14,7 +14,7 @@ public static class Plots
     /// One PNG per metric ("sparsity_hoyer.png", …) of the tracked weights' sparsity against
     /// training progress in epochs, one line per layer/tensor (Figures 9–12, 15–18). Returns the paths.
     /// </summary>
-    public static IReadOnlyList<string> SparsityOverTraining(IReadOnlyList<SparsitySample> samples, string folder, string title)
+    public static IReadOnlyList<string> SparsityOverTraining(IReadOnlyList<SparsitySample> samples, string folder, string title, string filePrefix = "sparsity")
     {
         ArgumentNullException.ThrowIfNull(samples);
         Directory.CreateDirectory(folder);
@@ -37,7 +37,7 @@ public static class Plots
             plot.XLabel("training progress (epochs)");
             plot.YLabel(MetricTitle(metric));
             plot.ShowLegend(Alignment.LowerRight);
-            string path = Path.Combine(folder, $"sparsity_{Sparsity.Id(metric)}.png");
+            string path = Path.Combine(folder, $"{filePrefix}_{Sparsity.Id(metric)}.png");
             SaveAtomically(plot, path, 900, 560);
             paths.Add(path);
         }

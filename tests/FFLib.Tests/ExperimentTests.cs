@@ -123,6 +123,27 @@ public sealed class ExperimentTests : IDisposable
     }
 
     [Fact]
+    public void LayerSizeProgressionAveragesMatricesThenSeeds()
+    {
+        SparsitySample S(long step, string layer, double hoyer) => new(step, step / 10.0, layer, "weight", new SparsityValues(0, 0, hoyer, 0));
+        RunRecord R(string id, int width, int seed, params SparsitySample[] samples) =>
+            Rec(id, "ffnn", "min", seed, 0.9) with { Layers = [width, width], SparsityOverTraining = samples };
+        var records = new[]
+        {
+            R("a", 50, 0, S(0, "layer 1", 0.1), S(0, "layer 2", 0.3), S(10, "layer 1", 0.5), S(10, "layer 2", 0.7)),
+            R("b", 50, 1, S(0, "layer 1", 0.3), S(0, "layer 2", 0.3), S(10, "layer 1", 0.5), S(10, "layer 2", 0.5)),
+            R("c", 200, 0, S(0, "layer 1", 0.2), S(0, "layer 2", 0.2)),
+        };
+        var (title, series) = Assert.Single(SweepReport.LayerSizeProgressions(records));
+        Assert.StartsWith("mnist", title);
+        Assert.Equal(["ffnn N=50", "ffnn N=200"], series.Select(x => x.Label));
+        Assert.Equal([0.0, 1.0], series[0].Epochs);
+        Assert.Equal(0.25, series[0].Values[0].Hoyer, 12); // (0.2 + 0.3) / 2
+        Assert.Equal(0.55, series[0].Values[1].Hoyer, 12); // (0.6 + 0.5) / 2
+        Assert.Equal(0.2, series[1].Values[0].Hoyer, 12);
+    }
+
+    [Fact]
     public async Task InterruptedSweepResumesWithoutRedoingFinishedRuns()
     {
         // Tiny synthetic dataset in IDX form, so the sweep runs real training quickly.

@@ -48,6 +48,9 @@ public sealed record SweepSpec
     /// <summary>Test images used.</summary>
     public int? TestLimit { get; init; }
 
+    /// <summary>Record every weight matrix's sparsity every N batches in each run's record (Figures 9–12); null: off.</summary>
+    public int? TrackSparsityEvery { get; init; }
+
     /// <summary>FFNN+C classifier learning rate.</summary>
     public float ClassifierLearningRate { get; init; } = 1e-4f;
 
@@ -80,6 +83,7 @@ public sealed record SweepSpec
                                         Seed = seed,
                                         TrainLimit = TrainLimit,
                                         TestLimit = TestLimit,
+                                        TrackSparsityEvery = TrackSparsityEvery,
                                         Data = Data,
                                     });
         return runs;
@@ -89,7 +93,8 @@ public sealed record SweepSpec
 /// <summary>The record of one finished (or failed) run in a results folder.</summary>
 public sealed record RunRecord(
     string Id, string Status, string? Reason, string Architecture, string Dataset, int[] Layers, string Loss, float LearningRate, float Threshold,
-    int Seed, int Epochs, double? TestAccuracy, IReadOnlyList<ParameterReport>? Sparsity, double Seconds, string FinishedUtc);
+    int Seed, int Epochs, double? TestAccuracy, IReadOnlyList<ParameterReport>? Sparsity, double Seconds, string FinishedUtc,
+    IReadOnlyList<SparsitySample>? SparsityOverTraining = null);
 
 /// <summary>
 /// Runs a sweep into a results folder: one JSON record per run in DIR/runs/ID.json, the ID a
@@ -171,7 +176,7 @@ public static class SweepRunner
             {
                 var result = TrainingRun.Execute(run with { OutputDirectory = null }, cancellationToken: cancellationToken);
                 var report = ModelAnalysis.Analyze(result.Model);
-                record = Make(id, run, "completed", null, result.TestAccuracy, report.Parameters, sw.Elapsed.TotalSeconds);
+                record = Make(id, run, "completed", null, result.TestAccuracy, report.Parameters, sw.Elapsed.TotalSeconds) with { SparsityOverTraining = result.SparsitySamples };
             }
             catch (TrainingDivergedException e)
             {

@@ -1,3 +1,4 @@
+using FFLib.Analysis;
 using System.Globalization;
 using System.Text;
 using FFLib.IO;
@@ -15,6 +16,31 @@ public sealed record SensitivityGrid(string Title, string Architecture, string D
 /// <summary>Markdown and CSV tables from a results folder: Table 2 (accuracy), Table 3 (weight sparsity), Table 5 (L+ vs L−).</summary>
 public static class SweepReport
 {
+    /// <summary>
+    /// Sparsity over training per layer size (Figures 9–12): for each architecture and dataset with
+    /// tracked runs, one series per hidden width N — the metric averaged over the model's tracked
+    /// weight matrices and over seeds, against training progress in epochs.
+    /// </summary>
+    public static IReadOnlyList<(string Title, IReadOnlyList<(string Label, double[] Epochs, SparsityValues[] Values)> Series)> LayerSizeProgressions(IReadOnlyList<RunRecord> records)
+    {
+        var result = new List<(string, IReadOnlyList<(string, double[], SparsityValues[])>)>();
+        foreach (var g in records.Where(r => r.SparsityOverTraining is { Count: > 0 }).GroupBy(r => r.Dataset).OrderBy(g => g.Key, StringComparer.Ordinal))
+        {
+            var series = new List<(string, double[], SparsityValues[])>();
+            foreach (var m in g.GroupBy(r => (r.Architecture, Width: r.Layers.Max(), r.Loss)).OrderBy(m => m.Key.Architecture, StringComparer.Ordinal).ThenBy(m => m.Key.Width))
+            {
+                // Per step: the mean over this run's matrices, then over seeds.
+                var perStep = m.SelectMany(r => r.SparsityOverTraining!.GroupBy(sm => sm.Step).Select(st => (Step: st.Key, st.First().Progress,
+                        V: new SparsityValues(st.Average(x => x.Sparsity.L1NegativeEntropy), st.Average(x => x.Sparsity.L2NegativeEntropy), st.Average(x => x.Sparsity.Hoyer), st.Average(x => x.Sparsity.Gini)))))
+                    .GroupBy(x => x.Step).OrderBy(x => x.Key).ToArray();
+                series.Add(($"{m.Key.Architecture} N={m.Key.Width}", perStep.Select(x => x.First().Progress).ToArray(),
+                    perStep.Select(x => new SparsityValues(x.Average(y => y.V.L1NegativeEntropy), x.Average(y => y.V.L2NegativeEntropy), x.Average(y => y.V.Hoyer), x.Average(y => y.V.Gini))).ToArray()));
+            }
+            result.Add(($"{g.Key}: sparsity over training by layer size", series));
+        }
+        return result;
+    }
+
     /// <summary>The lr × θ grids of a results folder: one per architecture, dataset, widths and loss with at least 2 learning rates or 2 thresholds.</summary>
     public static IReadOnlyList<SensitivityGrid> SensitivityGrids(IReadOnlyList<RunRecord> records)
     {
@@ -123,6 +149,7 @@ public static class SweepReport
         sb.Append("Student: pooled variance; Welch: unequal variances (Welch–Satterthwaite degrees of freedom). Two-sided p-values.\n\n");
         sb.Append("| model | dataset | L+ mean ± std | L+ max | L− mean ± std | L− max | p (Student) | p (Welch) |\n|---|---|---|---|---|---|---|---|\n");
         var csv5 = new StringBuilder("model,dataset,lplus_mean,lplus_std,lplus_max,lminus_mean,lminus_std,lminus_max,p_student,p_welch,n_plus,n_minus\n");
+        int pairs = 0;
         foreach (var g in ok.Where(r => r.Loss != "ce")
                      .GroupBy(r => string.Create(Inv, $"{r.Architecture} {string.Join("×", r.Layers)}, lr {r.LearningRate:G4}, θ {r.Threshold:G4}") + "|" + r.Dataset)
                      .OrderBy(g => g.Key, StringComparer.Ordinal))
@@ -143,8 +170,11 @@ public static class SweepReport
                 welch = pw.ToString("G3", Inv);
             }
             sb.Append(Inv, $"| {model} | {dataset} | {Cell(sp)} | {plus.Max():F2} | {Cell(sm)} | {minus.Max():F2} | {student} | {welch} |\n");
+            pairs++;
             csv5.Append(Inv, $"\"{model}\",{dataset},{sp.Mean:F4},{sp.Std:F4},{plus.Max():F4},{sm.Mean:F4},{sm.Std:F4},{minus.Max():F4},{ps:G6},{pw:G6},{plus.Length},{minus.Length}\n");
         }
+
+        if (pairs == 0) sb.Append("| (no configuration was run with both L+ and L−) | | | | | | | |\n");
 
         var failed = records.Where(r => r.Status != "completed").OrderBy(r => r.Id, StringComparer.Ordinal).ToArray();
         if (failed.Length > 0)
