@@ -80,7 +80,7 @@ internal static class SweepCommand
 
     public static Command CreateReproduce()
     {
-        var target = new Argument<string>("target") { Description = "table2, table3, table5, fig3 (accuracy heatmaps) or fig6 (Hoyer heatmaps)." };
+        var target = new Argument<string>("target") { Description = "table2, table3, table5, fig3 (accuracy heatmaps), fig6 (Hoyer heatmaps) or fig19 (prunability curves)." };
         var dataset = new Option<string>("--dataset") { Description = "Dataset.", DefaultValueFactory = _ => "mnist" };
         var budget = new Option<string>("--budget") { Description = "smoke (minutes), reduced (hours) or paper (Table 1: 60/120 epochs, 10 seeds, 2×2000).", DefaultValueFactory = _ => "smoke" };
         var results = new Option<string?>("--results") { Description = "Results folder (default runs/reproduce-TARGET-DATASET-BUDGET)." };
@@ -100,9 +100,10 @@ internal static class SweepCommand
                 "table5" => spec with { Models = [Architecture.Ffnn, Architecture.Ffc, Architecture.Ffrnn], Losses = [LossDirection.Maximize, LossDirection.Minimize] },
                 // Figures 3–8: one run per cell of a learning-rate × threshold grid; the report draws the heatmaps.
                 "fig3" or "fig6" => spec with { LearningRates = [0.001f, 0.005f, 0.02f], Thresholds = [1f, 5f, 20f], Seeds = 1 },
-                "fig19" => throw new UsageException("reproduce fig19 is not available yet: train the models with 'fflib train', then 'fflib prune --model M' for each and 'fflib prune-compare'."),
-                _ => throw new UsageException($"Unknown target '{t}': table2, table3, table5, fig3 or fig6."),
+                "fig19" => spec,
+                _ => throw new UsageException($"Unknown target '{t}': table2, table3, table5, fig3, fig6 or fig19."),
             };
+            if (t == "fig19") return ReproducePruning(spec, kind, b, pr.GetValue(results));
             var runs = spec.Expand().ToList();
             if (t == "table5") runs.AddRange((spec with { Models = [Architecture.Ffnn], Layers = [[.. spec.Layers[0], spec.Layers[0][^1]]] }).Expand());
             string dir = pr.GetValue(results) ?? Path.Combine("runs", $"reproduce-{t}-{DatasetCatalog.IdOf(kind)}-{b}");
@@ -116,6 +117,52 @@ internal static class SweepCommand
             return 0;
         }));
         return cmd;
+    }
+
+    /// <summary>
+    /// Figure 19: train one model per architecture at the budget (seed 0; an existing model in the folder is
+    /// reused), prune each at the paper's kept counts (those not above its width) over the budget's seeds,
+    /// and overlay the curves.
+    /// </summary>
+    private static int ReproducePruning(SweepSpec spec, DatasetKind kind, string budget, string? resultsDir)
+    {
+        string dir = resultsDir ?? Path.Combine("runs", $"reproduce-fig19-{DatasetCatalog.IdOf(kind)}-{budget}");
+        int? testLimit = budget == "smoke" ? 2000 : spec.TestLimit;
+        int seeds = Math.Max(3, spec.Seeds);
+        var train = spec.Expand().Where(r => r.Seed == 0).Select(r => r with { TestLimit = testLimit }).ToArray();
+        Console.Error.WriteLine($"fflib reproduce fig19 ({budget}): train {train.Length} models ({string.Join(", ", train.Select(r => ModelCheckpoint.ArchitectureId(r.Architecture)))}), prune each with {seeds} seeds on {testLimit?.ToString(CultureInfo.InvariantCulture) ?? "all"} test images; training estimate {Estimate(train) / 60:F1} min");
+        var series = new List<(string, IReadOnlyList<FFLib.Pruning.PruneRecord>)>();
+        foreach (var run in train)
+        {
+            string arch = ModelCheckpoint.ArchitectureId(run.Architecture);
+            string modelDir = Path.Combine(dir, arch);
+            string modelPath = Path.Combine(modelDir, "model.safetensors");
+            if (!File.Exists(modelPath))
+            {
+                Console.Error.WriteLine($"training {arch}…");
+                TrainingRun.Execute(run with { OutputDirectory = modelDir });
+            }
+            var loaded = ModelCheckpoint.Load(modelPath);
+            int width = FFLib.Pruning.NeuronPruning.HiddenWidths(loaded.Model).Max();
+            int[] keep = [width, .. new[] { 1500, 1024, 512, 256, 128, 64, 32, 16, 8, 4, 2 }.Where(k => k < width)];
+            var data = DatasetLoader.Load(kind, new DatasetLoadOptions { AllowDownload = false });
+            var test = testLimit is int tl ? data.Test.Take(tl) : data.Test;
+            var records = FFLib.Pruning.PruneExperiment.Run(loaded.Model, modelPath, test,
+                new FFLib.Pruning.PruneOptions { Keep = keep, Seeds = seeds, Int8 = false }, Path.Combine(modelDir, "pruned"), training: loaded.Training,
+                progress: r => Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{arch} seed {r.Seed} keep {r.Keep}: ratio {r.CompressionRatio:F2}×, accuracy {r.Accuracy * 100:F2}%")));
+            FFLib.Pruning.PruneExperiment.WriteCsv(Path.Combine(modelDir, "prune.csv"), records);
+            series.Add(($"{arch} (random)", records));
+        }
+        string png = Path.Combine(dir, "fig19.png");
+        FFLib.Plotting.Plots.Prunability(png, series, $"{DatasetCatalog.IdOf(kind)}: accuracy vs compression ({budget} budget)");
+        foreach (var (label, records) in series)
+        {
+            Console.WriteLine($"{label}:");
+            foreach (var g in records.GroupBy(r => r.Keep))
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  keep {g.Key,5}  ratio {g.Average(r => r.CompressionRatio),8:F2}×  accuracy {g.Average(r => r.Accuracy) * 100:F2}% (min {g.Min(r => r.Accuracy) * 100:F2}, max {g.Max(r => r.Accuracy) * 100:F2})"));
+        }
+        Console.WriteLine($"written: {png}");
+        return 0;
     }
 
     internal static IEnumerable<string> Heatmaps(IReadOnlyList<RunRecord> records, string dir)
