@@ -6,40 +6,19 @@ namespace FFLib.Layers;
 /// <summary>
 /// A plain affine layer z = xWᵀ + b (PyTorch nn.Linear), used by the BPNN and the FFNN+C classifier.
 /// </summary>
-public sealed class DenseLayer
+public sealed class DenseLayer : AffineLayer
 {
     /// <summary>Creates a layer with nn.Linear's initialisation: W and b uniform in ±1/√in.</summary>
     public DenseLayer(int inFeatures, int outFeatures, FFRandom random)
+        : base(inFeatures, outFeatures, random)
     {
-        if (inFeatures < 1) throw new ArgumentOutOfRangeException(nameof(inFeatures), inFeatures, "A layer needs at least one input feature.");
-        if (outFeatures < 1) throw new ArgumentOutOfRangeException(nameof(outFeatures), outFeatures, "A layer needs at least one output.");
-        ArgumentNullException.ThrowIfNull(random);
-        Weight = new Matrix(outFeatures, inFeatures);
-        Bias = new float[outFeatures];
-        float bound = 1f / MathF.Sqrt(inFeatures);
-        LayerParameters.FillUniform(Weight.Data, bound, random);
-        LayerParameters.FillUniform(Bias, bound, random);
     }
 
     /// <summary>Wraps existing parameters (no copy).</summary>
     public DenseLayer(Matrix weight, float[] bias)
+        : base(weight, bias)
     {
-        LayerParameters.CheckPair(weight, bias);
-        Weight = weight;
-        Bias = bias;
     }
-
-    /// <summary>W, out×in.</summary>
-    public Matrix Weight { get; }
-
-    /// <summary>b.</summary>
-    public float[] Bias { get; }
-
-    /// <summary>Input width.</summary>
-    public int InFeatures => Weight.Cols;
-
-    /// <summary>Output width.</summary>
-    public int OutFeatures => Weight.Rows;
 
     /// <summary>z = xWᵀ + b.</summary>
     public Matrix Forward(Matrix x)

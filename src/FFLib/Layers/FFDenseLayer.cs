@@ -7,40 +7,19 @@ namespace FFLib.Layers;
 /// h = ReLU(x̂ Wᵀ + b) with x̂ = x / (‖x‖ + 1e-4), goodness = mean_j h_j².
 /// The normalisation is folded into the product, (x/s)Wᵀ = (xWᵀ)/s, so x̂ is never materialised.
 /// </summary>
-public sealed class FFDenseLayer
+public sealed class FFDenseLayer : AffineLayer
 {
     /// <summary>Creates a layer with PyTorch nn.Linear's initialisation: W and b uniform in ±1/√in.</summary>
     public FFDenseLayer(int inFeatures, int outFeatures, FFRandom random)
+        : base(inFeatures, outFeatures, random)
     {
-        if (inFeatures < 1) throw new ArgumentOutOfRangeException(nameof(inFeatures), inFeatures, "A layer needs at least one input feature.");
-        if (outFeatures < 1) throw new ArgumentOutOfRangeException(nameof(outFeatures), outFeatures, "A layer needs at least one neuron.");
-        ArgumentNullException.ThrowIfNull(random);
-        Weight = new Matrix(outFeatures, inFeatures);
-        Bias = new float[outFeatures];
-        float bound = 1f / MathF.Sqrt(inFeatures);
-        LayerParameters.FillUniform(Weight.Data, bound, random);
-        LayerParameters.FillUniform(Bias, bound, random);
     }
 
     /// <summary>Wraps existing parameters (no copy). <paramref name="weight"/> is out×in.</summary>
     public FFDenseLayer(Matrix weight, float[] bias)
+        : base(weight, bias)
     {
-        LayerParameters.CheckPair(weight, bias);
-        Weight = weight;
-        Bias = bias;
     }
-
-    /// <summary>W, out×in, row-major.</summary>
-    public Matrix Weight { get; }
-
-    /// <summary>b, one entry per neuron.</summary>
-    public float[] Bias { get; }
-
-    /// <summary>Input width.</summary>
-    public int InFeatures => Weight.Cols;
-
-    /// <summary>Number of neurons.</summary>
-    public int OutFeatures => Weight.Rows;
 
     /// <summary>Activations h = ReLU(x̂Wᵀ + b) for every row of x.</summary>
     public Matrix Forward(Matrix x)
