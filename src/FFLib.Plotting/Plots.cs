@@ -178,12 +178,8 @@ public static class Plots
         int rowH = Math.Max(inputH, shapes.Select(s => s.Height * cell).DefaultIfEmpty(0).Max()) + captionH;
         int width = pad + inputW + shapes.Sum(s => s.Width * cell + pad) + pad;
         int height = titleH + rows.Count * (rowH + pad) + pad;
-        using var bmp = new SKBitmap(width, height);
-        using var canvas = new SKCanvas(bmp);
-        canvas.Clear(SKColors.White);
-        using var font = new SKFont(SKTypeface.FromFamilyName(Font), 14);
-        using var ink = new SKPaint { Color = SKColors.Black, IsAntialias = true };
-        canvas.DrawText(title, pad, 20, SKTextAlign.Left, font, ink);
+        using var fig = new Figure(width, height, title, pad);
+        var (bmp, canvas, font, ink) = (fig.Bitmap, fig.Canvas, fig.Font, fig.Ink);
         for (int r = 0; r < rows.Count; r++)
         {
             int y0 = titleH + r * (rowH + pad);
@@ -223,12 +219,8 @@ public static class Plots
         int width = Math.Max(pad + shapes.Sum(s => s.Width * cell + pad), pad + classNames.Count * 110);
         int gridH = shapes.Select(s => s.Height * cell).DefaultIfEmpty(0).Max();
         int height = titleH + captionH + gridH + pad + legendH + pad;
-        using var bmp = new SKBitmap(width, height);
-        using var canvas = new SKCanvas(bmp);
-        canvas.Clear(SKColors.White);
-        using var font = new SKFont(SKTypeface.FromFamilyName(Font), 14);
-        using var ink = new SKPaint { Color = SKColors.Black, IsAntialias = true };
-        canvas.DrawText(title, pad, 20, SKTextAlign.Left, font, ink);
+        using var fig = new Figure(width, height, title, pad);
+        var (bmp, canvas, font, ink) = (fig.Bitmap, fig.Canvas, fig.Font, fig.Ink);
         int x = pad;
         for (int l = 0; l < layers.Count; l++)
         {
@@ -283,6 +275,33 @@ public static class Plots
         for (int dy = 0; dy < cell; dy++)
             for (int dx = 0; dx < cell; dx++)
                 bmp.SetPixel(x0 + dx, y0 + dy, c);
+    }
+
+    /// <summary>A white canvas with a title line, the font and ink the raster figures share.</summary>
+    private sealed class Figure : IDisposable
+    {
+        public Figure(int width, int height, string title, int pad)
+        {
+            Bitmap = new SKBitmap(width, height);
+            Canvas = new SKCanvas(Bitmap);
+            Canvas.Clear(SKColors.White);
+            Font = new SKFont(SKTypeface.FromFamilyName(Plots.Font), 14);
+            Ink = new SKPaint { Color = SKColors.Black, IsAntialias = true };
+            Canvas.DrawText(title, pad, 20, SKTextAlign.Left, Font, Ink);
+        }
+
+        public SKBitmap Bitmap { get; }
+        public SKCanvas Canvas { get; }
+        public SKFont Font { get; }
+        public SKPaint Ink { get; }
+
+        public void Dispose()
+        {
+            Ink.Dispose();
+            Font.Dispose();
+            Canvas.Dispose();
+            Bitmap.Dispose();
+        }
     }
 
     private static void Save(SKBitmap bmp, string path)

@@ -114,22 +114,22 @@ public static class Sparsity
         return 1 - 2 * (s / l1) / n;
     }
 
-    private static double L1(ReadOnlySpan<float> x)
-    {
-        // Sum of |x| in chunks, each chunk in float via SIMD, accumulated in double: fast and accurate for 4M-element weights.
-        double total = 0;
-        const int block = 256;
-        for (int i = 0; i < x.Length; i += block)
-            total += TensorPrimitives.SumOfMagnitudes(x.Slice(i, Math.Min(block, x.Length - i)));
-        return total;
-    }
+    private static double L1(ReadOnlySpan<float> x) => BlockSum(x, TensorPrimitives.SumOfMagnitudes);
 
-    private static double SumSquares(ReadOnlySpan<float> x)
+    private static double SumSquares(ReadOnlySpan<float> x) => BlockSum(x, TensorPrimitives.SumOfSquares);
+
+    internal delegate float Reduction(ReadOnlySpan<float> block);
+
+    /// <summary>
+    /// A SIMD float reduction over blocks of 256, the block results summed in double: fast, and
+    /// accurate enough for 4-million-element weight matrices where one float sum would drift.
+    /// </summary>
+    internal static double BlockSum(ReadOnlySpan<float> x, Reduction reduce)
     {
         double total = 0;
         const int block = 256;
         for (int i = 0; i < x.Length; i += block)
-            total += TensorPrimitives.SumOfSquares(x.Slice(i, Math.Min(block, x.Length - i)));
+            total += reduce(x.Slice(i, Math.Min(block, x.Length - i)));
         return total;
     }
 
@@ -154,10 +154,7 @@ public readonly record struct TensorStats(double Min, double Max, double Mean, d
     public static TensorStats Of(ReadOnlySpan<float> x)
     {
         if (x.IsEmpty) return new TensorStats(double.NaN, double.NaN, double.NaN, double.NaN, 0);
-        double sum = 0;
-        const int block = 256;
-        for (int i = 0; i < x.Length; i += block) sum += TensorPrimitives.Sum(x.Slice(i, Math.Min(block, x.Length - i)));
-        double mean = sum / x.Length, ss = 0;
+        double mean = Sparsity.BlockSum(x, TensorPrimitives.Sum) / x.Length, ss = 0;
         for (int i = 0; i < x.Length; i++) { double d = x[i] - mean; ss += d * d; }
         double std = x.Length > 1 ? Math.Sqrt(ss / (x.Length - 1)) : 0;
         return new TensorStats(TensorPrimitives.Min(x), TensorPrimitives.Max(x), mean, std, x.Length);
