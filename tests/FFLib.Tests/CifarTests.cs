@@ -111,6 +111,32 @@ public sealed class CifarTests : IDisposable
         Assert.Contains("link", e.Message);
     }
 
+    /// <summary>
+    /// Regression (found by the property tests): a PAX header claiming a huge size made TarReader
+    /// allocate it before failing. The claimed size is now checked first.
+    /// </summary>
+    [Fact]
+    public void MetadataEntryClaimingHugeSizeIsRefusedWithoutAllocatingIt()
+    {
+        var header = new byte[512];
+        System.Text.Encoding.ASCII.GetBytes("PaxHeaders/x").CopyTo(header, 0);
+        System.Text.Encoding.ASCII.GetBytes("0000644\0").CopyTo(header, 100);
+        System.Text.Encoding.ASCII.GetBytes("7777777777\0").CopyTo(header, 124); // ≈ 1 GiB
+        header[156] = (byte)'x';
+        System.Text.Encoding.ASCII.GetBytes("ustar\0" + "00").CopyTo(header, 257);
+        for (int i = 148; i < 156; i++) header[i] = (byte)' ';
+        int sum = header.Sum(b => b);
+        System.Text.Encoding.ASCII.GetBytes(Convert.ToString(sum, 8).PadLeft(6, '0') + "\0 ").CopyTo(header, 148);
+        string archive = Path.Combine(_dir, "pax.tar.gz");
+        using (var fs = File.Create(archive))
+        using (var gz = new GZipStream(fs, CompressionLevel.Fastest))
+            gz.Write(header.Concat(new byte[1024]).ToArray());
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        var e = Assert.Throws<InvalidDataException>(() => ArchiveExtractor.ExtractTarGz(archive, Path.Combine(_dir, "z")));
+        Assert.True(GC.GetAllocatedBytesForCurrentThread() - before < 8 << 20);
+        Assert.Contains("metadata entry", e.Message);
+    }
+
     [Fact]
     public void CorruptArchiveGivesOneClearError()
     {

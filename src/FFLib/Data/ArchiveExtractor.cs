@@ -13,6 +13,74 @@ public static class ArchiveExtractor
     /// <summary>Largest single entry accepted (CIFAR-10's biggest file is 30 MB).</summary>
     public const long MaxEntryBytes = 1L << 30;
 
+    /// <summary>Largest metadata entry (PAX extended header, GNU long name) accepted.</summary>
+    public const long MaxMetadataBytes = 1 << 20;
+
+    /// <summary>
+    /// Walks the tar headers (512-byte blocks) without TarReader and rejects metadata entries
+    /// larger than <see cref="MaxMetadataBytes"/>; stops quietly at anything it cannot follow,
+    /// leaving the real errors to the extraction pass.
+    /// </summary>
+    private static void CheckMetadataSizes(string archivePath)
+    {
+        using var fs = File.OpenRead(archivePath);
+        using var gz = new GZipStream(fs, CompressionMode.Decompress);
+        var header = new byte[512];
+        var skip = new byte[1 << 16];
+        while (true)
+        {
+            if (!ReadBlock(gz, header)) return;
+            if (header.All(b => b == 0)) return;
+            if (!TryParseSize(header.AsSpan(124, 12), out long size) || size < 0) return;
+            char type = (char)header[156];
+            if (type is 'x' or 'g' or 'L' or 'K' && size > MaxMetadataBytes)
+                throw new InvalidDataException($"{archivePath}: a tar metadata entry ('{type}') claims {size} bytes, more than the {MaxMetadataBytes}-byte limit; the archive is refused.");
+            long remaining = (size + 511) / 512 * 512;
+            while (remaining > 0)
+            {
+                int n = gz.Read(skip, 0, (int)Math.Min(skip.Length, remaining));
+                if (n == 0) return;
+                remaining -= n;
+            }
+        }
+    }
+
+    private static bool ReadBlock(Stream s, byte[] block)
+    {
+        int total = 0;
+        while (total < block.Length)
+        {
+            int n = s.Read(block, total, block.Length - total);
+            if (n == 0) return false;
+            total += n;
+        }
+        return true;
+    }
+
+    /// <summary>Tar size field: octal digits (space/NUL padded) or, with the top bit set, big-endian base-256.</summary>
+    private static bool TryParseSize(ReadOnlySpan<byte> field, out long size)
+    {
+        size = 0;
+        if ((field[0] & 0x80) != 0)
+        {
+            for (int i = 1; i < field.Length; i++)
+            {
+                if (size > long.MaxValue >> 8) return false;
+                size = (size << 8) | field[i];
+            }
+            return true;
+        }
+        bool any = false;
+        foreach (byte b in field)
+        {
+            if (b is (byte)' ' or 0) { if (any) break; continue; }
+            if (b < '0' || b > '7') return false;
+            size = size * 8 + (b - '0');
+            any = true;
+        }
+        return any;
+    }
+
     /// <summary>Extracts <paramref name="archivePath"/> (gzip-compressed tar) into <paramref name="targetFolder"/>.</summary>
     public static void ExtractTarGz(string archivePath, string targetFolder)
     {
@@ -23,6 +91,9 @@ public static class ArchiveExtractor
         string rootWithSep = root.EndsWith(Path.DirectorySeparatorChar) ? root : root + Path.DirectorySeparatorChar;
         try
         {
+            // TarReader buffers metadata entries (PAX headers, GNU long names) whole, sized by their
+            // header, before it notices that the data are not there: check those sizes first.
+            CheckMetadataSizes(archivePath);
             using var fs = File.OpenRead(archivePath);
             using var gz = new GZipStream(fs, CompressionMode.Decompress);
             using var tar = new TarReader(gz);
