@@ -20,6 +20,8 @@ ComputeSettings.Threads = threads;
 Console.WriteLine($"hardware: {Environment.ProcessorCount} logical cores, SIMD {ComputeSettings.SimdPath} (Vector512 {Vector512.IsHardwareAccelerated}, Vector256 {Vector256.IsHardwareAccelerated}), {RuntimeInformation.OSArchitecture}, {RuntimeInformation.FrameworkDescription}; threads {threads}");
 if (mode == "gemm") Gemm(argv.Contains("--openblas"));
 else if (mode == "ffnn") Ffnn(argv.Contains("--torch"));
+else if (mode == "profile") Profile();
+else if (mode == "sparsity") SparsityProbe();
 else { Console.Error.WriteLine($"unknown mode '{mode}' (gemm, ffnn)"); return 2; }
 return 0;
 
@@ -119,6 +121,63 @@ void Ffnn(bool torch)
     double tTrain = double.Parse(parts[Array.IndexOf(parts, "train") + 1], CultureInfo.InvariantCulture);
     double tTest = double.Parse(parts[Array.IndexOf(parts, "test") + 1].TrimEnd(','), CultureInfo.InvariantCulture);
     Console.WriteLine($"ratio (PyTorch / FFLib): epoch {tTrain / epoch:F2}×, prediction {tTest / predict:F2}×");
+}
+
+void Profile()
+{
+    var rng = new FFRandom(3);
+    float[] F(int len) { var x = new float[len]; for (int i = 0; i < len; i++) x[i] = rng.NextSingle(); return x; }
+    int b = 128, rows = 256, h = 2000, px = 784;
+    var img = F(b * px); var w1 = F(h * 794); var w2 = F(h * h); var x2 = F(rows * h); var out2 = new float[rows * h]; var p1 = new float[b * h];
+    var g2 = new float[h * h]; var g1 = new float[h * 794];
+    var m2 = new float[h * h]; var v2 = new float[h * h]; var s2 = new float[h * h];
+    var inv = F(rows); var bias = F(h); var ms = new float[rows]; var cs = new float[h];
+    void T(string name, Action a) { for (int i = 0; i < 3; i++) a(); var sw = Stopwatch.StartNew(); int n = 0; while (sw.Elapsed.TotalSeconds < 1 || n < 5) { a(); n++; } Console.WriteLine($"{name,-40} {sw.Elapsed.TotalMilliseconds / n,8:F3} ms"); }
+    T("L1 image product 128x784x2000", () => FFLib.Compute.Gemm.Multiply(false, true, b, h, px, img, px, w1, 794, p1, h, false, threads));
+    T("L1 grad 2000x128x784", () => FFLib.Compute.Gemm.Multiply(true, false, h, px, b, p1, h, img, px, g1, 794, false, threads));
+    T("L2 forward 256x2000x2000", () => FFLib.Compute.Gemm.Multiply(false, true, rows, h, h, x2, h, w2, h, out2, h, false, threads));
+    T("L2 grad 2000x256x2000", () => FFLib.Compute.Gemm.Multiply(true, false, h, h, rows, out2, h, x2, h, g2, h, false, threads));
+    T("Adam 4M", () => Kernels.AdamStep(w2, g2, m2, v2, 0.001f, 0.9f, 0.999f, 1e-8f, 10, threads));
+    T("Adam 1.6M", () => Kernels.AdamStep(w1.AsSpan(), g1, m2.AsSpan(0, w1.Length), v2.AsSpan(0, w1.Length), 0.001f, 0.9f, 0.999f, 1e-8f, 10, threads));
+    T("ScaleBiasRelu 256x2000", () => Kernels.ScaleBiasRelu(out2, rows, h, inv, bias));
+    T("MeanSquares 256x2000", () => Kernels.MeanSquares(out2, rows, h, ms));
+    T("ScaleRows 256x2000", () => Kernels.ScaleRows(out2, rows, h, inv));
+    T("ColumnSums 256x2000", () => Kernels.ColumnSums(out2, rows, h, cs));
+    T("InverseRowNorms 256x2000", () => Kernels.InverseRowNorms(x2, rows, h, inv));
+}
+
+void SparsityProbe()
+{
+    var data = DatasetLoader.Load(DatasetKind.Mnist, new DatasetLoadOptions { AllowDownload = false });
+    var (train, _) = data.Train.Take(trainLimit).SplitLast(0.1);
+    var net = new FFNetwork(new FFNetworkConfig { HiddenSizes = [2000, 2000] }, new FFRandom(42));
+    int batch = 0;
+    double[] zero = new double[2], deadCol = new double[2], grp8 = new double[2], grp32 = new double[2]; int n = 0;
+    net.ActivationObserver = (in LayerActivation a) =>
+    {
+        int l = a.Layer, rows = a.Rows, w = a.Width; var h = a.Activations;
+        long z = 0; for (int i = 0; i < rows * w; i++) if (h[i] == 0) z++;
+        int dc = 0; for (int j = 0; j < w; j++) { bool all = true; for (int r = 0; r < rows; r++) if (h[r * w + j] != 0) { all = false; break; } if (all) dc++; }
+        // (8 rows, neuron) all zero: what a forward micro-kernel over rows could skip; (8 neurons, row): what the gradient could skip.
+        long g8 = 0, t8 = 0; for (int r0 = 0; r0 + 8 <= rows; r0 += 8) for (int j = 0; j < w; j++) { bool all = true; for (int r = r0; r < r0 + 8; r++) if (h[r * w + j] != 0) { all = false; break; } if (all) g8++; t8++; }
+        long gn = 0, tn = 0; for (int r = 0; r < rows; r++) for (int j0 = 0; j0 + 8 <= w; j0 += 8) { bool all = true; for (int j = j0; j < j0 + 8; j++) if (h[r * w + j] != 0) { all = false; break; } if (all) gn++; tn++; }
+        zero[l] += (double)z / (rows * w); deadCol[l] += (double)dc / w; grp8[l] += (double)g8 / t8; grp32[l] += (double)gn / tn;
+        if (l == 1) { n++; batch++; if (batch % 100 == 0) { Console.WriteLine($"batch {batch}: " + string.Join(" | ", Enumerable.Range(0, 2).Select(k => $"L{k + 1} zeros {zero[k] / n:P1} dead-in-batch {deadCol[k] / n:P1} 8rows×neuron {grp8[k] / n:P1} row×8neurons {grp32[k] / n:P1}"))); Array.Clear(zero); Array.Clear(deadCol); Array.Clear(grp8); Array.Clear(grp32); n = 0; } }
+    };
+    new Trainer().Train(net, train, null, new TrainingOptions { Epochs = Opt("--epochs", 3), ValidateEachEpoch = false }, new FFRandom(2));
+    var opts = (FFLib.Optim.AdamOptimizer[])typeof(FFNetwork).GetField("_optimizers", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance)!.GetValue(net)!;
+    for (int l = 0; l < opts.Length; l++)
+    {
+        var mm = opts[l].FirstMoments[0]; var vv = opts[l].SecondMoments[0]; int cols = l == 0 ? 794 : 2000;
+        int zeroRows = 0, tinyM = 0;
+        for (int j = 0; j < mm.Length / cols; j++)
+        {
+            bool z = true; bool t = true;
+            for (int c = 0; c < cols; c++) { if (mm[j * cols + c] != 0 || vv[j * cols + c] != 0) z = false; if (Math.Abs(mm[j * cols + c]) > 1e-30) t = false; }
+            if (z) zeroRows++; if (t) tinyM++;
+        }
+        Console.WriteLine($"layer {l + 1}: rows with m = v = 0: {zeroRows}, rows with |m| <= 1e-30: {tinyM} of {mm.Length / cols}");
+    }
 }
 
 static long PeakRssBytes()

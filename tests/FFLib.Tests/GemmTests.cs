@@ -9,6 +9,8 @@ public class GemmTests
     {
         { 1, 1, 1 }, { 7, 13, 5 }, { 8, 32, 1 }, { 9, 33, 257 }, { 17, 31, 300 }, { 129, 513, 64 },
         { 3, 1000, 20 }, { 200, 3, 7 }, { 64, 64, 64 }, { 130, 70, 520 },
+        // Several row and column tiles and K blocks: both operands packed once, up front.
+        { 300, 530, 270 }, { 257, 1100, 40 },
     };
 
     [Theory]
@@ -44,6 +46,32 @@ public class GemmTests
         var c3 = new float[5 * n];
         Gemm.Multiply(false, true, 5, n, k, a.AsSpan(137 * k), k, b, k, c3, n, false, threads: 2);
         Assert.Equal(c1.AsSpan(137 * n, 5 * n).ToArray(), c3);
+    }
+
+    [Fact]
+    public void PackingUpFrontOrPerTileGivesTheSameBits()
+    {
+        // Packing only moves numbers: with the shared up-front packing switched off, every tile
+        // packs its own blocks, and the results must not change by a bit.
+        int m = 300, n = 1030, k = 530;
+        foreach (bool ta in new[] { false, true })
+            foreach (bool tb in new[] { false, true })
+            {
+                var a = Random(m * k, 11); var b = Random(k * n, 12);
+                int lda = ta ? m : k, ldb = tb ? k : n;
+                var shared = new float[m * n];
+                var perTile = new float[m * n];
+                Gemm.Multiply(ta, tb, m, n, k, a, lda, b, ldb, shared, n, false, threads: 2);
+                int saved = Gemm.PrepackLimit;
+                try
+                {
+                    Gemm.PrepackLimit = 0;
+                    Gemm.Multiply(ta, tb, m, n, k, a, lda, b, ldb, perTile, n, false, threads: 2);
+                }
+                finally { Gemm.PrepackLimit = saved; }
+                Assert.Equal(shared, perTile);
+                Check(m, n, k, ta, tb, false, 2, seed: 11);
+            }
     }
 
     [Fact]

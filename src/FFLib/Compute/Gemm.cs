@@ -63,52 +63,98 @@ internal static unsafe class Gemm
         }
 
         if (threads <= 0) threads = ComputeSettings.Threads;
-        int tilesM = (m + MC - 1) / MC, tilesN = (n + NC - 1) / NC;
+        // A short op(A) (a batch of ≤ 256 rows) is one row tile: then op(B), usually a weight
+        // matrix, is packed exactly once, block by block while it is hot in L2.
+        int mcTile = m <= 2 * MC ? (m + MR - 1) / MR * MR : MC;
+        int tilesM = (m + mcTile - 1) / mcTile, tilesN = (n + NC - 1) / NC, blocksK = (k + KC - 1) / KC;
         int tiles = tilesM * tilesN;
+        bool parallel = threads > 1 && tiles > 1 && (long)m * n * k >= ParallelThreshold;
+        var po = parallel ? new ParallelOptions { MaxDegreeOfParallelism = threads } : null;
         fixed (float* pa = a)
         fixed (float* pb = b)
         fixed (float* pc = c)
         {
-            var job = new Job(transA, transB, m, n, k, pa, lda, pb, ldb, pc, ldc, accumulate, tilesN);
-            if (threads == 1 || tiles == 1 || (long)m * n * k < ParallelThreshold)
+            var job = new Job(transA, transB, m, n, k, pa, lda, pb, ldb, pc, ldc, accumulate, mcTile, tilesN, blocksK);
+            // An operand that several tiles read is packed once, up front, instead of once per tile
+            // (the δᵀ·x gradient of a 2000-wide layer would otherwise pack its x 16 times).
+            // Packing only moves numbers: the sums, and so the results, are the same either way.
+            long sizeA = (long)tilesM * blocksK * mcTile * KC, sizeB = (long)tilesN * blocksK * NC * KC;
+            if (tilesN > 1 && sizeA <= PrepackLimit) job.SharedA = Buffer(ref t_sharedA, (int)sizeA + 64);
+            if (tilesM > 1 && sizeB <= PrepackLimit) job.SharedB = Buffer(ref t_sharedB, (int)sizeB + 64);
+            int packJobs = (job.SharedA != null ? tilesM * blocksK : 0) + (job.SharedB != null ? tilesN * blocksK : 0);
+            if (packJobs > 0)
             {
-                for (int t = 0; t < tiles; t++) job.RunTile(t);
+                if (parallel && packJobs > 1) Parallel.For(0, packJobs, po!, job.Prepack);
+                else for (int i = 0; i < packJobs; i++) job.Prepack(i);
             }
-            else
-            {
-                var po = new ParallelOptions { MaxDegreeOfParallelism = threads };
-                Parallel.For(0, tiles, po, job.RunTile);
-            }
+            if (parallel) Parallel.For(0, tiles, po!, job.RunTile);
+            else for (int t = 0; t < tiles; t++) job.RunTile(t);
         }
     }
 
+    // Largest operand packed up front (floats); beyond it tiles pack their own blocks.
+    // Settable so the tests can force either path (results are the same bits either way).
+    internal static int PrepackLimit = 1 << 22;
+
+    [ThreadStatic] private static float[]? t_sharedA;
+    [ThreadStatic] private static float[]? t_sharedB;
+
     /// <summary>The state of one product, shared by its tiles (raw pointers stay valid: the caller pins).</summary>
     private sealed class Job(bool transA, bool transB, int m, int n, int k,
-        float* a, int lda, float* b, int ldb, float* c, int ldc, bool accumulate, int tilesN)
+        float* a, int lda, float* b, int ldb, float* c, int ldc, bool accumulate, int mcTile, int tilesN, int blocksK)
     {
+        /// <summary>op(A) packed for every (row tile, K block), or null when each tile packs its own.</summary>
+        public float* SharedA;
+
+        /// <summary>op(B) packed for every (column tile, K block), or null when each tile packs its own.</summary>
+        public float* SharedB;
+
+        private int TilesM => (m + mcTile - 1) / mcTile;
+
+        /// <summary>Packs one (tile, K block) of the shared operands: A blocks first, then B blocks.</summary>
+        public void Prepack(int job)
+        {
+            int aJobs = SharedA != null ? TilesM * blocksK : 0;
+            if (job < aJobs)
+            {
+                int ti = job / blocksK, q = job % blocksK, ic = ti * mcTile, pc = q * KC;
+                PackA(transA, a, lda, ic, pc, Math.Min(mcTile, m - ic), Math.Min(KC, k - pc), MR, SharedA + (long)job * mcTile * KC);
+            }
+            else
+            {
+                job -= aJobs;
+                int tj = job / blocksK, q = job % blocksK, jc = tj * NC, pc = q * KC;
+                PackB(transB, b, ldb, pc, jc, Math.Min(KC, k - pc), Math.Min(NC, n - jc), NR, SharedB + (long)job * NC * KC);
+            }
+        }
+
         public void RunTile(int tile)
         {
-            int ic = tile / tilesN * MC, jc = tile % tilesN * NC;
-            int mc = Math.Min(MC, m - ic), nc = Math.Min(NC, n - jc);
+            int ti = tile / tilesN, tj = tile % tilesN;
+            int ic = ti * mcTile, jc = tj * NC;
+            int mc = Math.Min(mcTile, m - ic), nc = Math.Min(NC, n - jc);
             int mr = MR, nr = NR;
             int mPanels = (mc + mr - 1) / mr, nPanels = (nc + nr - 1) / nr;
-            float* packA = Buffer(ref t_packA, MC * KC + 64);
-            float* packB = Buffer(ref t_packB, NC * KC + 64);
+            float* packA = SharedA != null ? null : Buffer(ref t_packA, mcTile * KC + 64);
+            float* packB = SharedB != null ? null : Buffer(ref t_packB, NC * KC + 64);
             float* edge = stackalloc float[8 * 32 + 16];
-            for (int pc = 0; pc < k; pc += KC)
+            for (int q = 0, pc = 0; pc < k; q++, pc += KC)
             {
                 int kc = Math.Min(KC, k - pc);
                 bool acc = accumulate || pc > 0;
-                PackA(transA, a, lda, ic, pc, mc, kc, mr, packA);
-                PackB(transB, b, ldb, pc, jc, kc, nc, nr, packB);
+                float* blockA, blockB;
+                if (SharedA != null) blockA = SharedA + ((long)ti * blocksK + q) * mcTile * KC;
+                else { PackA(transA, a, lda, ic, pc, mc, kc, mr, packA); blockA = packA; }
+                if (SharedB != null) blockB = SharedB + ((long)tj * blocksK + q) * NC * KC;
+                else { PackB(transB, b, ldb, pc, jc, kc, nc, nr, packB); blockB = packB; }
                 for (int jp = 0; jp < nPanels; jp++)
                 {
                     int j0 = jp * nr, nw = Math.Min(nr, nc - j0);
-                    float* bp = packB + (long)jp * nr * kc;
+                    float* bp = blockB + (long)jp * nr * kc;
                     for (int ip = 0; ip < mPanels; ip++)
                     {
                         int i0 = ip * mr, mw = Math.Min(mr, mc - i0);
-                        float* ap = packA + (long)ip * mr * kc;
+                        float* ap = blockA + (long)ip * mr * kc;
                         float* cp = c + (long)(ic + i0) * ldc + jc + j0;
                         if (mw == mr && nw == nr)
                         {
@@ -134,7 +180,7 @@ internal static unsafe class Gemm
 
     private static float* Buffer(ref float[]? slot, int length)
     {
-        slot ??= GC.AllocateUninitializedArray<float>(length, pinned: true);
+        if (slot is null || slot.Length < length) slot = GC.AllocateUninitializedArray<float>(length, pinned: true);
         // Pinned arrays never move: align the start to 64 bytes for full-width loads.
         float* p = (float*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(slot));
         return (float*)(((nint)p + 63) & ~(nint)63);
@@ -158,6 +204,15 @@ internal static unsafe class Gemm
                     for (; i < mw; i++) d[i] = src[i];
                     for (; i < mr; i++) d[i] = 0f;
                 }
+            }
+            else if (mr == 8 && mw == 8 && Avx.IsSupported)
+            {
+                // A stored m×k: the panel is a transpose of 8 rows; 8×8 blocks go through AVX registers.
+                float* src = a + (long)(ic + i0) * lda + pc;
+                int p = 0;
+                for (; p + 8 <= kc; p += 8) Transpose8x8(src + p, lda, panel + (long)p * 8, 8);
+                for (; p < kc; p++)
+                    for (int i = 0; i < 8; i++) panel[p * 8 + i] = src[(long)i * lda + p];
             }
             else
             {

@@ -1,5 +1,8 @@
 using System.Diagnostics;
 using System.Numerics.Tensors;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace FFLib.Compute;
 
@@ -75,34 +78,152 @@ internal static class Kernels
     }
 
     /// <summary>
-    /// One Adam step with PyTorch's arithmetic (torch.optim.Adam, no weight decay, no amsgrad):
-    /// m ← β1·m + (1−β1)·g; v ← β2·v + (1−β2)·g²; p ← p − (lr/(1−β1ᵗ)) · m / (√v/√(1−β2ᵗ) + ε).
-    /// <paramref name="scratch"/> must be as long as the parameter.
+    /// Lists, ascending, the columns of a rows×cols matrix that hold a value other than ±0 (NaN counts
+    /// as nonzero); returns how many. <paramref name="scratch"/> needs cols entries.
     /// </summary>
-    public static void AdamStep(Span<float> p, ReadOnlySpan<float> g, Span<float> m, Span<float> v, Span<float> scratch,
-        float lr, float beta1, float beta2, float eps, int step)
+    public static int NonzeroColumns(ReadOnlySpan<float> m, int rows, int cols, Span<int> columns, Span<uint> scratch)
     {
-        Debug.Assert(p.Length == g.Length && m.Length == p.Length && v.Length == p.Length && scratch.Length >= p.Length);
-        float bc1 = 1f - MathF.Pow(beta1, step);
-        float bc2Sqrt = MathF.Sqrt(1f - MathF.Pow(beta2, step));
-        float stepSize = lr / bc1;
-        var s = scratch.Slice(0, p.Length);
-        // m = m·β1 + g·(1−β1)
-        TensorPrimitives.Multiply(m, beta1, m);
-        TensorPrimitives.MultiplyAdd(g, 1f - beta1, m, m);
-        // v = v·β2 + g·g·(1−β2)
-        TensorPrimitives.Multiply(v, beta2, v);
-        TensorPrimitives.Multiply(g, g, s);
-        TensorPrimitives.MultiplyAdd(s, 1f - beta2, v, v);
-        // denom = √v / √bc2 + ε ; p = p − stepSize · m / denom
-        TensorPrimitives.Sqrt(v, s);
-        TensorPrimitives.Divide(s, bc2Sqrt, s);
-        TensorPrimitives.Add(s, eps, s);
-        TensorPrimitives.Divide(m, s, s);
-        TensorPrimitives.MultiplyAdd(s, -stepSize, p, p);
+        Debug.Assert(m.Length >= rows * cols && columns.Length >= cols && scratch.Length >= cols);
+        // OR the bit patterns down each column, then drop the sign bit: nonzero iff some entry had a nonzero magnitude.
+        var acc = scratch.Slice(0, cols);
+        acc.Clear();
+        var bits = MemoryMarshal.Cast<float, uint>(m);
+        for (int r = 0; r < rows; r++) TensorPrimitives.BitwiseOr(acc, bits.Slice(r * cols, cols), acc);
+        int count = 0;
+        for (int j = 0; j < cols; j++)
+            if ((acc[j] & 0x7FFF_FFFFu) != 0) columns[count++] = j;
+        return count;
     }
 
-    /// <summary>Scalar reference for <see cref="AdamStep"/>.</summary>
+    /// <summary>Scalar reference for <see cref="NonzeroColumns"/>.</summary>
+    public static int NonzeroColumnsReference(ReadOnlySpan<float> m, int rows, int cols, Span<int> columns)
+    {
+        int count = 0;
+        for (int j = 0; j < cols; j++)
+            for (int r = 0; r < rows; r++)
+                if (m[r * cols + j] != 0f || float.IsNaN(m[r * cols + j])) { columns[count++] = j; break; }
+        return count;
+    }
+
+    /// <summary>dst (rows × count) = the listed columns of src (rows × cols), in list order.</summary>
+    public static unsafe void GatherColumns(ReadOnlySpan<float> src, int rows, int cols, ReadOnlySpan<int> columns, Span<float> dst)
+    {
+        int count = columns.Length;
+        Debug.Assert(src.Length >= rows * cols && dst.Length >= rows * count);
+        fixed (float* ps = src) fixed (int* pi = columns) fixed (float* pd = dst)
+        {
+            for (int r = 0; r < rows; r++)
+            {
+                float* row = ps + (long)r * cols;
+                float* d = pd + (long)r * count;
+                int i = 0;
+                if (Avx2.IsSupported)
+                    for (; i + 8 <= count; i += 8)
+                        Avx.Store(d + i, Avx2.GatherVector256(row, Avx.LoadVector256(pi + i), 4));
+                for (; i < count; i++) d[i] = row[pi[i]];
+            }
+        }
+    }
+
+    /// <summary>Scalar reference for <see cref="GatherColumns"/>.</summary>
+    public static void GatherColumnsReference(ReadOnlySpan<float> src, int rows, int cols, ReadOnlySpan<int> columns, Span<float> dst)
+    {
+        for (int r = 0; r < rows; r++)
+            for (int i = 0; i < columns.Length; i++) dst[r * columns.Length + i] = src[r * cols + columns[i]];
+    }
+
+    /// <summary>
+    /// One Adam step with PyTorch's arithmetic (torch.optim.Adam, no weight decay, no amsgrad):
+    /// m ← β1·m + (1−β1)·g; v ← β2·v + (1−β2)·g²; p ← p − (lr/(1−β1ᵗ)) · m / (√v/√(1−β2ᵗ) + ε).
+    /// One fused pass (each element read and written once, not once per operation: Adam is
+    /// memory-bound, 28 bytes per parameter), split over up to <paramref name="threads"/> threads.
+    /// Every operation is the scalar reference's, in the same order and unfused, so the result is
+    /// bit-identical to <see cref="AdamStepReference"/> for any thread count.
+    /// </summary>
+    public static unsafe void AdamStep(Span<float> p, ReadOnlySpan<float> g, Span<float> m, Span<float> v,
+        float lr, float beta1, float beta2, float eps, int step, int threads = 1)
+    {
+        Debug.Assert(p.Length == g.Length && m.Length == p.Length && v.Length == p.Length);
+        var c = new AdamConstants(lr, beta1, beta2, eps, step);
+        int n = p.Length;
+        fixed (float* pp = p) fixed (float* pg = g) fixed (float* pm = m) fixed (float* pv = v)
+        {
+            const int chunk = 1 << 15; // 128 KiB per array: big enough to amortise the hand-off, small enough to balance.
+            int chunks = (n + chunk - 1) / chunk;
+            if (threads <= 1 || chunks < 2)
+            {
+                AdamRange(pp, pg, pm, pv, n, c);
+                return;
+            }
+            var job = new AdamJob(pp, pg, pm, pv, n, chunk, c);
+            Parallel.For(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = threads }, job.Run);
+        }
+    }
+
+    /// <summary>The per-step scalars of Adam, computed once as the reference does.</summary>
+    internal readonly struct AdamConstants(float lr, float beta1, float beta2, float eps, int step)
+    {
+        public readonly float Beta1 = beta1, OneMinusBeta1 = 1f - beta1, Beta2 = beta2, OneMinusBeta2 = 1f - beta2, Eps = eps;
+        public readonly float Bc2Sqrt = MathF.Sqrt(1f - MathF.Pow(beta2, step));
+        public readonly float NegStepSize = -(lr / (1f - MathF.Pow(beta1, step)));
+    }
+
+    private sealed unsafe class AdamJob(float* p, float* g, float* m, float* v, int n, int chunk, AdamConstants c)
+    {
+        public void Run(int i)
+        {
+            int start = i * chunk, len = Math.Min(chunk, n - start);
+            AdamRange(p + start, g + start, m + start, v + start, len, c);
+        }
+    }
+
+    /// <summary>Fused Adam over n contiguous elements (Vector512, Vector256 or scalar).</summary>
+    internal static unsafe void AdamRange(float* p, float* g, float* m, float* v, int n, in AdamConstants c)
+    {
+        int i = 0;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            var b1 = Vector512.Create(c.Beta1); var a1 = Vector512.Create(c.OneMinusBeta1);
+            var b2 = Vector512.Create(c.Beta2); var a2 = Vector512.Create(c.OneMinusBeta2);
+            var bc = Vector512.Create(c.Bc2Sqrt); var e = Vector512.Create(c.Eps); var ss = Vector512.Create(c.NegStepSize);
+            for (; i <= n - 16; i += 16)
+            {
+                var gi = Vector512.Load(g + i);
+                var mi = Vector512.Load(m + i) * b1 + gi * a1;
+                var vi = Vector512.Load(v + i) * b2 + gi * gi * a2;
+                var denom = Vector512.Sqrt(vi) / bc + e;
+                mi.Store(m + i);
+                vi.Store(v + i);
+                (Vector512.Load(p + i) + ss * (mi / denom)).Store(p + i);
+            }
+        }
+        else if (Vector256.IsHardwareAccelerated)
+        {
+            var b1 = Vector256.Create(c.Beta1); var a1 = Vector256.Create(c.OneMinusBeta1);
+            var b2 = Vector256.Create(c.Beta2); var a2 = Vector256.Create(c.OneMinusBeta2);
+            var bc = Vector256.Create(c.Bc2Sqrt); var e = Vector256.Create(c.Eps); var ss = Vector256.Create(c.NegStepSize);
+            for (; i <= n - 8; i += 8)
+            {
+                var gi = Vector256.Load(g + i);
+                var mi = Vector256.Load(m + i) * b1 + gi * a1;
+                var vi = Vector256.Load(v + i) * b2 + gi * gi * a2;
+                var denom = Vector256.Sqrt(vi) / bc + e;
+                mi.Store(m + i);
+                vi.Store(v + i);
+                (Vector256.Load(p + i) + ss * (mi / denom)).Store(p + i);
+            }
+        }
+        for (; i < n; i++)
+        {
+            float mi = m[i] * c.Beta1 + g[i] * c.OneMinusBeta1;
+            float vi = v[i] * c.Beta2 + g[i] * g[i] * c.OneMinusBeta2;
+            m[i] = mi;
+            v[i] = vi;
+            p[i] += c.NegStepSize * (mi / (MathF.Sqrt(vi) / c.Bc2Sqrt + c.Eps));
+        }
+    }
+
+    /// <summary>Scalar reference for <see cref="AdamStep"/>: the formula written out, one element at a time.</summary>
     public static void AdamStepReference(Span<float> p, ReadOnlySpan<float> g, Span<float> m, Span<float> v,
         float lr, float beta1, float beta2, float eps, int step)
     {

@@ -227,10 +227,34 @@ public sealed class FFNetwork : ITrainableModel, ILabelScorer, IActivationSource
             Kernels.ScaleRows(h, rows, outF, coef);
             Kernels.ColumnSums(h, rows, outF, _gradB[l]);
             Kernels.ScaleRows(h, rows, outF, invNorm);
-            if (fast) FirstLayerWeightGradient(images.Data, b, w.Control, rows, h, _gradW[l], w.P, w.ControlWeights);
-            else Gemm.Multiply(true, false, outF, inF, rows, h, outF, x, inF, _gradW[l], inF, accumulate: false);
-            StepObserver?.Invoke(l, losses[l], w.MeanSquares.AsSpan(0, rows), _gradW[l], _gradB[l]);
-            _optimizers[l].Step([_gradW[l], _gradB[l]]);
+            // Neurons silent on every row of the batch have δ = 0, so their rows of dW are exactly 0:
+            // the product runs over the active neurons only (dead neurons are ~40% of a trained
+            // layer 2 on MNIST) and Adam skips rows whose moments are still zero.
+            int active = fast || !UseSparseGradient ? outF : Kernels.NonzeroColumns(h, rows, outF, w.Columns, w.ColumnBits);
+            if (active < outF && 10L * active <= 9L * outF) // below 10% dead the gather costs more than it saves
+            {
+                var columns = w.Columns.AsSpan(0, active);
+                Kernels.GatherColumns(h, rows, outF, columns, w.Compact);
+                Gemm.Multiply(true, false, active, inF, rows, w.Compact, active, x, inF, _gradW[l], inF, accumulate: false);
+                SparseGradientSteps++;
+                if (StepObserver is null)
+                {
+                    _optimizers[l].StepRowSparse(0, inF, columns, _gradW[l], [_gradW[l], _gradB[l]]);
+                }
+                else
+                {
+                    SpreadRows(_gradW[l], columns, inF, outF);
+                    StepObserver(l, losses[l], w.MeanSquares.AsSpan(0, rows), _gradW[l], _gradB[l]);
+                    _optimizers[l].Step([_gradW[l], _gradB[l]]);
+                }
+            }
+            else
+            {
+                if (fast) FirstLayerWeightGradient(images.Data, b, w.Control, rows, h, _gradW[l], w.P, w.ControlWeights);
+                else Gemm.Multiply(true, false, outF, inF, rows, h, outF, x, inF, _gradW[l], inF, accumulate: false);
+                StepObserver?.Invoke(l, losses[l], w.MeanSquares.AsSpan(0, rows), _gradW[l], _gradB[l]);
+                _optimizers[l].Step([_gradW[l], _gradB[l]]);
+            }
 
             if (l + 1 < _layers.Length)
             {
@@ -249,6 +273,31 @@ public sealed class FFNetwork : ITrainableModel, ILabelScorer, IActivationSource
     /// path up to float rounding; switch off to compare.
     /// </summary>
     public bool UseInputIdentity { get; set; } = true;
+
+    /// <summary>
+    /// Whether the weight gradient of a layer fed by another FF layer is computed for the neurons
+    /// active in the batch only, with the dead neurons' zero rows implied (bit-identical to the full
+    /// product; switch off to compare).
+    /// </summary>
+    public bool UseSparseGradient { get; set; } = true;
+
+    /// <summary>How many layer steps took the active-neurons-only gradient (for tests and diagnostics).</summary>
+    internal int SparseGradientSteps { get; private set; }
+
+    /// <summary>Moves row i of a compact count×cols matrix to row columns[i], zeroing the rows not listed.</summary>
+    private static void SpreadRows(float[] m, ReadOnlySpan<int> columns, int cols, int rows)
+    {
+        // Destinations are ≥ sources, so walking backwards never overwrites a row still to move.
+        int next = rows;
+        for (int i = columns.Length - 1; i >= 0; i--)
+        {
+            int j = columns[i];
+            m.AsSpan((j + 1) * cols, (next - j - 1) * cols).Clear();
+            if (j != i) m.AsSpan(i * cols, cols).CopyTo(m.AsSpan(j * cols, cols));
+            next = j;
+        }
+        m.AsSpan(0, next * cols).Clear();
+    }
 
     /// <summary>
     /// Layer-1 activations of rows r = 0..rows−1, row r being image (r mod images) ⊕ control_r:
@@ -446,7 +495,14 @@ public sealed class FFNetwork : ITrainableModel, ILabelScorer, IActivationSource
             Control = new float[rows * config.Classes];
             P = new float[rows * layers[0].OutFeatures];
             ControlWeights = new float[config.Classes * layers[0].OutFeatures];
+            Compact = new float[rows * maxWidth];
+            Columns = new int[maxWidth];
+            ColumnBits = new uint[maxWidth];
         }
+
+        public float[] Compact { get; }
+        public int[] Columns { get; }
+        public uint[] ColumnBits { get; }
 
         public float[] Control { get; }
         public float[] P { get; }
