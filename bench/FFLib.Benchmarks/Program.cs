@@ -5,11 +5,16 @@ using System.Runtime.Intrinsics;
 using FFLib.Compute;
 using FFLib.Data;
 using FFLib.Models;
+using FFLib.IO;
 using FFLib.Training;
+using Architecture = FFLib.Models.Architecture;
 
 // FFLib benchmarks. Timings drift on shared machines: every comparison is measured in the same run.
 //   dotnet run -c Release --project bench/FFLib.Benchmarks -- gemm  [--threads N] [--openblas]
-//   dotnet run -c Release --project bench/FFLib.Benchmarks -- ffnn  [--threads N] [--train-limit N] [--torch]
+//   dotnet run -c Release --project bench/FFLib.Benchmarks -- train [--model ffnn|ffc|bpnn|ffrnn] [--threads N] [--train-limit N] [--test-limit N] [--torch]
+//   dotnet run -c Release --project bench/FFLib.Benchmarks -- ffnn  (= train --model ffnn)
+//   dotnet run -c Release --project bench/FFLib.Benchmarks -- profile   (each part of an FFNN 2×2000 batch, timed alone)
+//   dotnet run -c Release --project bench/FFLib.Benchmarks -- sparsity  (dead neurons per layer during FFNN training)
 // --openblas compares with OpenBLAS's sgemm (Debian libopenblas0-pthread, OPENBLAS_CORETYPE=SkylakeX set here);
 // --torch runs tests/reference/ffnn_torch.py (Debian python3-torch) on the same data and prints the ratio.
 var argv = args.ToList();
@@ -19,11 +24,18 @@ int trainLimit = Opt("--train-limit", 60000);
 ComputeSettings.Threads = threads;
 Console.WriteLine($"hardware: {Environment.ProcessorCount} logical cores, SIMD {ComputeSettings.SimdPath} (Vector512 {Vector512.IsHardwareAccelerated}, Vector256 {Vector256.IsHardwareAccelerated}), {RuntimeInformation.OSArchitecture}, {RuntimeInformation.FrameworkDescription}; threads {threads}");
 if (mode == "gemm") Gemm(argv.Contains("--openblas"));
-else if (mode == "ffnn") Ffnn(argv.Contains("--torch"));
+else if (mode == "ffnn") TrainBench("ffnn", argv.Contains("--torch"));
+else if (mode == "train") TrainBench(OptString("--model", "ffnn"), argv.Contains("--torch"));
 else if (mode == "profile") Profile();
 else if (mode == "sparsity") SparsityProbe();
-else { Console.Error.WriteLine($"unknown mode '{mode}' (gemm, ffnn)"); return 2; }
+else { Console.Error.WriteLine($"unknown mode '{mode}' (gemm, train, ffnn, profile, sparsity)"); return 2; }
 return 0;
+
+string OptString(string name, string fallback)
+{
+    int i = argv.IndexOf(name);
+    return i >= 0 && i + 1 < argv.Count ? argv[i + 1] : fallback;
+}
 
 int Opt(string name, int fallback)
 {
@@ -86,37 +98,57 @@ static double Time(Action run, double flops, double minSeconds = 1.0)
     return flops * reps / sw.Elapsed.TotalSeconds / 1e9;
 }
 
-void Ffnn(bool torch)
+void TrainBench(string model, bool torch)
 {
+    var arch = ModelCheckpoint.ParseArchitecture(model);
+    int testLimit = Opt("--test-limit", 10000);
     var data = DatasetLoader.Load(DatasetKind.Mnist, new DatasetLoadOptions { AllowDownload = false });
     var (train, _) = data.Train.Take(trainLimit).SplitLast(0.1);
-    var net = new FFNetwork(new FFNetworkConfig { HiddenSizes = [2000, 2000] }, new FFRandom(42));
+    var test = data.Test.Take(testLimit);
+    var spec = new RunSpec { Architecture = arch };
+    // The product ceiling of this machine, measured now: the best of the layer-2 products.
+    double ceiling = 0;
+    {
+        var rng = new FFRandom(5);
+        float[] Fill(int len) { var x = new float[len]; for (int i = 0; i < len; i++) x[i] = rng.NextSingle() - 0.5f; return x; }
+        var a = Fill(256 * 2000); var w = Fill(2000 * 2000); var c = new float[2000 * 2000];
+        ceiling = Math.Max(Time(() => FFLib.Compute.Gemm.Multiply(false, true, 256, 2000, 2000, a, 2000, w, 2000, c, 2000, false, threads), 2.0 * 256 * 2000 * 2000, 0.5),
+                           Time(() => FFLib.Compute.Gemm.Multiply(true, false, 2000, 2000, 256, a, 2000, a, 2000, c, 2000, false, threads), 2.0 * 256 * 2000 * 2000, 0.5));
+    }
+    Console.WriteLine($"product ceiling measured now (layer-2 shapes): {ceiling:F0} GF/s");
     // Warm-up: a few batches so the JIT has optimised the hot loop.
-    new Trainer().Train(net, train.Take(1280), null, new TrainingOptions { Epochs = 1, ValidateEachEpoch = false }, new FFRandom(1));
-    net = new FFNetwork(new FFNetworkConfig { HiddenSizes = [2000, 2000] }, new FFRandom(42));
+    new Trainer().Train(TrainingRun.CreateModel(spec, 784, 10, new FFRandom(42)), train.Take(1280), null,
+        new TrainingOptions { Epochs = arch == Architecture.Ffc ? 2 : 1, ValidateEachEpoch = false }, new FFRandom(1));
+    var net = TrainingRun.CreateModel(spec, 784, 10, new FFRandom(42));
+    // FFNN+C: one epoch of each phase (FF stack, then the classifier on the frozen stack).
+    var history = new Trainer().Train(net, train, null, new TrainingOptions { Epochs = arch == Architecture.Ffc ? 2 : 1, ValidateEachEpoch = false }, new FFRandom(2));
+    double epoch = history[0].TrainSeconds;
     var sw = Stopwatch.StartNew();
-    new Trainer().Train(net, train, null, new TrainingOptions { Epochs = 1, ValidateEachEpoch = false }, new FFRandom(2));
-    double epoch = sw.Elapsed.TotalSeconds;
-    int batches = (train.Count + 127) / 128;
-    // Cost model (PERFORMANCE.md, identities on): ~1.2 GF layer 1 + ~4.1 GF layer 2 per 128-image batch.
-    double gf = 5.3 * batches * train.Count / (batches * 128.0);
-    sw.Restart();
-    double acc = Evaluation.Accuracy(net, data.Test);
+    double acc = Evaluation.Accuracy(net, test);
     double predict = sw.Elapsed.TotalSeconds;
     long peak = PeakRssBytes();
-    Console.WriteLine($"FFNN 2×2000 epoch: {train.Count} images in {epoch:F1} s ({train.Count / epoch:F0} samples/s, ≈{gf / epoch:F0} GF/s by the cost model)");
-    Console.WriteLine($"predict 10,000 test images: {predict:F2} s (accuracy after one epoch {acc:P2})");
-    Console.WriteLine($"peak resident memory: {peak / 1e6:F0} MB");
-    Console.WriteLine($"60-epoch projection (training only): {epoch:F1} s × 60 = {epoch:F1} min");
+    string name = arch switch { Architecture.Ffnn => "FFNN", Architecture.Ffc => "FFNN+C", Architecture.Bpnn => "BPNN", _ => "FFRNN" };
+    Console.WriteLine($"{name} 2×2000 epoch ({history[0].Phase}): {train.Count} images in {epoch:F1} s ({train.Count / epoch:F0} samples/s)");
+    if (arch == Architecture.Ffc) Console.WriteLine($"FFNN+C classifier-phase epoch: {history[1].TrainSeconds:F1} s ({train.Count / history[1].TrainSeconds:F0} samples/s)");
+    if (arch == Architecture.Ffnn)
+    {
+        // PERFORMANCE.md cost model with its identities 1–5: 5.3 GF per 128-image batch. Skipped dead-neuron
+        // rows count as done (they are exact zeros), so this is the rate a dense implementation would need.
+        double gf = 5.3 * train.Count / 128.0;
+        Console.WriteLine($"  cost-model rate: {gf / epoch:F0} GF/s = {gf / epoch / ceiling:P0} of the product ceiling");
+    }
+    Console.WriteLine($"predict {test.Count:N0} test images: {predict:F2} s (accuracy after this short training {acc:P2})");
+    Console.WriteLine($"peak resident memory of this process: {peak / 1e6:F0} MB");
     if (!torch) return;
+    if (arch != Architecture.Ffnn) { Console.WriteLine("--torch: the PyTorch baseline script covers the FFNN only"); return; }
     string script = Path.Combine(FindRoot(), "tests", "reference", "ffnn_torch.py");
-    var psi = new ProcessStartInfo("/usr/bin/python3", $"{script} train {data.Location.Folder} --layers 2000,2000 --epochs 1 --train-limit {trainLimit} --test-limit 10000")
+    var psi = new ProcessStartInfo("/usr/bin/python3", $"{script} train {data.Location.Folder} --layers 2000,2000 --epochs 1 --train-limit {trainLimit} --test-limit {testLimit}")
     { RedirectStandardOutput = true, UseShellExecute = false };
     psi.Environment["OPENBLAS_CORETYPE"] = "SkylakeX";
     using var p = Process.Start(psi)!;
     string output = p.StandardOutput.ReadToEnd();
     p.WaitForExit();
-    Console.Write("PyTorch reference: " + output);
+    Console.Write("PyTorch reference (same data, same run): " + output);
     var parts = output.Split(' ');
     double tTrain = double.Parse(parts[Array.IndexOf(parts, "train") + 1], CultureInfo.InvariantCulture);
     double tTest = double.Parse(parts[Array.IndexOf(parts, "test") + 1].TrimEnd(','), CultureInfo.InvariantCulture);

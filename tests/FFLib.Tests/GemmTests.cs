@@ -74,6 +74,32 @@ public class GemmTests
             }
     }
 
+    [Theory]
+    [InlineData(1, 1, 1)]
+    [InlineData(37, 45, 300)]
+    [InlineData(640, 2000, 794)]
+    [InlineData(300, 1030, 530)]
+    public void PackedOperandGivesTheSameBitsAsTheUnpackedProduct(int m, int n, int k)
+    {
+        foreach (bool tb in new[] { false, true })
+        {
+            var a = Random(m * k, 21); var b = Random(k * n, 22);
+            int ldb = tb ? k : n;
+            var plain = new float[m * n];
+            Gemm.Multiply(false, tb, m, n, k, a, k, b, ldb, plain, n, false, threads: 2);
+            var packed = Gemm.Pack(tb, k, n, b, ldb);
+            var viaPack = new float[m * n];
+            Gemm.Multiply(false, m, a, k, packed, viaPack, n, false, threads: 2);
+            Assert.Equal(plain, viaPack);
+            // Reused storage, another left operand, accumulating.
+            var a2 = Random(m * k, 23);
+            var c1 = Random(m * n, 24); var c2 = (float[])c1.Clone();
+            Gemm.Multiply(false, tb, m, n, k, a2, k, b, ldb, c1, n, true, threads: 1);
+            Gemm.Multiply(false, m, a2, k, Gemm.Pack(tb, k, n, b, ldb, reuse: packed), c2, n, true, threads: 1);
+            Assert.Equal(c1, c2);
+        }
+    }
+
     [Fact]
     public void ZeroKClearsOrKeepsC()
     {

@@ -192,6 +192,28 @@ public class FfrnnGoldenTests
 public class IdentityTests
 {
     [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void ScoringManyImagesAtOnceMatchesScoringThemInSmallGroups(bool identity)
+    {
+        // Over more than one internal chunk the weights are packed once and reused: same bits as small calls.
+        var cfg = new FFNetworkConfig { ImageFeatures = 50, Classes = 7, HiddenSizes = [600, 40] };
+        var net = new FFNetwork(cfg, new FFRandom(9)) { UseInputIdentity = identity };
+        var r = new FFRandom(10);
+        var images = new Matrix(150, 50);
+        for (int i = 0; i < images.Length; i++) images.Data[i] = r.NextSingle();
+        var all = net.LabelScores(images).Data;
+        var parts = new List<float>();
+        for (int start = 0; start < 150; start += 50)
+        {
+            var part = new Matrix(50, 50);
+            images.Data.AsSpan(start * 50, 50 * 50).CopyTo(part.Data);
+            parts.AddRange(net.LabelScores(part).Data);
+        }
+        Assert.Equal(parts.ToArray(), all);
+    }
+
+    [Theory]
     [InlineData(false)]
     [InlineData(true)]
     public void FastFirstLayerMatchesThePlainPath(bool inverseNegatives)

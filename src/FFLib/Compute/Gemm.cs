@@ -62,6 +62,72 @@ internal static unsafe class Gemm
             return;
         }
 
+        fixed (float* pa = a)
+        fixed (float* pb = b)
+        fixed (float* pc = c)
+            Run(transA, transB, m, n, k, pa, lda, pb, ldb, pc, ldc, accumulate, threads, null);
+    }
+
+    /// <summary>
+    /// Packs op(B) (k×n; B stored k×n, or n×k when <paramref name="transB"/>) once, for several
+    /// products with the same right operand: a weight matrix applied to every chunk of a test set.
+    /// <paramref name="reuse"/> is refilled when given (and large enough). The packed copy does not
+    /// follow later changes to B.
+    /// </summary>
+    public static PackedMatrix Pack(bool transB, int k, int n, ReadOnlySpan<float> b, int ldb, PackedMatrix? reuse = null, int threads = 0)
+    {
+        Debug.Assert(k > 0 && n > 0);
+        Debug.Assert(b.Length >= (transB ? (long)(n - 1) * ldb + k : (long)(k - 1) * ldb + n));
+        if (threads <= 0) threads = ComputeSettings.Threads;
+        int tilesN = (n + NC - 1) / NC, blocksK = (k + KC - 1) / KC;
+        // Without SIMD the reference product runs on a plain k×n copy.
+        long size = Use512 || Use256 ? (long)tilesN * blocksK * NC * KC : (long)k * n;
+        var packed = reuse is not null && reuse.Capacity >= size ? reuse : new PackedMatrix(size);
+        packed.K = k;
+        packed.N = n;
+        fixed (float* pb = b)
+        {
+            float* dst = packed.Pointer;
+            if (!Use512 && !Use256)
+            {
+                for (int p = 0; p < k; p++)
+                    for (int j = 0; j < n; j++) dst[(long)p * n + j] = transB ? pb[(long)j * ldb + p] : pb[(long)p * ldb + j];
+                return packed;
+            }
+            var job = new Job(false, transB, 0, n, k, null, 0, pb, ldb, null, 0, false, MR, tilesN, blocksK) { SharedB = dst };
+            int jobs = tilesN * blocksK;
+            if (threads > 1 && jobs > 1 && (long)n * k >= ParallelThreshold / 16)
+                Parallel.For(0, jobs, new ParallelOptions { MaxDegreeOfParallelism = threads }, job.Prepack);
+            else
+                for (int i = 0; i < jobs; i++) job.Prepack(i);
+        }
+        return packed;
+    }
+
+    /// <summary>C[m×n] = op(A)·B (or C += …) with B packed by <see cref="Pack"/>; same bits as the unpacked product.</summary>
+    public static void Multiply(bool transA, int m, ReadOnlySpan<float> a, int lda, PackedMatrix b, Span<float> c, int ldc, bool accumulate, int threads = 0)
+    {
+        int n = b.N, k = b.K;
+        Debug.Assert(m >= 0 && ldc >= n);
+        Debug.Assert(m == 0 || c.Length >= (long)(m - 1) * ldc + n);
+        Debug.Assert(m == 0 || a.Length >= (transA ? (long)(k - 1) * lda + m : (long)(m - 1) * lda + k));
+        if (m == 0) return;
+        fixed (float* pa = a)
+        fixed (float* pc = c)
+        {
+            if (!Use512 && !Use256)
+            {
+                GemmReference.Multiply(transA, false, m, n, k, new ReadOnlySpan<float>(pa, a.Length), lda,
+                    new ReadOnlySpan<float>(b.Pointer, k * n), n, c, ldc, accumulate);
+                return;
+            }
+            Run(transA, false, m, n, k, pa, lda, null, 0, pc, ldc, accumulate, threads, b.Pointer);
+        }
+    }
+
+    private static void Run(bool transA, bool transB, int m, int n, int k, float* pa, int lda, float* pb, int ldb,
+        float* pc, int ldc, bool accumulate, int threads, float* packedB)
+    {
         if (threads <= 0) threads = ComputeSettings.Threads;
         // A short op(A) (a batch of ≤ 256 rows) is one row tile: then op(B), usually a weight
         // matrix, is packed exactly once, block by block while it is hot in L2.
@@ -70,26 +136,23 @@ internal static unsafe class Gemm
         int tiles = tilesM * tilesN;
         bool parallel = threads > 1 && tiles > 1 && (long)m * n * k >= ParallelThreshold;
         var po = parallel ? new ParallelOptions { MaxDegreeOfParallelism = threads } : null;
-        fixed (float* pa = a)
-        fixed (float* pb = b)
-        fixed (float* pc = c)
+        var job = new Job(transA, transB, m, n, k, pa, lda, pb, ldb, pc, ldc, accumulate, mcTile, tilesN, blocksK);
+        // An operand that several tiles read is packed once, up front, instead of once per tile
+        // (the δᵀ·x gradient of a 2000-wide layer would otherwise pack its x 16 times).
+        // Packing only moves numbers: the sums, and so the results, are the same either way.
+        long sizeA = (long)tilesM * blocksK * mcTile * KC, sizeB = (long)tilesN * blocksK * NC * KC;
+        if (tilesN > 1 && sizeA <= PrepackLimit) job.SharedA = Buffer(ref t_sharedA, (int)sizeA + 64);
+        if (packedB != null) job.SharedB = packedB;
+        else if (tilesM > 1 && sizeB <= PrepackLimit) job.SharedB = Buffer(ref t_sharedB, (int)sizeB + 64);
+        int aJobs = job.SharedA != null ? tilesM * blocksK : 0;
+        int packJobs = aJobs + (job.SharedB != null && packedB == null ? tilesN * blocksK : 0);
+        if (packJobs > 0)
         {
-            var job = new Job(transA, transB, m, n, k, pa, lda, pb, ldb, pc, ldc, accumulate, mcTile, tilesN, blocksK);
-            // An operand that several tiles read is packed once, up front, instead of once per tile
-            // (the δᵀ·x gradient of a 2000-wide layer would otherwise pack its x 16 times).
-            // Packing only moves numbers: the sums, and so the results, are the same either way.
-            long sizeA = (long)tilesM * blocksK * mcTile * KC, sizeB = (long)tilesN * blocksK * NC * KC;
-            if (tilesN > 1 && sizeA <= PrepackLimit) job.SharedA = Buffer(ref t_sharedA, (int)sizeA + 64);
-            if (tilesM > 1 && sizeB <= PrepackLimit) job.SharedB = Buffer(ref t_sharedB, (int)sizeB + 64);
-            int packJobs = (job.SharedA != null ? tilesM * blocksK : 0) + (job.SharedB != null ? tilesN * blocksK : 0);
-            if (packJobs > 0)
-            {
-                if (parallel && packJobs > 1) Parallel.For(0, packJobs, po!, job.Prepack);
-                else for (int i = 0; i < packJobs; i++) job.Prepack(i);
-            }
-            if (parallel) Parallel.For(0, tiles, po!, job.RunTile);
-            else for (int t = 0; t < tiles; t++) job.RunTile(t);
+            if (parallel && packJobs > 1) Parallel.For(0, packJobs, po!, job.Prepack);
+            else for (int i = 0; i < packJobs; i++) job.Prepack(i);
         }
+        if (parallel) Parallel.For(0, tiles, po!, job.RunTile);
+        else for (int t = 0; t < tiles; t++) job.RunTile(t);
     }
 
     // Largest operand packed up front (floats); beyond it tiles pack their own blocks.
@@ -397,7 +460,39 @@ internal static unsafe class Gemm
     }
 }
 
-/// <summary>The plain triple-loop product the fast kernel is tested against. Same contract as <see cref="Gemm.Multiply"/>.</summary>
+/// <summary>op(B) of a product packed once into the micro-panel layout, for reuse (see <see cref="Gemm.Pack"/>). Pinned, 64-byte aligned.</summary>
+internal sealed unsafe class PackedMatrix
+{
+    private readonly float[] _storage;
+
+    internal PackedMatrix(long size)
+    {
+        if (size + 16 > Array.MaxLength) throw new ArgumentOutOfRangeException(nameof(size), size, "The packed operand is too large.");
+        _storage = GC.AllocateUninitializedArray<float>((int)size + 16, pinned: true);
+        Capacity = size;
+    }
+
+    /// <summary>Floats the storage can hold.</summary>
+    public long Capacity { get; }
+
+    /// <summary>Inner dimension of the packed operand.</summary>
+    public int K { get; internal set; }
+
+    /// <summary>Columns of the packed operand (and of the products' results).</summary>
+    public int N { get; internal set; }
+
+    internal float* Pointer
+    {
+        get
+        {
+            // Pinned arrays never move.
+            float* p = (float*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_storage));
+            return (float*)(((nint)p + 63) & ~(nint)63);
+        }
+    }
+}
+
+/// <summary>The plain triple-loop product the fast kernel is tested against. Same contract as Gemm.Multiply.</summary>
 internal static class GemmReference
 {
     public static void Multiply(bool transA, bool transB, int m, int n, int k,

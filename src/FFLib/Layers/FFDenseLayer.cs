@@ -42,16 +42,20 @@ public sealed class FFDenseLayer : AffineLayer
     }
 
     /// <summary>h = ReLU((xWᵀ)·invNorm + b); also fills invNorm = 1/(‖x_r‖ + 1e-4).</summary>
-    internal void ForwardInto(ReadOnlySpan<float> x, int rows, Span<float> h, Span<float> invNorm)
+    internal void ForwardInto(ReadOnlySpan<float> x, int rows, Span<float> h, Span<float> invNorm, PackedMatrix? packedWeight = null)
     {
         Kernels.InverseRowNorms(x, rows, InFeatures, invNorm);
-        ForwardWithNorms(x, rows, h, invNorm);
+        ForwardWithNorms(x, rows, h, invNorm, packedWeight);
     }
 
+    /// <summary>Wᵀ packed for <see cref="ForwardInto"/> over many chunks (valid until the weights change).</summary>
+    internal PackedMatrix PackWeight(PackedMatrix? reuse) => Gemm.Pack(true, InFeatures, OutFeatures, Weight.Data, InFeatures, reuse);
+
     /// <summary>As <see cref="ForwardInto"/> with the inverse row norms already computed.</summary>
-    internal void ForwardWithNorms(ReadOnlySpan<float> x, int rows, Span<float> h, ReadOnlySpan<float> invNorm)
+    internal void ForwardWithNorms(ReadOnlySpan<float> x, int rows, Span<float> h, ReadOnlySpan<float> invNorm, PackedMatrix? packedWeight = null)
     {
-        Gemm.Multiply(false, true, rows, OutFeatures, InFeatures, x, InFeatures, Weight.Data, InFeatures, h, OutFeatures, accumulate: false);
+        if (packedWeight is not null) Gemm.Multiply(false, rows, x, InFeatures, packedWeight, h, OutFeatures, accumulate: false);
+        else Gemm.Multiply(false, true, rows, OutFeatures, InFeatures, x, InFeatures, Weight.Data, InFeatures, h, OutFeatures, accumulate: false);
         Kernels.ScaleBiasRelu(h, rows, OutFeatures, invNorm, Bias);
     }
 }

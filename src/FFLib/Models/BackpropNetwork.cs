@@ -119,14 +119,41 @@ public sealed class BackpropNetwork : ITrainableModel, IActivationSource
     public Matrix Logits(Matrix images)
     {
         CheckImages(images);
-        var x = images;
-        for (int l = 0; l < _layers.Length; l++)
+        int n = images.Rows;
+        var logits = new Matrix(n, Classes);
+        // In chunks through two reused buffers: whole-set activations (8 MB per 1,000 images and
+        // layer) would only pile up on the large-object heap. Weights are packed once per call.
+        const int chunk = 256;
+        int maxWidth = _layers.Max(l => l.OutFeatures);
+        var pw = _predict ??= new PredictBuffers(chunk * Math.Max(maxWidth, ImageFeatures), _layers.Length);
+        if (n > chunk)
+            for (int l = 0; l < _layers.Length; l++)
+                pw.Packed[l] = Gemm.Pack(true, _layers[l].InFeatures, _layers[l].OutFeatures, _layers[l].Weight.Data, _layers[l].InFeatures, pw.Packed[l]);
+        for (int start = 0; start < n; start += chunk)
         {
-            var z = _layers[l].Forward(x);
-            if (l + 1 < _layers.Length) TensorPrimitives.Max(z.Data, 0f, z.Data);
-            x = z;
+            int rows = Math.Min(chunk, n - start);
+            ReadOnlySpan<float> x = images.Data.AsSpan(start * ImageFeatures, rows * ImageFeatures);
+            float[] cur = pw.A, nxt = pw.B;
+            for (int l = 0; l < _layers.Length; l++)
+            {
+                var layer = _layers[l];
+                var z = l + 1 < _layers.Length ? nxt.AsSpan(0, rows * layer.OutFeatures) : logits.Data.AsSpan(start * Classes, rows * Classes);
+                layer.ForwardInto(x, rows, z, n > chunk ? pw.Packed[l] : null);
+                if (l + 1 < _layers.Length) TensorPrimitives.Max(z, 0f, z);
+                x = z;
+                (cur, nxt) = (nxt, cur);
+            }
         }
-        return x;
+        return logits;
+    }
+
+    private PredictBuffers? _predict;
+
+    private sealed class PredictBuffers(int size, int layers)
+    {
+        public float[] A { get; } = new float[size];
+        public float[] B { get; } = new float[size];
+        public PackedMatrix?[] Packed { get; } = new PackedMatrix?[layers];
     }
 
     /// <inheritdoc />

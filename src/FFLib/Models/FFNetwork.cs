@@ -304,11 +304,12 @@ public sealed class FFNetwork : ITrainableModel, ILabelScorer, IActivationSource
     /// h = ReLU((P_(r mod n) + control_r·W_ctrlᵀ)·invNorm_r + b) with P = images·W_imgᵀ.
     /// </summary>
     private void FirstLayerForward(ReadOnlySpan<float> images, int n, ReadOnlySpan<float> control, int rows, Span<float> h,
-        Span<float> invNorm, float[] p, float[] controlWeights, bool computeNorms)
+        Span<float> invNorm, float[] p, float[] controlWeights, bool computeNorms, PackedMatrix? packedImageWeight = null)
     {
         var layer = _layers[0];
         int px = Config.ImageFeatures, k = Config.Classes, inF = layer.InFeatures, outF = layer.OutFeatures;
-        Gemm.Multiply(false, true, n, outF, px, images, px, layer.Weight.Data, inF, p, outF, accumulate: false);
+        if (packedImageWeight is not null) Gemm.Multiply(false, n, images, px, packedImageWeight, p, outF, accumulate: false);
+        else Gemm.Multiply(false, true, n, outF, px, images, px, layer.Weight.Data, inF, p, outF, accumulate: false);
         // W_ctrlᵀ: row c = column px + c of W, contiguous for the gather below.
         var wc = controlWeights.AsSpan(0, k * outF);
         var wData = layer.Weight.Data;
@@ -374,8 +375,15 @@ public sealed class FFNetwork : ITrainableModel, ILabelScorer, IActivationSource
         int maxRows = chunk * classes;
         // Buffers are kept between calls (evaluation calls this once per chunk of the test set):
         // fresh large arrays each time only pile up on the large-object heap.
-        var pw = _predict ??= new PredictWorkspace(maxRows * maxWidth, maxRows, classes, chunk, _layers[0].OutFeatures);
+        var pw = _predict ??= new PredictWorkspace(maxRows * maxWidth, maxRows, classes, chunk, _layers[0].OutFeatures, _layers.Length);
         var (a, hbuf, invNorm, ms, labels, control, p, wc) = (pw.A, pw.H, pw.InvNorm, pw.MeanSquares, pw.Labels, pw.Control, pw.P, pw.ControlWeights);
+        // Over several chunks, each weight matrix is packed for the product once, not once per chunk.
+        if (n > chunk)
+            for (int l = 0; l < _layers.Length; l++)
+                pw.Packed[l] = l == 0 && UseInputIdentity
+                    ? Gemm.Pack(true, px, _layers[0].OutFeatures, _layers[0].Weight.Data, _layers[0].InFeatures, pw.Packed[l])
+                    : _layers[l].PackWeight(pw.Packed[l]);
+        var packed = n > chunk ? pw.Packed : new PackedMatrix?[_layers.Length];
         for (int start = 0; start < n; start += chunk)
         {
             int count = Math.Min(chunk, n - start), rows = count * classes;
@@ -392,7 +400,7 @@ public sealed class FFNetwork : ITrainableModel, ILabelScorer, IActivationSource
                     // One image product for all labels (PERFORMANCE.md identity 3).
                     Array.Clear(control, 0, rows * classes);
                     for (int r = 0; r < rows; r++) control[r * classes + labels[r]] = 1f;
-                    FirstLayerForward(imgs, count, control, rows, h, invNorm, p, wc, computeNorms: true);
+                    FirstLayerForward(imgs, count, control, rows, h, invNorm, p, wc, computeNorms: true, packed[0]);
                 }
                 else
                 {
@@ -404,7 +412,7 @@ public sealed class FFNetwork : ITrainableModel, ILabelScorer, IActivationSource
                             row.Slice(px).Clear();
                             row[px + labels[r]] = 1f;
                         }
-                    layer.ForwardInto(cur.AsSpan(0, rows * layer.InFeatures), rows, h, invNorm);
+                    layer.ForwardInto(cur.AsSpan(0, rows * layer.InFeatures), rows, h, invNorm, packed[l]);
                 }
                 Kernels.MeanSquares(h, rows, layer.OutFeatures, ms);
                 for (int r = 0; r < rows; r++) scores.Data[(start + r % count) * classes + r / count] += Kernels.Softplus(ms[r] - Config.Threshold);
@@ -468,8 +476,9 @@ public sealed class FFNetwork : ITrainableModel, ILabelScorer, IActivationSource
     private PredictWorkspace? _predict;
 
     /// <summary>Prediction buffers (<see cref="LabelScores"/> is not meant to run on one network from several threads at once).</summary>
-    private sealed class PredictWorkspace(int size, int rows, int classes, int chunk, int firstWidth)
+    private sealed class PredictWorkspace(int size, int rows, int classes, int chunk, int firstWidth, int layers)
     {
+        public PackedMatrix?[] Packed { get; } = new PackedMatrix?[layers];
         public float[] A { get; } = new float[size];
         public float[] H { get; } = new float[size];
         public float[] InvNorm { get; } = new float[rows];
