@@ -315,24 +315,20 @@ public sealed class FFNetwork : ITrainableModel, ILabelScorer, IActivationSource
         var wData = layer.Weight.Data;
         for (int j = 0; j < outF; j++)
             for (int c = 0; c < k; c++) wc[c * outF + j] = wData[j * inF + px + c];
-        for (int r = 0; r < rows; r++)
+        // Row by row, while the row is in L1: h_r = ReLU((P_(r mod n) + control_r·W_ctrlᵀ)·invNorm_r + b).
+        // Rows are independent, so they are split over the threads (same bits for any split).
+        unsafe
         {
-            int img = r % n;
-            var hr = h.Slice(r * outF, outF);
-            p.AsSpan(img * outF, outF).CopyTo(hr);
-            var ctrl = control.Slice(r * k, k);
-            float ctrlSq = 0;
-            for (int c = 0; c < k; c++)
+            fixed (float* pi = images) fixed (float* pc = control) fixed (float* ph = h) fixed (float* pn = invNorm)
+            fixed (float* pp = p) fixed (float* pw = controlWeights) fixed (float* pb = layer.Bias)
             {
-                float v = ctrl[c];
-                if (v == 0f) continue;
-                ctrlSq += v * v;
-                TensorPrimitives.MultiplyAdd(wc.Slice(c * outF, outF), v, hr, hr);
+                var rowsJob = new FirstLayerRowsJob(pi, pc, ph, pn, pp, pw, pb, n, outF, px, k, computeNorms);
+                int blocks = (rows + 15) / 16;
+                if (ComputeSettings.Threads > 1 && blocks > 1)
+                    Parallel.For(0, blocks, new ParallelOptions { MaxDegreeOfParallelism = ComputeSettings.Threads }, i => rowsJob.Run(i * 16, Math.Min(rows, i * 16 + 16)));
+                else rowsJob.Run(0, rows);
             }
-            if (computeNorms)
-                invNorm[r] = 1f / (MathF.Sqrt(TensorPrimitives.SumOfSquares(images.Slice(img * px, px)) + ctrlSq) + Kernels.NormEpsilon);
         }
-        Kernels.ScaleBiasRelu(h, rows, outF, invNorm, layer.Bias);
     }
 
     /// <summary>
@@ -474,6 +470,34 @@ public sealed class FFNetwork : ITrainableModel, ILabelScorer, IActivationSource
     }
 
     private PredictWorkspace? _predict;
+
+    /// <summary>The per-row part of <see cref="FirstLayerForward"/> over a range of rows (pointers pinned by the caller).</summary>
+    private sealed unsafe class FirstLayerRowsJob(float* images, float* control, float* h, float* invNorm, float* p,
+        float* controlWeights, float* bias, int n, int outF, int px, int k, bool computeNorms)
+    {
+        public void Run(int from, int to)
+        {
+            var b = new ReadOnlySpan<float>(bias, outF);
+            for (int r = from; r < to; r++)
+            {
+                int img = r % n;
+                var hr = new Span<float>(h + (long)r * outF, outF);
+                new ReadOnlySpan<float>(p + (long)img * outF, outF).CopyTo(hr);
+                float ctrlSq = 0;
+                for (int c = 0; c < k; c++)
+                {
+                    float v = control[(long)r * k + c];
+                    if (v == 0f) continue;
+                    ctrlSq += v * v;
+                    TensorPrimitives.MultiplyAdd(new ReadOnlySpan<float>(controlWeights + (long)c * outF, outF), v, hr, hr);
+                }
+                if (computeNorms)
+                    invNorm[r] = 1f / (MathF.Sqrt(TensorPrimitives.SumOfSquares(new ReadOnlySpan<float>(images + (long)img * px, px)) + ctrlSq) + Kernels.NormEpsilon);
+                TensorPrimitives.MultiplyAdd(hr, invNorm[r], b, hr);
+                TensorPrimitives.Max(hr, 0f, hr);
+            }
+        }
+    }
 
     /// <summary>Prediction buffers (<see cref="LabelScores"/> is not meant to run on one network from several threads at once).</summary>
     private sealed class PredictWorkspace(int size, int rows, int classes, int chunk, int firstWidth, int layers)
