@@ -28,6 +28,7 @@ else if (mode == "ffnn") TrainBench("ffnn", argv.Contains("--torch"));
 else if (mode == "train") TrainBench(OptString("--model", "ffnn"), argv.Contains("--torch"));
 else if (mode == "profile") Profile();
 else if (mode == "sparsity") SparsityProbe();
+else if (mode == "memory") MemoryProbe();
 else { Console.Error.WriteLine($"unknown mode '{mode}' (gemm, train, ffnn, profile, sparsity)"); return 2; }
 return 0;
 
@@ -121,7 +122,11 @@ void TrainBench(string model, bool torch)
         new TrainingOptions { Epochs = arch == Architecture.Ffc ? 2 : 1, ValidateEachEpoch = false }, new FFRandom(1));
     var net = TrainingRun.CreateModel(spec, 784, 10, new FFRandom(42));
     // FFNN+C: one epoch of each phase (FF stack, then the classifier on the frozen stack).
+    long allocated = GC.GetTotalAllocatedBytes(precise: true);
+    int gcs = GC.CollectionCount(0);
     var history = new Trainer().Train(net, train, null, new TrainingOptions { Epochs = arch == Architecture.Ffc ? 2 : 1, ValidateEachEpoch = false }, new FFRandom(2));
+    allocated = GC.GetTotalAllocatedBytes(precise: true) - allocated;
+    gcs = GC.CollectionCount(0) - gcs;
     double epoch = history[0].TrainSeconds;
     var sw = Stopwatch.StartNew();
     double acc = Evaluation.Accuracy(net, test);
@@ -129,6 +134,8 @@ void TrainBench(string model, bool torch)
     long peak = PeakRssBytes();
     string name = arch switch { Architecture.Ffnn => "FFNN", Architecture.Ffc => "FFNN+C", Architecture.Bpnn => "BPNN", _ => "FFRNN" };
     Console.WriteLine($"{name} 2×2000 epoch ({history[0].Phase}): {train.Count} images in {epoch:F1} s ({train.Count / epoch:F0} samples/s)");
+    int batchCount = history.Count * ((train.Count + 127) / 128);
+    Console.WriteLine($"  managed allocation while training: {allocated / 1024.0 / batchCount:F1} KiB per batch ({gcs} gen-0 collections)");
     if (arch == Architecture.Ffc) Console.WriteLine($"FFNN+C classifier-phase epoch: {history[1].TrainSeconds:F1} s ({train.Count / history[1].TrainSeconds:F0} samples/s)");
     if (arch == Architecture.Ffnn)
     {
@@ -164,7 +171,15 @@ void Profile()
     var g2 = new float[h * h]; var g1 = new float[h * 794];
     var m2 = new float[h * h]; var v2 = new float[h * h]; var s2 = new float[h * h];
     var inv = F(rows); var bias = F(h); var ms = new float[rows]; var cs = new float[h];
-    void T(string name, Action a) { for (int i = 0; i < 3; i++) a(); var sw = Stopwatch.StartNew(); int n = 0; while (sw.Elapsed.TotalSeconds < 1 || n < 5) { a(); n++; } Console.WriteLine($"{name,-40} {sw.Elapsed.TotalMilliseconds / n,8:F3} ms"); }
+    void T(string name, Action a)
+    {
+        for (int i = 0; i < 3; i++) a();
+        long bytes = GC.GetTotalAllocatedBytes(true);
+        var sw = Stopwatch.StartNew(); int n = 0;
+        while (sw.Elapsed.TotalSeconds < 1 || n < 5) { a(); n++; }
+        double ms = sw.Elapsed.TotalMilliseconds / n;
+        Console.WriteLine($"{name,-40} {ms,8:F3} ms  {(GC.GetTotalAllocatedBytes(true) - bytes) / (double)n,8:F0} B allocated per call");
+    }
     T("L1 image product 128x784x2000", () => FFLib.Compute.Gemm.Multiply(false, true, b, h, px, img, px, w1, 794, p1, h, false, threads));
     T("L1 grad 2000x128x784", () => FFLib.Compute.Gemm.Multiply(true, false, h, px, b, p1, h, img, px, g1, 794, false, threads));
     T("L2 forward 256x2000x2000", () => FFLib.Compute.Gemm.Multiply(false, true, rows, h, h, x2, h, w2, h, out2, h, false, threads));
@@ -210,6 +225,25 @@ void SparsityProbe()
         }
         Console.WriteLine($"layer {l + 1}: rows with m = v = 0: {zeroRows}, rows with |m| <= 1e-30: {tinyM} of {mm.Length / cols}");
     }
+}
+
+void MemoryProbe()
+{
+    // Managed heap by generation after each epoch of a validated FFNN run: is resident memory live data or uncollected garbage?
+    var data = DatasetLoader.Load(DatasetKind.Mnist, new DatasetLoadOptions { AllowDownload = false });
+    var (train, val) = data.Train.Take(trainLimit).SplitLast(0.1);
+    var net = new FFNetwork(new FFNetworkConfig { HiddenSizes = [2000, 2000] }, new FFRandom(42));
+    var trainer = new Trainer
+    {
+        EpochCompleted = m =>
+        {
+            var info = GC.GetGCMemoryInfo();
+            string gens = string.Join(" ", info.GenerationInfo.ToArray().Select((g, i) => $"g{i} {g.SizeAfterBytes / 1e6:F0}"));
+            Console.WriteLine($"epoch {m.Epoch}: heap {info.HeapSizeBytes / 1e6:F0} MB committed {info.TotalCommittedBytes / 1e6:F0} MB [{gens}] gen2 GCs {GC.CollectionCount(2)} RSS {Environment.WorkingSet / 1e6:F0} MB peak {PeakRssBytes() / 1e6:F0} MB threads {System.Diagnostics.Process.GetCurrentProcess().Threads.Count} " + string.Join(" ", File.ReadLines("/proc/self/status").Where(l => l.StartsWith("Rss")).Select(l => l.Replace(" ", "").Replace("\t", ""))));
+            if (m.Epoch % 3 == 0) File.Copy("/proc/self/smaps", $"/tmp/smaps_{m.Epoch}", true);
+        },
+    };
+    trainer.Train(net, train, val, new TrainingOptions { Epochs = Opt("--epochs", 12), ValidateEachEpoch = true }, new FFRandom(2));
 }
 
 static long PeakRssBytes()

@@ -138,6 +138,7 @@ public sealed class Trainer
         var plan = model.PlanEpochs(options.Epochs);
         var order = new int[n];
         var images = new Matrix(bs, model.ImageFeatures);
+        Matrix? tail = null;
         var labels = new int[bs];
         var negatives = new int[bs];
         if (options.Negatives is NegativeMode.Hard or NegativeMode.HardSampled && HardNegativeScorer(model) is null)
@@ -162,7 +163,8 @@ public sealed class Trainer
                 BeforeBatch?.Invoke(new BatchStart(epoch, bi + 1, batches, phase, model));
                 int start = bi * bs, count = Math.Min(bs, n - start);
                 var idx = order.AsSpan(start, count);
-                var batch = count == bs ? images : new Matrix(count, model.ImageFeatures);
+                // The last, shorter batch has the same size every epoch: one buffer for the whole run.
+                var batch = count == bs ? images : tail?.Rows == count ? tail : (tail = new Matrix(count, model.ImageFeatures));
                 train.CopyImages(idx, batch.Data);
                 for (int i = 0; i < count; i++) labels[i] = train.Label(idx[i]);
                 // Random wrong labels are drawn in every phase and mode, so the random stream (and with it
@@ -298,6 +300,9 @@ public static class NegativeLabels
 /// <summary>Accuracy of a trained model on a dataset.</summary>
 public static class Evaluation
 {
+    [ThreadStatic] private static Matrix? t_buffer;
+    [ThreadStatic] private static Matrix? t_tail;
+
     /// <summary>Fraction of images whose predicted class equals the label. Processes the set in chunks to bound memory.</summary>
     public static double Accuracy(IClassifierModel model, ImageDataset data, int chunk = 1000)
     {
@@ -306,14 +311,20 @@ public static class Evaluation
         if (data.Features != model.ImageFeatures)
             throw new ArgumentException($"{data.Name} has {data.Features} features per image but the model expects {model.ImageFeatures}.", nameof(data));
         if (data.Count == 0) return double.NaN;
+        if (chunk < 1) throw new ArgumentOutOfRangeException(nameof(chunk), chunk, "chunk must be at least 1.");
         int correct = 0;
-        var buffer = new Matrix(Math.Min(chunk, data.Count), data.Features);
+        // The image buffer is kept per thread between calls: validation runs every epoch, and a fresh
+        // 3 MB buffer each time only piles up on the large-object heap (resident memory grew by that
+        // much per epoch until a full collection).
+        int rows = Math.Min(chunk, data.Count);
+        var buffer = t_buffer is { } b && b.Rows == rows && b.Cols == data.Features ? b : (t_buffer = new Matrix(rows, data.Features));
         var indices = new int[buffer.Rows];
         for (int start = 0; start < data.Count; start += chunk)
         {
             int count = Math.Min(chunk, data.Count - start);
             // One image buffer for the whole pass (a fresh one per chunk would only feed the large-object heap).
-            var images = count == buffer.Rows ? buffer : new Matrix(count, data.Features);
+            var images = count == buffer.Rows ? buffer
+                : t_tail is { } t && t.Rows == count && t.Cols == data.Features ? t : (t_tail = new Matrix(count, data.Features));
             for (int i = 0; i < count; i++) indices[i] = start + i;
             data.CopyImages(indices.AsSpan(0, count), images.Data);
             var pred = model.Predict(images);
