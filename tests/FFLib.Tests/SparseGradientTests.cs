@@ -1,6 +1,7 @@
 using FFLib.Compute;
 using FFLib.Models;
 using FFLib.Optim;
+using FFLib.Training;
 using Xunit;
 
 namespace FFLib.Tests;
@@ -40,44 +41,75 @@ public class SparseGradientTests
     }
 
     [Theory]
+    [MemberData(nameof(Shapes))]
+    public void SpreadRowsUndoesARowGather(int rows, int cols)
+    {
+        var m = GemmTests.Random(rows * cols, rows * 3 + cols);
+        var r = new FFRandom(11);
+        var listed = Enumerable.Range(0, rows).Where(_ => r.NextSingle() < 0.6f).ToArray();
+        var buffer = GemmTests.Random(rows * cols, 5); // garbage outside the compact rows must be cleared
+        for (int i = 0; i < listed.Length; i++) m.AsSpan(listed[i] * cols, cols).CopyTo(buffer.AsSpan(i * cols));
+        Kernels.SpreadRows(buffer, listed, cols, rows);
+        var expected = new float[rows * cols];
+        foreach (int j in listed) m.AsSpan(j * cols, cols).CopyTo(expected.AsSpan(j * cols));
+        Assert.Equal(expected, buffer);
+    }
+
+    [Theory]
     [InlineData(1e-8f)]
     [InlineData(0f)]
     public void RowSparseAdamIsBitIdenticalToDenseAdam(float eps)
     {
-        int rows = 70, cols = 33;
+        // Two row-sparse matrices sharing the active rows (an FFRNN layer's forward and backward
+        // weights) and a dense bias.
+        int rows = 70, cols = 33, cols2 = 5;
         var p1 = GemmTests.Random(rows * cols, 1); var p2 = (float[])p1.Clone();
+        var q1 = GemmTests.Random(rows * cols2, 3); var q2 = (float[])q1.Clone();
         var b1 = GemmTests.Random(rows, 2); var b2 = (float[])b1.Clone();
-        var dense = new AdamOptimizer(new AdamSettings(0.02f, Epsilon: eps), p1, b1);
-        var sparse = new AdamOptimizer(new AdamSettings(0.02f, Epsilon: eps), p2, b2);
+        var dense = new AdamOptimizer(new AdamSettings(0.02f, Epsilon: eps), p1, q1, b1);
+        var sparse = new AdamOptimizer(new AdamSettings(0.02f, Epsilon: eps), p2, q2, b2);
         var r = new FFRandom(3);
+        (float[] Full, float[] Compact) Grad(int[] active, int width)
+        {
+            var full = new float[rows * width];
+            var compact = new float[active.Length * width];
+            for (int i = 0; i < active.Length; i++)
+                for (int c = 0; c < width; c++)
+                    full[active[i] * width + c] = compact[i * width + c] = 2 * r.NextSingle() - 1;
+            return (full, compact);
+        }
+        void Check()
+        {
+            Assert.Equal(p1, p2);
+            Assert.Equal(q1, q2);
+            Assert.Equal(b1, b2);
+            for (int i = 0; i < 3; i++)
+            {
+                Assert.Equal(dense.FirstMoments[i], sparse.FirstMoments[i]);
+                Assert.Equal(dense.SecondMoments[i], sparse.SecondMoments[i]);
+            }
+        }
         for (int step = 0; step < 6; step++)
         {
             // Rows 0–19 never active (their moments stay zero and are skipped); others come and go.
             var active = Enumerable.Range(20, rows - 20).Where(_ => r.NextSingle() < 0.5f).ToArray();
-            var full = new float[rows * cols];
-            var compact = new float[active.Length * cols];
-            for (int i = 0; i < active.Length; i++)
-                for (int c = 0; c < cols; c++)
-                    full[active[i] * cols + c] = compact[i * cols + c] = 2 * r.NextSingle() - 1;
+            var (fullP, compactP) = Grad(active, cols);
+            var (fullQ, compactQ) = Grad(active, cols2);
             var gb = GemmTests.Random(rows, 10 + step);
-            dense.Step([full, gb]);
-            sparse.StepRowSparse(0, cols, active, compact, [full, gb]);
-            Assert.Equal(p1, p2);
-            Assert.Equal(b1, b2);
-            Assert.Equal(dense.FirstMoments[0], sparse.FirstMoments[0]);
-            Assert.Equal(dense.SecondMoments[0], sparse.SecondMoments[0]);
+            dense.Step([fullP, fullQ, gb]);
+            sparse.StepRowSparse(rows, active, [compactP, compactQ, gb], [0, 1]);
+            Check();
         }
-        // A dense step in between and a restore reset the bookkeeping of quiet rows.
-        var g = GemmTests.Random(rows * cols, 99);
-        dense.Step([g, new float[rows]]);
-        sparse.Step([g, new float[rows]]);
-        var again = new[] { 21, 40 };
-        var ga = GemmTests.Random(2 * cols, 5);
-        var gfull = new float[rows * cols];
-        ga.AsSpan(0, cols).CopyTo(gfull.AsSpan(21 * cols)); ga.AsSpan(cols).CopyTo(gfull.AsSpan(40 * cols));
-        dense.Step([gfull, new float[rows]]);
-        sparse.StepRowSparse(0, cols, again, ga, [gfull, new float[rows]]);
-        Assert.Equal(p1, p2);
+        // A dense step in between resets the bookkeeping of quiet rows (row 3 wakes up).
+        var g = GemmTests.Random(rows * cols, 99); var gq = GemmTests.Random(rows * cols2, 98);
+        dense.Step([g, gq, new float[rows]]);
+        sparse.Step([g, gq, new float[rows]]);
+        var again = new[] { 3, 21, 40 };
+        var (fp, cp) = Grad(again, cols);
+        var (fq, cq) = Grad(again, cols2);
+        dense.Step([fp, fq, new float[rows]]);
+        sparse.StepRowSparse(rows, again, [cp, cq, new float[rows]], [0, 1]);
+        Check();
         if (eps == 0) Assert.Contains(p1, float.IsNaN); // 0/0 with ε = 0, as in PyTorch: skipping would have hidden it
     }
 
@@ -120,5 +152,46 @@ public class SparseGradientTests
             Assert.Equal(off.Optimizers[l].SecondMoments[0], on.Optimizers[l].SecondMoments[0]);
             Assert.Equal(off.Layers[l].Weight.Data, observed.Layers[l].Weight.Data);
         }
+    }
+}
+
+/// <summary>The same shortcut in the FFRNN: forward and backward weight gradients share the active neurons.</summary>
+public class RecurrentSparseGradientTests
+{
+    [Fact]
+    public void RecurrentNetworkWithDeadNeuronsTrainsBitIdenticallyWithAndWithoutTheShortcut()
+    {
+        var cfg = new FFRecurrentConfig { ImageFeatures = 12, Classes = 4, HiddenSizes = [30, 20], Threshold = 0.3f, TrainFrames = 3 };
+        FFRecurrentNetwork Make(bool sparse)
+        {
+            var net = new FFRecurrentNetwork(cfg, new FFRandom(6)) { UseSparseGradient = sparse };
+            for (int j = 0; j < 8; j++) { net.Layers[0].Bias[j] = -1e3f; net.Layers[1].Bias[j] = -1e3f; }
+            return net;
+        }
+        var on = Make(true); var off = Make(false); var observed = Make(true);
+        int observerCalls = 0;
+        observed.StepObserver = (l, f, loss, ms, gf, gb, gbias) => observerCalls++;
+        var r = new FFRandom(7);
+        var images = new Matrix(10, 12);
+        for (int i = 0; i < images.Length; i++) images.Data[i] = r.NextSingle();
+        var labels = Enumerable.Range(0, 10).Select(i => i % 4).ToArray();
+        var neg = Training.NegativeControl.OneHot(labels.Select(l => (l + 1) % 4).ToArray(), 4);
+        for (int step = 0; step < 3; step++)
+        {
+            Assert.Equal(off.TrainBatch(images, labels, neg, TrainingPhase.ForwardForward), on.TrainBatch(images, labels, neg, TrainingPhase.ForwardForward));
+            observed.TrainBatch(images, labels, neg, TrainingPhase.ForwardForward);
+        }
+        Assert.True(on.SparseGradientSteps >= 12, $"only {on.SparseGradientSteps} sparse steps of 18");
+        Assert.Equal(0, off.SparseGradientSteps);
+        Assert.Equal(18, observerCalls);
+        for (int l = 0; l < 2; l++)
+        {
+            Assert.Equal(off.Layers[l].ForwardWeight.Data, on.Layers[l].ForwardWeight.Data);
+            Assert.Equal(off.Layers[l].BackwardWeight.Data, on.Layers[l].BackwardWeight.Data);
+            Assert.Equal(off.Layers[l].Bias, on.Layers[l].Bias);
+            Assert.Equal(off.Layers[l].ForwardWeight.Data, observed.Layers[l].ForwardWeight.Data);
+            Assert.Equal(off.Layers[l].BackwardWeight.Data, observed.Layers[l].BackwardWeight.Data);
+        }
+        Assert.Equal(off.LabelScores(images).Data, on.LabelScores(images).Data);
     }
 }

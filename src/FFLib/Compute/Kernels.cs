@@ -133,6 +133,25 @@ internal static class Kernels
     }
 
     /// <summary>
+    /// In place: moves row i of a compact (listed.Length × cols) matrix to row listed[i] of a
+    /// rows × cols matrix and zeroes the rows not listed (the inverse of gathering the rows).
+    /// </summary>
+    public static void SpreadRows(Span<float> m, ReadOnlySpan<int> listed, int cols, int rows)
+    {
+        Debug.Assert(m.Length >= rows * cols);
+        // Destinations are ≥ sources (the list ascends), so walking backwards never overwrites a row still to move.
+        int next = rows;
+        for (int i = listed.Length - 1; i >= 0; i--)
+        {
+            int j = listed[i];
+            m.Slice((j + 1) * cols, (next - j - 1) * cols).Clear();
+            if (j != i) m.Slice(i * cols, cols).CopyTo(m.Slice(j * cols, cols));
+            next = j;
+        }
+        m.Slice(0, next * cols).Clear();
+    }
+
+    /// <summary>
     /// One Adam step with PyTorch's arithmetic (torch.optim.Adam, no weight decay, no amsgrad):
     /// m ← β1·m + (1−β1)·g; v ← β2·v + (1−β2)·g²; p ← p − (lr/(1−β1ᵗ)) · m / (√v/√(1−β2ᵗ) + ε).
     /// One fused pass (each element read and written once, not once per operation: Adam is

@@ -239,11 +239,11 @@ public sealed class FFNetwork : ITrainableModel, ILabelScorer, IActivationSource
                 SparseGradientSteps++;
                 if (StepObserver is null)
                 {
-                    _optimizers[l].StepRowSparse(0, inF, columns, _gradW[l], [_gradW[l], _gradB[l]]);
+                    _optimizers[l].StepRowSparse(outF, columns, [_gradW[l], _gradB[l]], [0]);
                 }
                 else
                 {
-                    SpreadRows(_gradW[l], columns, inF, outF);
+                    Kernels.SpreadRows(_gradW[l], columns, inF, outF);
                     StepObserver(l, losses[l], w.MeanSquares.AsSpan(0, rows), _gradW[l], _gradB[l]);
                     _optimizers[l].Step([_gradW[l], _gradB[l]]);
                 }
@@ -283,21 +283,6 @@ public sealed class FFNetwork : ITrainableModel, ILabelScorer, IActivationSource
 
     /// <summary>How many layer steps took the active-neurons-only gradient (for tests and diagnostics).</summary>
     internal int SparseGradientSteps { get; private set; }
-
-    /// <summary>Moves row i of a compact count×cols matrix to row columns[i], zeroing the rows not listed.</summary>
-    private static void SpreadRows(float[] m, ReadOnlySpan<int> columns, int cols, int rows)
-    {
-        // Destinations are ≥ sources, so walking backwards never overwrites a row still to move.
-        int next = rows;
-        for (int i = columns.Length - 1; i >= 0; i--)
-        {
-            int j = columns[i];
-            m.AsSpan((j + 1) * cols, (next - j - 1) * cols).Clear();
-            if (j != i) m.AsSpan(i * cols, cols).CopyTo(m.AsSpan(j * cols, cols));
-            next = j;
-        }
-        m.AsSpan(0, next * cols).Clear();
-    }
 
     /// <summary>
     /// Layer-1 activations of rows r = 0..rows−1, row r being image (r mod images) ⊕ control_r:

@@ -197,6 +197,15 @@ public sealed class FFRecurrentNetwork : ITrainableModel, ILabelScorer, IActivat
     /// <summary>Test hook: the states after the first sweep (positives then negatives, per hidden layer).</summary>
     internal Action<float[][]>? SweepObserver { get; set; }
 
+    /// <summary>
+    /// Whether a layer's weight gradients are computed for the neurons active in the batch only,
+    /// with the silent neurons' zero rows implied (bit-identical to the full products; switch off to compare).
+    /// </summary>
+    public bool UseSparseGradient { get; set; } = true;
+
+    /// <summary>How many layer steps took the active-neurons-only gradient (for tests and diagnostics).</summary>
+    internal int SparseGradientSteps { get; private set; }
+
     /// <summary>Test hook: layer index, frame, loss, per-row mean squares and gradients (Wf, Wb, b) before each Adam step.</summary>
     internal Action<int, int, float, float[], float[], float[], float[]>? StepObserver { get; set; }
 
@@ -254,11 +263,37 @@ public sealed class FFRecurrentNetwork : ITrainableModel, ILabelScorer, IActivat
                     for (int j = 0; j < w; j++) pr[j] = pr[j] > 0f ? c * nr[j] : 0f;
                 }
                 var layer = _layers[li];
-                Gemm.Multiply(true, false, w, layer.ForwardWeight.Cols, rows, pre, w, normed[i - 1], layer.ForwardWeight.Cols, _gradF[li], layer.ForwardWeight.Cols, false);
-                Gemm.Multiply(true, false, w, layer.BackwardWeight.Cols, rows, pre, w, normed[i + 1], layer.BackwardWeight.Cols, _gradB[li], layer.BackwardWeight.Cols, false);
+                int inF = layer.ForwardWeight.Cols, inB = layer.BackwardWeight.Cols;
                 Kernels.ColumnSums(pre, rows, w, _gradBias[li]);
-                StepObserver?.Invoke(li, frame, loss, work.MeanSquares.AsSpan(0, rows).ToArray(), _gradF[li], _gradB[li], _gradBias[li]);
-                _optimizers[li].Step([_gradF[li], _gradB[li], _gradBias[li]]);
+                // Neurons with pre ≤ 0 on every row have zero rows in both weight gradients: the
+                // products run over the active neurons only (bit-identical, as in FFNetwork).
+                int active = UseSparseGradient ? Kernels.NonzeroColumns(pre, rows, w, work.Columns, work.ColumnBits) : w;
+                if (active < w && 10L * active <= 9L * w)
+                {
+                    var columns = work.Columns.AsSpan(0, active);
+                    Kernels.GatherColumns(pre, rows, w, columns, work.Compact);
+                    Gemm.Multiply(true, false, active, inF, rows, work.Compact, active, normed[i - 1], inF, _gradF[li], inF, false);
+                    Gemm.Multiply(true, false, active, inB, rows, work.Compact, active, normed[i + 1], inB, _gradB[li], inB, false);
+                    SparseGradientSteps++;
+                    if (StepObserver is null)
+                    {
+                        _optimizers[li].StepRowSparse(w, columns, [_gradF[li], _gradB[li], _gradBias[li]], [0, 1]);
+                    }
+                    else
+                    {
+                        Kernels.SpreadRows(_gradF[li], columns, inF, w);
+                        Kernels.SpreadRows(_gradB[li], columns, inB, w);
+                        StepObserver(li, frame, loss, work.MeanSquares.AsSpan(0, rows).ToArray(), _gradF[li], _gradB[li], _gradBias[li]);
+                        _optimizers[li].Step([_gradF[li], _gradB[li], _gradBias[li]]);
+                    }
+                }
+                else
+                {
+                    Gemm.Multiply(true, false, w, inF, rows, pre, w, normed[i - 1], inF, _gradF[li], inF, false);
+                    Gemm.Multiply(true, false, w, inB, rows, pre, w, normed[i + 1], inB, _gradB[li], inB, false);
+                    StepObserver?.Invoke(li, frame, loss, work.MeanSquares.AsSpan(0, rows).ToArray(), _gradF[li], _gradB[li], _gradBias[li]);
+                    _optimizers[li].Step([_gradF[li], _gradB[li], _gradBias[li]]);
+                }
                 // The layer's state for the next frame, from this frame's states and its new weights.
                 Update(li, normed[i - 1], normed[i + 1], states[i], rows, pre, nw);
             }
@@ -468,6 +503,9 @@ public sealed class FFRecurrentNetwork : ITrainableModel, ILabelScorer, IActivat
     private sealed class Work(int rows, FFRecurrentConfig config)
     {
         public float[] Pre { get; } = new float[rows * config.HiddenSizes.Max()];
+        public float[] Compact { get; } = new float[rows * config.HiddenSizes.Max()];
+        public int[] Columns { get; } = new int[config.HiddenSizes.Max()];
+        public uint[] ColumnBits { get; } = new uint[config.HiddenSizes.Max()];
         public float[] MeanSquares { get; } = new float[rows];
         public float[] Coefficient { get; } = new float[rows];
     }

@@ -73,58 +73,64 @@ public sealed class AdamOptimizer
     }
 
     /// <summary>
-    /// One step in which parameter <paramref name="sparseIndex"/>, a matrix with <paramref name="cols"/>
-    /// columns, has a zero gradient outside <paramref name="activeRows"/> (ascending): row i of
-    /// <paramref name="compactGradient"/> is the gradient of row activeRows[i]. The other parameters
-    /// take dense gradients from <paramref name="gradients"/> (its entry at sparseIndex is ignored).
+    /// One step in which the parameters listed in <paramref name="sparseIndices"/>, matrices with
+    /// <paramref name="rows"/> rows, have a zero gradient outside <paramref name="activeRows"/>
+    /// (ascending): for those, <paramref name="gradients"/> holds the compact gradient, row i being
+    /// the gradient of row activeRows[i]. The other parameters take dense gradients.
     /// Bit-identical to <see cref="Step"/> with the zero rows written out; rows whose moments are
     /// still all zero are skipped, since a zero gradient leaves them and their weights unchanged
     /// (FF layers keep many dead neurons: ~40% of a 2000-wide second layer on MNIST).
     /// </summary>
-    internal unsafe void StepRowSparse(int sparseIndex, int cols, ReadOnlySpan<int> activeRows, float[] compactGradient, IReadOnlyList<float[]> gradients)
+    internal unsafe void StepRowSparse(int rows, ReadOnlySpan<int> activeRows, IReadOnlyList<float[]> gradients, ReadOnlySpan<int> sparseIndices)
     {
-        var p = _parameters[sparseIndex];
-        int rows = p.Length / cols;
-        Debug.Assert(p.Length == rows * cols && compactGradient.Length >= activeRows.Length * cols);
+        if (gradients.Count != _parameters.Length)
+            throw new ArgumentException($"Got {gradients.Count} gradients for {_parameters.Length} parameters.", nameof(gradients));
         StepCount++;
         var c = new Kernels.AdamConstants(Settings.LearningRate, Settings.Beta1, Settings.Beta2, Settings.Epsilon, StepCount);
+        _quietRows ??= new bool[]?[_parameters.Length];
         for (int i = 0; i < _parameters.Length; i++)
-            if (i != sparseIndex)
+        {
+            if (!sparseIndices.Contains(i))
+            {
+                _quietRows[i] = null; // a dense step may wake any row
                 Kernels.AdamStep(_parameters[i], gradients[i], _m[i], _v[i],
                     Settings.LearningRate, Settings.Beta1, Settings.Beta2, Settings.Epsilon, StepCount, ComputeSettings.Threads);
-
-        // Which rows still have all-zero moments: found by scanning once (also after Restore), then tracked.
-        if (_quietRows is null || _quietIndex != sparseIndex || _quietRows.Length != rows)
-        {
-            _quietRows = new bool[rows];
-            _quietIndex = sparseIndex;
-            for (int j = 0; j < rows; j++)
-                _quietRows[j] = TensorPrimitives.MaxMagnitude(_m[sparseIndex].AsSpan(j * cols, cols)) == 0
-                    && TensorPrimitives.MaxMagnitude(_v[sparseIndex].AsSpan(j * cols, cols)) == 0;
+            }
         }
-        // With ε = 0 a zero step is 0/0: nothing may be skipped.
-        bool skipQuiet = Settings.Epsilon > 0;
         if (_rowSlot is null || _rowSlot.Length != rows) _rowSlot = new int[rows];
         Array.Fill(_rowSlot, -1);
-        for (int i = 0; i < activeRows.Length; i++)
+        for (int i = 0; i < activeRows.Length; i++) _rowSlot[activeRows[i]] = i;
+        // With ε = 0 a zero step is 0/0: nothing may be skipped.
+        bool skipQuiet = Settings.Epsilon > 0;
+        foreach (int index in sparseIndices)
         {
-            _rowSlot[activeRows[i]] = i;
-            _quietRows[activeRows[i]] = false;
-        }
-        if (_zeroRow is null || _zeroRow.Length < cols) _zeroRow = new float[cols];
-        fixed (float* pp = p) fixed (float* pm = _m[sparseIndex]) fixed (float* pv = _v[sparseIndex]) fixed (float* pg = compactGradient) fixed (float* pz = _zeroRow)
-        {
-            var job = new RowSparseJob(pp, pm, pv, pg, pz, cols, rows, _rowSlot, _quietRows, skipQuiet, c);
-            int chunks = (rows + RowSparseJob.RowsPerChunk - 1) / RowSparseJob.RowsPerChunk;
-            if (ComputeSettings.Threads > 1 && chunks > 1 && (long)rows * cols >= 1 << 16)
-                Parallel.For(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = ComputeSettings.Threads }, job.Run);
-            else
-                for (int i = 0; i < chunks; i++) job.Run(i);
+            var p = _parameters[index];
+            int cols = p.Length / rows;
+            Debug.Assert(p.Length == rows * cols && gradients[index].Length >= activeRows.Length * cols);
+            // Which rows still have all-zero moments: found by scanning once (also after Restore or a dense step), then tracked.
+            var quiet = _quietRows[index];
+            if (quiet is null || quiet.Length != rows)
+            {
+                quiet = _quietRows[index] = new bool[rows];
+                for (int j = 0; j < rows; j++)
+                    quiet[j] = TensorPrimitives.MaxMagnitude(_m[index].AsSpan(j * cols, cols)) == 0
+                        && TensorPrimitives.MaxMagnitude(_v[index].AsSpan(j * cols, cols)) == 0;
+            }
+            foreach (int j in activeRows) quiet[j] = false;
+            if (_zeroRow is null || _zeroRow.Length < cols) _zeroRow = new float[cols];
+            fixed (float* pp = p) fixed (float* pm = _m[index]) fixed (float* pv = _v[index]) fixed (float* pg = gradients[index]) fixed (float* pz = _zeroRow)
+            {
+                var job = new RowSparseJob(pp, pm, pv, pg, pz, cols, rows, _rowSlot, quiet, skipQuiet, c);
+                int chunks = (rows + RowSparseJob.RowsPerChunk - 1) / RowSparseJob.RowsPerChunk;
+                if (ComputeSettings.Threads > 1 && chunks > 1 && (long)rows * cols >= 1 << 16)
+                    Parallel.For(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = ComputeSettings.Threads }, job.Run);
+                else
+                    for (int i = 0; i < chunks; i++) job.Run(i);
+            }
         }
     }
 
-    private bool[]? _quietRows;
-    private int _quietIndex = -1;
+    private bool[]?[]? _quietRows;
     private int[]? _rowSlot;
     private float[]? _zeroRow;
 
