@@ -195,3 +195,30 @@ public class RecurrentSparseGradientTests
         Assert.Equal(off.LabelScores(images).Data, on.LabelScores(images).Data);
     }
 }
+
+/// <summary>FFRNN prediction packs its weights once per call and keeps them for the next: same bits, never stale.</summary>
+public class RecurrentPackedPredictionTests
+{
+    [Fact]
+    public void PackedPredictionMatchesThePlainProductsAndFollowsWeightChanges()
+    {
+        var cfg = new FFRecurrentConfig { ImageFeatures = 40, Classes = 5, HiddenSizes = [300, 270], Threshold = 0.3f, TrainFrames = 2 };
+        var net = new FFRecurrentNetwork(cfg, new FFRandom(8));
+        var r = new FFRandom(9);
+        var images = new Matrix(70, 40);
+        for (int i = 0; i < images.Length; i++) images.Data[i] = r.NextSingle();
+        float[] Scores(bool packed)
+        {
+            net.PackWeightsForPrediction = packed;
+            return net.LabelScores(images).Data;
+        }
+        var before = Scores(true);
+        Assert.Equal(Scores(false), before);
+        // Train a step: the kept packed weights must be refreshed, not reused.
+        var labels = Enumerable.Range(0, 70).Select(i => i % 5).ToArray();
+        net.TrainBatch(images, labels, Training.NegativeControl.OneHot(labels.Select(l => (l + 2) % 5).ToArray(), 5), TrainingPhase.ForwardForward);
+        var after = Scores(true);
+        Assert.Equal(Scores(false), after);
+        Assert.NotEqual(before, after); // the step changed the scores, so stale packed weights would have shown
+    }
+}

@@ -332,39 +332,70 @@ public sealed class FFRecurrentNetwork : ITrainableModel, ILabelScorer, IActivat
         var next = NewStates(maxRows);
         var normed = NewStates(maxRows);
         var work = new Work(maxRows, Config);
-        for (int start = 0; start < n; start += chunk)
+        // The weights are fixed during prediction and every one of them is used in the sweep and in
+        // each of the K_testhigh frames of every chunk: pack them for the products once per call.
+        // The packed copies are kept for the next call unless another thread holds them.
+        var packed = PackWeightsForPrediction ? Interlocked.Exchange(ref _packedCache, null) ?? new PackedWeights(_layers.Length) : null;
+        packed?.Refresh(_layers);
+        try
         {
-            int count = Math.Min(chunk, n - start), rows = count * classes;
-            foreach (var level in states) Array.Clear(level);
-            for (int i = 0; i < count; i++)
-                for (int c = 0; c < classes; c++)
-                {
-                    int r = i * classes + c;
-                    images.Data.AsSpan((start + i) * ImageFeatures, ImageFeatures).CopyTo(states[0].AsSpan(r * ImageFeatures));
-                    states[^1][r * classes + c] = 1f;
-                    for (int l = 0; l < _layers.Length; l++) init[c][l].CopyTo(states[l + 1].AsSpan(r * _layers[l].Width));
-                }
-            Sweep(states, rows);
-            var acc = new double[rows];
-            for (int frame = 0; frame < Config.TestFrameHigh; frame++)
+            for (int start = 0; start < n; start += chunk)
             {
-                Normalise(states, rows, normed);
-                for (int i = 1; i <= _layers.Length; i++)
-                {
-                    int w = _layers[i - 1].Width;
-                    var nw = next[i].AsSpan(0, rows * w);
-                    Update(i - 1, normed[i - 1], normed[i + 1], states[i], rows, work.Pre.AsSpan(0, rows * w), nw);
-                    if (frame > Config.TestFrameLow)
+                int count = Math.Min(chunk, n - start), rows = count * classes;
+                foreach (var level in states) Array.Clear(level);
+                for (int i = 0; i < count; i++)
+                    for (int c = 0; c < classes; c++)
                     {
-                        Kernels.MeanSquares(nw, rows, w, work.MeanSquares);
-                        for (int r = 0; r < rows; r++) acc[r] += Kernels.Softplus(work.MeanSquares[r] - Config.Threshold);
+                        int r = i * classes + c;
+                        images.Data.AsSpan((start + i) * ImageFeatures, ImageFeatures).CopyTo(states[0].AsSpan(r * ImageFeatures));
+                        states[^1][r * classes + c] = 1f;
+                        for (int l = 0; l < _layers.Length; l++) init[c][l].CopyTo(states[l + 1].AsSpan(r * _layers[l].Width));
                     }
+                Sweep(states, rows, packed);
+                var acc = new double[rows];
+                for (int frame = 0; frame < Config.TestFrameHigh; frame++)
+                {
+                    Normalise(states, rows, normed);
+                    for (int i = 1; i <= _layers.Length; i++)
+                    {
+                        int w = _layers[i - 1].Width;
+                        var nw = next[i].AsSpan(0, rows * w);
+                        Update(i - 1, normed[i - 1], normed[i + 1], states[i], rows, work.Pre.AsSpan(0, rows * w), nw, packed);
+                        if (frame > Config.TestFrameLow)
+                        {
+                            Kernels.MeanSquares(nw, rows, w, work.MeanSquares);
+                            for (int r = 0; r < rows; r++) acc[r] += Kernels.Softplus(work.MeanSquares[r] - Config.Threshold);
+                        }
+                    }
+                    for (int i = 1; i <= _layers.Length; i++) (states[i], next[i]) = (next[i], states[i]);
                 }
-                for (int i = 1; i <= _layers.Length; i++) (states[i], next[i]) = (next[i], states[i]);
+                for (int r = 0; r < rows; r++) scores.Data[start * classes + r] = (float)(acc[r] / (scored * _layers.Length));
             }
-            for (int r = 0; r < rows; r++) scores.Data[start * classes + r] = (float)(acc[r] / (scored * _layers.Length));
         }
+        finally { if (packed is not null) _packedCache = packed; }
         return scores;
+    }
+
+    private PackedWeights? _packedCache;
+
+    /// <summary>Whether <see cref="LabelScores"/> packs the weights once per call (same bits either way; tests compare).</summary>
+    internal bool PackWeightsForPrediction { get; set; } = true;
+
+    /// <summary>Every layer's forward and backward weights packed for the state-update products.</summary>
+    private sealed class PackedWeights(int layers)
+    {
+        public PackedMatrix[] Forward { get; } = new PackedMatrix[layers];
+        public PackedMatrix[] Backward { get; } = new PackedMatrix[layers];
+
+        public void Refresh(FFRecurrentLayer[] layers)
+        {
+            for (int l = 0; l < layers.Length; l++)
+            {
+                var f = layers[l].ForwardWeight; var b = layers[l].BackwardWeight;
+                Forward[l] = Gemm.Pack(true, f.Cols, f.Rows, f.Data, f.Cols, Forward[l]);
+                Backward[l] = Gemm.Pack(true, b.Cols, b.Rows, b.Data, b.Cols, Backward[l]);
+            }
+        }
     }
 
     /// <summary>
@@ -429,7 +460,7 @@ public sealed class FFRecurrentNetwork : ITrainableModel, ILabelScorer, IActivat
     }
 
     /// <summary>The sequential first pass: layer 1, 2, … each from the just-updated layer below.</summary>
-    private void Sweep(float[][] states, int rows)
+    private void Sweep(float[][] states, int rows, PackedWeights? packed = null)
     {
         var d = Config.Dimensions;
         int size = rows * d.Max();
@@ -440,18 +471,27 @@ public sealed class FFRecurrentNetwork : ITrainableModel, ILabelScorer, IActivat
             NormaliseInto(states[i - 1], rows, d[i - 1], below);
             NormaliseInto(states[i + 1], rows, d[i + 1], above);
             int w = d[i];
-            Update(i - 1, below, above, states[i], rows, pre.AsSpan(0, rows * w), fresh.AsSpan(0, rows * w));
+            Update(i - 1, below, above, states[i], rows, pre.AsSpan(0, rows * w), fresh.AsSpan(0, rows * w), packed);
             fresh.AsSpan(0, rows * w).CopyTo(states[i]);
         }
     }
 
     /// <summary>pre = x̂_below·Wfᵀ + x̂_above·Wbᵀ + b; result = β·ReLU(pre) + (1 − β)·old.</summary>
-    private void Update(int li, ReadOnlySpan<float> belowNormed, ReadOnlySpan<float> aboveNormed, ReadOnlySpan<float> old, int rows, Span<float> pre, Span<float> result)
+    private void Update(int li, ReadOnlySpan<float> belowNormed, ReadOnlySpan<float> aboveNormed, ReadOnlySpan<float> old, int rows, Span<float> pre, Span<float> result,
+        PackedWeights? packed = null)
     {
         var layer = _layers[li];
         int w = layer.Width, inF = layer.ForwardWeight.Cols, inB = layer.BackwardWeight.Cols;
-        Gemm.Multiply(false, true, rows, w, inF, belowNormed, inF, layer.ForwardWeight.Data, inF, pre, w, accumulate: false);
-        Gemm.Multiply(false, true, rows, w, inB, aboveNormed, inB, layer.BackwardWeight.Data, inB, pre, w, accumulate: true);
+        if (packed is not null)
+        {
+            Gemm.Multiply(false, rows, belowNormed, inF, packed.Forward[li], pre, w, accumulate: false);
+            Gemm.Multiply(false, rows, aboveNormed, inB, packed.Backward[li], pre, w, accumulate: true);
+        }
+        else
+        {
+            Gemm.Multiply(false, true, rows, w, inF, belowNormed, inF, layer.ForwardWeight.Data, inF, pre, w, accumulate: false);
+            Gemm.Multiply(false, true, rows, w, inB, aboveNormed, inB, layer.BackwardWeight.Data, inB, pre, w, accumulate: true);
+        }
         float beta = Config.Beta;
         for (int r = 0; r < rows; r++)
         {
