@@ -186,6 +186,9 @@ void Profile()
     T("L2 grad 2000x256x2000", () => FFLib.Compute.Gemm.Multiply(true, false, h, h, rows, out2, h, x2, h, g2, h, false, threads));
     T("Adam 4M", () => Kernels.AdamStep(w2, g2, m2, v2, 0.001f, 0.9f, 0.999f, 1e-8f, 10, threads));
     T("Adam 1.6M", () => Kernels.AdamStep(w1.AsSpan(), g1, m2.AsSpan(0, w1.Length), v2.AsSpan(0, w1.Length), 0.001f, 0.9f, 0.999f, 1e-8f, 10, threads));
+    var po = new ParallelOptions { MaxDegreeOfParallelism = threads };
+    T("empty Parallel.For over 2", () => Parallel.For(0, 2, po, i => { }));
+    T("empty Parallel.For over 64", () => Parallel.For(0, 64, po, i => { }));
     T("ScaleBiasRelu 256x2000", () => Kernels.ScaleBiasRelu(out2, rows, h, inv, bias));
     T("MeanSquares 256x2000", () => Kernels.MeanSquares(out2, rows, h, ms));
     T("ScaleRows 256x2000", () => Kernels.ScaleRows(out2, rows, h, inv));

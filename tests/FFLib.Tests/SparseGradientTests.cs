@@ -222,3 +222,35 @@ public class RecurrentPackedPredictionTests
         Assert.NotEqual(before, after); // the step changed the scores, so stale packed weights would have shown
     }
 }
+
+/// <summary>Prediction keeps buffers and packed weights between calls; concurrent calls on one model must still agree.</summary>
+public class ConcurrentPredictionTests
+{
+    [Fact]
+    public void ConcurrentScoringOnOneModelGivesTheSequentialResults()
+    {
+        var ff = new FFNetwork(new FFNetworkConfig { ImageFeatures = 30, Classes = 4, HiddenSizes = [80, 60] }, new FFRandom(1));
+        var bp = new BackpropNetwork(new BackpropNetworkConfig { ImageFeatures = 30, Classes = 4, HiddenSizes = [80, 60] }, new FFRandom(2));
+        var r = new FFRandom(3);
+        var sets = Enumerable.Range(0, 8).Select(k =>
+        {
+            var m = new Matrix(300 + 17 * k, 30);
+            for (int i = 0; i < m.Length; i++) m.Data[i] = r.NextSingle();
+            return m;
+        }).ToArray();
+        var ffExpected = sets.Select(m => ff.LabelScores(m).Data).ToArray();
+        var bpExpected = sets.Select(m => bp.Logits(m).Data).ToArray();
+        var ffActual = new float[sets.Length][];
+        var bpActual = new float[sets.Length][];
+        Parallel.For(0, sets.Length * 4, new ParallelOptions { MaxDegreeOfParallelism = 4 }, i =>
+        {
+            int k = i % sets.Length;
+            var a = ff.LabelScores(sets[k]).Data;
+            var b = bp.Logits(sets[k]).Data;
+            if (i >= sets.Length * 3) { ffActual[k] = a; bpActual[k] = b; }
+            Assert.Equal(ffExpected[k], a);
+            Assert.Equal(bpExpected[k], b);
+        });
+        Assert.All(ffActual, a => Assert.NotNull(a));
+    }
+}

@@ -125,7 +125,8 @@ public sealed class BackpropNetwork : ITrainableModel, IActivationSource
         // layer) would only pile up on the large-object heap. Weights are packed once per call.
         const int chunk = 256;
         int maxWidth = _layers.Max(l => l.OutFeatures);
-        var pw = _predict ??= new PredictBuffers(chunk * Math.Max(maxWidth, ImageFeatures), _layers.Length);
+        // Taken for the call and put back after, so concurrent calls on one network stay safe (one of them allocates).
+        var pw = Interlocked.Exchange(ref _predict, null) ?? new PredictBuffers(chunk * Math.Max(maxWidth, ImageFeatures), _layers.Length);
         if (n > chunk)
             for (int l = 0; l < _layers.Length; l++)
                 pw.Packed[l] = Gemm.Pack(true, _layers[l].InFeatures, _layers[l].OutFeatures, _layers[l].Weight.Data, _layers[l].InFeatures, pw.Packed[l]);
@@ -144,6 +145,7 @@ public sealed class BackpropNetwork : ITrainableModel, IActivationSource
                 (cur, nxt) = (nxt, cur);
             }
         }
+        _predict = pw;
         return logits;
     }
 

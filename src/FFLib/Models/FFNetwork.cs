@@ -356,7 +356,8 @@ public sealed class FFNetwork : ITrainableModel, ILabelScorer, IActivationSource
         int maxRows = chunk * classes;
         // Buffers are kept between calls (evaluation calls this once per chunk of the test set):
         // fresh large arrays each time only pile up on the large-object heap.
-        var pw = _predict ??= new PredictWorkspace(maxRows * maxWidth, maxRows, classes, chunk, _layers[0].OutFeatures, _layers.Length);
+        // Taken for the call and put back after, so concurrent calls on one network stay safe (one of them allocates).
+        var pw = Interlocked.Exchange(ref _predict, null) ?? new PredictWorkspace(maxRows * maxWidth, maxRows, classes, chunk, _layers[0].OutFeatures, _layers.Length);
         var (a, hbuf, invNorm, ms, labels, control, p, wc) = (pw.A, pw.H, pw.InvNorm, pw.MeanSquares, pw.Labels, pw.Control, pw.P, pw.ControlWeights);
         // Over several chunks, each weight matrix is packed for the product once, not once per chunk.
         if (n > chunk)
@@ -400,6 +401,7 @@ public sealed class FFNetwork : ITrainableModel, ILabelScorer, IActivationSource
                 (cur, nxt) = (nxt, cur);
             }
         }
+        _predict = pw;
         return scores;
     }
 
@@ -484,7 +486,7 @@ public sealed class FFNetwork : ITrainableModel, ILabelScorer, IActivationSource
         }
     }
 
-    /// <summary>Prediction buffers (<see cref="LabelScores"/> is not meant to run on one network from several threads at once).</summary>
+    /// <summary>Prediction buffers, kept between <see cref="LabelScores"/> calls (a call takes them; a concurrent call allocates its own).</summary>
     private sealed class PredictWorkspace(int size, int rows, int classes, int chunk, int firstWidth, int layers)
     {
         public PackedMatrix?[] Packed { get; } = new PackedMatrix?[layers];
