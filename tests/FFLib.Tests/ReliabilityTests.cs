@@ -64,6 +64,31 @@ public sealed class ReliabilityTests : IDisposable
     }
 
     [Fact]
+    public void AWriteRemovesTheStaleTemporariesOfKilledWritersOnly()
+    {
+        string dir = Path.Combine(_dir, "stale");
+        Directory.CreateDirectory(dir);
+        int dead = Enumerable.Range(3_000_000, 1000).First(p => !Directory.Exists($"/proc/{p}")); // no such process
+        string Temp(string name, int pid) => Path.Combine(dir, $".{name}.{pid}.{Guid.NewGuid():N}.tmp");
+        string old = Temp("model.safetensors", dead), fresh = Temp("model.safetensors", dead);
+        string live = Temp("model.safetensors", 1), own = Temp("model.safetensors", Environment.ProcessId);
+        string other = Temp("run.json", dead), foreign = Path.Combine(dir, $".model.safetensors.{dead}.notaguid.tmp");
+        foreach (var f in new[] { old, fresh, live, own, other, foreign }) File.WriteAllText(f, "partial");
+        var longAgo = DateTime.UtcNow - AtomicFile.StaleAfter - TimeSpan.FromMinutes(1);
+        foreach (var f in new[] { old, live, own, other, foreign }) File.SetLastWriteTimeUtc(f, longAgo);
+
+        AtomicFile.WriteAllText(Path.Combine(dir, "model.safetensors"), "complete");
+
+        Assert.False(File.Exists(old));     // dead writer, untouched for long: removed
+        Assert.True(File.Exists(fresh));    // dead here but written recently: maybe another machine's write in progress
+        Assert.True(File.Exists(live));     // its process (pid 1) runs
+        Assert.True(File.Exists(own));      // this process's own
+        Assert.True(File.Exists(other));    // another target's
+        Assert.True(File.Exists(foreign));  // not a name this class makes
+        Assert.Equal("complete", File.ReadAllText(Path.Combine(dir, "model.safetensors")));
+    }
+
+    [Fact]
     public void DivergenceStopsWithEpochLayerAndARecord()
     {
         string dir = Path.Combine(_dir, "diverge");

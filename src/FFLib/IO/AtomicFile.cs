@@ -29,6 +29,51 @@ public static class AtomicFile
         {
             if (File.Exists(tmp)) File.Delete(tmp);
         }
+        RemoveStaleTemporaries(dir, Path.GetFileName(full));
+    }
+
+    /// <summary>
+    /// Deletes the temporary files that earlier writes of the same target left behind when their
+    /// process was killed (a checkpointing run preempted again and again would otherwise pile up
+    /// one model-sized file per kill). Only files named by this class, for this target, whose
+    /// process no longer runs here and which nobody has written to for <see cref="StaleAfter"/>
+    /// (a folder shared between machines may hold another machine's write in progress, whose
+    /// process id means nothing here); never the current process's own.
+    /// </summary>
+    private static void RemoveStaleTemporaries(string dir, string name)
+    {
+        try
+        {
+            string prefix = $".{name}.";
+            foreach (var file in Directory.EnumerateFiles(dir, $".{name}.*.tmp"))
+            {
+                // .{name}.{pid}.{32 hex digits}.tmp
+                var rest = Path.GetFileName(file).AsSpan(prefix.Length);
+                int dot = rest.IndexOf('.');
+                if (dot <= 0 || !int.TryParse(rest[..dot], out int pid) || pid == Environment.ProcessId) continue;
+                var tail = rest[(dot + 1)..];
+                if (tail.Length != 36 || !tail.EndsWith(".tmp", StringComparison.Ordinal) || !Guid.TryParseExact(tail[..32], "N", out _)) continue;
+                if (IsRunning(pid) || DateTime.UtcNow - File.GetLastWriteTimeUtc(file) < StaleAfter) continue;
+                try { File.Delete(file); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+            }
+        }
+        catch (IOException) { } // cleaning up is best effort: the write itself has succeeded
+        catch (UnauthorizedAccessException) { }
+    }
+
+    /// <summary>How long a temporary file of a dead process must have been untouched before a later write removes it.</summary>
+    public static TimeSpan StaleAfter { get; } = TimeSpan.FromMinutes(10);
+
+    private static bool IsRunning(int pid)
+    {
+        try
+        {
+            using var p = System.Diagnostics.Process.GetProcessById(pid);
+            return !p.HasExited;
+        }
+        catch (ArgumentException) { return false; } // no such process
+        catch (InvalidOperationException) { return false; }
+        catch (System.ComponentModel.Win32Exception) { return true; } // exists but not ours to inspect: keep its file
     }
 
     /// <summary>Writes UTF-8 text atomically.</summary>
