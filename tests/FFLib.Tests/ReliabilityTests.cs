@@ -29,6 +29,7 @@ public sealed class ReliabilityTests : IDisposable
         TestLimit = 300,
         Data = new DatasetLoadOptions { AllowDownload = false },
         CheckpointEvery = 1,
+        TrackSparsityEvery = 5,
         OutputDirectory = dir,
     };
 
@@ -57,6 +58,9 @@ public sealed class ReliabilityTests : IDisposable
         Assert.Equal(uninterrupted.TestAccuracy, resumed.TestAccuracy);
         Assert.Equal(uninterrupted.Epochs.Select(e => e.LayerLosses), resumed.Epochs.Select(e => e.LayerLosses));
         Assert.Equal(4, resumed.Epochs.Count);
+        // The sparsity series continues across the resume: same steps, same file.
+        Assert.Equal(uninterrupted.SparsitySamples!.Select(x => (x.Step, x.Layer, x.Parameter)), resumed.SparsitySamples!.Select(x => (x.Step, x.Layer, x.Parameter)));
+        Assert.Equal(File.ReadAllText(Path.Combine(full, "sparsity.csv")), File.ReadAllText(Path.Combine(part, "sparsity.csv")));
         var run = JsonNode.Parse(File.ReadAllText(Path.Combine(part, "run.json")))!;
         Assert.Equal("completed", run["status"]!.GetValue<string>());
         // The checkpoint is also a model file that eval can read.
@@ -86,6 +90,41 @@ public sealed class ReliabilityTests : IDisposable
         Assert.True(File.Exists(other));    // another target's
         Assert.True(File.Exists(foreign));  // not a name this class makes
         Assert.Equal("complete", File.ReadAllText(Path.Combine(dir, "model.safetensors")));
+    }
+
+    [Theory]
+    [InlineData("", "empty")]
+    [InlineData("step,epoch,layer\n", "header")]
+    [InlineData("step,epoch,layer,parameter,l1_entropy,l2_entropy,hoyer,gini\n1,0.5,layer 1,weight,0.1,0.2,0.3\n", "line 2")]
+    [InlineData("step,epoch,layer,parameter,l1_entropy,l2_entropy,hoyer,gini\n0,0,layer 1,weight,0.1,0.2,0.3,0.4\n-3,0,layer 1,weight,0.1,0.2,0.3,0.4\n", "line 3")]
+    [InlineData("step,epoch,layer,parameter,l1_entropy,l2_entropy,hoyer,gini\nx,0,layer 1,weight,0.1,0.2,0.3,0.4\n", "line 2")]
+    [InlineData("step,epoch,layer,parameter,l1_entropy,l2_entropy,hoyer,gini\n1,0,layer 1,weight,0.1,zero,0.3,0.4\n", "line 2")]
+    public void MalformedSparsityCsvIsRefusedWithTheLine(string content, string expected)
+    {
+        string path = Path.Combine(_dir, "sparsity.csv");
+        File.WriteAllText(path, content);
+        var e = Assert.Throws<InvalidDataException>(() => Analysis.SparsityTracker.ReadCsv(path));
+        Assert.Contains(expected, e.Message);
+        Assert.Contains(path, e.Message);
+    }
+
+    [Fact]
+    public void SparsityCsvRoundTrips()
+    {
+        var tracker = new Analysis.SparsityTracker(1);
+        var net = new FFNetwork(new FFNetworkConfig { ImageFeatures = 6, Classes = 2, HiddenSizes = [5, 4] }, new Compute.FFRandom(3));
+        tracker.RecordFinal(net);
+        string path = Path.Combine(_dir, "round.csv");
+        tracker.WriteCsv(path);
+        var back = Analysis.SparsityTracker.ReadCsv(path);
+        Assert.Equal(tracker.Samples.Count, back.Count);
+        for (int i = 0; i < back.Count; i++)
+        {
+            Assert.Equal(tracker.Samples[i].Layer, back[i].Layer);
+            Assert.Equal(tracker.Samples[i].Parameter, back[i].Parameter);
+            Assert.Equal(tracker.Samples[i].Sparsity.Hoyer, back[i].Sparsity.Hoyer, 8);
+            Assert.Equal(tracker.Samples[i].Sparsity.Gini, back[i].Sparsity.Gini, 8);
+        }
     }
 
     [Fact]

@@ -133,12 +133,24 @@ public static class TrainingRun
         string? dir = spec.OutputDirectory;
         if (dir is not null) Directory.CreateDirectory(dir);
         var tracker = spec.TrackSparsityEvery is int every ? new Analysis.SparsityTracker(every) : null;
+        string? sparsityCsv = dir is null ? null : Path.Combine(dir, "sparsity.csv");
+        if (tracker is not null && epochsDone > 0)
+        {
+            // Resuming: the samples written with the checkpoint, and the batch count where it was taken.
+            long batchesPerEpoch = (split.Train.Count + spec.Training.BatchSize - 1) / spec.Training.BatchSize;
+            var earlier = sparsityCsv is not null && File.Exists(sparsityCsv) ? Analysis.SparsityTracker.ReadCsv(sparsityCsv) : [];
+            tracker.Restore(earlier, epochsDone * batchesPerEpoch);
+        }
         void OnEpoch(EpochMetrics m)
         {
             history.Add(m);
             // The checkpoint is written after the epoch's validation, when model and random source are in their post-epoch state.
             if (dir is not null && spec.CheckpointEvery is int ce && (m.Epoch % ce == 0 || m.Epoch == model.PlanEpochs(spec.Training.Epochs).Count))
+            {
                 TrainingCheckpoint.Save(Path.Combine(dir, TrainingCheckpoint.FileName), model, random, m.Epoch, history, spec);
+                // The sparsity record so far goes with it, so a resumed run continues the same series.
+                tracker?.WriteCsv(sparsityCsv!);
+            }
             epochCompleted?.Invoke(m);
         }
         var trainer = new Trainer { Progress = progress, EpochCompleted = OnEpoch, BeforeBatch = tracker is null ? null : tracker.BeforeBatch };
@@ -180,7 +192,7 @@ public static class TrainingRun
             result = result with { ModelPath = modelPath, RunJsonPath = runPath };
             if (tracker is not null)
             {
-                string csv = Path.Combine(dir, "sparsity.csv");
+                string csv = sparsityCsv!;
                 tracker.WriteCsv(csv);
                 result = result with { SparsityCsvPath = csv };
             }
