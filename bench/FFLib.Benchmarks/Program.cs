@@ -13,6 +13,7 @@ using Architecture = FFLib.Models.Architecture;
 //   dotnet run -c Release --project bench/FFLib.Benchmarks -- gemm  [--threads N] [--openblas]
 //   dotnet run -c Release --project bench/FFLib.Benchmarks -- train [--model ffnn|ffc|bpnn|ffrnn] [--threads N] [--train-limit N] [--test-limit N] [--torch]
 //   dotnet run -c Release --project bench/FFLib.Benchmarks -- ffnn  (= train --model ffnn)
+//   (train/ffnn --plain: the exact shortcuts off, for an A/B comparison)
 //   dotnet run -c Release --project bench/FFLib.Benchmarks -- profile   (each part of an FFNN 2×2000 batch, timed alone)
 //   dotnet run -c Release --project bench/FFLib.Benchmarks -- sparsity  (dead neurons per layer during FFNN training)
 // --openblas compares with OpenBLAS's sgemm (Debian libopenblas0-pthread, OPENBLAS_CORETYPE=SkylakeX set here);
@@ -121,6 +122,13 @@ void TrainBench(string model, bool torch)
     new Trainer().Train(TrainingRun.CreateModel(spec, 784, 10, new FFRandom(42)), train.Take(1280), null,
         new TrainingOptions { Epochs = arch == Architecture.Ffc ? 2 : 1, ValidateEachEpoch = false }, new FFRandom(1));
     var net = TrainingRun.CreateModel(spec, 784, 10, new FFRandom(42));
+    // A/B switches for the exact shortcuts (same bits either way, so only the time changes).
+    if (argv.Contains("--plain"))
+    {
+        if (net is FFNetwork f) { f.UseSparseGradient = false; }
+        if (net is FFRecurrentNetwork rn) { rn.UseSparseGradient = false; rn.ShareImageProduct = false; }
+        Console.WriteLine("--plain: dead-neuron shortcut and FFRNN image-product sharing off");
+    }
     // FFNN+C: one epoch of each phase (FF stack, then the classifier on the frozen stack).
     long allocated = GC.GetTotalAllocatedBytes(precise: true);
     int gcs = GC.CollectionCount(0);

@@ -254,3 +254,35 @@ public class ConcurrentPredictionTests
         Assert.All(ffActual, a => Assert.NotNull(a));
     }
 }
+
+/// <summary>FFRNN layer 1's image product shared by the rows holding the same image and reused across frames: same bits.</summary>
+public class RecurrentImageProductTests
+{
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void SharedImageProductTrainsAndScoresBitIdentically(bool inverseNegatives)
+    {
+        var cfg = new FFRecurrentConfig { ImageFeatures = 40, Classes = 5, HiddenSizes = [300, 40], Threshold = 0.3f, TrainFrames = 3 };
+        var shared = new FFRecurrentNetwork(cfg, new FFRandom(12));
+        var plain = new FFRecurrentNetwork(cfg, new FFRandom(12)) { ShareImageProduct = false };
+        var r = new FFRandom(13);
+        var labels = Enumerable.Range(0, 37).Select(i => i % 5).ToArray();
+        var neg = inverseNegatives ? Training.NegativeControl.Inverse(labels, 5) : Training.NegativeControl.OneHot(labels.Select(l => (l + 1) % 5).ToArray(), 5);
+        for (int step = 0; step < 3; step++)
+        {
+            var images = new Matrix(37, 40);
+            for (int i = 0; i < images.Length; i++) images.Data[i] = r.NextSingle();
+            Assert.Equal(plain.TrainBatch(images, labels, neg, TrainingPhase.ForwardForward), shared.TrainBatch(images, labels, neg, TrainingPhase.ForwardForward));
+        }
+        for (int l = 0; l < 2; l++)
+        {
+            Assert.Equal(plain.Layers[l].ForwardWeight.Data, shared.Layers[l].ForwardWeight.Data);
+            Assert.Equal(plain.Layers[l].BackwardWeight.Data, shared.Layers[l].BackwardWeight.Data);
+            Assert.Equal(plain.Layers[l].Bias, shared.Layers[l].Bias);
+        }
+        var test = new Matrix(45, 40);
+        for (int i = 0; i < test.Length; i++) test.Data[i] = r.NextSingle();
+        Assert.Equal(plain.LabelScores(test).Data, shared.LabelScores(test).Data);
+    }
+}

@@ -237,7 +237,10 @@ public sealed class FFRecurrentNetwork : ITrainableModel, ILabelScorer, IActivat
         // Positive and negative halves each start from their own uniform row.
         FillInitialStates(states, b, 0, _stateRandom);
         FillInitialStates(states, b, b, _stateRandom);
-        Sweep(states, rows);
+        // Both halves hold the same images, so layer 1's image product is computed for b rows and
+        // shared; it stays valid until layer 1's forward weights change (PERFORMANCE.md identity 2).
+        var image = ShareImageProduct ? (_train.Image ??= new ImageProduct(this)).Reset(b, divisor: 1, modulo: b) : null;
+        Sweep(states, rows, image: image);
         SweepObserver?.Invoke(states.Select(x => (float[])x.Clone()).ToArray());
 
         var losses = new double[_layers.Length];
@@ -249,7 +252,7 @@ public sealed class FFRecurrentNetwork : ITrainableModel, ILabelScorer, IActivat
                 int li = i - 1, w = _layers[li].Width;
                 var pre = work.Pre.AsSpan(0, rows * w);
                 var nw = next[i].AsSpan(0, rows * w);
-                Update(li, normed[i - 1], normed[i + 1], states[i], rows, pre, nw);
+                Update(li, normed[i - 1], normed[i + 1], states[i], rows, pre, nw, image: image);
                 Kernels.MeanSquares(nw, rows, w, work.MeanSquares);
                 ActivationObserver?.Invoke(new LayerActivation(li, frame, rows, b, w, nw, work.MeanSquares.AsSpan(0, rows)));
                 float loss = FFLoss.LossAndRowCoefficients(work.MeanSquares.AsSpan(0, rows), b, Config.Threshold, Config.Loss, w, work.Coefficient);
@@ -294,8 +297,10 @@ public sealed class FFRecurrentNetwork : ITrainableModel, ILabelScorer, IActivat
                     StepObserver?.Invoke(li, frame, loss, work.MeanSquares.AsSpan(0, rows).ToArray(), _gradF[li], _gradB[li], _gradBias[li]);
                     _optimizers[li].Step([_gradF[li], _gradB[li], _gradBias[li]]);
                 }
-                // The layer's state for the next frame, from this frame's states and its new weights.
-                Update(li, normed[i - 1], normed[i + 1], states[i], rows, pre, nw);
+                // The layer's state for the next frame, from this frame's states and its new weights
+                // (layer 1's image product anew: it serves this update and the next frame's first).
+                if (li == 0) image?.Compute(normed[0], null);
+                Update(li, normed[i - 1], normed[i + 1], states[i], rows, pre, nw, image: image);
             }
             for (int i = 1; i <= _layers.Length; i++) (states[i], next[i]) = (next[i], states[i]);
             FrameObserver?.Invoke(frame, states.Select(x => (float[])x.Clone()).ToArray());
@@ -336,6 +341,7 @@ public sealed class FFRecurrentNetwork : ITrainableModel, ILabelScorer, IActivat
         // each of the K_testhigh frames of every chunk: pack them for the products once per call.
         // The packed copies are kept for the next call unless another thread holds them.
         var packed = PackWeightsForPrediction ? Interlocked.Exchange(ref _packedCache, null) ?? new PackedWeights(_layers.Length) : null;
+        ImageProduct? imageCache = null;
         packed?.Refresh(_layers);
         try
         {
@@ -351,7 +357,10 @@ public sealed class FFRecurrentNetwork : ITrainableModel, ILabelScorer, IActivat
                         states[^1][r * classes + c] = 1f;
                         for (int l = 0; l < _layers.Length; l++) init[c][l].CopyTo(states[l + 1].AsSpan(r * _layers[l].Width));
                     }
-                Sweep(states, rows, packed);
+                // Row i·classes + c holds image i: layer 1's image product is computed once per chunk
+                // (count rows) and serves the sweep and every frame, the weights being fixed.
+                var image = ShareImageProduct ? (imageCache ??= new ImageProduct(this)).Reset(count, divisor: classes, modulo: count) : null;
+                Sweep(states, rows, packed, image);
                 var acc = new double[rows];
                 for (int frame = 0; frame < Config.TestFrameHigh; frame++)
                 {
@@ -360,7 +369,7 @@ public sealed class FFRecurrentNetwork : ITrainableModel, ILabelScorer, IActivat
                     {
                         int w = _layers[i - 1].Width;
                         var nw = next[i].AsSpan(0, rows * w);
-                        Update(i - 1, normed[i - 1], normed[i + 1], states[i], rows, work.Pre.AsSpan(0, rows * w), nw, packed);
+                        Update(i - 1, normed[i - 1], normed[i + 1], states[i], rows, work.Pre.AsSpan(0, rows * w), nw, packed, image);
                         if (frame > Config.TestFrameLow)
                         {
                             Kernels.MeanSquares(nw, rows, w, work.MeanSquares);
@@ -377,6 +386,51 @@ public sealed class FFRecurrentNetwork : ITrainableModel, ILabelScorer, IActivat
     }
 
     private PackedWeights? _packedCache;
+
+    /// <summary>
+    /// Whether layer 1's image product (x̂_image·W_fᵀ) is computed once for the rows that share an
+    /// image (the positive and negative halves in training, the ten labels at prediction) and reused
+    /// while the forward weights stay the same (across frames and the sweep). Bit-identical to the
+    /// plain products: a row's product does not depend on the other rows. Switch off to compare.
+    /// </summary>
+    public bool ShareImageProduct { get; set; } = true;
+
+    /// <summary>
+    /// Layer 1's product of the normalised images with its forward weights, for the rows that share
+    /// them: row r of a state matrix holds image (r / divisor) mod modulo.
+    /// </summary>
+    private sealed class ImageProduct(FFRecurrentNetwork net)
+    {
+        private float[] _data = [];
+        private float[] _images = [];
+        private int _count, _divisor = 1, _modulo = 1;
+
+        public ImageProduct Reset(int count, int divisor, int modulo)
+        {
+            (_count, _divisor, _modulo) = (count, divisor, modulo);
+            int w = net._layers[0].Width, inF = net._layers[0].ForwardWeight.Cols;
+            if (_data.Length < count * w) _data = new float[count * w];
+            if (_images.Length < count * inF) _images = new float[count * inF];
+            return this;
+        }
+
+        /// <summary>Recomputes the product with the current weights from the normalised level-0 states.</summary>
+        public void Compute(ReadOnlySpan<float> normedStates, PackedWeights? packed)
+        {
+            var layer = net._layers[0];
+            int w = layer.Width, inF = layer.ForwardWeight.Cols;
+            // One row per image: row (i·divisor) of the states holds image i.
+            for (int i = 0; i < _count; i++) normedStates.Slice(i * _divisor * inF, inF).CopyTo(_images.AsSpan(i * inF, inF));
+            if (packed is not null) Gemm.Multiply(false, _count, _images, inF, packed.Forward[0], _data, w, accumulate: false);
+            else Gemm.Multiply(false, true, _count, w, inF, _images, inF, layer.ForwardWeight.Data, inF, _data, w, accumulate: false);
+        }
+
+        public ReadOnlySpan<float> Row(int r)
+        {
+            int w = net._layers[0].Width;
+            return _data.AsSpan((r / _divisor % _modulo) * w, w);
+        }
+    }
 
     /// <summary>Whether <see cref="LabelScores"/> packs the weights once per call (same bits either way; tests compare).</summary>
     internal bool PackWeightsForPrediction { get; set; } = true;
@@ -460,7 +514,7 @@ public sealed class FFRecurrentNetwork : ITrainableModel, ILabelScorer, IActivat
     }
 
     /// <summary>The sequential first pass: layer 1, 2, … each from the just-updated layer below.</summary>
-    private void Sweep(float[][] states, int rows, PackedWeights? packed = null)
+    private void Sweep(float[][] states, int rows, PackedWeights? packed = null, ImageProduct? image = null)
     {
         var d = Config.Dimensions;
         int size = rows * d.Max();
@@ -471,27 +525,31 @@ public sealed class FFRecurrentNetwork : ITrainableModel, ILabelScorer, IActivat
             NormaliseInto(states[i - 1], rows, d[i - 1], below);
             NormaliseInto(states[i + 1], rows, d[i + 1], above);
             int w = d[i];
-            Update(i - 1, below, above, states[i], rows, pre.AsSpan(0, rows * w), fresh.AsSpan(0, rows * w), packed);
+            if (i == 1) image?.Compute(below, packed);
+            Update(i - 1, below, above, states[i], rows, pre.AsSpan(0, rows * w), fresh.AsSpan(0, rows * w), packed, image);
             fresh.AsSpan(0, rows * w).CopyTo(states[i]);
         }
     }
 
     /// <summary>pre = x̂_below·Wfᵀ + x̂_above·Wbᵀ + b; result = β·ReLU(pre) + (1 − β)·old.</summary>
     private void Update(int li, ReadOnlySpan<float> belowNormed, ReadOnlySpan<float> aboveNormed, ReadOnlySpan<float> old, int rows, Span<float> pre, Span<float> result,
-        PackedWeights? packed = null)
+        PackedWeights? packed = null, ImageProduct? image = null)
     {
         var layer = _layers[li];
         int w = layer.Width, inF = layer.ForwardWeight.Cols, inB = layer.BackwardWeight.Cols;
-        if (packed is not null)
+        if (li == 0 && image is not null)
         {
+            // Layer 1's input from below is the image, shared by many rows: copy its product.
+            for (int r = 0; r < rows; r++) image.Row(r).CopyTo(pre.Slice(r * w, w));
+        }
+        else if (packed is not null)
             Gemm.Multiply(false, rows, belowNormed, inF, packed.Forward[li], pre, w, accumulate: false);
-            Gemm.Multiply(false, rows, aboveNormed, inB, packed.Backward[li], pre, w, accumulate: true);
-        }
         else
-        {
             Gemm.Multiply(false, true, rows, w, inF, belowNormed, inF, layer.ForwardWeight.Data, inF, pre, w, accumulate: false);
+        if (packed is not null)
+            Gemm.Multiply(false, rows, aboveNormed, inB, packed.Backward[li], pre, w, accumulate: true);
+        else
             Gemm.Multiply(false, true, rows, w, inB, aboveNormed, inB, layer.BackwardWeight.Data, inB, pre, w, accumulate: true);
-        }
         float beta = Config.Beta;
         for (int r = 0; r < rows; r++)
         {
@@ -538,6 +596,7 @@ public sealed class FFRecurrentNetwork : ITrainableModel, ILabelScorer, IActivat
         public float[][] Next { get; } = net.NewStates(rows);
         public float[][] Normed { get; } = net.NewStates(rows);
         public Work Work { get; } = new(rows, net.Config);
+        public ImageProduct? Image { get; set; }
     }
 
     private sealed class Work(int rows, FFRecurrentConfig config)
