@@ -219,10 +219,10 @@ internal static class SweepCommand
         for (int i = 1; i < dims.Length; i++) weights += (double)dims[i - 1] * dims[i];
         double images = Math.Min(r.TrainLimit ?? 60000, 60000);
         // Seconds per weight and image, measured on 2 cores (AVX-512) at 2×2000: FFNN epoch 5.8 s,
-        // prediction of 10,000 images 2.1 s; the FFRNN is 31× (training) and 24× (prediction) that.
+        // prediction of 10,000 images 2.1 s; the FFRNN is 27× (training) and 20× (prediction) that.
         bool rnn = r.Architecture == Architecture.Ffrnn;
-        double train = weights * images * 0.9 * 2.0e-11 * (rnn ? 31 : 1);
-        double predict = weights * 3.8e-11 * (rnn ? 24 : 1);
+        double train = weights * images * 0.9 * 2.0e-11 * (rnn ? 27 : 1);
+        double predict = weights * 3.8e-11 * (rnn ? 20 : 1);
         double validation = r.Training.ValidateEachEpoch ? predict * images * 0.1 : 0;
         return (train + validation) * r.Training.Epochs + predict * (r.TestLimit ?? 10000) + 2;
     });
