@@ -5,7 +5,7 @@ Usage:
   OPENBLAS_CORETYPE=SkylakeX python3 ffnn_torch.py golden OUT.json
   OPENBLAS_CORETYPE=SkylakeX python3 ffnn_torch.py golden-ffc OUT.json
   OPENBLAS_CORETYPE=SkylakeX python3 ffnn_torch.py golden-ffrnn OUT.json
-  OPENBLAS_CORETYPE=SkylakeX python3 ffnn_torch.py train MNIST_DIR [--layers 500,500] [--epochs 1] [--train-limit N] [--test-limit N]
+  OPENBLAS_CORETYPE=SkylakeX python3 ffnn_torch.py train MNIST_DIR [--model ffnn|bpnn|ffc|ffrnn] [--layers 500,500] [--epochs 1] [--train-limit N] [--test-limit N]
 """
 import json, math, sys, time
 import numpy as np
@@ -228,8 +228,11 @@ def read_idx(path):
 
 
 def train(args):
+    """Timing baseline: one epoch of the chosen architecture at the paper's sizes, then the test set.
+    Prints 'epoch 1: train T s, [classifier C s, ]test P s, test accuracy A%' for bench/FFLib.Benchmarks."""
     d = args[0]
     opts = dict(zip(args[1::2], args[2::2]))
+    model = opts.get("--model", "ffnn")
     layers = [int(x) for x in opts.get("--layers", "2000,2000").split(",")]
     epochs = int(opts.get("--epochs", 1)); tl = int(opts.get("--train-limit", 60000)); te = int(opts.get("--test-limit", 10000))
     torch.manual_seed(int(opts.get("--seed", 42)))
@@ -238,18 +241,100 @@ def train(args):
     nval = round(len(xi) * 0.1); xi, yi = xi[:-nval], yi[:-nval]
     xt = torch.tensor(read_idx(f"{d}/t10k-images-idx3-ubyte")[:te].reshape(-1, 784), dtype=torch.float32) / 255
     yt = torch.tensor(read_idx(f"{d}/t10k-labels-idx1-ubyte")[:te].astype(np.int64))
-    net = FFNN([794] + layers)
-    for ep in range(epochs):
-        t0 = time.time()
+
+    def batches():
         perm = torch.randperm(len(xi))
         for s in range(0, len(xi), 128):
             idx = perm[s:s + 128]
-            img, y = xi[idx], yi[idx]
+            yield xi[idx], yi[idx]
+
+    def ff_epoch(net):
+        for img, y in batches():
             neg = (y + torch.randint(1, 10, y.shape)) % 10
             net.train_batch(torch.cat([img, F.one_hot(y, 10).float()], 1), torch.cat([img, F.one_hot(neg, 10).float()], 1))
-        t1 = time.time()
-        acc = (net.predict(xt) == yt).float().mean().item()
-        print(f"epoch {ep + 1}: train {t1 - t0:.1f} s, test {time.time() - t1:.1f} s, test accuracy {acc * 100:.2f}%")
+
+    for ep in range(epochs):
+        extra = ""
+        if model == "ffnn":
+            net = net if ep else FFNN([794] + layers)
+            t0 = time.time(); ff_epoch(net); t1 = time.time()
+            pred = net.predict(xt)
+        elif model == "bpnn":
+            if ep == 0:
+                dims = [784] + layers + [10]
+                mlp = torch.nn.Sequential(*[m for i in range(len(dims) - 1) for m in ([torch.nn.Linear(dims[i], dims[i + 1])] + ([torch.nn.ReLU()] if i < len(dims) - 2 else []))])
+                opt = torch.optim.Adam(mlp.parameters(), lr=1e-4)
+            t0 = time.time()
+            for img, y in batches():
+                loss = F.cross_entropy(mlp(img), y)
+                opt.zero_grad(); loss.backward(); opt.step()
+            t1 = time.time()
+            with torch.no_grad():
+                pred = mlp(xt).argmax(1)
+        elif model == "ffc":
+            # One epoch of each phase: the FF stack, then the classifier on the frozen stack (zero control vector).
+            net = FFNN([794] + layers)
+            classifier = torch.nn.Linear(sum(layers), 10)
+            opt = torch.optim.Adam(classifier.parameters(), lr=1e-4)
+            t0 = time.time(); ff_epoch(net); t1 = time.time()
+
+            def features(img):
+                x = torch.cat([img, torch.zeros(img.shape[0], 10)], 1)
+                acts = []
+                with torch.no_grad():
+                    for layer in net.layers:
+                        x = layer(x); acts.append(x)
+                return torch.cat(acts, 1)
+            for img, y in batches():
+                loss = F.cross_entropy(classifier(features(img)), y)
+                opt.zero_grad(); loss.backward(); opt.step()
+            t2 = time.time()
+            extra = f"classifier {t2 - t1:.1f} s, "
+            t1 = t2
+            with torch.no_grad():
+                pred = torch.relu(classifier(features(xt))).argmax(1)
+        elif model == "ffrnn":
+            # The reference FFRNN (beta 0.7, K_train 10, K_testlow 3, K_testhigh 8), a layer's step per frame.
+            dims = [784] + layers + [10]
+            rlayers = [FFRecurrentLayerRef(dims[i - 1], dims[i], dims[i + 1], 20.0, True, 0.02, 0.7) for i in range(1, len(dims) - 1)]
+            t0 = time.time()
+            for img, y in batches():
+                b = img.shape[0]
+                neg = (y + torch.randint(1, 10, y.shape)) % 10
+                hp = [img] + [torch.rand(1, dd).expand(b, dd).clone() for dd in dims[1:-1]] + [F.one_hot(y, 10).float()]
+                hn = [img] + [torch.rand(1, dd).expand(b, dd).clone() for dd in dims[1:-1]] + [F.one_hot(neg, 10).float()]
+                with torch.no_grad():
+                    for i in range(1, len(dims) - 1):
+                        hp[i] = rlayers[i - 1](hp[i - 1], hp[i], hp[i + 1]); hn[i] = rlayers[i - 1](hn[i - 1], hn[i], hn[i + 1])
+                for frame in range(10):
+                    np_, nn_ = list(hp), list(hn)
+                    for i in range(1, len(dims) - 1):
+                        l = rlayers[i - 1]
+                        l.train_step(hp, hn, i)
+                        with torch.no_grad():
+                            np_[i] = l(hp[i - 1], hp[i], hp[i + 1]); nn_[i] = l(hn[i - 1], hn[i], hn[i + 1])
+                    hp, hn = np_, nn_
+            t1 = time.time()
+            scores = torch.zeros(len(xt), 10)
+            with torch.no_grad():
+                for start in range(0, len(xt), 1000):
+                    img = xt[start:start + 1000]; b = img.shape[0]
+                    for c in range(10):
+                        h = [img] + [torch.rand(1, dd).expand(b, dd).clone() for dd in dims[1:-1]] + [F.one_hot(torch.full((b,), c), 10).float()]
+                        for i in range(1, len(dims) - 1):
+                            h[i] = rlayers[i - 1](h[i - 1], h[i], h[i + 1])
+                        for frame in range(8):
+                            nh = list(h)
+                            for i in range(1, len(dims) - 1):
+                                nh[i] = rlayers[i - 1](h[i - 1], h[i], h[i + 1])
+                                if frame > 3:
+                                    scores[start:start + b, c] += F.softplus(nh[i].pow(2).mean(1) - 20.0)
+                            h = nh
+            pred = scores.argmin(1)
+        else:
+            raise SystemExit(f"unknown --model {model}")
+        acc = (pred == yt).float().mean().item()
+        print(f"epoch {ep + 1}: train {t1 - t0:.1f} s, {extra}test {time.time() - t1:.1f} s, test accuracy {acc * 100:.2f}%")
 
 
 if __name__ == "__main__":
