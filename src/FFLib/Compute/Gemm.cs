@@ -10,14 +10,16 @@ namespace FFLib.Compute;
 /// Single-precision matrix product C = op(A)·op(B) (+ C), in managed code.
 /// BLIS-style: C is cut into MC×NC tiles that run in parallel; inside a tile, K is walked in KC
 /// blocks, A and B blocks are packed into contiguous micro-panels, and a register-blocked SIMD
-/// micro-kernel (Vector512 8×32 or Vector256 6×16) does the arithmetic.
-/// Every element of C is summed in the same order whatever the thread count or tile position,
-/// so results are bit-identical across thread counts and batch splits.
+/// micro-kernel (Vector512 8×32 or Vector256 6×16) does the arithmetic. An operand that several
+/// tiles read is packed once per product, up front and in parallel; <see cref="Pack"/> packs a
+/// right operand (a weight matrix) once for many products.
+/// Every element of C is summed in the same order whatever the thread count, tile position or
+/// packing, so results are bit-identical across thread counts and batch splits.
 /// </summary>
 internal static unsafe class Gemm
 {
     // Block sizes chosen for ~48 KiB L1 / 1 MiB L2 per core: a KC×NR B micro-panel stays in L1,
-    // the MC×KC A block and the KC×NC B block stay in L2.
+    // the MC×KC A block (up to 2·MC rows for a short batch) and the KC×NC B block stay in L2.
     private const int KC = 256;
     private const int MC = 128;
     private const int NC = 512;
