@@ -133,7 +133,9 @@ internal static unsafe class Gemm
         if (threads <= 0) threads = ComputeSettings.Threads;
         // A short op(A) (a batch of ≤ 256 rows) is one row tile: then op(B), usually a weight
         // matrix, is packed exactly once, block by block while it is hot in L2.
-        int mcTile = m <= 2 * MC ? (m + MR - 1) / MR * MR : MC;
+        // Row tiles are whole micro-panels: a packed tile of mcTile rows fills mcTile·KC floats exactly
+        // (MC = 128 is not a multiple of the AVX2 kernel's 6 rows; its tiles are 126 rows).
+        int mcTile = m <= 2 * MC ? (m + MR - 1) / MR * MR : MC / MR * MR;
         int tilesM = (m + mcTile - 1) / mcTile, tilesN = (n + NC - 1) / NC, blocksK = (k + KC - 1) / KC;
         int tiles = tilesM * tilesN;
         bool parallel = threads > 1 && tiles > 1 && (long)m * n * k >= ParallelThreshold;
