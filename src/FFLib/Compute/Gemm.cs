@@ -201,6 +201,8 @@ internal static unsafe class Gemm
             int ic = ti * mcTile, jc = tj * NC;
             int mc = Math.Min(mcTile, m - ic), nc = Math.Min(NC, n - jc);
             int mr = MR, nr = NR;
+            // Packed blocks hold whole micro-panels: they must fit the mcTile·KC and NC·KC slots.
+            Debug.Assert((mc + mr - 1) / mr * mr <= mcTile && (nc + nr - 1) / nr * nr <= NC);
             int mPanels = (mc + mr - 1) / mr, nPanels = (nc + nr - 1) / nr;
             float* packA = SharedA != null ? null : Buffer(ref t_packA, mcTile * KC + 64);
             float* packB = SharedB != null ? null : Buffer(ref t_packB, NC * KC + 64);
