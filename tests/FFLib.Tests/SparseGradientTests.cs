@@ -128,8 +128,7 @@ public class SparseGradientTests
         int observerCalls = 0;
         observed.StepObserver = (l, loss, ms, gw, gb) => observerCalls++;
         var r = new FFRandom(5);
-        var images = new Matrix(24, 40);
-        for (int i = 0; i < images.Length; i++) images.Data[i] = r.NextSingle();
+        var images = TestUtil.RandomMatrix(24, 40, r);
         var labels = Enumerable.Range(0, 24).Select(i => i % 5).ToArray();
         var neg = labels.Select(l => (l + 2) % 5).ToArray();
         for (int step = 0; step < 5; step++)
@@ -172,8 +171,7 @@ public class RecurrentSparseGradientTests
         int observerCalls = 0;
         observed.StepObserver = (l, f, loss, ms, gf, gb, gbias) => observerCalls++;
         var r = new FFRandom(7);
-        var images = new Matrix(10, 12);
-        for (int i = 0; i < images.Length; i++) images.Data[i] = r.NextSingle();
+        var images = TestUtil.RandomMatrix(10, 12, r);
         var labels = Enumerable.Range(0, 10).Select(i => i % 4).ToArray();
         var neg = Training.NegativeControl.OneHot(labels.Select(l => (l + 1) % 4).ToArray(), 4);
         for (int step = 0; step < 3; step++)
@@ -205,8 +203,7 @@ public class RecurrentPackedPredictionTests
         var cfg = new FFRecurrentConfig { ImageFeatures = 40, Classes = 5, HiddenSizes = [300, 270], Threshold = 0.3f, TrainFrames = 2 };
         var net = new FFRecurrentNetwork(cfg, new FFRandom(8));
         var r = new FFRandom(9);
-        var images = new Matrix(70, 40);
-        for (int i = 0; i < images.Length; i++) images.Data[i] = r.NextSingle();
+        var images = TestUtil.RandomMatrix(70, 40, r);
         float[] Scores(bool packed)
         {
             net.PackWeightsForPrediction = packed;
@@ -232,12 +229,7 @@ public class ConcurrentPredictionTests
         var ff = new FFNetwork(new FFNetworkConfig { ImageFeatures = 30, Classes = 4, HiddenSizes = [80, 60] }, new FFRandom(1));
         var bp = new BackpropNetwork(new BackpropNetworkConfig { ImageFeatures = 30, Classes = 4, HiddenSizes = [80, 60] }, new FFRandom(2));
         var r = new FFRandom(3);
-        var sets = Enumerable.Range(0, 8).Select(k =>
-        {
-            var m = new Matrix(300 + 17 * k, 30);
-            for (int i = 0; i < m.Length; i++) m.Data[i] = r.NextSingle();
-            return m;
-        }).ToArray();
+        var sets = Enumerable.Range(0, 8).Select(k => TestUtil.RandomMatrix(300 + 17 * k, 30, r)).ToArray();
         var ffExpected = sets.Select(m => ff.LabelScores(m).Data).ToArray();
         var bpExpected = sets.Select(m => bp.Logits(m).Data).ToArray();
         var ffActual = new float[sets.Length][];
@@ -252,6 +244,18 @@ public class ConcurrentPredictionTests
             Assert.Equal(bpExpected[k], b);
         });
         Assert.All(ffActual, a => Assert.NotNull(a));
+    }
+
+    [Fact]
+    public void ConcurrentRecurrentScoringOnOneModelGivesTheSequentialResults()
+    {
+        // The FFRNN keeps its state buffers, sweep scratch and packed weights between calls.
+        var rnn = new FFRecurrentNetwork(new FFRecurrentConfig { ImageFeatures = 20, Classes = 3, HiddenSizes = [40, 30] }, new FFRandom(4));
+        var r = new FFRandom(5);
+        var sets = Enumerable.Range(0, 6).Select(k => TestUtil.RandomMatrix(20 + 13 * k, 20, r)).ToArray();
+        var expected = sets.Select(m => rnn.LabelScores(m).Data).ToArray();
+        Parallel.For(0, sets.Length * 4, new ParallelOptions { MaxDegreeOfParallelism = 4 },
+            i => Assert.Equal(expected[i % sets.Length], rnn.LabelScores(sets[i % sets.Length]).Data));
     }
 }
 
@@ -271,8 +275,7 @@ public class RecurrentImageProductTests
         var neg = inverseNegatives ? Training.NegativeControl.Inverse(labels, 5) : Training.NegativeControl.OneHot(labels.Select(l => (l + 1) % 5).ToArray(), 5);
         for (int step = 0; step < 3; step++)
         {
-            var images = new Matrix(37, 40);
-            for (int i = 0; i < images.Length; i++) images.Data[i] = r.NextSingle();
+            var images = TestUtil.RandomMatrix(37, 40, r);
             Assert.Equal(plain.TrainBatch(images, labels, neg, TrainingPhase.ForwardForward), shared.TrainBatch(images, labels, neg, TrainingPhase.ForwardForward));
         }
         for (int l = 0; l < 2; l++)
@@ -281,8 +284,7 @@ public class RecurrentImageProductTests
             Assert.Equal(plain.Layers[l].BackwardWeight.Data, shared.Layers[l].BackwardWeight.Data);
             Assert.Equal(plain.Layers[l].Bias, shared.Layers[l].Bias);
         }
-        var test = new Matrix(45, 40);
-        for (int i = 0; i < test.Length; i++) test.Data[i] = r.NextSingle();
+        var test = TestUtil.RandomMatrix(45, 40, r);
         Assert.Equal(plain.LabelScores(test).Data, shared.LabelScores(test).Data);
     }
 }

@@ -5,6 +5,14 @@ namespace FFLib.Tests;
 
 internal static class TestUtil
 {
+    /// <summary>A rows × cols matrix of uniform [0, 1) values drawn from <paramref name="r"/> in row-major order.</summary>
+    public static Compute.Matrix RandomMatrix(int rows, int cols, Compute.FFRandom r)
+    {
+        var m = new Compute.Matrix(rows, cols);
+        for (int i = 0; i < m.Length; i++) m.Data[i] = r.NextSingle();
+        return m;
+    }
+
     public static string Fixture(string name) => Path.Combine(AppContext.BaseDirectory, "Fixtures", name);
 
     public static JsonNode LoadJson(string name) => JsonNode.Parse(File.ReadAllText(Fixture(name)))!;

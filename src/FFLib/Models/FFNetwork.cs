@@ -230,12 +230,10 @@ public sealed class FFNetwork : ITrainableModel, ILabelScorer, IActivationSource
             // Neurons silent on every row of the batch have δ = 0, so their rows of dW are exactly 0:
             // the product runs over the active neurons only (dead neurons are ~40% of a trained
             // layer 2 on MNIST) and Adam skips rows whose moments are still zero.
-            int active = fast || !UseSparseGradient ? outF : Kernels.NonzeroColumns(h, rows, outF, w.Columns, w.ColumnBits);
-            if (active < outF && 10L * active <= 9L * outF) // below 10% dead the gather costs more than it saves
+            if (!fast && UseSparseGradient && w.Active.TryCompact(h, rows, outF))
             {
-                var columns = w.Columns.AsSpan(0, active);
-                Kernels.GatherColumns(h, rows, outF, columns, w.Compact);
-                Gemm.Multiply(true, false, active, inF, rows, w.Compact, active, x, inF, _gradW[l], inF, accumulate: false);
+                var columns = w.Active.Columns;
+                w.Active.WeightGradient(x, inF, _gradW[l]);
                 SparseGradientSteps++;
                 if (StepObserver is null)
                 {
@@ -515,14 +513,10 @@ public sealed class FFNetwork : ITrainableModel, ILabelScorer, IActivationSource
             Control = new float[rows * config.Classes];
             P = new float[rows * layers[0].OutFeatures];
             ControlWeights = new float[config.Classes * layers[0].OutFeatures];
-            Compact = new float[rows * maxWidth];
-            Columns = new int[maxWidth];
-            ColumnBits = new uint[maxWidth];
+            Active = new ActiveNeurons(rows, maxWidth);
         }
 
-        public float[] Compact { get; }
-        public int[] Columns { get; }
-        public uint[] ColumnBits { get; }
+        public ActiveNeurons Active { get; }
 
         public float[] Control { get; }
         public float[] P { get; }

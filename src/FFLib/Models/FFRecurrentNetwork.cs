@@ -225,7 +225,7 @@ public sealed class FFRecurrentNetwork : ITrainableModel, ILabelScorer, IActivat
 
         int rows = 2 * b;
         // Buffers are kept across batches: large arrays allocated per batch only pile up on the LOH.
-        if (_train is null || _train.Rows != rows) _train = new TrainBuffers(rows, this);
+        if (_train is null || _train.Rows != rows) _train = new Buffers(rows, this);
         var (states, next, normed, work) = (_train.States, _train.Next, _train.Normed, _train.Work);
         foreach (var level in states) Array.Clear(level);
         // Bottom: the image for both halves; top: onehot(label) for positives, onehot(wrong label) for negatives.
@@ -240,7 +240,7 @@ public sealed class FFRecurrentNetwork : ITrainableModel, ILabelScorer, IActivat
         // Both halves hold the same images, so layer 1's image product is computed for b rows and
         // shared; it stays valid until layer 1's forward weights change (PERFORMANCE.md identity 2).
         var image = ShareImageProduct ? (_train.Image ??= new ImageProduct(this)).Reset(b, divisor: 1, modulo: b) : null;
-        Sweep(states, rows, image: image);
+        Sweep(states, rows, _train.Sweep, image: image);
         SweepObserver?.Invoke(states.Select(x => (float[])x.Clone()).ToArray());
 
         var losses = new double[_layers.Length];
@@ -270,13 +270,12 @@ public sealed class FFRecurrentNetwork : ITrainableModel, ILabelScorer, IActivat
                 Kernels.ColumnSums(pre, rows, w, _gradBias[li]);
                 // Neurons with pre ≤ 0 on every row have zero rows in both weight gradients: the
                 // products run over the active neurons only (bit-identical, as in FFNetwork).
-                int active = UseSparseGradient ? Kernels.NonzeroColumns(pre, rows, w, work.Columns, work.ColumnBits) : w;
-                if (active < w && 10L * active <= 9L * w)
+                var activeNeurons = UseSparseGradient ? _train.Active ??= new ActiveNeurons(rows, Config.HiddenSizes.Max()) : null;
+                if (activeNeurons is not null && activeNeurons.TryCompact(pre, rows, w))
                 {
-                    var columns = work.Columns.AsSpan(0, active);
-                    Kernels.GatherColumns(pre, rows, w, columns, work.Compact);
-                    Gemm.Multiply(true, false, active, inF, rows, work.Compact, active, normed[i - 1], inF, _gradF[li], inF, false);
-                    Gemm.Multiply(true, false, active, inB, rows, work.Compact, active, normed[i + 1], inB, _gradB[li], inB, false);
+                    var columns = activeNeurons.Columns;
+                    activeNeurons.WeightGradient(normed[i - 1], inF, _gradF[li]);
+                    activeNeurons.WeightGradient(normed[i + 1], inB, _gradB[li]);
                     SparseGradientSteps++;
                     if (StepObserver is null)
                     {
@@ -333,15 +332,14 @@ public sealed class FFRecurrentNetwork : ITrainableModel, ILabelScorer, IActivat
         }
         int scored = Config.TestFrameHigh - Config.TestFrameLow - 1;
         int maxRows = Math.Min(chunk, n) * classes;
-        var states = NewStates(maxRows);
-        var next = NewStates(maxRows);
-        var normed = NewStates(maxRows);
-        var work = new Work(maxRows, Config);
+        // Buffers (and the packed weights) are kept between calls: evaluation calls this once per
+        // chunk of the test set, and fresh state matrices each time only pile up on the large-object
+        // heap. A call takes them and puts them back, so a concurrent call allocates its own.
+        var buffers = Interlocked.Exchange(ref _predict, null) is { } kept && kept.Rows >= maxRows ? kept : new Buffers(maxRows, this);
+        var (states, next, normed, work) = (buffers.States, buffers.Next, buffers.Normed, buffers.Work);
         // The weights are fixed during prediction and every one of them is used in the sweep and in
         // each of the K_testhigh frames of every chunk: pack them for the products once per call.
-        // The packed copies are kept for the next call unless another thread holds them.
-        var packed = PackWeightsForPrediction ? Interlocked.Exchange(ref _packedCache, null) ?? new PackedWeights(_layers.Length) : null;
-        ImageProduct? imageCache = null;
+        var packed = PackWeightsForPrediction ? buffers.Packed ??= new PackedWeights(_layers.Length) : null;
         packed?.Refresh(_layers);
         try
         {
@@ -359,8 +357,8 @@ public sealed class FFRecurrentNetwork : ITrainableModel, ILabelScorer, IActivat
                     }
                 // Row i·classes + c holds image i: layer 1's image product is computed once per chunk
                 // (count rows) and serves the sweep and every frame, the weights being fixed.
-                var image = ShareImageProduct ? (imageCache ??= new ImageProduct(this)).Reset(count, divisor: classes, modulo: count) : null;
-                Sweep(states, rows, packed, image);
+                var image = ShareImageProduct ? (buffers.Image ??= new ImageProduct(this)).Reset(count, divisor: classes, modulo: count) : null;
+                Sweep(states, rows, buffers.Sweep, packed, image);
                 var acc = new double[rows];
                 for (int frame = 0; frame < Config.TestFrameHigh; frame++)
                 {
@@ -381,11 +379,11 @@ public sealed class FFRecurrentNetwork : ITrainableModel, ILabelScorer, IActivat
                 for (int r = 0; r < rows; r++) scores.Data[start * classes + r] = (float)(acc[r] / (scored * _layers.Length));
             }
         }
-        finally { if (packed is not null) _packedCache = packed; }
+        finally { _predict = buffers; }
         return scores;
     }
 
-    private PackedWeights? _packedCache;
+    private Buffers? _predict;
 
     /// <summary>
     /// Whether layer 1's image product (x̂_image·W_fᵀ) is computed once for the rows that share an
@@ -466,17 +464,15 @@ public sealed class FFRecurrentNetwork : ITrainableModel, ILabelScorer, IActivat
         for (int c = 0; c <= Classes; c++)
             init[c] = _layers.Select(l => Enumerable.Range(0, l.Width).Select(_ => initRandom.NextSingle()).ToArray()).ToArray();
         var chosen = init[label ?? Classes];
-        var states = NewStates(rows);
-        var next = NewStates(rows);
-        var normed = NewStates(rows);
-        var work = new Work(rows, Config);
+        var buffers = new Buffers(rows, this);
+        var (states, next, normed, work) = (buffers.States, buffers.Next, buffers.Normed, buffers.Work);
         images.Data.AsSpan(0, rows * ImageFeatures).CopyTo(states[0]);
         for (int r = 0; r < rows; r++)
         {
             if (label is int c) states[^1][r * Classes + c] = 1f;
             for (int l = 0; l < _layers.Length; l++) chosen[l].CopyTo(states[l + 1].AsSpan(r * _layers[l].Width));
         }
-        Sweep(states, rows);
+        Sweep(states, rows, buffers.Sweep);
         for (int frame = 0; frame < Config.TestFrameHigh; frame++)
         {
             Normalise(states, rows, normed);
@@ -514,12 +510,10 @@ public sealed class FFRecurrentNetwork : ITrainableModel, ILabelScorer, IActivat
     }
 
     /// <summary>The sequential first pass: layer 1, 2, … each from the just-updated layer below.</summary>
-    private void Sweep(float[][] states, int rows, PackedWeights? packed = null, ImageProduct? image = null)
+    private void Sweep(float[][] states, int rows, float[][] scratch, PackedWeights? packed = null, ImageProduct? image = null)
     {
         var d = Config.Dimensions;
-        int size = rows * d.Max();
-        if (_sweep is null || _sweep[0].Length < size) _sweep = [new float[size], new float[size], new float[size], new float[size]];
-        var (pre, below, above, fresh) = (_sweep[0], _sweep[1], _sweep[2], _sweep[3]);
+        var (pre, below, above, fresh) = (scratch[0], scratch[1], scratch[2], scratch[3]);
         for (int i = 1; i <= _layers.Length; i++)
         {
             NormaliseInto(states[i - 1], rows, d[i - 1], below);
@@ -586,25 +580,28 @@ public sealed class FFRecurrentNetwork : ITrainableModel, ILabelScorer, IActivat
             throw new ArgumentException($"images has {images.Cols} columns but the network expects {ImageFeatures} pixels per image.", nameof(images));
     }
 
-    private TrainBuffers? _train;
-    private float[][]? _sweep;
+    private Buffers? _train;
 
-    private sealed class TrainBuffers(int rows, FFRecurrentNetwork net)
+    /// <summary>Everything a pass over up to <see cref="Rows"/> state rows needs (training, prediction, analysis).</summary>
+    private sealed class Buffers(int rows, FFRecurrentNetwork net)
     {
         public int Rows { get; } = rows;
         public float[][] States { get; } = net.NewStates(rows);
         public float[][] Next { get; } = net.NewStates(rows);
         public float[][] Normed { get; } = net.NewStates(rows);
         public Work Work { get; } = new(rows, net.Config);
+        /// <summary>The sweep's pre-activations, normalised neighbours and fresh states.</summary>
+        public float[][] Sweep { get; } = Enumerable.Range(0, 4).Select(_ => new float[rows * net.Config.Dimensions.Max()]).ToArray();
         public ImageProduct? Image { get; set; }
+        /// <summary>Training only: the dead-neuron shortcut's scratch.</summary>
+        public ActiveNeurons? Active { get; set; }
+        /// <summary>Prediction only: the weights packed for the products.</summary>
+        public PackedWeights? Packed { get; set; }
     }
 
     private sealed class Work(int rows, FFRecurrentConfig config)
     {
         public float[] Pre { get; } = new float[rows * config.HiddenSizes.Max()];
-        public float[] Compact { get; } = new float[rows * config.HiddenSizes.Max()];
-        public int[] Columns { get; } = new int[config.HiddenSizes.Max()];
-        public uint[] ColumnBits { get; } = new uint[config.HiddenSizes.Max()];
         public float[] MeanSquares { get; } = new float[rows];
         public float[] Coefficient { get; } = new float[rows];
     }
