@@ -32,8 +32,7 @@ public sealed class DenseLayer : AffineLayer
 
     internal void ForwardInto(ReadOnlySpan<float> x, int rows, Span<float> z, PackedMatrix? packedWeight = null)
     {
-        if (packedWeight is not null) Gemm.Multiply(false, rows, x, InFeatures, packedWeight, z, OutFeatures, accumulate: false);
-        else Gemm.Multiply(false, true, rows, OutFeatures, InFeatures, x, InFeatures, Weight.Data, InFeatures, z, OutFeatures, accumulate: false);
+        MultiplyByWeightTransposed(x, rows, z, packedWeight);
         for (int r = 0; r < rows; r++)
         {
             var row = z.Slice(r * OutFeatures, OutFeatures);

@@ -48,14 +48,11 @@ public sealed class FFDenseLayer : AffineLayer
         ForwardWithNorms(x, rows, h, invNorm, packedWeight);
     }
 
-    /// <summary>Wᵀ packed for <see cref="ForwardInto"/> over many chunks (valid until the weights change).</summary>
-    internal PackedMatrix PackWeight(PackedMatrix? reuse) => Gemm.Pack(true, InFeatures, OutFeatures, Weight.Data, InFeatures, reuse);
 
     /// <summary>As <see cref="ForwardInto"/> with the inverse row norms already computed.</summary>
     internal void ForwardWithNorms(ReadOnlySpan<float> x, int rows, Span<float> h, ReadOnlySpan<float> invNorm, PackedMatrix? packedWeight = null)
     {
-        if (packedWeight is not null) Gemm.Multiply(false, rows, x, InFeatures, packedWeight, h, OutFeatures, accumulate: false);
-        else Gemm.Multiply(false, true, rows, OutFeatures, InFeatures, x, InFeatures, Weight.Data, InFeatures, h, OutFeatures, accumulate: false);
+        MultiplyByWeightTransposed(x, rows, h, packedWeight);
         Kernels.ScaleBiasRelu(h, rows, OutFeatures, invNorm, Bias);
     }
 }

@@ -129,7 +129,7 @@ public sealed class BackpropNetwork : ITrainableModel, IActivationSource
         var pw = Interlocked.Exchange(ref _predict, null) ?? new PredictBuffers(chunk * Math.Max(maxWidth, ImageFeatures), _layers.Length);
         if (n > chunk)
             for (int l = 0; l < _layers.Length; l++)
-                pw.Packed[l] = Gemm.Pack(true, _layers[l].InFeatures, _layers[l].OutFeatures, _layers[l].Weight.Data, _layers[l].InFeatures, pw.Packed[l]);
+                pw.Packed[l] = _layers[l].PackWeight(pw.Packed[l]);
         for (int start = 0; start < n; start += chunk)
         {
             int rows = Math.Min(chunk, n - start);
