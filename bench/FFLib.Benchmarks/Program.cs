@@ -149,7 +149,7 @@ void TrainBench(string model, bool torch)
     double acc = Evaluation.Accuracy(net, test);
     double predict = sw.Elapsed.TotalSeconds;
     long peak = PeakRssBytes();
-    string name = arch switch { Architecture.Ffnn => "FFNN", Architecture.Ffc => "FFNN+C", Architecture.Bpnn => "BPNN", _ => "FFRNN" };
+    string name = arch.DisplayName;
     Console.WriteLine($"{name} 2×2000 epoch ({history[0].Phase}): {train.Count} images in {epoch:F1} s ({train.Count / epoch:F0} samples/s)");
     int batchCount = counted + (history.Count - 1) * ((train.Count + 127) / 128);
     Console.WriteLine($"  managed allocation while training: {allocated / 1024.0 / Math.Max(1, batchCount):F1} KiB per batch after the first ({gcs} gen-0 collections)");

@@ -56,10 +56,11 @@ public sealed class EndToEndTests : IDisposable
     /// measured 81.8% / 81.1% for seeds 1 / 2; BPNN 200×200, 2 epochs on 20,000 images, 84.7%.
     /// </summary>
     [Theory]
-    [InlineData(Models.Architecture.Ffc, 8, null, 0.60)]
-    [InlineData(Models.Architecture.Bpnn, 2, 20_000, 0.70)]
-    public void OtherArchitecturesLearnRealMnist(Models.Architecture arch, int epochs, int? trainLimit, double required)
+    [InlineData("ffc", 8, null, 0.60)]
+    [InlineData("bpnn", 2, 20_000, 0.70)]
+    public void OtherArchitecturesLearnRealMnist(string id, int epochs, int? trainLimit, double required)
     {
+        var arch = Models.ArchitectureRegistry.Get(id);
         var spec = new RunSpec
         {
             Architecture = arch,

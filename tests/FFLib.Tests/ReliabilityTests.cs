@@ -36,12 +36,13 @@ public sealed class ReliabilityTests : IDisposable
     private static float[] Weights(IClassifierModel m) => Analysis.ModelAnalysis.Parameters(m).Where(p => p.Parameter != "forward+bias").SelectMany(p => p.Values).ToArray();
 
     [Theory]
-    [InlineData(Architecture.Ffnn)]
-    [InlineData(Architecture.Ffc)]
-    [InlineData(Architecture.Ffrnn)]
-    [InlineData(Architecture.Bpnn)]
-    public void ResumedRunEndsBitIdenticalToAnUninterruptedOne(Architecture arch)
+    [InlineData("ffnn")]
+    [InlineData("ffc")]
+    [InlineData("ffrnn")]
+    [InlineData("bpnn")]
+    public void ResumedRunEndsBitIdenticalToAnUninterruptedOne(string id)
     {
+        var arch = ArchitectureRegistry.Get(id);
         string full = Path.Combine(_dir, $"{arch}-full"), part = Path.Combine(_dir, $"{arch}-part");
         var uninterrupted = TrainingRun.Execute(Spec(arch, full));
 

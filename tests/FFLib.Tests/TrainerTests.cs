@@ -80,7 +80,7 @@ public class TrainerTests
     {
         var bp = new BackpropNetwork(new BackpropNetworkConfig { ImageFeatures = 12, Classes = 3, HiddenSizes = [5] }, new FFRandom(1));
         var e = Assert.Throws<ArgumentException>(() => new Trainer().Train(bp, Synthetic(), null, new TrainingOptions { Epochs = 1, Negatives = NegativeMode.Hard }, new FFRandom(1)));
-        Assert.Contains("Bpnn", e.Message);
+        Assert.Contains("BPNN", e.Message);
     }
 
     [Fact]

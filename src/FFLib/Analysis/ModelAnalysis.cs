@@ -19,7 +19,7 @@ public sealed record ModelReport(Architecture Architecture, IReadOnlyList<Parame
     /// <summary>The report as JSON (what <c>fflib analyze</c> writes to analysis.json).</summary>
     public JsonObject ToJson() => new()
     {
-        ["architecture"] = ModelCheckpoint.ArchitectureId(Architecture),
+        ["architecture"] = Architecture.Id,
         ["parameters"] = new JsonArray(Parameters.Select(p => (JsonNode)new JsonObject
         {
             ["layer"] = p.Layer,
@@ -52,48 +52,27 @@ public static class ModelAnalysis
     public sealed record NamedParameter(string Layer, string Parameter, float[] Values);
 
     /// <summary>
-    /// The parameters whose sparsity the paper reports, in layer order: every layer's weight and
-    /// bias (BPNN's last layer is "output", FFNN+C's classifier "classifier"); FFRNN layers give
-    /// "forward", "backward", "bias" and the concatenation "forward+bias".
+    /// The parameters whose sparsity the paper reports, in the model's parameter order, labelled by
+    /// layer ("layer 1", "output", "classifier", …) and kind ("weight", "bias", "forward",
+    /// "backward"). A layer with several weight matrices and a bias (FFRNN) also gets the
+    /// concatenation of its first matrix and its bias ("forward+bias"), the paper's incoming-weight view.
     /// </summary>
     public static IReadOnlyList<NamedParameter> Parameters(IClassifierModel model)
     {
         ArgumentNullException.ThrowIfNull(model);
         var list = new List<NamedParameter>();
-        switch (model)
+        var all = model.Parameters();
+        for (int start = 0; start < all.Count;)
         {
-            case FFNetwork ffnn:
-                for (int i = 0; i < ffnn.Layers.Count; i++)
-                {
-                    list.Add(new($"layer {i + 1}", "weight", ffnn.Layers[i].Weight.Data));
-                    list.Add(new($"layer {i + 1}", "bias", ffnn.Layers[i].Bias));
-                }
-                break;
-            case FFClassifierNetwork ffc:
-                list.AddRange(Parameters(ffc.Stack));
-                list.Add(new("classifier", "weight", ffc.Classifier.Weight.Data));
-                list.Add(new("classifier", "bias", ffc.Classifier.Bias));
-                break;
-            case FFRecurrentNetwork rnn:
-                for (int i = 0; i < rnn.Layers.Count; i++)
-                {
-                    var l = rnn.Layers[i];
-                    list.Add(new($"layer {i + 1}", "forward", l.ForwardWeight.Data));
-                    list.Add(new($"layer {i + 1}", "backward", l.BackwardWeight.Data));
-                    list.Add(new($"layer {i + 1}", "bias", l.Bias));
-                    list.Add(new($"layer {i + 1}", "forward+bias", [.. l.ForwardWeight.Data, .. l.Bias]));
-                }
-                break;
-            case BackpropNetwork bp:
-                for (int i = 0; i < bp.Layers.Count; i++)
-                {
-                    string name = i == bp.Layers.Count - 1 ? "output" : $"layer {i + 1}";
-                    list.Add(new(name, "weight", bp.Layers[i].Weight.Data));
-                    list.Add(new(name, "bias", bp.Layers[i].Bias));
-                }
-                break;
-            default:
-                throw new ArgumentException($"{model.GetType().Name} is not a model this analysis knows.", nameof(model));
+            int end = start;
+            while (end < all.Count && all[end].Layer == all[start].Layer) end++;
+            var group = all.Skip(start).Take(end - start).ToArray();
+            foreach (var p in group) list.Add(new(p.Layer, p.Kind, p.Data));
+            var matrices = group.Where(p => p.IsMatrix).ToArray();
+            var bias = group.FirstOrDefault(p => !p.IsMatrix);
+            if (matrices.Length > 1 && bias is not null)
+                list.Add(new(group[0].Layer, matrices[0].Kind + "+bias", [.. matrices[0].Data, .. bias.Data]));
+            start = end;
         }
         return list;
     }
@@ -103,6 +82,9 @@ public static class ModelAnalysis
         new(model.Architecture, Parameters(model).Select(p => new ParameterReport(p.Layer, p.Parameter, p.Values.Length, Sparsity.All(p.Values), TensorStats.Of(p.Values))).ToArray());
 
     /// <summary>The weight matrices whose sparsity is tracked during training (Figures 9–12): "weight" and, for FFRNN, "forward"/"backward".</summary>
-    public static IReadOnlyList<NamedParameter> TrackedWeights(IClassifierModel model) =>
-        Parameters(model).Where(p => p.Parameter is "weight" or "forward" or "backward").ToArray();
+    public static IReadOnlyList<NamedParameter> TrackedWeights(IClassifierModel model)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        return model.Parameters().Where(p => p.IsMatrix).Select(p => new NamedParameter(p.Layer, p.Kind, p.Data)).ToArray();
+    }
 }

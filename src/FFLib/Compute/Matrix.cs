@@ -60,6 +60,18 @@ public sealed class Matrix
     /// <summary>The whole matrix as a span.</summary>
     public Span<float> AsSpan() => Data;
 
+    /// <summary>The rows of <paramref name="top"/> followed by those of <paramref name="bottom"/> (e.g. positive then negative data).</summary>
+    public static Matrix ConcatRows(Matrix top, Matrix bottom)
+    {
+        ArgumentNullException.ThrowIfNull(top);
+        ArgumentNullException.ThrowIfNull(bottom);
+        if (top.Cols != bottom.Cols) throw new ArgumentException($"top has {top.Cols} columns but bottom has {bottom.Cols}.", nameof(bottom));
+        var m = new Matrix(top.Rows + bottom.Rows, top.Cols);
+        top.Data.CopyTo(m.Data, 0);
+        bottom.Data.CopyTo(m.Data, top.Data.Length);
+        return m;
+    }
+
     /// <summary>A deep copy.</summary>
     public Matrix Clone() => new(Rows, Cols, (float[])Data.Clone());
 

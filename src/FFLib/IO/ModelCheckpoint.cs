@@ -2,14 +2,13 @@ using System.Globalization;
 using System.Reflection;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using FFLib.Compute;
-using FFLib.Layers;
 using FFLib.Models;
 
 namespace FFLib.IO;
 
 /// <summary>
-/// Model files: safetensors holding "layers.{i}.weight" [out, in] and "layers.{i}.bias" [out],
+/// Model files: safetensors holding every parameter of the model under its name
+/// (<see cref="IClassifierModel.Parameters"/>: "layers.{i}.weight" [out, in], "layers.{i}.bias" [out], …),
 /// with string metadata "format" = "fflib-model", "format_version" = "1", "architecture",
 /// "config" (JSON), "training" (JSON, free-form: dataset, seed, …) and "library_version".
 /// See docs/checkpoint-format.md.
@@ -56,67 +55,14 @@ public static class ModelCheckpoint
         IReadOnlyList<NamedTensor>? extraTensors = null, IReadOnlyDictionary<string, string>? extraMetadata = null)
     {
         ArgumentNullException.ThrowIfNull(model);
-        var tensors = new List<NamedTensor>();
-        JsonObject config;
-        switch (model)
-        {
-            case FFNetwork ffnn:
-                config = FFConfigJson(ffnn.Config);
-                AddFFLayers(tensors, ffnn.Layers);
-                break;
-            case FFClassifierNetwork ffc:
-                config = FFConfigJson(ffc.Stack.Config);
-                config["classifier_learning_rate"] = ffc.ClassifierLearningRate;
-                AddFFLayers(tensors, ffc.Stack.Layers);
-                tensors.Add(new NamedTensor("classifier.weight", [ffc.Classifier.OutFeatures, ffc.Classifier.InFeatures], ffc.Classifier.Weight.Data));
-                tensors.Add(new NamedTensor("classifier.bias", [ffc.Classifier.OutFeatures], ffc.Classifier.Bias));
-                break;
-            case FFRecurrentNetwork rnn:
-                config = new JsonObject
-                {
-                    ["image_features"] = rnn.Config.ImageFeatures,
-                    ["classes"] = rnn.Config.Classes,
-                    ["hidden_sizes"] = new JsonArray(rnn.Config.HiddenSizes.Select(h => (JsonNode)h).ToArray()),
-                    ["threshold"] = rnn.Config.Threshold,
-                    ["loss"] = rnn.Config.Loss == LossDirection.Minimize ? "min" : "max",
-                    ["learning_rate"] = rnn.Config.LearningRate,
-                    ["beta"] = rnn.Config.Beta,
-                    ["k_train"] = rnn.Config.TrainFrames,
-                    ["k_test_low"] = rnn.Config.TestFrameLow,
-                    ["k_test_high"] = rnn.Config.TestFrameHigh,
-                    ["prediction_seed"] = rnn.Config.PredictionSeed,
-                };
-                for (int i = 0; i < rnn.Layers.Count; i++)
-                {
-                    var l = rnn.Layers[i];
-                    tensors.Add(new NamedTensor($"layers.{i}.forward_weight", [l.Width, l.ForwardWeight.Cols], l.ForwardWeight.Data));
-                    tensors.Add(new NamedTensor($"layers.{i}.backward_weight", [l.Width, l.BackwardWeight.Cols], l.BackwardWeight.Data));
-                    tensors.Add(new NamedTensor($"layers.{i}.bias", [l.Width], l.Bias));
-                }
-                break;
-            case BackpropNetwork bp:
-                config = new JsonObject
-                {
-                    ["image_features"] = bp.Config.ImageFeatures,
-                    ["classes"] = bp.Config.Classes,
-                    ["hidden_sizes"] = new JsonArray(bp.Config.HiddenSizes.Select(h => (JsonNode)h).ToArray()),
-                    ["learning_rate"] = bp.Config.LearningRate,
-                };
-                for (int i = 0; i < bp.Layers.Count; i++)
-                {
-                    var l = bp.Layers[i];
-                    tensors.Add(new NamedTensor($"layers.{i}.weight", [l.OutFeatures, l.InFeatures], l.Weight.Data));
-                    tensors.Add(new NamedTensor($"layers.{i}.bias", [l.OutFeatures], l.Bias));
-                }
-                break;
-            default:
-                throw new ArgumentException($"Saving {model.GetType().Name} ({model.Architecture}) is not supported.", nameof(model));
-        }
+        // Every model is a list of named parameters plus a config its architecture reads back.
+        var tensors = model.Parameters().Select(p => new NamedTensor(p.Name, p.Shape, p.Data)).ToList();
+        var config = model.ConfigToJson();
         var meta = new Dictionary<string, string>
         {
             ["format"] = FormatName,
             ["format_version"] = FormatVersion.ToString(CultureInfo.InvariantCulture),
-            ["architecture"] = ArchitectureId(model.Architecture),
+            ["architecture"] = model.Architecture.Id,
             ["config"] = config.ToJsonString(),
             ["training"] = (training ?? []).ToJsonString(),
             ["library_version"] = LibraryVersion,
@@ -163,44 +109,18 @@ public static class ModelCheckpoint
         return new SafeTensorsFile(result, file.Metadata);
     }
 
-    /// <summary>The identifier used in files and on the command line: ffnn, ffc, ffrnn, bpnn.</summary>
-    public static string ArchitectureId(Architecture a) => a switch
+    /// <summary>The identifier used in files and on the command line (the architecture's <see cref="Architecture.Id"/>).</summary>
+    public static string ArchitectureId(Architecture a)
     {
-        Architecture.Ffnn => "ffnn",
-        Architecture.Ffc => "ffc",
-        Architecture.Ffrnn => "ffrnn",
-        Architecture.Bpnn => "bpnn",
-        _ => throw new ArgumentOutOfRangeException(nameof(a)),
-    };
+        ArgumentNullException.ThrowIfNull(a);
+        return a.Id;
+    }
 
-    /// <summary>Parses an architecture identifier (ffnn, ffc, ffrnn, bpnn).</summary>
-    public static Architecture ParseArchitecture(string id) => id.Trim().ToLowerInvariant() switch
+    /// <summary>Looks an architecture id or alias up in <see cref="ArchitectureRegistry"/>; throws naming the known ids.</summary>
+    public static Architecture ParseArchitecture(string id)
     {
-        "ffnn" => Architecture.Ffnn,
-        "ffc" or "ffnn+c" => Architecture.Ffc,
-        "ffrnn" => Architecture.Ffrnn,
-        "bpnn" => Architecture.Bpnn,
-        _ => throw new ArgumentException($"Unknown model '{id}'. Known: ffnn, ffc, ffrnn, bpnn."),
-    };
-
-    private static JsonObject FFConfigJson(FFNetworkConfig cfg) => new()
-    {
-        ["image_features"] = cfg.ImageFeatures,
-        ["classes"] = cfg.Classes,
-        ["hidden_sizes"] = new JsonArray(cfg.HiddenSizes.Select(h => (JsonNode)h).ToArray()),
-        ["threshold"] = cfg.Threshold,
-        ["loss"] = cfg.Loss == LossDirection.Minimize ? "min" : "max",
-        ["learning_rate"] = cfg.LearningRate,
-    };
-
-    private static void AddFFLayers(List<NamedTensor> tensors, IReadOnlyList<FFDenseLayer> layers)
-    {
-        for (int i = 0; i < layers.Count; i++)
-        {
-            var l = layers[i];
-            tensors.Add(new NamedTensor($"layers.{i}.weight", [l.OutFeatures, l.InFeatures], l.Weight.Data));
-            tensors.Add(new NamedTensor($"layers.{i}.bias", [l.OutFeatures], l.Bias));
-        }
+        ArgumentNullException.ThrowIfNull(id);
+        return ArchitectureRegistry.Get(id);
     }
 
     /// <summary>A loaded model and its metadata.</summary>
@@ -218,9 +138,8 @@ public static class ModelCheckpoint
         if (Need("format") != FormatName) throw Bad(path, $"format is '{m["format"]}', expected '{FormatName}'");
         if (!int.TryParse(Need("format_version"), NumberStyles.Integer, CultureInfo.InvariantCulture, out int version) || version < 1 || version > FormatVersion)
             throw Bad(path, $"format_version '{m["format_version"]}' is not supported (this library reads 1..{FormatVersion})");
-        Architecture arch;
-        try { arch = ParseArchitecture(Need("architecture")); }
-        catch (ArgumentException) { throw Bad(path, $"architecture '{m["architecture"]}' is not known (supported: ffnn, ffc, ffrnn, bpnn)"); }
+        var arch = ArchitectureRegistry.Find(Need("architecture"))
+            ?? throw Bad(path, $"architecture '{m["architecture"]}' is not known (registered: {ArchitectureRegistry.KnownIds})");
         JsonObject cfgJson, training;
         try
         {
@@ -229,130 +148,42 @@ public static class ModelCheckpoint
         }
         catch (JsonException e) { throw Bad(path, "config or training metadata is not valid JSON: " + e.Message); }
 
-        try
-        {
-            IClassifierModel model = arch switch
-            {
-                Architecture.Ffnn => new FFNetwork(ReadFFConfig(cfgJson), ReadFFLayers(path, file, ReadFFConfig(cfgJson))),
-                Architecture.Ffc => LoadFfc(path, file, cfgJson),
-                Architecture.Bpnn => LoadBpnn(path, file, cfgJson),
-                Architecture.Ffrnn => LoadFfrnn(path, file, cfgJson),
-                _ => throw Bad(path, $"architecture '{ArchitectureId(arch)}' cannot be loaded by this version"),
-            };
-            return new Loaded(model, arch, training, m);
-        }
+        IClassifierModel model;
+        try { model = arch.FromConfig(cfgJson); }
         catch (Exception e) when (e is NullReferenceException or InvalidOperationException or FormatException or ArgumentException or KeyNotFoundException)
         {
-            throw Bad(path, "config is incomplete or inconsistent with the tensors: " + e.Message);
+            throw Bad(path, "config is incomplete or inconsistent: " + e.Message);
         }
-    }
-
-    private static FFNetworkConfig ReadFFConfig(JsonObject c)
-    {
-        var cfg = new FFNetworkConfig
+        var byName = new Dictionary<string, NamedTensor>();
+        foreach (var tensor in file.Tensors) byName.TryAdd(tensor.Name, tensor);
+        foreach (var p in model.Parameters())
         {
-            ImageFeatures = c["image_features"]!.GetValue<int>(),
-            Classes = c["classes"]!.GetValue<int>(),
-            HiddenSizes = c["hidden_sizes"]!.AsArray().Select(n => n!.GetValue<int>()).ToArray(),
-            Threshold = c["threshold"]!.GetValue<float>(),
-            Loss = c["loss"]!.GetValue<string>() switch
-            {
-                "min" => LossDirection.Minimize,
-                "max" => LossDirection.Maximize,
-                var s => throw new FormatException($"loss '{s}' is neither 'min' nor 'max'"),
-            },
-            LearningRate = c["learning_rate"]!.GetValue<float>(),
-        };
-        cfg.Validate();
-        return cfg;
-    }
-
-    private static (Matrix W, float[] B) Pair(string path, SafeTensorsFile file, string prefix, int outF, int inF)
-    {
-        var w = file.Tensors.FirstOrDefault(x => x.Name == prefix + ".weight") ?? throw Bad(path, $"tensor {prefix}.weight is missing");
-        var b = file.Tensors.FirstOrDefault(x => x.Name == prefix + ".bias") ?? throw Bad(path, $"tensor {prefix}.bias is missing");
-        if (w.Shape.Length != 2 || w.Shape[0] != outF || w.Shape[1] != inF)
-            throw Bad(path, $"{prefix}.weight has shape [{string.Join(", ", w.Shape)}] but the config needs [{outF}, {inF}]");
-        if (b.Shape.Length != 1 || b.Shape[0] != outF)
-            throw Bad(path, $"{prefix}.bias has shape [{string.Join(", ", b.Shape)}] but the config needs [{outF}]");
-        return (new Matrix(outF, inF, w.Data), b.Data);
-    }
-
-    private static List<FFDenseLayer> ReadFFLayers(string path, SafeTensorsFile file, FFNetworkConfig cfg)
-    {
-        var layers = new List<FFDenseLayer>();
-        int inF = cfg.InputFeatures;
-        for (int i = 0; i < cfg.HiddenSizes.Count; i++)
-        {
-            var (w, b) = Pair(path, file, $"layers.{i}", cfg.HiddenSizes[i], inF);
-            layers.Add(new FFDenseLayer(w, b));
-            inF = cfg.HiddenSizes[i];
+            if (!byName.TryGetValue(p.Name, out var tensor)) throw Bad(path, $"tensor {p.Name} is missing");
+            if (!tensor.Shape.SequenceEqual(p.Shape))
+                throw Bad(path, $"{p.Name} has shape [{string.Join(", ", tensor.Shape)}] but the config needs {p.ShapeText}");
+            tensor.Data.CopyTo(p.Data, 0);
         }
-        return layers;
+        return new Loaded(model, arch, training, m);
     }
 
-    private static FFClassifierNetwork LoadFfc(string path, SafeTensorsFile file, JsonObject c)
+    /// <summary>
+    /// A deep copy of a model, made in memory: a model of the same configuration from its
+    /// architecture, then every parameter copied.
+    /// </summary>
+    public static IClassifierModel Clone(IClassifierModel model)
     {
-        var cfg = ReadFFConfig(c);
-        var stack = new FFNetwork(cfg, ReadFFLayers(path, file, cfg));
-        var (w, b) = Pair(path, file, "classifier", cfg.Classes, cfg.HiddenSizes.Sum());
-        return new FFClassifierNetwork(stack, new DenseLayer(w, b), c["classifier_learning_rate"]!.GetValue<float>());
-    }
-
-    private static FFRecurrentNetwork LoadFfrnn(string path, SafeTensorsFile file, JsonObject c)
-    {
-        var cfg = new FFRecurrentConfig
+        ArgumentNullException.ThrowIfNull(model);
+        var copy = model.Architecture.FromConfig(model.ConfigToJson());
+        var source = model.Parameters();
+        var target = copy.Parameters();
+        if (source.Count != target.Count) throw new InvalidOperationException($"{model.Architecture.Id}: a model rebuilt from its config has {target.Count} parameters, the original {source.Count}.");
+        for (int i = 0; i < source.Count; i++)
         {
-            ImageFeatures = c["image_features"]!.GetValue<int>(),
-            Classes = c["classes"]!.GetValue<int>(),
-            HiddenSizes = c["hidden_sizes"]!.AsArray().Select(n => n!.GetValue<int>()).ToArray(),
-            Threshold = c["threshold"]!.GetValue<float>(),
-            Loss = c["loss"]!.GetValue<string>() == "max" ? LossDirection.Maximize : LossDirection.Minimize,
-            LearningRate = c["learning_rate"]!.GetValue<float>(),
-            Beta = c["beta"]!.GetValue<float>(),
-            TrainFrames = c["k_train"]!.GetValue<int>(),
-            TestFrameLow = c["k_test_low"]!.GetValue<int>(),
-            TestFrameHigh = c["k_test_high"]!.GetValue<int>(),
-            PredictionSeed = c["prediction_seed"]!.GetValue<long>(),
-        };
-        cfg.Validate();
-        var d = cfg.Dimensions;
-        var layers = new List<(Matrix, Matrix, float[])>();
-        for (int i = 1; i < d.Length - 1; i++)
-        {
-            NamedTensor Get(string name, int rows, int cols)
-            {
-                var t = file.Tensors.FirstOrDefault(x => x.Name == name) ?? throw Bad(path, $"tensor {name} is missing");
-                bool ok = cols < 0 ? t.Shape is [var n] && n == rows : t.Shape is [var r, var k] && r == rows && k == cols;
-                if (!ok) throw Bad(path, $"{name} has shape [{string.Join(", ", t.Shape)}] but the config needs [{(cols < 0 ? $"{rows}" : $"{rows}, {cols}")}]");
-                return t;
-            }
-            var f = Get($"layers.{i - 1}.forward_weight", d[i], d[i - 1]);
-            var b = Get($"layers.{i - 1}.backward_weight", d[i], d[i + 1]);
-            var bias = Get($"layers.{i - 1}.bias", d[i], -1);
-            layers.Add((new Matrix(d[i], d[i - 1], f.Data), new Matrix(d[i], d[i + 1], b.Data), bias.Data));
+            if (source[i].Name != target[i].Name || !source[i].Shape.SequenceEqual(target[i].Shape))
+                throw new InvalidOperationException($"{model.Architecture.Id}: a model rebuilt from its config has {target[i].Name} {target[i].ShapeText} where the original has {source[i].Name} {source[i].ShapeText}.");
+            source[i].Data.CopyTo(target[i].Data, 0);
         }
-        return new FFRecurrentNetwork(cfg, layers);
-    }
-
-    private static BackpropNetwork LoadBpnn(string path, SafeTensorsFile file, JsonObject c)
-    {
-        var cfg = new BackpropNetworkConfig
-        {
-            ImageFeatures = c["image_features"]!.GetValue<int>(),
-            Classes = c["classes"]!.GetValue<int>(),
-            HiddenSizes = c["hidden_sizes"]!.AsArray().Select(n => n!.GetValue<int>()).ToArray(),
-            LearningRate = c["learning_rate"]!.GetValue<float>(),
-        };
-        cfg.Validate();
-        int[] widths = [cfg.ImageFeatures, .. cfg.HiddenSizes, cfg.Classes];
-        var layers = new List<DenseLayer>();
-        for (int i = 0; i < widths.Length - 1; i++)
-        {
-            var (w, b) = Pair(path, file, $"layers.{i}", widths[i + 1], widths[i]);
-            layers.Add(new DenseLayer(w, b));
-        }
-        return new BackpropNetwork(cfg, layers);
+        return copy;
     }
 
     private static InvalidDataException Bad(string path, string problem) => new($"{path}: not a valid FFLib model: {problem}.");

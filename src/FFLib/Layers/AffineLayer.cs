@@ -1,4 +1,5 @@
 using FFLib.Compute;
+using FFLib.Modules;
 
 namespace FFLib.Layers;
 
@@ -6,7 +7,7 @@ namespace FFLib.Layers;
 /// The parameters every affine layer shares: W (out×in, row-major) and b, with PyTorch nn.Linear's
 /// initialisation (both uniform in ±1/√in, drawn W first, then b).
 /// </summary>
-public abstract class AffineLayer
+public abstract class AffineLayer : Module
 {
     /// <summary>A freshly initialised layer.</summary>
     protected AffineLayer(int inFeatures, int outFeatures, FFRandom random)
@@ -43,6 +44,13 @@ public abstract class AffineLayer
 
     /// <summary>Number of neurons (outputs).</summary>
     public int OutFeatures => Weight.Rows;
+
+    /// <summary>"weight" [out, in] and "bias" [out].</summary>
+    protected internal override IEnumerable<LocalParameter> LocalParameters() =>
+    [
+        new("weight", "weight", [OutFeatures, InFeatures], Weight.Data),
+        new("bias", "bias", [OutFeatures], Bias),
+    ];
 
     /// <summary>Wᵀ packed for <see cref="MultiplyByWeightTransposed"/> over many chunks (valid until the weights change).</summary>
     internal PackedMatrix PackWeight(PackedMatrix? reuse) => Gemm.Pack(true, InFeatures, OutFeatures, Weight.Data, InFeatures, reuse);

@@ -41,6 +41,32 @@ public sealed class FFDenseLayer : AffineLayer
         return g;
     }
 
+    /// <summary>
+    /// Weight and bias gradients of a loss whose gradient with respect to activation row h_r is
+    /// rowCoefficients[r]·h_r (the FF loss: <see cref="FFLoss.LossAndRowCoefficients"/> gives them):
+    /// δ_r = c_r·h_r, db = Σ_r δ_r, dW = Σ_r δ_r ⊗ x̂_r = Σ_r (δ_r / (‖x_r‖ + 1e-4)) ⊗ x_r. FF layers
+    /// learn locally: x is a constant input (no gradient flows to it or to the layer below).
+    /// <paramref name="h"/> is this layer's output for <paramref name="x"/>; neither is changed.
+    /// </summary>
+    public void Gradients(Matrix x, Matrix h, ReadOnlySpan<float> rowCoefficients, Span<float> gradWeight, Span<float> gradBias)
+    {
+        ArgumentNullException.ThrowIfNull(x);
+        ArgumentNullException.ThrowIfNull(h);
+        if (x.Cols != InFeatures) throw new ArgumentException($"x has {x.Cols} columns but the layer expects {InFeatures}.", nameof(x));
+        if (h.Rows != x.Rows || h.Cols != OutFeatures) throw new ArgumentException($"h is {h.Rows}×{h.Cols} but must be {x.Rows}×{OutFeatures} (this layer's output for x).", nameof(h));
+        if (rowCoefficients.Length < x.Rows) throw new ArgumentException($"rowCoefficients has {rowCoefficients.Length} entries for {x.Rows} rows.", nameof(rowCoefficients));
+        if (gradWeight.Length != Weight.Length) throw new ArgumentException($"gradWeight has {gradWeight.Length} entries but the weight has {Weight.Length}.", nameof(gradWeight));
+        if (gradBias.Length != OutFeatures) throw new ArgumentException($"gradBias has {gradBias.Length} entries but the layer has {OutFeatures} neurons.", nameof(gradBias));
+        int rows = x.Rows;
+        var delta = (float[])h.Data.Clone();
+        var invNorm = new float[rows];
+        Kernels.InverseRowNorms(x.Data, rows, InFeatures, invNorm);
+        Kernels.ScaleRows(delta, rows, OutFeatures, rowCoefficients);
+        Kernels.ColumnSums(delta, rows, OutFeatures, gradBias);
+        Kernels.ScaleRows(delta, rows, OutFeatures, invNorm);
+        Gemm.Multiply(true, false, OutFeatures, InFeatures, rows, delta, OutFeatures, x.Data, InFeatures, gradWeight, InFeatures, accumulate: false);
+    }
+
     /// <summary>h = ReLU((xWᵀ)·invNorm + b); also fills invNorm = 1/(‖x_r‖ + 1e-4).</summary>
     internal void ForwardInto(ReadOnlySpan<float> x, int rows, Span<float> h, Span<float> invNorm, PackedMatrix? packedWeight = null)
     {

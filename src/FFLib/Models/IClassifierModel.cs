@@ -1,22 +1,8 @@
+using System.Text.Json.Nodes;
 using FFLib.Compute;
+using FFLib.Modules;
 
 namespace FFLib.Models;
-
-/// <summary>The network families of the paper.</summary>
-public enum Architecture
-{
-    /// <summary>FFNN: a stack of FF dense layers, prediction by trying every label.</summary>
-    Ffnn,
-
-    /// <summary>FFNN+C: an FF stack plus a linear classifier on its concatenated outputs.</summary>
-    Ffc,
-
-    /// <summary>FFRNN: Hinton's recurrent FF network.</summary>
-    Ffrnn,
-
-    /// <summary>BPNN: the backprop-trained MLP baseline.</summary>
-    Bpnn,
-}
 
 /// <summary>What a training step works on (FFNN+C switches from FF to classifier training halfway).</summary>
 public enum TrainingPhase
@@ -31,11 +17,21 @@ public enum TrainingPhase
     Backprop,
 }
 
-/// <summary>A trained model that maps images to classes.</summary>
+/// <summary>
+/// A model that maps images to classes. Every model is a module: its parameters are one list of
+/// named tensors, and its configuration is a JSON object its <see cref="Architecture"/> reads
+/// back. Saving, loading, cloning, analysis and pruning work through these alone.
+/// </summary>
 public interface IClassifierModel
 {
-    /// <summary>Which network family.</summary>
+    /// <summary>Which network family (the registry entry that can rebuild it).</summary>
     Architecture Architecture { get; }
+
+    /// <summary>Every parameter tensor, named as in model files (see <see cref="Module.Parameters"/>).</summary>
+    IReadOnlyList<Parameter> Parameters();
+
+    /// <summary>The configuration as JSON: what <see cref="Architecture.FromConfig"/> needs to rebuild the model's shape.</summary>
+    JsonObject ConfigToJson();
 
     /// <summary>Values per image.</summary>
     int ImageFeatures { get; }
@@ -53,7 +49,8 @@ public interface IClassifierModel
 /// </summary>
 public readonly ref struct LayerActivation
 {
-    internal LayerActivation(int layer, int frame, int rows, int positives, int width, ReadOnlySpan<float> activations, ReadOnlySpan<float> meanSquares)
+    /// <summary>Describes one layer's activations (a model raises this for its <see cref="ITrainableModel.ActivationObserver"/>).</summary>
+    public LayerActivation(int layer, int frame, int rows, int positives, int width, ReadOnlySpan<float> activations, ReadOnlySpan<float> meanSquares)
     {
         Layer = layer; Frame = frame; Rows = rows; Positives = positives; Width = width; Activations = activations; MeanSquares = meanSquares;
     }
@@ -102,6 +99,9 @@ public interface IActivationSource
     /// after K_testhigh frames.
     /// </summary>
     Matrix[] LayerActivations(Matrix images, int? label);
+
+    /// <summary>Whether the activations depend on the label (FF models); false for models that ignore it (BPNN).</summary>
+    bool ActivationsDependOnLabel => true;
 }
 
 /// <summary>A model that a <see cref="Training.Trainer"/> can train batch by batch.</summary>

@@ -1,5 +1,4 @@
 using System.IO.Compression;
-using FFLib.Analysis;
 using FFLib.IO;
 using FFLib.Models;
 
@@ -35,40 +34,19 @@ public static class Compression
     /// </summary>
     public static long SparseBytes(IClassifierModel model)
     {
+        ArgumentNullException.ThrowIfNull(model);
         long total = 0;
-        foreach (var p in ModelAnalysis.Parameters(model))
+        foreach (var p in model.Parameters())
         {
-            if (p.Parameter == "forward+bias") continue;
-            if (p.Parameter == "bias") { total += 4L * p.Values.Length; continue; }
-            int rows = RowsOf(model, p);
-            long nnz = p.Values.LongCount(v => v != 0f);
-            total += 8 * nnz + 4L * (rows + 1);
+            if (!p.IsMatrix) { total += 4L * p.Data.Length; continue; }
+            long nnz = p.Data.LongCount(v => v != 0f);
+            total += 8 * nnz + 4L * (p.Rows + 1);
         }
         return total;
     }
 
-    private static int RowsOf(IClassifierModel model, ModelAnalysis.NamedParameter p) => model switch
-    {
-        FFNetwork f => f.Layers[LayerIndex(p)].OutFeatures,
-        FFClassifierNetwork c => p.Layer == "classifier" ? c.Classifier.OutFeatures : c.Stack.Layers[LayerIndex(p)].OutFeatures,
-        FFRecurrentNetwork r => r.Layers[LayerIndex(p)].Width,
-        BackpropNetwork b => p.Layer == "output" ? b.Layers[^1].OutFeatures : b.Layers[LayerIndex(p)].OutFeatures,
-        _ => 1,
-    };
-
-    private static int LayerIndex(ModelAnalysis.NamedParameter p) => int.Parse(p.Layer.AsSpan("layer ".Length), System.Globalization.CultureInfo.InvariantCulture) - 1;
-
-    /// <summary>A deep copy of a model (through an in-memory checkpoint).</summary>
-    public static IClassifierModel Clone(IClassifierModel model)
-    {
-        string tmp = Path.Combine(Path.GetTempPath(), $"fflib-clone-{Environment.ProcessId}-{Guid.NewGuid():N}.safetensors");
-        try
-        {
-            ModelCheckpoint.Save(tmp, model);
-            return ModelCheckpoint.Load(tmp).Model;
-        }
-        finally { File.Delete(tmp); }
-    }
+    /// <summary>A deep copy of a model (made in memory, see <see cref="ModelCheckpoint.Clone"/>).</summary>
+    public static IClassifierModel Clone(IClassifierModel model) => ModelCheckpoint.Clone(model);
 
     /// <summary>
     /// Unstructured pruning: a copy of the model in which, in every weight matrix, all but the
@@ -78,10 +56,10 @@ public static class Compression
     {
         if (!(keepFraction > 0 && keepFraction <= 1)) throw new ArgumentOutOfRangeException(nameof(keepFraction), keepFraction, "keepFraction must be in (0, 1].");
         var copy = Clone(model);
-        foreach (var p in ModelAnalysis.Parameters(copy))
+        foreach (var p in copy.Parameters())
         {
-            if (p.Parameter is "bias" or "forward+bias") continue;
-            var w = p.Values;
+            if (!p.IsMatrix) continue;
+            var w = p.Data;
             int keep = (int)Math.Ceiling(w.Length * keepFraction);
             if (keep >= w.Length) continue;
             var mags = w.Select(MathF.Abs).ToArray();

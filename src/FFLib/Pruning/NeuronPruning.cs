@@ -1,6 +1,6 @@
 using FFLib.Analysis;
 using FFLib.Compute;
-using FFLib.Layers;
+using System.Numerics.Tensors;
 using FFLib.Models;
 
 namespace FFLib.Pruning;
@@ -22,7 +22,8 @@ public enum PruneMethod
 /// Structural (neuron) pruning for every architecture (SPEC §5): for each hidden layer, a ranking
 /// of its neurons; pruning to t keeps the first t of each ranking, deletes the other neurons' rows
 /// and bias entries and the matching input columns downstream (FFRNN: also the neighbours'
-/// backward-weight columns; FFNN+C: the classifier's input columns). The same t for every hidden
+/// backward-weight columns; FFNN+C: the classifier's input columns) — each architecture says
+/// which slices a neuron owns (<see cref="INeuronPrunable"/>) and the cutting here is generic. The same t for every hidden
 /// layer; input and output layers are never pruned. Because a ranking is fixed, the kept set for
 /// a smaller t is a subset of the kept set for a larger one. The result is a smaller model of the
 /// same type with fresh optimisers.
@@ -30,14 +31,13 @@ public enum PruneMethod
 public static class NeuronPruning
 {
     /// <summary>Widths of the prunable (hidden) layers of a model.</summary>
-    public static int[] HiddenWidths(IClassifierModel model) => model switch
+    public static int[] HiddenWidths(IClassifierModel model) => Prunable(model).HiddenWidths.ToArray();
+
+    private static INeuronPrunable Prunable(IClassifierModel model)
     {
-        FFNetwork f => f.Layers.Select(l => l.OutFeatures).ToArray(),
-        FFClassifierNetwork c => c.Stack.Layers.Select(l => l.OutFeatures).ToArray(),
-        FFRecurrentNetwork r => r.Layers.Select(l => l.Width).ToArray(),
-        BackpropNetwork b => b.Layers.Take(b.Layers.Count - 1).Select(l => l.OutFeatures).ToArray(),
-        _ => throw new ArgumentException($"{model.GetType().Name} cannot be pruned.", nameof(model)),
-    };
+        ArgumentNullException.ThrowIfNull(model);
+        return model as INeuronPrunable ?? throw new ArgumentException($"{model.Architecture.DisplayName} ({model.GetType().Name}) does not say which parameters its neurons own (INeuronPrunable), so it cannot be pruned.", nameof(model));
+    }
 
     /// <summary>The paper's ranking: an independent random permutation of each hidden layer, drawn from <paramref name="random"/>.</summary>
     public static int[][] RandomRanking(IClassifierModel model, FFRandom random)
@@ -51,18 +51,32 @@ public static class NeuronPruning
         }).ToArray();
     }
 
-    /// <summary>Neurons ordered by decreasing L2 norm of their incoming weights (FFRNN: forward ⊕ backward row).</summary>
+    /// <summary>
+    /// Neurons ordered by decreasing L2 norm of their incoming weights: the rows they own in every
+    /// weight matrix (FFRNN: forward ⊕ backward row).
+    /// </summary>
     public static int[][] WeightNormRanking(IClassifierModel model)
     {
-        IEnumerable<double[]> norms = model switch
+        var prunable = Prunable(model);
+        var byName = model.Parameters().ToDictionary(p => p.Name);
+        var widths = prunable.HiddenWidths;
+        var result = new int[widths.Count][];
+        for (int l = 0; l < widths.Count; l++)
         {
-            FFNetwork f => f.Layers.Select(l => RowNorms(l.Weight)),
-            FFClassifierNetwork c => c.Stack.Layers.Select(l => RowNorms(l.Weight)),
-            FFRecurrentNetwork r => r.Layers.Select(l => RowNorms(l.ForwardWeight).Zip(RowNorms(l.BackwardWeight), (a, b) => Math.Sqrt(a * a + b * b)).ToArray()),
-            BackpropNetwork b => b.Layers.Take(b.Layers.Count - 1).Select(l => RowNorms(l.Weight)),
-            _ => throw new ArgumentException($"{model.GetType().Name} cannot be pruned.", nameof(model)),
-        };
-        return norms.Select(Descending).ToArray();
+            var squares = new double[widths[l]];
+            foreach (var s in prunable.NeuronSlices(l))
+            {
+                var p = byName[s.Parameter];
+                if (s.Axis != 0 || !p.IsMatrix) continue;
+                for (int j = 0; j < widths[l]; j++)
+                {
+                    double n = TensorPrimitives.Norm(p.Data.AsSpan((s.Offset + j) * p.Cols, p.Cols));
+                    squares[j] += n * n;
+                }
+            }
+            result[l] = Descending(squares.Select(Math.Sqrt).ToArray());
+        }
+        return result;
     }
 
     /// <summary>
@@ -75,7 +89,7 @@ public static class NeuronPruning
         if (model is not IActivationSource source) throw new ArgumentException($"{model.GetType().Name} exposes no activations.", nameof(model));
         var pos = FunctionalMaps.ActivationsWithLabels(source, images, labels, model.Classes);
         var scores = pos.Select(ColumnSums).ToArray();
-        if (subtractNegative && model.Architecture != Architecture.Bpnn)
+        if (subtractNegative && source.ActivationsDependOnLabel)
         {
             var wrong = labels.ToArray().Select(l => (l + 1) % model.Classes).ToArray();
             var neg = FunctionalMaps.ActivationsWithLabels(source, images, wrong, model.Classes);
@@ -104,93 +118,60 @@ public static class NeuronPruning
             // Kept neurons stay in their original order: the function does not depend on it, and files diff cleanly.
             kept[l] = ranking[l].Take(Math.Min(keep, widths[l])).OrderBy(i => i).ToArray();
         }
-        return model switch
-        {
-            FFNetwork f => PruneFfnn(f, kept),
-            FFClassifierNetwork c => PruneFfc(c, kept),
-            FFRecurrentNetwork r => PruneFfrnn(r, kept),
-            BackpropNetwork b => PruneBpnn(b, kept),
-            _ => throw new ArgumentException($"{model.GetType().Name} cannot be pruned.", nameof(model)),
-        };
+        return Cut((INeuronPrunable)model, kept);
     }
 
     /// <summary>Number of parameters (weights and biases) of a model.</summary>
-    public static long ParameterCount(IClassifierModel model) => ModelAnalysis.Parameters(model)
-        .Where(p => p.Parameter != "forward+bias").Sum(p => (long)p.Values.Length);
-
-    private static FFNetwork PruneFfnn(FFNetwork f, int[][] kept)
+    public static long ParameterCount(IClassifierModel model)
     {
-        var layers = new List<FFDenseLayer>();
-        int[]? prev = null;
-        for (int l = 0; l < f.Layers.Count; l++)
-        {
-            var layer = f.Layers[l];
-            var cols = prev ?? Enumerable.Range(0, layer.InFeatures).ToArray();
-            layers.Add(new FFDenseLayer(Select(layer.Weight, kept[l], cols), kept[l].Select(i => layer.Bias[i]).ToArray()));
-            prev = kept[l];
-        }
-        return new FFNetwork(f.Config with { HiddenSizes = kept.Select(k => k.Length).ToArray() }, layers);
+        ArgumentNullException.ThrowIfNull(model);
+        return model.Parameters().Sum(p => (long)p.Data.Length);
     }
 
-    private static FFClassifierNetwork PruneFfc(FFClassifierNetwork c, int[][] kept)
+    /// <summary>
+    /// The smaller model: built by the architecture from the config with the kept widths, each of
+    /// its parameters the original's sub-tensor over the kept indices of every axis that some
+    /// hidden layer's neurons index (the others kept whole).
+    /// </summary>
+    private static IClassifierModel Cut(INeuronPrunable model, int[][] kept)
     {
-        var stack = PruneFfnn(c.Stack, kept);
-        // The classifier's inputs are the concatenated layer outputs: keep the kept neurons' columns at each layer's offset.
-        var cols = new List<int>();
-        int offset = 0;
+        var source = model.Parameters();
+        var keepMask = source.ToDictionary(p => p.Name, p => p.Shape.Select(n => Enumerable.Repeat(true, n).ToArray()).ToArray());
         for (int l = 0; l < kept.Length; l++)
         {
-            cols.AddRange(kept[l].Select(i => offset + i));
-            offset += c.Stack.Layers[l].OutFeatures;
+            var set = new HashSet<int>(kept[l]);
+            foreach (var s in model.NeuronSlices(l))
+            {
+                if (!keepMask.TryGetValue(s.Parameter, out var masks) || s.Axis < 0 || s.Axis >= masks.Length)
+                    throw new InvalidOperationException($"{model.Architecture.Id}: neuron slice {s.Parameter} axis {s.Axis} names no parameter axis of the model.");
+                var mask = masks[s.Axis];
+                if (s.Offset < 0 || s.Offset + model.HiddenWidths[l] > mask.Length)
+                    throw new InvalidOperationException($"{model.Architecture.Id}: neuron slice {s.Parameter} axis {s.Axis} offset {s.Offset} + {model.HiddenWidths[l]} neurons exceeds its length {mask.Length}.");
+                for (int j = 0; j < model.HiddenWidths[l]; j++) mask[s.Offset + j] = set.Contains(j);
+            }
         }
-        var rows = Enumerable.Range(0, c.Classifier.OutFeatures).ToArray();
-        return new FFClassifierNetwork(stack, new DenseLayer(Select(c.Classifier.Weight, rows, cols.ToArray()), (float[])c.Classifier.Bias.Clone()), c.ClassifierLearningRate);
-    }
-
-    private static FFRecurrentNetwork PruneFfrnn(FFRecurrentNetwork r, int[][] kept)
-    {
-        int k = r.Layers.Count;
-        var layers = new List<(Matrix, Matrix, float[])>();
-        for (int i = 0; i < k; i++)
+        var pruned = model.Architecture.FromConfig(model.ConfigWithHiddenWidths(kept.Select(k => k.Length).ToArray()));
+        var target = pruned.Parameters().ToDictionary(p => p.Name);
+        foreach (var p in source)
         {
-            var layer = r.Layers[i];
-            var below = i == 0 ? Enumerable.Range(0, layer.ForwardWeight.Cols).ToArray() : kept[i - 1];
-            var above = i == k - 1 ? Enumerable.Range(0, layer.BackwardWeight.Cols).ToArray() : kept[i + 1];
-            layers.Add((Select(layer.ForwardWeight, kept[i], below), Select(layer.BackwardWeight, kept[i], above), kept[i].Select(j => layer.Bias[j]).ToArray()));
+            var idx = keepMask[p.Name].Select(m => Enumerable.Range(0, m.Length).Where(i => m[i]).ToArray()).ToArray();
+            if (!target.TryGetValue(p.Name, out var t) || !t.Shape.SequenceEqual(idx.Select(i => i.Length)))
+                throw new InvalidOperationException($"{model.Architecture.Id}: the pruned model's {p.Name} is {(t is null ? "missing" : t.ShapeText)}, the cut gives [{string.Join(", ", idx.Select(i => i.Length))}].");
+            if (p.IsMatrix)
+            {
+                int cols = p.Cols, k = idx[1].Length;
+                for (int r = 0; r < idx[0].Length; r++)
+                {
+                    var src = p.Data.AsSpan(idx[0][r] * cols, cols);
+                    var dst = t.Data.AsSpan(r * k, k);
+                    for (int c = 0; c < k; c++) dst[c] = src[idx[1][c]];
+                }
+            }
+            else
+                for (int i = 0; i < idx[0].Length; i++) t.Data[i] = p.Data[idx[0][i]];
         }
-        return new FFRecurrentNetwork(r.Config with { HiddenSizes = kept.Select(x => x.Length).ToArray() }, layers);
+        return pruned;
     }
-
-    private static BackpropNetwork PruneBpnn(BackpropNetwork b, int[][] kept)
-    {
-        var layers = new List<DenseLayer>();
-        int[]? prev = null;
-        for (int l = 0; l < b.Layers.Count; l++)
-        {
-            var layer = b.Layers[l];
-            var rows = l < kept.Length ? kept[l] : Enumerable.Range(0, layer.OutFeatures).ToArray();
-            var cols = prev ?? Enumerable.Range(0, layer.InFeatures).ToArray();
-            layers.Add(new DenseLayer(Select(layer.Weight, rows, cols), rows.Select(i => layer.Bias[i]).ToArray()));
-            prev = rows;
-        }
-        return new BackpropNetwork(b.Config with { HiddenSizes = kept.Select(x => x.Length).ToArray() }, layers);
-    }
-
-    /// <summary>The sub-matrix of the given rows and columns.</summary>
-    private static Matrix Select(Matrix m, int[] rows, int[] cols)
-    {
-        var result = new Matrix(rows.Length, cols.Length);
-        for (int r = 0; r < rows.Length; r++)
-        {
-            var src = m.Row(rows[r]);
-            var dst = result.Row(r);
-            for (int c = 0; c < cols.Length; c++) dst[c] = src[cols[c]];
-        }
-        return result;
-    }
-
-    private static double[] RowNorms(Matrix m) =>
-        Enumerable.Range(0, m.Rows).Select(r => (double)System.Numerics.Tensors.TensorPrimitives.Norm(m.Row(r))).ToArray();
 
     private static double[] ColumnSums(Matrix m)
     {

@@ -100,8 +100,8 @@ public sealed class Trainer
     /// <summary>The label scorer hard negatives use: the model itself (FFNN, FFRNN) or the FFNN+C stack.</summary>
     internal static ILabelScorer? HardNegativeScorer(ITrainableModel model) => model switch
     {
-        FFClassifierNetwork ffc => ffc.Stack,
         ILabelScorer s => s,
+        ILabelScorerSource source => source.LabelScorer,
         _ => null,
     };
 
@@ -142,7 +142,7 @@ public sealed class Trainer
         var labels = new int[bs];
         var negatives = new int[bs];
         if (options.Negatives is NegativeMode.Hard or NegativeMode.HardSampled && HardNegativeScorer(model) is null)
-            throw new ArgumentException($"{options.Negatives} negatives need a model that scores labels (FFNN, FFNN+C, FFRNN); {model.Architecture} does not.", nameof(options));
+            throw new ArgumentException($"{options.Negatives} negatives need a model that scores labels (FFNN, FFNN+C, FFRNN); {model.Architecture.DisplayName} does not.", nameof(options));
         var history = new List<EpochMetrics>();
         var total = Stopwatch.StartNew();
         long seen = (long)(startEpoch - 1) * n;

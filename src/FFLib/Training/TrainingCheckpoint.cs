@@ -66,7 +66,7 @@ public static class TrainingCheckpoint
             ["history"] = JsonSerializer.Serialize(history, Json),
             ["spec"] = JsonSerializer.Serialize(spec, Json),
         };
-        if (model is FFRecurrentNetwork rnn) meta["state_rng"] = StateJson(rnn.StateRandom);
+        if (model is IRandomStateOwner owner) meta["state_rng"] = StateJson(owner.StateRandom);
         ModelCheckpoint.Write(path, model, TrainingRun.TrainingMetadata(spec, null), quantize: false, tensors, meta);
     }
 
@@ -101,7 +101,7 @@ public static class TrainingCheckpoint
             }
             var random = new FFRandom(0);
             random.SetState(ParseState(m["rng"]));
-            if (model is FFRecurrentNetwork rnn && m.TryGetValue("state_rng", out var sr)) rnn.StateRandom.SetState(ParseState(sr));
+            if (model is IRandomStateOwner owner && m.TryGetValue("state_rng", out var sr)) owner.StateRandom.SetState(ParseState(sr));
             var history = JsonSerializer.Deserialize<List<EpochMetrics>>(m["history"], Json) ?? [];
             var spec = JsonSerializer.Deserialize<RunSpec>(m["spec"], Json) ?? throw new InvalidDataException($"{path}: the run specification is empty.");
             int done = int.Parse(m["epochs_done"], CultureInfo.InvariantCulture);

@@ -5,7 +5,6 @@ using System.Text.Json.Nodes;
 using FFLib.Compute;
 using FFLib.Data;
 using FFLib.IO;
-using FFLib.Layers;
 using FFLib.Models;
 
 namespace FFLib.Training;
@@ -205,26 +204,15 @@ public static class TrainingRun
     public static ITrainableModel CreateModel(RunSpec spec, int imageFeatures, int classes, FFRandom random)
     {
         ArgumentNullException.ThrowIfNull(spec);
-        var ff = spec.Model with { ImageFeatures = imageFeatures, Classes = classes };
-        return spec.Architecture switch
-        {
-            Architecture.Ffnn => new FFNetwork(ff, random),
-            Architecture.Ffc => new FFClassifierNetwork(ff, spec.ClassifierLearningRate, random),
-            Architecture.Bpnn => new BackpropNetwork(spec.Backprop with { ImageFeatures = imageFeatures, Classes = classes }, random),
-            Architecture.Ffrnn => new FFRecurrentNetwork(spec.Recurrent with
-            {
-                ImageFeatures = imageFeatures, Classes = classes, HiddenSizes = ff.HiddenSizes,
-                Threshold = ff.Threshold, Loss = ff.Loss, LearningRate = ff.LearningRate,
-            }, random),
-            _ => throw new ArgumentException($"Training {spec.Architecture} is not available in this version."),
-        };
+        ArgumentNullException.ThrowIfNull(spec.Architecture);
+        return spec.Architecture.Create(spec, imageFeatures, classes, random);
     }
 
     /// <summary>The "training" metadata stored in the model file.</summary>
     public static JsonObject TrainingMetadata(RunSpec spec, RunResult? result) => new()
     {
         ["dataset"] = DatasetCatalog.IdOf(spec.Dataset),
-        ["architecture"] = ModelCheckpoint.ArchitectureId(spec.Architecture),
+        ["architecture"] = spec.Architecture.Id,
         ["seed"] = spec.Seed,
         ["epochs"] = spec.Training.Epochs,
         ["batch_size"] = spec.Training.BatchSize,
@@ -238,8 +226,9 @@ public static class TrainingRun
     /// <summary>The run record written to run.json: config, per-epoch metrics, test accuracy, timings, machine.</summary>
     public static JsonObject RunJson(RunSpec spec, RunResult r)
     {
-        var m = spec.Model;
-        bool bp = spec.Architecture == Architecture.Bpnn;
+        // The model's own configuration says what it has (θ, loss, frames, …): any architecture's runs are recorded alike.
+        var c = r.Model.ConfigToJson();
+        JsonNode? Key(string key) => c[key]?.DeepClone();
         return new JsonObject
         {
             ["format"] = "fflib-run",
@@ -249,19 +238,19 @@ public static class TrainingRun
             ["created_utc"] = DateTime.UtcNow.ToString("o"),
             ["config"] = new JsonObject
             {
-                ["model"] = ModelCheckpoint.ArchitectureId(spec.Architecture),
+                ["model"] = spec.Architecture.Id,
                 ["dataset"] = DatasetCatalog.IdOf(spec.Dataset),
-                ["layers"] = new JsonArray((bp ? spec.Backprop.HiddenSizes : m.HiddenSizes).Select(h => (JsonNode)h).ToArray()),
+                ["layers"] = Key("hidden_sizes"),
                 ["image_features"] = r.Model.ImageFeatures,
                 ["classes"] = r.Model.Classes,
-                ["threshold"] = bp ? null : m.Threshold,
-                ["loss"] = bp ? "cross-entropy" : m.Loss == LossDirection.Minimize ? "min" : "max",
-                ["lr"] = bp ? spec.Backprop.LearningRate : m.LearningRate,
-                ["classifier_lr"] = spec.Architecture == Architecture.Ffc ? spec.ClassifierLearningRate : null,
-                ["beta"] = spec.Architecture == Architecture.Ffrnn ? spec.Recurrent.Beta : null,
-                ["k_train"] = spec.Architecture == Architecture.Ffrnn ? spec.Recurrent.TrainFrames : null,
-                ["k_test_low"] = spec.Architecture == Architecture.Ffrnn ? spec.Recurrent.TestFrameLow : null,
-                ["k_test_high"] = spec.Architecture == Architecture.Ffrnn ? spec.Recurrent.TestFrameHigh : null,
+                ["threshold"] = Key("threshold"),
+                ["loss"] = Key("loss") ?? "cross-entropy",
+                ["lr"] = Key("learning_rate"),
+                ["classifier_lr"] = Key("classifier_learning_rate"),
+                ["beta"] = Key("beta"),
+                ["k_train"] = Key("k_train"),
+                ["k_test_low"] = Key("k_test_low"),
+                ["k_test_high"] = Key("k_test_high"),
                 ["epochs"] = spec.Training.Epochs,
                 ["batch_size"] = spec.Training.BatchSize,
                 ["negatives"] = spec.Training.Negatives.ToString(),
@@ -271,6 +260,7 @@ public static class TrainingRun
                 ["validation_fraction"] = spec.ValidationFraction,
                 ["threads"] = ComputeSettings.Threads,
             },
+            ["model_config"] = c,
             ["data"] = new JsonObject
             {
                 ["source"] = r.DataLocation.Source,

@@ -1,42 +1,17 @@
 using System.Numerics.Tensors;
 using FFLib.Compute;
+using System.Text.Json.Nodes;
 using FFLib.Layers;
+using FFLib.Modules;
 using FFLib.Optim;
 
 namespace FFLib.Models;
-
-/// <summary>Shape and training rule of the BPNN baseline (SPEC §3; defaults = Table 1).</summary>
-public sealed record BackpropNetworkConfig
-{
-    /// <summary>Pixels per image.</summary>
-    public int ImageFeatures { get; init; } = 784;
-
-    /// <summary>Number of classes (output width).</summary>
-    public int Classes { get; init; } = 10;
-
-    /// <summary>Hidden widths (ReLU after each).</summary>
-    public IReadOnlyList<int> HiddenSizes { get; init; } = [2000, 2000];
-
-    /// <summary>Adam learning rate (1e-4 in the paper).</summary>
-    public float LearningRate { get; init; } = 1e-4f;
-
-    /// <summary>Throws with a precise message if any value is out of range.</summary>
-    public void Validate()
-    {
-        if (ImageFeatures < 1) throw new ArgumentOutOfRangeException(nameof(ImageFeatures), ImageFeatures, "ImageFeatures must be at least 1.");
-        if (Classes < 2) throw new ArgumentOutOfRangeException(nameof(Classes), Classes, "A classifier needs at least 2 classes.");
-        if (HiddenSizes is null) throw new ArgumentNullException(nameof(HiddenSizes));
-        for (int i = 0; i < HiddenSizes.Count; i++)
-            if (HiddenSizes[i] < 1) throw new ArgumentOutOfRangeException(nameof(HiddenSizes), HiddenSizes[i], $"Hidden layer {i + 1} has {HiddenSizes[i]} neurons; each needs at least 1.");
-        if (!(LearningRate > 0) || !float.IsFinite(LearningRate)) throw new ArgumentOutOfRangeException(nameof(LearningRate), LearningRate, "The learning rate must be a positive finite number.");
-    }
-}
 
 /// <summary>
 /// The paper's backprop baseline: image → [Linear → ReLU]* → Linear → logits, softmax
 /// cross-entropy, one Adam over all parameters, ordinary backpropagation. Prediction = argmax.
 /// </summary>
-public sealed class BackpropNetwork : ITrainableModel, IActivationSource
+public sealed class BackpropNetwork : Module, ITrainableModel, IActivationSource, INeuronPrunable
 {
     private readonly DenseLayer[] _layers;
     private readonly AdamOptimizer _optimizer;
@@ -96,6 +71,22 @@ public sealed class BackpropNetwork : ITrainableModel, IActivationSource
 
     /// <inheritdoc />
     public Architecture Architecture => Architecture.Bpnn;
+
+    /// <summary>"layers.{i}", labelled "layer {i+1}" and, for the last one, "output".</summary>
+    protected internal override IEnumerable<ChildModule> Children() =>
+        _layers.Select((l, i) => new ChildModule($"layers.{i}", i == _layers.Length - 1 ? "output" : $"layer {i + 1}", l));
+
+    /// <inheritdoc />
+    public JsonObject ConfigToJson() => BackpropArchitecture.WriteConfig(Config);
+
+    /// <inheritdoc />
+    public IReadOnlyList<int> HiddenWidths => _layers.Take(_layers.Length - 1).Select(l => l.OutFeatures).ToArray();
+
+    /// <inheritdoc />
+    public IReadOnlyList<NeuronSlice> NeuronSlices(int layer) => FFNetwork.DenseStackSlices(layer, _layers.Length);
+
+    /// <inheritdoc />
+    public JsonObject ConfigWithHiddenWidths(IReadOnlyList<int> widths) => BackpropArchitecture.WriteConfig(Config with { HiddenSizes = widths.ToArray() });
 
     /// <inheritdoc />
     public int ImageFeatures => Config.ImageFeatures;
@@ -160,6 +151,9 @@ public sealed class BackpropNetwork : ITrainableModel, IActivationSource
 
     /// <inheritdoc />
     public Matrix[] LayerActivations(Matrix images, int? label) => HiddenActivations(images);
+
+    /// <summary>The BPNN has no control vector: the label is ignored.</summary>
+    bool IActivationSource.ActivationsDependOnLabel => false;
 
     /// <summary>Hidden activations (after ReLU) of every layer, for analysis.</summary>
     public Matrix[] HiddenActivations(Matrix images)

@@ -1,89 +1,11 @@
 using System.Numerics.Tensors;
 using FFLib.Compute;
+using System.Text.Json.Nodes;
 using FFLib.Layers;
+using FFLib.Modules;
 using FFLib.Optim;
 
 namespace FFLib.Models;
-
-/// <summary>Shape and dynamics of an FFRNN (SPEC §3; defaults = Table 1).</summary>
-public sealed record FFRecurrentConfig
-{
-    /// <summary>Pixels per image: the bottom state.</summary>
-    public int ImageFeatures { get; init; } = 784;
-
-    /// <summary>Number of classes: the top state is the one-hot label.</summary>
-    public int Classes { get; init; } = 10;
-
-    /// <summary>Widths of the hidden (recurrent) layers.</summary>
-    public IReadOnlyList<int> HiddenSizes { get; init; } = [2000, 2000];
-
-    /// <summary>Loss threshold θ.</summary>
-    public float Threshold { get; init; } = 20f;
-
-    /// <summary>L− (Minimize) or L+ (Maximize).</summary>
-    public LossDirection Loss { get; init; } = LossDirection.Minimize;
-
-    /// <summary>Adam learning rate of every hidden layer.</summary>
-    public float LearningRate { get; init; } = 0.02f;
-
-    /// <summary>Damping β: new state = β·ReLU(…) + (1 − β)·old state.</summary>
-    public float Beta { get; init; } = 0.7f;
-
-    /// <summary>K_train: synchronous frames (each with one Adam step per layer) per training batch.</summary>
-    public int TrainFrames { get; init; } = 10;
-
-    /// <summary>K_testlow: goodness is averaged over prediction frames strictly after this one (0-based).</summary>
-    public int TestFrameLow { get; init; } = 3;
-
-    /// <summary>K_testhigh: prediction frames run per label.</summary>
-    public int TestFrameHigh { get; init; } = 8;
-
-    /// <summary>Seed of the uniform initial states used at prediction, so predictions are reproducible.</summary>
-    public long PredictionSeed { get; init; } = 0x5EED;
-
-    /// <summary>Throws with a precise message if any value is out of range.</summary>
-    public void Validate()
-    {
-        if (ImageFeatures < 1) throw new ArgumentOutOfRangeException(nameof(ImageFeatures), ImageFeatures, "ImageFeatures must be at least 1.");
-        if (Classes < 2) throw new ArgumentOutOfRangeException(nameof(Classes), Classes, "A classifier needs at least 2 classes.");
-        if (HiddenSizes is null || HiddenSizes.Count == 0) throw new ArgumentException("An FFRNN needs at least one hidden layer.", nameof(HiddenSizes));
-        for (int i = 0; i < HiddenSizes.Count; i++)
-            if (HiddenSizes[i] < 1) throw new ArgumentOutOfRangeException(nameof(HiddenSizes), HiddenSizes[i], $"Layer {i + 1} has {HiddenSizes[i]} neurons; each needs at least 1.");
-        if (!float.IsFinite(Threshold)) throw new ArgumentOutOfRangeException(nameof(Threshold), Threshold, "The threshold must be finite.");
-        if (!(LearningRate > 0) || !float.IsFinite(LearningRate)) throw new ArgumentOutOfRangeException(nameof(LearningRate), LearningRate, "The learning rate must be a positive finite number.");
-        if (!(Beta > 0 && Beta <= 1)) throw new ArgumentOutOfRangeException(nameof(Beta), Beta, "Beta must be in (0, 1].");
-        if (TrainFrames < 1) throw new ArgumentOutOfRangeException(nameof(TrainFrames), TrainFrames, "K_train must be at least 1.");
-        if (TestFrameLow < 0) throw new ArgumentOutOfRangeException(nameof(TestFrameLow), TestFrameLow, "K_testlow must be non-negative.");
-        if (TestFrameHigh <= TestFrameLow + 1)
-            throw new ArgumentOutOfRangeException(nameof(TestFrameHigh), TestFrameHigh, $"K_testhigh ({TestFrameHigh}) must exceed K_testlow + 1 ({TestFrameLow + 1}) so that at least one frame is scored.");
-    }
-
-    /// <summary>All state widths: image, hidden…, classes.</summary>
-    public int[] Dimensions => [ImageFeatures, .. HiddenSizes, Classes];
-}
-
-/// <summary>One FFRNN hidden layer: forward weights from the layer below, backward weights from the layer above, bias.</summary>
-public sealed class FFRecurrentLayer
-{
-    internal FFRecurrentLayer(Matrix forward, Matrix backward, float[] bias)
-    {
-        ForwardWeight = forward;
-        BackwardWeight = backward;
-        Bias = bias;
-    }
-
-    /// <summary>Wf, width × (width below).</summary>
-    public Matrix ForwardWeight { get; }
-
-    /// <summary>Wb, width × (width above).</summary>
-    public Matrix BackwardWeight { get; }
-
-    /// <summary>b.</summary>
-    public float[] Bias { get; }
-
-    /// <summary>Number of neurons.</summary>
-    public int Width => Bias.Length;
-}
 
 /// <summary>
 /// Hinton's recurrent FF network as in the reference FFRNN (SPEC §3): states
@@ -94,7 +16,7 @@ public sealed class FFRecurrentLayer
 /// runs K_testhigh frames per label and averages softplus(mean h² − θ) over layers and the
 /// frames after K_testlow.
 /// </summary>
-public sealed class FFRecurrentNetwork : ITrainableModel, ILabelScorer, IActivationSource
+public sealed class FFRecurrentNetwork : Module, ITrainableModel, ILabelScorer, IActivationSource, INeuronPrunable, IRandomStateOwner
 {
     private readonly FFRecurrentLayer[] _layers;
     private readonly AdamOptimizer[] _optimizers;
@@ -166,6 +88,30 @@ public sealed class FFRecurrentNetwork : ITrainableModel, ILabelScorer, IActivat
 
     /// <inheritdoc />
     public Architecture Architecture => Architecture.Ffrnn;
+
+    /// <summary>"layers.{i}" (labelled "layer {i+1}").</summary>
+    protected internal override IEnumerable<ChildModule> Children() =>
+        _layers.Select((l, i) => new ChildModule($"layers.{i}", $"layer {i + 1}", l));
+
+    /// <inheritdoc />
+    public JsonObject ConfigToJson() => FFRecurrentArchitecture.WriteConfig(Config);
+
+    /// <inheritdoc />
+    public IReadOnlyList<int> HiddenWidths => _layers.Select(l => l.Width).ToArray();
+
+    /// <inheritdoc />
+    public IReadOnlyList<NeuronSlice> NeuronSlices(int layer)
+    {
+        // A neuron's rows in its own Wf, Wb and b; its column in the forward weights of the layer
+        // above and in the backward weights of the layer below (both read its state).
+        var slices = new List<NeuronSlice> { new($"layers.{layer}.forward_weight", 0), new($"layers.{layer}.backward_weight", 0), new($"layers.{layer}.bias", 0) };
+        if (layer + 1 < _layers.Length) slices.Add(new($"layers.{layer + 1}.forward_weight", 1));
+        if (layer > 0) slices.Add(new($"layers.{layer - 1}.backward_weight", 1));
+        return slices;
+    }
+
+    /// <inheritdoc />
+    public JsonObject ConfigWithHiddenWidths(IReadOnlyList<int> widths) => FFRecurrentArchitecture.WriteConfig(Config with { HiddenSizes = widths.ToArray() });
 
     /// <inheritdoc />
     public int ImageFeatures => Config.ImageFeatures;

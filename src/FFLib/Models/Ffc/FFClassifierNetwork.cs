@@ -1,6 +1,8 @@
 using System.Numerics.Tensors;
 using FFLib.Compute;
+using System.Text.Json.Nodes;
 using FFLib.Layers;
+using FFLib.Modules;
 using FFLib.Optim;
 
 namespace FFLib.Models;
@@ -11,7 +13,7 @@ namespace FFLib.Models;
 /// for classifier training and for prediction the control vector is all zeros; prediction is
 /// argmax of ReLU(classifier output) — one pass, no trying of labels.
 /// </summary>
-public sealed class FFClassifierNetwork : ITrainableModel, IActivationSource
+public sealed class FFClassifierNetwork : Module, ITrainableModel, IActivationSource, INeuronPrunable, ILabelScorerSource
 {
     private readonly AdamOptimizer _classifierOptimizer;
     private readonly float[] _gradW, _gradB;
@@ -57,6 +59,31 @@ public sealed class FFClassifierNetwork : ITrainableModel, IActivationSource
 
     /// <inheritdoc />
     public Architecture Architecture => Architecture.Ffc;
+
+    /// <summary>The stack's "layers.{i}", then "classifier" (the file names predate the module tree: no "stack." prefix).</summary>
+    protected internal override IEnumerable<ChildModule> Children() =>
+        [.. Stack.Children(), new ChildModule("classifier", "classifier", Classifier)];
+
+    /// <inheritdoc />
+    public JsonObject ConfigToJson() => FFClassifierArchitecture.WriteConfig(Stack.Config, ClassifierLearningRate);
+
+    /// <inheritdoc />
+    public IReadOnlyList<int> HiddenWidths => Stack.HiddenWidths;
+
+    /// <inheritdoc />
+    public IReadOnlyList<NeuronSlice> NeuronSlices(int layer)
+    {
+        // The classifier reads the concatenated layer outputs: layer l's neurons start after the widths below it.
+        int offset = Stack.Layers.Take(layer).Sum(l => l.OutFeatures);
+        return [.. Stack.NeuronSlices(layer), new NeuronSlice("classifier.weight", 1, offset)];
+    }
+
+    /// <inheritdoc />
+    public JsonObject ConfigWithHiddenWidths(IReadOnlyList<int> widths) =>
+        FFClassifierArchitecture.WriteConfig(Stack.Config with { HiddenSizes = widths.ToArray() }, ClassifierLearningRate);
+
+    /// <summary>The FF stack scores labels (hard negatives during the FF phase).</summary>
+    ILabelScorer ILabelScorerSource.LabelScorer => Stack;
 
     /// <inheritdoc />
     public int ImageFeatures => Stack.ImageFeatures;

@@ -1,6 +1,8 @@
 using System.Numerics.Tensors;
 using FFLib.Compute;
+using System.Text.Json.Nodes;
 using FFLib.Layers;
+using FFLib.Modules;
 using FFLib.Optim;
 
 namespace FFLib.Models;
@@ -12,7 +14,7 @@ internal delegate void LayerStepObserver(int layer, float loss, ReadOnlySpan<flo
 /// The paper's FFNN: a stack of FF dense layers fed with image ⊕ one-hot label, each layer
 /// trained greedily with its own loss and its own Adam, and a "try every label" prediction.
 /// </summary>
-public sealed class FFNetwork : ITrainableModel, ILabelScorer, IActivationSource
+public sealed class FFNetwork : Module, ITrainableModel, ILabelScorer, IActivationSource, INeuronPrunable
 {
     private readonly FFDenseLayer[] _layers;
     private readonly AdamOptimizer[] _optimizers;
@@ -71,6 +73,27 @@ public sealed class FFNetwork : ITrainableModel, ILabelScorer, IActivationSource
 
     /// <inheritdoc />
     public Architecture Architecture => Architecture.Ffnn;
+
+    /// <summary>"layers.{i}" (labelled "layer {i+1}").</summary>
+    protected internal override IEnumerable<ChildModule> Children() =>
+        _layers.Select((l, i) => new ChildModule($"layers.{i}", $"layer {i + 1}", l));
+
+    /// <inheritdoc />
+    public JsonObject ConfigToJson() => FFNetworkArchitecture.WriteConfig(Config);
+
+    /// <inheritdoc />
+    public IReadOnlyList<int> HiddenWidths => _layers.Select(l => l.OutFeatures).ToArray();
+
+    /// <inheritdoc />
+    public IReadOnlyList<NeuronSlice> NeuronSlices(int layer) => DenseStackSlices(layer, _layers.Length);
+
+    /// <summary>A neuron of layer l in a chain of dense layers: its row and bias entry, and the next layer's input column.</summary>
+    internal static NeuronSlice[] DenseStackSlices(int layer, int layers) => layer + 1 < layers
+        ? [new($"layers.{layer}.weight", 0), new($"layers.{layer}.bias", 0), new($"layers.{layer + 1}.weight", 1)]
+        : [new($"layers.{layer}.weight", 0), new($"layers.{layer}.bias", 0)];
+
+    /// <inheritdoc />
+    public JsonObject ConfigWithHiddenWidths(IReadOnlyList<int> widths) => FFNetworkArchitecture.WriteConfig(Config with { HiddenSizes = widths.ToArray() });
 
     /// <inheritdoc />
     public int ImageFeatures => Config.ImageFeatures;

@@ -1,0 +1,135 @@
+// A new FF architecture defined entirely outside the library, in this one file: an FFNN whose
+// every layer sees the label, not only the first (layer l's input is h_(l-1) ⊕ onehot(label)).
+// Registering it is all it takes for Trainer, checkpoints, analysis, pruning and TrainingRun.
+using System.Text.Json.Nodes;
+using FFLib.Compute;
+using FFLib.Layers;
+using FFLib.Models;
+using FFLib.Modules;
+using FFLib.Optim;
+using FFLib.Training;
+
+namespace FFLib.Examples;
+
+/// <summary>Shape and training rule.</summary>
+public sealed record LabelEveryLayerConfig(int ImageFeatures, int Classes, int[] HiddenSizes, float Threshold, LossDirection Loss, float LearningRate)
+{
+    /// <summary>Input width of layer l: the layer below (or the image) plus the label.</summary>
+    public int InputWidth(int layer) => (layer == 0 ? ImageFeatures : HiddenSizes[layer - 1]) + Classes;
+}
+
+/// <summary>The model: FF dense layers, each fed the layer below ⊕ the control vector.</summary>
+public sealed class LabelEveryLayerNetwork : Module, ITrainableModel, ILabelScorer, IActivationSource, INeuronPrunable
+{
+    private readonly FFDenseLayer[] _layers;
+    private readonly AdamOptimizer[] _optimizers;
+
+    public LabelEveryLayerNetwork(LabelEveryLayerConfig config, FFRandom? random)
+    {
+        Config = config;
+        // No random source: all-zero parameters, to be filled by a checkpoint, a clone or a pruning cut.
+        _layers = config.HiddenSizes.Select((w, l) => random is null
+            ? new FFDenseLayer(new Matrix(w, config.InputWidth(l)), new float[w])
+            : new FFDenseLayer(config.InputWidth(l), w, random)).ToArray();
+        _optimizers = _layers.Select(l => new AdamOptimizer(new AdamSettings(config.LearningRate), l.Weight.Data, l.Bias)).ToArray();
+    }
+
+    public LabelEveryLayerConfig Config { get; }
+    public Architecture Architecture => LabelEveryLayerArchitecture.Instance;
+    public int ImageFeatures => Config.ImageFeatures;
+    public int Classes => Config.Classes;
+    public LossDirection ScoreDirection => Config.Loss;
+    public IReadOnlyList<AdamOptimizer> AllOptimizers => _optimizers;
+    public LayerActivationObserver? ActivationObserver { get; set; }
+
+    protected override IEnumerable<ChildModule> Children() => _layers.Select((l, i) => new ChildModule($"layers.{i}", $"layer {i + 1}", l));
+    public JsonObject ConfigToJson() => LabelEveryLayerArchitecture.Write(Config);
+
+    public IReadOnlyList<TrainingPhase> PlanEpochs(int epochs) => Enumerable.Repeat(TrainingPhase.ForwardForward, epochs).ToArray();
+    public IReadOnlyList<string> LossNames(TrainingPhase phase) => _layers.Select((_, i) => $"layer {i + 1}").ToArray();
+
+    /// <summary>Greedy FF step per layer on positives (true label) and negatives (the given control), as the FFNN.</summary>
+    public float[] TrainBatch(Matrix images, ReadOnlySpan<int> labels, Matrix negativeControl, TrainingPhase phase)
+    {
+        int b = images.Rows;
+        var control = Matrix.ConcatRows(NegativeControl.OneHot(labels, Classes), negativeControl);
+        var below = Matrix.ConcatRows(images, images);
+        var losses = new float[_layers.Length];
+        for (int l = 0; l < _layers.Length; l++)
+        {
+            var layer = _layers[l];
+            var x = LabelProbe.WithControl(below, control);
+            var h = layer.Forward(x);
+            var goodness = FFDenseLayer.MeanSquares(h);
+            ActivationObserver?.Invoke(new LayerActivation(l, 0, h.Rows, b, h.Cols, h.Data, goodness));
+            var coefficients = new float[h.Rows];
+            losses[l] = FFLoss.LossAndRowCoefficients(goodness, b, Config.Threshold, Config.Loss, h.Cols, coefficients);
+            var gradW = new float[layer.Weight.Length];
+            var gradB = new float[layer.OutFeatures];
+            layer.Gradients(x, h, coefficients, gradW, gradB);
+            _optimizers[l].Step([gradW, gradB]);
+            below = layer.Forward(x); // the next layer learns from the updated layer's output
+        }
+        return losses;
+    }
+
+    /// <summary>Every layer's activations for images with one control vector.</summary>
+    private Matrix[] Run(Matrix images, Matrix control)
+    {
+        var result = new Matrix[_layers.Length];
+        var below = images;
+        for (int l = 0; l < _layers.Length; l++) below = result[l] = _layers[l].Forward(LabelProbe.WithControl(below, control));
+        return result;
+    }
+
+    public Matrix[] LayerActivations(Matrix images, int? label)
+    {
+        var control = new Matrix(images.Rows, Classes);
+        if (label is int c) for (int r = 0; r < images.Rows; r++) control[r, c] = 1f;
+        return Run(images, control);
+    }
+
+    /// <summary>Σ_layers softplus(meanh² − θ) for each (image, label).</summary>
+    public Matrix LabelScores(Matrix images)
+    {
+        var scores = new Matrix(images.Rows, Classes);
+        for (int c = 0; c < Classes; c++)
+            foreach (var h in LayerActivations(images, c))
+            {
+                var g = FFDenseLayer.MeanSquares(h);
+                for (int r = 0; r < images.Rows; r++) scores[r, c] += FFLoss.Softplus(g[r] - Config.Threshold);
+            }
+        return scores;
+    }
+
+    public int[] Predict(Matrix images) => LabelProbe.Predict(LabelScores(images), Config.Loss);
+
+    // Pruning: a neuron owns its row and bias entry, and the next layer's input column (the label columns come after).
+    public IReadOnlyList<int> HiddenWidths => Config.HiddenSizes;
+    public IReadOnlyList<NeuronSlice> NeuronSlices(int l) => l + 1 < _layers.Length
+        ? [new($"layers.{l}.weight", 0), new($"layers.{l}.bias", 0), new($"layers.{l + 1}.weight", 1)]
+        : [new($"layers.{l}.weight", 0), new($"layers.{l}.bias", 0)];
+    public JsonObject ConfigWithHiddenWidths(IReadOnlyList<int> widths) => LabelEveryLayerArchitecture.Write(Config with { HiddenSizes = widths.ToArray() });
+}
+
+/// <summary>The registry entry: id, config JSON, construction.</summary>
+public sealed class LabelEveryLayerArchitecture : Architecture
+{
+    public static readonly LabelEveryLayerArchitecture Instance = new();
+    public override string Id => "ffnn-label-every-layer";
+    public override string DisplayName => "FFNN (label at every layer)";
+    public override string Description => "an FFNN whose every layer sees the one-hot label";
+
+    public static JsonObject Write(LabelEveryLayerConfig c) => new()
+    {
+        ["image_features"] = c.ImageFeatures, ["classes"] = c.Classes, ["hidden_sizes"] = ConfigJson.IntArray(c.HiddenSizes),
+        ["threshold"] = c.Threshold, ["loss"] = ConfigJson.LossText(c.Loss), ["learning_rate"] = c.LearningRate,
+    };
+
+    public override IClassifierModel FromConfig(JsonObject c) => new LabelEveryLayerNetwork(new(
+        ConfigJson.Get<int>(c, "image_features"), ConfigJson.Get<int>(c, "classes"), ConfigJson.IntArray(c, "hidden_sizes"),
+        ConfigJson.Get<float>(c, "threshold"), ConfigJson.Loss(c), ConfigJson.Get<float>(c, "learning_rate")), random: null);
+
+    public override ITrainableModel Create(RunSpec spec, int imageFeatures, int classes, FFRandom random) => new LabelEveryLayerNetwork(new(
+        imageFeatures, classes, spec.Model.HiddenSizes.ToArray(), spec.Model.Threshold, spec.Model.Loss, spec.Model.LearningRate), random);
+}

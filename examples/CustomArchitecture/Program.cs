@@ -1,0 +1,73 @@
+// Proof that an architecture defined outside the library (LabelEveryLayerNetwork.cs) gets every
+// generic feature: Trainer, checkpoint round trip, analysis, neuron and magnitude pruning, and
+// TrainingRun's run.json. Exits non-zero if any check fails.
+// Usage: dotnet run -c Release [-- TRAIN_IMAGES EPOCHS]   (default: all 60,000 images, 6 epochs; about 15 s on 2 cores)
+using System.Text.Json.Nodes;
+using FFLib.Analysis;
+using FFLib.Compute;
+using FFLib.Data;
+using FFLib.Examples;
+using FFLib.IO;
+using FFLib.Layers;
+using FFLib.Models;
+using FFLib.Pruning;
+using FFLib.Training;
+
+int trainImages = args.Length > 0 ? int.Parse(args[0]) : 60000, epochs = args.Length > 1 ? int.Parse(args[1]) : 6;
+ComputeSettings.Threads = Environment.ProcessorCount;
+ArchitectureRegistry.Register(LabelEveryLayerArchitecture.Instance);
+
+var data = DatasetLoader.Load(DatasetKind.Mnist);
+var (train, validation) = data.Train.Take(trainImages).SplitLast(0.1);
+var test = data.Test.Take(2000);
+var random = new FFRandom(7);
+var model = new LabelEveryLayerNetwork(new(784, 10, [200, 200], Threshold: 20f, LossDirection.Minimize, LearningRate: 0.02f), random);
+
+// 1. The generic Trainer.
+new Trainer { EpochCompleted = m => Console.WriteLine($"epoch {m.Epoch}: losses {string.Join(" / ", m.LayerLosses.Select(x => x.ToString("F3")))}, validation {m.ValidationAccuracy:P2}") }
+    .Train(model, train, validation, new TrainingOptions { Epochs = epochs }, random);
+double accuracy = Evaluation.Accuracy(model, test);
+Console.WriteLine($"trained: test accuracy {accuracy:P2} on {test.Count} images");
+Check(accuracy > 0.5, $"the model learns (test accuracy {accuracy:P2} > 50%)");
+
+// 2. Checkpoint round trip: same predictions, bit for bit.
+string dir = Directory.CreateTempSubdirectory("fflib-custom-").FullName;
+string path = Path.Combine(dir, "model.safetensors");
+ModelCheckpoint.Save(path, model);
+var loaded = ModelCheckpoint.Load(path);
+Check(loaded.Architecture == LabelEveryLayerArchitecture.Instance, "the file names the custom architecture");
+var images = test.ToMatrix(0, 500);
+Check(model.LabelScores(images).Data.SequenceEqual(((ILabelScorer)loaded.Model).LabelScores(images).Data), "reloaded scores are bit-identical");
+Check(ModelCheckpoint.Clone(model).Predict(images).SequenceEqual(model.Predict(images)), "an in-memory clone predicts the same");
+
+// 3. Weight analysis (Table 3's measures).
+var report = ModelAnalysis.Analyze(model);
+foreach (var p in report.Parameters) Console.WriteLine($"  {p.Layer} {p.Parameter}: {p.Count} values, Hoyer {p.Sparsity.Hoyer:F3}");
+Check(report.Parameters.Count == 4, "analysis sees two weights and two biases");
+
+// 4. Neuron pruning (random ranking, 50 of 200 per layer) and magnitude pruning (keep 30%).
+var pruned = NeuronPruning.Prune(model, NeuronPruning.RandomRanking(model, new FFRandom(1)), keep: 50);
+Check(NeuronPruning.HiddenWidths(pruned).SequenceEqual([50, 50]), "neuron pruning keeps 50 per layer");
+Console.WriteLine($"neuron-pruned to 50: {NeuronPruning.ParameterCount(pruned)} parameters (from {NeuronPruning.ParameterCount(model)}), accuracy {Evaluation.Accuracy(pruned, test):P2}");
+var sparse = Compression.MagnitudePrune(model, 0.3);
+Console.WriteLine($"magnitude-pruned to 30%: {Compression.SparseBytes(sparse)} bytes as CSR, accuracy {Evaluation.Accuracy(sparse, test):P2}");
+
+// 5. TrainingRun: the whole `fflib train` job, run.json included.
+var result = TrainingRun.Execute(new RunSpec
+{
+    Architecture = LabelEveryLayerArchitecture.Instance,
+    Model = new FFNetworkConfig { HiddenSizes = [100], Threshold = 2f, LearningRate = 0.01f },
+    Training = new TrainingOptions { Epochs = 1 },
+    TrainLimit = 2000, TestLimit = 500, OutputDirectory = Path.Combine(dir, "run"),
+});
+var run = JsonNode.Parse(File.ReadAllText(result.RunJsonPath!))!;
+Check(run["config"]!["model"]!.GetValue<string>() == "ffnn-label-every-layer", "run.json names the architecture");
+Console.WriteLine($"TrainingRun: {result.TestAccuracy:P2}, run.json at {result.RunJsonPath}");
+Directory.Delete(dir, recursive: true);
+Console.WriteLine("all checks passed");
+
+static void Check(bool ok, string what)
+{
+    Console.WriteLine($"{(ok ? "ok  " : "FAIL")} {what}");
+    if (!ok) Environment.Exit(1);
+}

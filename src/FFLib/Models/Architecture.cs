@@ -1,0 +1,72 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
+using FFLib.Compute;
+using FFLib.Training;
+
+namespace FFLib.Models;
+
+/// <summary>
+/// A network family, as the rest of the library sees it: an id (used in files and on the command
+/// line), a name, and how to build a model from a saved configuration or for a training run.
+/// Each architecture lives next to its model and is looked up by id in
+/// <see cref="ArchitectureRegistry"/>; a user-defined one is added with
+/// <see cref="ArchitectureRegistry.Register"/> and then works with checkpoints, cloning,
+/// analysis, pruning and <see cref="TrainingRun"/> without any change to the library.
+/// </summary>
+[JsonConverter(typeof(ArchitectureJsonConverter))]
+public abstract class Architecture
+{
+    /// <summary>Identifier in files and on the command line, lower case (e.g. "ffnn").</summary>
+    public abstract string Id { get; }
+
+    /// <summary>Name in tables and plots (e.g. "FFNN+C").</summary>
+    public abstract string DisplayName { get; }
+
+    /// <summary>One line for help texts.</summary>
+    public abstract string Description { get; }
+
+    /// <summary>Other accepted spellings of <see cref="Id"/> (e.g. "ffnn+c").</summary>
+    public virtual IReadOnlyList<string> Aliases => [];
+
+    /// <summary>Whether training uses negative data (false for backprop models: negative-data options do not apply).</summary>
+    public virtual bool UsesNegativeData => true;
+
+    /// <summary>
+    /// A model of the shape <paramref name="config"/> describes (as written by
+    /// <see cref="IClassifierModel.ConfigToJson"/>), its parameters all zero: loading, cloning and
+    /// pruning then fill them. Throws <see cref="FormatException"/> or
+    /// <see cref="ArgumentException"/> on a missing or invalid value.
+    /// </summary>
+    public abstract IClassifierModel FromConfig(JsonObject config);
+
+    /// <summary>A freshly initialised model for a training run, sized for the data.</summary>
+    public abstract ITrainableModel Create(RunSpec spec, int imageFeatures, int classes, FFRandom random);
+
+    /// <summary>The FFNN (built in).</summary>
+    public static Architecture Ffnn => ArchitectureRegistry.Get("ffnn");
+
+    /// <summary>The FFNN+C (built in).</summary>
+    public static Architecture Ffc => ArchitectureRegistry.Get("ffc");
+
+    /// <summary>The FFRNN (built in).</summary>
+    public static Architecture Ffrnn => ArchitectureRegistry.Get("ffrnn");
+
+    /// <summary>The BPNN baseline (built in).</summary>
+    public static Architecture Bpnn => ArchitectureRegistry.Get("bpnn");
+
+    /// <inheritdoc />
+    public override string ToString() => Id;
+}
+
+/// <summary>Writes an architecture as its id; reads ids and aliases in any case ("Ffnn" from older files too).</summary>
+internal sealed class ArchitectureJsonConverter : JsonConverter<Architecture>
+{
+    public override Architecture Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options)
+    {
+        var id = reader.GetString() ?? throw new JsonException("The architecture is null.");
+        return ArchitectureRegistry.Find(id) ?? throw new JsonException($"Unknown architecture '{id}'. Known: {ArchitectureRegistry.KnownIds}.");
+    }
+
+    public override void Write(Utf8JsonWriter writer, Architecture value, JsonSerializerOptions options) => writer.WriteStringValue(value.Id);
+}

@@ -1,0 +1,82 @@
+using System.Text.Json.Nodes;
+using FFLib.Compute;
+using FFLib.Training;
+
+namespace FFLib.Models;
+
+/// <summary>The FFRNN's registry entry: id "ffrnn", its configuration's JSON form, construction.</summary>
+public sealed class FFRecurrentArchitecture : Architecture
+{
+    /// <inheritdoc />
+    public override string Id => "ffrnn";
+
+    /// <inheritdoc />
+    public override string DisplayName => "FFRNN";
+
+    /// <inheritdoc />
+    public override string Description => "Hinton's recurrent FF network: damped synchronous frames over image, hidden and label states";
+
+    /// <inheritdoc />
+    public override IClassifierModel FromConfig(JsonObject config)
+    {
+        var cfg = ReadConfig(config);
+        var d = cfg.Dimensions;
+        var layers = new List<(Matrix, Matrix, float[])>();
+        for (int i = 1; i < d.Length - 1; i++) layers.Add((new Matrix(d[i], d[i - 1]), new Matrix(d[i], d[i + 1]), new float[d[i]]));
+        return new FFRecurrentNetwork(cfg, layers);
+    }
+
+    /// <inheritdoc />
+    public override ITrainableModel Create(RunSpec spec, int imageFeatures, int classes, FFRandom random)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        // Widths, θ, loss and learning rate are the run's FF settings; the dynamics its recurrent ones.
+        var ff = spec.Model;
+        return new FFRecurrentNetwork(spec.Recurrent with
+        {
+            ImageFeatures = imageFeatures, Classes = classes, HiddenSizes = ff.HiddenSizes,
+            Threshold = ff.Threshold, Loss = ff.Loss, LearningRate = ff.LearningRate,
+        }, random);
+    }
+
+    /// <summary>The configuration's JSON form (the FFNN's keys plus beta, k_train, k_test_low, k_test_high, prediction_seed).</summary>
+    public static JsonObject WriteConfig(FFRecurrentConfig config)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        return new()
+        {
+            ["image_features"] = config.ImageFeatures,
+            ["classes"] = config.Classes,
+            ["hidden_sizes"] = ConfigJson.IntArray(config.HiddenSizes),
+            ["threshold"] = config.Threshold,
+            ["loss"] = ConfigJson.LossText(config.Loss),
+            ["learning_rate"] = config.LearningRate,
+            ["beta"] = config.Beta,
+            ["k_train"] = config.TrainFrames,
+            ["k_test_low"] = config.TestFrameLow,
+            ["k_test_high"] = config.TestFrameHigh,
+            ["prediction_seed"] = config.PredictionSeed,
+        };
+    }
+
+    /// <summary>Reads <see cref="WriteConfig"/>'s form back and validates it.</summary>
+    public static FFRecurrentConfig ReadConfig(JsonObject c)
+    {
+        var config = new FFRecurrentConfig
+        {
+            ImageFeatures = ConfigJson.Get<int>(c, "image_features"),
+            Classes = ConfigJson.Get<int>(c, "classes"),
+            HiddenSizes = ConfigJson.IntArray(c, "hidden_sizes"),
+            Threshold = ConfigJson.Get<float>(c, "threshold"),
+            Loss = ConfigJson.Loss(c),
+            LearningRate = ConfigJson.Get<float>(c, "learning_rate"),
+            Beta = ConfigJson.Get<float>(c, "beta"),
+            TrainFrames = ConfigJson.Get<int>(c, "k_train"),
+            TestFrameLow = ConfigJson.Get<int>(c, "k_test_low"),
+            TestFrameHigh = ConfigJson.Get<int>(c, "k_test_high"),
+            PredictionSeed = ConfigJson.Get<long>(c, "prediction_seed"),
+        };
+        config.Validate();
+        return config;
+    }
+}

@@ -1,0 +1,38 @@
+namespace FFLib.Modules;
+
+/// <summary>
+/// One named parameter tensor of a model: the live array the model computes with (not a copy),
+/// its shape, and the labels the analysis tables use. Generic code (checkpoints, cloning,
+/// analysis, pruning, quantisation, optimisers) works over a model's list of these.
+/// </summary>
+/// <param name="Name">Dotted path, e.g. "layers.0.weight", "classifier.bias", "layers.1.backward_weight"; the tensor name in model files.</param>
+/// <param name="Layer">Human label of the layer it belongs to, e.g. "layer 1", "output", "classifier".</param>
+/// <param name="Kind">Human label of the tensor inside its layer: "weight", "bias", "forward", "backward".</param>
+/// <param name="Shape">Row-major shape: [out, in] for weight matrices, [out] for biases.</param>
+/// <param name="Data">The values, updated in place by training.</param>
+/// <param name="Trainable">Whether optimisers update it.</param>
+public sealed record Parameter(string Name, string Layer, string Kind, int[] Shape, float[] Data, bool Trainable = true)
+{
+    /// <summary>Whether this is a matrix (weights), as opposed to a vector (biases).</summary>
+    public bool IsMatrix => Shape.Length == 2;
+
+    /// <summary>Rows of a matrix (neurons); the length of a vector.</summary>
+    public int Rows => Shape[0];
+
+    /// <summary>Columns of a matrix (inputs); 1 for a vector.</summary>
+    public int Cols => Shape.Length == 2 ? Shape[1] : 1;
+
+    /// <summary>The shape as text, e.g. "[2000, 794]".</summary>
+    public string ShapeText => "[" + string.Join(", ", Shape) + "]";
+}
+
+/// <summary>A parameter declared by a module, named relative to it (see <see cref="Module.LocalParameters"/>).</summary>
+/// <param name="Name">Local name, e.g. "weight".</param>
+/// <param name="Kind">Analysis label, e.g. "weight", "forward".</param>
+/// <param name="Shape">Row-major shape.</param>
+/// <param name="Data">The live array.</param>
+/// <param name="Trainable">Whether optimisers update it.</param>
+public readonly record struct LocalParameter(string Name, string Kind, int[] Shape, float[] Data, bool Trainable = true);
+
+/// <summary>A sub-module with its name in parameter paths ("layers.0") and its human label ("layer 1").</summary>
+public readonly record struct ChildModule(string Name, string Label, Module Module);
