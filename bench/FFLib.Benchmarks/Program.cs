@@ -156,7 +156,7 @@ void TrainBench(string model, bool torch)
     if (arch == Architecture.Ffc) Console.WriteLine($"FFNN+C classifier-phase epoch: {history[1].TrainSeconds:F1} s ({train.Count / history[1].TrainSeconds:F0} samples/s)");
     if (arch == Architecture.Ffnn)
     {
-        // PERFORMANCE.md cost model with its identities 1–5: 5.3 GF per 128-image batch. Skipped dead-neuron
+        // docs/performance.md cost model with its identities 1–5: 5.3 GF per 128-image batch. Skipped dead-neuron
         // rows count as done (they are exact zeros), so this is the rate a dense implementation would need.
         double gf = 5.3 * train.Count / 128.0;
         Console.WriteLine($"  cost-model rate: {gf / epoch:F0} GF/s = {gf / epoch / ceiling:P0} of the product ceiling");

@@ -14,7 +14,7 @@ internal static class SweepCommand
 {
     public static Command CreateSweep()
     {
-        var models = new Option<string>("--model") { Description = "Comma-separated architectures (ffnn, ffc, ffrnn, bpnn).", DefaultValueFactory = _ => "ffnn" };
+        var models = new Option<string>("--model") { Description = "Comma-separated architectures (" + ArchitectureRegistry.KnownIds + ").", DefaultValueFactory = _ => "ffnn" };
         var datasets = new Option<string>("--dataset") { Description = "Comma-separated datasets.", DefaultValueFactory = _ => "mnist" };
         var grid = new Option<string[]>("--grid") { Description = "lr=0.001,0.02 | threshold=1,5,20 | layers=2000x2000;500x500 | loss=min,max (repeatable).", AllowMultipleArgumentsPerToken = false };
         var seeds = new Option<int>("--seeds") { Description = "Seeds per configuration.", DefaultValueFactory = _ => 10 };

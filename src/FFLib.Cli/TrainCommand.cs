@@ -14,7 +14,7 @@ internal static class TrainCommand
 {
     public static Command Create()
     {
-        var model = new Option<string>("--model") { Description = "Architecture: ffnn, ffc (FFNN+C), ffrnn or bpnn.", DefaultValueFactory = _ => "ffnn" };
+        var model = new Option<string>("--model") { Description = "Architecture: " + string.Join("; ", ArchitectureRegistry.All.Select(a => $"{a.Id} ({a.DisplayName}: {a.Description})")) + ".", DefaultValueFactory = _ => "ffnn" };
         var beta = new Option<float>("--beta") { Description = "FFRNN damping β.", DefaultValueFactory = _ => 0.7f };
         var kTrain = new Option<int>("--k-train") { Description = "FFRNN frames per training batch (K_train).", DefaultValueFactory = _ => 10 };
         var kTestLow = new Option<int>("--k-test-low") { Description = "FFRNN: goodness is averaged over frames after this one (K_testlow).", DefaultValueFactory = _ => 3 };
@@ -80,8 +80,8 @@ internal static class TrainCommand
                 "hard-sampled" => NegativeMode.HardSampled,
                 var s => throw new UsageException($"--negatives must be random, inverse, hard or hard-sampled, not '{s}'."),
             };
-            if (arch == Architecture.Bpnn && negativeMode != NegativeMode.Random)
-                throw new UsageException("--negatives applies to FF models; a bpnn uses no negative data.");
+            if (!arch.UsesNegativeData && negativeMode != NegativeMode.Random)
+                throw new UsageException($"--negatives applies to FF models; a {arch.Id} model uses no negative data.");
             int nThreads = pr.GetValue(threads);
             if (nThreads < 1) throw new UsageException($"--threads must be at least 1, not {nThreads}.");
             ComputeSettings.Threads = nThreads;

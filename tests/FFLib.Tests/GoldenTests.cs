@@ -188,7 +188,7 @@ public class FfrnnGoldenTests
     }
 }
 
-/// <summary>The layer-1 identities of PERFORMANCE.md (one image product for positives, negatives and all labels) against the plain path.</summary>
+/// <summary>The layer-1 identities of docs/performance.md (one image product for positives, negatives and all labels) against the plain path.</summary>
 public class IdentityTests
 {
     [Theory]

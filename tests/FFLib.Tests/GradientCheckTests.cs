@@ -7,7 +7,7 @@ namespace FFLib.Tests;
 
 /// <summary>
 /// Finite-difference check of the FF layer gradient: the library's analytic dL/dW and dL/db
-/// (float32, normalisation folded into the product) against central differences of the SPEC §2
+/// (float32, normalisation folded into the product) against central differences of the FF loss of docs/architectures.md
 /// loss evaluated in double precision.
 /// </summary>
 public class GradientCheckTests
@@ -75,7 +75,7 @@ public class GradientCheckTests
         return rows.ToArray();
     }
 
-    /// <summary>SPEC §2 in double precision: mean over 2B rows of softplus(±(mean h² − θ)).</summary>
+    /// <summary>The FF loss (docs/architectures.md) in double precision: mean over 2B rows of softplus(±(mean h² − θ)).</summary>
     internal static double Loss(double[][] x, double[] w, double[] b, int outF, int inF, int batch, double theta, LossDirection dir)
     {
         double sum = 0;

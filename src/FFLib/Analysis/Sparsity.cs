@@ -2,7 +2,7 @@ using System.Numerics.Tensors;
 
 namespace FFLib.Analysis;
 
-/// <summary>The four sparsity measures of the paper (§2.5, SPEC §4).</summary>
+/// <summary>The four sparsity measures of the paper (§2.5; definitions in docs/reference-values.md).</summary>
 public enum SparsityMetric
 {
     /// <summary>1 + (1/log₂ n) Σ pᵢ log₂ pᵢ with pᵢ = |xᵢ| / ‖x‖₁.</summary>

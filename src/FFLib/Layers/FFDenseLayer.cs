@@ -3,7 +3,7 @@ using FFLib.Compute;
 namespace FFLib.Layers;
 
 /// <summary>
-/// The Forward-Forward dense layer (the reference's FFLinear, SPEC §2):
+/// The Forward-Forward dense layer (the reference's FFLinear, docs/architectures.md):
 /// h = ReLU(x̂ Wᵀ + b) with x̂ = x / (‖x‖ + 1e-4), goodness = mean_j h_j².
 /// The normalisation is folded into the product, (x/s)Wᵀ = (xWᵀ)/s, so x̂ is never materialised.
 /// </summary>

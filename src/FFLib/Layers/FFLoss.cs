@@ -3,7 +3,7 @@ using FFLib.Compute;
 namespace FFLib.Layers;
 
 /// <summary>
-/// The FF layer loss of SPEC §2 on a batch whose first <c>positives</c> rows are positive data
+/// The FF layer loss (docs/architectures.md) on a batch whose first <c>positives</c> rows are positive data
 /// and the rest negative: the mean over all rows of softplus(±(meanh² − θ)), with softplus
 /// computed stably (the reference overflows above 88; this does not).
 /// </summary>

@@ -19,7 +19,7 @@ public enum PruneMethod
 }
 
 /// <summary>
-/// Structural (neuron) pruning for every architecture (SPEC §5): for each hidden layer, a ranking
+/// Structural (neuron) pruning for every architecture (the paper's §2.6): for each hidden layer, a ranking
 /// of its neurons; pruning to t keeps the first t of each ranking, deletes the other neurons' rows
 /// and bias entries and the matching input columns downstream (FFRNN: also the neighbours'
 /// backward-weight columns; FFNN+C: the classifier's input columns) — each architecture says

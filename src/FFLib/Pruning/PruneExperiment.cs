@@ -8,7 +8,7 @@ using FFLib.Training;
 
 namespace FFLib.Pruning;
 
-/// <summary>Settings of a prunability sweep (SPEC §5, Figure 19).</summary>
+/// <summary>Settings of a prunability sweep (Figure 19; docs/reference-values.md).</summary>
 public sealed record PruneOptions
 {
     /// <summary>Kept neurons per hidden layer (the paper: 2000, 1500, 1024, 512, 256, 128, 64, 32, 16, 8, 4, 2).</summary>

@@ -28,7 +28,7 @@ public sealed record TrainingOptions
     }
 }
 
-/// <summary>How the negative sample of each image is labelled (SPEC §1; issue "negative data").</summary>
+/// <summary>How the negative sample of each image is labelled (docs/architectures.md, "Data conventions").</summary>
 public enum NegativeMode
 {
     /// <summary>A wrong label drawn uniformly from the other classes (the paper's choice).</summary>
@@ -283,7 +283,7 @@ public static class NegativeControl
     }
 }
 
-/// <summary>Negative-label generators (SPEC §1).</summary>
+/// <summary>Negative-label generators (docs/architectures.md).</summary>
 public static class NegativeLabels
 {
     /// <summary>For each label, a wrong label drawn uniformly from the other classes (never the true one).</summary>

@@ -1,6 +1,6 @@
 namespace FFLib.Models;
 
-/// <summary>Shape and training rule of the BPNN baseline (SPEC §3; defaults = Table 1).</summary>
+/// <summary>Shape and training rule of the BPNN baseline (docs/architectures.md; defaults = the paper's Table 1).</summary>
 public sealed record BackpropNetworkConfig
 {
     /// <summary>Pixels per image.</summary>

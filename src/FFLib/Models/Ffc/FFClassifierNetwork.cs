@@ -8,7 +8,7 @@ using FFLib.Optim;
 namespace FFLib.Models;
 
 /// <summary>
-/// FFNN+C (SPEC §3): an FF stack trained as an FFNN, then frozen while a linear classifier on the
+/// FFNN+C (docs/architectures.md): an FF stack trained as an FFNN, then frozen while a linear classifier on the
 /// concatenation of all FF layers' outputs is trained with cross-entropy and its own Adam. Both
 /// for classifier training and for prediction the control vector is all zeros; prediction is
 /// argmax of ReLU(classifier output) — one pass, no trying of labels.
@@ -17,7 +17,8 @@ public sealed class FFClassifierNetwork : Module, ITrainableModel, IActivationSo
 {
     private readonly AdamOptimizer _classifierOptimizer;
     private readonly float[] _gradW, _gradB;
-    private float[] _features = [], _logits = [], _delta = [], _x = [], _h = [], _invNorm = [];
+    private float[] _features = [], _logits = [], _delta = [];
+    private float[]? _predictFeatures;
 
     /// <summary>A fresh FFNN+C: the FF stack is drawn first, then the classifier.</summary>
     public FFClassifierNetwork(FFNetworkConfig stack, float classifierLearningRate, FFRandom random)
@@ -152,7 +153,7 @@ public sealed class FFClassifierNetwork : Module, ITrainableModel, IActivationSo
         // Reused buffers: the classifier phase runs many batches and fresh arrays would pile up on the large-object heap.
         if (_features.Length < rows * total) _features = new float[rows * total];
         if (_logits.Length < rows * Classes) { _logits = new float[rows * Classes]; _delta = new float[rows * Classes]; }
-        Stack.ConcatenatedActivations(images, _features, ref _x, ref _h, ref _invNorm);
+        Stack.ConcatenatedActivations(images, _features);
         var features = _features.AsSpan(0, rows * total);
         Classifier.ForwardInto(features, rows, _logits.AsSpan(0, rows * Classes));
         float loss = CrossEntropy.LossAndGradient(_logits.AsSpan(0, rows * Classes), rows, Classes, labels, _delta);
@@ -165,16 +166,21 @@ public sealed class FFClassifierNetwork : Module, ITrainableModel, IActivationSo
     /// <summary>Test hook: sees the classifier loss and gradients before each Adam step.</summary>
     internal Action<float, float[], float[]>? ClassifierObserver { get; set; }
 
-    /// <summary>ReLU(classifier(features)) per image.</summary>
+    /// <summary>ReLU(classifier(features)) per image. Safe to call from several threads at once.</summary>
     public Matrix ClassScores(Matrix images)
     {
         ArgumentNullException.ThrowIfNull(images);
+        if (images.Cols != ImageFeatures) throw new ArgumentException($"images has {images.Cols} columns but the network expects {ImageFeatures} pixels per image.", nameof(images));
         int rows = images.Rows, total = Classifier.InFeatures;
-        if (_features.Length < rows * total) _features = new float[rows * total];
-        Stack.ConcatenatedActivations(images, _features, ref _x, ref _h, ref _invNorm);
+        // The feature buffer is kept between calls (evaluation calls this once per chunk); a call
+        // takes it and puts it back, so a concurrent call allocates its own.
+        var features = Interlocked.Exchange(ref _predictFeatures, null);
+        if (features is null || features.Length < rows * total) features = new float[rows * total];
+        Stack.ConcatenatedActivations(images, features);
         var z = new Matrix(rows, Classes);
-        Classifier.ForwardInto(_features.AsSpan(0, rows * total), rows, z.Data);
+        Classifier.ForwardInto(features.AsSpan(0, rows * total), rows, z.Data);
         TensorPrimitives.Max(z.Data, 0f, z.Data);
+        _predictFeatures = features;
         return z;
     }
 

@@ -20,7 +20,7 @@ public sealed class FFNetwork : Module, ITrainableModel, ILabelScorer, IActivati
     private readonly AdamOptimizer[] _optimizers;
     private readonly float[][] _gradW;
     private readonly float[][] _gradB;
-    private TrainWorkspace? _work;
+    private FFNetworkWorkspace? _train, _predict, _features;
 
     /// <summary>Creates a freshly initialised network (PyTorch nn.Linear initialisation, drawn from <paramref name="random"/> layer by layer: W then b).</summary>
     public FFNetwork(FFNetworkConfig config, FFRandom random)
@@ -65,7 +65,7 @@ public sealed class FFNetwork : Module, ITrainableModel, ILabelScorer, IActivati
     /// <summary>The FF layers, input side first.</summary>
     public IReadOnlyList<FFDenseLayer> Layers => _layers;
 
-    /// <summary>Observer called inside <see cref="TrainBatch(Matrix, ReadOnlySpan{int}, Matrix)"/> for every layer, before its Adam step (tests, diagnostics).</summary>
+    /// <summary>Observer called inside <see cref="TrainBatch(Matrix, ReadOnlySpan{int}, Matrix)"/> for every layer, before its Adam step (tests, diagnostics); it does not change the code path.</summary>
     internal LayerStepObserver? StepObserver { get; set; }
 
     /// <summary>One Adam per layer (the FF rule: no gradient crosses layers).</summary>
@@ -123,32 +123,27 @@ public sealed class FFNetwork : Module, ITrainableModel, ILabelScorer, IActivati
     /// <inheritdoc />
     public LossDirection ScoreDirection => Config.Loss;
 
+    /// <summary>Where the arithmetic runs (the CPU; see <see cref="ComputeBackend"/>).</summary>
+    public ComputeBackend Backend { get; } = ComputeBackend.Cpu;
+
     /// <summary>
     /// Writes the concatenation of every layer's activations (zero control vector) of each image
-    /// into <paramref name="concat"/> (rows × Σ widths), reusing the given scratch buffers: the
-    /// FFNN+C classifier's features without per-batch allocation.
+    /// into <paramref name="concat"/> (rows × Σ widths): the FFNN+C classifier's features. Safe to
+    /// call concurrently (a call takes the kept buffers; a concurrent one allocates its own).
     /// </summary>
-    internal void ConcatenatedActivations(Matrix images, float[] concat, ref float[] x, ref float[] h, ref float[] invNorm)
+    internal void ConcatenatedActivations(Matrix images, float[] concat)
     {
-        int rows = images.Rows, px = Config.ImageFeatures, inF = Config.InputFeatures;
-        int maxWidth = Math.Max(inF, _layers.Max(l => l.OutFeatures)), total = _layers.Sum(l => l.OutFeatures);
-        if (x.Length < rows * maxWidth) x = new float[rows * maxWidth];
-        if (h.Length < rows * maxWidth) h = new float[rows * maxWidth];
-        if (invNorm.Length < rows) invNorm = new float[rows];
-        for (int r = 0; r < rows; r++)
-        {
-            images.Data.AsSpan(r * px, px).CopyTo(x.AsSpan(r * inF));
-            x.AsSpan(r * inF + px, Config.Classes).Clear();
-        }
+        int rows = images.Rows, total = _layers.Sum(l => l.OutFeatures);
+        var w = Take(ref _features, rows, 0);
+        Backend.Clear(w.Control.Slice(0, rows * Config.Classes));
         int offset = 0;
-        for (int l = 0; l < _layers.Length; l++)
+        Forward(w, Backend.Attach(images.Data).All, rows, rows, identity: false, prepared: null, (l, h, width) =>
         {
-            var layer = _layers[l];
-            layer.ForwardInto(x.AsSpan(0, rows * layer.InFeatures), rows, h.AsSpan(0, rows * layer.OutFeatures), invNorm);
-            for (int r = 0; r < rows; r++) h.AsSpan(r * layer.OutFeatures, layer.OutFeatures).CopyTo(concat.AsSpan(r * total + offset));
-            offset += layer.OutFeatures;
-            (x, h) = (h, x);
-        }
+            var values = Backend.Read(h);
+            for (int r = 0; r < rows; r++) values.Slice(r * width, width).CopyTo(concat.AsSpan(r * total + offset));
+            offset += width;
+        });
+        _features = w;
     }
 
     /// <summary>
@@ -159,15 +154,14 @@ public sealed class FFNetwork : Module, ITrainableModel, ILabelScorer, IActivati
     {
         CheckImages(images);
         if (label is int c && (uint)c >= (uint)Config.Classes) throw new ArgumentOutOfRangeException(nameof(label), c, $"label must be in [0, {Config.Classes}).");
-        int rows = images.Rows, px = Config.ImageFeatures, inF = Config.InputFeatures;
-        var x = new Matrix(rows, inF);
-        for (int r = 0; r < rows; r++)
-        {
-            images.Data.AsSpan(r * px, px).CopyTo(x.Data.AsSpan(r * inF));
-            if (label is int l) x.Data[r * inF + px + l] = 1f;
-        }
+        int rows = images.Rows, k = Config.Classes;
+        var w = new FFNetworkWorkspace(Backend, rows, 0, Config, _layers);
+        var control = new float[rows * k];
+        if (label is int l0) for (int r = 0; r < rows; r++) control[r * k + l0] = 1f;
+        Backend.Write(control, w.Control.Slice(0, rows * k));
         var result = new Matrix[_layers.Length];
-        for (int l = 0; l < _layers.Length; l++) result[l] = x = _layers[l].Forward(x);
+        Forward(w, Backend.Attach(images.Data).All, rows, rows, identity: false, prepared: null,
+            (l, h, width) => result[l] = new Matrix(rows, width, Backend.Read(h).ToArray()));
         return result;
     }
 
@@ -212,232 +206,194 @@ public sealed class FFNetwork : Module, ITrainableModel, ILabelScorer, IActivati
             throw new ArgumentException($"negativeControl is {negativeControl.Rows}×{negativeControl.Cols} but must be {b}×{Config.Classes}.", nameof(negativeControl));
         CheckLabels(labels, nameof(labels));
 
+        var be = Backend;
         int rows = 2 * b, k = Config.Classes;
-        var w = _work is { } existing && existing.Rows >= rows ? existing : (_work = new TrainWorkspace(rows, Config, _layers));
+        var w = _train is { } existing && existing.Rows >= rows ? existing : (_train = new FFNetworkWorkspace(be, rows, b, Config, _layers, training: true));
+        // Rows [0, b): image ⊕ onehot(label); rows [b, 2b): the same image ⊕ its negative control vector.
+        var control = w.HostControl.AsSpan(0, rows * k);
+        control.Clear();
+        for (int r = 0; r < b; r++) control[r * k + labels[r]] = 1f;
+        negativeControl.Data.AsSpan(0, b * k).CopyTo(control.Slice(b * k));
+        be.Write(control, w.Control.Slice(0, rows * k));
+        var imagesOnDevice = be.Attach(images.Data).All;
         bool identity = UseInputIdentity;
-        if (identity)
-        {
-            // Control vectors only: the layer-1 product works on the B images once (PERFORMANCE.md identity 2).
-            var control = w.Control.AsSpan(0, rows * k);
-            control.Clear();
-            for (int r = 0; r < b; r++) control[r * k + labels[r]] = 1f;
-            negativeControl.Data.AsSpan(0, b * k).CopyTo(control.Slice(b * k));
-        }
-        else
-        {
-            EmbedLabels(images.Data, b, labels, w.X.AsSpan(0, b * Config.InputFeatures));
-            EmbedControl(images.Data, b, negativeControl.Data, w.X.AsSpan(b * Config.InputFeatures, b * Config.InputFeatures));
-        }
 
         var losses = new float[_layers.Length];
-        float[] cur = w.X, nxt = w.H;
         for (int l = 0; l < _layers.Length; l++)
         {
             var layer = _layers[l];
             int inF = layer.InFeatures, outF = layer.OutFeatures;
-            var x = cur.AsSpan(0, rows * inF);
-            var h = nxt.AsSpan(0, rows * outF);
-            var invNorm = w.InvNorm.AsSpan(0, rows);
+            var (x, h) = w.Buffers(l, rows, inF, outF);
+            var invNorm = w.InvNorm.Slice(0, rows);
             bool fast = identity && l == 0;
-            if (fast) FirstLayerForward(images.Data, b, w.Control, rows, h, invNorm, w.P, w.ControlWeights, computeNorms: true);
-            else layer.ForwardInto(x, rows, h, invNorm);
-            Kernels.MeanSquares(h, rows, outF, w.MeanSquares);
-            ActivationObserver?.Invoke(new LayerActivation(l, 0, rows, b, outF, h, w.MeanSquares.AsSpan(0, rows)));
-            var coef = w.Coefficient.AsSpan(0, rows);
-            losses[l] = FFLoss.LossAndRowCoefficients(w.MeanSquares.AsSpan(0, rows), b, Config.Threshold, Config.Loss, outF, coef);
+            ForwardLayer(w, l, imagesOnDevice, b, rows, fast, prepared: null, computeNorms: true);
+            var ms = w.MeanSquares.Slice(0, rows);
+            be.MeanSquares(h, rows, outF, ms);
+            if (ActivationObserver is { } observe) observe(new LayerActivation(l, 0, rows, b, outF, be.Read(h), be.Read(ms)));
+            var coef = w.Coefficient.Slice(0, rows);
+            losses[l] = be.FFLossAndCoefficients(ms, b, Config.Threshold, Config.Loss, outF, coef);
 
             // δ_r = coef_r · h_r; db = Σ_r δ_r; dW = Σ_r (δ_r / s_r) ⊗ x_r, the 1/s folding the normalisation.
-            Kernels.ScaleRows(h, rows, outF, coef);
-            Kernels.ColumnSums(h, rows, outF, _gradB[l]);
-            Kernels.ScaleRows(h, rows, outF, invNorm);
+            var (gradW, gradB) = GradientsOnDevice(l);
+            be.ScaleRows(h, rows, outF, coef);
+            be.ColumnSums(h, rows, outF, gradB);
+            be.ScaleRows(h, rows, outF, invNorm);
             // Neurons silent on every row of the batch have δ = 0, so their rows of dW are exactly 0:
-            // the product runs over the active neurons only (dead neurons are ~40% of a trained
-            // layer 2 on MNIST) and Adam skips rows whose moments are still zero.
-            if (!fast && UseSparseGradient && w.Active.TryCompact(h, rows, outF))
+            // where the backend can, the product runs over the active neurons only (dead neurons are
+            // ~40% of a trained layer 2 on MNIST) and Adam skips rows whose moments are still zero.
+            if (!fast && UseSparseGradient && w.Active is { } active && active.TryCompact(be.Read(h), rows, outF))
             {
-                var columns = w.Active.Columns;
-                w.Active.WeightGradient(x, inF, _gradW[l]);
+                var columns = active.Columns;
+                active.WeightGradient(be.Read(x), inF, _gradW[l]);
                 SparseGradientSteps++;
-                if (StepObserver is null)
+                if (StepObserver is { } stepObserver)
                 {
-                    _optimizers[l].StepRowSparse(outF, columns, [_gradW[l], _gradB[l]], [0]);
+                    // The observer sees the full gradient; the step stays the row-sparse one.
+                    var full = new float[_gradW[l].Length];
+                    _gradW[l].AsSpan(0, columns.Length * inF).CopyTo(full);
+                    Kernels.SpreadRows(full, columns, inF, outF);
+                    stepObserver(l, losses[l], be.Read(ms), full, _gradB[l]);
                 }
-                else
-                {
-                    Kernels.SpreadRows(_gradW[l], columns, inF, outF);
-                    StepObserver(l, losses[l], w.MeanSquares.AsSpan(0, rows), _gradW[l], _gradB[l]);
-                    _optimizers[l].Step([_gradW[l], _gradB[l]]);
-                }
+                _optimizers[l].StepRowSparse(outF, columns, [_gradW[l], _gradB[l]], [0]);
             }
             else
             {
-                if (fast) FirstLayerWeightGradient(images.Data, b, w.Control, rows, h, _gradW[l], w.P, w.ControlWeights);
-                else Gemm.Multiply(true, false, outF, inF, rows, h, outF, x, inF, _gradW[l], inF, accumulate: false);
-                StepObserver?.Invoke(l, losses[l], w.MeanSquares.AsSpan(0, rows), _gradW[l], _gradB[l]);
+                if (fast) FirstLayer.WeightGradient(w, imagesOnDevice, b, rows);
+                else be.Gemm(true, false, outF, inF, rows, h, outF, x, inF, gradW, inF, accumulate: false);
+                StepObserver?.Invoke(l, losses[l], be.Read(ms), _gradW[l], _gradB[l]);
                 _optimizers[l].Step([_gradW[l], _gradB[l]]);
             }
 
-            if (l + 1 < _layers.Length)
-            {
-                if (fast) FirstLayerForward(images.Data, b, w.Control, rows, h, invNorm, w.P, w.ControlWeights, computeNorms: false);
-                else layer.ForwardWithNorms(x, rows, h, invNorm);
-                (cur, nxt) = (nxt, cur);
-            }
+            // The next layer learns from this layer's output under its new weights.
+            if (l + 1 < _layers.Length) ForwardLayer(w, l, imagesOnDevice, b, rows, fast, prepared: null, computeNorms: false);
         }
         return losses;
     }
 
     /// <summary>
-    /// Whether layer 1 uses the exact identity x·Wᵀ = image·W_imgᵀ + control·W_ctrlᵀ with
-    /// ‖x‖² = ‖image‖² + ‖control‖² (PERFORMANCE.md identities 2–3): one image product serves the
-    /// positive and negative rows in training and all labels in prediction. Same maths as the plain
-    /// path up to float rounding; switch off to compare.
+    /// Layer l's activations for the workspace's rows, written to its output buffer: through the
+    /// layer-1 shortcut (<paramref name="fast"/>), or x → x̂Wᵀ + b → ReLU. Layer 0's plain input is
+    /// built from the images and the control rows first. Without <paramref name="computeNorms"/>,
+    /// the row norms of the last call are reused (same input, new weights).
     /// </summary>
-    public bool UseInputIdentity { get; set; } = true;
-
-    /// <summary>
-    /// Whether the weight gradient of a layer fed by another FF layer is computed for the neurons
-    /// active in the batch only, with the dead neurons' zero rows implied (bit-identical to the full
-    /// product; switch off to compare).
-    /// </summary>
-    public bool UseSparseGradient { get; set; } = true;
-
-    /// <summary>How many layer steps took the active-neurons-only gradient (for tests and diagnostics).</summary>
-    internal int SparseGradientSteps { get; private set; }
-
-    /// <summary>
-    /// Layer-1 activations of rows r = 0..rows−1, row r being image (r mod images) ⊕ control_r:
-    /// h = ReLU((P_(r mod n) + control_r·W_ctrlᵀ)·invNorm_r + b) with P = images·W_imgᵀ.
-    /// </summary>
-    private void FirstLayerForward(ReadOnlySpan<float> images, int n, ReadOnlySpan<float> control, int rows, Span<float> h,
-        Span<float> invNorm, float[] p, float[] controlWeights, bool computeNorms, PackedMatrix? packedImageWeight = null)
+    private void ForwardLayer(FFNetworkWorkspace w, int l, DeviceSpan images, int n, int rows, bool fast, object? prepared, bool computeNorms)
     {
-        var layer = _layers[0];
-        int px = Config.ImageFeatures, k = Config.Classes, inF = layer.InFeatures, outF = layer.OutFeatures;
-        if (packedImageWeight is not null) Gemm.Multiply(false, n, images, px, packedImageWeight, p, outF, accumulate: false);
-        else Gemm.Multiply(false, true, n, outF, px, images, px, layer.Weight.Data, inF, p, outF, accumulate: false);
-        // W_ctrlᵀ: row c = column px + c of W, contiguous for the gather below.
-        var wc = controlWeights.AsSpan(0, k * outF);
-        var wData = layer.Weight.Data;
-        for (int j = 0; j < outF; j++)
-            for (int c = 0; c < k; c++) wc[c * outF + j] = wData[j * inF + px + c];
-        // Row by row, while the row is in L1: h_r = ReLU((P_(r mod n) + control_r·W_ctrlᵀ)·invNorm_r + b).
-        // Rows are independent, so they are split over the threads (same bits for any split).
-        unsafe
+        var be = Backend;
+        var layer = _layers[l];
+        int inF = layer.InFeatures, outF = layer.OutFeatures;
+        var (x, h) = w.Buffers(l, rows, inF, outF);
+        var invNorm = w.InvNorm.Slice(0, rows);
+        if (fast)
         {
-            fixed (float* pi = images) fixed (float* pc = control) fixed (float* ph = h) fixed (float* pn = invNorm)
-            fixed (float* pp = p) fixed (float* pw = controlWeights) fixed (float* pb = layer.Bias)
-            {
-                var rowsJob = new FirstLayerRowsJob(pi, pc, ph, pn, pp, pw, pb, n, outF, px, k, computeNorms);
-                int blocks = (rows + 15) / 16;
-                if (ComputeSettings.Threads > 1 && blocks > 1)
-                    Parallel.For(0, blocks, new ParallelOptions { MaxDegreeOfParallelism = ComputeSettings.Threads }, i => rowsJob.Run(i * 16, Math.Min(rows, i * 16 + 16)));
-                else rowsJob.Run(0, rows);
-            }
+            FirstLayer.Forward(w, images, n, rows, computeNorms, prepared);
+            return;
+        }
+        if (l == 0 && computeNorms) be.EmbedControl(images, n, Config.ImageFeatures, w.Control, Config.Classes, rows, x);
+        if (computeNorms) be.InverseRowNorms(x, rows, inF, invNorm);
+        var (weight, bias) = layer.OnDevice(be);
+        be.Gemm(rows, outF, inF, x, inF, prepared, transB: true, weight.All, inF, h, outF, accumulate: false);
+        be.ScaleBiasRelu(h, rows, outF, invNorm, bias.All);
+    }
+
+    /// <summary>
+    /// The forward pass every read-out shares (prediction, activations, FFNN+C features): rows
+    /// r = 0..rows−1 of image (r mod n) ⊕ the workspace's control row r, layer by layer;
+    /// <paramref name="visit"/> sees each layer's activations.
+    /// </summary>
+    private void Forward(FFNetworkWorkspace w, DeviceSpan images, int n, int rows, bool identity, object?[]? prepared, Action<int, DeviceSpan, int> visit)
+    {
+        for (int l = 0; l < _layers.Length; l++)
+        {
+            ForwardLayer(w, l, images, n, rows, identity && l == 0, prepared?[l], computeNorms: true);
+            visit(l, w.Buffers(l, rows, _layers[l].InFeatures, _layers[l].OutFeatures).H, _layers[l].OutFeatures);
         }
     }
 
     /// <summary>
-    /// Layer-1 weight gradient from row gradients δ̃ (already divided by the row norms):
-    /// dW_img = (Σ over the rows sharing an image of δ̃)ᵀ·images, dW_ctrl[:, c] = Σ_r control_r[c]·δ̃_r.
+    /// Whether layer 1 uses the exact identity x·Wᵀ = image·W_imgᵀ + control·W_ctrlᵀ with
+    /// ‖x‖² = ‖image‖² + ‖control‖² (docs/performance.md): one image product serves the positive
+    /// and negative rows in training and all labels in prediction. Same maths as the plain path up
+    /// to float rounding; switched off by tests to compare.
     /// </summary>
-    private void FirstLayerWeightGradient(ReadOnlySpan<float> images, int n, ReadOnlySpan<float> control, int rows, ReadOnlySpan<float> delta,
-        float[] gradW, float[] s, float[] g)
-    {
-        var layer = _layers[0];
-        int px = Config.ImageFeatures, k = Config.Classes, inF = layer.InFeatures, outF = layer.OutFeatures;
-        var sum = s.AsSpan(0, n * outF);
-        delta.Slice(0, n * outF).CopyTo(sum);
-        for (int start = n; start < rows; start += n)
-            TensorPrimitives.Add(sum, delta.Slice(start * outF, n * outF), sum);
-        Gemm.Multiply(true, false, outF, px, n, sum, outF, images, px, gradW, inF, accumulate: false);
-        var gc = g.AsSpan(0, k * outF);
-        gc.Clear();
-        for (int r = 0; r < rows; r++)
-            for (int c = 0; c < k; c++)
-            {
-                float v = control[r * k + c];
-                if (v != 0f) TensorPrimitives.MultiplyAdd(delta.Slice(r * outF, outF), v, gc.Slice(c * outF, outF), gc.Slice(c * outF, outF));
-            }
-        for (int j = 0; j < outF; j++)
-            for (int c = 0; c < k; c++) gradW[j * inF + px + c] = gc[c * outF + j];
-    }
+    internal bool UseInputIdentity { get; set; } = true;
+
+    /// <summary>
+    /// Whether the weight gradient of a layer fed by another FF layer is computed for the neurons
+    /// active in the batch only, with the dead neurons' zero rows implied (bit-identical to the full
+    /// product; switched off by tests to compare).
+    /// </summary>
+    internal bool UseSparseGradient { get; set; } = true;
+
+    /// <summary>How many layer steps took the active-neurons-only gradient (for tests and diagnostics).</summary>
+    internal int SparseGradientSteps { get; private set; }
+
+    private FirstLayerShortcut? _firstLayer;
+    private (DeviceSpan, DeviceSpan)[]? _gradients;
+
+    /// <summary>Layer l's gradient buffers as the backend sees them (the CPU: the same arrays the optimiser reads).</summary>
+    internal (DeviceSpan Weight, DeviceSpan Bias) GradientsOnDevice(int l) =>
+        (_gradients ??= _gradW.Select((g, i) => (Backend.Attach(g).All, Backend.Attach(_gradB[i]).All)).ToArray())[l];
+
+    /// <summary>The layer-1 identity (its own type: forward and weight gradient through the image/control split).</summary>
+    private FirstLayerShortcut FirstLayer => _firstLayer ??= new FirstLayerShortcut(this);
 
     /// <summary>
     /// Summed goodness per (image, label): row i, column c holds Σ_layers softplus(meanh² − θ) for
-    /// image i with control vector onehot(c).
+    /// image i with control vector onehot(c). Safe to call from several threads at once.
     /// </summary>
     public Matrix LabelScores(Matrix images)
     {
         CheckImages(images);
         int n = images.Rows, classes = Config.Classes, px = Config.ImageFeatures;
+        var be = Backend;
         var scores = new Matrix(n, classes);
         const int chunk = 64; // 640 rows per product: big enough for the kernels, small in memory.
-        int maxWidth = Math.Max(Config.InputFeatures, _layers.Max(l => l.OutFeatures));
-        int maxRows = chunk * classes;
         // Buffers are kept between calls (evaluation calls this once per chunk of the test set):
         // fresh large arrays each time only pile up on the large-object heap.
-        // Taken for the call and put back after, so concurrent calls on one network stay safe (one of them allocates).
-        var pw = Interlocked.Exchange(ref _predict, null) ?? new PredictWorkspace(maxRows * maxWidth, maxRows, classes, chunk, _layers[0].OutFeatures, _layers.Length);
-        var (a, hbuf, invNorm, ms, labels, control, p, wc) = (pw.A, pw.H, pw.InvNorm, pw.MeanSquares, pw.Labels, pw.Control, pw.P, pw.ControlWeights);
-        // Over several chunks, each weight matrix is packed for the product once, not once per chunk.
+        var w = Take(ref _predict, chunk * classes, chunk);
+        // Over several chunks, each weight matrix is prepared (packed) for the product once, not once per chunk.
+        var prepared = w.Prepared;
+        for (int l = 0; l < _layers.Length; l++) prepared[l] = null;
         if (n > chunk)
-            for (int l = 0; l < _layers.Length; l++)
-                pw.Packed[l] = l == 0 && UseInputIdentity
-                    ? Gemm.Pack(true, px, _layers[0].OutFeatures, _layers[0].Weight.Data, _layers[0].InFeatures, pw.Packed[l])
-                    : _layers[l].PackWeight(pw.Packed[l]);
-        var packed = n > chunk ? pw.Packed : new PackedMatrix?[_layers.Length];
-        for (int start = 0; start < n; start += chunk)
-        {
-            int count = Math.Min(chunk, n - start), rows = count * classes;
-            var imgs = images.Data.AsSpan(start * px, count * px);
-            // Label-major rows: row c·count + i = image i ⊕ onehot(c).
-            for (int r = 0; r < rows; r++) labels[r] = r / count;
-            float[] cur = a, nxt = hbuf;
             for (int l = 0; l < _layers.Length; l++)
             {
                 var layer = _layers[l];
-                var h = nxt.AsSpan(0, rows * layer.OutFeatures);
-                if (l == 0 && UseInputIdentity)
-                {
-                    // One image product for all labels (PERFORMANCE.md identity 3).
-                    Array.Clear(control, 0, rows * classes);
-                    for (int r = 0; r < rows; r++) control[r * classes + labels[r]] = 1f;
-                    FirstLayerForward(imgs, count, control, rows, h, invNorm, p, wc, computeNorms: true, packed[0]);
-                }
-                else
-                {
-                    if (l == 0)
-                        for (int r = 0; r < rows; r++)
-                        {
-                            var row = cur.AsSpan(r * Config.InputFeatures, Config.InputFeatures);
-                            imgs.Slice(r % count * px, px).CopyTo(row);
-                            row.Slice(px).Clear();
-                            row[px + labels[r]] = 1f;
-                        }
-                    layer.ForwardInto(cur.AsSpan(0, rows * layer.InFeatures), rows, h, invNorm, packed[l]);
-                }
-                Kernels.MeanSquares(h, rows, layer.OutFeatures, ms);
-                for (int r = 0; r < rows; r++) scores.Data[(start + r % count) * classes + r / count] += Kernels.Softplus(ms[r] - Config.Threshold);
-                (cur, nxt) = (nxt, cur);
+                var weight = layer.OnDevice(be).Weight.All;
+                w.PreparedKeep[l] = l == 0 && UseInputIdentity
+                    ? be.Prepare(true, px, layer.OutFeatures, weight, layer.InFeatures, w.PreparedKeep[l])
+                    : be.Prepare(true, layer.InFeatures, layer.OutFeatures, weight, layer.InFeatures, w.PreparedKeep[l]);
+                prepared[l] = w.PreparedKeep[l];
             }
+        var allImages = be.Attach(images.Data);
+        for (int start = 0; start < n; start += chunk)
+        {
+            int count = Math.Min(chunk, n - start), rows = count * classes;
+            // Label-major rows: row c·count + i = image i ⊕ onehot(c).
+            var control = w.HostControl.AsSpan(0, rows * classes);
+            control.Clear();
+            for (int r = 0; r < rows; r++) control[r * classes + r / count] = 1f;
+            be.Write(control, w.Control.Slice(0, rows * classes));
+            Forward(w, allImages.Slice(start * px, count * px), count, rows, UseInputIdentity, prepared, (l, h, width) =>
+            {
+                var ms = w.MeanSquares.Slice(0, rows);
+                be.MeanSquares(h, rows, width, ms);
+                var goodness = be.Read(ms);
+                for (int r = 0; r < rows; r++) scores.Data[(start + r % count) * classes + r / count] += Kernels.Softplus(goodness[r] - Config.Threshold);
+            });
         }
-        _predict = pw;
+        _predict = w;
         return scores;
     }
 
-    /// <summary>Predicted class per image: argmin of <see cref="LabelScores"/> under L−, argmax under L+.</summary>
-    public int[] Predict(Matrix images)
+    /// <summary>Takes the kept workspace if it is large enough (a concurrent caller finds none and makes its own).</summary>
+    private FFNetworkWorkspace Take(ref FFNetworkWorkspace? kept, int rows, int imageRows)
     {
-        var scores = LabelScores(images);
-        var result = new int[images.Rows];
-        for (int i = 0; i < result.Length; i++)
-        {
-            var row = scores.Row(i);
-            result[i] = Config.Loss == LossDirection.Minimize ? TensorPrimitives.IndexOfMin(row) : TensorPrimitives.IndexOfMax(row);
-        }
-        return result;
+        var w = Interlocked.Exchange(ref kept, null);
+        return w is not null && w.Rows >= rows && w.ImageRows >= imageRows ? w : new FFNetworkWorkspace(Backend, rows, imageRows, Config, _layers);
     }
+
+    /// <summary>Predicted class per image: argmin of <see cref="LabelScores"/> under L−, argmax under L+.</summary>
+    public int[] Predict(Matrix images) => LabelProbe.Predict(LabelScores(images), Config.Loss);
 
     private void CheckImages(Matrix images)
     {
@@ -451,105 +407,5 @@ public sealed class FFNetwork : Module, ITrainableModel, ILabelScorer, IActivati
         for (int i = 0; i < labels.Length; i++)
             if ((uint)labels[i] >= (uint)Config.Classes)
                 throw new ArgumentOutOfRangeException(name, labels[i], $"{name}[{i}] = {labels[i]} is not a class in [0, {Config.Classes}).");
-    }
-
-    /// <summary>Row r of dst = image_r ⊕ onehot(labels[r]).</summary>
-    private void EmbedLabels(ReadOnlySpan<float> images, int rows, ReadOnlySpan<int> labels, Span<float> dst)
-    {
-        int px = Config.ImageFeatures, inF = Config.InputFeatures;
-        for (int r = 0; r < rows; r++)
-        {
-            var row = dst.Slice(r * inF, inF);
-            images.Slice(r * px, px).CopyTo(row);
-            row.Slice(px).Clear();
-            row[px + labels[r]] = 1f;
-        }
-    }
-
-    /// <summary>Row r of dst = image_r ⊕ control_r.</summary>
-    private void EmbedControl(ReadOnlySpan<float> images, int rows, ReadOnlySpan<float> control, Span<float> dst)
-    {
-        int px = Config.ImageFeatures, inF = Config.InputFeatures, k = Config.Classes;
-        for (int r = 0; r < rows; r++)
-        {
-            images.Slice(r * px, px).CopyTo(dst.Slice(r * inF, px));
-            control.Slice(r * k, k).CopyTo(dst.Slice(r * inF + px, k));
-        }
-    }
-
-    private PredictWorkspace? _predict;
-
-    /// <summary>The per-row part of <see cref="FirstLayerForward"/> over a range of rows (pointers pinned by the caller).</summary>
-    private sealed unsafe class FirstLayerRowsJob(float* images, float* control, float* h, float* invNorm, float* p,
-        float* controlWeights, float* bias, int n, int outF, int px, int k, bool computeNorms)
-    {
-        public void Run(int from, int to)
-        {
-            var b = new ReadOnlySpan<float>(bias, outF);
-            for (int r = from; r < to; r++)
-            {
-                int img = r % n;
-                var hr = new Span<float>(h + (long)r * outF, outF);
-                new ReadOnlySpan<float>(p + (long)img * outF, outF).CopyTo(hr);
-                float ctrlSq = 0;
-                for (int c = 0; c < k; c++)
-                {
-                    float v = control[(long)r * k + c];
-                    if (v == 0f) continue;
-                    ctrlSq += v * v;
-                    TensorPrimitives.MultiplyAdd(new ReadOnlySpan<float>(controlWeights + (long)c * outF, outF), v, hr, hr);
-                }
-                if (computeNorms)
-                    invNorm[r] = 1f / (MathF.Sqrt(TensorPrimitives.SumOfSquares(new ReadOnlySpan<float>(images + (long)img * px, px)) + ctrlSq) + Kernels.NormEpsilon);
-                TensorPrimitives.MultiplyAdd(hr, invNorm[r], b, hr);
-                TensorPrimitives.Max(hr, 0f, hr);
-            }
-        }
-    }
-
-    /// <summary>Prediction buffers, kept between <see cref="LabelScores"/> calls (a call takes them; a concurrent call allocates its own).</summary>
-    private sealed class PredictWorkspace(int size, int rows, int classes, int chunk, int firstWidth, int layers)
-    {
-        public PackedMatrix?[] Packed { get; } = new PackedMatrix?[layers];
-        public float[] A { get; } = new float[size];
-        public float[] H { get; } = new float[size];
-        public float[] InvNorm { get; } = new float[rows];
-        public float[] MeanSquares { get; } = new float[rows];
-        public int[] Labels { get; } = new int[rows];
-        public float[] Control { get; } = new float[rows * classes];
-        public float[] P { get; } = new float[chunk * firstWidth];
-        public float[] ControlWeights { get; } = new float[classes * firstWidth];
-    }
-
-    /// <summary>Buffers reused across batches so the training loop does not allocate.</summary>
-    private sealed class TrainWorkspace
-    {
-        public TrainWorkspace(int rows, FFNetworkConfig config, FFDenseLayer[] layers)
-        {
-            Rows = rows;
-            int maxWidth = Math.Max(config.InputFeatures, layers.Max(l => l.OutFeatures));
-            X = new float[rows * maxWidth];
-            H = new float[rows * maxWidth];
-            InvNorm = new float[rows];
-            MeanSquares = new float[rows];
-            Coefficient = new float[rows];
-            Control = new float[rows * config.Classes];
-            P = new float[rows * layers[0].OutFeatures];
-            ControlWeights = new float[config.Classes * layers[0].OutFeatures];
-            Active = new ActiveNeurons(rows, maxWidth);
-        }
-
-        public ActiveNeurons Active { get; }
-
-        public float[] Control { get; }
-        public float[] P { get; }
-        public float[] ControlWeights { get; }
-
-        public int Rows { get; }
-        public float[] X { get; }
-        public float[] H { get; }
-        public float[] InvNorm { get; }
-        public float[] MeanSquares { get; }
-        public float[] Coefficient { get; }
     }
 }

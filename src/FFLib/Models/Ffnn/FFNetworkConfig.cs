@@ -3,7 +3,7 @@ using FFLib.Layers;
 namespace FFLib.Models;
 
 /// <summary>
-/// The shape and training rule of an FFNN (SPEC §3; defaults = the paper's Table 1).
+/// The shape and training rule of an FFNN (docs/architectures.md; defaults = the paper's Table 1).
 /// </summary>
 public sealed record FFNetworkConfig
 {

@@ -2,7 +2,7 @@ using FFLib.Layers;
 
 namespace FFLib.Models;
 
-/// <summary>Shape and dynamics of an FFRNN (SPEC §3; defaults = Table 1).</summary>
+/// <summary>Shape and dynamics of an FFRNN (docs/architectures.md; defaults = the paper's Table 1).</summary>
 public sealed record FFRecurrentConfig
 {
     /// <summary>Pixels per image: the bottom state.</summary>

@@ -8,7 +8,7 @@ using FFLib.Optim;
 namespace FFLib.Models;
 
 /// <summary>
-/// Hinton's recurrent FF network as in the reference FFRNN (SPEC §3): states
+/// Hinton's recurrent FF network as in the reference FFRNN (docs/architectures.md): states
 /// [image, h1, …, hk, label]; h_i ← β·ReLU(x̂_(i−1)Wfᵀ + x̂_(i+1)Wbᵀ + b) + (1 − β)·h_i, with
 /// x̂ the row-normalised state. Hidden states start as one uniform [0, 1) row shared by the
 /// batch, then one sequential bottom-up sweep. Training runs K_train synchronous frames per
@@ -184,7 +184,7 @@ public sealed class FFRecurrentNetwork : Module, ITrainableModel, ILabelScorer, 
         FillInitialStates(states, b, 0, _stateRandom);
         FillInitialStates(states, b, b, _stateRandom);
         // Both halves hold the same images, so layer 1's image product is computed for b rows and
-        // shared; it stays valid until layer 1's forward weights change (PERFORMANCE.md identity 2).
+        // shared; it stays valid until layer 1's forward weights change (docs/performance.md, identity 7).
         var image = ShareImageProduct ? (_train.Image ??= new ImageProduct(this)).Reset(b, divisor: 1, modulo: b) : null;
         Sweep(states, rows, _train.Sweep, image: image);
         SweepObserver?.Invoke(states.Select(x => (float[])x.Clone()).ToArray());

@@ -1,0 +1,105 @@
+using FFLib.Layers;
+
+namespace FFLib.Compute;
+
+/// <summary>
+/// Where a model's arithmetic runs. Models keep their buffers in <see cref="DeviceArray"/>s and
+/// call the operations below (matrix products and the FF layer's element-wise kernels and
+/// reductions) instead of kernels directly, so that a second backend (a GPU) needs no change to
+/// model code. <see cref="Cpu"/>, the default, is the managed SIMD code; its operations are the
+/// library's span kernels, bit for bit. The operations are internal: a backend is part of the
+/// library, chosen by name.
+/// </summary>
+public abstract class ComputeBackend
+{
+    /// <summary>The managed SIMD CPU backend (AVX-512, AVX2 or scalar; <see cref="ComputeSettings.Threads"/> threads).</summary>
+    public static ComputeBackend Cpu { get; } = new CpuBackend();
+
+    /// <summary>Short name ("cpu").</summary>
+    public abstract string Name { get; }
+
+    /// <inheritdoc />
+    public override string ToString() => Name;
+
+    /// <summary>A zeroed array.</summary>
+    internal abstract DeviceArray Allocate(int length);
+
+    /// <summary>
+    /// The array for a host array a model owns (its parameters): the CPU shares the memory; a
+    /// device backend copies it and is told to copy back by the model when the host needs it.
+    /// </summary>
+    internal abstract DeviceArray Attach(float[] host);
+
+    /// <summary>The values of <paramref name="source"/> readable on the host (the CPU: the memory itself; a device: a copy).</summary>
+    internal abstract ReadOnlySpan<float> Read(DeviceSpan source);
+
+    /// <summary>Copies host values into <paramref name="destination"/>.</summary>
+    internal abstract void Write(ReadOnlySpan<float> source, DeviceSpan destination);
+
+    /// <summary>Sets the range to zero.</summary>
+    internal abstract void Clear(DeviceSpan span);
+
+    /// <summary>
+    /// C[m×n] = op(A)·op(B) (or += when <paramref name="accumulate"/>); op(A) is m×k, stored k×m
+    /// when <paramref name="transA"/>; op(B) is k×n, stored n×k when <paramref name="transB"/>.
+    /// </summary>
+    internal abstract void Gemm(bool transA, bool transB, int m, int n, int k, DeviceSpan a, int lda, DeviceSpan b, int ldb, DeviceSpan c, int ldc, bool accumulate);
+
+    /// <summary>
+    /// op(B) (k×n) prepared once for several products with it (the CPU packs it; a backend with
+    /// nothing to prepare returns null). <paramref name="reuse"/> is an earlier result to refill.
+    /// Valid until B changes.
+    /// </summary>
+    internal virtual object? Prepare(bool transB, int k, int n, DeviceSpan b, int ldb, object? reuse) => null;
+
+    /// <summary>C[m×n] = A·B (or +=) with B from <see cref="Prepare"/>, or from <paramref name="b"/> when that gave null. Same bits either way.</summary>
+    internal virtual void Gemm(int m, int n, int k, DeviceSpan a, int lda, object? prepared, bool transB, DeviceSpan b, int ldb, DeviceSpan c, int ldc, bool accumulate) =>
+        Gemm(false, transB, m, n, k, a, lda, b, ldb, c, ldc, accumulate);
+
+    /// <summary>Row r of dst = image_(r mod n) ⊕ control_r (px + k values): an FF layer's input.</summary>
+    internal abstract void EmbedControl(DeviceSpan images, int n, int px, DeviceSpan control, int k, int rows, DeviceSpan dst);
+
+    /// <summary>invNorm[r] = 1 / (‖x_r‖ + 1e-4).</summary>
+    internal abstract void InverseRowNorms(DeviceSpan x, int rows, int cols, DeviceSpan invNorm);
+
+    /// <summary>In place z_r = ReLU(z_r·invNorm[r] + b).</summary>
+    internal abstract void ScaleBiasRelu(DeviceSpan z, int rows, int cols, DeviceSpan invNorm, DeviceSpan bias);
+
+    /// <summary>meanSquares[r] = mean_j h_rj² (goodness before the threshold).</summary>
+    internal abstract void MeanSquares(DeviceSpan h, int rows, int cols, DeviceSpan meanSquares);
+
+    /// <summary>In place m_r *= scale[r].</summary>
+    internal abstract void ScaleRows(DeviceSpan m, int rows, int cols, DeviceSpan scale);
+
+    /// <summary>sums[j] = Σ_r m_rj.</summary>
+    internal abstract void ColumnSums(DeviceSpan m, int rows, int cols, DeviceSpan sums);
+
+    /// <summary>The FF loss of rows whose first <paramref name="positives"/> are positive, and per row the gradient coefficient (see <see cref="FFLoss.LossAndRowCoefficients"/>).</summary>
+    internal abstract float FFLossAndCoefficients(DeviceSpan meanSquares, int positives, float threshold, LossDirection direction, int width, DeviceSpan coefficient);
+
+    /// <summary>dst (count × rows) = columns [first, first + count) of the rows × ld matrix w, transposed.</summary>
+    internal abstract void TransposeColumns(DeviceSpan w, int rows, int ld, int first, int count, DeviceSpan dst);
+
+    /// <summary>The inverse of <see cref="TransposeColumns"/>: columns [first, first + count) of w set from src (count × rows).</summary>
+    internal abstract void ScatterColumns(DeviceSpan src, int rows, int ld, int first, int count, DeviceSpan w);
+
+    /// <summary>dst = Σ_b src[b·blockLength .. (b+1)·blockLength), blocks summed in order.</summary>
+    internal abstract void SumBlocks(DeviceSpan src, int blockLength, int blocks, DeviceSpan dst);
+
+    /// <summary>
+    /// The FFNN's layer 1 through its image/control split (docs/performance.md): for rows r whose
+    /// image is r mod n, h_r = ReLU((p_(r mod n) + Σ_c control_rc·controlWeights_c)·invNorm_r + b);
+    /// with <paramref name="computeNorms"/>, invNorm_r = 1/(√(‖image‖² + ‖control_r‖²) + 1e-4) first.
+    /// </summary>
+    internal abstract void ControlRowsForward(DeviceSpan images, int n, int px, DeviceSpan control, int k, int rows,
+        DeviceSpan p, DeviceSpan controlWeights, DeviceSpan bias, int width, DeviceSpan h, DeviceSpan invNorm, bool computeNorms);
+
+    /// <summary>dst (k × width): row c = Σ_r control_rc·δ_r, rows in order, zero control entries skipped.</summary>
+    internal abstract void ControlGradient(DeviceSpan control, int k, DeviceSpan delta, int rows, int width, DeviceSpan dst);
+
+    /// <summary>
+    /// Scratch for the dead-neuron shortcut of weight gradients (CPU: computing dW over the active
+    /// neurons only); null where the backend has none, and callers take the full product.
+    /// </summary>
+    internal virtual ActiveNeurons? CreateActiveNeurons(int rows, int width) => null;
+}

@@ -1,0 +1,151 @@
+using FFLib.Layers;
+using System.Numerics.Tensors;
+
+namespace FFLib.Compute;
+
+/// <summary>The managed SIMD backend: host arrays, and the library's span kernels (<see cref="Kernels"/>, <see cref="Compute.Gemm"/>) unchanged.</summary>
+internal sealed class CpuBackend : ComputeBackend
+{
+    private sealed class HostArray(ComputeBackend backend, float[] data) : DeviceArray(backend, data.Length)
+    {
+        public float[] Data { get; } = data;
+    }
+
+    public override string Name => "cpu";
+
+    /// <summary>The host memory of a span of this backend.</summary>
+    internal static Span<float> Host(DeviceSpan s) =>
+        s.Array is HostArray h ? h.Data.AsSpan(s.Offset, s.Length) : throw new ArgumentException($"The array belongs to the {s.Array.Backend.Name} backend, not the CPU.");
+
+    internal override DeviceArray Allocate(int length) => new HostArray(this, new float[length]);
+
+    internal override DeviceArray Attach(float[] host) => new HostArray(this, host);
+
+    internal override ReadOnlySpan<float> Read(DeviceSpan source) => Host(source);
+
+    internal override void Write(ReadOnlySpan<float> source, DeviceSpan destination) => source.CopyTo(Host(destination));
+
+    internal override void Clear(DeviceSpan span) => Host(span).Clear();
+
+    internal override void Gemm(bool transA, bool transB, int m, int n, int k, DeviceSpan a, int lda, DeviceSpan b, int ldb, DeviceSpan c, int ldc, bool accumulate) =>
+        Compute.Gemm.Multiply(transA, transB, m, n, k, Host(a), lda, Host(b), ldb, Host(c), ldc, accumulate);
+
+    internal override object? Prepare(bool transB, int k, int n, DeviceSpan b, int ldb, object? reuse) =>
+        Compute.Gemm.Pack(transB, k, n, Host(b), ldb, reuse as PackedMatrix);
+
+    internal override void Gemm(int m, int n, int k, DeviceSpan a, int lda, object? prepared, bool transB, DeviceSpan b, int ldb, DeviceSpan c, int ldc, bool accumulate)
+    {
+        if (prepared is PackedMatrix packed) Compute.Gemm.Multiply(false, m, Host(a), lda, packed, Host(c), ldc, accumulate);
+        else Gemm(false, transB, m, n, k, a, lda, b, ldb, c, ldc, accumulate);
+    }
+
+    internal override void EmbedControl(DeviceSpan images, int n, int px, DeviceSpan control, int k, int rows, DeviceSpan dst)
+    {
+        var img = Host(images);
+        var ctrl = Host(control);
+        var d = Host(dst);
+        int inF = px + k;
+        for (int r = 0; r < rows; r++)
+        {
+            img.Slice(r % n * px, px).CopyTo(d.Slice(r * inF, px));
+            ctrl.Slice(r * k, k).CopyTo(d.Slice(r * inF + px, k));
+        }
+    }
+
+    internal override void InverseRowNorms(DeviceSpan x, int rows, int cols, DeviceSpan invNorm) => Kernels.InverseRowNorms(Host(x), rows, cols, Host(invNorm));
+
+    internal override void ScaleBiasRelu(DeviceSpan z, int rows, int cols, DeviceSpan invNorm, DeviceSpan bias) => Kernels.ScaleBiasRelu(Host(z), rows, cols, Host(invNorm), Host(bias));
+
+    internal override void MeanSquares(DeviceSpan h, int rows, int cols, DeviceSpan meanSquares) => Kernels.MeanSquares(Host(h), rows, cols, Host(meanSquares));
+
+    internal override void ScaleRows(DeviceSpan m, int rows, int cols, DeviceSpan scale) => Kernels.ScaleRows(Host(m), rows, cols, Host(scale));
+
+    internal override void ColumnSums(DeviceSpan m, int rows, int cols, DeviceSpan sums) => Kernels.ColumnSums(Host(m), rows, cols, Host(sums));
+
+    internal override float FFLossAndCoefficients(DeviceSpan meanSquares, int positives, float threshold, LossDirection direction, int width, DeviceSpan coefficient) =>
+        FFLoss.LossAndRowCoefficients(Host(meanSquares), positives, threshold, direction, width, Host(coefficient));
+
+    internal override void TransposeColumns(DeviceSpan w, int rows, int ld, int first, int count, DeviceSpan dst)
+    {
+        var src = Host(w);
+        var d = Host(dst);
+        for (int j = 0; j < rows; j++)
+            for (int c = 0; c < count; c++) d[c * rows + j] = src[j * ld + first + c];
+    }
+
+    internal override void ScatterColumns(DeviceSpan src, int rows, int ld, int first, int count, DeviceSpan w)
+    {
+        var s = Host(src);
+        var d = Host(w);
+        for (int j = 0; j < rows; j++)
+            for (int c = 0; c < count; c++) d[j * ld + first + c] = s[c * rows + j];
+    }
+
+    internal override void SumBlocks(DeviceSpan src, int blockLength, int blocks, DeviceSpan dst)
+    {
+        var s = Host(src);
+        var d = Host(dst).Slice(0, blockLength);
+        s.Slice(0, blockLength).CopyTo(d);
+        for (int b = 1; b < blocks; b++) TensorPrimitives.Add(d, s.Slice(b * blockLength, blockLength), d);
+    }
+
+    internal override unsafe void ControlRowsForward(DeviceSpan images, int n, int px, DeviceSpan control, int k, int rows,
+        DeviceSpan p, DeviceSpan controlWeights, DeviceSpan bias, int width, DeviceSpan h, DeviceSpan invNorm, bool computeNorms)
+    {
+        // Row by row while the row is in L1; rows are independent, so they are split over the
+        // threads (same bits for any split).
+        fixed (float* pi = Host(images)) fixed (float* pc = Host(control)) fixed (float* ph = Host(h)) fixed (float* pn = Host(invNorm))
+        fixed (float* pp = Host(p)) fixed (float* pw = Host(controlWeights)) fixed (float* pb = Host(bias))
+        {
+            var job = new ControlRowsJob(pi, pc, ph, pn, pp, pw, pb, n, width, px, k, computeNorms);
+            int blocks = (rows + 15) / 16;
+            if (ComputeSettings.Threads > 1 && blocks > 1)
+                Parallel.For(0, blocks, new ParallelOptions { MaxDegreeOfParallelism = ComputeSettings.Threads }, i => job.Run(i * 16, Math.Min(rows, i * 16 + 16)));
+            else job.Run(0, rows);
+        }
+    }
+
+    internal override void ControlGradient(DeviceSpan control, int k, DeviceSpan delta, int rows, int width, DeviceSpan dst)
+    {
+        var ctrl = Host(control);
+        var dl = Host(delta);
+        var gc = Host(dst).Slice(0, k * width);
+        gc.Clear();
+        for (int r = 0; r < rows; r++)
+            for (int c = 0; c < k; c++)
+            {
+                float v = ctrl[r * k + c];
+                if (v != 0f) TensorPrimitives.MultiplyAdd(dl.Slice(r * width, width), v, gc.Slice(c * width, width), gc.Slice(c * width, width));
+            }
+    }
+
+    internal override ActiveNeurons? CreateActiveNeurons(int rows, int width) => new(rows, width);
+
+    /// <summary>The per-row part of <see cref="ControlRowsForward"/> over a range of rows (pointers pinned by the caller).</summary>
+    private sealed unsafe class ControlRowsJob(float* images, float* control, float* h, float* invNorm, float* p,
+        float* controlWeights, float* bias, int n, int outF, int px, int k, bool computeNorms)
+    {
+        public void Run(int from, int to)
+        {
+            var b = new ReadOnlySpan<float>(bias, outF);
+            for (int r = from; r < to; r++)
+            {
+                int img = r % n;
+                var hr = new Span<float>(h + (long)r * outF, outF);
+                new ReadOnlySpan<float>(p + (long)img * outF, outF).CopyTo(hr);
+                float ctrlSq = 0;
+                for (int c = 0; c < k; c++)
+                {
+                    float v = control[(long)r * k + c];
+                    if (v == 0f) continue;
+                    ctrlSq += v * v;
+                    TensorPrimitives.MultiplyAdd(new ReadOnlySpan<float>(controlWeights + (long)c * outF, outF), v, hr, hr);
+                }
+                if (computeNorms)
+                    invNorm[r] = 1f / (MathF.Sqrt(TensorPrimitives.SumOfSquares(new ReadOnlySpan<float>(images + (long)img * px, px)) + ctrlSq) + Kernels.NormEpsilon);
+                TensorPrimitives.MultiplyAdd(hr, invNorm[r], b, hr);
+                TensorPrimitives.Max(hr, 0f, hr);
+            }
+        }
+    }
+}
