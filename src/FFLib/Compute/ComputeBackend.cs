@@ -98,6 +98,15 @@ public abstract class ComputeBackend
     internal abstract void ControlGradient(DeviceSpan control, int k, DeviceSpan delta, int rows, int width, DeviceSpan dst);
 
     /// <summary>
+    /// One Adam step with PyTorch's arithmetic over one parameter: m ← β₁m + (1−β₁)g,
+    /// v ← β₂v + (1−β₂)g², p ← p − (lr/(1−β₁ᵗ))·m/(√v/√(1−β₂ᵗ) + ε).
+    /// </summary>
+    internal abstract void AdamStep(DeviceSpan p, DeviceSpan g, DeviceSpan m, DeviceSpan v, float lr, float beta1, float beta2, float eps, int step);
+
+    /// <summary>Copies an array made by <see cref="Attach"/> back into its host array (the CPU shares it: nothing to do).</summary>
+    internal virtual void SyncToHost(DeviceArray attached, float[] host) => Read(attached.All).CopyTo(host);
+
+    /// <summary>
     /// Scratch for the dead-neuron shortcut of weight gradients (CPU: computing dW over the active
     /// neurons only); null where the backend has none, and callers take the full product.
     /// </summary>

@@ -119,6 +119,11 @@ internal sealed class CpuBackend : ComputeBackend
             }
     }
 
+    internal override void AdamStep(DeviceSpan p, DeviceSpan g, DeviceSpan m, DeviceSpan v, float lr, float beta1, float beta2, float eps, int step) =>
+        Kernels.AdamStep(Host(p), Host(g), Host(m), Host(v), lr, beta1, beta2, eps, step, ComputeSettings.Threads);
+
+    internal override void SyncToHost(DeviceArray attached, float[] host) { }
+
     internal override ActiveNeurons? CreateActiveNeurons(int rows, int width) => new(rows, width);
 
     /// <summary>The per-row part of <see cref="ControlRowsForward"/> over a range of rows (pointers pinned by the caller).</summary>

@@ -63,6 +63,14 @@ public abstract class AffineLayer : Module
         return (fresh.Item2, fresh.Item3);
     }
 
+    /// <summary>Copies W and b back from <paramref name="backend"/> if they live there (the CPU shares them).</summary>
+    internal void SyncToHost(ComputeBackend backend)
+    {
+        if (_device is not { } d || d.Backend != backend) return;
+        backend.SyncToHost(d.Weight, Weight.Data);
+        backend.SyncToHost(d.Bias, Bias);
+    }
+
     /// <summary>Wᵀ packed for <see cref="MultiplyByWeightTransposed"/> over many chunks (valid until the weights change).</summary>
     internal PackedMatrix PackWeight(PackedMatrix? reuse) => Gemm.Pack(true, InFeatures, OutFeatures, Weight.Data, InFeatures, reuse);
 

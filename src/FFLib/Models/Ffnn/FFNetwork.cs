@@ -123,8 +123,34 @@ public sealed class FFNetwork : Module, ITrainableModel, ILabelScorer, IActivati
     /// <inheritdoc />
     public LossDirection ScoreDirection => Config.Loss;
 
-    /// <summary>Where the arithmetic runs (the CPU; see <see cref="ComputeBackend"/>).</summary>
-    public ComputeBackend Backend { get; } = ComputeBackend.Cpu;
+    private ComputeBackend _backend = ComputeBackend.Cpu;
+
+    /// <summary>
+    /// Where the arithmetic runs (default <see cref="ComputeBackend.Cpu"/>). Setting another
+    /// backend moves the parameters there at the next call; the host arrays
+    /// (<see cref="Layers"/>, <see cref="Modules.Module.Parameters"/>) are brought up to date by
+    /// <see cref="SynchronizeToHost"/>, and before the backend changes.
+    /// </summary>
+    public ComputeBackend Backend
+    {
+        get => _backend;
+        set
+        {
+            ArgumentNullException.ThrowIfNull(value);
+            if (value == _backend) return;
+            SynchronizeToHost();
+            _backend = value;
+            _train = _predict = _features = null;
+            _gradients = null;
+        }
+    }
+
+    /// <summary>Copies the parameters and optimiser moments from a device backend into the host arrays (nothing to do on the CPU).</summary>
+    public void SynchronizeToHost()
+    {
+        foreach (var layer in _layers) layer.SyncToHost(_backend);
+        foreach (var o in _optimizers) o.SyncToHost();
+    }
 
     /// <summary>
     /// Writes the concatenation of every layer's activations (zero control vector) of each image
@@ -260,8 +286,14 @@ public sealed class FFNetwork : Module, ITrainableModel, ILabelScorer, IActivati
             {
                 if (fast) FirstLayer.WeightGradient(w, imagesOnDevice, b, rows);
                 else be.Gemm(true, false, outF, inF, rows, h, outF, x, inF, gradW, inF, accumulate: false);
-                StepObserver?.Invoke(l, losses[l], be.Read(ms), _gradW[l], _gradB[l]);
-                _optimizers[l].Step([_gradW[l], _gradB[l]]);
+                if (StepObserver is { } observeStep)
+                {
+                    be.SyncToHost(gradW.Array, _gradW[l]);
+                    be.SyncToHost(gradB.Array, _gradB[l]);
+                    observeStep(l, losses[l], be.Read(ms), _gradW[l], _gradB[l]);
+                }
+                var (weight, bias) = layer.OnDevice(be);
+                _optimizers[l].Step(be, [weight.All, bias.All], [gradW, gradB]);
             }
 
             // The next layer learns from this layer's output under its new weights.

@@ -1,0 +1,232 @@
+using System.Runtime.InteropServices;
+using FFLib.Compute;
+using FFLib.Layers;
+using ILGPU;
+using ILGPU.Runtime;
+using ILGPU.Runtime.CPU;
+using ILGPU.Runtime.Cuda;
+
+namespace FFLib.Gpu;
+
+/// <summary>
+/// A <see cref="ComputeBackend"/> on an ILGPU accelerator: an NVIDIA GPU through CUDA
+/// (<see cref="CreateCuda"/>; products through cuBLAS), or ILGPU's CPU accelerator
+/// (<see cref="CreateSimulator"/>), which runs the same kernels without a GPU so that the tests
+/// check this backend's logic on every machine. Model buffers live on the device for the whole
+/// run; only the FF loss's per-row coefficients (one float per row and layer) and what a caller
+/// reads cross to the host.
+/// </summary>
+public sealed class GpuBackend : ComputeBackend, IDisposable
+{
+    private readonly Context _context;
+    private readonly Accelerator _accelerator;
+    private readonly CuBlas? _blas;
+    private readonly Kernels _k;
+    private float[] _staging = new float[4096];
+    private float[] _stagingCoef = new float[4096];
+
+    private GpuBackend(Context context, Accelerator accelerator, CuBlas? blas, string name)
+    {
+        _context = context;
+        _accelerator = accelerator;
+        _blas = blas;
+        _k = new Kernels(accelerator);
+        Name = name;
+    }
+
+    /// <inheritdoc />
+    public override string Name { get; }
+
+    /// <summary>The accelerator's description (device name, memory), for logs.</summary>
+    public string DeviceDescription => $"{_accelerator.Name}, {_accelerator.MemorySize / (1L << 20)} MiB" + (_blas is null ? "" : $", {_blas.LibraryName}");
+
+    /// <summary>
+    /// The backend on CUDA device <paramref name="device"/>. Throws <see cref="GpuUnavailableException"/>
+    /// with the reason when there is no driver, no device, or no cuBLAS.
+    /// </summary>
+    public static GpuBackend CreateCuda(int device = 0)
+    {
+        Context? context = null;
+        try
+        {
+            context = Context.Create(b => b.Cuda());
+            var devices = context.GetCudaDevices();
+            if (devices.Count == 0) throw new GpuUnavailableException("no CUDA device was found (is the NVIDIA driver installed and a GPU visible?)");
+            if ((uint)device >= (uint)devices.Count) throw new GpuUnavailableException($"CUDA device {device} does not exist; this machine has {devices.Count}");
+            var accelerator = devices[device].CreateCudaAccelerator(context);
+            var stream = ((CudaStream)accelerator.DefaultStream).StreamPtr;
+            var blas = CuBlas.TryCreate(stream, out var reason) ?? throw new GpuUnavailableException(reason);
+            return new GpuBackend(context, accelerator, blas, "cuda");
+        }
+        catch (Exception e) when (e is not GpuUnavailableException && e is DllNotFoundException or TypeInitializationException or CudaException or InvalidOperationException or NotSupportedException)
+        {
+            context?.Dispose();
+            throw new GpuUnavailableException($"CUDA could not be started: {e.GetBaseException().Message}", e);
+        }
+        catch
+        {
+            context?.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The same kernels on ILGPU's CPU accelerator (no GPU needed; slow, for tests).</summary>
+    public static GpuBackend CreateSimulator()
+    {
+        var context = Context.Create(b => b.CPU());
+        return new GpuBackend(context, context.CreateCPUAccelerator(0), null, "ilgpu-cpu");
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        _blas?.Dispose();
+        _accelerator.Dispose();
+        _context.Dispose();
+    }
+
+    private sealed class GpuArray(GpuBackend backend, MemoryBuffer1D<float, Stride1D.Dense> buffer, int length) : DeviceArray(backend, length)
+    {
+        public MemoryBuffer1D<float, Stride1D.Dense> Buffer { get; } = buffer;
+    }
+
+    private ArrayView<float> V(DeviceSpan s)
+    {
+        if (s.Array is not GpuArray a || a.Backend != this) throw new ArgumentException($"The array belongs to the {s.Array.Backend.Name} backend, not {Name}.");
+        return a.Buffer.View.BaseView.SubView(s.Offset, Math.Max(1, s.Length)).SubView(0, s.Length);
+    }
+
+    private static IntPtr Ptr(DeviceSpan s) => ((GpuArray)s.Array).Buffer.NativePtr + (nint)s.Offset * sizeof(float);
+
+    internal override DeviceArray Allocate(int length)
+    {
+        var buffer = _accelerator.Allocate1D<float>(Math.Max(1, length));
+        buffer.View.BaseView.MemSetToZero();
+        return new GpuArray(this, buffer, length);
+    }
+
+    internal override DeviceArray Attach(float[] host)
+    {
+        var a = Allocate(host.Length);
+        Write(host, a.All);
+        return a;
+    }
+
+    internal override ReadOnlySpan<float> Read(DeviceSpan source)
+    {
+        if (source.Length == 0) return [];
+        var host = new float[source.Length];
+        V(source).CopyToCPU(ref host[0], source.Length);
+        _accelerator.Synchronize();
+        return host;
+    }
+
+    internal override void SyncToHost(DeviceArray attached, float[] host)
+    {
+        if (host.Length == 0) return;
+        V(attached.All).CopyToCPU(ref host[0], host.Length);
+        _accelerator.Synchronize();
+    }
+
+    internal override void Write(ReadOnlySpan<float> source, DeviceSpan destination)
+    {
+        if (source.Length != destination.Length) throw new ArgumentException($"Writing {source.Length} values into a span of {destination.Length}.");
+        if (source.Length == 0) return;
+        V(destination).CopyFromCPU(ref MemoryMarshal.GetReference(source), source.Length);
+    }
+
+    internal override void Clear(DeviceSpan span)
+    {
+        if (span.Length > 0) V(span).MemSetToZero();
+    }
+
+    internal override void Gemm(bool transA, bool transB, int m, int n, int k, DeviceSpan a, int lda, DeviceSpan b, int ldb, DeviceSpan c, int ldc, bool accumulate)
+    {
+        if (m == 0 || n == 0) return;
+        if (_blas is not null) _blas.Gemm(transA, transB, m, n, k, Ptr(a), lda, Ptr(b), ldb, Ptr(c), ldc, accumulate);
+        else _k.Gemm(m * n, V(a), V(b), V(c), new GemmShape(transA, transB, n, k, lda, ldb, ldc, accumulate));
+    }
+
+    internal override void EmbedControl(DeviceSpan images, int n, int px, DeviceSpan control, int k, int rows, DeviceSpan dst) =>
+        _k.EmbedControl(rows * (px + k), V(images), n, px, V(control), k, V(dst));
+
+    internal override void InverseRowNorms(DeviceSpan x, int rows, int cols, DeviceSpan invNorm) => _k.InverseRowNorms(rows, V(x), cols, V(invNorm));
+
+    internal override void ScaleBiasRelu(DeviceSpan z, int rows, int cols, DeviceSpan invNorm, DeviceSpan bias) => _k.ScaleBiasRelu(rows * cols, V(z), cols, V(invNorm), V(bias));
+
+    internal override void MeanSquares(DeviceSpan h, int rows, int cols, DeviceSpan meanSquares) => _k.MeanSquares(rows, V(h), cols, V(meanSquares));
+
+    internal override void ScaleRows(DeviceSpan m, int rows, int cols, DeviceSpan scale) => _k.ScaleRows(rows * cols, V(m), cols, V(scale));
+
+    internal override void ColumnSums(DeviceSpan m, int rows, int cols, DeviceSpan sums) => _k.ColumnSums(cols, V(m), rows, cols, V(sums));
+
+    internal override float FFLossAndCoefficients(DeviceSpan meanSquares, int positives, float threshold, LossDirection direction, int width, DeviceSpan coefficient)
+    {
+        // One float per row each way: computed on the host with the CPU's exact arithmetic (the loss is summed in double there).
+        int rows = meanSquares.Length;
+        if (_staging.Length < rows) { _staging = new float[rows]; _stagingCoef = new float[rows]; }
+        V(meanSquares).CopyToCPU(ref _staging[0], rows);
+        _accelerator.Synchronize();
+        float loss = FFLoss.LossAndRowCoefficients(_staging.AsSpan(0, rows), positives, threshold, direction, width, _stagingCoef);
+        Write(_stagingCoef.AsSpan(0, rows), coefficient.Slice(0, rows));
+        return loss;
+    }
+
+    internal override void TransposeColumns(DeviceSpan w, int rows, int ld, int first, int count, DeviceSpan dst) => _k.TransposeColumns(count * rows, V(w), rows, ld, first, V(dst));
+
+    internal override void ScatterColumns(DeviceSpan src, int rows, int ld, int first, int count, DeviceSpan w) => _k.ScatterColumns(count * rows, V(src), rows, ld, first, V(w));
+
+    internal override void SumBlocks(DeviceSpan src, int blockLength, int blocks, DeviceSpan dst) => _k.SumBlocks(blockLength, V(src), blockLength, blocks, V(dst));
+
+    internal override void ControlRowsForward(DeviceSpan images, int n, int px, DeviceSpan control, int k, int rows,
+        DeviceSpan p, DeviceSpan controlWeights, DeviceSpan bias, int width, DeviceSpan h, DeviceSpan invNorm, bool computeNorms)
+    {
+        if (computeNorms) _k.ControlRowNorms(rows, V(images), n, px, V(control), k, V(invNorm));
+        _k.ControlRowsForward(rows * width, V(control), k, n, V(p), V(controlWeights), V(bias), width, V(h), V(invNorm));
+    }
+
+    internal override void ControlGradient(DeviceSpan control, int k, DeviceSpan delta, int rows, int width, DeviceSpan dst) =>
+        _k.ControlGradient(k * width, V(control), k, V(delta), rows, width, V(dst));
+
+    internal override void AdamStep(DeviceSpan p, DeviceSpan g, DeviceSpan m, DeviceSpan v, float lr, float beta1, float beta2, float eps, int step)
+    {
+        // The per-step scalars exactly as the CPU kernel computes them.
+        float bc2Sqrt = MathF.Sqrt(1f - MathF.Pow(beta2, step));
+        float negStepSize = -(lr / (1f - MathF.Pow(beta1, step)));
+        _k.Adam(p.Length, V(p), V(g), V(m), V(v), beta1, 1f - beta1, beta2, 1f - beta2, bc2Sqrt, eps, negStepSize);
+    }
+
+    /// <summary>Waits for all queued work (for timing).</summary>
+    public void Synchronize() => _accelerator.Synchronize();
+
+    /// <summary>The loaded kernels (compiled once per accelerator).</summary>
+    private sealed class Kernels(Accelerator a)
+    {
+        public readonly Action<Index1D, ArrayView<float>, int, ArrayView<float>> InverseRowNorms = a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, int, ArrayView<float>>(GpuKernels.InverseRowNorms);
+        public readonly Action<Index1D, ArrayView<float>, int, ArrayView<float>, ArrayView<float>> ScaleBiasRelu = a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, int, ArrayView<float>, ArrayView<float>>(GpuKernels.ScaleBiasRelu);
+        public readonly Action<Index1D, ArrayView<float>, int, ArrayView<float>> MeanSquares = a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, int, ArrayView<float>>(GpuKernels.MeanSquares);
+        public readonly Action<Index1D, ArrayView<float>, int, ArrayView<float>> ScaleRows = a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, int, ArrayView<float>>(GpuKernels.ScaleRows);
+        public readonly Action<Index1D, ArrayView<float>, int, int, ArrayView<float>> ColumnSums = a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, int, int, ArrayView<float>>(GpuKernels.ColumnSums);
+        public readonly Action<Index1D, ArrayView<float>, int, int, int, ArrayView<float>> TransposeColumns = a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, int, int, int, ArrayView<float>>(GpuKernels.TransposeColumns);
+        public readonly Action<Index1D, ArrayView<float>, int, int, int, ArrayView<float>> ScatterColumns = a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, int, int, int, ArrayView<float>>(GpuKernels.ScatterColumns);
+        public readonly Action<Index1D, ArrayView<float>, int, int, ArrayView<float>> SumBlocks = a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, int, int, ArrayView<float>>(GpuKernels.SumBlocks);
+        public readonly Action<Index1D, ArrayView<float>, int, int, ArrayView<float>, int, ArrayView<float>> EmbedControl = a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, int, int, ArrayView<float>, int, ArrayView<float>>(GpuKernels.EmbedControl);
+        public readonly Action<Index1D, ArrayView<float>, int, int, ArrayView<float>, int, ArrayView<float>> ControlRowNorms = a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, int, int, ArrayView<float>, int, ArrayView<float>>(GpuKernels.ControlRowNorms);
+        public readonly Action<Index1D, ArrayView<float>, int, int, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, ArrayView<float>, ArrayView<float>> ControlRowsForward =
+            a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, int, int, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, ArrayView<float>, ArrayView<float>>(GpuKernels.ControlRowsForward);
+        public readonly Action<Index1D, ArrayView<float>, int, ArrayView<float>, int, int, ArrayView<float>> ControlGradient = a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, int, ArrayView<float>, int, int, ArrayView<float>>(GpuKernels.ControlGradient);
+        public readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, float, float, float, float, float, float, float> Adam =
+            a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, float, float, float, float, float, float, float>(GpuKernels.Adam);
+        public readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmShape> Gemm = a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmShape>(GpuKernels.Gemm);
+    }
+}
+
+/// <summary>No usable GPU: the message says why (no driver, no device, no cuBLAS).</summary>
+public sealed class GpuUnavailableException : Exception
+{
+    /// <summary>With a reason.</summary>
+    public GpuUnavailableException(string message) : base(message) { }
+
+    /// <summary>With a reason and the underlying error.</summary>
+    public GpuUnavailableException(string message, Exception inner) : base(message, inner) { }
+}

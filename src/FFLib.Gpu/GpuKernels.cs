@@ -1,0 +1,153 @@
+using ILGPU;
+
+namespace FFLib.Gpu;
+
+/// <summary>
+/// The FF layer's element-wise kernels and reductions as ILGPU kernels: one thread per output
+/// element (or per row / column for reductions, summed in the CPU kernels' order). They run on
+/// CUDA and, for the tests, on ILGPU's CPU accelerator.
+/// </summary>
+internal static class GpuKernels
+{
+    public const float NormEpsilon = 1e-4f;
+
+    /// <summary>invNorm[r] = 1/(‖x_r‖ + 1e-4); one thread per row.</summary>
+    public static void InverseRowNorms(Index1D r, ArrayView<float> x, int cols, ArrayView<float> invNorm)
+    {
+        float s = 0;
+        long o = (long)(int)r * cols;
+        for (int j = 0; j < cols; j++) { float v = x[o + j]; s += v * v; }
+        invNorm[r] = 1f / (MathF.Sqrt(s) + NormEpsilon);
+    }
+
+    /// <summary>z = max(z·invNorm[row] + b[col], 0).</summary>
+    public static void ScaleBiasRelu(Index1D i, ArrayView<float> z, int cols, ArrayView<float> invNorm, ArrayView<float> bias)
+    {
+        int r = i / cols, j = i % cols;
+        z[i] = MathF.Max(z[i] * invNorm[r] + bias[j], 0f);
+    }
+
+    /// <summary>meanSquares[r] = Σ_j h_rj² / cols; one thread per row.</summary>
+    public static void MeanSquares(Index1D r, ArrayView<float> h, int cols, ArrayView<float> meanSquares)
+    {
+        float s = 0;
+        long o = (long)(int)r * cols;
+        for (int j = 0; j < cols; j++) { float v = h[o + j]; s += v * v; }
+        meanSquares[r] = s / cols;
+    }
+
+    /// <summary>m_rj *= scale[r].</summary>
+    public static void ScaleRows(Index1D i, ArrayView<float> m, int cols, ArrayView<float> scale) => m[i] *= scale[i / cols];
+
+    /// <summary>sums[j] = Σ_r m_rj, rows in order; one thread per column.</summary>
+    public static void ColumnSums(Index1D j, ArrayView<float> m, int rows, int cols, ArrayView<float> sums)
+    {
+        float s = 0;
+        for (int r = 0; r < rows; r++) s += m[(long)r * cols + j];
+        sums[j] = s;
+    }
+
+    /// <summary>dst[c·rows + j] = w[j·ld + first + c] (i over count × rows).</summary>
+    public static void TransposeColumns(Index1D i, ArrayView<float> w, int rows, int ld, int first, ArrayView<float> dst)
+    {
+        int c = i / rows, j = i % rows;
+        dst[i] = w[(long)j * ld + first + c];
+    }
+
+    /// <summary>w[j·ld + first + c] = src[c·rows + j].</summary>
+    public static void ScatterColumns(Index1D i, ArrayView<float> src, int rows, int ld, int first, ArrayView<float> w)
+    {
+        int c = i / rows, j = i % rows;
+        w[(long)j * ld + first + c] = src[i];
+    }
+
+    /// <summary>dst[i] = Σ_b src[b·blockLength + i], blocks in order.</summary>
+    public static void SumBlocks(Index1D i, ArrayView<float> src, int blockLength, int blocks, ArrayView<float> dst)
+    {
+        float s = src[i];
+        for (int b = 1; b < blocks; b++) s += src[(long)b * blockLength + i];
+        dst[i] = s;
+    }
+
+    /// <summary>dst row r = image_(r mod n) ⊕ control_r (i over rows × (px + k)).</summary>
+    public static void EmbedControl(Index1D i, ArrayView<float> images, int n, int px, ArrayView<float> control, int k, ArrayView<float> dst)
+    {
+        int inF = px + k, r = i / inF, j = i % inF;
+        dst[i] = j < px ? images[(long)(r % n) * px + j] : control[(long)r * k + j - px];
+    }
+
+    /// <summary>invNorm[r] = 1/(√(‖image_(r mod n)‖² + ‖control_r‖²) + 1e-4); one thread per row.</summary>
+    public static void ControlRowNorms(Index1D r, ArrayView<float> images, int n, int px, ArrayView<float> control, int k, ArrayView<float> invNorm)
+    {
+        float img = 0, ctrl = 0;
+        long o = (long)((int)r % n) * px;
+        for (int j = 0; j < px; j++) { float v = images[o + j]; img += v * v; }
+        for (int c = 0; c < k; c++) { float v = control[(long)(int)r * k + c]; ctrl += v * v; }
+        invNorm[r] = 1f / (MathF.Sqrt(img + ctrl) + NormEpsilon);
+    }
+
+    /// <summary>h_rj = ReLU((p_(r mod n), j + Σ_c control_rc·cw_cj)·invNorm_r + b_j) (i over rows × width; zero controls skipped).</summary>
+    public static void ControlRowsForward(Index1D i, ArrayView<float> control, int k, int n, ArrayView<float> p, ArrayView<float> controlWeights,
+        ArrayView<float> bias, int width, ArrayView<float> h, ArrayView<float> invNorm)
+    {
+        int r = i / width, j = i % width;
+        float v = p[(long)(r % n) * width + j];
+        for (int c = 0; c < k; c++)
+        {
+            float a = control[(long)r * k + c];
+            if (a != 0f) v += a * controlWeights[(long)c * width + j];
+        }
+        h[i] = MathF.Max(v * invNorm[r] + bias[j], 0f);
+    }
+
+    /// <summary>dst_cj = Σ_r control_rc·δ_rj, rows in order, zero controls skipped (i over k × width).</summary>
+    public static void ControlGradient(Index1D i, ArrayView<float> control, int k, ArrayView<float> delta, int rows, int width, ArrayView<float> dst)
+    {
+        int c = i / width, j = i % width;
+        float s = 0;
+        for (int r = 0; r < rows; r++)
+        {
+            float a = control[(long)r * k + c];
+            if (a != 0f) s += a * delta[(long)r * width + j];
+        }
+        dst[i] = s;
+    }
+
+    /// <summary>Adam with PyTorch's arithmetic; constants precomputed on the host as the CPU kernel does.</summary>
+    public static void Adam(Index1D i, ArrayView<float> p, ArrayView<float> g, ArrayView<float> m, ArrayView<float> v,
+        float beta1, float oneMinusBeta1, float beta2, float oneMinusBeta2, float bc2Sqrt, float eps, float negStepSize)
+    {
+        float gi = g[i];
+        float mi = m[i] * beta1 + gi * oneMinusBeta1;
+        float vi = v[i] * beta2 + gi * gi * oneMinusBeta2;
+        m[i] = mi;
+        v[i] = vi;
+        p[i] += negStepSize * (mi / (MathF.Sqrt(vi) / bc2Sqrt + eps));
+    }
+
+    /// <summary>
+    /// Plain product for a backend without cuBLAS (ILGPU's CPU accelerator in the tests):
+    /// C[m×n] (=|+=) op(A)·op(B), one thread per element of C, k summed in order.
+    /// </summary>
+    public static void Gemm(Index1D i, ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, GemmShape s)
+    {
+        int row = i / s.N, col = i % s.N;
+        float sum = 0;
+        for (int p = 0; p < s.K; p++)
+        {
+            float x = s.TransA != 0 ? a[(long)p * s.Lda + row] : a[(long)row * s.Lda + p];
+            float y = s.TransB != 0 ? b[(long)col * s.Ldb + p] : b[(long)p * s.Ldb + col];
+            sum += x * y;
+        }
+        long o = (long)row * s.Ldc + col;
+        c[o] = s.Accumulate != 0 ? c[o] + sum : sum;
+    }
+}
+
+/// <summary>The shape of a <see cref="GpuKernels.Gemm"/> call.</summary>
+internal readonly struct GemmShape(bool transA, bool transB, int n, int k, int lda, int ldb, int ldc, bool accumulate)
+{
+    // ints, not bools: kernel arguments must be blittable.
+    public readonly int TransA = transA ? 1 : 0, TransB = transB ? 1 : 0, Accumulate = accumulate ? 1 : 0;
+    public readonly int N = n, K = k, Lda = lda, Ldb = ldb, Ldc = ldc;
+}

@@ -1,0 +1,129 @@
+using FFLib.Compute;
+using FFLib.Gpu;
+using FFLib.Layers;
+using FFLib.Models;
+using Xunit;
+
+namespace FFLib.Tests;
+
+/// <summary>
+/// The GPU backend's kernels on ILGPU's CPU accelerator against the CPU backend: the CUDA code
+/// path's logic, checked on every machine (cuBLAS itself only runs on a GPU; here the products
+/// go through the backend's plain ILGPU product kernel).
+/// </summary>
+[Collection("GpuSimulator")]
+public sealed class GpuBackendTests : IDisposable
+{
+    private readonly GpuBackend _gpu = GpuBackend.CreateSimulator();
+
+    public void Dispose() => _gpu.Dispose();
+
+    private static void Close(ReadOnlySpan<float> expected, ReadOnlySpan<float> actual, float rel = 1e-5f)
+    {
+        Assert.Equal(expected.Length, actual.Length);
+        for (int i = 0; i < expected.Length; i++)
+            Assert.True(MathF.Abs(expected[i] - actual[i]) <= rel * MathF.Max(1f, MathF.Abs(expected[i])), $"[{i}] expected {expected[i]}, got {actual[i]}");
+    }
+
+    [Theory]
+    [InlineData(false, false, false)]
+    [InlineData(false, true, false)]
+    [InlineData(true, false, false)]
+    [InlineData(true, true, true)]
+    [InlineData(false, true, true)]
+    public void ProductMatchesTheCpu(bool transA, bool transB, bool accumulate)
+    {
+        var r = new FFRandom(1);
+        int m = 7, n = 5, k = 9, lda = transA ? m + 2 : k + 1, ldb = transB ? k + 3 : n + 1, ldc = n + 2;
+        var a = TestUtil.RandomMatrix(1, (transA ? k : m) * lda, r).Data;
+        var b = TestUtil.RandomMatrix(1, (transB ? n : k) * ldb, r).Data;
+        var c = TestUtil.RandomMatrix(1, m * ldc, r).Data;
+        var cpu = ComputeBackend.Cpu;
+        var expected = (float[])c.Clone();
+        cpu.Gemm(transA, transB, m, n, k, cpu.Attach(a).All, lda, cpu.Attach(b).All, ldb, cpu.Attach(expected).All, ldc, accumulate);
+        var dc = _gpu.Attach(c);
+        _gpu.Gemm(transA, transB, m, n, k, _gpu.Attach(a).All, lda, _gpu.Attach(b).All, ldb, dc.All, ldc, accumulate);
+        Close(expected, _gpu.Read(dc.All));
+    }
+
+    [Fact]
+    public void ElementWiseKernelsMatchTheCpu()
+    {
+        var r = new FFRandom(2);
+        int rows = 6, cols = 11;
+        var x = TestUtil.RandomMatrix(rows, cols, r).Data;
+        var bias = TestUtil.RandomMatrix(1, cols, r).Data;
+        var scale = TestUtil.RandomMatrix(1, rows, r).Data;
+        foreach (var be in new ComputeBackend[] { ComputeBackend.Cpu, _gpu }) { }
+        float[] Run(ComputeBackend be, Action<ComputeBackend, DeviceSpan, DeviceSpan, DeviceSpan, DeviceSpan> op, int outLength)
+        {
+            var dx = be.Attach((float[])x.Clone());
+            var db = be.Attach((float[])bias.Clone());
+            var ds = be.Attach((float[])scale.Clone());
+            var o = be.Allocate(outLength);
+            op(be, dx.All, db.All, ds.All, o.All);
+            return [.. be.Read(dx.All), .. be.Read(o.All)];
+        }
+        var ops = new (string, Action<ComputeBackend, DeviceSpan, DeviceSpan, DeviceSpan, DeviceSpan>, int)[]
+        {
+            ("norms", (be, dx, db, ds, o) => be.InverseRowNorms(dx, rows, cols, o), rows),
+            ("scale-bias-relu", (be, dx, db, ds, o) => be.ScaleBiasRelu(dx, rows, cols, ds, db), 1),
+            ("mean squares", (be, dx, db, ds, o) => be.MeanSquares(dx, rows, cols, o), rows),
+            ("scale rows", (be, dx, db, ds, o) => be.ScaleRows(dx, rows, cols, ds), 1),
+            ("column sums", (be, dx, db, ds, o) => be.ColumnSums(dx, rows, cols, o), cols),
+            ("transpose columns", (be, dx, db, ds, o) => be.TransposeColumns(dx, rows, cols, 3, 4, o), 4 * rows),
+            ("sum blocks", (be, dx, db, ds, o) => be.SumBlocks(dx, 2 * cols, 3, o), 2 * cols),
+            ("adam", (be, dx, db, ds, o) => be.AdamStep(dx.Slice(0, cols), db, dx.Slice(cols, cols), dx.Slice(2 * cols, cols), 0.02f, 0.9f, 0.999f, 1e-8f, 3), 1),
+        };
+        foreach (var (name, op, length) in ops)
+        {
+            var expected = Run(ComputeBackend.Cpu, op, length);
+            var actual = Run(_gpu, op, length);
+            try { Close(expected, actual); }
+            catch (Exception e) { throw new Xunit.Sdk.XunitException($"{name}: {e.Message}"); }
+        }
+    }
+
+    [Fact]
+    public void FfnnTrainsAndScoresAsOnTheCpu()
+    {
+        // Three FF steps through both layer-1 paths, then prediction: the golden tests' 1e-4 relative tolerance.
+        FFNetwork Net() => new(new FFNetworkConfig { ImageFeatures = 20, Classes = 4, HiddenSizes = [24, 16], Threshold = 0.4f }, new FFRandom(3));
+        foreach (bool identity in new[] { true, false })
+        {
+            var cpu = Net();
+            var gpu = Net();
+            cpu.UseInputIdentity = gpu.UseInputIdentity = identity;
+            gpu.Backend = _gpu;
+            var r = new FFRandom(4);
+            for (int step = 0; step < 3; step++)
+            {
+                var images = TestUtil.RandomMatrix(8, 20, r);
+                int[] labels = [0, 1, 2, 3, 0, 1, 2, 3], wrong = [1, 2, 3, 0, 2, 3, 0, 1];
+                Close(cpu.TrainBatch(images, labels, wrong), gpu.TrainBatch(images, labels, wrong), 1e-4f);
+            }
+            var test = TestUtil.RandomMatrix(70, 20, r);
+            Close(cpu.LabelScores(test).Data, gpu.LabelScores(test).Data, 1e-4f);
+            Close(cpu.LayerActivations(test, 2)[1].Data, gpu.LayerActivations(test, 2)[1].Data, 1e-4f);
+            gpu.SynchronizeToHost();
+            foreach (var (a, b) in cpu.Parameters().Zip(gpu.Parameters())) Close(a.Data, b.Data, 1e-4f);
+            // Back on the CPU the synchronised model carries on from the same weights.
+            gpu.Backend = ComputeBackend.Cpu;
+            Assert.Equal(gpu.Predict(test), gpu.Predict(test));
+        }
+    }
+
+    [Fact]
+    public void MissingCudaIsAClearErrorNotACrash()
+    {
+        try
+        {
+            using var cuda = GpuBackend.CreateCuda();
+            Assert.Equal("cuda", cuda.Name); // a machine with a GPU
+        }
+        catch (GpuUnavailableException e)
+        {
+            Assert.False(string.IsNullOrWhiteSpace(e.Message));
+        }
+    }
+}
