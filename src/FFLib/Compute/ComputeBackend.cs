@@ -33,6 +33,19 @@ public abstract class ComputeBackend
     /// <summary>The values of <paramref name="source"/> readable on the host (the CPU: the memory itself; a device: a copy).</summary>
     internal abstract ReadOnlySpan<float> Read(DeviceSpan source);
 
+    /// <summary>
+    /// Host data (a batch of images) as a span on this backend for one call: a device copies it
+    /// into <paramref name="staging"/>, grown as needed and reused across calls; the CPU reads the
+    /// host array in place.
+    /// </summary>
+    internal virtual DeviceSpan Stage(float[] host, int length, ref DeviceArray? staging)
+    {
+        if (staging is null || staging.Length < length) staging = Allocate(length);
+        var span = staging.Slice(0, length);
+        Write(host.AsSpan(0, length), span);
+        return span;
+    }
+
     /// <summary>Copies host values into <paramref name="destination"/>.</summary>
     internal abstract void Write(ReadOnlySpan<float> source, DeviceSpan destination);
 

@@ -21,6 +21,8 @@ internal sealed class CpuBackend : ComputeBackend
 
     internal override DeviceArray Attach(float[] host) => new HostArray(this, host);
 
+    internal override DeviceSpan Stage(float[] host, int length, ref DeviceArray? staging) => new HostArray(this, host).Slice(0, length);
+
     internal override ReadOnlySpan<float> Read(DeviceSpan source) => Host(source);
 
     internal override void Write(ReadOnlySpan<float> source, DeviceSpan destination) => source.CopyTo(Host(destination));

@@ -163,7 +163,7 @@ public sealed class FFNetwork : Module, ITrainableModel, ILabelScorer, IActivati
         var w = Take(ref _features, rows, 0);
         Backend.Clear(w.Control.Slice(0, rows * Config.Classes));
         int offset = 0;
-        Forward(w, Backend.Attach(images.Data).All, rows, rows, identity: false, prepared: null, (l, h, width) =>
+        Forward(w, Backend.Stage(images.Data, images.Data.Length, ref w.ImageStaging), rows, rows, identity: false, prepared: null, (l, h, width) =>
         {
             var values = Backend.Read(h);
             for (int r = 0; r < rows; r++) values.Slice(r * width, width).CopyTo(concat.AsSpan(r * total + offset));
@@ -186,7 +186,7 @@ public sealed class FFNetwork : Module, ITrainableModel, ILabelScorer, IActivati
         if (label is int l0) for (int r = 0; r < rows; r++) control[r * k + l0] = 1f;
         Backend.Write(control, w.Control.Slice(0, rows * k));
         var result = new Matrix[_layers.Length];
-        Forward(w, Backend.Attach(images.Data).All, rows, rows, identity: false, prepared: null,
+        Forward(w, Backend.Stage(images.Data, images.Data.Length, ref w.ImageStaging), rows, rows, identity: false, prepared: null,
             (l, h, width) => result[l] = new Matrix(rows, width, Backend.Read(h).ToArray()));
         return result;
     }
@@ -241,7 +241,7 @@ public sealed class FFNetwork : Module, ITrainableModel, ILabelScorer, IActivati
         for (int r = 0; r < b; r++) control[r * k + labels[r]] = 1f;
         negativeControl.Data.AsSpan(0, b * k).CopyTo(control.Slice(b * k));
         be.Write(control, w.Control.Slice(0, rows * k));
-        var imagesOnDevice = be.Attach(images.Data).All;
+        var imagesOnDevice = be.Stage(images.Data, b * Config.ImageFeatures, ref w.ImageStaging);
         bool identity = UseInputIdentity;
 
         var losses = new float[_layers.Length];
@@ -396,7 +396,7 @@ public sealed class FFNetwork : Module, ITrainableModel, ILabelScorer, IActivati
                     : be.Prepare(true, layer.InFeatures, layer.OutFeatures, weight, layer.InFeatures, w.PreparedKeep[l]);
                 prepared[l] = w.PreparedKeep[l];
             }
-        var allImages = be.Attach(images.Data);
+        var allImages = be.Stage(images.Data, n * px, ref w.ImageStaging);
         for (int start = 0; start < n; start += chunk)
         {
             int count = Math.Min(chunk, n - start), rows = count * classes;

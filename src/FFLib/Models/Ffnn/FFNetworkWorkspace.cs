@@ -58,6 +58,9 @@ internal sealed class FFNetworkWorkspace
     public object?[] Prepared { get; }
     public object?[] PreparedKeep { get; }
 
+    /// <summary>The images of the call on a device backend (unused on the CPU, which reads them in place).</summary>
+    public DeviceArray? ImageStaging;
+
     /// <summary>Training on a backend that has it: the dead-neuron shortcut's scratch.</summary>
     public ActiveNeurons? Active { get; }
 }

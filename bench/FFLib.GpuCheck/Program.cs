@@ -1,0 +1,117 @@
+// The GPU check: everything scripts/gpu-check.sh measures on a CUDA machine, printed in one go.
+// Usage: FFLib.GpuCheck MNIST_DIR [--simulate] [--paper-epochs N]
+//   --simulate: ILGPU's CPU accelerator instead of CUDA (a rehearsal on a machine without a GPU; small sizes).
+using System.Diagnostics;
+using FFLib.Compute;
+using FFLib.Data;
+using FFLib.Gpu;
+using FFLib.Models;
+using FFLib.Training;
+
+if (args.Length < 1) { Console.Error.WriteLine("usage: FFLib.GpuCheck MNIST_DIR [--simulate] [--paper-epochs N]"); return 2; }
+bool simulate = args.Contains("--simulate");
+int paperEpochs = args.SkipWhile(a => a != "--paper-epochs").Skip(1).Select(int.Parse).FirstOrDefault(60);
+ComputeSettings.Threads = Environment.ProcessorCount;
+Console.WriteLine($"machine: {Environment.ProcessorCount} cores, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}, {System.Runtime.InteropServices.RuntimeInformation.FrameworkDescription}");
+
+GpuBackend gpu;
+try { gpu = simulate ? GpuBackend.CreateSimulator() : GpuBackend.CreateCuda(); }
+catch (GpuUnavailableException e) { Console.WriteLine($"no GPU: {e.Message}"); return 3; }
+Console.WriteLine($"backend: {gpu.Name} ({gpu.DeviceDescription})");
+
+var data = DatasetLoader.Load(DatasetKind.Mnist, new DatasetLoadOptions { DataDirectory = args[0], AllowDownload = false });
+var (train, validation) = data.Train.SplitLast(0.1);
+if (simulate) (train, validation) = (train.Take(512), validation.Take(256));
+var test = simulate ? data.Test.Take(300) : data.Test;
+int[] widths = simulate ? [64, 64] : [2000, 2000];
+
+// 1. Numerics: 3 Adam steps of a small FFNN on the GPU against the CPU backend (both layer-1 paths).
+foreach (bool identity in new[] { true, false })
+{
+    FFNetwork Small() => new(new FFNetworkConfig { HiddenSizes = [300, 200] }, new FFRandom(11)) { UseInputIdentity = identity };
+    var cpu = Small();
+    var dev = Small();
+    dev.Backend = gpu;
+    var images = train.ToMatrix(0, 64);
+    var labels = Enumerable.Range(0, 64).Select(train.Label).ToArray();
+    var wrong = labels.Select(l => (l + 3) % 10).ToArray();
+    double worstLoss = 0;
+    for (int s = 0; s < 3; s++)
+    {
+        var a = cpu.TrainBatch(images, labels, wrong);
+        var b = dev.TrainBatch(images, labels, wrong);
+        worstLoss = Math.Max(worstLoss, a.Zip(b, (x, y) => Math.Abs(x - y) / Math.Max(1e-6, Math.Abs(x))).Max());
+    }
+    dev.SynchronizeToHost();
+    double worst = 0, scale = 0;
+    foreach (var (p, q) in cpu.Parameters().Zip(dev.Parameters()))
+        for (int i = 0; i < p.Data.Length; i++) { worst = Math.Max(worst, Math.Abs(p.Data[i] - q.Data[i])); scale = Math.Max(scale, Math.Abs(p.Data[i])); }
+    var probe = test.ToMatrix(0, 200);
+    int agree = cpu.Predict(probe).Zip(dev.Predict(probe), (x, y) => x == y ? 1 : 0).Sum();
+    Console.WriteLine($"numerics ({(identity ? "layer-1 shortcut" : "plain layer 1")}): 3 Adam steps, max |Δw| {worst:E2} (max |w| {scale:F3}, relative {worst / scale:E2}), max relative loss difference {worstLoss:E2}, predictions agree on {agree}/200");
+}
+
+// 2. Speed: the paper's FFNN (2×2000) on MNIST, one warm-up epoch, then timed epochs and prediction.
+var random = new FFRandom(42);
+var net = new FFNetwork(new FFNetworkConfig { HiddenSizes = widths }, random) { Backend = gpu };
+var trainer = new Trainer();
+var options = new TrainingOptions { Epochs = 1, ValidateEachEpoch = false };
+var sw = Stopwatch.StartNew();
+trainer.Train(net, train, null, options, random);
+gpu.Synchronize();
+Console.WriteLine($"warm-up epoch (kernel compilation, cuBLAS start): {sw.Elapsed.TotalSeconds:F2} s");
+var epochTimes = new List<double>();
+for (int e = 0; e < (simulate ? 1 : 3); e++)
+{
+    sw.Restart();
+    trainer.Train(net, train, null, options, random);
+    gpu.Synchronize();
+    epochTimes.Add(sw.Elapsed.TotalSeconds);
+}
+Console.WriteLine($"FFNN {string.Join("×", widths)} epoch ({train.Count} images, batch 128): {string.Join(", ", epochTimes.Select(t => $"{t:F3} s"))}");
+sw.Restart();
+var testMatrix = test.ToMatrix();
+var predicted = net.Predict(testMatrix);
+gpu.Synchronize();
+double predictSeconds = sw.Elapsed.TotalSeconds;
+sw.Restart();
+predicted = net.Predict(testMatrix);
+double predictSeconds2 = sw.Elapsed.TotalSeconds;
+double acc = predicted.Where((p, i) => p == test.Label(i)).Count() / (double)test.Count;
+Console.WriteLine($"predict {test.Count} test images: {predictSeconds:F3} s, again {predictSeconds2:F3} s (accuracy after {1 + epochTimes.Count} epochs {acc:P2})");
+
+// 3. Determinism: the same seed twice on the same GPU, 30 batches each.
+// FNV-1a over the weights' bits (managed: no OpenSSL needed on the GPU machine).
+string Hash(FFNetwork n)
+{
+    n.SynchronizeToHost();
+    ulong h = 14695981039346656037;
+    foreach (var p in n.Parameters())
+        foreach (float v in p.Data) { h ^= BitConverter.SingleToUInt32Bits(v); h *= 1099511628211; }
+    return h.ToString("X16");
+}
+string Run()
+{
+    var r = new FFRandom(7);
+    var n = new FFNetwork(new FFNetworkConfig { HiddenSizes = widths }, r) { Backend = gpu };
+    trainer.Train(n, train.Take(30 * 128), null, options, r);
+    return Hash(n);
+}
+string h1 = Run(), h2 = Run();
+Console.WriteLine($"determinism: two runs with seed 7 give weight hashes {h1} and {h2} ({(h1 == h2 ? "identical" : "DIFFERENT")})");
+
+// 4. The paper's run: 60 epochs of FFNN 2×2000, then the test set (skipped when an epoch is too slow for the device time).
+if (!simulate && epochTimes.Average() * paperEpochs < 240)
+{
+    var r = new FFRandom(42);
+    var paper = new FFNetwork(new FFNetworkConfig(), r) { Backend = gpu };
+    sw.Restart();
+    new Trainer().Train(paper, train, validation, new TrainingOptions { Epochs = paperEpochs, ValidateEachEpoch = false }, r);
+    gpu.Synchronize();
+    double trainSeconds = sw.Elapsed.TotalSeconds;
+    double paperAcc = Evaluation.Accuracy(paper, test);
+    Console.WriteLine($"paper FFNN: {paperEpochs} epochs in {trainSeconds:F1} s ({trainSeconds / paperEpochs:F3} s/epoch), {sw.Elapsed.TotalSeconds:F1} s with the test; test accuracy {paperAcc:P2}");
+}
+else Console.WriteLine($"paper FFNN: skipped ({paperEpochs} epochs at {epochTimes.Average():F2} s would exceed the time budget)");
+gpu.Dispose();
+return 0;
