@@ -21,6 +21,12 @@ public abstract class ComputeBackend
     /// <inheritdoc />
     public override string ToString() => Name;
 
+    /// <summary>
+    /// Rows per pass that suit this backend when a model splits a large input (prediction of a test
+    /// set): the CPU wants them cache-sized, a GPU wants enough to fill the device and few launches.
+    /// </summary>
+    internal virtual int PreferredRows => 640;
+
     /// <summary>A zeroed array.</summary>
     internal abstract DeviceArray Allocate(int length);
 

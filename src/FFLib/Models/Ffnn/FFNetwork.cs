@@ -379,7 +379,8 @@ public sealed class FFNetwork : Module, ITrainableModel, ILabelScorer, IActivati
         int n = images.Rows, classes = Config.Classes, px = Config.ImageFeatures;
         var be = Backend;
         var scores = new Matrix(n, classes);
-        const int chunk = 64; // 640 rows per product: big enough for the kernels, small in memory.
+        // 640 rows per product on the CPU: big enough for the kernels, small in memory; far more on a GPU.
+        int chunk = Math.Max(1, be.PreferredRows / classes);
         // Buffers are kept between calls (evaluation calls this once per chunk of the test set):
         // fresh large arrays each time only pile up on the large-object heap.
         var w = Take(ref _predict, chunk * classes, chunk);
