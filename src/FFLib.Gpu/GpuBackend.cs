@@ -150,6 +150,25 @@ public sealed class GpuBackend : ComputeBackend, IDisposable
         else _k.Gemm(m * n, V(a), V(b), V(c), new GemmShape(transA, transB, n, k, lda, ldb, ldc, accumulate));
     }
 
+    internal override void BiasActivation(DeviceSpan z, int rows, int cols, DeviceSpan bias, bool relu) => _k.BiasActivation(rows * cols, V(z), cols, V(bias), relu ? 1 : 0);
+
+    internal override void ReluBackward(DeviceSpan dx, DeviceSpan a) => _k.ReluBackward(dx.Length, V(dx), V(a));
+
+    internal override float CrossEntropyLossAndGradient(DeviceSpan logits, int rows, int classes, ReadOnlySpan<int> labels, DeviceSpan gradient)
+    {
+        // rows × classes floats each way: the CPU's arithmetic on the host.
+        int n = rows * classes;
+        if (_staging.Length < n) { _staging = new float[n]; _stagingCoef = new float[n]; }
+        V(logits.Slice(0, n)).CopyToCPU(ref _staging[0], n);
+        _accelerator.Synchronize();
+        float loss = CrossEntropy.LossAndGradient(_staging.AsSpan(0, n), rows, classes, labels, _stagingCoef);
+        Write(_stagingCoef.AsSpan(0, n), gradient.Slice(0, n));
+        return loss;
+    }
+
+    internal override void CopyColumns(DeviceSpan src, int rows, int cols, DeviceSpan dst, int ldDst, int offset) =>
+        _k.CopyColumns(rows * cols, V(src), cols, V(dst), ldDst, offset);
+
     internal override void EmbedControl(DeviceSpan images, int n, int px, DeviceSpan control, int k, int rows, DeviceSpan dst) =>
         _k.EmbedControl(rows * (px + k), V(images), n, px, V(control), k, V(dst));
 
@@ -208,6 +227,9 @@ public sealed class GpuBackend : ComputeBackend, IDisposable
         public readonly Action<Index1D, ArrayView<float>, int, ArrayView<float>> InverseRowNorms = a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, int, ArrayView<float>>(GpuKernels.InverseRowNorms);
         public readonly Action<Index1D, ArrayView<float>, int, ArrayView<float>, ArrayView<float>> ScaleBiasRelu = a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, int, ArrayView<float>, ArrayView<float>>(GpuKernels.ScaleBiasRelu);
         public readonly Action<Index1D, ArrayView<float>, int, ArrayView<float>> MeanSquares = a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, int, ArrayView<float>>(GpuKernels.MeanSquares);
+        public readonly Action<Index1D, ArrayView<float>, int, ArrayView<float>, int> BiasActivation = a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, int, ArrayView<float>, int>(GpuKernels.BiasActivation);
+        public readonly Action<Index1D, ArrayView<float>, int, ArrayView<float>, int, int> CopyColumns = a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, int, ArrayView<float>, int, int>(GpuKernels.CopyColumns);
+        public readonly Action<Index1D, ArrayView<float>, ArrayView<float>> ReluBackward = a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>>(GpuKernels.ReluBackward);
         public readonly Action<Index1D, ArrayView<float>, int, ArrayView<float>> ScaleRows = a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, int, ArrayView<float>>(GpuKernels.ScaleRows);
         public readonly Action<Index1D, ArrayView<float>, int, int, ArrayView<float>> ColumnSums = a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, int, int, ArrayView<float>>(GpuKernels.ColumnSums);
         public readonly Action<Index1D, ArrayView<float>, int, int, int, ArrayView<float>> TransposeColumns = a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, int, int, int, ArrayView<float>>(GpuKernels.TransposeColumns);

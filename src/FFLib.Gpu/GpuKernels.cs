@@ -36,6 +36,26 @@ internal static class GpuKernels
         meanSquares[r] = s / cols;
     }
 
+    /// <summary>z_rj += b_j, then ReLU when relu ≠ 0.</summary>
+    public static void BiasActivation(Index1D i, ArrayView<float> z, int cols, ArrayView<float> bias, int relu)
+    {
+        float v = z[i] + bias[i % cols];
+        z[i] = relu != 0 ? MathF.Max(v, 0f) : v;
+    }
+
+    /// <summary>dx = 0 where a ≤ 0.</summary>
+    public static void ReluBackward(Index1D i, ArrayView<float> dx, ArrayView<float> a)
+    {
+        if (a[i] <= 0f) dx[i] = 0f;
+    }
+
+    /// <summary>dst[r·ld + offset + j] = src[r·cols + j] (i over rows × cols).</summary>
+    public static void CopyColumns(Index1D i, ArrayView<float> src, int cols, ArrayView<float> dst, int ld, int offset)
+    {
+        int r = i / cols, j = i % cols;
+        dst[(long)r * ld + offset + j] = src[i];
+    }
+
     /// <summary>m_rj *= scale[r].</summary>
     public static void ScaleRows(Index1D i, ArrayView<float> m, int cols, ArrayView<float> scale) => m[i] *= scale[i / cols];
 

@@ -114,6 +114,50 @@ public sealed class GpuBackendTests : IDisposable
     }
 
     [Fact]
+    public void BpnnTrainsAndPredictsAsOnTheCpu()
+    {
+        BackpropNetwork Net() => new(new BackpropNetworkConfig { ImageFeatures = 20, Classes = 4, HiddenSizes = [24, 16], LearningRate = 1e-2f }, new FFRandom(5));
+        var cpu = Net();
+        var gpu = Net();
+        gpu.Backend = _gpu;
+        var r = new FFRandom(6);
+        for (int step = 0; step < 3; step++)
+        {
+            var images = TestUtil.RandomMatrix(8, 20, r);
+            int[] labels = [0, 1, 2, 3, 3, 2, 1, 0];
+            Close([cpu.TrainBatch(images, labels)], [gpu.TrainBatch(images, labels)], 1e-4f);
+        }
+        var test = TestUtil.RandomMatrix(300, 20, r);
+        Close(cpu.Logits(test).Data, gpu.Logits(test).Data, 1e-4f);
+        Close(cpu.HiddenActivations(test)[1].Data, gpu.HiddenActivations(test)[1].Data, 1e-4f);
+        gpu.SynchronizeToHost();
+        foreach (var (a, b) in cpu.Parameters().Zip(gpu.Parameters())) Close(a.Data, b.Data, 1e-4f);
+    }
+
+    [Fact]
+    public void FfcTrainsBothPhasesAndScoresAsOnTheCpu()
+    {
+        FFClassifierNetwork Net() => new(new FFNetworkConfig { ImageFeatures = 20, Classes = 4, HiddenSizes = [24, 16], Threshold = 0.4f }, 1e-2f, new FFRandom(7));
+        var cpu = Net();
+        var gpu = Net();
+        gpu.Backend = _gpu;
+        Assert.Same(_gpu, gpu.Stack.Backend);
+        var r = new FFRandom(8);
+        foreach (var phase in new[] { Models.TrainingPhase.ForwardForward, Models.TrainingPhase.Classifier })
+            for (int step = 0; step < 2; step++)
+            {
+                var images = TestUtil.RandomMatrix(8, 20, r);
+                int[] labels = [0, 1, 2, 3, 3, 2, 1, 0];
+                var negative = Training.NegativeControl.OneHot([1, 2, 3, 0, 0, 3, 2, 1], 4);
+                Close(cpu.TrainBatch(images, labels, negative, phase), gpu.TrainBatch(images, labels, negative, phase), 1e-4f);
+            }
+        var test = TestUtil.RandomMatrix(50, 20, r);
+        Close(cpu.ClassScores(test).Data, gpu.ClassScores(test).Data, 1e-4f);
+        gpu.SynchronizeToHost();
+        foreach (var (a, b) in cpu.Parameters().Zip(gpu.Parameters())) Close(a.Data, b.Data, 1e-4f);
+    }
+
+    [Fact]
     public void MissingCudaIsAClearErrorNotACrash()
     {
         try

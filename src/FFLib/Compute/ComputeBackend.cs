@@ -78,6 +78,18 @@ public abstract class ComputeBackend
     /// <summary>Row r of dst = image_(r mod n) ⊕ control_r (px + k values): an FF layer's input.</summary>
     internal abstract void EmbedControl(DeviceSpan images, int n, int px, DeviceSpan control, int k, int rows, DeviceSpan dst);
 
+    /// <summary>In place z_r += b, then ReLU when <paramref name="relu"/> (a dense layer's output).</summary>
+    internal abstract void BiasActivation(DeviceSpan z, int rows, int cols, DeviceSpan bias, bool relu);
+
+    /// <summary>In place dx_i = 0 where the layer's output a_i ≤ 0 (ReLU's derivative, 0 at 0 as in PyTorch).</summary>
+    internal abstract void ReluBackward(DeviceSpan dx, DeviceSpan a);
+
+    /// <summary>Mean softmax cross-entropy of the logits' rows, and its gradient (softmax − onehot)/rows (see <see cref="CrossEntropy"/>).</summary>
+    internal abstract float CrossEntropyLossAndGradient(DeviceSpan logits, int rows, int classes, ReadOnlySpan<int> labels, DeviceSpan gradient);
+
+    /// <summary>Columns [offset, offset + cols) of dst (rows × ldDst) = src (rows × cols): one block of a concatenation.</summary>
+    internal abstract void CopyColumns(DeviceSpan src, int rows, int cols, DeviceSpan dst, int ldDst, int offset);
+
     /// <summary>invNorm[r] = 1 / (‖x_r‖ + 1e-4).</summary>
     internal abstract void InverseRowNorms(DeviceSpan x, int rows, int cols, DeviceSpan invNorm);
 

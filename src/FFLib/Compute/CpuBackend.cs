@@ -41,6 +41,35 @@ internal sealed class CpuBackend : ComputeBackend
         else Gemm(false, transB, m, n, k, a, lda, b, ldb, c, ldc, accumulate);
     }
 
+    internal override void BiasActivation(DeviceSpan z, int rows, int cols, DeviceSpan bias, bool relu)
+    {
+        var zz = Host(z).Slice(0, rows * cols);
+        var b = Host(bias);
+        for (int r = 0; r < rows; r++)
+        {
+            var row = zz.Slice(r * cols, cols);
+            TensorPrimitives.Add(row, b, row);
+        }
+        if (relu) TensorPrimitives.Max(zz, 0f, zz);
+    }
+
+    internal override void ReluBackward(DeviceSpan dx, DeviceSpan a)
+    {
+        var d = Host(dx);
+        var x = Host(a);
+        for (int i = 0; i < d.Length; i++) if (x[i] <= 0f) d[i] = 0f;
+    }
+
+    internal override float CrossEntropyLossAndGradient(DeviceSpan logits, int rows, int classes, ReadOnlySpan<int> labels, DeviceSpan gradient) =>
+        CrossEntropy.LossAndGradient(Host(logits), rows, classes, labels, Host(gradient));
+
+    internal override void CopyColumns(DeviceSpan src, int rows, int cols, DeviceSpan dst, int ldDst, int offset)
+    {
+        var s = Host(src);
+        var d = Host(dst);
+        for (int r = 0; r < rows; r++) s.Slice(r * cols, cols).CopyTo(d.Slice(r * ldDst + offset, cols));
+    }
+
     internal override void EmbedControl(DeviceSpan images, int n, int px, DeviceSpan control, int k, int rows, DeviceSpan dst)
     {
         var img = Host(images);

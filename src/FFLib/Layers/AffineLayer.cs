@@ -52,25 +52,6 @@ public abstract class AffineLayer : Module
         new("bias", "bias", [OutFeatures], Bias),
     ];
 
-    private (ComputeBackend Backend, DeviceArray Weight, DeviceArray Bias)? _device;
-
-    /// <summary>W and b as <paramref name="backend"/> sees them (the CPU: the same arrays; kept for the next call).</summary>
-    internal (DeviceArray Weight, DeviceArray Bias) OnDevice(ComputeBackend backend)
-    {
-        if (_device is { } d && d.Backend == backend) return (d.Weight, d.Bias);
-        var fresh = (backend, backend.Attach(Weight.Data), backend.Attach(Bias));
-        _device = fresh;
-        return (fresh.Item2, fresh.Item3);
-    }
-
-    /// <summary>Copies W and b back from <paramref name="backend"/> if they live there (the CPU shares them).</summary>
-    internal void SyncToHost(ComputeBackend backend)
-    {
-        if (_device is not { } d || d.Backend != backend) return;
-        backend.SyncToHost(d.Weight, Weight.Data);
-        backend.SyncToHost(d.Bias, Bias);
-    }
-
     /// <summary>Wᵀ packed for <see cref="MultiplyByWeightTransposed"/> over many chunks (valid until the weights change).</summary>
     internal PackedMatrix PackWeight(PackedMatrix? reuse) => Gemm.Pack(true, InFeatures, OutFeatures, Weight.Data, InFeatures, reuse);
 

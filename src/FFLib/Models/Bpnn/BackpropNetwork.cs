@@ -11,14 +11,13 @@ namespace FFLib.Models;
 /// The paper's backprop baseline: image → [Linear → ReLU]* → Linear → logits, softmax
 /// cross-entropy, one Adam over all parameters, ordinary backpropagation. Prediction = argmax.
 /// </summary>
-public sealed class BackpropNetwork : Module, ITrainableModel, IActivationSource, INeuronPrunable
+public sealed class BackpropNetwork : ComputeModule, ITrainableModel, IActivationSource, INeuronPrunable
 {
     private readonly DenseLayer[] _layers;
     private readonly AdamOptimizer _optimizer;
     private readonly float[][] _grads;
-    private float[][] _acts = [];
-    private float[] _delta = [], _deltaPrev = [];
-    private int _rows;
+    private TrainBuffers? _train;
+    private PredictBuffers? _predict;
 
     /// <summary>A freshly initialised network (nn.Linear initialisation, layer by layer: W then b).</summary>
     public BackpropNetwork(BackpropNetworkConfig config, FFRandom random)
@@ -106,47 +105,79 @@ public sealed class BackpropNetwork : Module, ITrainableModel, IActivationSource
     /// <inheritdoc />
     public LayerActivationObserver? ActivationObserver { get; set; }
 
-    /// <summary>Logits of every image.</summary>
+    /// <inheritdoc />
+    protected override void OnBackendChanged() => (_train, _predict) = (null, null);
+
+    /// <inheritdoc />
+    internal override IEnumerable<AdamOptimizer> OptimizersToSync() => [_optimizer];
+
+    /// <summary>
+    /// The forward pass every caller shares (training, prediction, activations): rows of
+    /// <paramref name="input"/> through every layer, layer l writing into <paramref name="output"/>(l),
+    /// ReLU after every layer but the last. <paramref name="prepared"/>: weights prepared for this call.
+    /// </summary>
+    private void Forward(DeviceSpan input, int rows, Func<int, DeviceSpan> output, object?[]? prepared, Action<int, DeviceSpan>? visit = null)
+    {
+        var be = Backend;
+        var x = input;
+        for (int l = 0; l < _layers.Length; l++)
+        {
+            var layer = _layers[l];
+            var z = output(l);
+            be.Gemm(rows, layer.OutFeatures, layer.InFeatures, x, layer.InFeatures, prepared?[l], transB: true, Device(layer.Weight.Data), layer.InFeatures, z, layer.OutFeatures, accumulate: false);
+            be.BiasActivation(z, rows, layer.OutFeatures, Device(layer.Bias), relu: l + 1 < _layers.Length);
+            visit?.Invoke(l, z);
+            x = z;
+        }
+    }
+
+    /// <summary>Logits of every image. Safe to call from several threads at once.</summary>
     public Matrix Logits(Matrix images)
     {
         CheckImages(images);
         int n = images.Rows;
+        var be = Backend;
         var logits = new Matrix(n, Classes);
         // In chunks through two reused buffers: whole-set activations (8 MB per 1,000 images and
-        // layer) would only pile up on the large-object heap. Weights are packed once per call.
-        const int chunk = 256;
+        // layer) would only pile up on the large-object heap. Weights are prepared (packed) once per call.
+        int chunk = Math.Max(1, be.PreferredRows * 2 / 5); // 256 rows on the CPU
         int maxWidth = _layers.Max(l => l.OutFeatures);
         // Taken for the call and put back after, so concurrent calls on one network stay safe (one of them allocates).
-        var pw = Interlocked.Exchange(ref _predict, null) ?? new PredictBuffers(chunk * Math.Max(maxWidth, ImageFeatures), _layers.Length);
-        if (n > chunk)
+        var pw = Interlocked.Exchange(ref _predict, null) is { } kept && kept.Rows >= Math.Min(chunk, n) ? kept : new PredictBuffers(be, chunk, Math.Max(maxWidth, ImageFeatures), _layers.Length);
+        var prepared = new object?[_layers.Length];
+        if (n > pw.Rows)
             for (int l = 0; l < _layers.Length; l++)
-                pw.Packed[l] = _layers[l].PackWeight(pw.Packed[l]);
-        for (int start = 0; start < n; start += chunk)
+                prepared[l] = pw.Prepared[l] = be.Prepare(true, _layers[l].InFeatures, _layers[l].OutFeatures, Device(_layers[l].Weight.Data), _layers[l].InFeatures, pw.Prepared[l]);
+        var all = be.Stage(images.Data, n * ImageFeatures, ref pw.ImageStaging);
+        for (int start = 0; start < n; start += pw.Rows)
         {
-            int rows = Math.Min(chunk, n - start);
-            ReadOnlySpan<float> x = images.Data.AsSpan(start * ImageFeatures, rows * ImageFeatures);
-            float[] cur = pw.A, nxt = pw.B;
-            for (int l = 0; l < _layers.Length; l++)
-            {
-                var layer = _layers[l];
-                var z = l + 1 < _layers.Length ? nxt.AsSpan(0, rows * layer.OutFeatures) : logits.Data.AsSpan(start * Classes, rows * Classes);
-                layer.ForwardInto(x, rows, z, n > chunk ? pw.Packed[l] : null);
-                if (l + 1 < _layers.Length) TensorPrimitives.Max(z, 0f, z);
-                x = z;
-                (cur, nxt) = (nxt, cur);
-            }
+            int rows = Math.Min(pw.Rows, n - start);
+            Forward(all.Slice(start * ImageFeatures, rows * ImageFeatures), rows,
+                l => (l % 2 == 0 ? pw.A : pw.B).Slice(0, rows * _layers[l].OutFeatures), prepared);
+            var last = (_layers.Length - 1) % 2 == 0 ? pw.A : pw.B;
+            be.Read(last.Slice(0, rows * Classes)).CopyTo(logits.Data.AsSpan(start * Classes, rows * Classes));
         }
         _predict = pw;
         return logits;
     }
 
-    private PredictBuffers? _predict;
-
-    private sealed class PredictBuffers(int size, int layers)
+    private sealed class PredictBuffers(ComputeBackend be, int rows, int width, int layers)
     {
-        public float[] A { get; } = new float[size];
-        public float[] B { get; } = new float[size];
-        public PackedMatrix?[] Packed { get; } = new PackedMatrix?[layers];
+        public int Rows { get; } = rows;
+        public DeviceArray A { get; } = be.Allocate(rows * width);
+        public DeviceArray B { get; } = be.Allocate(rows * width);
+        public object?[] Prepared { get; } = new object?[layers];
+        public DeviceArray? ImageStaging;
+    }
+
+    private sealed class TrainBuffers(ComputeBackend be, int rows, int[] widths)
+    {
+        public int Rows { get; } = rows;
+        /// <summary>Every layer's output (Acts[0] unused: the input is staged), kept for the backward pass.</summary>
+        public DeviceArray[] Acts { get; } = widths.Select(w => be.Allocate(rows * w)).ToArray();
+        public DeviceArray Delta { get; } = be.Allocate(rows * widths.Max());
+        public DeviceArray DeltaPrev { get; } = be.Allocate(rows * widths.Max());
+        public DeviceArray? ImageStaging;
     }
 
     /// <inheritdoc />
@@ -159,14 +190,12 @@ public sealed class BackpropNetwork : Module, ITrainableModel, IActivationSource
     public Matrix[] HiddenActivations(Matrix images)
     {
         CheckImages(images);
+        int rows = images.Rows;
+        var be = Backend;
+        var buffers = new TrainBuffers(be, Math.Max(1, rows), Widths(Config));
         var result = new Matrix[_layers.Length - 1];
-        var x = images;
-        for (int l = 0; l < _layers.Length - 1; l++)
-        {
-            var z = _layers[l].Forward(x);
-            TensorPrimitives.Max(z.Data, 0f, z.Data);
-            result[l] = x = z;
-        }
+        Forward(be.Stage(images.Data, rows * ImageFeatures, ref buffers.ImageStaging), rows, l => buffers.Acts[l + 1].Slice(0, rows * _layers[l].OutFeatures), null,
+            (l, z) => { if (l < result.Length) result[l] = new Matrix(rows, _layers[l].OutFeatures, be.Read(z).ToArray()); });
         return result;
     }
 
@@ -194,54 +223,49 @@ public sealed class BackpropNetwork : Module, ITrainableModel, IActivationSource
         if (labels.Length != rows) throw new ArgumentException($"labels has {labels.Length} entries but images has {rows} rows.", nameof(labels));
         for (int i = 0; i < rows; i++)
             if ((uint)labels[i] >= (uint)Classes) throw new ArgumentOutOfRangeException(nameof(labels), labels[i], $"labels[{i}] = {labels[i]} is not a class in [0, {Classes}).");
-        EnsureBuffers(rows);
+        var be = Backend;
+        var w = _train is { } t && t.Rows >= rows ? t : (_train = new TrainBuffers(be, rows, Widths(Config)));
+        var input = be.Stage(images.Data, rows * ImageFeatures, ref w.ImageStaging);
+        DeviceSpan Act(int l) => l == 0 ? input : w.Acts[l].Slice(0, rows * (l == 0 ? ImageFeatures : _layers[l - 1].OutFeatures));
 
-        // Forward, keeping every layer's output (acts[0] = input).
-        images.Data.AsSpan(0, rows * ImageFeatures).CopyTo(_acts[0]);
-        for (int l = 0; l < _layers.Length; l++)
+        // Forward, keeping every layer's output.
+        Forward(input, rows, l => Act(l + 1), null, (l, z) =>
         {
-            var layer = _layers[l];
-            var z = _acts[l + 1].AsSpan(0, rows * layer.OutFeatures);
-            layer.ForwardInto(_acts[l].AsSpan(0, rows * layer.InFeatures), rows, z);
-            if (l + 1 < _layers.Length)
-            {
-                TensorPrimitives.Max(z, 0f, z);
-                ActivationObserver?.Invoke(new LayerActivation(l, 0, rows, rows, layer.OutFeatures, z, []));
-            }
-        }
-        var logits = _acts[^1].AsSpan(0, rows * Classes);
-        float loss = CrossEntropy.LossAndGradient(logits, rows, Classes, labels, _delta);
+            if (l + 1 < _layers.Length && ActivationObserver is { } observe) observe(new LayerActivation(l, 0, rows, rows, _layers[l].OutFeatures, be.Read(z), []));
+        });
+        var logits = Act(_layers.Length);
+        float loss = be.CrossEntropyLossAndGradient(logits, rows, Classes, labels, w.Delta.Slice(0, rows * Classes));
 
         // Backward: δ_L = dL/dlogits; for each layer, dW = δᵀa, db = Σδ, δ_prev = (δW) ⊙ [a > 0].
-        var delta = _delta;
-        var prev = _deltaPrev;
+        var delta = w.Delta;
+        var prev = w.DeltaPrev;
+        var parameters = new DeviceSpan[2 * _layers.Length];
+        var gradients = new DeviceSpan[2 * _layers.Length];
         for (int l = _layers.Length - 1; l >= 0; l--)
         {
             var layer = _layers[l];
-            var input = _acts[l].AsSpan(0, rows * layer.InFeatures);
-            layer.Gradients(input, delta.AsSpan(0, rows * layer.OutFeatures), rows, _grads[2 * l], _grads[2 * l + 1]);
+            int inF = layer.InFeatures, outF = layer.OutFeatures;
+            var a = Act(l);
+            var d = delta.Slice(0, rows * outF);
+            var (gw, gb) = (Device(_grads[2 * l]), Device(_grads[2 * l + 1]));
+            be.Gemm(true, false, outF, inF, rows, d, outF, a, inF, gw, inF, accumulate: false);
+            be.ColumnSums(d, rows, outF, gb);
+            (parameters[2 * l], parameters[2 * l + 1], gradients[2 * l], gradients[2 * l + 1]) = (Device(layer.Weight.Data), Device(layer.Bias), gw, gb);
             if (l > 0)
             {
-                var dx = prev.AsSpan(0, rows * layer.InFeatures);
-                layer.InputGradient(delta.AsSpan(0, rows * layer.OutFeatures), rows, dx);
-                for (int i = 0; i < dx.Length; i++) if (input[i] <= 0f) dx[i] = 0f; // ReLU'(z) with PyTorch's 0 at 0
+                var dx = prev.Slice(0, rows * inF);
+                be.Gemm(false, false, rows, inF, outF, d, outF, Device(layer.Weight.Data), inF, dx, inF, accumulate: false);
+                be.ReluBackward(dx, a); // ReLU'(z) with PyTorch's 0 at 0
                 (delta, prev) = (prev, delta);
             }
         }
-        StepObserver?.Invoke(loss, _grads);
-        _optimizer.Step(_grads);
+        if (StepObserver is { } observeStep)
+        {
+            foreach (var g in _grads) be.SyncToHost(Device(g).Array, g);
+            observeStep(loss, _grads);
+        }
+        _optimizer.Step(be, parameters, gradients);
         return loss;
-    }
-
-    private void EnsureBuffers(int rows)
-    {
-        if (rows <= _rows) return;
-        _rows = rows;
-        var widths = Widths(Config);
-        _acts = widths.Select(w => new float[rows * w]).ToArray();
-        int max = widths.Max();
-        _delta = new float[rows * max];
-        _deltaPrev = new float[rows * max];
     }
 
     private void CheckImages(Matrix images)

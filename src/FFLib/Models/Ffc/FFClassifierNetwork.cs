@@ -13,12 +13,11 @@ namespace FFLib.Models;
 /// for classifier training and for prediction the control vector is all zeros; prediction is
 /// argmax of ReLU(classifier output) — one pass, no trying of labels.
 /// </summary>
-public sealed class FFClassifierNetwork : Module, ITrainableModel, IActivationSource, INeuronPrunable, ILabelScorerSource
+public sealed class FFClassifierNetwork : ComputeModule, ITrainableModel, IActivationSource, INeuronPrunable, ILabelScorerSource
 {
     private readonly AdamOptimizer _classifierOptimizer;
     private readonly float[] _gradW, _gradB;
-    private float[] _features = [], _logits = [], _delta = [];
-    private float[]? _predictFeatures;
+    private ClassifierBuffers? _train, _predict;
 
     /// <summary>A fresh FFNN+C: the FF stack is drawn first, then the classifier.</summary>
     public FFClassifierNetwork(FFNetworkConfig stack, float classifierLearningRate, FFRandom random)
@@ -142,6 +141,45 @@ public sealed class FFClassifierNetwork : Module, ITrainableModel, IActivationSo
         return f;
     }
 
+    /// <inheritdoc />
+    protected override void OnBackendChanged()
+    {
+        Stack.Backend = Backend;
+        _train = _predict = null;
+    }
+
+    /// <inheritdoc />
+    public override void SynchronizeToHost()
+    {
+        base.SynchronizeToHost();
+        Stack.SynchronizeToHost();
+    }
+
+    /// <inheritdoc />
+    internal override IEnumerable<AdamOptimizer> OptimizersToSync() => [_classifierOptimizer];
+
+    /// <summary>Features, logits and their gradient for up to <see cref="Rows"/> images.</summary>
+    private sealed class ClassifierBuffers(ComputeBackend be, int rows, int features, int classes)
+    {
+        public int Rows { get; } = rows;
+        public DeviceArray Features { get; } = be.Allocate(rows * features);
+        public DeviceArray Logits { get; } = be.Allocate(rows * classes);
+        public DeviceArray Delta { get; } = be.Allocate(rows * classes);
+    }
+
+    /// <summary>The classifier's output for the images' features (into the buffers' logits): z = xWᵀ + b, then ReLU when <paramref name="relu"/>.</summary>
+    private DeviceSpan ClassifierForward(Matrix images, ClassifierBuffers b, bool relu)
+    {
+        var be = Backend;
+        int rows = images.Rows, total = Classifier.InFeatures;
+        var features = b.Features.Slice(0, rows * total);
+        Stack.ConcatenatedActivations(images, features);
+        var logits = b.Logits.Slice(0, rows * Classes);
+        be.Gemm(rows, Classes, total, features, total, null, transB: true, Device(Classifier.Weight.Data), total, logits, Classes, accumulate: false);
+        be.BiasActivation(logits, rows, Classes, Device(Classifier.Bias), relu);
+        return logits;
+    }
+
     /// <summary>One Adam step of the classifier on the frozen stack's features; returns the loss before the step.</summary>
     public float TrainClassifierBatch(Matrix images, ReadOnlySpan<int> labels)
     {
@@ -149,17 +187,23 @@ public sealed class FFClassifierNetwork : Module, ITrainableModel, IActivationSo
         if (labels.Length != images.Rows) throw new ArgumentException($"labels has {labels.Length} entries but images has {images.Rows} rows.", nameof(labels));
         for (int i = 0; i < labels.Length; i++)
             if ((uint)labels[i] >= (uint)Classes) throw new ArgumentOutOfRangeException(nameof(labels), labels[i], $"labels[{i}] = {labels[i]} is not a class in [0, {Classes}).");
+        var be = Backend;
         int rows = images.Rows, total = Classifier.InFeatures;
-        // Reused buffers: the classifier phase runs many batches and fresh arrays would pile up on the large-object heap.
-        if (_features.Length < rows * total) _features = new float[rows * total];
-        if (_logits.Length < rows * Classes) { _logits = new float[rows * Classes]; _delta = new float[rows * Classes]; }
-        Stack.ConcatenatedActivations(images, _features);
-        var features = _features.AsSpan(0, rows * total);
-        Classifier.ForwardInto(features, rows, _logits.AsSpan(0, rows * Classes));
-        float loss = CrossEntropy.LossAndGradient(_logits.AsSpan(0, rows * Classes), rows, Classes, labels, _delta);
-        Classifier.Gradients(features, _delta.AsSpan(0, rows * Classes), rows, _gradW, _gradB);
-        ClassifierObserver?.Invoke(loss, _gradW, _gradB);
-        _classifierOptimizer.Step([_gradW, _gradB]);
+        // Reused buffers: the classifier phase runs many batches and fresh arrays would pile up.
+        var b = _train is { } t && t.Rows >= rows ? t : (_train = new ClassifierBuffers(be, rows, total, Classes));
+        var logits = ClassifierForward(images, b, relu: false);
+        var delta = b.Delta.Slice(0, rows * Classes);
+        float loss = be.CrossEntropyLossAndGradient(logits, rows, Classes, labels, delta);
+        var (gw, gb) = (Device(_gradW), Device(_gradB));
+        be.Gemm(true, false, Classes, total, rows, delta, Classes, b.Features.Slice(0, rows * total), total, gw, total, accumulate: false);
+        be.ColumnSums(delta, rows, Classes, gb);
+        if (ClassifierObserver is { } observe)
+        {
+            be.SyncToHost(gw.Array, _gradW);
+            be.SyncToHost(gb.Array, _gradB);
+            observe(loss, _gradW, _gradB);
+        }
+        _classifierOptimizer.Step(be, [Device(Classifier.Weight.Data), Device(Classifier.Bias)], [gw, gb]);
         return loss;
     }
 
@@ -171,16 +215,13 @@ public sealed class FFClassifierNetwork : Module, ITrainableModel, IActivationSo
     {
         ArgumentNullException.ThrowIfNull(images);
         if (images.Cols != ImageFeatures) throw new ArgumentException($"images has {images.Cols} columns but the network expects {ImageFeatures} pixels per image.", nameof(images));
-        int rows = images.Rows, total = Classifier.InFeatures;
-        // The feature buffer is kept between calls (evaluation calls this once per chunk); a call
-        // takes it and puts it back, so a concurrent call allocates its own.
-        var features = Interlocked.Exchange(ref _predictFeatures, null);
-        if (features is null || features.Length < rows * total) features = new float[rows * total];
-        Stack.ConcatenatedActivations(images, features);
+        int rows = images.Rows;
+        // The buffers are kept between calls (evaluation calls this once per chunk); a call takes
+        // them and puts them back, so a concurrent call allocates its own.
+        var b = Interlocked.Exchange(ref _predict, null) is { } kept && kept.Rows >= rows ? kept : new ClassifierBuffers(Backend, Math.Max(1, rows), Classifier.InFeatures, Classes);
         var z = new Matrix(rows, Classes);
-        Classifier.ForwardInto(features.AsSpan(0, rows * total), rows, z.Data);
-        TensorPrimitives.Max(z.Data, 0f, z.Data);
-        _predictFeatures = features;
+        Backend.Read(ClassifierForward(images, b, relu: true)).CopyTo(z.Data);
+        _predict = b;
         return z;
     }
 

@@ -14,7 +14,7 @@ internal delegate void LayerStepObserver(int layer, float loss, ReadOnlySpan<flo
 /// The paper's FFNN: a stack of FF dense layers fed with image ⊕ one-hot label, each layer
 /// trained greedily with its own loss and its own Adam, and a "try every label" prediction.
 /// </summary>
-public sealed class FFNetwork : Module, ITrainableModel, ILabelScorer, IActivationSource, INeuronPrunable
+public sealed class FFNetwork : ComputeModule, ITrainableModel, ILabelScorer, IActivationSource, INeuronPrunable
 {
     private readonly FFDenseLayer[] _layers;
     private readonly AdamOptimizer[] _optimizers;
@@ -123,41 +123,19 @@ public sealed class FFNetwork : Module, ITrainableModel, ILabelScorer, IActivati
     /// <inheritdoc />
     public LossDirection ScoreDirection => Config.Loss;
 
-    private ComputeBackend _backend = ComputeBackend.Cpu;
+    /// <inheritdoc />
+    protected override void OnBackendChanged() => _train = _predict = _features = null;
 
-    /// <summary>
-    /// Where the arithmetic runs (default <see cref="ComputeBackend.Cpu"/>). Setting another
-    /// backend moves the parameters there at the next call; the host arrays
-    /// (<see cref="Layers"/>, <see cref="Modules.Module.Parameters"/>) are brought up to date by
-    /// <see cref="SynchronizeToHost"/>, and before the backend changes.
-    /// </summary>
-    public ComputeBackend Backend
-    {
-        get => _backend;
-        set
-        {
-            ArgumentNullException.ThrowIfNull(value);
-            if (value == _backend) return;
-            SynchronizeToHost();
-            _backend = value;
-            _train = _predict = _features = null;
-            _gradients = null;
-        }
-    }
-
-    /// <summary>Copies the parameters and optimiser moments from a device backend into the host arrays (nothing to do on the CPU).</summary>
-    public void SynchronizeToHost()
-    {
-        foreach (var layer in _layers) layer.SyncToHost(_backend);
-        foreach (var o in _optimizers) o.SyncToHost();
-    }
+    /// <inheritdoc />
+    internal override IEnumerable<AdamOptimizer> OptimizersToSync() => _optimizers;
 
     /// <summary>
     /// Writes the concatenation of every layer's activations (zero control vector) of each image
-    /// into <paramref name="concat"/> (rows × Σ widths): the FFNN+C classifier's features. Safe to
-    /// call concurrently (a call takes the kept buffers; a concurrent one allocates its own).
+    /// into <paramref name="concat"/> (rows × Σ widths, on this network's backend): the FFNN+C
+    /// classifier's features. Safe to call concurrently (a call takes the kept buffers; a
+    /// concurrent one allocates its own).
     /// </summary>
-    internal void ConcatenatedActivations(Matrix images, float[] concat)
+    internal void ConcatenatedActivations(Matrix images, DeviceSpan concat)
     {
         int rows = images.Rows, total = _layers.Sum(l => l.OutFeatures);
         var w = Take(ref _features, rows, 0);
@@ -165,8 +143,7 @@ public sealed class FFNetwork : Module, ITrainableModel, ILabelScorer, IActivati
         int offset = 0;
         Forward(w, Backend.Stage(images.Data, images.Data.Length, ref w.ImageStaging), rows, rows, identity: false, prepared: null, (l, h, width) =>
         {
-            var values = Backend.Read(h);
-            for (int r = 0; r < rows; r++) values.Slice(r * width, width).CopyTo(concat.AsSpan(r * total + offset));
+            Backend.CopyColumns(h, rows, width, concat, total, offset);
             offset += width;
         });
         _features = w;
@@ -292,8 +269,8 @@ public sealed class FFNetwork : Module, ITrainableModel, ILabelScorer, IActivati
                     be.SyncToHost(gradB.Array, _gradB[l]);
                     observeStep(l, losses[l], be.Read(ms), _gradW[l], _gradB[l]);
                 }
-                var (weight, bias) = layer.OnDevice(be);
-                _optimizers[l].Step(be, [weight.All, bias.All], [gradW, gradB]);
+                var (weight, bias) = LayerOnDevice(l);
+                _optimizers[l].Step(be, [weight, bias], [gradW, gradB]);
             }
 
             // The next layer learns from this layer's output under its new weights.
@@ -322,9 +299,9 @@ public sealed class FFNetwork : Module, ITrainableModel, ILabelScorer, IActivati
         }
         if (l == 0 && computeNorms) be.EmbedControl(images, n, Config.ImageFeatures, w.Control, Config.Classes, rows, x);
         if (computeNorms) be.InverseRowNorms(x, rows, inF, invNorm);
-        var (weight, bias) = layer.OnDevice(be);
-        be.Gemm(rows, outF, inF, x, inF, prepared, transB: true, weight.All, inF, h, outF, accumulate: false);
-        be.ScaleBiasRelu(h, rows, outF, invNorm, bias.All);
+        var (weight, bias) = LayerOnDevice(l);
+        be.Gemm(rows, outF, inF, x, inF, prepared, transB: true, weight, inF, h, outF, accumulate: false);
+        be.ScaleBiasRelu(h, rows, outF, invNorm, bias);
     }
 
     /// <summary>
@@ -360,11 +337,12 @@ public sealed class FFNetwork : Module, ITrainableModel, ILabelScorer, IActivati
     internal int SparseGradientSteps { get; private set; }
 
     private FirstLayerShortcut? _firstLayer;
-    private (DeviceSpan, DeviceSpan)[]? _gradients;
 
     /// <summary>Layer l's gradient buffers as the backend sees them (the CPU: the same arrays the optimiser reads).</summary>
-    internal (DeviceSpan Weight, DeviceSpan Bias) GradientsOnDevice(int l) =>
-        (_gradients ??= _gradW.Select((g, i) => (Backend.Attach(g).All, Backend.Attach(_gradB[i]).All)).ToArray())[l];
+    internal (DeviceSpan Weight, DeviceSpan Bias) GradientsOnDevice(int l) => (Device(_gradW[l]), Device(_gradB[l]));
+
+    /// <summary>Layer l's weight and bias as the backend sees them.</summary>
+    internal (DeviceSpan Weight, DeviceSpan Bias) LayerOnDevice(int l) => (Device(_layers[l].Weight.Data), Device(_layers[l].Bias));
 
     /// <summary>The layer-1 identity (its own type: forward and weight gradient through the image/control split).</summary>
     private FirstLayerShortcut FirstLayer => _firstLayer ??= new FirstLayerShortcut(this);
@@ -391,7 +369,7 @@ public sealed class FFNetwork : Module, ITrainableModel, ILabelScorer, IActivati
             for (int l = 0; l < _layers.Length; l++)
             {
                 var layer = _layers[l];
-                var weight = layer.OnDevice(be).Weight.All;
+                var weight = LayerOnDevice(l).Weight;
                 w.PreparedKeep[l] = l == 0 && UseInputIdentity
                     ? be.Prepare(true, px, layer.OutFeatures, weight, layer.InFeatures, w.PreparedKeep[l])
                     : be.Prepare(true, layer.InFeatures, layer.OutFeatures, weight, layer.InFeatures, w.PreparedKeep[l]);

@@ -21,13 +21,13 @@ internal sealed class FirstLayerShortcut(FFNetwork network)
         var be = network.Backend;
         var layer = network.Layers[0];
         int px = network.Config.ImageFeatures, k = network.Config.Classes, inF = layer.InFeatures, outF = layer.OutFeatures;
-        var (weight, bias) = layer.OnDevice(be);
+        var (weight, bias) = network.LayerOnDevice(0);
         var p = w.P.Slice(0, n * outF);
-        be.Gemm(n, outF, px, images, px, prepared, transB: true, weight.All, inF, p, outF, accumulate: false);
+        be.Gemm(n, outF, px, images, px, prepared, transB: true, weight, inF, p, outF, accumulate: false);
         // W_ctrlᵀ: row c = column px + c of W, contiguous for the per-row sums.
-        be.TransposeColumns(weight.All, outF, inF, px, k, w.ControlWeights);
+        be.TransposeColumns(weight, outF, inF, px, k, w.ControlWeights);
         var h = w.Buffers(0, rows, inF, outF).H;
-        be.ControlRowsForward(images, n, px, w.Control, k, rows, p, w.ControlWeights, bias.All, outF, h, w.InvNorm, computeNorms);
+        be.ControlRowsForward(images, n, px, w.Control, k, rows, p, w.ControlWeights, bias, outF, h, w.InvNorm, computeNorms);
     }
 
     /// <summary>
