@@ -169,6 +169,35 @@ public sealed class GpuBackend : ComputeBackend, IDisposable
     internal override void CopyColumns(DeviceSpan src, int rows, int cols, DeviceSpan dst, int ldDst, int offset) =>
         _k.CopyColumns(rows * cols, V(src), cols, V(dst), ldDst, offset);
 
+    internal override void Copy(DeviceSpan src, DeviceSpan dst)
+    {
+        if (src.Length != dst.Length) throw new ArgumentException($"Copying {src.Length} values into {dst.Length}.");
+        if (src.Length > 0) _k.Copy(src.Length, V(src), V(dst));
+    }
+
+    internal override void BroadcastRow(ReadOnlySpan<float> row, DeviceSpan dst, int rows)
+    {
+        if (rows == 0 || row.Length == 0) return;
+        _rowStaging = _rowStaging is { } s && s.Length >= row.Length ? s : Allocate(row.Length);
+        // The row goes up once, then one kernel fills every row (the upload completes before the kernel runs: same stream).
+        Write(row, _rowStaging.Slice(0, row.Length));
+        _k.BroadcastRow(rows * row.Length, V(_rowStaging.Slice(0, row.Length)), row.Length, V(dst));
+        _accelerator.Synchronize(); // the staging row may be overwritten by the next call
+    }
+
+    private DeviceArray? _rowStaging;
+
+    internal override void GatherRows(DeviceSpan src, int cols, DeviceSpan dst, int rows, int multiplier, int divisor, int modulo) =>
+        _k.GatherRows(rows * cols, V(src), cols, V(dst), multiplier, divisor, modulo);
+
+    internal override void NormalizeRows(DeviceSpan x, int rows, int cols, DeviceSpan dst) => _k.NormalizeRows(rows, V(x), cols, V(dst));
+
+    internal override void DampedRelu(DeviceSpan pre, int rows, int cols, DeviceSpan bias, DeviceSpan old, float beta, DeviceSpan result) =>
+        _k.DampedRelu(rows * cols, V(pre), cols, V(bias), V(old), beta, V(result));
+
+    internal override void DampedReluBackward(DeviceSpan pre, DeviceSpan fresh, DeviceSpan coefficient, float beta, int rows, int cols) =>
+        _k.DampedReluBackward(rows * cols, V(pre), V(fresh), V(coefficient), beta, cols);
+
     internal override void EmbedControl(DeviceSpan images, int n, int px, DeviceSpan control, int k, int rows, DeviceSpan dst) =>
         _k.EmbedControl(rows * (px + k), V(images), n, px, V(control), k, V(dst));
 
@@ -229,6 +258,12 @@ public sealed class GpuBackend : ComputeBackend, IDisposable
         public readonly Action<Index1D, ArrayView<float>, int, ArrayView<float>> MeanSquares = a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, int, ArrayView<float>>(GpuKernels.MeanSquares);
         public readonly Action<Index1D, ArrayView<float>, int, ArrayView<float>, int> BiasActivation = a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, int, ArrayView<float>, int>(GpuKernels.BiasActivation);
         public readonly Action<Index1D, ArrayView<float>, int, ArrayView<float>, int, int> CopyColumns = a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, int, ArrayView<float>, int, int>(GpuKernels.CopyColumns);
+        public readonly Action<Index1D, ArrayView<float>, ArrayView<float>> Copy = a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>>(GpuKernels.Copy);
+        public readonly Action<Index1D, ArrayView<float>, int, ArrayView<float>> BroadcastRow = a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, int, ArrayView<float>>(GpuKernels.BroadcastRow);
+        public readonly Action<Index1D, ArrayView<float>, int, ArrayView<float>, int, int, int> GatherRows = a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, int, ArrayView<float>, int, int, int>(GpuKernels.GatherRows);
+        public readonly Action<Index1D, ArrayView<float>, int, ArrayView<float>> NormalizeRows = a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, int, ArrayView<float>>(GpuKernels.NormalizeRows);
+        public readonly Action<Index1D, ArrayView<float>, int, ArrayView<float>, ArrayView<float>, float, ArrayView<float>> DampedRelu = a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, int, ArrayView<float>, ArrayView<float>, float, ArrayView<float>>(GpuKernels.DampedRelu);
+        public readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, float, int> DampedReluBackward = a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, float, int>(GpuKernels.DampedReluBackward);
         public readonly Action<Index1D, ArrayView<float>, ArrayView<float>> ReluBackward = a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>>(GpuKernels.ReluBackward);
         public readonly Action<Index1D, ArrayView<float>, int, ArrayView<float>> ScaleRows = a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, int, ArrayView<float>>(GpuKernels.ScaleRows);
         public readonly Action<Index1D, ArrayView<float>, int, int, ArrayView<float>> ColumnSums = a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, int, int, ArrayView<float>>(GpuKernels.ColumnSums);

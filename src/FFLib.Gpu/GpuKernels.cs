@@ -56,6 +56,45 @@ internal static class GpuKernels
         dst[(long)r * ld + offset + j] = src[i];
     }
 
+    /// <summary>dst = src.</summary>
+    public static void Copy(Index1D i, ArrayView<float> src, ArrayView<float> dst) => dst[i] = src[i];
+
+    /// <summary>dst[r·cols + j] = row[j] (i over rows × cols).</summary>
+    public static void BroadcastRow(Index1D i, ArrayView<float> row, int cols, ArrayView<float> dst) => dst[i] = row[i % cols];
+
+    /// <summary>dst row r = src row ((r·multiplier)/divisor) mod modulo (i over rows × cols).</summary>
+    public static void GatherRows(Index1D i, ArrayView<float> src, int cols, ArrayView<float> dst, int multiplier, int divisor, int modulo)
+    {
+        int r = i / cols, j = i % cols;
+        long s = (long)r * multiplier / divisor % modulo;
+        dst[i] = src[s * cols + j];
+    }
+
+    /// <summary>dst_r = x_r / (‖x_r‖ + 1e-4); one thread per row.</summary>
+    public static void NormalizeRows(Index1D r, ArrayView<float> x, int cols, ArrayView<float> dst)
+    {
+        long o = (long)(int)r * cols;
+        float s = 0;
+        for (int j = 0; j < cols; j++) { float v = x[o + j]; s += v * v; }
+        float inv = 1f / (MathF.Sqrt(s) + NormEpsilon);
+        for (int j = 0; j < cols; j++) dst[o + j] = x[o + j] * inv;
+    }
+
+    /// <summary>pre += b; result = β·max(pre, 0) + (1 − β)·old.</summary>
+    public static void DampedRelu(Index1D i, ArrayView<float> pre, int cols, ArrayView<float> bias, ArrayView<float> old, float beta, ArrayView<float> result)
+    {
+        float p = pre[i] + bias[i % cols];
+        pre[i] = p;
+        result[i] = MathF.Max(p, 0f) * beta + old[i] * (1f - beta);
+    }
+
+    /// <summary>pre = pre &gt; 0 ? (coef[row]·β)·fresh : 0.</summary>
+    public static void DampedReluBackward(Index1D i, ArrayView<float> pre, ArrayView<float> fresh, ArrayView<float> coefficient, float beta, int cols)
+    {
+        float c = coefficient[i / cols] * beta;
+        pre[i] = pre[i] > 0f ? c * fresh[i] : 0f;
+    }
+
     /// <summary>m_rj *= scale[r].</summary>
     public static void ScaleRows(Index1D i, ArrayView<float> m, int cols, ArrayView<float> scale) => m[i] *= scale[i / cols];
 

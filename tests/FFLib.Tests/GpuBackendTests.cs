@@ -158,6 +158,28 @@ public sealed class GpuBackendTests : IDisposable
     }
 
     [Fact]
+    public void FfrnnTrainsAndScoresAsOnTheCpu()
+    {
+        FFRecurrentNetwork Net() => new(new FFRecurrentConfig { ImageFeatures = 20, Classes = 4, HiddenSizes = [24, 16], Threshold = 0.4f, TrainFrames = 3 }, new FFRandom(9));
+        var cpu = Net();
+        var gpu = Net();
+        gpu.Backend = _gpu;
+        var r = new FFRandom(10);
+        for (int step = 0; step < 2; step++)
+        {
+            var images = TestUtil.RandomMatrix(8, 20, r);
+            int[] labels = [0, 1, 2, 3, 3, 2, 1, 0];
+            var negative = Training.NegativeControl.OneHot([1, 2, 3, 0, 0, 3, 2, 1], 4);
+            Close(cpu.TrainBatch(images, labels, negative, Models.TrainingPhase.ForwardForward), gpu.TrainBatch(images, labels, negative, Models.TrainingPhase.ForwardForward), 1e-4f);
+        }
+        var test = TestUtil.RandomMatrix(45, 20, r);
+        Close(cpu.LabelScores(test).Data, gpu.LabelScores(test).Data, 1e-4f);
+        Close(cpu.LayerActivations(test, 1)[0].Data, gpu.LayerActivations(test, 1)[0].Data, 1e-4f);
+        gpu.SynchronizeToHost();
+        foreach (var (a, b) in cpu.Parameters().Zip(gpu.Parameters())) Close(a.Data, b.Data, 1e-4f);
+    }
+
+    [Fact]
     public void MissingCudaIsAClearErrorNotACrash()
     {
         try

@@ -90,6 +90,24 @@ public abstract class ComputeBackend
     /// <summary>Columns [offset, offset + cols) of dst (rows × ldDst) = src (rows × cols): one block of a concatenation.</summary>
     internal abstract void CopyColumns(DeviceSpan src, int rows, int cols, DeviceSpan dst, int ldDst, int offset);
 
+    /// <summary>dst = src (same length).</summary>
+    internal abstract void Copy(DeviceSpan src, DeviceSpan dst);
+
+    /// <summary>Every one of the first <paramref name="rows"/> rows of dst set to <paramref name="row"/>.</summary>
+    internal abstract void BroadcastRow(ReadOnlySpan<float> row, DeviceSpan dst, int rows);
+
+    /// <summary>Row r of dst (cols wide) = row ((r·multiplier) / divisor) mod modulo of src.</summary>
+    internal abstract void GatherRows(DeviceSpan src, int cols, DeviceSpan dst, int rows, int multiplier, int divisor, int modulo);
+
+    /// <summary>Row-normalised copy: dst_r = x_r / (‖x_r‖ + 1e-4).</summary>
+    internal abstract void NormalizeRows(DeviceSpan x, int rows, int cols, DeviceSpan dst);
+
+    /// <summary>The FFRNN's damped update: pre += b (in place), result = β·ReLU(pre) + (1 − β)·old.</summary>
+    internal abstract void DampedRelu(DeviceSpan pre, int rows, int cols, DeviceSpan bias, DeviceSpan old, float beta, DeviceSpan result);
+
+    /// <summary>The FFRNN's pre-activation gradient, in place: pre_rj = pre_rj &gt; 0 ? (coef_r·β)·new_rj : 0.</summary>
+    internal abstract void DampedReluBackward(DeviceSpan pre, DeviceSpan fresh, DeviceSpan coefficient, float beta, int rows, int cols);
+
     /// <summary>invNorm[r] = 1 / (‖x_r‖ + 1e-4).</summary>
     internal abstract void InverseRowNorms(DeviceSpan x, int rows, int cols, DeviceSpan invNorm);
 

@@ -70,6 +70,64 @@ internal sealed class CpuBackend : ComputeBackend
         for (int r = 0; r < rows; r++) s.Slice(r * cols, cols).CopyTo(d.Slice(r * ldDst + offset, cols));
     }
 
+    internal override void Copy(DeviceSpan src, DeviceSpan dst) => Host(src).CopyTo(Host(dst));
+
+    internal override void BroadcastRow(ReadOnlySpan<float> row, DeviceSpan dst, int rows)
+    {
+        var d = Host(dst);
+        for (int r = 0; r < rows; r++) row.CopyTo(d.Slice(r * row.Length));
+    }
+
+    internal override void GatherRows(DeviceSpan src, int cols, DeviceSpan dst, int rows, int multiplier, int divisor, int modulo)
+    {
+        var s = Host(src);
+        var d = Host(dst);
+        for (int r = 0; r < rows; r++) s.Slice((int)((long)r * multiplier / divisor % modulo) * cols, cols).CopyTo(d.Slice(r * cols, cols));
+    }
+
+    internal override void NormalizeRows(DeviceSpan x, int rows, int cols, DeviceSpan dst)
+    {
+        var s = Host(x);
+        var d = Host(dst);
+        for (int r = 0; r < rows; r++)
+        {
+            var src = s.Slice(r * cols, cols);
+            float inv = 1f / (TensorPrimitives.Norm(src) + Kernels.NormEpsilon);
+            TensorPrimitives.Multiply(src, inv, d.Slice(r * cols, cols));
+        }
+    }
+
+    internal override void DampedRelu(DeviceSpan pre, int rows, int cols, DeviceSpan bias, DeviceSpan old, float beta, DeviceSpan result)
+    {
+        var p = Host(pre);
+        var b = Host(bias);
+        var o = Host(old);
+        var res = Host(result);
+        for (int r = 0; r < rows; r++)
+        {
+            var pr = p.Slice(r * cols, cols);
+            TensorPrimitives.Add(pr, b, pr);
+            var rr = res.Slice(r * cols, cols);
+            TensorPrimitives.Max(pr, 0f, rr);
+            TensorPrimitives.Multiply(rr, beta, rr);
+            TensorPrimitives.MultiplyAdd(o.Slice(r * cols, cols), 1f - beta, rr, rr);
+        }
+    }
+
+    internal override void DampedReluBackward(DeviceSpan pre, DeviceSpan fresh, DeviceSpan coefficient, float beta, int rows, int cols)
+    {
+        var p = Host(pre);
+        var n = Host(fresh);
+        var coef = Host(coefficient);
+        for (int r = 0; r < rows; r++)
+        {
+            float c = coef[r] * beta;
+            var pr = p.Slice(r * cols, cols);
+            var nr = n.Slice(r * cols, cols);
+            for (int j = 0; j < cols; j++) pr[j] = pr[j] > 0f ? c * nr[j] : 0f;
+        }
+    }
+
     internal override void EmbedControl(DeviceSpan images, int n, int px, DeviceSpan control, int k, int rows, DeviceSpan dst)
     {
         var img = Host(images);

@@ -16,7 +16,7 @@ namespace FFLib.Models;
 /// runs K_testhigh frames per label and averages softplus(mean h² − θ) over layers and the
 /// frames after K_testlow.
 /// </summary>
-public sealed class FFRecurrentNetwork : Module, ITrainableModel, ILabelScorer, IActivationSource, INeuronPrunable, IRandomStateOwner
+public sealed class FFRecurrentNetwork : ComputeModule, ITrainableModel, ILabelScorer, IActivationSource, INeuronPrunable, IRandomStateOwner
 {
     private readonly FFRecurrentLayer[] _layers;
     private readonly AdamOptimizer[] _optimizers;
@@ -145,15 +145,21 @@ public sealed class FFRecurrentNetwork : Module, ITrainableModel, ILabelScorer, 
 
     /// <summary>
     /// Whether a layer's weight gradients are computed for the neurons active in the batch only,
-    /// with the silent neurons' zero rows implied (bit-identical to the full products; switch off to compare).
+    /// with the silent neurons' zero rows implied (bit-identical to the full products; switched off by tests to compare).
     /// </summary>
-    public bool UseSparseGradient { get; set; } = true;
+    internal bool UseSparseGradient { get; set; } = true;
 
     /// <summary>How many layer steps took the active-neurons-only gradient (for tests and diagnostics).</summary>
     internal int SparseGradientSteps { get; private set; }
 
     /// <summary>Test hook: layer index, frame, loss, per-row mean squares and gradients (Wf, Wb, b) before each Adam step.</summary>
     internal Action<int, int, float, float[], float[], float[], float[]>? StepObserver { get; set; }
+
+    /// <inheritdoc />
+    protected override void OnBackendChanged() => (_train, _predict) = (null, null);
+
+    /// <inheritdoc />
+    internal override IEnumerable<AdamOptimizer> OptimizersToSync() => _optimizers;
 
     /// <inheritdoc />
     public float[] TrainBatch(Matrix images, ReadOnlySpan<int> labels, Matrix negativeControl, TrainingPhase phase)
@@ -169,25 +175,27 @@ public sealed class FFRecurrentNetwork : Module, ITrainableModel, ILabelScorer, 
             if ((uint)labels[i] >= (uint)Classes)
                 throw new ArgumentOutOfRangeException(nameof(labels), labels[i], $"labels[{i}] = {labels[i]} is outside [0, {Classes}).");
 
+        var be = Backend;
         int rows = 2 * b;
-        // Buffers are kept across batches: large arrays allocated per batch only pile up on the LOH.
-        if (_train is null || _train.Rows != rows) _train = new Buffers(rows, this);
-        var (states, next, normed, work) = (_train.States, _train.Next, _train.Normed, _train.Work);
-        foreach (var level in states) Array.Clear(level);
-        // Bottom: the image for both halves; top: onehot(label) for positives, onehot(wrong label) for negatives.
-        images.Data.AsSpan(0, b * ImageFeatures).CopyTo(states[0]);
-        images.Data.AsSpan(0, b * ImageFeatures).CopyTo(states[0].AsSpan(b * ImageFeatures));
-        var top = states[^1];
+        // Buffers are kept across batches: large arrays allocated per batch only pile up.
+        if (_train is null || _train.Rows != rows) _train = new FFRecurrentBuffers(be, rows, Config);
+        var t = _train;
+        var (states, next, normed) = (t.States, t.Next, t.Normed);
+        // Bottom: the image for both halves; top: onehot(label) for positives, the negative control for negatives.
+        var staged = be.Stage(images.Data, b * ImageFeatures, ref t.ImageStaging);
+        be.GatherRows(staged, ImageFeatures, states[0], rows, 1, 1, b);
+        var top = new float[rows * Classes];
         for (int r = 0; r < b; r++) top[r * Classes + labels[r]] = 1f;
         negativeControl.Data.AsSpan(0, b * Classes).CopyTo(top.AsSpan(b * Classes));
+        be.Write(top, states[^1].Slice(0, rows * Classes));
         // Positive and negative halves each start from their own uniform row.
         FillInitialStates(states, b, 0, _stateRandom);
         FillInitialStates(states, b, b, _stateRandom);
         // Both halves hold the same images, so layer 1's image product is computed for b rows and
         // shared; it stays valid until layer 1's forward weights change (docs/performance.md, identity 7).
-        var image = ShareImageProduct ? (_train.Image ??= new ImageProduct(this)).Reset(b, divisor: 1, modulo: b) : null;
-        Sweep(states, rows, _train.Sweep, image: image);
-        SweepObserver?.Invoke(states.Select(x => (float[])x.Clone()).ToArray());
+        var image = ShareImageProduct ? ((ImageProduct)(t.ImageProductSlot ??= new ImageProduct(this, be))).Reset(b, divisor: 1, modulo: b) : null;
+        Sweep(t, rows, prepared: null, image);
+        SweepObserver?.Invoke(states.Select(x => be.Read(x).ToArray()).ToArray());
 
         var losses = new double[_layers.Length];
         for (int frame = 0; frame < Config.TrainFrames; frame++)
@@ -196,59 +204,58 @@ public sealed class FFRecurrentNetwork : Module, ITrainableModel, ILabelScorer, 
             for (int i = 1; i <= _layers.Length; i++)
             {
                 int li = i - 1, w = _layers[li].Width;
-                var pre = work.Pre.AsSpan(0, rows * w);
-                var nw = next[i].AsSpan(0, rows * w);
-                Update(li, normed[i - 1], normed[i + 1], states[i], rows, pre, nw, image: image);
-                Kernels.MeanSquares(nw, rows, w, work.MeanSquares);
-                ActivationObserver?.Invoke(new LayerActivation(li, frame, rows, b, w, nw, work.MeanSquares.AsSpan(0, rows)));
-                float loss = FFLoss.LossAndRowCoefficients(work.MeanSquares.AsSpan(0, rows), b, Config.Threshold, Config.Loss, w, work.Coefficient);
+                var pre = t.Pre.Slice(0, rows * w);
+                var nw = next[i].Slice(0, rows * w);
+                Update(li, normed[i - 1], normed[i + 1], states[i], rows, pre, nw, prepared: null, image);
+                var ms = t.MeanSquares.Slice(0, rows);
+                be.MeanSquares(nw, rows, w, ms);
+                if (ActivationObserver is { } observe) observe(new LayerActivation(li, frame, rows, b, w, be.Read(nw), be.Read(ms)));
+                float loss = be.FFLossAndCoefficients(ms, b, Config.Threshold, Config.Loss, w, t.Coefficient.Slice(0, rows));
                 losses[li] += loss / Config.TrainFrames;
                 // δ_pre = coef_r · new · β · [pre > 0]: the (1 − β)·old term carries no gradient.
-                for (int r = 0; r < rows; r++)
-                {
-                    float c = work.Coefficient[r] * Config.Beta;
-                    var pr = pre.Slice(r * w, w);
-                    var nr = nw.Slice(r * w, w);
-                    for (int j = 0; j < w; j++) pr[j] = pr[j] > 0f ? c * nr[j] : 0f;
-                }
+                be.DampedReluBackward(pre, nw, t.Coefficient, Config.Beta, rows, w);
                 var layer = _layers[li];
                 int inF = layer.ForwardWeight.Cols, inB = layer.BackwardWeight.Cols;
-                Kernels.ColumnSums(pre, rows, w, _gradBias[li]);
-                // Neurons with pre ≤ 0 on every row have zero rows in both weight gradients: the
-                // products run over the active neurons only (bit-identical, as in FFNetwork).
-                var activeNeurons = UseSparseGradient ? _train.Active ??= new ActiveNeurons(rows, Config.HiddenSizes.Max()) : null;
-                if (activeNeurons is not null && activeNeurons.TryCompact(pre, rows, w))
+                var (gF, gB, gBias) = (Device(_gradF[li]), Device(_gradB[li]), Device(_gradBias[li]));
+                be.ColumnSums(pre, rows, w, gBias);
+                // Neurons with pre ≤ 0 on every row have zero rows in both weight gradients: where
+                // the backend can, the products run over the active neurons only (bit-identical).
+                if (UseSparseGradient && t.Active is { } active && active.TryCompact(be.Read(pre), rows, w))
                 {
-                    var columns = activeNeurons.Columns;
-                    activeNeurons.WeightGradient(normed[i - 1], inF, _gradF[li]);
-                    activeNeurons.WeightGradient(normed[i + 1], inB, _gradB[li]);
+                    var columns = active.Columns;
+                    active.WeightGradient(be.Read(normed[i - 1]), inF, _gradF[li]);
+                    active.WeightGradient(be.Read(normed[i + 1]), inB, _gradB[li]);
                     SparseGradientSteps++;
-                    if (StepObserver is null)
+                    if (StepObserver is { } observeStep)
                     {
-                        _optimizers[li].StepRowSparse(w, columns, [_gradF[li], _gradB[li], _gradBias[li]], [0, 1]);
+                        // The observer sees the full gradients; the step stays the row-sparse one.
+                        var (fullF, fullB) = (new float[_gradF[li].Length], new float[_gradB[li].Length]);
+                        _gradF[li].AsSpan(0, columns.Length * inF).CopyTo(fullF);
+                        _gradB[li].AsSpan(0, columns.Length * inB).CopyTo(fullB);
+                        Kernels.SpreadRows(fullF, columns, inF, w);
+                        Kernels.SpreadRows(fullB, columns, inB, w);
+                        observeStep(li, frame, loss, be.Read(ms).ToArray(), fullF, fullB, _gradBias[li]);
                     }
-                    else
-                    {
-                        Kernels.SpreadRows(_gradF[li], columns, inF, w);
-                        Kernels.SpreadRows(_gradB[li], columns, inB, w);
-                        StepObserver(li, frame, loss, work.MeanSquares.AsSpan(0, rows).ToArray(), _gradF[li], _gradB[li], _gradBias[li]);
-                        _optimizers[li].Step([_gradF[li], _gradB[li], _gradBias[li]]);
-                    }
+                    _optimizers[li].StepRowSparse(w, columns, [_gradF[li], _gradB[li], _gradBias[li]], [0, 1]);
                 }
                 else
                 {
-                    Gemm.Multiply(true, false, w, inF, rows, pre, w, normed[i - 1], inF, _gradF[li], inF, false);
-                    Gemm.Multiply(true, false, w, inB, rows, pre, w, normed[i + 1], inB, _gradB[li], inB, false);
-                    StepObserver?.Invoke(li, frame, loss, work.MeanSquares.AsSpan(0, rows).ToArray(), _gradF[li], _gradB[li], _gradBias[li]);
-                    _optimizers[li].Step([_gradF[li], _gradB[li], _gradBias[li]]);
+                    be.Gemm(true, false, w, inF, rows, pre, w, normed[i - 1], inF, gF, inF, false);
+                    be.Gemm(true, false, w, inB, rows, pre, w, normed[i + 1], inB, gB, inB, false);
+                    if (StepObserver is { } observeStep)
+                    {
+                        foreach (var g in new[] { _gradF[li], _gradB[li], _gradBias[li] }) be.SyncToHost(Device(g).Array, g);
+                        observeStep(li, frame, loss, be.Read(ms).ToArray(), _gradF[li], _gradB[li], _gradBias[li]);
+                    }
+                    _optimizers[li].Step(be, [Device(layer.ForwardWeight.Data), Device(layer.BackwardWeight.Data), Device(layer.Bias)], [gF, gB, gBias]);
                 }
                 // The layer's state for the next frame, from this frame's states and its new weights
                 // (layer 1's image product anew: it serves this update and the next frame's first).
                 if (li == 0) image?.Compute(normed[0], null);
-                Update(li, normed[i - 1], normed[i + 1], states[i], rows, pre, nw, image: image);
+                Update(li, normed[i - 1], normed[i + 1], states[i], rows, pre, nw, prepared: null, image);
             }
             for (int i = 1; i <= _layers.Length; i++) (states[i], next[i]) = (next[i], states[i]);
-            FrameObserver?.Invoke(frame, states.Select(x => (float[])x.Clone()).ToArray());
+            FrameObserver?.Invoke(frame, states.Select(x => be.Read(x).ToArray()).ToArray());
         }
         return losses.Select(l => (float)l).ToArray();
     }
@@ -256,18 +263,102 @@ public sealed class FFRecurrentNetwork : Module, ITrainableModel, ILabelScorer, 
     /// <summary>
     /// Mean goodness per (image, label): row i, column c averages softplus(mean h² − θ) over the
     /// hidden layers and the frames after K_testlow, with the top state onehot(c). Initial states
-    /// come from <see cref="FFRecurrentConfig.PredictionSeed"/>, so scores are reproducible.
+    /// come from <see cref="FFRecurrentConfig.PredictionSeed"/>, so scores are reproducible. Safe
+    /// to call from several threads at once.
     /// </summary>
     public Matrix LabelScores(Matrix images)
     {
         CheckImages(images);
+        var be = Backend;
         int n = images.Rows, classes = Classes;
         var scores = new Matrix(n, classes);
-        const int chunk = 32;
+        int chunk = Math.Max(1, be.PreferredRows / 20); // 32 images (320 rows) on the CPU
+        var init = PredictionInitialRows();
+        int scored = Config.TestFrameHigh - Config.TestFrameLow - 1;
+        int maxRows = Math.Min(chunk, n) * classes;
+        // Buffers (and the prepared weights) are kept between calls: evaluation calls this once per
+        // chunk of the test set. A call takes them and puts them back, so a concurrent call allocates its own.
+        var t = Interlocked.Exchange(ref _predict, null) is { } kept && kept.Rows >= maxRows ? kept : new FFRecurrentBuffers(be, maxRows, Config);
+        // The weights are fixed during prediction and every one of them is used in the sweep and in
+        // each of the K_testhigh frames of every chunk: prepare (pack) them for the products once per call.
+        var prepared = PackWeightsForPrediction ? t.Prepare(be, this) : null;
+        try
+        {
+            // Row i·classes + c starts from label c's initial rows: the same for every chunk, laid out once.
+            if (t.InitialRows is null || t.InitialRowsCount != maxRows)
+            {
+                t.InitialRows = new DeviceArray[_layers.Length];
+                for (int l = 0; l < _layers.Length; l++)
+                {
+                    int w = _layers[l].Width;
+                    var host = new float[maxRows * w];
+                    for (int r = 0; r < maxRows; r++) init[r % classes][l].CopyTo(host.AsSpan(r * w));
+                    t.InitialRows[l] = be.Attach(host);
+                }
+                t.InitialRowsCount = maxRows;
+            }
+            var top = new float[maxRows * classes];
+            for (int r = 0; r < maxRows; r++) top[r * classes + r % classes] = 1f;
+            var staged = be.Stage(images.Data, n * ImageFeatures, ref t.ImageStaging);
+            var acc = new double[maxRows];
+            for (int start = 0; start < n; start += chunk)
+            {
+                int count = Math.Min(chunk, n - start), rows = count * classes;
+                var states = t.States;
+                be.GatherRows(staged.Slice(start * ImageFeatures, count * ImageFeatures), ImageFeatures, states[0], rows, 1, classes, count);
+                be.Write(top.AsSpan(0, rows * classes), states[^1].Slice(0, rows * classes));
+                for (int l = 0; l < _layers.Length; l++) be.Copy(t.InitialRows[l].Slice(0, rows * _layers[l].Width), states[l + 1].Slice(0, rows * _layers[l].Width));
+                // Row i·classes + c holds image i: layer 1's image product is computed once per chunk
+                // (count rows) and serves the sweep and every frame, the weights being fixed.
+                var image = ShareImageProduct ? ((ImageProduct)(t.ImageProductSlot ??= new ImageProduct(this, be))).Reset(count, divisor: classes, modulo: count) : null;
+                Array.Clear(acc);
+                RunFrames(t, rows, prepared, image, (frame, l, ms) =>
+                {
+                    if (frame <= Config.TestFrameLow) return;
+                    var goodness = be.Read(ms);
+                    for (int r = 0; r < rows; r++) acc[r] += Kernels.Softplus(goodness[r] - Config.Threshold);
+                });
+                for (int r = 0; r < rows; r++) scores.Data[start * classes + r] = (float)(acc[r] / (scored * _layers.Length));
+            }
+        }
+        finally { _predict = t; }
+        return scores;
+    }
+
+    /// <summary>
+    /// The pass every read-out shares (prediction, activations): the sweep, then K_testhigh
+    /// frames over the buffers' states; <paramref name="visit"/> sees every layer's mean squares
+    /// per frame (when given, they are computed).
+    /// </summary>
+    private void RunFrames(FFRecurrentBuffers t, int rows, object?[]? prepared, ImageProduct? image, Action<int, int, DeviceSpan>? visit)
+    {
+        var be = Backend;
+        Sweep(t, rows, prepared, image);
+        for (int frame = 0; frame < Config.TestFrameHigh; frame++)
+        {
+            Normalise(t.States, rows, t.Normed);
+            for (int i = 1; i <= _layers.Length; i++)
+            {
+                int w = _layers[i - 1].Width;
+                var nw = t.Next[i].Slice(0, rows * w);
+                Update(i - 1, t.Normed[i - 1], t.Normed[i + 1], t.States[i], rows, t.Pre.Slice(0, rows * w), nw, prepared, image);
+                if (visit is not null && frame > Config.TestFrameLow)
+                {
+                    var ms = t.MeanSquares.Slice(0, rows);
+                    be.MeanSquares(nw, rows, w, ms);
+                    visit(frame, i - 1, ms);
+                }
+            }
+            for (int i = 1; i <= _layers.Length; i++) (t.States[i], t.Next[i]) = (t.Next[i], t.States[i]);
+        }
+    }
+
+    /// <summary>One uniform initial row per label and layer (and one more for "no label"), from the prediction seed.</summary>
+    private float[][][] PredictionInitialRows()
+    {
         var initRandom = new FFRandom(Config.PredictionSeed);
-        // One uniform initial row per label and layer, as the reference draws fresh states for every label's pass.
-        var init = new float[classes][][];
-        for (int c = 0; c < classes; c++)
+        var init = new float[Classes + 1][][];
+        for (int c = 0; c <= Classes; c++)
         {
             init[c] = new float[_layers.Length][];
             for (int l = 0; l < _layers.Length; l++)
@@ -276,125 +367,21 @@ public sealed class FFRecurrentNetwork : Module, ITrainableModel, ILabelScorer, 
                 for (int j = 0; j < init[c][l].Length; j++) init[c][l][j] = initRandom.NextSingle();
             }
         }
-        int scored = Config.TestFrameHigh - Config.TestFrameLow - 1;
-        int maxRows = Math.Min(chunk, n) * classes;
-        // Buffers (and the packed weights) are kept between calls: evaluation calls this once per
-        // chunk of the test set, and fresh state matrices each time only pile up on the large-object
-        // heap. A call takes them and puts them back, so a concurrent call allocates its own.
-        var buffers = Interlocked.Exchange(ref _predict, null) is { } kept && kept.Rows >= maxRows ? kept : new Buffers(maxRows, this);
-        var (states, next, normed, work) = (buffers.States, buffers.Next, buffers.Normed, buffers.Work);
-        // The weights are fixed during prediction and every one of them is used in the sweep and in
-        // each of the K_testhigh frames of every chunk: pack them for the products once per call.
-        var packed = PackWeightsForPrediction ? buffers.Packed ??= new PackedWeights(_layers.Length) : null;
-        packed?.Refresh(_layers);
-        try
-        {
-            for (int start = 0; start < n; start += chunk)
-            {
-                int count = Math.Min(chunk, n - start), rows = count * classes;
-                foreach (var level in states) Array.Clear(level);
-                for (int i = 0; i < count; i++)
-                    for (int c = 0; c < classes; c++)
-                    {
-                        int r = i * classes + c;
-                        images.Data.AsSpan((start + i) * ImageFeatures, ImageFeatures).CopyTo(states[0].AsSpan(r * ImageFeatures));
-                        states[^1][r * classes + c] = 1f;
-                        for (int l = 0; l < _layers.Length; l++) init[c][l].CopyTo(states[l + 1].AsSpan(r * _layers[l].Width));
-                    }
-                // Row i·classes + c holds image i: layer 1's image product is computed once per chunk
-                // (count rows) and serves the sweep and every frame, the weights being fixed.
-                var image = ShareImageProduct ? (buffers.Image ??= new ImageProduct(this)).Reset(count, divisor: classes, modulo: count) : null;
-                Sweep(states, rows, buffers.Sweep, packed, image);
-                var acc = new double[rows];
-                for (int frame = 0; frame < Config.TestFrameHigh; frame++)
-                {
-                    Normalise(states, rows, normed);
-                    for (int i = 1; i <= _layers.Length; i++)
-                    {
-                        int w = _layers[i - 1].Width;
-                        var nw = next[i].AsSpan(0, rows * w);
-                        Update(i - 1, normed[i - 1], normed[i + 1], states[i], rows, work.Pre.AsSpan(0, rows * w), nw, packed, image);
-                        if (frame > Config.TestFrameLow)
-                        {
-                            Kernels.MeanSquares(nw, rows, w, work.MeanSquares);
-                            for (int r = 0; r < rows; r++) acc[r] += Kernels.Softplus(work.MeanSquares[r] - Config.Threshold);
-                        }
-                    }
-                    for (int i = 1; i <= _layers.Length; i++) (states[i], next[i]) = (next[i], states[i]);
-                }
-                for (int r = 0; r < rows; r++) scores.Data[start * classes + r] = (float)(acc[r] / (scored * _layers.Length));
-            }
-        }
-        finally { _predict = buffers; }
-        return scores;
+        return init;
     }
 
-    private Buffers? _predict;
+    private FFRecurrentBuffers? _train, _predict;
 
     /// <summary>
     /// Whether layer 1's image product (x̂_image·W_fᵀ) is computed once for the rows that share an
     /// image (the positive and negative halves in training, the ten labels at prediction) and reused
     /// while the forward weights stay the same (across frames and the sweep). Bit-identical to the
-    /// plain products: a row's product does not depend on the other rows. Switch off to compare.
+    /// plain products: a row's product does not depend on the other rows. Switched off by tests to compare.
     /// </summary>
-    public bool ShareImageProduct { get; set; } = true;
-
-    /// <summary>
-    /// Layer 1's product of the normalised images with its forward weights, for the rows that share
-    /// them: row r of a state matrix holds image (r / divisor) mod modulo.
-    /// </summary>
-    private sealed class ImageProduct(FFRecurrentNetwork net)
-    {
-        private float[] _data = [];
-        private float[] _images = [];
-        private int _count, _divisor = 1, _modulo = 1;
-
-        public ImageProduct Reset(int count, int divisor, int modulo)
-        {
-            (_count, _divisor, _modulo) = (count, divisor, modulo);
-            int w = net._layers[0].Width, inF = net._layers[0].ForwardWeight.Cols;
-            if (_data.Length < count * w) _data = new float[count * w];
-            if (_images.Length < count * inF) _images = new float[count * inF];
-            return this;
-        }
-
-        /// <summary>Recomputes the product with the current weights from the normalised level-0 states.</summary>
-        public void Compute(ReadOnlySpan<float> normedStates, PackedWeights? packed)
-        {
-            var layer = net._layers[0];
-            int w = layer.Width, inF = layer.ForwardWeight.Cols;
-            // One row per image: row (i·divisor) of the states holds image i.
-            for (int i = 0; i < _count; i++) normedStates.Slice(i * _divisor * inF, inF).CopyTo(_images.AsSpan(i * inF, inF));
-            if (packed is not null) Gemm.Multiply(false, _count, _images, inF, packed.Forward[0], _data, w, accumulate: false);
-            else Gemm.Multiply(false, true, _count, w, inF, _images, inF, layer.ForwardWeight.Data, inF, _data, w, accumulate: false);
-        }
-
-        public ReadOnlySpan<float> Row(int r)
-        {
-            int w = net._layers[0].Width;
-            return _data.AsSpan((r / _divisor % _modulo) * w, w);
-        }
-    }
+    internal bool ShareImageProduct { get; set; } = true;
 
     /// <summary>Whether <see cref="LabelScores"/> packs the weights once per call (same bits either way; tests compare).</summary>
     internal bool PackWeightsForPrediction { get; set; } = true;
-
-    /// <summary>Every layer's forward and backward weights packed for the state-update products.</summary>
-    private sealed class PackedWeights(int layers)
-    {
-        public PackedMatrix[] Forward { get; } = new PackedMatrix[layers];
-        public PackedMatrix[] Backward { get; } = new PackedMatrix[layers];
-
-        public void Refresh(FFRecurrentLayer[] layers)
-        {
-            for (int l = 0; l < layers.Length; l++)
-            {
-                var f = layers[l].ForwardWeight; var b = layers[l].BackwardWeight;
-                Forward[l] = Gemm.Pack(true, f.Cols, f.Rows, f.Data, f.Cols, Forward[l]);
-                Backward[l] = Gemm.Pack(true, b.Cols, b.Rows, b.Data, b.Cols, Backward[l]);
-            }
-        }
-    }
 
     /// <summary>
     /// Hidden states after the sweep and K_testhigh frames with the top state onehot(label) (all
@@ -404,46 +391,27 @@ public sealed class FFRecurrentNetwork : Module, ITrainableModel, ILabelScorer, 
     {
         CheckImages(images);
         if (label is int c0 && (uint)c0 >= (uint)Classes) throw new ArgumentOutOfRangeException(nameof(label), c0, $"label must be in [0, {Classes}).");
+        var be = Backend;
         int rows = images.Rows;
-        var initRandom = new FFRandom(Config.PredictionSeed);
-        var init = new float[Classes + 1][][];
-        for (int c = 0; c <= Classes; c++)
-            init[c] = _layers.Select(l => Enumerable.Range(0, l.Width).Select(_ => initRandom.NextSingle()).ToArray()).ToArray();
-        var chosen = init[label ?? Classes];
-        var buffers = new Buffers(rows, this);
-        var (states, next, normed, work) = (buffers.States, buffers.Next, buffers.Normed, buffers.Work);
-        images.Data.AsSpan(0, rows * ImageFeatures).CopyTo(states[0]);
-        for (int r = 0; r < rows; r++)
+        var chosen = PredictionInitialRows()[label ?? Classes];
+        var t = new FFRecurrentBuffers(be, Math.Max(1, rows), Config);
+        be.Write(images.Data.AsSpan(0, rows * ImageFeatures), t.States[0].Slice(0, rows * ImageFeatures));
+        if (label is int c)
         {
-            if (label is int c) states[^1][r * Classes + c] = 1f;
-            for (int l = 0; l < _layers.Length; l++) chosen[l].CopyTo(states[l + 1].AsSpan(r * _layers[l].Width));
+            var top = new float[rows * Classes];
+            for (int r = 0; r < rows; r++) top[r * Classes + c] = 1f;
+            be.Write(top, t.States[^1].Slice(0, rows * Classes));
         }
-        Sweep(states, rows, buffers.Sweep);
-        for (int frame = 0; frame < Config.TestFrameHigh; frame++)
-        {
-            Normalise(states, rows, normed);
-            for (int i = 1; i <= _layers.Length; i++)
-                Update(i - 1, normed[i - 1], normed[i + 1], states[i], rows, work.Pre.AsSpan(0, rows * _layers[i - 1].Width), next[i].AsSpan(0, rows * _layers[i - 1].Width));
-            for (int i = 1; i <= _layers.Length; i++) (states[i], next[i]) = (next[i], states[i]);
-        }
-        return Enumerable.Range(1, _layers.Length).Select(i => new Matrix(rows, _layers[i - 1].Width, states[i])).ToArray();
+        for (int l = 0; l < _layers.Length; l++) be.BroadcastRow(chosen[l], t.States[l + 1], rows);
+        RunFrames(t, rows, prepared: null, image: null, visit: null);
+        return Enumerable.Range(1, _layers.Length).Select(i => new Matrix(rows, _layers[i - 1].Width, be.Read(t.States[i].Slice(0, rows * _layers[i - 1].Width)).ToArray())).ToArray();
     }
 
     /// <inheritdoc />
-    public int[] Predict(Matrix images)
-    {
-        var s = LabelScores(images);
-        var result = new int[images.Rows];
-        for (int i = 0; i < result.Length; i++)
-            result[i] = Config.Loss == LossDirection.Minimize ? TensorPrimitives.IndexOfMin(s.Row(i)) : TensorPrimitives.IndexOfMax(s.Row(i));
-        return result;
-    }
-
-    /// <summary>Zeroed state buffers for every level (image, hidden…, label), rows × width each.</summary>
-    private float[][] NewStates(int rows) => Config.Dimensions.Select(d => new float[rows * d]).ToArray();
+    public int[] Predict(Matrix images) => LabelProbe.Predict(LabelScores(images), Config.Loss);
 
     /// <summary>Every hidden level's rows [offset, offset + count) set to one uniform [0, 1) row.</summary>
-    private void FillInitialStates(float[][] states, int count, int offset, FFRandom random)
+    private void FillInitialStates(DeviceSpan[] states, int count, int offset, FFRandom random)
     {
         for (int l = 0; l < _layers.Length; l++)
         {
@@ -451,72 +419,82 @@ public sealed class FFRecurrentNetwork : Module, ITrainableModel, ILabelScorer, 
             var row = new float[w];
             for (int j = 0; j < w; j++) row[j] = random.NextSingle();
             if (InitialStateOverride is { } provide) row = provide(l, offset > 0);
-            for (int r = 0; r < count; r++) row.CopyTo(states[l + 1].AsSpan((offset + r) * w));
+            Backend.BroadcastRow(row, states[l + 1].Slice(offset * w, count * w), count);
         }
     }
 
     /// <summary>The sequential first pass: layer 1, 2, … each from the just-updated layer below.</summary>
-    private void Sweep(float[][] states, int rows, float[][] scratch, PackedWeights? packed = null, ImageProduct? image = null)
+    private void Sweep(FFRecurrentBuffers t, int rows, object?[]? prepared, ImageProduct? image)
     {
+        var be = Backend;
         var d = Config.Dimensions;
-        var (pre, below, above, fresh) = (scratch[0], scratch[1], scratch[2], scratch[3]);
         for (int i = 1; i <= _layers.Length; i++)
         {
-            NormaliseInto(states[i - 1], rows, d[i - 1], below);
-            NormaliseInto(states[i + 1], rows, d[i + 1], above);
+            var below = t.SweepBelow.Slice(0, rows * d[i - 1]);
+            var above = t.SweepAbove.Slice(0, rows * d[i + 1]);
+            be.NormalizeRows(t.States[i - 1], rows, d[i - 1], below);
+            be.NormalizeRows(t.States[i + 1], rows, d[i + 1], above);
             int w = d[i];
-            if (i == 1) image?.Compute(below, packed);
-            Update(i - 1, below, above, states[i], rows, pre.AsSpan(0, rows * w), fresh.AsSpan(0, rows * w), packed, image);
-            fresh.AsSpan(0, rows * w).CopyTo(states[i]);
+            if (i == 1) image?.Compute(below, prepared?[0]);
+            var fresh = t.SweepFresh.Slice(0, rows * w);
+            Update(i - 1, below, above, t.States[i], rows, t.SweepPre.Slice(0, rows * w), fresh, prepared, image);
+            be.Copy(fresh, t.States[i].Slice(0, rows * w));
         }
     }
 
-    /// <summary>pre = x̂_below·Wfᵀ + x̂_above·Wbᵀ + b; result = β·ReLU(pre) + (1 − β)·old.</summary>
-    private void Update(int li, ReadOnlySpan<float> belowNormed, ReadOnlySpan<float> aboveNormed, ReadOnlySpan<float> old, int rows, Span<float> pre, Span<float> result,
-        PackedWeights? packed = null, ImageProduct? image = null)
+    /// <summary>pre = x̂_below·Wfᵀ + x̂_above·Wbᵀ + b; result = β·ReLU(pre) + (1 − β)·old.
+    /// <paramref name="prepared"/>: [Wf₀, …, Wb₀, …] prepared for this call, or null.</summary>
+    private void Update(int li, DeviceSpan belowNormed, DeviceSpan aboveNormed, DeviceSpan old, int rows, DeviceSpan pre, DeviceSpan result,
+        object?[]? prepared, ImageProduct? image)
     {
+        var be = Backend;
         var layer = _layers[li];
         int w = layer.Width, inF = layer.ForwardWeight.Cols, inB = layer.BackwardWeight.Cols;
         if (li == 0 && image is not null)
-        {
-            // Layer 1's input from below is the image, shared by many rows: copy its product.
-            for (int r = 0; r < rows; r++) image.Row(r).CopyTo(pre.Slice(r * w, w));
-        }
-        else if (packed is not null)
-            Gemm.Multiply(false, rows, belowNormed, inF, packed.Forward[li], pre, w, accumulate: false);
+            image.CopyRows(pre, rows); // layer 1's input from below is the image, shared by many rows
         else
-            Gemm.Multiply(false, true, rows, w, inF, belowNormed, inF, layer.ForwardWeight.Data, inF, pre, w, accumulate: false);
-        if (packed is not null)
-            Gemm.Multiply(false, rows, aboveNormed, inB, packed.Backward[li], pre, w, accumulate: true);
-        else
-            Gemm.Multiply(false, true, rows, w, inB, aboveNormed, inB, layer.BackwardWeight.Data, inB, pre, w, accumulate: true);
-        float beta = Config.Beta;
-        for (int r = 0; r < rows; r++)
-        {
-            var p = pre.Slice(r * w, w);
-            TensorPrimitives.Add(p, layer.Bias, p);
-            var res = result.Slice(r * w, w);
-            TensorPrimitives.Max(p, 0f, res);
-            TensorPrimitives.Multiply(res, beta, res);
-            TensorPrimitives.MultiplyAdd(old.Slice(r * w, w), 1f - beta, res, res);
-        }
+            be.Gemm(rows, w, inF, belowNormed, inF, prepared?[li], transB: true, Device(layer.ForwardWeight.Data), inF, pre, w, accumulate: false);
+        be.Gemm(rows, w, inB, aboveNormed, inB, prepared?[_layers.Length + li], transB: true, Device(layer.BackwardWeight.Data), inB, pre, w, accumulate: true);
+        be.DampedRelu(pre, rows, w, Device(layer.Bias), old.Slice(0, rows * w), Config.Beta, result);
     }
 
-    private void Normalise(float[][] states, int rows, float[][] result)
+    private void Normalise(DeviceSpan[] states, int rows, DeviceSpan[] result)
     {
         var d = Config.Dimensions;
-        for (int i = 0; i < states.Length; i++) NormaliseInto(states[i], rows, d[i], result[i]);
+        for (int i = 0; i < states.Length; i++) Backend.NormalizeRows(states[i], rows, d[i], result[i]);
     }
 
-    /// <summary>Row-normalised copy: x / (‖x‖ + 1e-4).</summary>
-    private static void NormaliseInto(ReadOnlySpan<float> x, int rows, int cols, Span<float> dst)
+    /// <summary>
+    /// Layer 1's product of the normalised images with its forward weights, for the rows that share
+    /// them: row r of a state matrix holds image (r / divisor) mod modulo.
+    /// </summary>
+    private sealed class ImageProduct(FFRecurrentNetwork net, ComputeBackend be)
     {
-        for (int r = 0; r < rows; r++)
+        private DeviceArray? _data, _images;
+        private int _count, _divisor = 1, _modulo = 1;
+
+        public ImageProduct Reset(int count, int divisor, int modulo)
         {
-            var src = x.Slice(r * cols, cols);
-            float inv = 1f / (TensorPrimitives.Norm(src) + Kernels.NormEpsilon);
-            TensorPrimitives.Multiply(src, inv, dst.Slice(r * cols, cols));
+            (_count, _divisor, _modulo) = (count, divisor, modulo);
+            int w = net._layers[0].Width, inF = net._layers[0].ForwardWeight.Cols;
+            if (_data is null || _data.Length < count * w) _data = be.Allocate(count * w);
+            if (_images is null || _images.Length < count * inF) _images = be.Allocate(count * inF);
+            return this;
         }
+
+        /// <summary>Recomputes the product with the current weights from the normalised level-0 states.</summary>
+        public void Compute(DeviceSpan normedStates, object? prepared)
+        {
+            var layer = net._layers[0];
+            int w = layer.Width, inF = layer.ForwardWeight.Cols;
+            // One row per image: row (i·divisor) of the states holds image i.
+            var images = _images!.Slice(0, _count * inF);
+            be.GatherRows(normedStates, inF, images, _count, _divisor, 1, int.MaxValue);
+            be.Gemm(_count, w, inF, images, inF, prepared, transB: true, net.Device(layer.ForwardWeight.Data), inF, _data!.Slice(0, _count * w), w, accumulate: false);
+        }
+
+        /// <summary>pre row r = the product row of the image row r holds.</summary>
+        public void CopyRows(DeviceSpan pre, int rows) => be.GatherRows(_data!.All, net._layers[0].Width, pre, rows, 1, _divisor, _modulo);
     }
 
     private void CheckImages(Matrix images)
@@ -524,31 +502,5 @@ public sealed class FFRecurrentNetwork : Module, ITrainableModel, ILabelScorer, 
         ArgumentNullException.ThrowIfNull(images);
         if (images.Cols != ImageFeatures)
             throw new ArgumentException($"images has {images.Cols} columns but the network expects {ImageFeatures} pixels per image.", nameof(images));
-    }
-
-    private Buffers? _train;
-
-    /// <summary>Everything a pass over up to <see cref="Rows"/> state rows needs (training, prediction, analysis).</summary>
-    private sealed class Buffers(int rows, FFRecurrentNetwork net)
-    {
-        public int Rows { get; } = rows;
-        public float[][] States { get; } = net.NewStates(rows);
-        public float[][] Next { get; } = net.NewStates(rows);
-        public float[][] Normed { get; } = net.NewStates(rows);
-        public Work Work { get; } = new(rows, net.Config);
-        /// <summary>The sweep's pre-activations, normalised neighbours and fresh states.</summary>
-        public float[][] Sweep { get; } = Enumerable.Range(0, 4).Select(_ => new float[rows * net.Config.Dimensions.Max()]).ToArray();
-        public ImageProduct? Image { get; set; }
-        /// <summary>Training only: the dead-neuron shortcut's scratch.</summary>
-        public ActiveNeurons? Active { get; set; }
-        /// <summary>Prediction only: the weights packed for the products.</summary>
-        public PackedWeights? Packed { get; set; }
-    }
-
-    private sealed class Work(int rows, FFRecurrentConfig config)
-    {
-        public float[] Pre { get; } = new float[rows * config.HiddenSizes.Max()];
-        public float[] MeanSquares { get; } = new float[rows];
-        public float[] Coefficient { get; } = new float[rows];
     }
 }
