@@ -1,5 +1,5 @@
 // The GPU check: everything scripts/gpu-check.sh measures on a CUDA machine, printed in one go.
-// Usage: FFLib.GpuCheck MNIST_DIR [--simulate] [--paper-epochs N]
+// Usage: FFLib.GpuCheck MNIST_DIR [--simulate] [--paper-epochs N] [--parts numerics,ffnn,determinism,paper,bpnn,ffc,ffrnn]
 //   --simulate: ILGPU's CPU accelerator instead of CUDA (a rehearsal on a machine without a GPU; small sizes).
 using System.Diagnostics;
 using FFLib.Compute;
@@ -11,6 +11,7 @@ using FFLib.Training;
 if (args.Length < 1) { Console.Error.WriteLine("usage: FFLib.GpuCheck MNIST_DIR [--simulate] [--paper-epochs N]"); return 2; }
 bool simulate = args.Contains("--simulate");
 int paperEpochs = args.SkipWhile(a => a != "--paper-epochs").Skip(1).Select(int.Parse).FirstOrDefault(60);
+var parts = (args.SkipWhile(a => a != "--parts").Skip(1).FirstOrDefault() ?? "numerics,ffnn,determinism,paper,bpnn,ffc,ffrnn").Split(',').ToHashSet();
 ComputeSettings.Threads = Environment.ProcessorCount;
 Console.WriteLine($"machine: {Environment.ProcessorCount} cores, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}, {System.Runtime.InteropServices.RuntimeInformation.FrameworkDescription}");
 
@@ -26,7 +27,7 @@ var test = simulate ? data.Test.Take(300) : data.Test;
 int[] widths = simulate ? [64, 64] : [2000, 2000];
 
 // 1. Numerics: 3 Adam steps of a small FFNN on the GPU against the CPU backend (both layer-1 paths).
-foreach (bool identity in new[] { true, false })
+foreach (bool identity in parts.Contains("numerics") ? new[] { true, false } : [])
 {
     FFNetwork Small() => new(new FFNetworkConfig { HiddenSizes = [300, 200] }, new FFRandom(11)) { UseInputIdentity = identity };
     var cpu = Small();
@@ -52,15 +53,17 @@ foreach (bool identity in new[] { true, false })
 }
 
 // 2. Speed: the paper's FFNN (2×2000) on MNIST, one warm-up epoch, then timed epochs and prediction.
-var random = new FFRandom(42);
-var net = new FFNetwork(new FFNetworkConfig { HiddenSizes = widths }, random) { Backend = gpu };
 var trainer = new Trainer();
 var options = new TrainingOptions { Epochs = 1, ValidateEachEpoch = false };
+var epochTimes = new List<double> { 1 };
+if (parts.Contains("ffnn")) {
+var random = new FFRandom(42);
+var net = new FFNetwork(new FFNetworkConfig { HiddenSizes = widths }, random) { Backend = gpu };
 var sw = Stopwatch.StartNew();
 trainer.Train(net, train, null, options, random);
 gpu.Synchronize();
 Console.WriteLine($"warm-up epoch (kernel compilation, cuBLAS start): {sw.Elapsed.TotalSeconds:F2} s");
-var epochTimes = new List<double>();
+epochTimes.Clear();
 for (int e = 0; e < (simulate ? 1 : 3); e++)
 {
     sw.Restart();
@@ -79,6 +82,7 @@ predicted = net.Predict(testMatrix);
 double predictSeconds2 = sw.Elapsed.TotalSeconds;
 double acc = predicted.Where((p, i) => p == test.Label(i)).Count() / (double)test.Count;
 Console.WriteLine($"predict {test.Count} test images: {predictSeconds:F3} s, again {predictSeconds2:F3} s (accuracy after {1 + epochTimes.Count} epochs {acc:P2})");
+}
 
 // 3. Determinism: the same seed twice on the same GPU, 30 batches each.
 // FNV-1a over the weights' bits (managed: no OpenSSL needed on the GPU machine).
@@ -97,15 +101,19 @@ string Run()
     trainer.Train(n, train.Take(30 * 128), null, options, r);
     return Hash(n);
 }
-string h1 = Run(), h2 = Run();
-Console.WriteLine($"determinism: two runs with seed 7 give weight hashes {h1} and {h2} ({(h1 == h2 ? "identical" : "DIFFERENT")})");
+if (parts.Contains("determinism"))
+{
+    string h1 = Run(), h2 = Run();
+    Console.WriteLine($"determinism: two runs with seed 7 give weight hashes {h1} and {h2} ({(h1 == h2 ? "identical" : "DIFFERENT")})");
+}
 
 // 4. The paper's run: 60 epochs of FFNN 2×2000, then the test set (skipped when an epoch is too slow for the device time).
-if (!simulate && epochTimes.Average() * paperEpochs < 240)
+if (!parts.Contains("paper")) { }
+else if (!simulate && epochTimes.Average() * paperEpochs < 240)
 {
     var r = new FFRandom(42);
     var paper = new FFNetwork(new FFNetworkConfig(), r) { Backend = gpu };
-    sw.Restart();
+    var sw = Stopwatch.StartNew();
     new Trainer().Train(paper, train, validation, new TrainingOptions { Epochs = paperEpochs, ValidateEachEpoch = false }, r);
     gpu.Synchronize();
     double trainSeconds = sw.Elapsed.TotalSeconds;
@@ -113,5 +121,53 @@ if (!simulate && epochTimes.Average() * paperEpochs < 240)
     Console.WriteLine($"paper FFNN: {paperEpochs} epochs in {trainSeconds:F1} s ({trainSeconds / paperEpochs:F3} s/epoch), {sw.Elapsed.TotalSeconds:F1} s with the test; test accuracy {paperAcc:P2}");
 }
 else Console.WriteLine($"paper FFNN: skipped ({paperEpochs} epochs at {epochTimes.Average():F2} s would exceed the time budget)");
+// 5. The other architectures at the paper's sizes: a warm-up on a few batches, one timed epoch, prediction.
+void Architecture(string name, ITrainableModel model, Action<ITrainableModel> run, double limitSeconds)
+{
+    ((FFLib.Modules.ComputeModule)model).Backend = gpu;
+    var r = new FFRandom(3);
+    trainer.Train(model, train.Take(simulate ? 128 : 1280), null, options, r);
+    gpu.Synchronize();
+    var watch = Stopwatch.StartNew();
+    run(model);
+    gpu.Synchronize();
+    Console.WriteLine($"{name}: {watch.Elapsed.TotalSeconds:F3} s");
+    watch.Restart();
+    double a = Evaluation.Accuracy(model, test, chunk: test.Count);
+    gpu.Synchronize();
+    Console.WriteLine($"{name}: predict {test.Count} test images {watch.Elapsed.TotalSeconds:F3} s (accuracy {a:P2})");
+}
+var fullEpoch = new TrainingOptions { Epochs = 1, ValidateEachEpoch = false };
+if (parts.Contains("bpnn"))
+    Architecture($"BPNN {string.Join("×", widths)} epoch ({train.Count} images)", new BackpropNetwork(new BackpropNetworkConfig { HiddenSizes = widths }, new FFRandom(5)),
+        m => trainer.Train(m, train, null, fullEpoch, new FFRandom(6)), 60);
+if (parts.Contains("ffc"))
+    Architecture($"FFNN+C {string.Join("×", widths)} FF epoch + classifier epoch ({train.Count} images each)", new FFClassifierNetwork(new FFNetworkConfig { HiddenSizes = widths }, 1e-4f, new FFRandom(5)),
+        m => trainer.Train(m, train, null, fullEpoch with { Epochs = 2 }, new FFRandom(6)), 60);
+if (parts.Contains("ffrnn"))
+{
+    // A tenth of an epoch first: the full one only if it fits the device time.
+    var rnn = new FFRecurrentNetwork(new FFRecurrentConfig { HiddenSizes = widths }, new FFRandom(5)) { Backend = gpu };
+    var r = new FFRandom(6);
+    trainer.Train(rnn, train.Take(simulate ? 64 : 1280), null, options, r);
+    gpu.Synchronize();
+    var part = train.Take(simulate ? 128 : train.Count / 10);
+    var watch = Stopwatch.StartNew();
+    trainer.Train(rnn, part, null, options, r);
+    gpu.Synchronize();
+    double tenth = watch.Elapsed.TotalSeconds;
+    Console.WriteLine($"FFRNN {string.Join("×", widths)}: {part.Count} images in {tenth:F2} s ({part.Count / tenth:F0} images/s)");
+    if (!simulate && tenth * 10 < 90)
+    {
+        watch.Restart();
+        trainer.Train(rnn, train, null, options, r);
+        gpu.Synchronize();
+        Console.WriteLine($"FFRNN {string.Join("×", widths)} epoch ({train.Count} images): {watch.Elapsed.TotalSeconds:F2} s");
+    }
+    watch.Restart();
+    double a = Evaluation.Accuracy(rnn, test, chunk: test.Count);
+    gpu.Synchronize();
+    Console.WriteLine($"FFRNN: predict {test.Count} test images {watch.Elapsed.TotalSeconds:F2} s (accuracy {a:P2})");
+}
 gpu.Dispose();
 return 0;

@@ -32,6 +32,18 @@ internal static class Cli
         return code;
     }
 
+    /// <summary>The --device option of every command that trains or evaluates.</summary>
+    public static System.CommandLine.Option<string> DeviceOption() =>
+        new("--device") { Description = $"Where to compute: {Gpu.ComputeDevices.Names}.", DefaultValueFactory = _ => "cpu" };
+
+    /// <summary>The backend for --device, or a one-line usage error saying why it cannot be used.</summary>
+    public static Compute.ComputeBackend OpenDevice(string name)
+    {
+        try { return Gpu.ComputeDevices.Open(name); }
+        catch (Gpu.GpuUnavailableException e) { throw new UsageException($"--device {name}: {e.Message}."); }
+        catch (ArgumentException e) { throw new UsageException($"--device: {e.Message}"); }
+    }
+
     public static DatasetKind ParseDataset(string id)
     {
         try { return DatasetCatalog.Parse(id); }

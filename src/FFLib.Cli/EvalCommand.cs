@@ -21,14 +21,17 @@ internal static class EvalCommand
         var threads = new Option<int>("--threads") { Description = "Compute threads (default: all cores).", DefaultValueFactory = _ => Environment.ProcessorCount };
         var dataDir = new Option<string?>("--data-dir") { Description = "Folder holding the dataset's files (IDX, raw or .gz)." };
         var noDownload = new Option<bool>("--no-download") { Description = "Never download; fail if no local copy is found." };
-        var cmd = new Command("eval", "Evaluate a saved model on a dataset's test set.") { modelPath, dataset, testLimit, json, threads, dataDir, noDownload };
+        var device = Cli.DeviceOption();
+        var cmd = new Command("eval", "Evaluate a saved model on a dataset's test set.") { modelPath, dataset, testLimit, json, threads, dataDir, noDownload, device };
         cmd.SetAction(pr => Cli.Run(() =>
         {
             int nThreads = pr.GetValue(threads);
             if (nThreads < 1) throw new UsageException($"--threads must be at least 1, not {nThreads}.");
             ComputeSettings.Threads = nThreads;
             string path = pr.GetValue(modelPath)!;
+            var backend = Cli.OpenDevice(pr.GetValue(device)!);
             var loaded = ModelCheckpoint.Load(path);
+            if (loaded.Model is Modules.ComputeModule computing) computing.Backend = backend;
             string? dsName = pr.GetValue(dataset) ?? loaded.Training["dataset"]?.GetValue<string>();
             if (dsName is null) throw new UsageException($"{path} does not record its dataset; pass --dataset.");
             var kind = Cli.ParseDataset(dsName);
@@ -49,6 +52,7 @@ internal static class EvalCommand
                     ["test_samples"] = test.Count,
                     ["test_accuracy"] = acc,
                     ["seconds"] = seconds,
+                    ["device"] = backend.Name,
                 };
                 Console.WriteLine(o.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
             }

@@ -41,8 +41,10 @@ internal static class TrainCommand
         var resume = new Option<string?>("--resume") { Description = "Continue the run in this folder from its checkpoint (its settings come from the checkpoint)." };
         var trackSparsity = new Option<int?>("--track-sparsity") { Description = "Record the four sparsity metrics of every weight matrix every N batches: sparsity.csv and one PNG per metric in the output folder." };
 
+        var device = Cli.DeviceOption();
         var cmd = new Command("train", "Train a model on a dataset, report validation and test accuracy, save it.")
         {
+            device,
             model, dataset, preset, layers, epochs, batch, lr, classifierLr, beta, kTrain, kTestLow, kTestHigh, threshold, loss, negatives, seed, trainLimit, testLimit, valFraction, threads, outDir, dataDir, noDownload, trackSparsity, checkpointEvery, resume,
         };
         cmd.SetAction(pr => Cli.Run(() =>
@@ -55,7 +57,7 @@ internal static class TrainCommand
                 Console.Error.WriteLine($"fflib train: resuming {resumeDir}");
                 RunResult resumed;
                 using (var display = new ProgressDisplay())
-                    resumed = TrainingRun.Resume(resumeDir, display, display.EpochCompleted);
+                    resumed = TrainingRun.Resume(resumeDir, display, display.EpochCompleted, backend: Cli.OpenDevice(pr.GetValue(device)!));
                 Report(resumed, null, null);
                 return 0;
             }
@@ -113,6 +115,7 @@ internal static class TrainCommand
                 ValidationFraction = pr.GetValue(valFraction),
                 Data = Cli.DataOptions(pr.GetValue(dataDir), pr.GetValue(noDownload)),
                 OutputDirectory = pr.GetValue(outDir),
+                Backend = Cli.OpenDevice(pr.GetValue(device)!),
                 TrackSparsityEvery = pr.GetValue(trackSparsity),
                 CheckpointEvery = pr.GetValue(checkpointEvery),
             };

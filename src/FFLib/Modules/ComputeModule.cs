@@ -37,6 +37,12 @@ public abstract class ComputeModule : Module
         foreach (var o in OptimizersToSync()) o.SyncToHost();
     }
 
+    /// <summary>The host arrays <see cref="Module.Parameters"/> hands out are current: on a device, they are copied back first.</summary>
+    protected override void BeforeParametersRead()
+    {
+        if (_backend != ComputeBackend.Cpu) SynchronizeToHost();
+    }
+
     /// <summary>The backend's copy of a host array this model owns (made at first use, then kept).</summary>
     internal DeviceSpan Device(float[] host) => _device.GetValue(host, h => _backend.Attach(h)).All;
 

@@ -10,12 +10,16 @@ public abstract class Module
     /// <summary>This module's own parameters (not its children's), named relative to it.</summary>
     protected internal virtual IEnumerable<LocalParameter> LocalParameters() => [];
 
+    /// <summary>Called before <see cref="Parameters"/> hands out the host arrays (a model on a device brings them up to date).</summary>
+    protected virtual void BeforeParametersRead() { }
+
     /// <summary>Sub-modules, in order.</summary>
     protected internal virtual IEnumerable<ChildModule> Children() => [];
 
     /// <summary>Every parameter of this module and its sub-modules, with full dotted names.</summary>
     public IReadOnlyList<Parameter> Parameters()
     {
+        BeforeParametersRead();
         var list = new List<Parameter>();
         Collect(this, "", "", list);
         return list;

@@ -54,6 +54,10 @@ public sealed record RunSpec
     /// <summary>Write a resumable <see cref="TrainingCheckpoint"/> every N epochs (and after the last); null: off.</summary>
     public int? CheckpointEvery { get; init; }
 
+    /// <summary>Where the arithmetic runs (null: the CPU). Not part of the saved specification: a resumed run names its device again.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public ComputeBackend? Backend { get; init; }
+
     /// <summary>Folder for model.safetensors and run.json; null writes nothing.</summary>
     public string? OutputDirectory { get; init; }
 }
@@ -94,13 +98,13 @@ public static class TrainingRun
     /// <see cref="RunSpec.CheckpointEvery"/>) to its planned epochs; ends bit-identical to an uninterrupted run.
     /// </summary>
     public static RunResult Resume(string folder, IProgress<TrainingProgress>? progress = null,
-        Action<EpochMetrics>? epochCompleted = null, CancellationToken cancellationToken = default)
+        Action<EpochMetrics>? epochCompleted = null, CancellationToken cancellationToken = default, ComputeBackend? backend = null)
     {
         ArgumentNullException.ThrowIfNull(folder);
         string path = Directory.Exists(folder) ? Path.Combine(folder, TrainingCheckpoint.FileName) : folder;
         if (!File.Exists(path)) throw new FileNotFoundException($"No training checkpoint at {path}: resume needs a run started with --checkpoint-every.", path);
         var state = TrainingCheckpoint.Load(path);
-        var spec = state.Spec with { OutputDirectory = Directory.Exists(folder) ? folder : Path.GetDirectoryName(Path.GetFullPath(path)) };
+        var spec = state.Spec with { OutputDirectory = Directory.Exists(folder) ? folder : Path.GetDirectoryName(Path.GetFullPath(path)), Backend = backend };
         Validate(spec);
         return Run(spec, Prepare(spec), state.Model, state.Random, state.EpochsDone, state.History, progress, epochCompleted, cancellationToken);
     }
@@ -129,6 +133,12 @@ public static class TrainingRun
         IProgress<TrainingProgress>? progress, Action<EpochMetrics>? epochCompleted, CancellationToken cancellationToken)
     {
         var history = previous.ToList();
+        if (spec.Backend is { } backend)
+        {
+            if (model is not Modules.ComputeModule device)
+                throw new ArgumentException($"{model.Architecture.DisplayName} models compute on the CPU only; the {backend.Name} backend was asked for.", nameof(spec));
+            device.Backend = backend;
+        }
         string? dir = spec.OutputDirectory;
         if (dir is not null) Directory.CreateDirectory(dir);
         var tracker = spec.TrackSparsityEvery is int every ? new Analysis.SparsityTracker(every) : null;
@@ -259,6 +269,7 @@ public static class TrainingRun
                 ["test_limit"] = spec.TestLimit,
                 ["validation_fraction"] = spec.ValidationFraction,
                 ["threads"] = ComputeSettings.Threads,
+                ["device"] = (spec.Backend ?? ComputeBackend.Cpu).Name,
             },
             ["model_config"] = c,
             ["data"] = new JsonObject
