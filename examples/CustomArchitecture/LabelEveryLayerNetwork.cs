@@ -130,6 +130,6 @@ public sealed class LabelEveryLayerArchitecture : Architecture
         ConfigJson.Get<int>(c, "image_features"), ConfigJson.Get<int>(c, "classes"), ConfigJson.IntArray(c, "hidden_sizes"),
         ConfigJson.Get<float>(c, "threshold"), ConfigJson.Loss(c), ConfigJson.Get<float>(c, "learning_rate")), random: null);
 
-    public override ITrainableModel Create(RunSpec spec, int imageFeatures, int classes, FFRandom random) => new LabelEveryLayerNetwork(new(
-        imageFeatures, classes, spec.Model.HiddenSizes.ToArray(), spec.Model.Threshold, spec.Model.Loss, spec.Model.LearningRate), random);
+    public override ITrainableModel Create(ModelSettings s, int imageFeatures, int classes, FFRandom random) => new LabelEveryLayerNetwork(new(
+        imageFeatures, classes, s.HiddenSizes.ToArray(), s.Threshold, s.Loss, s.LearningRateFor(this)), random);
 }

@@ -56,7 +56,7 @@ Console.WriteLine($"magnitude-pruned to 30%: {Compression.SparseBytes(sparse)} b
 var result = TrainingRun.Execute(new RunSpec
 {
     Architecture = LabelEveryLayerArchitecture.Instance,
-    Model = new FFNetworkConfig { HiddenSizes = [100], Threshold = 2f, LearningRate = 0.01f },
+    Model = new ModelSettings { HiddenSizes = [100], Threshold = 2f, LearningRate = 0.01f },
     Training = new TrainingOptions { Epochs = 1 },
     TrainLimit = 2000, TestLimit = 500, OutputDirectory = Path.Combine(dir, "run"),
 });

@@ -53,7 +53,7 @@ internal static class SweepCommand
             var (index, count) = ParseShard(pr.GetValue(shard), pr.GetValue(shards));
             var mine = SweepRunner.Shard(runs, index, count);
             string dir = pr.GetValue(results)!;
-            Console.Error.WriteLine($"fflib sweep: {runs.Count} runs in the grid, shard {index}/{count} has {mine.Count}; estimated {Estimate(mine) / 60:F0} min");
+            Console.Error.WriteLine($"fflib sweep: {runs.Count} runs in the grid, shard {index}/{count} has {mine.Count}; estimated {Reproduction.EstimateSeconds(mine) / 60:F0} min");
             SweepRunner.Run(mine, dir, pr.GetValue(retry), Console.Error.WriteLine);
             Console.WriteLine($"results: {dir} ({SweepRunner.ReadAll(dir).Count} records)");
             return 0;
@@ -85,30 +85,22 @@ internal static class SweepCommand
         var budget = new Option<string>("--budget") { Description = "smoke (minutes), reduced (hours) or paper (Table 1: 60/120 epochs, 10 seeds, 2×2000).", DefaultValueFactory = _ => "smoke" };
         var results = new Option<string?>("--results") { Description = "Results folder (default runs/reproduce-TARGET-DATASET-BUDGET)." };
         var threads = new Option<int>("--threads") { Description = "Compute threads.", DefaultValueFactory = _ => Environment.ProcessorCount };
-        var cmd = new Command("reproduce", "Run the sweep behind one of the paper's tables at a chosen budget, then its report.") { target, dataset, budget, results, threads };
+        var dataDir = new Option<string?>("--data-dir") { Description = "Folder holding the dataset's files (IDX, raw or .gz)." };
+        var cmd = new Command("reproduce", "Run the sweep behind one of the paper's tables at a chosen budget, then its report.") { target, dataset, budget, results, threads, dataDir };
         cmd.SetAction(pr => Cli.Run(() =>
         {
             SetThreads(pr.GetValue(threads));
             string t = pr.GetValue(target)!.Trim().ToLowerInvariant();
             var kind = Cli.ParseDataset(pr.GetValue(dataset)!);
             string b = pr.GetValue(budget)!.Trim().ToLowerInvariant();
-            var spec = Budget(b, kind);
-            spec = t switch
-            {
-                "table2" or "table3" => spec,
-                // Table 5: L+ and L− for the FF models, FFNN3 included.
-                "table5" => spec with { Models = [Architecture.Ffnn, Architecture.Ffc, Architecture.Ffrnn], Losses = [LossDirection.Maximize, LossDirection.Minimize] },
-                // Figures 3–8: one run per cell of a learning-rate × threshold grid; the report draws the heatmaps.
-                "fig3" or "fig6" => spec with { LearningRates = [0.001f, 0.005f, 0.02f], Thresholds = [1f, 5f, 20f], Seeds = 1 },
-                "fig19" => spec,
-                _ => throw new UsageException($"Unknown target '{t}': table2, table3, table5, fig3, fig6 or fig19."),
-            };
+            SweepSpec spec;
+            try { spec = Reproduction.Sweep(t, Reproduction.Budget(b, kind)) with { Data = Cli.DataOptions(pr.GetValue(dataDir), noDownload: true) }; }
+            catch (ArgumentException e) { throw new UsageException(e.Message); }
             if (t == "fig19") return ReproducePruning(spec, kind, b, pr.GetValue(results));
-            var runs = spec.Expand().ToList();
-            if (t == "table5") runs.AddRange((spec with { Models = [Architecture.Ffnn], Layers = [[.. spec.Layers[0], spec.Layers[0][^1]]] }).Expand());
+            var runs = Reproduction.Runs(t, spec);
             string dir = pr.GetValue(results) ?? Path.Combine("runs", $"reproduce-{t}-{DatasetCatalog.IdOf(kind)}-{b}");
-            Console.Error.WriteLine($"fflib reproduce {t} ({b}): {runs.Count} runs ({string.Join(", ", spec.Models.Select(ModelCheckpoint.ArchitectureId))}; layers {string.Join("×", spec.Layers[0])}; {spec.Epochs} epochs; {spec.Seeds} seeds; train {(spec.TrainLimit?.ToString(CultureInfo.InvariantCulture) ?? "all")}, test {(spec.TestLimit?.ToString(CultureInfo.InvariantCulture) ?? "all")}) into {dir}");
-            Console.Error.WriteLine($"estimated time: {Estimate(runs) / 60:F1} min on this machine (finished runs in {dir} are skipped)");
+            Console.Error.WriteLine($"fflib reproduce {t} ({b}): {runs.Count} runs ({string.Join(", ", spec.Models.Select(m => m.Id))}; layers {string.Join("×", spec.Layers[0])}; {spec.Epochs} epochs; {spec.Seeds} seeds; train {(spec.TrainLimit?.ToString(CultureInfo.InvariantCulture) ?? "all")}, test {(spec.TestLimit?.ToString(CultureInfo.InvariantCulture) ?? "all")}) into {dir}");
+            Console.Error.WriteLine($"estimated time: {Reproduction.EstimateSeconds(runs) / 60:F1} min on this machine (finished runs in {dir} are skipped)");
             SweepRunner.Run(runs, dir, retryFailed: false, Console.Error.WriteLine);
             var all = SweepRunner.ReadAll(dir);
             var md = SweepReport.Write(all, dir);
@@ -127,32 +119,7 @@ internal static class SweepCommand
     private static int ReproducePruning(SweepSpec spec, DatasetKind kind, string budget, string? resultsDir)
     {
         string dir = resultsDir ?? Path.Combine("runs", $"reproduce-fig19-{DatasetCatalog.IdOf(kind)}-{budget}");
-        int? testLimit = budget == "smoke" ? 2000 : spec.TestLimit;
-        int seeds = Math.Max(3, spec.Seeds);
-        var train = spec.Expand().Where(r => r.Seed == 0).Select(r => r with { TestLimit = testLimit }).ToArray();
-        Console.Error.WriteLine($"fflib reproduce fig19 ({budget}): train {train.Length} models ({string.Join(", ", train.Select(r => ModelCheckpoint.ArchitectureId(r.Architecture)))}), prune each with {seeds} seeds on {testLimit?.ToString(CultureInfo.InvariantCulture) ?? "all"} test images; training estimate {Estimate(train) / 60:F1} min");
-        var series = new List<(string, IReadOnlyList<FFLib.Pruning.PruneRecord>)>();
-        foreach (var run in train)
-        {
-            string arch = ModelCheckpoint.ArchitectureId(run.Architecture);
-            string modelDir = Path.Combine(dir, arch);
-            string modelPath = Path.Combine(modelDir, "model.safetensors");
-            if (!File.Exists(modelPath))
-            {
-                Console.Error.WriteLine($"training {arch}…");
-                TrainingRun.Execute(run with { OutputDirectory = modelDir });
-            }
-            var loaded = ModelCheckpoint.Load(modelPath);
-            int width = FFLib.Pruning.NeuronPruning.HiddenWidths(loaded.Model).Max();
-            int[] keep = [width, .. new[] { 1500, 1024, 512, 256, 128, 64, 32, 16, 8, 4, 2 }.Where(k => k < width)];
-            var data = DatasetLoader.Load(kind, new DatasetLoadOptions { AllowDownload = false });
-            var test = testLimit is int tl ? data.Test.Take(tl) : data.Test;
-            var records = FFLib.Pruning.PruneExperiment.Run(loaded.Model, modelPath, test,
-                new FFLib.Pruning.PruneOptions { Keep = keep, Seeds = seeds, Int8 = false }, Path.Combine(modelDir, "pruned"), training: loaded.Training,
-                progress: r => Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{arch} seed {r.Seed} keep {r.Keep}: ratio {r.CompressionRatio:F2}×, accuracy {r.Accuracy * 100:F2}%")));
-            FFLib.Pruning.PruneExperiment.WriteCsv(Path.Combine(modelDir, "prune.csv"), records);
-            series.Add(($"{arch} (random)", records));
-        }
+        var series = Reproduction.Prunability(spec, budget, dir, Console.Error.WriteLine);
         string png = Path.Combine(dir, "fig19.png");
         FFLib.Plotting.Plots.Prunability(png, series, $"{DatasetCatalog.IdOf(kind)}: accuracy vs compression ({budget} budget)");
         foreach (var (label, records) in series)
@@ -185,47 +152,6 @@ internal static class SweepCommand
             }
         }
     }
-
-    /// <summary>Documented budgets: smoke = 200×200, 4 epochs, 2 seeds, full data; reduced = 2×2000, 10 epochs, 3 seeds; paper = Table 1.</summary>
-    internal static SweepSpec Budget(string budget, DatasetKind kind) => budget switch
-    {
-        "smoke" => new SweepSpec
-        {
-            Models = [Architecture.Ffnn, Architecture.Ffc, Architecture.Ffrnn, Architecture.Bpnn], Datasets = [kind],
-            Layers = [[200, 200]], Epochs = 4, Seeds = 2, ClassifierLearningRate = 1e-3f, Data = new DatasetLoadOptions { AllowDownload = false },
-        },
-        "reduced" => new SweepSpec
-        {
-            Models = [Architecture.Ffnn, Architecture.Ffc, Architecture.Ffrnn, Architecture.Bpnn], Datasets = [kind],
-            Layers = [[2000, 2000]], Epochs = 10, Seeds = 3, Data = new DatasetLoadOptions { AllowDownload = false },
-        },
-        "paper" => new SweepSpec
-        {
-            Models = [Architecture.Ffnn, Architecture.Ffc, Architecture.Ffrnn, Architecture.Bpnn], Datasets = [kind],
-            Layers = [[2000, 2000]], Epochs = kind == DatasetKind.Cifar10 ? 120 : 60, Seeds = 10, Data = new DatasetLoadOptions { AllowDownload = false },
-        },
-        _ => throw new UsageException($"--budget must be smoke, reduced or paper, not '{budget}'."),
-    };
-
-    /// <summary>
-    /// Rough wall time on this 2-core machine, from the measured per-epoch costs (FFNN 2×2000: 11.5 s per 54,000
-    /// images ≈ 38 ps per weight and sample; testing 2.8 s per 10,000 images; FFRNN about 29× an FFNN of the same
-    /// widths in both; BPNN about as an FFNN).
-    /// </summary>
-    internal static double Estimate(IEnumerable<RunSpec> runs) => runs.Sum(r =>
-    {
-        int[] dims = [784, .. (r.Architecture == Architecture.Bpnn ? r.Backprop.HiddenSizes : r.Model.HiddenSizes)];
-        double weights = 0;
-        for (int i = 1; i < dims.Length; i++) weights += (double)dims[i - 1] * dims[i];
-        double images = Math.Min(r.TrainLimit ?? 60000, 60000);
-        // Seconds per weight and image, measured on 2 cores (AVX-512) at 2×2000: FFNN epoch 5.8 s,
-        // prediction of 10,000 images 2.1 s; the FFRNN is 27× (training) and 20× (prediction) that.
-        bool rnn = r.Architecture == Architecture.Ffrnn;
-        double train = weights * images * 0.9 * 2.0e-11 * (rnn ? 27 : 1);
-        double predict = weights * 3.8e-11 * (rnn ? 20 : 1);
-        double validation = r.Training.ValidateEachEpoch ? predict * images * 0.1 : 0;
-        return (train + validation) * r.Training.Epochs + predict * (r.TestLimit ?? 10000) + 2;
-    });
 
     private static void SetThreads(int n)
     {

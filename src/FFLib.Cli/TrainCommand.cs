@@ -89,25 +89,17 @@ internal static class TrainCommand
             ComputeSettings.Threads = nThreads;
             // Table 1: 60 epochs for MNIST and FashionMNIST (CIFAR-10: 120); lr 0.02 for FF layers, 1e-4 for the BPNN.
             int epochCount = pr.GetValue(epochs) ?? (kind == DatasetKind.Cifar10 ? 120 : 60);
-            float learningRate = pr.GetValue(lr) ?? (arch == Architecture.Bpnn ? 1e-4f : 0.02f);
+            float learningRate = pr.GetValue(lr) ?? arch.DefaultLearningRate;
             var spec = new RunSpec
             {
                 Architecture = arch,
                 Dataset = kind,
-                Model = new FFNetworkConfig
-                {
-                    HiddenSizes = sizes,
-                    Threshold = pr.GetValue(threshold),
-                    Loss = direction,
-                    LearningRate = arch == Architecture.Bpnn ? 0.02f : learningRate,
-                },
-                ClassifierLearningRate = pr.GetValue(classifierLr),
-                Recurrent = new FFRecurrentConfig
+                Model = new ModelSettings
                 {
                     HiddenSizes = sizes, Threshold = pr.GetValue(threshold), Loss = direction, LearningRate = learningRate,
+                    ClassifierLearningRate = pr.GetValue(classifierLr),
                     Beta = pr.GetValue(beta), TrainFrames = pr.GetValue(kTrain), TestFrameLow = pr.GetValue(kTestLow), TestFrameHigh = pr.GetValue(kTestHigh),
                 },
-                Backprop = new BackpropNetworkConfig { HiddenSizes = sizes, LearningRate = arch == Architecture.Bpnn ? learningRate : 1e-4f },
                 Training = new TrainingOptions { Epochs = epochCount, BatchSize = pr.GetValue(batch), Negatives = negativeMode },
                 Seed = pr.GetValue(seed),
                 TrainLimit = pr.GetValue(trainLimit),
@@ -122,12 +114,10 @@ internal static class TrainCommand
             if (spec.CheckpointEvery is < 1) throw new UsageException($"--checkpoint-every must be at least 1 epoch, not {spec.CheckpointEvery}.");
             if (spec.TrackSparsityEvery is < 1) throw new UsageException($"--track-sparsity must be at least 1 batch, not {spec.TrackSparsityEvery}.");
             spec.Model.Validate();
-            spec.Backprop.Validate();
-            spec.Recurrent.Validate();
             spec.Training.Validate();
-            if (!(spec.ClassifierLearningRate > 0)) throw new UsageException($"--classifier-lr must be positive, not {spec.ClassifierLearningRate}.");
+            if (!(spec.Model.ClassifierLearningRate > 0)) throw new UsageException($"--classifier-lr must be positive, not {spec.Model.ClassifierLearningRate}.");
 
-            string rule = arch == Architecture.Bpnn
+            string rule = !arch.UsedSettings.HasFlag(ModelSettingKinds.Loss)
                 ? "cross-entropy"
                 : $"θ {spec.Model.Threshold.ToString(CultureInfo.InvariantCulture)}, loss {(direction == LossDirection.Minimize ? "min (L−)" : "max (L+)")}";
             Console.Error.WriteLine($"fflib train: {ModelCheckpoint.ArchitectureId(arch)} {string.Join("×", sizes)} on {DatasetCatalog.IdOf(kind)}, {spec.Training.Epochs} epochs, batch {spec.Training.BatchSize}, lr {learningRate.ToString(CultureInfo.InvariantCulture)}, {rule}, seed {spec.Seed}, {nThreads} thread(s), {ComputeSettings.SimdPath}");

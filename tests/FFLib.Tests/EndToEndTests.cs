@@ -28,7 +28,7 @@ public sealed class EndToEndTests : IDisposable
         var spec = new RunSpec
         {
             Dataset = DatasetKind.Mnist,
-            Model = new Models.FFNetworkConfig { HiddenSizes = [200, 200] },
+            Model = new Models.ModelSettings { HiddenSizes = [200, 200] },
             Training = new TrainingOptions { Epochs = 8 },
             Seed = 1,
             TestLimit = 2000,
@@ -65,9 +65,7 @@ public sealed class EndToEndTests : IDisposable
         {
             Architecture = arch,
             Dataset = DatasetKind.Mnist,
-            Model = new Models.FFNetworkConfig { HiddenSizes = [200, 200] },
-            ClassifierLearningRate = 1e-3f,
-            Backprop = new Models.BackpropNetworkConfig { HiddenSizes = [200, 200] },
+            Model = new Models.ModelSettings { HiddenSizes = [200, 200], ClassifierLearningRate = 1e-3f },
             Training = new TrainingOptions { Epochs = epochs },
             Seed = 1,
             TrainLimit = trainLimit,
@@ -93,7 +91,7 @@ public sealed class EndToEndTests : IDisposable
         var spec = new RunSpec
         {
             Architecture = Models.Architecture.Ffrnn,
-            Model = new Models.FFNetworkConfig { HiddenSizes = [100, 100] },
+            Model = new Models.ModelSettings { HiddenSizes = [100, 100] },
             Training = new TrainingOptions { Epochs = 3, ValidateEachEpoch = false },
             Seed = 2,
             TestLimit = 2000,

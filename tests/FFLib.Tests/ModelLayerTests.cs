@@ -92,7 +92,7 @@ public sealed class ModelLayerTests
         public override string DisplayName => "clash";
         public override string Description => "";
         public override IClassifierModel FromConfig(JsonObject config) => throw new NotSupportedException();
-        public override ITrainableModel Create(Training.RunSpec spec, int imageFeatures, int classes, FFRandom random) => throw new NotSupportedException();
+        public override ITrainableModel Create(ModelSettings settings, int imageFeatures, int classes, FFRandom random) => throw new NotSupportedException();
     }
 
     [Fact]
@@ -174,6 +174,22 @@ public sealed class ModelLayerTests
         Assert.Equal(expectedLoss, loss);
         Assert.Equal(net.Layers[0].Weight.Data, layer.Weight.Data);
         Assert.Equal(net.Layers[0].Bias, layer.Bias);
+    }
+
+    [Fact]
+    public void CheckpointsWrittenBeforeModelSettingsStillResumeWithTheirSettings()
+    {
+        // The spec JSON of an older checkpoint: BPNN widths and rate under "Backprop", FFRNN dynamics under "Recurrent".
+        const string bpnn = """{"Architecture":"Bpnn","Dataset":"Mnist","Model":{"ImageFeatures":784,"Classes":10,"HiddenSizes":[40,30],"Threshold":20,"Loss":"Minimize","LearningRate":0.02},"ClassifierLearningRate":0.001,"Recurrent":{"Beta":0.5,"TrainFrames":2,"TestFrameLow":3,"TestFrameHigh":8},"Backprop":{"HiddenSizes":[50,20],"LearningRate":0.0003},"Seed":7}""";
+        var spec = Training.TrainingCheckpoint.ReadSpec(bpnn)!;
+        Assert.Same(Architecture.Bpnn, spec.Architecture);
+        Assert.Equal([50, 20], spec.Model.HiddenSizes);
+        Assert.Equal(0.0003f, spec.Model.LearningRateFor(spec.Architecture));
+        Assert.Equal((0.5f, 2, 0.001f), (spec.Model.Beta, spec.Model.TrainFrames, spec.Model.ClassifierLearningRate));
+        Assert.Equal(7, spec.Seed);
+        var ffrnn = Training.TrainingCheckpoint.ReadSpec(bpnn.Replace("\"Bpnn\"", "\"Ffrnn\""))!;
+        Assert.Equal([40, 30], ffrnn.Model.HiddenSizes);
+        Assert.Equal(0.02f, ffrnn.Model.LearningRateFor(ffrnn.Architecture));
     }
 
     [Fact]

@@ -19,10 +19,7 @@ public sealed class ReliabilityTests : IDisposable
     private static RunSpec Spec(Architecture arch, string dir, int epochs = 4) => new()
     {
         Architecture = arch,
-        Model = new FFNetworkConfig { HiddenSizes = [40, 30] },
-        Backprop = new BackpropNetworkConfig { HiddenSizes = [40, 30] },
-        Recurrent = new FFRecurrentConfig { TrainFrames = 2 },
-        ClassifierLearningRate = 1e-3f,
+        Model = new ModelSettings { HiddenSizes = [40, 30], TrainFrames = 2, ClassifierLearningRate = 1e-3f },
         Training = new TrainingOptions { Epochs = epochs, BatchSize = 100 },
         Seed = 7,
         TrainLimit = 1500,
@@ -132,7 +129,7 @@ public sealed class ReliabilityTests : IDisposable
     public void DivergenceStopsWithEpochLayerAndARecord()
     {
         string dir = Path.Combine(_dir, "diverge");
-        var spec = Spec(Architecture.Ffnn, dir, epochs: 2) with { Model = new FFNetworkConfig { HiddenSizes = [40, 30], LearningRate = 1e30f } };
+        var spec = Spec(Architecture.Ffnn, dir, epochs: 2) with { Model = new ModelSettings { HiddenSizes = [40, 30], LearningRate = 1e30f } };
         var e = Assert.Throws<TrainingDivergedException>(() => TrainingRun.Execute(spec));
         Assert.Equal(1, e.Epoch);
         Assert.Contains("diverged", e.Message);

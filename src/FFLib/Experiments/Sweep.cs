@@ -54,8 +54,8 @@ public sealed record SweepSpec
     /// <summary>FFNN+C classifier learning rate.</summary>
     public float ClassifierLearningRate { get; init; } = 1e-4f;
 
-    /// <summary>FFRNN dynamics.</summary>
-    public FFRecurrentConfig Recurrent { get; init; } = new();
+    /// <summary>FFRNN dynamics (β, K_train, K_testlow, K_testhigh); widths, θ, loss and learning rates come from the grid.</summary>
+    public ModelSettings Recurrent { get; init; } = new();
 
     /// <summary>Where the data come from.</summary>
     public DatasetLoadOptions Data { get; init; } = new();
@@ -67,18 +67,19 @@ public sealed record SweepSpec
         foreach (var d in Datasets)
             foreach (var m in Models)
                 foreach (var layers in Layers)
-                    foreach (var loss in m == Architecture.Bpnn ? [LossDirection.Minimize] : Losses)
-                        foreach (var lr in LearningRates ?? [m == Architecture.Bpnn ? 1e-4f : 0.02f])
-                            foreach (var theta in m == Architecture.Bpnn ? [Thresholds[0]] : Thresholds)
+                    // An architecture without a loss direction or threshold (the BPNN) runs once for them.
+                    foreach (var loss in m.UsedSettings.HasFlag(ModelSettingKinds.Loss) ? Losses : [LossDirection.Minimize])
+                        foreach (var lr in LearningRates ?? [m.DefaultLearningRate])
+                            foreach (var theta in m.UsedSettings.HasFlag(ModelSettingKinds.Threshold) ? Thresholds : [Thresholds[0]])
                                 for (int seed = 0; seed < Seeds; seed++)
                                     runs.Add(new RunSpec
                                     {
                                         Architecture = m,
                                         Dataset = d,
-                                        Model = new FFNetworkConfig { HiddenSizes = layers, Threshold = theta, Loss = loss, LearningRate = m == Architecture.Bpnn ? 0.02f : lr },
-                                        Backprop = new BackpropNetworkConfig { HiddenSizes = layers, LearningRate = m == Architecture.Bpnn ? lr : 1e-4f },
-                                        Recurrent = Recurrent,
-                                        ClassifierLearningRate = ClassifierLearningRate,
+                                        Model = Recurrent with
+                                        {
+                                            HiddenSizes = layers, Threshold = theta, Loss = loss, LearningRate = lr, ClassifierLearningRate = ClassifierLearningRate,
+                                        },
                                         Training = new TrainingOptions { Epochs = Epochs, BatchSize = BatchSize },
                                         Seed = seed,
                                         TrainLimit = TrainLimit,
@@ -108,16 +109,19 @@ public static class SweepRunner
     /// <summary>Stable identifier of a run: SHA-256 of its canonical configuration, 16 hex digits.</summary>
     public static string RunId(RunSpec run)
     {
+        // The settings the architecture reads, and only those (an id never depends on a value the run ignores).
+        var used = run.Architecture.UsedSettings;
+        var m = run.Model;
         var canonical = new JsonObject
         {
-            ["architecture"] = ModelCheckpoint.ArchitectureId(run.Architecture),
+            ["architecture"] = run.Architecture.Id,
             ["dataset"] = DatasetCatalog.IdOf(run.Dataset),
-            ["layers"] = new JsonArray((run.Architecture == Architecture.Bpnn ? run.Backprop.HiddenSizes : run.Model.HiddenSizes).Select(h => (JsonNode)h).ToArray()),
-            ["loss"] = run.Architecture == Architecture.Bpnn ? "ce" : run.Model.Loss == LossDirection.Minimize ? "min" : "max",
-            ["lr"] = (run.Architecture == Architecture.Bpnn ? run.Backprop.LearningRate : run.Model.LearningRate).ToString("R", CultureInfo.InvariantCulture),
-            ["threshold"] = run.Architecture == Architecture.Bpnn ? null : run.Model.Threshold.ToString("R", CultureInfo.InvariantCulture),
-            ["classifier_lr"] = run.Architecture == Architecture.Ffc ? run.ClassifierLearningRate.ToString("R", CultureInfo.InvariantCulture) : null,
-            ["recurrent"] = run.Architecture == Architecture.Ffrnn ? $"{run.Recurrent.Beta:R}/{run.Recurrent.TrainFrames}/{run.Recurrent.TestFrameLow}/{run.Recurrent.TestFrameHigh}" : null,
+            ["layers"] = new JsonArray(m.HiddenSizes.Select(h => (JsonNode)h).ToArray()),
+            ["loss"] = LossId(run),
+            ["lr"] = m.LearningRateFor(run.Architecture).ToString("R", CultureInfo.InvariantCulture),
+            ["threshold"] = used.HasFlag(ModelSettingKinds.Threshold) ? m.Threshold.ToString("R", CultureInfo.InvariantCulture) : null,
+            ["classifier_lr"] = used.HasFlag(ModelSettingKinds.ClassifierLearningRate) ? m.ClassifierLearningRate.ToString("R", CultureInfo.InvariantCulture) : null,
+            ["recurrent"] = used.HasFlag(ModelSettingKinds.RecurrentDynamics) ? $"{m.Beta:R}/{m.TrainFrames}/{m.TestFrameLow}/{m.TestFrameHigh}" : null,
             ["epochs"] = run.Training.Epochs,
             ["batch"] = run.Training.BatchSize,
             ["negatives"] = run.Training.Negatives.ToString(),
@@ -203,15 +207,15 @@ public static class SweepRunner
         catch (JsonException e) { throw new InvalidDataException($"{path}: not a run record ({e.Message})."); }
     }
 
-    private static RunRecord Make(string id, RunSpec run, string status, string? reason, double? acc, IReadOnlyList<ParameterReport>? sparsity, double seconds)
-    {
-        bool bp = run.Architecture == Architecture.Bpnn;
-        return new RunRecord(id, status, reason, ModelCheckpoint.ArchitectureId(run.Architecture), DatasetCatalog.IdOf(run.Dataset),
-            (bp ? run.Backprop.HiddenSizes : run.Model.HiddenSizes).ToArray(), bp ? "ce" : run.Model.Loss == LossDirection.Minimize ? "min" : "max",
-            bp ? run.Backprop.LearningRate : run.Model.LearningRate, run.Model.Threshold, (int)run.Seed, run.Training.Epochs, acc, sparsity, seconds,
+    /// <summary>"min" or "max" for an FF loss direction; "ce" for an architecture without one (cross-entropy).</summary>
+    private static string LossId(RunSpec run) =>
+        !run.Architecture.UsedSettings.HasFlag(ModelSettingKinds.Loss) ? "ce" : run.Model.Loss == LossDirection.Minimize ? "min" : "max";
+
+    private static RunRecord Make(string id, RunSpec run, string status, string? reason, double? acc, IReadOnlyList<ParameterReport>? sparsity, double seconds) =>
+        new(id, status, reason, run.Architecture.Id, DatasetCatalog.IdOf(run.Dataset),
+            run.Model.HiddenSizes.ToArray(), LossId(run), run.Model.LearningRateFor(run.Architecture), run.Model.Threshold, (int)run.Seed, run.Training.Epochs, acc, sparsity, seconds,
             DateTime.UtcNow.ToString("o", CultureInfo.InvariantCulture));
-    }
 
     private static string Describe(RunSpec r) => string.Create(CultureInfo.InvariantCulture,
-        $"{ModelCheckpoint.ArchitectureId(r.Architecture)} {DatasetCatalog.IdOf(r.Dataset)} {string.Join("×", r.Architecture == Architecture.Bpnn ? r.Backprop.HiddenSizes : r.Model.HiddenSizes)} lr {(r.Architecture == Architecture.Bpnn ? r.Backprop.LearningRate : r.Model.LearningRate)} θ {r.Model.Threshold} {r.Model.Loss} seed {r.Seed}");
+        $"{r.Architecture.Id} {DatasetCatalog.IdOf(r.Dataset)} {string.Join("×", r.Model.HiddenSizes)} lr {r.Model.LearningRateFor(r.Architecture)} θ {r.Model.Threshold} {r.Model.Loss} seed {r.Seed}");
 }

@@ -2,7 +2,6 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
 using FFLib.Compute;
-using FFLib.Training;
 
 namespace FFLib.Models;
 
@@ -12,7 +11,7 @@ namespace FFLib.Models;
 /// Each architecture lives next to its model and is looked up by id in
 /// <see cref="ArchitectureRegistry"/>; a user-defined one is added with
 /// <see cref="ArchitectureRegistry.Register"/> and then works with checkpoints, cloning,
-/// analysis, pruning and <see cref="TrainingRun"/> without any change to the library.
+/// analysis, pruning and <see cref="Training.TrainingRun"/> without any change to the library.
 /// </summary>
 [JsonConverter(typeof(ArchitectureJsonConverter))]
 public abstract class Architecture
@@ -32,6 +31,15 @@ public abstract class Architecture
     /// <summary>Whether training uses negative data (false for backprop models: negative-data options do not apply).</summary>
     public virtual bool UsesNegativeData => true;
 
+    /// <summary>Training and prediction cost relative to an FFNN of the same widths (for time estimates; the FFRNN is 27× and 20×).</summary>
+    public virtual (double Training, double Prediction) RelativeCost => (1, 1);
+
+    /// <summary>The learning rate a run uses when none is given (the paper's Table 1: 0.02 for FF layers).</summary>
+    public virtual float DefaultLearningRate => 0.02f;
+
+    /// <summary>Which settings beyond widths and learning rate this architecture reads (default: an FF model's θ and loss direction).</summary>
+    public virtual ModelSettingKinds UsedSettings => ModelSettingKinds.Threshold | ModelSettingKinds.Loss;
+
     /// <summary>
     /// A model of the shape <paramref name="config"/> describes (as written by
     /// <see cref="IClassifierModel.ConfigToJson"/>), its parameters all zero: loading, cloning and
@@ -41,7 +49,7 @@ public abstract class Architecture
     public abstract IClassifierModel FromConfig(JsonObject config);
 
     /// <summary>A freshly initialised model for a training run, sized for the data.</summary>
-    public abstract ITrainableModel Create(RunSpec spec, int imageFeatures, int classes, FFRandom random);
+    public abstract ITrainableModel Create(ModelSettings settings, int imageFeatures, int classes, FFRandom random);
 
     /// <summary>The FFNN (built in).</summary>
     public static Architecture Ffnn => ArchitectureRegistry.Get("ffnn");

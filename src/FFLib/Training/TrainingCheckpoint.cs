@@ -103,7 +103,7 @@ public static class TrainingCheckpoint
             random.SetState(ParseState(m["rng"]));
             if (model is IRandomStateOwner owner && m.TryGetValue("state_rng", out var sr)) owner.StateRandom.SetState(ParseState(sr));
             var history = JsonSerializer.Deserialize<List<EpochMetrics>>(m["history"], Json) ?? [];
-            var spec = JsonSerializer.Deserialize<RunSpec>(m["spec"], Json) ?? throw new InvalidDataException($"{path}: the run specification is empty.");
+            var spec = ReadSpec(m["spec"]) ?? throw new InvalidDataException($"{path}: the run specification is empty.");
             int done = int.Parse(m["epochs_done"], CultureInfo.InvariantCulture);
             return new TrainingState(model, random, done, history, spec);
         }
@@ -111,6 +111,39 @@ public static class TrainingCheckpoint
         {
             throw new InvalidDataException($"{path}: the training checkpoint is incomplete or inconsistent ({e.Message}).");
         }
+    }
+
+    /// <summary>
+    /// The run specification, also from checkpoints written before the model settings were one
+    /// record (they kept the BPNN's widths and learning rate under "Backprop", the FFRNN's dynamics
+    /// under "Recurrent" and the FFNN+C's classifier rate beside them).
+    /// </summary>
+    internal static RunSpec? ReadSpec(string json)
+    {
+        if (JsonNode.Parse(json) is not JsonObject o) return null;
+        if (o["Backprop"] is JsonObject || o["Recurrent"] is JsonObject || o.ContainsKey("ClassifierLearningRate"))
+        {
+            var old = o["Model"] as JsonObject ?? [];
+            var model = new JsonObject
+            {
+                ["HiddenSizes"] = old["HiddenSizes"]?.DeepClone(),
+                ["LearningRate"] = old["LearningRate"]?.DeepClone(),
+                ["Threshold"] = old["Threshold"]?.DeepClone(),
+                ["Loss"] = old["Loss"]?.DeepClone(),
+            };
+            if (string.Equals(o["Architecture"]?.GetValue<string>(), "bpnn", StringComparison.OrdinalIgnoreCase) && o["Backprop"] is JsonObject bp)
+            {
+                model["HiddenSizes"] = bp["HiddenSizes"]?.DeepClone();
+                model["LearningRate"] = bp["LearningRate"]?.DeepClone();
+            }
+            if (o["Recurrent"] is JsonObject rec)
+                foreach (var key in new[] { "Beta", "TrainFrames", "TestFrameLow", "TestFrameHigh" })
+                    if (rec[key] is { } v) model[key] = v.DeepClone();
+            if (o["ClassifierLearningRate"] is { } clr) model["ClassifierLearningRate"] = clr.DeepClone();
+            foreach (var key in new[] { "Backprop", "Recurrent", "ClassifierLearningRate" }) o.Remove(key);
+            o["Model"] = model;
+        }
+        return o.Deserialize<RunSpec>(Json);
     }
 
     private static string StateJson(FFRandom r) => new JsonArray(r.GetState().Select(x => (JsonNode)x.ToString(CultureInfo.InvariantCulture)).ToArray()).ToJsonString();

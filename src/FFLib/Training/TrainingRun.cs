@@ -18,17 +18,8 @@ public sealed record RunSpec
     /// <summary>Which dataset.</summary>
     public DatasetKind Dataset { get; init; } = DatasetKind.Mnist;
 
-    /// <summary>FF stack shape and training rule for FFNN and FFNN+C (image features and classes are taken from the data).</summary>
-    public FFNetworkConfig Model { get; init; } = new();
-
-    /// <summary>Adam learning rate of the FFNN+C classifier.</summary>
-    public float ClassifierLearningRate { get; init; } = 1e-4f;
-
-    /// <summary>FFRNN dynamics (β, K_train, K_testlow, K_testhigh); its widths, θ, loss and learning rate come from <see cref="Model"/>.</summary>
-    public FFRecurrentConfig Recurrent { get; init; } = new();
-
-    /// <summary>BPNN shape and learning rate (image features and classes are taken from the data).</summary>
-    public BackpropNetworkConfig Backprop { get; init; } = new();
+    /// <summary>The model's settings (widths, learning rate, θ, loss, FFNN+C and FFRNN extras); image size and classes come from the data.</summary>
+    public ModelSettings Model { get; init; } = new();
 
     /// <summary>Loop settings.</summary>
     public TrainingOptions Training { get; init; } = new();
@@ -215,7 +206,9 @@ public static class TrainingRun
     {
         ArgumentNullException.ThrowIfNull(spec);
         ArgumentNullException.ThrowIfNull(spec.Architecture);
-        return spec.Architecture.Create(spec, imageFeatures, classes, random);
+        ArgumentNullException.ThrowIfNull(spec.Model);
+        spec.Model.Validate();
+        return spec.Architecture.Create(spec.Model, imageFeatures, classes, random);
     }
 
     /// <summary>The "training" metadata stored in the model file.</summary>

@@ -1,7 +1,6 @@
 using System.Text.Json.Nodes;
 using FFLib.Compute;
 using FFLib.Layers;
-using FFLib.Training;
 
 namespace FFLib.Models;
 
@@ -31,10 +30,19 @@ public sealed class BackpropArchitecture : Architecture
     }
 
     /// <inheritdoc />
-    public override ITrainableModel Create(RunSpec spec, int imageFeatures, int classes, FFRandom random)
+    public override float DefaultLearningRate => 1e-4f;
+
+    /// <inheritdoc />
+    public override ModelSettingKinds UsedSettings => ModelSettingKinds.None;
+
+    /// <inheritdoc />
+    public override ITrainableModel Create(ModelSettings settings, int imageFeatures, int classes, FFRandom random)
     {
-        ArgumentNullException.ThrowIfNull(spec);
-        return new BackpropNetwork(spec.Backprop with { ImageFeatures = imageFeatures, Classes = classes }, random);
+        ArgumentNullException.ThrowIfNull(settings);
+        return new BackpropNetwork(new BackpropNetworkConfig
+        {
+            ImageFeatures = imageFeatures, Classes = classes, HiddenSizes = settings.HiddenSizes.ToArray(), LearningRate = settings.LearningRateFor(this),
+        }, random);
     }
 
     /// <summary>The configuration's JSON form (image_features, classes, hidden_sizes, learning_rate).</summary>

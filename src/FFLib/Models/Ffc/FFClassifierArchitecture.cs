@@ -1,7 +1,6 @@
 using System.Text.Json.Nodes;
 using FFLib.Compute;
 using FFLib.Layers;
-using FFLib.Training;
 
 namespace FFLib.Models;
 
@@ -29,11 +28,11 @@ public sealed class FFClassifierArchitecture : Architecture
     }
 
     /// <inheritdoc />
-    public override ITrainableModel Create(RunSpec spec, int imageFeatures, int classes, FFRandom random)
-    {
-        ArgumentNullException.ThrowIfNull(spec);
-        return new FFClassifierNetwork(spec.Model with { ImageFeatures = imageFeatures, Classes = classes }, spec.ClassifierLearningRate, random);
-    }
+    public override ModelSettingKinds UsedSettings => base.UsedSettings | ModelSettingKinds.ClassifierLearningRate;
+
+    /// <inheritdoc />
+    public override ITrainableModel Create(ModelSettings settings, int imageFeatures, int classes, FFRandom random) =>
+        new FFClassifierNetwork(FFNetworkArchitecture.Config(this, settings, imageFeatures, classes), settings.ClassifierLearningRate, random);
 
     /// <summary>The FFNN's keys plus "classifier_learning_rate".</summary>
     public static JsonObject WriteConfig(FFNetworkConfig stack, float classifierLearningRate)

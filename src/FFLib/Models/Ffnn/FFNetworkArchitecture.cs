@@ -1,7 +1,6 @@
 using System.Text.Json.Nodes;
 using FFLib.Compute;
 using FFLib.Layers;
-using FFLib.Training;
 
 namespace FFLib.Models;
 
@@ -21,10 +20,18 @@ public sealed class FFNetworkArchitecture : Architecture
     public override IClassifierModel FromConfig(JsonObject config) => Empty(ReadConfig(config));
 
     /// <inheritdoc />
-    public override ITrainableModel Create(RunSpec spec, int imageFeatures, int classes, FFRandom random)
+    public override ITrainableModel Create(ModelSettings settings, int imageFeatures, int classes, FFRandom random) =>
+        new FFNetwork(Config(this, settings, imageFeatures, classes), random);
+
+    /// <summary>The FF stack's configuration from run settings.</summary>
+    internal static FFNetworkConfig Config(Architecture architecture, ModelSettings settings, int imageFeatures, int classes)
     {
-        ArgumentNullException.ThrowIfNull(spec);
-        return new FFNetwork(spec.Model with { ImageFeatures = imageFeatures, Classes = classes }, random);
+        ArgumentNullException.ThrowIfNull(settings);
+        return new FFNetworkConfig
+        {
+            ImageFeatures = imageFeatures, Classes = classes, HiddenSizes = settings.HiddenSizes.ToArray(),
+            Threshold = settings.Threshold, Loss = settings.Loss, LearningRate = settings.LearningRateFor(architecture),
+        };
     }
 
     /// <summary>An FFNN of this shape with all parameters zero.</summary>

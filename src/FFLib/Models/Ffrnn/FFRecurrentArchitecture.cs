@@ -1,6 +1,5 @@
 using System.Text.Json.Nodes;
 using FFLib.Compute;
-using FFLib.Training;
 
 namespace FFLib.Models;
 
@@ -27,15 +26,20 @@ public sealed class FFRecurrentArchitecture : Architecture
     }
 
     /// <inheritdoc />
-    public override ITrainableModel Create(RunSpec spec, int imageFeatures, int classes, FFRandom random)
+    public override (double Training, double Prediction) RelativeCost => (27, 20);
+
+    /// <inheritdoc />
+    public override ModelSettingKinds UsedSettings => base.UsedSettings | ModelSettingKinds.RecurrentDynamics;
+
+    /// <inheritdoc />
+    public override ITrainableModel Create(ModelSettings settings, int imageFeatures, int classes, FFRandom random)
     {
-        ArgumentNullException.ThrowIfNull(spec);
-        // Widths, θ, loss and learning rate are the run's FF settings; the dynamics its recurrent ones.
-        var ff = spec.Model;
-        return new FFRecurrentNetwork(spec.Recurrent with
+        ArgumentNullException.ThrowIfNull(settings);
+        return new FFRecurrentNetwork(new FFRecurrentConfig
         {
-            ImageFeatures = imageFeatures, Classes = classes, HiddenSizes = ff.HiddenSizes,
-            Threshold = ff.Threshold, Loss = ff.Loss, LearningRate = ff.LearningRate,
+            ImageFeatures = imageFeatures, Classes = classes, HiddenSizes = settings.HiddenSizes.ToArray(),
+            Threshold = settings.Threshold, Loss = settings.Loss, LearningRate = settings.LearningRateFor(this),
+            Beta = settings.Beta, TrainFrames = settings.TrainFrames, TestFrameLow = settings.TestFrameLow, TestFrameHigh = settings.TestFrameHigh,
         }, random);
     }
 
