@@ -32,7 +32,7 @@ public sealed class ArchitectureTests : IDisposable
         var p0 = net.Layers.SelectMany(l => new[] { l.Weight.Data.Select(v => (double)v).ToArray(), l.Bias.Select(v => (double)v).ToArray() }).ToArray();
         float[][] grads = [];
         float lossF = 0;
-        net.StepObserver = (loss, g) => { lossF = loss; grads = g.Select(a => (float[])a.Clone()).ToArray(); };
+        net.StepObserver = s => { var (loss, g) = (s.Loss, s.Gradients); lossF = loss; grads = g.Select(a => (float[])a.Clone()).ToArray(); };
         net.TrainBatch(x, labels);
 
         Assert.Equal(Loss(p0, x, labels, cfg), lossF, 5);
@@ -172,7 +172,7 @@ public sealed class FfrnnTests : IDisposable
         var grads = new Dictionary<int, (float Loss, float[] F, float[] B, float[] Bias)>();
         var p0 = net.Layers.Select(l => (F: l.ForwardWeight.Data.Select(v => (double)v).ToArray(), B: l.BackwardWeight.Data.Select(v => (double)v).ToArray(), Bias: l.Bias.Select(v => (double)v).ToArray())).ToArray();
         net.SweepObserver = s => swept = s;
-        net.StepObserver = (li, frame, loss, ms, gf, gb, gbias) => grads[li] = (loss, (float[])gf.Clone(), (float[])gb.Clone(), (float[])gbias.Clone());
+        net.StepObserver = s => grads[s.Layer] = (s.Loss, (float[])s.Gradients[0].Clone(), (float[])s.Gradients[1].Clone(), (float[])s.Gradients[2].Clone());
         net.TrainBatch(x, [0, 1, 2, 0], NegativeControl.OneHot([1, 2, 0, 2], 3), TrainingPhase.ForwardForward);
 
         var d = cfg.Dimensions;

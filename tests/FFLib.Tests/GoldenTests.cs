@@ -46,8 +46,9 @@ public class GoldenTests
         {
             var expectedSteps = c["steps"]![step]!;
             int observed = 0;
-            net.StepObserver = (l, loss, ms, gw, gb) =>
+            net.StepObserver = s =>
             {
+                var (l, loss, ms, gw, gb) = (s.Layer, s.Loss, s.MeanSquares, s.Gradients[0], s.Gradients[1]);
                 var e = expectedSteps[l]!;
                 string at = $"{caseName} step {step + 1} layer {l + 1}";
                 TestUtil.AssertClose([(float)e["loss"]!.GetValue<double>()], [loss], rtol, at + " loss");
@@ -99,8 +100,9 @@ public class FfcGoldenTests
         TestUtil.AssertClose(TestUtil.Floats(c["features"]), model.Features(images).Data, rtol, "features");
         TestUtil.AssertClose(TestUtil.Floats(c["logits"]), classifier.Forward(model.Features(images)).Data, rtol, "logits");
         bool seen = false;
-        model.ClassifierObserver = (loss, gw, gb) =>
+        model.StepObserver = s =>
         {
+            var (loss, gw, gb) = (s.Loss, s.Gradients[0], s.Gradients[1]);
             TestUtil.AssertClose([(float)c["loss"]!.GetValue<double>()], [loss], rtol, "loss");
             TestUtil.AssertClose(TestUtil.Floats(c["grad_weight"]), gw, rtol, "dL/dW");
             TestUtil.AssertClose(TestUtil.Floats(c["grad_bias"]), gb, rtol, "dL/db");
@@ -155,8 +157,9 @@ public class FfrnnGoldenTests
             swept = true;
         };
         int steps = 0;
-        net.StepObserver = (li, frame, loss, ms, gf, gb, gbias) =>
+        net.StepObserver = s =>
         {
+            var (li, frame, loss, ms, gf, gb, gbias) = (s.Layer, s.Frame, s.Loss, s.MeanSquares, s.Gradients[0], s.Gradients[1], s.Gradients[2]);
             var e = c["frames"]![frame]!["layers"]![li]!;
             string at = $"{caseName} frame {frame + 1} layer {li + 1}";
             TestUtil.AssertClose([(float)e["loss"]!.GetValue<double>()], [loss], rtol, at + " loss");
@@ -230,8 +233,8 @@ public class IdentityTests
         // steps move every weight by ±lr·g/(|g| + ε), which amplifies rounding where g is near 0.
         var gradsFast = new List<float[]>();
         var gradsPlain = new List<float[]>();
-        fast.StepObserver = (l, loss, ms, gw, gb) => gradsFast.Add([.. gw, .. gb]);
-        plain.StepObserver = (l, loss, ms, gw, gb) => gradsPlain.Add([.. gw, .. gb]);
+        fast.StepObserver = s => gradsFast.Add([.. s.Gradients[0], .. s.Gradients[1]]);
+        plain.StepObserver = s => gradsPlain.Add([.. s.Gradients[0], .. s.Gradients[1]]);
         for (int step = 0; step < 3; step++)
         {
             var lf = fast.TrainBatch(images, labels, neg);

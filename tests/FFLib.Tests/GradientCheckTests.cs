@@ -31,7 +31,7 @@ public class GradientCheckTests
         var b0 = net.Layers[0].Bias.Select(x => (double)x).ToArray();
         float[] gw = [], gb = [];
         float lossF = 0;
-        net.StepObserver = (l, loss, ms, gW, gB) => { gw = gW.ToArray(); gb = gB.ToArray(); lossF = loss; };
+        net.StepObserver = s => { gw = s.Gradients[0].ToArray(); gb = s.Gradients[1].ToArray(); lossF = s.Loss; };
         net.TrainBatch(images, labels, neg);
 
         var x = BuildInputs(images, labels, neg, img, classes);

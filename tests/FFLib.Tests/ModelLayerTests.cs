@@ -134,7 +134,7 @@ public sealed class ModelLayerTests
         var plain = Net();
         var observed = Net();
         int calls = 0;
-        observed.StepObserver = (l, loss, ms, gw, gb) => calls++;
+        observed.StepObserver = s => calls++;
         var r = new FFRandom(6);
         for (int step = 0; step < 6; step++)
         {

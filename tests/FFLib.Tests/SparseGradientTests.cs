@@ -126,7 +126,7 @@ public class SparseGradientTests
         }
         var on = Make(true); var off = Make(false); var observed = Make(true);
         int observerCalls = 0;
-        observed.StepObserver = (l, loss, ms, gw, gb) => observerCalls++;
+        observed.StepObserver = s => observerCalls++;
         var r = new FFRandom(5);
         var images = TestUtil.RandomMatrix(24, 40, r);
         var labels = Enumerable.Range(0, 24).Select(i => i % 5).ToArray();
@@ -169,7 +169,7 @@ public class RecurrentSparseGradientTests
         }
         var on = Make(true); var off = Make(false); var observed = Make(true);
         int observerCalls = 0;
-        observed.StepObserver = (l, f, loss, ms, gf, gb, gbias) => observerCalls++;
+        observed.StepObserver = s => observerCalls++;
         var r = new FFRandom(7);
         var images = TestUtil.RandomMatrix(10, 12, r);
         var labels = Enumerable.Range(0, 10).Select(i => i % 4).ToArray();

@@ -46,6 +46,9 @@ public abstract class ComputeModule : Module
     /// <summary>The backend's copy of a host array this model owns (made at first use, then kept).</summary>
     internal DeviceSpan Device(float[] host) => _device.GetValue(host, h => _backend.Attach(h)).All;
 
+    /// <summary>Sees every optimiser step before it is taken (tests, diagnostics); it does not change the code path training takes.</summary>
+    internal Action<Models.TrainingStep>? StepObserver { get; set; }
+
     /// <summary>Drops the buffers and workspaces made for the previous backend.</summary>
     protected virtual void OnBackendChanged() { }
 

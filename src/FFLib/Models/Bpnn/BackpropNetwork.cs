@@ -59,9 +59,6 @@ public sealed class BackpropNetwork : ComputeModule, ITrainableModel, IActivatio
     /// <summary>The configuration.</summary>
     public BackpropNetworkConfig Config { get; }
 
-    /// <summary>Test hook: sees the loss and the gradients (W0, b0, W1, b1, …) before each Adam step.</summary>
-    internal Action<float, float[][]>? StepObserver { get; set; }
-
     /// <summary>All affine layers, the last one producing the logits.</summary>
     public IReadOnlyList<DenseLayer> Layers => _layers;
 
@@ -262,7 +259,7 @@ public sealed class BackpropNetwork : ComputeModule, ITrainableModel, IActivatio
         if (StepObserver is { } observeStep)
         {
             foreach (var g in _grads) be.SyncToHost(Device(g).Array, g);
-            observeStep(loss, _grads);
+            observeStep(new TrainingStep(0, 0, loss, [], _grads));
         }
         _optimizer.Step(be, parameters, gradients);
         return loss;

@@ -197,18 +197,15 @@ public sealed class FFClassifierNetwork : ComputeModule, ITrainableModel, IActiv
         var (gw, gb) = (Device(_gradW), Device(_gradB));
         be.Gemm(true, false, Classes, total, rows, delta, Classes, b.Features.Slice(0, rows * total), total, gw, total, accumulate: false);
         be.ColumnSums(delta, rows, Classes, gb);
-        if (ClassifierObserver is { } observe)
+        if (StepObserver is { } observe)
         {
             be.SyncToHost(gw.Array, _gradW);
             be.SyncToHost(gb.Array, _gradB);
-            observe(loss, _gradW, _gradB);
+            observe(new TrainingStep(Stack.Layers.Count, 0, loss, [], [_gradW, _gradB]));
         }
         _classifierOptimizer.Step(be, [Device(Classifier.Weight.Data), Device(Classifier.Bias)], [gw, gb]);
         return loss;
     }
-
-    /// <summary>Test hook: sees the classifier loss and gradients before each Adam step.</summary>
-    internal Action<float, float[], float[]>? ClassifierObserver { get; set; }
 
     /// <summary>ReLU(classifier(features)) per image. Safe to call from several threads at once.</summary>
     public Matrix ClassScores(Matrix images)

@@ -7,9 +7,6 @@ using FFLib.Optim;
 
 namespace FFLib.Models;
 
-/// <summary>Sees one layer's loss, per-row mean squared activations (positives first) and gradients before its Adam step.</summary>
-internal delegate void LayerStepObserver(int layer, float loss, ReadOnlySpan<float> meanSquares, ReadOnlySpan<float> gradWeight, ReadOnlySpan<float> gradBias);
-
 /// <summary>
 /// The paper's FFNN: a stack of FF dense layers fed with image ⊕ one-hot label, each layer
 /// trained greedily with its own loss and its own Adam, and a "try every label" prediction.
@@ -64,9 +61,6 @@ public sealed class FFNetwork : ComputeModule, ITrainableModel, ILabelScorer, IA
 
     /// <summary>The FF layers, input side first.</summary>
     public IReadOnlyList<FFDenseLayer> Layers => _layers;
-
-    /// <summary>Observer called inside <see cref="TrainBatch(Matrix, ReadOnlySpan{int}, Matrix)"/> for every layer, before its Adam step (tests, diagnostics); it does not change the code path.</summary>
-    internal LayerStepObserver? StepObserver { get; set; }
 
     /// <summary>One Adam per layer (the FF rule: no gradient crosses layers).</summary>
     public IReadOnlyList<AdamOptimizer> Optimizers => _optimizers;
@@ -255,7 +249,7 @@ public sealed class FFNetwork : ComputeModule, ITrainableModel, ILabelScorer, IA
                     var full = new float[_gradW[l].Length];
                     _gradW[l].AsSpan(0, columns.Length * inF).CopyTo(full);
                     Kernels.SpreadRows(full, columns, inF, outF);
-                    stepObserver(l, losses[l], be.Read(ms), full, _gradB[l]);
+                    stepObserver(new TrainingStep(l, 0, losses[l], be.Read(ms).ToArray(), [full, (float[])_gradB[l].Clone()]));
                 }
                 _optimizers[l].StepRowSparse(outF, columns, [_gradW[l], _gradB[l]], [0]);
             }
@@ -267,7 +261,7 @@ public sealed class FFNetwork : ComputeModule, ITrainableModel, ILabelScorer, IA
                 {
                     be.SyncToHost(gradW.Array, _gradW[l]);
                     be.SyncToHost(gradB.Array, _gradB[l]);
-                    observeStep(l, losses[l], be.Read(ms), _gradW[l], _gradB[l]);
+                    observeStep(new TrainingStep(l, 0, losses[l], be.Read(ms).ToArray(), [_gradW[l], _gradB[l]]));
                 }
                 var (weight, bias) = LayerOnDevice(l);
                 _optimizers[l].Step(be, [weight, bias], [gradW, gradB]);

@@ -152,9 +152,6 @@ public sealed class FFRecurrentNetwork : ComputeModule, ITrainableModel, ILabelS
     /// <summary>How many layer steps took the active-neurons-only gradient (for tests and diagnostics).</summary>
     internal int SparseGradientSteps { get; private set; }
 
-    /// <summary>Test hook: layer index, frame, loss, per-row mean squares and gradients (Wf, Wb, b) before each Adam step.</summary>
-    internal Action<int, int, float, float[], float[], float[], float[]>? StepObserver { get; set; }
-
     /// <inheritdoc />
     protected override void OnBackendChanged() => (_train, _predict) = (null, null);
 
@@ -234,7 +231,7 @@ public sealed class FFRecurrentNetwork : ComputeModule, ITrainableModel, ILabelS
                         _gradB[li].AsSpan(0, columns.Length * inB).CopyTo(fullB);
                         Kernels.SpreadRows(fullF, columns, inF, w);
                         Kernels.SpreadRows(fullB, columns, inB, w);
-                        observeStep(li, frame, loss, be.Read(ms).ToArray(), fullF, fullB, _gradBias[li]);
+                        observeStep(new TrainingStep(li, frame, loss, be.Read(ms).ToArray(), [fullF, fullB, _gradBias[li]]));
                     }
                     _optimizers[li].StepRowSparse(w, columns, [_gradF[li], _gradB[li], _gradBias[li]], [0, 1]);
                 }
@@ -245,7 +242,7 @@ public sealed class FFRecurrentNetwork : ComputeModule, ITrainableModel, ILabelS
                     if (StepObserver is { } observeStep)
                     {
                         foreach (var g in new[] { _gradF[li], _gradB[li], _gradBias[li] }) be.SyncToHost(Device(g).Array, g);
-                        observeStep(li, frame, loss, be.Read(ms).ToArray(), _gradF[li], _gradB[li], _gradBias[li]);
+                        observeStep(new TrainingStep(li, frame, loss, be.Read(ms).ToArray(), [_gradF[li], _gradB[li], _gradBias[li]]));
                     }
                     _optimizers[li].Step(be, [Device(layer.ForwardWeight.Data), Device(layer.BackwardWeight.Data), Device(layer.Bias)], [gF, gB, gBias]);
                 }
