@@ -6,6 +6,9 @@ using System.Runtime.Intrinsics.X86;
 
 namespace FFLib.Compute;
 
+// Longer than our ~400-line rule on purpose: the loop nest, the packing routines and both
+// micro-kernels share the block-size constants and layout invariants, and are read together.
+
 /// <summary>
 /// Single-precision matrix product C = op(A)·op(B) (+ C), in managed code.
 /// BLIS-style: C is cut into MC×NC tiles that run in parallel; inside a tile, K is walked in KC

@@ -52,7 +52,8 @@ public sealed class BackpropNetwork : ComputeModule, ITrainableModel, IActivatio
 
     private (AdamOptimizer, float[][]) CreateOptimizer()
     {
-        var parameters = _layers.SelectMany(l => new[] { l.Weight.Data, l.Bias }).ToArray();
+        // One Adam over the whole parameter list, in its order (W0, b0, W1, b1, …).
+        var parameters = Parameters().Where(p => p.Trainable).Select(p => p.Data).ToArray();
         return (new AdamOptimizer(new AdamSettings(Config.LearningRate), parameters), parameters.Select(p => new float[p.Length]).ToArray());
     }
 

@@ -40,7 +40,7 @@ public sealed class FFClassifierNetwork : ComputeModule, ITrainableModel, IActiv
         Stack = stack;
         Classifier = classifier;
         ClassifierLearningRate = classifierLearningRate;
-        _classifierOptimizer = new AdamOptimizer(new AdamSettings(classifierLearningRate), classifier.Weight.Data, classifier.Bias);
+        _classifierOptimizer = new AdamOptimizer(new AdamSettings(classifierLearningRate), classifier.Parameters().Select(p => p.Data).ToArray());
         _gradW = new float[classifier.Weight.Length];
         _gradB = new float[classifier.OutFeatures];
     }

@@ -49,8 +49,8 @@ internal sealed class FFRecurrentBuffers
     /// <summary>The images of the call on a device backend.</summary>
     public DeviceArray? ImageStaging;
 
-    /// <summary>Layer 1's shared image product (set by the network).</summary>
-    internal object? ImageProductSlot;
+    /// <summary>Layer 1's shared image product (made by the network at first use).</summary>
+    public FFRecurrentImageProduct? ImageProduct;
 
     /// <summary>Prediction: label c's initial rows laid out for <see cref="InitialRowsCount"/> rows (row r has label r mod classes).</summary>
     public DeviceArray[]? InitialRows;

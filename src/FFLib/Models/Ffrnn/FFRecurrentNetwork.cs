@@ -16,7 +16,7 @@ namespace FFLib.Models;
 /// runs K_testhigh frames per label and averages softplus(mean h² − θ) over layers and the
 /// frames after K_testlow.
 /// </summary>
-public sealed class FFRecurrentNetwork : ComputeModule, ITrainableModel, ILabelScorer, IActivationSource, INeuronPrunable, IRandomStateOwner
+public sealed partial class FFRecurrentNetwork : ComputeModule, ITrainableModel, ILabelScorer, IActivationSource, INeuronPrunable, IRandomStateOwner
 {
     private readonly FFRecurrentLayer[] _layers;
     private readonly AdamOptimizer[] _optimizers;
@@ -69,7 +69,7 @@ public sealed class FFRecurrentNetwork : ComputeModule, ITrainableModel, ILabelS
     }
 
     private (AdamOptimizer[], float[][], float[][], float[][]) CreateOptimizers() => (
-        _layers.Select(l => new AdamOptimizer(new AdamSettings(Config.LearningRate), l.ForwardWeight.Data, l.BackwardWeight.Data, l.Bias)).ToArray(),
+        _layers.Select(l => new AdamOptimizer(new AdamSettings(Config.LearningRate), l.Parameters().Select(p => p.Data).ToArray())).ToArray(),
         _layers.Select(l => new float[l.ForwardWeight.Length]).ToArray(),
         _layers.Select(l => new float[l.BackwardWeight.Length]).ToArray(),
         _layers.Select(l => new float[l.Width]).ToArray());
@@ -158,105 +158,6 @@ public sealed class FFRecurrentNetwork : ComputeModule, ITrainableModel, ILabelS
     /// <inheritdoc />
     internal override IEnumerable<AdamOptimizer> OptimizersToSync() => _optimizers;
 
-    /// <inheritdoc />
-    public float[] TrainBatch(Matrix images, ReadOnlySpan<int> labels, Matrix negativeControl, TrainingPhase phase)
-    {
-        if (phase != TrainingPhase.ForwardForward) throw new ArgumentException($"An FFRNN trains only in the ForwardForward phase, not {phase}.", nameof(phase));
-        CheckImages(images);
-        ArgumentNullException.ThrowIfNull(negativeControl);
-        int b = images.Rows;
-        if (labels.Length != b) throw new ArgumentException($"labels has {labels.Length} entries but images has {b} rows.", nameof(labels));
-        if (negativeControl.Rows != b || negativeControl.Cols != Classes)
-            throw new ArgumentException($"negativeControl is {negativeControl.Rows}×{negativeControl.Cols} but must be {b}×{Classes}.", nameof(negativeControl));
-        for (int i = 0; i < b; i++)
-            if ((uint)labels[i] >= (uint)Classes)
-                throw new ArgumentOutOfRangeException(nameof(labels), labels[i], $"labels[{i}] = {labels[i]} is outside [0, {Classes}).");
-
-        var be = Backend;
-        int rows = 2 * b;
-        // Buffers are kept across batches: large arrays allocated per batch only pile up.
-        if (_train is null || _train.Rows != rows) _train = new FFRecurrentBuffers(be, rows, Config);
-        var t = _train;
-        var (states, next, normed) = (t.States, t.Next, t.Normed);
-        // Bottom: the image for both halves; top: onehot(label) for positives, the negative control for negatives.
-        var staged = be.Stage(images.Data, b * ImageFeatures, ref t.ImageStaging);
-        be.GatherRows(staged, ImageFeatures, states[0], rows, 1, 1, b);
-        var top = new float[rows * Classes];
-        for (int r = 0; r < b; r++) top[r * Classes + labels[r]] = 1f;
-        negativeControl.Data.AsSpan(0, b * Classes).CopyTo(top.AsSpan(b * Classes));
-        be.Write(top, states[^1].Slice(0, rows * Classes));
-        // Positive and negative halves each start from their own uniform row.
-        FillInitialStates(states, b, 0, _stateRandom);
-        FillInitialStates(states, b, b, _stateRandom);
-        // Both halves hold the same images, so layer 1's image product is computed for b rows and
-        // shared; it stays valid until layer 1's forward weights change (docs/performance.md, identity 7).
-        var image = ShareImageProduct ? ((ImageProduct)(t.ImageProductSlot ??= new ImageProduct(this, be))).Reset(b, divisor: 1, modulo: b) : null;
-        Sweep(t, rows, prepared: null, image);
-        SweepObserver?.Invoke(states.Select(x => be.Read(x).ToArray()).ToArray());
-
-        var losses = new double[_layers.Length];
-        for (int frame = 0; frame < Config.TrainFrames; frame++)
-        {
-            Normalise(states, rows, normed);
-            for (int i = 1; i <= _layers.Length; i++)
-            {
-                int li = i - 1, w = _layers[li].Width;
-                var pre = t.Pre.Slice(0, rows * w);
-                var nw = next[i].Slice(0, rows * w);
-                Update(li, normed[i - 1], normed[i + 1], states[i], rows, pre, nw, prepared: null, image);
-                var ms = t.MeanSquares.Slice(0, rows);
-                be.MeanSquares(nw, rows, w, ms);
-                if (ActivationObserver is { } observe) observe(new LayerActivation(li, frame, rows, b, w, be.Read(nw), be.Read(ms)));
-                float loss = be.FFLossAndCoefficients(ms, b, Config.Threshold, Config.Loss, w, t.Coefficient.Slice(0, rows));
-                losses[li] += loss / Config.TrainFrames;
-                // δ_pre = coef_r · new · β · [pre > 0]: the (1 − β)·old term carries no gradient.
-                be.DampedReluBackward(pre, nw, t.Coefficient, Config.Beta, rows, w);
-                var layer = _layers[li];
-                int inF = layer.ForwardWeight.Cols, inB = layer.BackwardWeight.Cols;
-                var (gF, gB, gBias) = (Device(_gradF[li]), Device(_gradB[li]), Device(_gradBias[li]));
-                be.ColumnSums(pre, rows, w, gBias);
-                // Neurons with pre ≤ 0 on every row have zero rows in both weight gradients: where
-                // the backend can, the products run over the active neurons only (bit-identical).
-                if (UseSparseGradient && t.Active is { } active && active.TryCompact(be.Read(pre), rows, w))
-                {
-                    var columns = active.Columns;
-                    active.WeightGradient(be.Read(normed[i - 1]), inF, _gradF[li]);
-                    active.WeightGradient(be.Read(normed[i + 1]), inB, _gradB[li]);
-                    SparseGradientSteps++;
-                    if (StepObserver is { } observeStep)
-                    {
-                        // The observer sees the full gradients; the step stays the row-sparse one.
-                        var (fullF, fullB) = (new float[_gradF[li].Length], new float[_gradB[li].Length]);
-                        _gradF[li].AsSpan(0, columns.Length * inF).CopyTo(fullF);
-                        _gradB[li].AsSpan(0, columns.Length * inB).CopyTo(fullB);
-                        Kernels.SpreadRows(fullF, columns, inF, w);
-                        Kernels.SpreadRows(fullB, columns, inB, w);
-                        observeStep(new TrainingStep(li, frame, loss, be.Read(ms).ToArray(), [fullF, fullB, _gradBias[li]]));
-                    }
-                    _optimizers[li].StepRowSparse(w, columns, [_gradF[li], _gradB[li], _gradBias[li]], [0, 1]);
-                }
-                else
-                {
-                    be.Gemm(true, false, w, inF, rows, pre, w, normed[i - 1], inF, gF, inF, false);
-                    be.Gemm(true, false, w, inB, rows, pre, w, normed[i + 1], inB, gB, inB, false);
-                    if (StepObserver is { } observeStep)
-                    {
-                        foreach (var g in new[] { _gradF[li], _gradB[li], _gradBias[li] }) be.SyncToHost(Device(g).Array, g);
-                        observeStep(new TrainingStep(li, frame, loss, be.Read(ms).ToArray(), [_gradF[li], _gradB[li], _gradBias[li]]));
-                    }
-                    _optimizers[li].Step(be, [Device(layer.ForwardWeight.Data), Device(layer.BackwardWeight.Data), Device(layer.Bias)], [gF, gB, gBias]);
-                }
-                // The layer's state for the next frame, from this frame's states and its new weights
-                // (layer 1's image product anew: it serves this update and the next frame's first).
-                if (li == 0) image?.Compute(normed[0], null);
-                Update(li, normed[i - 1], normed[i + 1], states[i], rows, pre, nw, prepared: null, image);
-            }
-            for (int i = 1; i <= _layers.Length; i++) (states[i], next[i]) = (next[i], states[i]);
-            FrameObserver?.Invoke(frame, states.Select(x => be.Read(x).ToArray()).ToArray());
-        }
-        return losses.Select(l => (float)l).ToArray();
-    }
-
     /// <summary>
     /// Mean goodness per (image, label): row i, column c averages softplus(mean h² − θ) over the
     /// hidden layers and the frames after K_testlow, with the top state onehot(c). Initial states
@@ -307,7 +208,7 @@ public sealed class FFRecurrentNetwork : ComputeModule, ITrainableModel, ILabelS
                 for (int l = 0; l < _layers.Length; l++) be.Copy(t.InitialRows[l].Slice(0, rows * _layers[l].Width), states[l + 1].Slice(0, rows * _layers[l].Width));
                 // Row i·classes + c holds image i: layer 1's image product is computed once per chunk
                 // (count rows) and serves the sweep and every frame, the weights being fixed.
-                var image = ShareImageProduct ? ((ImageProduct)(t.ImageProductSlot ??= new ImageProduct(this, be))).Reset(count, divisor: classes, modulo: count) : null;
+                var image = ShareImageProduct ? (t.ImageProduct ??= new FFRecurrentImageProduct(this, be)).Reset(count, divisor: classes, modulo: count) : null;
                 Array.Clear(acc);
                 RunFrames(t, rows, prepared, image, (frame, l, ms) =>
                 {
@@ -327,7 +228,7 @@ public sealed class FFRecurrentNetwork : ComputeModule, ITrainableModel, ILabelS
     /// frames over the buffers' states; <paramref name="visit"/> sees every layer's mean squares
     /// per frame (when given, they are computed).
     /// </summary>
-    private void RunFrames(FFRecurrentBuffers t, int rows, object?[]? prepared, ImageProduct? image, Action<int, int, DeviceSpan>? visit)
+    private void RunFrames(FFRecurrentBuffers t, int rows, object?[]? prepared, FFRecurrentImageProduct? image, Action<int, int, DeviceSpan>? visit)
     {
         var be = Backend;
         Sweep(t, rows, prepared, image);
@@ -421,7 +322,7 @@ public sealed class FFRecurrentNetwork : ComputeModule, ITrainableModel, ILabelS
     }
 
     /// <summary>The sequential first pass: layer 1, 2, … each from the just-updated layer below.</summary>
-    private void Sweep(FFRecurrentBuffers t, int rows, object?[]? prepared, ImageProduct? image)
+    private void Sweep(FFRecurrentBuffers t, int rows, object?[]? prepared, FFRecurrentImageProduct? image)
     {
         var be = Backend;
         var d = Config.Dimensions;
@@ -442,7 +343,7 @@ public sealed class FFRecurrentNetwork : ComputeModule, ITrainableModel, ILabelS
     /// <summary>pre = x̂_below·Wfᵀ + x̂_above·Wbᵀ + b; result = β·ReLU(pre) + (1 − β)·old.
     /// <paramref name="prepared"/>: [Wf₀, …, Wb₀, …] prepared for this call, or null.</summary>
     private void Update(int li, DeviceSpan belowNormed, DeviceSpan aboveNormed, DeviceSpan old, int rows, DeviceSpan pre, DeviceSpan result,
-        object?[]? prepared, ImageProduct? image)
+        object?[]? prepared, FFRecurrentImageProduct? image)
     {
         var be = Backend;
         var layer = _layers[li];
@@ -459,39 +360,6 @@ public sealed class FFRecurrentNetwork : ComputeModule, ITrainableModel, ILabelS
     {
         var d = Config.Dimensions;
         for (int i = 0; i < states.Length; i++) Backend.NormalizeRows(states[i], rows, d[i], result[i]);
-    }
-
-    /// <summary>
-    /// Layer 1's product of the normalised images with its forward weights, for the rows that share
-    /// them: row r of a state matrix holds image (r / divisor) mod modulo.
-    /// </summary>
-    private sealed class ImageProduct(FFRecurrentNetwork net, ComputeBackend be)
-    {
-        private DeviceArray? _data, _images;
-        private int _count, _divisor = 1, _modulo = 1;
-
-        public ImageProduct Reset(int count, int divisor, int modulo)
-        {
-            (_count, _divisor, _modulo) = (count, divisor, modulo);
-            int w = net._layers[0].Width, inF = net._layers[0].ForwardWeight.Cols;
-            if (_data is null || _data.Length < count * w) _data = be.Allocate(count * w);
-            if (_images is null || _images.Length < count * inF) _images = be.Allocate(count * inF);
-            return this;
-        }
-
-        /// <summary>Recomputes the product with the current weights from the normalised level-0 states.</summary>
-        public void Compute(DeviceSpan normedStates, object? prepared)
-        {
-            var layer = net._layers[0];
-            int w = layer.Width, inF = layer.ForwardWeight.Cols;
-            // One row per image: row (i·divisor) of the states holds image i.
-            var images = _images!.Slice(0, _count * inF);
-            be.GatherRows(normedStates, inF, images, _count, _divisor, 1, int.MaxValue);
-            be.Gemm(_count, w, inF, images, inF, prepared, transB: true, net.Device(layer.ForwardWeight.Data), inF, _data!.Slice(0, _count * w), w, accumulate: false);
-        }
-
-        /// <summary>pre row r = the product row of the image row r holds.</summary>
-        public void CopyRows(DeviceSpan pre, int rows) => be.GatherRows(_data!.All, net._layers[0].Width, pre, rows, 1, _divisor, _modulo);
     }
 
     private void CheckImages(Matrix images)

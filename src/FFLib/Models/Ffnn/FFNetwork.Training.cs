@@ -1,0 +1,105 @@
+using FFLib.Compute;
+using FFLib.Layers;
+
+namespace FFLib.Models;
+
+/// <summary>The training step (its own file: the model, its read-outs and its training loop each stay short).</summary>
+public sealed partial class FFNetwork
+{
+    /// <summary>
+    /// Trains on one batch: positive rows are image ⊕ onehot(label), negative rows the same
+    /// images ⊕ onehot(negativeLabel). For each layer in order: one Adam step on its loss, then its
+    /// outputs are recomputed with the new weights and handed to the next layer.
+    /// Returns each layer's loss before its step.
+    /// </summary>
+    public float[] TrainBatch(Matrix images, ReadOnlySpan<int> labels, ReadOnlySpan<int> negativeLabels)
+    {
+        if (negativeLabels.Length != labels.Length) throw new ArgumentException($"negativeLabels has {negativeLabels.Length} entries but labels has {labels.Length}.", nameof(negativeLabels));
+        CheckLabels(negativeLabels, nameof(negativeLabels));
+        return TrainBatch(images, labels, Training.NegativeControl.OneHot(negativeLabels, Config.Classes));
+    }
+
+    /// <summary>
+    /// As <see cref="TrainBatch(Matrix, ReadOnlySpan{int}, ReadOnlySpan{int})"/> with any negative
+    /// control vectors (images × classes), e.g. the "inverse" vectors with every wrong label set.
+    /// </summary>
+    public float[] TrainBatch(Matrix images, ReadOnlySpan<int> labels, Matrix negativeControl)
+    {
+        CheckImages(images);
+        ArgumentNullException.ThrowIfNull(negativeControl);
+        int b = images.Rows;
+        if (labels.Length != b) throw new ArgumentException($"labels has {labels.Length} entries but images has {b} rows.", nameof(labels));
+        if (negativeControl.Rows != b || negativeControl.Cols != Config.Classes)
+            throw new ArgumentException($"negativeControl is {negativeControl.Rows}×{negativeControl.Cols} but must be {b}×{Config.Classes}.", nameof(negativeControl));
+        CheckLabels(labels, nameof(labels));
+
+        var be = Backend;
+        int rows = 2 * b, k = Config.Classes;
+        var w = _train is { } existing && existing.Rows >= rows ? existing : (_train = new FFNetworkWorkspace(be, rows, b, Config, _layers, training: true));
+        // Rows [0, b): image ⊕ onehot(label); rows [b, 2b): the same image ⊕ its negative control vector.
+        var control = w.HostControl.AsSpan(0, rows * k);
+        control.Clear();
+        for (int r = 0; r < b; r++) control[r * k + labels[r]] = 1f;
+        negativeControl.Data.AsSpan(0, b * k).CopyTo(control.Slice(b * k));
+        be.Write(control, w.Control.Slice(0, rows * k));
+        var imagesOnDevice = be.Stage(images.Data, b * Config.ImageFeatures, ref w.ImageStaging);
+        bool identity = UseInputIdentity;
+
+        var losses = new float[_layers.Length];
+        for (int l = 0; l < _layers.Length; l++)
+        {
+            var layer = _layers[l];
+            int inF = layer.InFeatures, outF = layer.OutFeatures;
+            var (x, h) = w.Buffers(l, rows, inF, outF);
+            var invNorm = w.InvNorm.Slice(0, rows);
+            bool fast = identity && l == 0;
+            ForwardLayer(w, l, imagesOnDevice, b, rows, fast, prepared: null, computeNorms: true);
+            var ms = w.MeanSquares.Slice(0, rows);
+            be.MeanSquares(h, rows, outF, ms);
+            if (ActivationObserver is { } observe) observe(new LayerActivation(l, 0, rows, b, outF, be.Read(h), be.Read(ms)));
+            var coef = w.Coefficient.Slice(0, rows);
+            losses[l] = be.FFLossAndCoefficients(ms, b, Config.Threshold, Config.Loss, outF, coef);
+
+            // δ_r = coef_r · h_r; db = Σ_r δ_r; dW = Σ_r (δ_r / s_r) ⊗ x_r, the 1/s folding the normalisation.
+            var (gradW, gradB) = GradientsOnDevice(l);
+            be.ScaleRows(h, rows, outF, coef);
+            be.ColumnSums(h, rows, outF, gradB);
+            be.ScaleRows(h, rows, outF, invNorm);
+            // Neurons silent on every row of the batch have δ = 0, so their rows of dW are exactly 0:
+            // where the backend can, the product runs over the active neurons only (dead neurons are
+            // ~40% of a trained layer 2 on MNIST) and Adam skips rows whose moments are still zero.
+            if (!fast && UseSparseGradient && w.Active is { } active && active.TryCompact(be.Read(h), rows, outF))
+            {
+                var columns = active.Columns;
+                active.WeightGradient(be.Read(x), inF, _gradW[l]);
+                SparseGradientSteps++;
+                if (StepObserver is { } stepObserver)
+                {
+                    // The observer sees the full gradient; the step stays the row-sparse one.
+                    var full = new float[_gradW[l].Length];
+                    _gradW[l].AsSpan(0, columns.Length * inF).CopyTo(full);
+                    Kernels.SpreadRows(full, columns, inF, outF);
+                    stepObserver(new TrainingStep(l, 0, losses[l], be.Read(ms).ToArray(), [full, (float[])_gradB[l].Clone()]));
+                }
+                _optimizers[l].StepRowSparse(outF, columns, [_gradW[l], _gradB[l]], [0]);
+            }
+            else
+            {
+                if (fast) FirstLayer.WeightGradient(w, imagesOnDevice, b, rows);
+                else be.Gemm(true, false, outF, inF, rows, h, outF, x, inF, gradW, inF, accumulate: false);
+                if (StepObserver is { } observeStep)
+                {
+                    be.SyncToHost(gradW.Array, _gradW[l]);
+                    be.SyncToHost(gradB.Array, _gradB[l]);
+                    observeStep(new TrainingStep(l, 0, losses[l], be.Read(ms).ToArray(), [_gradW[l], _gradB[l]]));
+                }
+                var (weight, bias) = LayerOnDevice(l);
+                _optimizers[l].Step(be, [weight, bias], [gradW, gradB]);
+            }
+
+            // The next layer learns from this layer's output under its new weights.
+            if (l + 1 < _layers.Length) ForwardLayer(w, l, imagesOnDevice, b, rows, fast, prepared: null, computeNorms: false);
+        }
+        return losses;
+    }
+}

@@ -1,0 +1,36 @@
+using FFLib.Compute;
+
+namespace FFLib.Models;
+
+/// <summary>
+/// Layer 1's product of the normalised images with its forward weights, for the rows that share
+/// them: row r of a state matrix holds image (r / divisor) mod modulo.
+/// </summary>
+internal sealed class FFRecurrentImageProduct(FFRecurrentNetwork net, ComputeBackend be)
+{
+    private DeviceArray? _data, _images;
+    private int _count, _divisor = 1, _modulo = 1;
+
+    public FFRecurrentImageProduct Reset(int count, int divisor, int modulo)
+    {
+        (_count, _divisor, _modulo) = (count, divisor, modulo);
+        int w = net.Layers[0].Width, inF = net.Layers[0].ForwardWeight.Cols;
+        if (_data is null || _data.Length < count * w) _data = be.Allocate(count * w);
+        if (_images is null || _images.Length < count * inF) _images = be.Allocate(count * inF);
+        return this;
+    }
+
+    /// <summary>Recomputes the product with the current weights from the normalised level-0 states.</summary>
+    public void Compute(DeviceSpan normedStates, object? prepared)
+    {
+        var layer = net.Layers[0];
+        int w = layer.Width, inF = layer.ForwardWeight.Cols;
+        // One row per image: row (i·divisor) of the states holds image i.
+        var images = _images!.Slice(0, _count * inF);
+        be.GatherRows(normedStates, inF, images, _count, _divisor, 1, int.MaxValue);
+        be.Gemm(_count, w, inF, images, inF, prepared, transB: true, net.Device(layer.ForwardWeight.Data), inF, _data!.Slice(0, _count * w), w, accumulate: false);
+    }
+
+    /// <summary>pre row r = the product row of the image row r holds.</summary>
+    public void CopyRows(DeviceSpan pre, int rows) => be.GatherRows(_data!.All, net.Layers[0].Width, pre, rows, 1, _divisor, _modulo);
+}

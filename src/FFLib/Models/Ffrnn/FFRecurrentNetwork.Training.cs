@@ -1,0 +1,107 @@
+using FFLib.Compute;
+using FFLib.Layers;
+
+namespace FFLib.Models;
+
+/// <summary>The training step (its own file: the model, its read-outs and its training loop each stay short).</summary>
+public sealed partial class FFRecurrentNetwork
+{
+    /// <inheritdoc />
+    public float[] TrainBatch(Matrix images, ReadOnlySpan<int> labels, Matrix negativeControl, TrainingPhase phase)
+    {
+        if (phase != TrainingPhase.ForwardForward) throw new ArgumentException($"An FFRNN trains only in the ForwardForward phase, not {phase}.", nameof(phase));
+        CheckImages(images);
+        ArgumentNullException.ThrowIfNull(negativeControl);
+        int b = images.Rows;
+        if (labels.Length != b) throw new ArgumentException($"labels has {labels.Length} entries but images has {b} rows.", nameof(labels));
+        if (negativeControl.Rows != b || negativeControl.Cols != Classes)
+            throw new ArgumentException($"negativeControl is {negativeControl.Rows}×{negativeControl.Cols} but must be {b}×{Classes}.", nameof(negativeControl));
+        for (int i = 0; i < b; i++)
+            if ((uint)labels[i] >= (uint)Classes)
+                throw new ArgumentOutOfRangeException(nameof(labels), labels[i], $"labels[{i}] = {labels[i]} is outside [0, {Classes}).");
+
+        var be = Backend;
+        int rows = 2 * b;
+        // Buffers are kept across batches: large arrays allocated per batch only pile up.
+        if (_train is null || _train.Rows != rows) _train = new FFRecurrentBuffers(be, rows, Config);
+        var t = _train;
+        var (states, next, normed) = (t.States, t.Next, t.Normed);
+        // Bottom: the image for both halves; top: onehot(label) for positives, the negative control for negatives.
+        var staged = be.Stage(images.Data, b * ImageFeatures, ref t.ImageStaging);
+        be.GatherRows(staged, ImageFeatures, states[0], rows, 1, 1, b);
+        var top = new float[rows * Classes];
+        for (int r = 0; r < b; r++) top[r * Classes + labels[r]] = 1f;
+        negativeControl.Data.AsSpan(0, b * Classes).CopyTo(top.AsSpan(b * Classes));
+        be.Write(top, states[^1].Slice(0, rows * Classes));
+        // Positive and negative halves each start from their own uniform row.
+        FillInitialStates(states, b, 0, _stateRandom);
+        FillInitialStates(states, b, b, _stateRandom);
+        // Both halves hold the same images, so layer 1's image product is computed for b rows and
+        // shared; it stays valid until layer 1's forward weights change (docs/performance.md, identity 7).
+        var image = ShareImageProduct ? (t.ImageProduct ??= new FFRecurrentImageProduct(this, be)).Reset(b, divisor: 1, modulo: b) : null;
+        Sweep(t, rows, prepared: null, image);
+        SweepObserver?.Invoke(states.Select(x => be.Read(x).ToArray()).ToArray());
+
+        var losses = new double[_layers.Length];
+        for (int frame = 0; frame < Config.TrainFrames; frame++)
+        {
+            Normalise(states, rows, normed);
+            for (int i = 1; i <= _layers.Length; i++)
+            {
+                int li = i - 1, w = _layers[li].Width;
+                var pre = t.Pre.Slice(0, rows * w);
+                var nw = next[i].Slice(0, rows * w);
+                Update(li, normed[i - 1], normed[i + 1], states[i], rows, pre, nw, prepared: null, image);
+                var ms = t.MeanSquares.Slice(0, rows);
+                be.MeanSquares(nw, rows, w, ms);
+                if (ActivationObserver is { } observe) observe(new LayerActivation(li, frame, rows, b, w, be.Read(nw), be.Read(ms)));
+                float loss = be.FFLossAndCoefficients(ms, b, Config.Threshold, Config.Loss, w, t.Coefficient.Slice(0, rows));
+                losses[li] += loss / Config.TrainFrames;
+                // δ_pre = coef_r · new · β · [pre > 0]: the (1 − β)·old term carries no gradient.
+                be.DampedReluBackward(pre, nw, t.Coefficient, Config.Beta, rows, w);
+                var layer = _layers[li];
+                int inF = layer.ForwardWeight.Cols, inB = layer.BackwardWeight.Cols;
+                var (gF, gB, gBias) = (Device(_gradF[li]), Device(_gradB[li]), Device(_gradBias[li]));
+                be.ColumnSums(pre, rows, w, gBias);
+                // Neurons with pre ≤ 0 on every row have zero rows in both weight gradients: where
+                // the backend can, the products run over the active neurons only (bit-identical).
+                if (UseSparseGradient && t.Active is { } active && active.TryCompact(be.Read(pre), rows, w))
+                {
+                    var columns = active.Columns;
+                    active.WeightGradient(be.Read(normed[i - 1]), inF, _gradF[li]);
+                    active.WeightGradient(be.Read(normed[i + 1]), inB, _gradB[li]);
+                    SparseGradientSteps++;
+                    if (StepObserver is { } observeStep)
+                    {
+                        // The observer sees the full gradients; the step stays the row-sparse one.
+                        var (fullF, fullB) = (new float[_gradF[li].Length], new float[_gradB[li].Length]);
+                        _gradF[li].AsSpan(0, columns.Length * inF).CopyTo(fullF);
+                        _gradB[li].AsSpan(0, columns.Length * inB).CopyTo(fullB);
+                        Kernels.SpreadRows(fullF, columns, inF, w);
+                        Kernels.SpreadRows(fullB, columns, inB, w);
+                        observeStep(new TrainingStep(li, frame, loss, be.Read(ms).ToArray(), [fullF, fullB, _gradBias[li]]));
+                    }
+                    _optimizers[li].StepRowSparse(w, columns, [_gradF[li], _gradB[li], _gradBias[li]], [0, 1]);
+                }
+                else
+                {
+                    be.Gemm(true, false, w, inF, rows, pre, w, normed[i - 1], inF, gF, inF, false);
+                    be.Gemm(true, false, w, inB, rows, pre, w, normed[i + 1], inB, gB, inB, false);
+                    if (StepObserver is { } observeStep)
+                    {
+                        foreach (var g in new[] { _gradF[li], _gradB[li], _gradBias[li] }) be.SyncToHost(Device(g).Array, g);
+                        observeStep(new TrainingStep(li, frame, loss, be.Read(ms).ToArray(), [_gradF[li], _gradB[li], _gradBias[li]]));
+                    }
+                    _optimizers[li].Step(be, [Device(layer.ForwardWeight.Data), Device(layer.BackwardWeight.Data), Device(layer.Bias)], [gF, gB, gBias]);
+                }
+                // The layer's state for the next frame, from this frame's states and its new weights
+                // (layer 1's image product anew: it serves this update and the next frame's first).
+                if (li == 0) image?.Compute(normed[0], null);
+                Update(li, normed[i - 1], normed[i + 1], states[i], rows, pre, nw, prepared: null, image);
+            }
+            for (int i = 1; i <= _layers.Length; i++) (states[i], next[i]) = (next[i], states[i]);
+            FrameObserver?.Invoke(frame, states.Select(x => be.Read(x).ToArray()).ToArray());
+        }
+        return losses.Select(l => (float)l).ToArray();
+    }
+}
