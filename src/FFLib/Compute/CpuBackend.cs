@@ -1,5 +1,7 @@
-using FFLib.Layers;
+using System.Numerics;
 using System.Numerics.Tensors;
+using System.Runtime.InteropServices;
+using FFLib.Layers;
 
 namespace FFLib.Compute;
 
@@ -124,7 +126,17 @@ internal sealed class CpuBackend : ComputeBackend
             float c = coef[r] * beta;
             var pr = p.Slice(r * cols, cols);
             var nr = n.Slice(r * cols, cols);
-            for (int j = 0; j < cols; j++) pr[j] = pr[j] > 0f ? c * nr[j] : 0f;
+            // SIMD select of the same products: bit-identical to the scalar loop below.
+            int j = 0;
+            if (Vector.IsHardwareAccelerated)
+            {
+                var cv = new Vector<float>(c);
+                var pv = MemoryMarshal.Cast<float, Vector<float>>(pr);
+                var nv = MemoryMarshal.Cast<float, Vector<float>>(nr);
+                for (int v = 0; v < pv.Length; v++) pv[v] = Vector.ConditionalSelect(Vector.GreaterThan(pv[v], Vector<float>.Zero), cv * nv[v], Vector<float>.Zero);
+                j = pv.Length * Vector<float>.Count;
+            }
+            for (; j < cols; j++) pr[j] = pr[j] > 0f ? c * nr[j] : 0f;
         }
     }
 
