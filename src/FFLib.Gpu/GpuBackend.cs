@@ -22,6 +22,7 @@ public sealed class GpuBackend : ComputeBackend, IDisposable
     private readonly Accelerator _accelerator;
     private readonly CuBlas? _blas;
     private readonly Kernels _k;
+    private readonly int _rowGroup;
     private float[] _staging = new float[4096];
     private float[] _stagingCoef = new float[4096];
 
@@ -31,6 +32,9 @@ public sealed class GpuBackend : ComputeBackend, IDisposable
         _accelerator = accelerator;
         _blas = blas;
         _k = new Kernels(accelerator);
+        // Threads per row for the row reductions: 128, or the largest power of two the accelerator takes.
+        _rowGroup = GpuKernels.RowGroup;
+        while (_rowGroup > accelerator.MaxNumThreadsPerGroup) _rowGroup /= 2;
         Name = name;
     }
 
@@ -190,7 +194,7 @@ public sealed class GpuBackend : ComputeBackend, IDisposable
     internal override void GatherRows(DeviceSpan src, int cols, DeviceSpan dst, int rows, int multiplier, int divisor, int modulo) =>
         _k.GatherRows(rows * cols, V(src), cols, V(dst), multiplier, divisor, modulo);
 
-    internal override void NormalizeRows(DeviceSpan x, int rows, int cols, DeviceSpan dst) => _k.NormalizeRows(rows, V(x), cols, V(dst));
+    internal override void NormalizeRows(DeviceSpan x, int rows, int cols, DeviceSpan dst) => RowReduce(x, rows, cols, dst, 2);
 
     internal override void DampedRelu(DeviceSpan pre, int rows, int cols, DeviceSpan bias, DeviceSpan old, float beta, DeviceSpan result) =>
         _k.DampedRelu(rows * cols, V(pre), cols, V(bias), V(old), beta, V(result));
@@ -201,27 +205,34 @@ public sealed class GpuBackend : ComputeBackend, IDisposable
     internal override void EmbedControl(DeviceSpan images, int n, int px, DeviceSpan control, int k, int rows, DeviceSpan dst) =>
         _k.EmbedControl(rows * (px + k), V(images), n, px, V(control), k, V(dst));
 
-    internal override void InverseRowNorms(DeviceSpan x, int rows, int cols, DeviceSpan invNorm) => _k.InverseRowNorms(rows, V(x), cols, V(invNorm));
+    internal override void InverseRowNorms(DeviceSpan x, int rows, int cols, DeviceSpan invNorm) => RowReduce(x, rows, cols, invNorm, 0);
+
+    /// <summary>One group of <see cref="GpuKernels.RowGroup"/> threads per row.</summary>
+    private void RowReduce(DeviceSpan x, int rows, int cols, DeviceSpan output, int mode)
+    {
+        if (rows == 0) return;
+        _k.RowReduce(new KernelConfig(rows, _rowGroup), V(x), cols, V(output), mode);
+    }
 
     internal override void ScaleBiasRelu(DeviceSpan z, int rows, int cols, DeviceSpan invNorm, DeviceSpan bias) => _k.ScaleBiasRelu(rows * cols, V(z), cols, V(invNorm), V(bias));
 
-    internal override void MeanSquares(DeviceSpan h, int rows, int cols, DeviceSpan meanSquares) => _k.MeanSquares(rows, V(h), cols, V(meanSquares));
+    internal override void MeanSquares(DeviceSpan h, int rows, int cols, DeviceSpan meanSquares) => RowReduce(h, rows, cols, meanSquares, 1);
 
     internal override void ScaleRows(DeviceSpan m, int rows, int cols, DeviceSpan scale) => _k.ScaleRows(rows * cols, V(m), cols, V(scale));
 
     internal override void ColumnSums(DeviceSpan m, int rows, int cols, DeviceSpan sums) => _k.ColumnSums(cols, V(m), rows, cols, V(sums));
 
-    internal override float FFLossAndCoefficients(DeviceSpan meanSquares, int positives, float threshold, LossDirection direction, int width, DeviceSpan coefficient)
+    internal override void FFLossAndCoefficients(DeviceSpan meanSquares, int positives, float threshold, LossDirection direction, int width, DeviceSpan coefficient, DeviceSpan loss)
     {
-        // One float per row each way: computed on the host with the CPU's exact arithmetic (the loss is summed in double there).
+        // On the device, with the CPU's formulas (the loss summed in row order in double): no round trip to the host.
         int rows = meanSquares.Length;
-        if (_staging.Length < rows) { _staging = new float[rows]; _stagingCoef = new float[rows]; }
-        V(meanSquares).CopyToCPU(ref _staging[0], rows);
-        _accelerator.Synchronize();
-        float loss = FFLoss.LossAndRowCoefficients(_staging.AsSpan(0, rows), positives, threshold, direction, width, _stagingCoef);
-        Write(_stagingCoef.AsSpan(0, rows), coefficient.Slice(0, rows));
-        return loss;
+        if (_terms is null || _terms.Length < rows) _terms = Allocate(rows);
+        float scale = 2f / ((float)rows * width);
+        _k.FFLossRows(rows, V(meanSquares), positives, threshold, direction == LossDirection.Minimize ? 1 : 0, scale, V(coefficient.Slice(0, rows)), V(_terms.Slice(0, rows)));
+        _k.MeanInOrder(1, V(_terms.Slice(0, rows)), rows, V(loss));
     }
+
+    private DeviceArray? _terms;
 
     internal override void TransposeColumns(DeviceSpan w, int rows, int ld, int first, int count, DeviceSpan dst) => _k.TransposeColumns(count * rows, V(w), rows, ld, first, V(dst));
 
@@ -232,7 +243,7 @@ public sealed class GpuBackend : ComputeBackend, IDisposable
     internal override void ControlRowsForward(DeviceSpan images, int n, int px, DeviceSpan control, int k, int rows,
         DeviceSpan p, DeviceSpan controlWeights, DeviceSpan bias, int width, DeviceSpan h, DeviceSpan invNorm, bool computeNorms)
     {
-        if (computeNorms) _k.ControlRowNorms(rows, V(images), n, px, V(control), k, V(invNorm));
+        if (computeNorms && rows > 0) _k.ControlRowNormsGrouped(new KernelConfig(rows, _rowGroup), V(images), n, px, V(control), k, V(invNorm));
         _k.ControlRowsForward(rows * width, V(control), k, n, V(p), V(controlWeights), V(bias), width, V(h), V(invNorm));
     }
 
@@ -253,6 +264,12 @@ public sealed class GpuBackend : ComputeBackend, IDisposable
     /// <summary>The loaded kernels (compiled once per accelerator).</summary>
     private sealed class Kernels(Accelerator a)
     {
+        public readonly Action<KernelConfig, ArrayView<float>, int, ArrayView<float>, int> RowReduce = a.LoadStreamKernel<ArrayView<float>, int, ArrayView<float>, int>(GpuKernels.RowReduce);
+        public readonly Action<KernelConfig, ArrayView<float>, int, int, ArrayView<float>, int, ArrayView<float>> ControlRowNormsGrouped =
+            a.LoadStreamKernel<ArrayView<float>, int, int, ArrayView<float>, int, ArrayView<float>>(GpuKernels.ControlRowNormsGrouped);
+        public readonly Action<Index1D, ArrayView<float>, int, float, int, float, ArrayView<float>, ArrayView<float>> FFLossRows =
+            a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, int, float, int, float, ArrayView<float>, ArrayView<float>>(GpuKernels.FFLossRows);
+        public readonly Action<Index1D, ArrayView<float>, int, ArrayView<float>> MeanInOrder = a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, int, ArrayView<float>>(GpuKernels.MeanInOrder);
         public readonly Action<Index1D, ArrayView<float>, int, ArrayView<float>> InverseRowNorms = a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, int, ArrayView<float>>(GpuKernels.InverseRowNorms);
         public readonly Action<Index1D, ArrayView<float>, int, ArrayView<float>, ArrayView<float>> ScaleBiasRelu = a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, int, ArrayView<float>, ArrayView<float>>(GpuKernels.ScaleBiasRelu);
         public readonly Action<Index1D, ArrayView<float>, int, ArrayView<float>> MeanSquares = a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, int, ArrayView<float>>(GpuKernels.MeanSquares);

@@ -20,6 +20,75 @@ internal static class GpuKernels
         invNorm[r] = 1f / (MathF.Sqrt(s) + NormEpsilon);
     }
 
+    /// <summary>Most threads per row of the row-reduction kernels (one group per row; a power of two, fewer where the accelerator allows fewer).</summary>
+    public const int RowGroup = 128;
+
+    /// <summary>Σ_j x_rj² over the group's row (strided over the threads, then a tree in shared memory); every thread gets the sum.</summary>
+    private static float RowSumOfSquares(ArrayView<float> x, long offset, int cols)
+    {
+        var shared = SharedMemory.Allocate<float>(RowGroup);
+        int t = Group.IdxX, n = Group.DimX;
+        float s = 0;
+        for (int j = t; j < cols; j += n) { float v = x[offset + j]; s += v * v; }
+        shared[t] = s;
+        Group.Barrier();
+        for (int stride = n / 2; stride > 0; stride >>= 1)
+        {
+            if (t < stride) shared[t] += shared[t + stride];
+            Group.Barrier();
+        }
+        float total = shared[0];
+        Group.Barrier();
+        return total;
+    }
+
+    /// <summary>Grouped: mode 0 invNorm[r] = 1/(‖x_r‖ + 1e-4); mode 1 meanSquares[r] = ‖x_r‖²/cols; mode 2 dst_r = x_r/(‖x_r‖ + 1e-4).</summary>
+    public static void RowReduce(ArrayView<float> x, int cols, ArrayView<float> output, int mode)
+    {
+        int r = Grid.IdxX;
+        long o = (long)r * cols;
+        float s = RowSumOfSquares(x, o, cols);
+        if (mode == 2)
+        {
+            float inv = 1f / (MathF.Sqrt(s) + NormEpsilon);
+            for (int j = Group.IdxX; j < cols; j += Group.DimX) output[o + j] = x[o + j] * inv;
+        }
+        else if (Group.IdxX == 0) output[r] = mode == 0 ? 1f / (MathF.Sqrt(s) + NormEpsilon) : s / cols;
+    }
+
+    /// <summary>Grouped: invNorm[r] = 1/(√(‖image_(r mod n)‖² + ‖control_r‖²) + 1e-4).</summary>
+    public static void ControlRowNormsGrouped(ArrayView<float> images, int n, int px, ArrayView<float> control, int k, ArrayView<float> invNorm)
+    {
+        int r = Grid.IdxX;
+        float img = RowSumOfSquares(images, (long)(r % n) * px, px);
+        if (Group.IdxX == 0)
+        {
+            float ctrl = 0;
+            for (int c = 0; c < k; c++) { float v = control[(long)r * k + c]; ctrl += v * v; }
+            invNorm[r] = 1f / (MathF.Sqrt(img + ctrl) + NormEpsilon);
+        }
+    }
+
+    /// <summary>The FF loss's per-row coefficient and softplus term (see FFLoss.LossAndRowCoefficients).</summary>
+    public static void FFLossRows(Index1D r, ArrayView<float> meanSquares, int positives, float threshold, int minimize, float scale, ArrayView<float> coefficient, ArrayView<float> terms)
+    {
+        bool positive = r < positives;
+        float sign = positive == (minimize != 0) ? 1f : -1f;
+        float arg = sign * (meanSquares[r] - threshold);
+        float e = MathF.Exp(-MathF.Abs(arg));
+        terms[r] = MathF.Max(arg, 0f) + (e < 1e-4f ? e - 0.5f * e * e : MathF.Log(1f + e));
+        float sigmoid = arg >= 0 ? 1f / (1f + MathF.Exp(-arg)) : MathF.Exp(arg) / (1f + MathF.Exp(arg));
+        coefficient[r] = sign * sigmoid * scale;
+    }
+
+    /// <summary>loss[0] = mean of the terms, summed in row order in double (one thread).</summary>
+    public static void MeanInOrder(Index1D i, ArrayView<float> terms, int rows, ArrayView<float> loss)
+    {
+        double sum = 0;
+        for (int r = 0; r < rows; r++) sum += terms[r];
+        loss[0] = (float)(sum / rows);
+    }
+
     /// <summary>z = max(z·invNorm[row] + b[col], 0).</summary>
     public static void ScaleBiasRelu(Index1D i, ArrayView<float> z, int cols, ArrayView<float> invNorm, ArrayView<float> bias)
     {

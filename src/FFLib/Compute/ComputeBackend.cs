@@ -123,8 +123,12 @@ public abstract class ComputeBackend
     /// <summary>sums[j] = Σ_r m_rj.</summary>
     internal abstract void ColumnSums(DeviceSpan m, int rows, int cols, DeviceSpan sums);
 
-    /// <summary>The FF loss of rows whose first <paramref name="positives"/> are positive, and per row the gradient coefficient (see <see cref="FFLoss.LossAndRowCoefficients"/>).</summary>
-    internal abstract float FFLossAndCoefficients(DeviceSpan meanSquares, int positives, float threshold, LossDirection direction, int width, DeviceSpan coefficient);
+    /// <summary>
+    /// The FF loss of rows whose first <paramref name="positives"/> are positive, written to
+    /// <paramref name="loss"/> (one float, so that a device need not stop to hand it back), and per
+    /// row the gradient coefficient (see <see cref="FFLoss.LossAndRowCoefficients"/>).
+    /// </summary>
+    internal abstract void FFLossAndCoefficients(DeviceSpan meanSquares, int positives, float threshold, LossDirection direction, int width, DeviceSpan coefficient, DeviceSpan loss);
 
     /// <summary>dst (count × rows) = columns [first, first + count) of the rows × ld matrix w, transposed.</summary>
     internal abstract void TransposeColumns(DeviceSpan w, int rows, int ld, int first, int count, DeviceSpan dst);

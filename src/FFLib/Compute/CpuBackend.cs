@@ -163,8 +163,8 @@ internal sealed class CpuBackend : ComputeBackend
 
     internal override void ColumnSums(DeviceSpan m, int rows, int cols, DeviceSpan sums) => Kernels.ColumnSums(Host(m), rows, cols, Host(sums));
 
-    internal override float FFLossAndCoefficients(DeviceSpan meanSquares, int positives, float threshold, LossDirection direction, int width, DeviceSpan coefficient) =>
-        FFLoss.LossAndRowCoefficients(Host(meanSquares), positives, threshold, direction, width, Host(coefficient));
+    internal override void FFLossAndCoefficients(DeviceSpan meanSquares, int positives, float threshold, LossDirection direction, int width, DeviceSpan coefficient, DeviceSpan loss) =>
+        Host(loss)[0] = FFLoss.LossAndRowCoefficients(Host(meanSquares), positives, threshold, direction, width, Host(coefficient));
 
     internal override void TransposeColumns(DeviceSpan w, int rows, int ld, int first, int count, DeviceSpan dst)
     {

@@ -58,7 +58,8 @@ public sealed partial class FFNetwork
             be.MeanSquares(h, rows, outF, ms);
             if (ActivationObserver is { } observe) observe(new LayerActivation(l, 0, rows, b, outF, be.Read(h), be.Read(ms)));
             var coef = w.Coefficient.Slice(0, rows);
-            losses[l] = be.FFLossAndCoefficients(ms, b, Config.Threshold, Config.Loss, outF, coef);
+            be.FFLossAndCoefficients(ms, b, Config.Threshold, Config.Loss, outF, coef, w.Losses.Slice(l, 1));
+            if (StepObserver is not null) losses[l] = be.Read(w.Losses.Slice(l, 1))[0];
 
             // δ_r = coef_r · h_r; db = Σ_r δ_r; dW = Σ_r (δ_r / s_r) ⊗ x_r, the 1/s folding the normalisation.
             var (gradW, gradB) = GradientsOnDevice(l);
@@ -100,6 +101,8 @@ public sealed partial class FFNetwork
             // The next layer learns from this layer's output under its new weights.
             if (l + 1 < _layers.Length) ForwardLayer(w, l, imagesOnDevice, b, rows, fast, prepared: null, computeNorms: false);
         }
+        // The layers' losses come back once per batch (a device runs the whole batch without stopping).
+        be.Read(w.Losses.Slice(0, _layers.Length)).CopyTo(losses);
         return losses;
     }
 }

@@ -21,6 +21,7 @@ internal sealed class FFNetworkWorkspace
         InvNorm = backend.Allocate(rows).All;
         MeanSquares = backend.Allocate(rows).All;
         Coefficient = backend.Allocate(rows).All;
+        Losses = backend.Allocate(layers.Count).All;
         Control = backend.Allocate(rows * k).All;
         HostControl = new float[rows * k];
         P = backend.Allocate(Math.Max(1, imageRows) * first).All;
@@ -45,6 +46,9 @@ internal sealed class FFNetworkWorkspace
     public DeviceSpan InvNorm { get; }
     public DeviceSpan MeanSquares { get; }
     public DeviceSpan Coefficient { get; }
+
+    /// <summary>Each layer's loss of the batch.</summary>
+    public DeviceSpan Losses { get; }
 
     /// <summary>The control vector of every row (rows × classes), and its host staging copy.</summary>
     public DeviceSpan Control { get; }

@@ -19,6 +19,7 @@ internal sealed class FFRecurrentBuffers
         Pre = be.Allocate(rows * maxHidden).All;
         MeanSquares = be.Allocate(rows).All;
         Coefficient = be.Allocate(rows).All;
+        Losses = be.Allocate(config.TrainFrames * config.HiddenSizes.Count).All;
         SweepPre = be.Allocate(rows * max).All;
         SweepBelow = be.Allocate(rows * max).All;
         SweepAbove = be.Allocate(rows * max).All;
@@ -36,6 +37,9 @@ internal sealed class FFRecurrentBuffers
     public DeviceSpan Pre { get; }
     public DeviceSpan MeanSquares { get; }
     public DeviceSpan Coefficient { get; }
+
+    /// <summary>Training: each layer's loss in each frame of the batch (frame-major).</summary>
+    public DeviceSpan Losses { get; }
 
     /// <summary>The sweep's pre-activations, normalised neighbours and fresh states.</summary>
     public DeviceSpan SweepPre { get; }

@@ -55,8 +55,9 @@ public sealed partial class FFRecurrentNetwork
                 var ms = t.MeanSquares.Slice(0, rows);
                 be.MeanSquares(nw, rows, w, ms);
                 if (ActivationObserver is { } observe) observe(new LayerActivation(li, frame, rows, b, w, be.Read(nw), be.Read(ms)));
-                float loss = be.FFLossAndCoefficients(ms, b, Config.Threshold, Config.Loss, w, t.Coefficient.Slice(0, rows));
-                losses[li] += loss / Config.TrainFrames;
+                var lossSlot = t.Losses.Slice(frame * _layers.Length + li, 1);
+                be.FFLossAndCoefficients(ms, b, Config.Threshold, Config.Loss, w, t.Coefficient.Slice(0, rows), lossSlot);
+                float loss = StepObserver is null ? float.NaN : be.Read(lossSlot)[0];
                 // δ_pre = coef_r · new · β · [pre > 0]: the (1 − β)·old term carries no gradient.
                 be.DampedReluBackward(pre, nw, t.Coefficient, Config.Beta, rows, w);
                 var layer = _layers[li];
@@ -102,6 +103,10 @@ public sealed partial class FFRecurrentNetwork
             for (int i = 1; i <= _layers.Length; i++) (states[i], next[i]) = (next[i], states[i]);
             FrameObserver?.Invoke(frame, states.Select(x => be.Read(x).ToArray()).ToArray());
         }
+        // Every layer's loss of every frame comes back once per batch, averaged over the frames in order.
+        var perFrame = be.Read(t.Losses.Slice(0, Config.TrainFrames * _layers.Length));
+        for (int frame = 0; frame < Config.TrainFrames; frame++)
+            for (int li = 0; li < _layers.Length; li++) losses[li] += perFrame[frame * _layers.Length + li] / Config.TrainFrames;
         return losses.Select(l => (float)l).ToArray();
     }
 }
