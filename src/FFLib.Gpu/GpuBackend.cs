@@ -2,6 +2,7 @@ using System.Runtime.InteropServices;
 using FFLib.Compute;
 using FFLib.Layers;
 using ILGPU;
+using ILGPU.Algorithms;
 using ILGPU.Runtime;
 using ILGPU.Runtime.CPU;
 using ILGPU.Runtime.Cuda;
@@ -53,7 +54,7 @@ public sealed class GpuBackend : ComputeBackend, IDisposable
         Context? context = null;
         try
         {
-            context = Context.Create(b => b.Cuda());
+            context = Context.Create(b => b.Cuda().EnableAlgorithms());
             var devices = context.GetCudaDevices();
             if (devices.Count == 0) throw new GpuUnavailableException("no CUDA device was found (is the NVIDIA driver installed and a GPU visible?)");
             if ((uint)device >= (uint)devices.Count) throw new GpuUnavailableException($"CUDA device {device} does not exist; this machine has {devices.Count}");
@@ -77,7 +78,7 @@ public sealed class GpuBackend : ComputeBackend, IDisposable
     /// <summary>The same kernels on ILGPU's CPU accelerator (no GPU needed; slow, for tests).</summary>
     public static GpuBackend CreateSimulator()
     {
-        var context = Context.Create(b => b.CPU());
+        var context = Context.Create(b => b.CPU().EnableAlgorithms());
         return new GpuBackend(context, context.CreateCPUAccelerator(0), null, "ilgpu-cpu");
     }
 

@@ -180,6 +180,16 @@ public sealed class GpuBackendTests : IDisposable
     }
 
     [Fact]
+    public void EveryKernelCompilesToPtxForHopper()
+    {
+        // The CPU accelerator runs kernels the PTX backend may refuse (exp/log without ILGPU.Algorithms did): compile them all to PTX for an sm_90 device.
+        var kernels = PtxCheck.CompileAll(ILGPU.Runtime.Cuda.CudaArchitecture.SM_90, ILGPU.Runtime.Cuda.CudaInstructionSet.ISA_80);
+        Assert.Contains(kernels, k => k.Kernel == nameof(GpuKernels.FFLossRows) && k.Ptx.Contains(".entry"));
+        Assert.True(kernels.Count >= 20, $"only {kernels.Count} kernels compiled");
+        Assert.All(kernels, k => Assert.Contains(".visible .entry", k.Ptx));
+    }
+
+    [Fact]
     public void MissingCudaIsAClearErrorNotACrash()
     {
         try
