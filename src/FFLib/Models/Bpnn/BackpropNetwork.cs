@@ -198,13 +198,7 @@ public sealed class BackpropNetwork : ComputeModule, ITrainableModel, IActivatio
     }
 
     /// <inheritdoc />
-    public int[] Predict(Matrix images)
-    {
-        var logits = Logits(images);
-        var result = new int[images.Rows];
-        for (int i = 0; i < result.Length; i++) result[i] = TensorPrimitives.IndexOfMax(logits.Row(i));
-        return result;
-    }
+    public int[] Predict(Matrix images) => LabelProbe.Predict(Logits(images), LossDirection.Maximize); // argmax
 
     /// <inheritdoc />
     public float[] TrainBatch(Matrix images, ReadOnlySpan<int> labels, Matrix negativeControl, TrainingPhase phase)

@@ -223,11 +223,5 @@ public sealed class FFClassifierNetwork : ComputeModule, ITrainableModel, IActiv
     }
 
     /// <inheritdoc />
-    public int[] Predict(Matrix images)
-    {
-        var s = ClassScores(images);
-        var result = new int[images.Rows];
-        for (int i = 0; i < result.Length; i++) result[i] = TensorPrimitives.IndexOfMax(s.Row(i));
-        return result;
-    }
+    public int[] Predict(Matrix images) => LabelProbe.Predict(ClassScores(images), LossDirection.Maximize); // argmax
 }
