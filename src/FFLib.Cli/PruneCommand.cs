@@ -27,9 +27,10 @@ internal static class PruneCommand
         var threads = new Option<int>("--threads") { Description = "Compute threads.", DefaultValueFactory = _ => Environment.ProcessorCount };
         var dataDir = new Option<string?>("--data-dir") { Description = "Folder holding the dataset's files." };
         var noDownload = new Option<bool>("--no-download") { Description = "Never download." };
+        var device = Cli.DeviceOption();
         var cmd = new Command("prune", "Prune a saved model at several kept counts and seeds; write prune.csv (sizes, compression ratios, accuracies) and an accuracy-vs-compression plot.")
         {
-            modelPath, keep, method, seeds, dataset, testLimit, finetune, finetuneLr, trainLimit, noInt8, outDir, threads, dataDir, noDownload,
+            modelPath, keep, method, seeds, dataset, testLimit, finetune, finetuneLr, trainLimit, noInt8, outDir, threads, dataDir, noDownload, device,
         };
         cmd.SetAction(pr => Cli.Run(() =>
         {
@@ -42,6 +43,7 @@ internal static class PruneCommand
             string m = pr.GetValue(method)!.Trim().ToLowerInvariant();
             var options = new PruneOptions
             {
+                Backend = Cli.OpenDevice(pr.GetValue(device)!),
                 Keep = keeps,
                 Method = m switch { "random" => PruneMethod.Random, "activation" or "activation-minus-negative" => PruneMethod.Activation, "weight-norm" => PruneMethod.WeightNorm, "magnitude" => PruneMethod.Random, _ => throw new UsageException($"--method must be random, activation, activation-minus-negative, weight-norm or magnitude, not '{m}'.") },
                 SubtractNegative = m == "activation-minus-negative",

@@ -29,8 +29,10 @@ internal static class SweepCommand
         var retry = new Option<bool>("--retry-failed") { Description = "Run again the runs recorded as failed or diverged." };
         var threads = new Option<int>("--threads") { Description = "Compute threads.", DefaultValueFactory = _ => Environment.ProcessorCount };
         var dataDir = new Option<string?>("--data-dir") { Description = "Folder holding the dataset's files." };
+        var sweepDevice = Cli.DeviceOption();
         var cmd = new Command("sweep", "Run every combination of a grid × seeds into a results folder; finished runs are skipped, so rerunning resumes.")
         {
+            sweepDevice,
             models, datasets, grid, seeds, epochs, batch, trainLimit, testLimit, results, shard, shards, retry, threads, dataDir, track,
         };
         cmd.SetAction(pr => Cli.Run(() =>
@@ -47,6 +49,7 @@ internal static class SweepCommand
                 TestLimit = pr.GetValue(testLimit),
                 TrackSparsityEvery = pr.GetValue(track) is int tr ? (tr >= 1 ? tr : throw new UsageException("--track-sparsity must be at least 1.")) : null,
                 Data = new DatasetLoadOptions { DataDirectory = pr.GetValue(dataDir), AllowDownload = false },
+                Backend = Cli.OpenDevice(pr.GetValue(sweepDevice)!),
             };
             foreach (var g in pr.GetValue(grid) ?? []) spec = ApplyGrid(spec, g);
             var runs = spec.Expand();
@@ -86,7 +89,8 @@ internal static class SweepCommand
         var results = new Option<string?>("--results") { Description = "Results folder (default runs/reproduce-TARGET-DATASET-BUDGET)." };
         var threads = new Option<int>("--threads") { Description = "Compute threads.", DefaultValueFactory = _ => Environment.ProcessorCount };
         var dataDir = new Option<string?>("--data-dir") { Description = "Folder holding the dataset's files (IDX, raw or .gz)." };
-        var cmd = new Command("reproduce", "Run the sweep behind one of the paper's tables at a chosen budget, then its report.") { target, dataset, budget, results, threads, dataDir };
+        var device = Cli.DeviceOption();
+        var cmd = new Command("reproduce", "Run the sweep behind one of the paper's tables at a chosen budget, then its report.") { target, dataset, budget, results, threads, dataDir, device };
         cmd.SetAction(pr => Cli.Run(() =>
         {
             SetThreads(pr.GetValue(threads));
@@ -94,7 +98,7 @@ internal static class SweepCommand
             var kind = Cli.ParseDataset(pr.GetValue(dataset)!);
             string b = pr.GetValue(budget)!.Trim().ToLowerInvariant();
             SweepSpec spec;
-            try { spec = Reproduction.Sweep(t, Reproduction.Budget(b, kind)) with { Data = Cli.DataOptions(pr.GetValue(dataDir), noDownload: true) }; }
+            try { spec = Reproduction.Sweep(t, Reproduction.Budget(b, kind)) with { Data = Cli.DataOptions(pr.GetValue(dataDir), noDownload: true), Backend = Cli.OpenDevice(pr.GetValue(device)!) }; }
             catch (ArgumentException e) { throw new UsageException(e.Message); }
             if (t == "fig19") return ReproducePruning(spec, kind, b, pr.GetValue(results));
             var runs = Reproduction.Runs(t, spec);

@@ -25,14 +25,17 @@ internal static class VisualizeCommand
         var outDir = new Option<string>("--out", "-o") { Description = "Output folder.", DefaultValueFactory = _ => "runs/visualize" };
         var dataDir = new Option<string?>("--data-dir") { Description = "Folder holding the dataset's files." };
         var noDownload = new Option<bool>("--no-download") { Description = "Never download; fail if no local copy is found." };
+        var device = Cli.DeviceOption();
         var cmd = new Command("visualize", "Draw activation maps of one test sample (positive and negative label) and the HSV functional-sparsity map of every layer.")
         {
-            modelPath, dataset, sample, batch, outDir, dataDir, noDownload,
+            modelPath, dataset, sample, batch, outDir, dataDir, noDownload, device,
         };
         cmd.SetAction(pr => Cli.Run(() =>
         {
             string path = pr.GetValue(modelPath)!;
+            var backend = Cli.OpenDevice(pr.GetValue(device)!);
             var loaded = ModelCheckpoint.Load(path);
+            if (loaded.Model is Modules.ComputeModule computing) computing.Backend = backend;
             if (loaded.Model is not IActivationSource source) throw new UsageException($"{path}: this model type has no activation maps.");
             string? dsName = pr.GetValue(dataset) ?? loaded.Training["dataset"]?.GetValue<string>();
             if (dsName is null) throw new UsageException($"{path} does not record its dataset; pass --dataset.");

@@ -14,6 +14,25 @@ public sealed class CliTests : IDisposable
     private static (int Code, string Out, string Err) Run(params string[] args) => CliTestsAccess.Run(args);
 
     [Fact]
+    public void DeviceOptionSaysWhatIsWrongInOneLine()
+    {
+        var (code, _, err) = Run("train", "--device", "tpu", "--epochs", "1", "--train-limit", "100", "--no-download");
+        Assert.Equal(2, code);
+        Assert.Contains("Unknown device 'tpu'. Known: cpu, cuda", err);
+        Assert.DoesNotContain("   at ", err);
+        foreach (var command in new[] { "train", "eval", "prune", "sweep", "reproduce", "visualize" })
+            Assert.Contains("--device", Run(command, "--help").Out);
+        try { using var cuda = Gpu.GpuBackend.CreateCuda(); }
+        catch (Gpu.GpuUnavailableException)
+        {
+            // No GPU here: --device cuda is a usage error naming the reason, not a crash.
+            var (c2, _, e2) = Run("train", "--device", "cuda", "--epochs", "1", "--train-limit", "100", "--no-download");
+            Assert.Equal(2, c2);
+            Assert.StartsWith("error: --device cuda: ", e2.Trim());
+        }
+    }
+
+    [Fact]
     public void TrainThenEvalReportTheSameAccuracy()
     {
         string outDir = Path.Combine(_dir, "run");

@@ -60,6 +60,9 @@ public sealed record SweepSpec
     /// <summary>Where the data come from.</summary>
     public DatasetLoadOptions Data { get; init; } = new();
 
+    /// <summary>Where every run computes (null: the CPU). Not part of a run's id: results compare across devices.</summary>
+    public Compute.ComputeBackend? Backend { get; init; }
+
     /// <summary>Every run of the grid, in a fixed order (dataset, model, layers, loss, lr, θ, seed).</summary>
     public IReadOnlyList<RunSpec> Expand()
     {
@@ -86,6 +89,7 @@ public sealed record SweepSpec
                                         TestLimit = TestLimit,
                                         TrackSparsityEvery = TrackSparsityEvery,
                                         Data = Data,
+                                        Backend = Backend,
                                     });
         return runs;
     }

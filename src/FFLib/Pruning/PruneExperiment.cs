@@ -40,6 +40,9 @@ public sealed record PruneOptions
 
     /// <summary>Batch size for fine-tuning.</summary>
     public int FinetuneBatchSize { get; init; } = 128;
+
+    /// <summary>Where each pruned model is evaluated and fine-tuned (null: the CPU).</summary>
+    public Compute.ComputeBackend? Backend { get; init; }
 }
 
 /// <summary>One point of a prunability curve.</summary>
@@ -99,6 +102,7 @@ public static class PruneExperiment
                 long bytes = new FileInfo(path).Length;
                 long? sparse = options.Magnitude ? Compression.SparseBytes(pruned) + (bytes - DenseTensorBytes(pruned)) : null;
                 var (brotli, gzip) = Compression.CompressedSizes(path);
+                if (options.Backend is { } backend && pruned is Modules.ComputeModule computing) computing.Backend = backend;
                 double acc = Evaluation.Accuracy(pruned, test);
                 long? int8Bytes = null;
                 double? int8Acc = null;
@@ -107,7 +111,9 @@ public static class PruneExperiment
                     string qpath = Path.Combine(workDir, $"{method}-seed{seed}-keep{keep}.int8.safetensors");
                     ModelCheckpoint.SaveInt8(qpath, pruned, meta);
                     int8Bytes = new FileInfo(qpath).Length;
-                    int8Acc = Evaluation.Accuracy(ModelCheckpoint.Load(qpath).Model, test);
+                    var int8Model = ModelCheckpoint.Load(qpath).Model;
+                    if (options.Backend is { } b8 && int8Model is Modules.ComputeModule c8) c8.Backend = b8;
+                    int8Acc = Evaluation.Accuracy(int8Model, test);
                 }
                 double? tuned = null;
                 if (options.FinetuneEpochs > 0 && pruned is ITrainableModel trainable)
