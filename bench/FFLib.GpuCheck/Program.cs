@@ -11,7 +11,7 @@ using FFLib.Training;
 if (args.Length < 1) { Console.Error.WriteLine("usage: FFLib.GpuCheck MNIST_DIR [--simulate] [--paper-epochs N]"); return 2; }
 bool simulate = args.Contains("--simulate");
 int paperEpochs = args.SkipWhile(a => a != "--paper-epochs").Skip(1).Select(int.Parse).FirstOrDefault(60);
-var parts = (args.SkipWhile(a => a != "--parts").Skip(1).FirstOrDefault() ?? "numerics,ffnn,determinism,paper,bpnn,ffc,ffrnn").Split(',').ToHashSet();
+var parts = (args.SkipWhile(a => a != "--parts").Skip(1).FirstOrDefault() ?? "numerics,ffnn,determinism,paper,checkpoint,bpnn,ffc,ffrnn").Split(',').ToHashSet();
 ComputeSettings.Threads = Environment.ProcessorCount;
 Console.WriteLine($"machine: {Environment.ProcessorCount} cores, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}, {System.Runtime.InteropServices.RuntimeInformation.FrameworkDescription}");
 
@@ -121,6 +121,41 @@ else if (!simulate && epochTimes.Average() * paperEpochs < 240)
     Console.WriteLine($"paper FFNN: {paperEpochs} epochs in {trainSeconds:F1} s ({trainSeconds / paperEpochs:F3} s/epoch), {sw.Elapsed.TotalSeconds:F1} s with the test; test accuracy {paperAcc:P2}");
 }
 else Console.WriteLine($"paper FFNN: skipped ({paperEpochs} epochs at {epochTimes.Average():F2} s would exceed the time budget)");
+// 4b. Files and resume: a model trained on the GPU saved and scored on the CPU; a run stopped after
+// one epoch and resumed from its training checkpoint on the GPU against an uninterrupted one.
+if (parts.Contains("checkpoint"))
+{
+    string dir = Directory.CreateTempSubdirectory("fflib-gpu-").FullName;
+    var small = train.Take(simulate ? 256 : 10_000);
+    var r1 = new FFRandom(21);
+    var net1 = new FFNetwork(new FFNetworkConfig { HiddenSizes = widths }, r1) { Backend = gpu };
+    trainer.Train(net1, small, null, options, r1);
+    string file = Path.Combine(dir, "model.safetensors");
+    FFLib.IO.ModelCheckpoint.Save(file, net1);
+    var onCpu = (FFNetwork)FFLib.IO.ModelCheckpoint.Load(file).Model;
+    var probe = test.ToMatrix(0, Math.Min(1000, test.Count));
+    var gpuScores = net1.LabelScores(probe).Data;
+    var cpuScores = onCpu.LabelScores(probe).Data;
+    double worst = gpuScores.Zip(cpuScores, (a, b) => Math.Abs(a - b) / Math.Max(1e-3, Math.Abs(b))).Max();
+    int agree = net1.Predict(probe).Zip(onCpu.Predict(probe), (a, b) => a == b ? 1 : 0).Sum();
+    Console.WriteLine($"checkpoint: trained on the GPU, saved, loaded on the CPU: predictions agree on {agree}/{probe.Rows}, label scores within {worst:E2} relative");
+
+    var two = options with { Epochs = 2 };
+    var ra = new FFRandom(22);
+    var whole = new FFNetwork(new FFNetworkConfig { HiddenSizes = widths }, ra) { Backend = gpu };
+    trainer.Train(whole, small, null, two, ra);
+    var rb = new FFRandom(22);
+    var first = new FFNetwork(new FFNetworkConfig { HiddenSizes = widths }, rb) { Backend = gpu };
+    trainer.Train(first, small, null, options, rb); // epoch 1 of the run; then checkpoint, reload, finish with epoch 2
+    string ckpt = Path.Combine(dir, "checkpoint.safetensors");
+    FFLib.Training.TrainingCheckpoint.Save(ckpt, first, rb, 1, [], new RunSpec());
+    var state = FFLib.Training.TrainingCheckpoint.Load(ckpt);
+    ((FFNetwork)state.Model).Backend = gpu;
+    trainer.Train(state.Model, small, null, two, state.Random, startEpoch: 2);
+    Console.WriteLine($"resume on the GPU: uninterrupted 2 epochs {Hash(whole)}, 1 epoch + checkpoint + 1 epoch {Hash((FFNetwork)state.Model)} ({(Hash(whole) == Hash((FFNetwork)state.Model) ? "identical" : "DIFFERENT")})");
+    Directory.Delete(dir, recursive: true);
+}
+
 // 5. The other architectures at the paper's sizes: a warm-up on a few batches, one timed epoch, prediction.
 void Architecture(string name, ITrainableModel model, Action<ITrainableModel> run, double limitSeconds)
 {
@@ -143,7 +178,11 @@ if (parts.Contains("bpnn"))
         m => trainer.Train(m, train, null, fullEpoch, new FFRandom(6)), 60);
 if (parts.Contains("ffc"))
     Architecture($"FFNN+C {string.Join("×", widths)} FF epoch + classifier epoch ({train.Count} images each)", new FFClassifierNetwork(new FFNetworkConfig { HiddenSizes = widths }, 1e-4f, new FFRandom(5)),
-        m => trainer.Train(m, train, null, fullEpoch with { Epochs = 2 }, new FFRandom(6)), 60);
+        m =>
+        {
+            var epochs = trainer.Train(m, train, null, fullEpoch with { Epochs = 2 }, new FFRandom(6));
+            Console.WriteLine("FFNN+C phases: " + string.Join(", ", epochs.Select(e => $"{e.Phase} {e.TrainSeconds:F3} s")));
+        }, 60);
 if (parts.Contains("ffrnn"))
 {
     // A tenth of an epoch first: the full one only if it fits the device time.

@@ -180,6 +180,51 @@ public sealed class GpuBackendTests : IDisposable
     }
 
     [Fact]
+    public void TrainedOnTheGpuSavesTheSameFileAndResumesExactly()
+    {
+        var r = new FFRandom(9);
+        var px = new byte[60 * 12];
+        var labels = new byte[60];
+        for (int i = 0; i < 60; i++)
+        {
+            labels[i] = (byte)(i % 3);
+            for (int k = 0; k < 12; k++) px[i * 12 + k] = (byte)(k / 4 == labels[i] ? 200 + r.NextInt(50) : r.NextInt(40));
+        }
+        var data = new Data.ImageDataset("synthetic", 60, 12, 3, px, labels);
+        var config = new FFNetworkConfig { ImageFeatures = 12, Classes = 3, HiddenSizes = [16, 12], Threshold = 0.5f };
+        var options = new Training.TrainingOptions { Epochs = 1, BatchSize = 16, ValidateEachEpoch = false };
+        string dir = Directory.CreateTempSubdirectory("fflib-gpu-test-").FullName;
+        try
+        {
+            // Uninterrupted: two epochs on the GPU backend.
+            var ra = new FFRandom(3);
+            var whole = new FFNetwork(config, ra) { Backend = _gpu };
+            new Training.Trainer().Train(whole, data, null, options with { Epochs = 2 }, ra);
+            // One epoch, a training checkpoint, a reload (on the CPU), back to the GPU, the second epoch.
+            var rb = new FFRandom(3);
+            var first = new FFNetwork(config, rb) { Backend = _gpu };
+            new Training.Trainer().Train(first, data, null, options, rb);
+            string ckpt = Path.Combine(dir, "checkpoint.safetensors");
+            Training.TrainingCheckpoint.Save(ckpt, first, rb, 1, [], new Training.RunSpec());
+            var state = Training.TrainingCheckpoint.Load(ckpt);
+            var resumed = (FFNetwork)state.Model;
+            resumed.Backend = _gpu;
+            new Training.Trainer().Train(resumed, data, null, options with { Epochs = 2 }, state.Random, startEpoch: 2);
+            foreach (var (a, b) in whole.Parameters().Zip(resumed.Parameters())) Assert.Equal(a.Data, b.Data);
+
+            // The model file of a GPU model loads on the CPU and scores the same (to float rounding).
+            string file = Path.Combine(dir, "model.safetensors");
+            IO.ModelCheckpoint.Save(file, whole);
+            var onCpu = (FFNetwork)IO.ModelCheckpoint.Load(file).Model;
+            Assert.Same(ComputeBackend.Cpu, onCpu.Backend);
+            var images = data.ToMatrix(0, 30);
+            Close(whole.LabelScores(images).Data, onCpu.LabelScores(images).Data, 1e-4f);
+            Assert.Equal(whole.Predict(images), onCpu.Predict(images));
+        }
+        finally { Directory.Delete(dir, recursive: true); }
+    }
+
+    [Fact]
     public void EveryKernelCompilesToPtxForHopper()
     {
         // The CPU accelerator runs kernels the PTX backend may refuse (exp/log without ILGPU.Algorithms did): compile them all to PTX for an sm_90 device.

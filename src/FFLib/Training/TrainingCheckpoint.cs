@@ -41,6 +41,8 @@ public static class TrainingCheckpoint
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(random);
+        // A model on a device: parameters and optimiser moments back into the host arrays first.
+        (model as Modules.ComputeModule)?.SynchronizeToHost();
         var tensors = new List<NamedTensor>();
         var steps = new JsonArray();
         var rates = new JsonArray();
