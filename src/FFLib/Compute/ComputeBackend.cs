@@ -159,6 +159,40 @@ public abstract class ComputeBackend
     /// <summary>Copies an array made by <see cref="Attach"/> back into its host array (the CPU shares it: nothing to do).</summary>
     internal virtual void SyncToHost(DeviceArray attached, float[] host) => Read(attached.All).CopyTo(host);
 
+    // Fused steps of the FF layer. Each default is the sequence of single operations above (the CPU
+    // keeps it: same bits as before); a device backend does each in fewer kernel launches.
+
+    /// <summary>Goodness and the FF loss: meanSquares = mean_j h², then <see cref="FFLossAndCoefficients"/>.</summary>
+    internal virtual void FFGoodnessAndLoss(DeviceSpan h, int rows, int cols, DeviceSpan meanSquares, int positives, float threshold, LossDirection direction,
+        DeviceSpan coefficient, DeviceSpan loss)
+    {
+        MeanSquares(h, rows, cols, meanSquares);
+        FFLossAndCoefficients(meanSquares, positives, threshold, direction, cols, coefficient, loss);
+    }
+
+    /// <summary>The FF layer's backward pass over its activations, in place: h_r ← coef_r·h_r, gradBias = Σ_r h_r, then h_r ← h_r·invNorm_r.</summary>
+    internal virtual void FFBackward(DeviceSpan h, int rows, int cols, DeviceSpan coefficient, DeviceSpan invNorm, DeviceSpan gradBias)
+    {
+        ScaleRows(h, rows, cols, coefficient);
+        ColumnSums(h, rows, cols, gradBias);
+        ScaleRows(h, rows, cols, invNorm);
+    }
+
+    /// <summary>The FFNN's layer 1 from the image product p and the control columns [px, px + k) of W (ld wide): <see cref="ControlRowsForward"/> after <see cref="TransposeColumns"/> into <paramref name="scratch"/>.</summary>
+    internal virtual void ControlLayerForward(DeviceSpan images, int n, int px, DeviceSpan control, int k, int rows, DeviceSpan p, DeviceSpan weight, int ld,
+        DeviceSpan scratch, DeviceSpan bias, int width, DeviceSpan h, DeviceSpan invNorm, bool computeNorms)
+    {
+        TransposeColumns(weight, width, ld, px, k, scratch);
+        ControlRowsForward(images, n, px, control, k, rows, p, scratch, bias, width, h, invNorm, computeNorms);
+    }
+
+    /// <summary>The control columns [first, first + k) of gradW (ld wide): <see cref="ControlGradient"/> into <paramref name="scratch"/>, then <see cref="ScatterColumns"/>.</summary>
+    internal virtual void ControlLayerGradient(DeviceSpan control, int k, DeviceSpan delta, int rows, int width, DeviceSpan gradW, int ld, int first, DeviceSpan scratch)
+    {
+        ControlGradient(control, k, delta, rows, width, scratch);
+        ScatterColumns(scratch, width, ld, first, k, gradW);
+    }
+
     /// <summary>
     /// Scratch for the dead-neuron shortcut of weight gradients (CPU: computing dW over the active
     /// neurons only); null where the backend has none, and callers take the full product.

@@ -55,17 +55,14 @@ public sealed partial class FFNetwork
             bool fast = identity && l == 0;
             ForwardLayer(w, l, imagesOnDevice, b, rows, fast, prepared: null, computeNorms: true);
             var ms = w.MeanSquares.Slice(0, rows);
-            be.MeanSquares(h, rows, outF, ms);
-            if (ActivationObserver is { } observe) observe(new LayerActivation(l, 0, rows, b, outF, be.Read(h), be.Read(ms)));
             var coef = w.Coefficient.Slice(0, rows);
-            be.FFLossAndCoefficients(ms, b, Config.Threshold, Config.Loss, outF, coef, w.Losses.Slice(l, 1));
+            be.FFGoodnessAndLoss(h, rows, outF, ms, b, Config.Threshold, Config.Loss, coef, w.Losses.Slice(l, 1));
+            if (ActivationObserver is { } observe) observe(new LayerActivation(l, 0, rows, b, outF, be.Read(h), be.Read(ms)));
             if (StepObserver is not null) losses[l] = be.Read(w.Losses.Slice(l, 1))[0];
 
             // δ_r = coef_r · h_r; db = Σ_r δ_r; dW = Σ_r (δ_r / s_r) ⊗ x_r, the 1/s folding the normalisation.
             var (gradW, gradB) = GradientsOnDevice(l);
-            be.ScaleRows(h, rows, outF, coef);
-            be.ColumnSums(h, rows, outF, gradB);
-            be.ScaleRows(h, rows, outF, invNorm);
+            be.FFBackward(h, rows, outF, coef, invNorm, gradB);
             // Neurons silent on every row of the batch have δ = 0, so their rows of dW are exactly 0:
             // where the backend can, the product runs over the active neurons only (dead neurons are
             // ~40% of a trained layer 2 on MNIST) and Adam skips rows whose moments are still zero.

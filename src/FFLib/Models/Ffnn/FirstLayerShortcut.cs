@@ -24,10 +24,9 @@ internal sealed class FirstLayerShortcut(FFNetwork network)
         var (weight, bias) = network.LayerOnDevice(0);
         var p = w.P.Slice(0, n * outF);
         be.Gemm(n, outF, px, images, px, prepared, transB: true, weight, inF, p, outF, accumulate: false);
-        // W_ctrlᵀ: row c = column px + c of W, contiguous for the per-row sums.
-        be.TransposeColumns(weight, outF, inF, px, k, w.ControlWeights);
+        // W_ctrlᵀ (row c = column px + c of W) is laid out contiguously in ControlWeights on the CPU for the per-row sums.
         var h = w.Buffers(0, rows, inF, outF).H;
-        be.ControlRowsForward(images, n, px, w.Control, k, rows, p, w.ControlWeights, bias, outF, h, w.InvNorm, computeNorms);
+        be.ControlLayerForward(images, n, px, w.Control, k, rows, p, weight, inF, w.ControlWeights, bias, outF, h, w.InvNorm, computeNorms);
     }
 
     /// <summary>
@@ -45,7 +44,6 @@ internal sealed class FirstLayerShortcut(FFNetwork network)
         var sum = w.P.Slice(0, n * outF);
         be.SumBlocks(delta, n * outF, rows / n, sum);
         be.Gemm(true, false, outF, px, n, sum, outF, images, px, gradW, inF, accumulate: false);
-        be.ControlGradient(w.Control, k, delta, rows, outF, w.ControlWeights);
-        be.ScatterColumns(w.ControlWeights, outF, inF, px, k, gradW);
+        be.ControlLayerGradient(w.Control, k, delta, rows, outF, gradW, inF, px, w.ControlWeights);
     }
 }
