@@ -98,47 +98,6 @@ internal static class GpuKernels
         coefficient[r] = sign * sigmoid * scale;
     }
 
-    /// <summary>Per column j: h_rj ← h_rj·coef_r summed into gradBias_j (rows in order), then h_rj ← h_rj·invNorm_r.</summary>
-    public static void FFBackward(Index1D j, ArrayView<float> h, int rows, int cols, ArrayView<float> coefficient, ArrayView<float> invNorm, ArrayView<float> gradBias)
-    {
-        float s = 0;
-        for (int r = 0; r < rows; r++)
-        {
-            long i = (long)r * cols + j;
-            float v = h[i] * coefficient[r];
-            s += v;
-            h[i] = v * invNorm[r];
-        }
-        gradBias[j] = s;
-    }
-
-    /// <summary>The FFNN's layer 1 reading the control columns of W directly: h_rj = ReLU((p_(r mod n), j + Σ_c control_rc·W[j, first + c])·invNorm_r + b_j).</summary>
-    public static void ControlLayerForward(Index1D i, ArrayView<float> control, int k, int n, ArrayView<float> p, ArrayView<float> weight, int ld, int first,
-        ArrayView<float> bias, int width, ArrayView<float> h, ArrayView<float> invNorm)
-    {
-        int r = i / width, j = i % width;
-        float v = p[(long)(r % n) * width + j];
-        for (int c = 0; c < k; c++)
-        {
-            float a = control[(long)r * k + c];
-            if (a != 0f) v += a * weight[(long)j * ld + first + c];
-        }
-        h[i] = MathF.Max(v * invNorm[r] + bias[j], 0f);
-    }
-
-    /// <summary>gradW[j, first + c] = Σ_r control_rc·δ_rj, rows in order, zero controls skipped (i over width × k).</summary>
-    public static void ControlLayerGradient(Index1D i, ArrayView<float> control, int k, ArrayView<float> delta, int rows, int width, ArrayView<float> gradW, int ld, int first)
-    {
-        int j = i / k, c = i % k;
-        float s = 0;
-        for (int r = 0; r < rows; r++)
-        {
-            float a = control[(long)r * k + c];
-            if (a != 0f) s += a * delta[(long)r * width + j];
-        }
-        gradW[(long)j * ld + first + c] = s;
-    }
-
     /// <summary>loss[0] = mean of the terms, summed in row order in double (one thread).</summary>
     public static void MeanInOrder(Index1D i, ArrayView<float> terms, int rows, ArrayView<float> loss)
     {
