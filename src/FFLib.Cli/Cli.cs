@@ -21,10 +21,14 @@ internal static class Cli
         catch (InvalidDataException e) { return Fail(e.Message, 3); }
         catch (FileNotFoundException e) { return Fail(e.Message, 3); }
         catch (TrainingDivergedException e) { return Fail(e.Message, 4); }
-        catch (ArgumentException e) { return Fail(e.Message, 2); }
+        catch (ArgumentException e) { return Fail(Clean(e.Message), 2); }
         catch (IOException e) { return Fail(e.Message, 5); }
         catch (UnauthorizedAccessException e) { return Fail(e.Message, 5); }
     }
+
+    /// <summary>A library message without .NET's "(Parameter 'x')" and "Actual value was …" additions.</summary>
+    internal static string Clean(string message) =>
+        System.Text.RegularExpressions.Regex.Replace(message.Split('\n')[0], @" ?\(Parameter '[^']*'\)", "").Trim();
 
     private static int Fail(string message, int code)
     {

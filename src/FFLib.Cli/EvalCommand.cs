@@ -29,12 +29,21 @@ internal static class EvalCommand
             if (nThreads < 1) throw new UsageException($"--threads must be at least 1, not {nThreads}.");
             ComputeSettings.Threads = nThreads;
             string path = pr.GetValue(modelPath)!;
+            if (Directory.Exists(path))
+            {
+                // A run folder: its model file.
+                string inside = Path.Combine(path, "model.safetensors");
+                if (!File.Exists(inside)) throw new UsageException($"--model {path} is a folder without model.safetensors; pass the model file or a folder written by fflib train.");
+                path = inside;
+            }
             var backend = Cli.OpenDevice(pr.GetValue(device)!);
             var loaded = ModelCheckpoint.Load(path);
             if (loaded.Model is Modules.ComputeModule computing) computing.Backend = backend;
             string? dsName = pr.GetValue(dataset) ?? loaded.Training["dataset"]?.GetValue<string>();
             if (dsName is null) throw new UsageException($"{path} does not record its dataset; pass --dataset.");
             var kind = Cli.ParseDataset(dsName);
+            if (loaded.Training["dataset"]?.GetValue<string>() is string trainedOn && Cli.ParseDataset(trainedOn) != kind)
+                Console.Error.WriteLine($"warning: {path} was trained on {trainedOn}; evaluating it on {DatasetCatalog.IdOf(kind)}.");
             int? limit = pr.GetValue(testLimit);
             if (limit is < 1) throw new UsageException("--test-limit must be at least 1.");
             var data = DatasetLoader.Load(kind, Cli.DataOptions(pr.GetValue(dataDir), pr.GetValue(noDownload)));

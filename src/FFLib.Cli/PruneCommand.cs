@@ -40,6 +40,12 @@ internal static class PruneCommand
             string path = pr.GetValue(modelPath)!;
             var loaded = ModelCheckpoint.Load(path);
             var keeps = TrainCommand.ParseLayers(pr.GetValue(keep)!, "--keep");
+            if (pr.GetValue(method)!.Trim().ToLowerInvariant() != "magnitude" && loaded.Model is INeuronPrunable)
+            {
+                int widest = FFLib.Pruning.NeuronPruning.HiddenWidths(loaded.Model).Max();
+                if (keeps.FirstOrDefault(k => k > widest) is int tooMany and > 0)
+                    throw new UsageException($"--keep {tooMany} exceeds the widest hidden layer of {path} ({widest} neurons); use counts up to {widest}.");
+            }
             string m = pr.GetValue(method)!.Trim().ToLowerInvariant();
             var options = new PruneOptions
             {

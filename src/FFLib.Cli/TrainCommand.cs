@@ -89,6 +89,8 @@ internal static class TrainCommand
             ComputeSettings.Threads = nThreads;
             // Table 1: 60 epochs for MNIST and FashionMNIST (CIFAR-10: 120); lr 0.02 for FF layers, 1e-4 for the BPNN.
             int epochCount = pr.GetValue(epochs) ?? (kind == DatasetKind.Cifar10 ? 120 : 60);
+            if (epochCount < 1) throw new UsageException($"--epochs must be at least 1, not {epochCount}.");
+            if (File.Exists(pr.GetValue(outDir))) throw new UsageException($"--out must be a folder; {pr.GetValue(outDir)} is a file.");
             float learningRate = pr.GetValue(lr) ?? arch.DefaultLearningRate;
             var spec = new RunSpec
             {
@@ -113,7 +115,18 @@ internal static class TrainCommand
             };
             if (spec.CheckpointEvery is < 1) throw new UsageException($"--checkpoint-every must be at least 1 epoch, not {spec.CheckpointEvery}.");
             if (spec.TrackSparsityEvery is < 1) throw new UsageException($"--track-sparsity must be at least 1 batch, not {spec.TrackSparsityEvery}.");
-            spec.Model.Validate();
+            try { spec.Model.Validate(); }
+            catch (ArgumentOutOfRangeException e)
+            {
+                // Name the option the user typed, not the property.
+                string option = e.ParamName switch
+                {
+                    nameof(ModelSettings.LearningRate) => "--lr", nameof(ModelSettings.Threshold) => "--threshold", nameof(ModelSettings.Beta) => "--beta",
+                    nameof(ModelSettings.TrainFrames) => "--k-train", nameof(ModelSettings.TestFrameLow) => "--k-test-low", nameof(ModelSettings.TestFrameHigh) => "--k-test-high",
+                    nameof(ModelSettings.ClassifierLearningRate) => "--classifier-lr", nameof(ModelSettings.HiddenSizes) => "--layers", _ => "an option",
+                };
+                throw new UsageException($"{option} {e.ActualValue}: {Cli.Clean(e.Message)}");
+            }
             spec.Training.Validate();
             if (!(spec.Model.ClassifierLearningRate > 0)) throw new UsageException($"--classifier-lr must be positive, not {spec.Model.ClassifierLearningRate}.");
 

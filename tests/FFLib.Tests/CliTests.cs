@@ -14,6 +14,35 @@ public sealed class CliTests : IDisposable
     private static (int Code, string Out, string Err) Run(params string[] args) => CliTestsAccess.Run(args);
 
     [Fact]
+    public void NewcomerMistakesGetOneLineAnswersNamingTheOption()
+    {
+        // No .NET parameter names or "Actual value was" in a CLI error.
+        var (code, _, err) = Run("train", "--lr", "-1", "--epochs", "1", "--no-download");
+        Assert.Equal(2, code);
+        Assert.Equal("error: --lr -1: The learning rate must be a positive finite number.", err.Trim());
+        (code, _, err) = Run("train", "--epochs", "0", "--no-download");
+        Assert.Equal(2, code);
+        Assert.Contains("--epochs must be at least 1", err);
+        string file = Path.GetTempFileName();
+        try
+        {
+            (code, _, err) = Run("train", "--epochs", "1", "--out", file, "--no-download");
+            Assert.Equal(2, code);
+            Assert.Contains("--out must be a folder", err);
+            string empty = Directory.CreateTempSubdirectory("fflib-cli-").FullName;
+            (code, _, err) = Run("eval", "--model", empty);
+            Assert.Equal(2, code);
+            Assert.Contains("is a folder without model.safetensors", err);
+            (code, _, err) = Run("report", "--results", Path.Combine(empty, "missing"));
+            Assert.NotEqual(0, code);
+            Assert.Contains("does not exist", err);
+            Directory.Delete(empty);
+        }
+        finally { File.Delete(file); }
+        Assert.All(new[] { err }, e => Assert.DoesNotContain("(Parameter '", e));
+    }
+
+    [Fact]
     public void DeviceOptionSaysWhatIsWrongInOneLine()
     {
         var (code, _, err) = Run("train", "--device", "tpu", "--epochs", "1", "--train-limit", "100", "--no-download");

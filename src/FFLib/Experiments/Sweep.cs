@@ -201,6 +201,7 @@ public static class SweepRunner
     public static IReadOnlyList<RunRecord> ReadAll(string resultsDir)
     {
         string runsDir = Path.Combine(resultsDir, "runs");
+        if (!Directory.Exists(resultsDir)) throw new DirectoryNotFoundException($"The results folder {resultsDir} does not exist.");
         if (!Directory.Exists(runsDir)) throw new DirectoryNotFoundException($"{resultsDir} holds no runs/ folder: is it a sweep results folder?");
         return Directory.GetFiles(runsDir, "*.json").Select(Read).OrderBy(r => r.Id, StringComparer.Ordinal).ToArray();
     }
