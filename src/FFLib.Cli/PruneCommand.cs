@@ -23,14 +23,15 @@ internal static class PruneCommand
         var finetuneLr = new Option<float?>("--finetune-lr") { Description = "Learning rate for fine-tuning (default: the model's own; a fresh Adam at 0.02 moves every weight by ±0.02 in its first steps)." };
         var trainLimit = new Option<int?>("--train-limit") { Description = "Fine-tune / rank on only the first N training images." };
         var noInt8 = new Option<bool>("--no-int8") { Description = "Skip the int8-quantised variant." };
-        var outDir = new Option<string>("--out", "-o") { Description = "Output folder (prune.csv, prune.png, pruned models in models/).", DefaultValueFactory = _ => "runs/prune" };
+        var outDir = new Option<string>("--out", "-o") { Description = "Output folder (prune.csv, prune.png; pruned models in models/ with --save-models).", DefaultValueFactory = _ => "runs/prune" };
+        var saveModels = new Option<bool>("--save-models") { Description = "Keep every pruned model file in models/ (they are written to measure their sizes, then deleted)." };
         var threads = new Option<int>("--threads") { Description = "Compute threads.", DefaultValueFactory = _ => Environment.ProcessorCount };
         var dataDir = new Option<string?>("--data-dir") { Description = "Folder holding the dataset's files." };
         var noDownload = new Option<bool>("--no-download") { Description = "Never download." };
         var device = Cli.DeviceOption();
         var cmd = new Command("prune", "Prune a saved model at several kept counts and seeds; write prune.csv (sizes, compression ratios, accuracies) and an accuracy-vs-compression plot.")
         {
-            modelPath, keep, method, seeds, dataset, testLimit, finetune, finetuneLr, trainLimit, noInt8, outDir, threads, dataDir, noDownload, device,
+            modelPath, keep, method, seeds, dataset, testLimit, finetune, finetuneLr, trainLimit, noInt8, outDir, saveModels, threads, dataDir, noDownload, device,
         };
         cmd.SetAction(pr => Cli.Run(() =>
         {
@@ -71,6 +72,9 @@ internal static class PruneCommand
                 r => Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"seed {r.Seed} keep {r.Keep,5}: {r.Bytes,10} bytes, ratio {r.CompressionRatio,8:F2}×, accuracy {r.Accuracy * 100:F2}%{(r.Int8Accuracy is double q ? $", int8 {r.Int8Bytes} bytes {q * 100:F2}%" : "")}{(r.FinetunedAccuracy is double t ? $", fine-tuned {t * 100:F2}%" : "")}")),
                 loaded.Training);
+            // The pruned files were written to measure real sizes; they stay only when asked for.
+            string modelsDir = Path.Combine(dir, "models");
+            if (!pr.GetValue(saveModels) && Directory.Exists(modelsDir)) Directory.Delete(modelsDir, recursive: true);
             string csv = Path.Combine(dir, "prune.csv");
             PruneExperiment.WriteCsv(csv, records);
             string png = Path.Combine(dir, "prune.png");

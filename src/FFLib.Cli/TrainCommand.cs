@@ -34,7 +34,8 @@ internal static class TrainCommand
         var testLimit = new Option<int?>("--test-limit") { Description = "Evaluate on only the first N test images." };
         var valFraction = new Option<double>("--validation-fraction") { Description = "Share of the training file held out at its end.", DefaultValueFactory = _ => 0.1 };
         var threads = new Option<int>("--threads") { Description = "Compute threads (default: all cores).", DefaultValueFactory = _ => Environment.ProcessorCount };
-        var outDir = new Option<string>("--out", "-o") { Description = "Output folder for model.safetensors and run.json.", DefaultValueFactory = _ => "runs/latest" };
+        var outDir = new Option<string?>("--out", "-o") { Description = "Output folder for model.safetensors and run.json (default: a new runs/TIME-MODEL-DATASET; runs/latest points at the newest)." };
+        var overwrite = new Option<bool>("--overwrite") { Description = "Replace the model in an --out folder that already holds one." };
         var dataDir = new Option<string?>("--data-dir") { Description = "Folder holding the dataset's files (IDX, raw or .gz)." };
         var noDownload = new Option<bool>("--no-download") { Description = "Never download; fail if no local copy is found." };
         var checkpointEvery = new Option<int?>("--checkpoint-every") { Description = "Save a resumable checkpoint (model, optimiser, random state) in the output folder every N epochs." };
@@ -45,7 +46,7 @@ internal static class TrainCommand
         var cmd = new Command("train", "Train a model on a dataset, report validation and test accuracy, save it.")
         {
             device,
-            model, dataset, preset, layers, epochs, batch, lr, classifierLr, beta, kTrain, kTestLow, kTestHigh, threshold, loss, negatives, seed, trainLimit, testLimit, valFraction, threads, outDir, dataDir, noDownload, trackSparsity, checkpointEvery, resume,
+            model, dataset, preset, layers, epochs, batch, lr, classifierLr, beta, kTrain, kTestLow, kTestHigh, threshold, loss, negatives, seed, trainLimit, testLimit, valFraction, threads, outDir, overwrite, dataDir, noDownload, trackSparsity, checkpointEvery, resume,
         };
         cmd.SetAction(pr => Cli.Run(() =>
         {
@@ -90,7 +91,13 @@ internal static class TrainCommand
             // Table 1: 60 epochs for MNIST and FashionMNIST (CIFAR-10: 120); lr 0.02 for FF layers, 1e-4 for the BPNN.
             int epochCount = pr.GetValue(epochs) ?? (kind == DatasetKind.Cifar10 ? 120 : 60);
             if (epochCount < 1) throw new UsageException($"--epochs must be at least 1, not {epochCount}.");
-            if (File.Exists(pr.GetValue(outDir))) throw new UsageException($"--out must be a folder; {pr.GetValue(outDir)} is a file.");
+            // Every run gets its own folder unless --out names one; a folder holding a model is not overwritten silently.
+            string? chosenOut = pr.GetValue(outDir);
+            bool defaultOut = chosenOut is null;
+            string runDir = chosenOut ?? RunFolders.NewRunFolder("runs", ModelCheckpoint.ArchitectureId(arch), DatasetCatalog.IdOf(kind));
+            if (File.Exists(runDir)) throw new UsageException($"--out must be a folder; {runDir} is a file.");
+            if (File.Exists(Path.Combine(runDir, "model.safetensors")) && !pr.GetValue(overwrite))
+                throw new UsageException($"--out {runDir} already holds a model; pass --overwrite to replace it, or choose another folder.");
             float learningRate = pr.GetValue(lr) ?? arch.DefaultLearningRate;
             var spec = new RunSpec
             {
@@ -108,7 +115,7 @@ internal static class TrainCommand
                 TestLimit = pr.GetValue(testLimit),
                 ValidationFraction = pr.GetValue(valFraction),
                 Data = Cli.DataOptions(pr.GetValue(dataDir), pr.GetValue(noDownload)),
-                OutputDirectory = pr.GetValue(outDir),
+                OutputDirectory = runDir,
                 Backend = Cli.OpenDevice(pr.GetValue(device)!),
                 TrackSparsityEvery = pr.GetValue(trackSparsity),
                 CheckpointEvery = pr.GetValue(checkpointEvery),
@@ -137,6 +144,7 @@ internal static class TrainCommand
             RunResult result;
             using (var display = new ProgressDisplay())
                 result = TrainingRun.Execute(spec, display, display.EpochCompleted);
+            if (defaultOut) RunFolders.PointLatestAt("runs", runDir);
             Report(result, spec.OutputDirectory, $"{ModelCheckpoint.ArchitectureId(arch)} {string.Join("×", sizes)} on {DatasetCatalog.IdOf(kind)}");
             return 0;
         }));

@@ -43,6 +43,24 @@ public sealed class CliTests : IDisposable
     }
 
     [Fact]
+    public void TrainingDoesNotOverwriteAModelUnlessAsked()
+    {
+        string dir = Directory.CreateTempSubdirectory("fflib-overwrite-").FullName;
+        try
+        {
+            string[] run = ["train", "--layers", "20", "--epochs", "1", "--train-limit", "300", "--test-limit", "50", "--no-download", "--out", dir];
+            Assert.Equal(0, Run(run).Code);
+            var before = File.GetLastWriteTimeUtc(Path.Combine(dir, "model.safetensors"));
+            var (code, _, err) = Run(run);
+            Assert.Equal(2, code);
+            Assert.Contains("already holds a model; pass --overwrite", err);
+            Assert.Equal(before, File.GetLastWriteTimeUtc(Path.Combine(dir, "model.safetensors")));
+            Assert.Equal(0, Run([.. run, "--overwrite"]).Code);
+        }
+        finally { Directory.Delete(dir, recursive: true); }
+    }
+
+    [Fact]
     public void DeviceOptionSaysWhatIsWrongInOneLine()
     {
         var (code, _, err) = Run("train", "--device", "tpu", "--epochs", "1", "--train-limit", "100", "--no-download");
@@ -177,6 +195,7 @@ public sealed class CliAnalysisTests : IDisposable
         using var curve = SkiaSharp.SKBitmap.Decode(Path.Combine(prune, "prune.png"));
         Assert.Equal(900, curve.Width);
         string cmp = Path.Combine(run, "compare.png");
+        Assert.False(Directory.Exists(Path.Combine(prune, "models")), "pruned model files are kept only with --save-models");
         var (code5, _, err5) = CliTestsAccess.Run("prune-compare", "--models", $"{prune},{Path.Combine(prune, "prune.csv")}", "--out", cmp);
         Assert.True(code5 == 0, err5);
         Assert.True(new FileInfo(cmp).Length > 1000);
