@@ -8,8 +8,9 @@ namespace FFLib.Cli;
 /// terminal, plain lines (every ~10% of an epoch and at each epoch end) when stderr is redirected.
 /// Reports arrive synchronously on the training thread.
 /// </summary>
-internal sealed class ProgressDisplay : IProgress<TrainingProgress>, IDisposable
+internal sealed class ProgressDisplay : IProgress<TrainingProgress>, IRunPhaseObserver, IDisposable
 {
+    private readonly bool _classifierLater;
     private readonly bool _interactive = !Console.IsErrorRedirected;
     private readonly IAnsiConsole _console;
     private readonly Thread? _renderThread;
@@ -18,8 +19,10 @@ internal sealed class ProgressDisplay : IProgress<TrainingProgress>, IDisposable
     private double _fraction;
     private DateTime _lastPlain = DateTime.MinValue;
 
-    public ProgressDisplay()
+    /// <param name="classifierLater">FFNN+C: the classifier is trained in the second half, so validation during the FF phase says so.</param>
+    public ProgressDisplay(bool classifierLater = false)
     {
+        _classifierLater = classifierLater;
         _console = AnsiConsole.Create(new AnsiConsoleSettings
         {
             Out = new AnsiConsoleOutput(Console.Error),
@@ -49,8 +52,26 @@ internal sealed class ProgressDisplay : IProgress<TrainingProgress>, IDisposable
     public void EpochCompleted(EpochMetrics m)
     {
         string val = m.ValidationAccuracy is double v ? $"validation accuracy {v * 100:F2}%" : "no validation";
+        if (_classifierLater && m.Phase == FFLib.Models.TrainingPhase.ForwardForward && m.ValidationAccuracy is not null)
+            val += " (through the classifier, which is trained in the second half: not yet)";
         string phase = m.Phase == FFLib.Models.TrainingPhase.Classifier ? " (classifier)" : "";
-        string line = $"epoch {m.Epoch}{phase}: loss {string.Join(" / ", m.LayerLosses.Select(l => l.ToString("F4")))}, {val}, {m.TrainSeconds:F1} s train + {m.ValidationSeconds:F1} s validation";
+        // "layer 1" → L1: the losses labelled, short.
+        var losses = m.LayerLosses.Select((l, i) => $"{Label(i < m.LossNames.Count ? m.LossNames[i] : "")} {l:F4}".Trim());
+        string line = $"epoch {m.Epoch}{phase}: loss {string.Join(" / ", losses)}, {val}, {m.TrainSeconds:F1} s train + {m.ValidationSeconds:F1} s validation";
+        Print(line);
+    }
+
+    private static string Label(string name) => name.StartsWith("layer ", StringComparison.Ordinal) ? "L" + name[6..] : name;
+
+    /// <inheritdoc />
+    public void PhaseStarted(string description)
+    {
+        _status = description;
+        Print(description);
+    }
+
+    private void Print(string line)
+    {
         if (_interactive) _pending.Enqueue(line);
         else Console.Error.WriteLine(line);
     }

@@ -140,9 +140,9 @@ internal static class TrainCommand
             string rule = !arch.UsedSettings.HasFlag(ModelSettingKinds.Loss)
                 ? "cross-entropy"
                 : $"θ {spec.Model.Threshold.ToString(CultureInfo.InvariantCulture)}, loss {(direction == LossDirection.Minimize ? "min (L−)" : "max (L+)")}";
-            Console.Error.WriteLine($"fflib train: {ModelCheckpoint.ArchitectureId(arch)} {string.Join("×", sizes)} on {DatasetCatalog.IdOf(kind)}, {spec.Training.Epochs} epochs, batch {spec.Training.BatchSize}, lr {learningRate.ToString(CultureInfo.InvariantCulture)}, {rule}, seed {spec.Seed}, {nThreads} thread(s), {ComputeSettings.SimdPath}");
+            Console.Error.WriteLine($"fflib train: {ModelCheckpoint.ArchitectureId(arch)} {string.Join("×", sizes)} on {DatasetCatalog.IdOf(kind)}, {spec.Training.Epochs} epoch{(spec.Training.Epochs == 1 ? "" : "s")}, batch {spec.Training.BatchSize}, lr {learningRate.ToString(CultureInfo.InvariantCulture)}, {rule}, seed {spec.Seed}, {nThreads} thread(s), {ComputeSettings.SimdPath}");
             RunResult result;
-            using (var display = new ProgressDisplay())
+            using (var display = new ProgressDisplay(classifierLater: arch.UsedSettings.HasFlag(ModelSettingKinds.ClassifierLearningRate)))
                 result = TrainingRun.Execute(spec, display, display.EpochCompleted);
             if (defaultOut) RunFolders.PointLatestAt("runs", runDir);
             Report(result, spec.OutputDirectory, $"{ModelCheckpoint.ArchitectureId(arch)} {string.Join("×", sizes)} on {DatasetCatalog.IdOf(kind)}");
@@ -153,7 +153,6 @@ internal static class TrainCommand
 
     private static void Report(RunResult result, string? dir, string? title)
     {
-        Console.WriteLine($"data: {result.DataLocation.Source} ({result.DataLocation.Folder}); train {result.TrainSamples}, validation {result.ValidationSamples}, test {result.TestSamples}");
         Console.WriteLine($"test accuracy: {result.TestAccuracy * 100:F2}%  ({result.TestSamples} images, {result.TestSeconds:F1} s)");
         Console.WriteLine($"training: {result.TrainSeconds:F1} s in all, {(result.Epochs.Count > 0 ? result.Epochs.Average(e => e.TrainSeconds) : 0):F1} s per epoch");
         if (result.ModelPath is not null) Console.WriteLine($"saved: {result.ModelPath}, {result.RunJsonPath}");

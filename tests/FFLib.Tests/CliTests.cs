@@ -61,6 +61,25 @@ public sealed class CliTests : IDisposable
     }
 
     [Fact]
+    public void ProgressSaysWhatTheRunIsDoing()
+    {
+        string dir = Directory.CreateTempSubdirectory("fflib-progress-").FullName;
+        try
+        {
+            var (code, _, err) = Run("train", "--model", "ffc", "--layers", "20,20", "--epochs", "2", "--train-limit", "300", "--test-limit", "50", "--no-download", "--out", dir, "--overwrite");
+            Assert.Equal(0, code);
+            int data = err.IndexOf("data: ", StringComparison.Ordinal), epoch = err.IndexOf("epoch 1:", StringComparison.Ordinal), testing = err.IndexOf("testing on 50 images", StringComparison.Ordinal);
+            Assert.True(data >= 0 && epoch > data && testing > epoch, err); // where the data came from before training, the test phase after
+            Assert.Contains("loss L1 ", err);
+            Assert.Contains("(through the classifier, which is trained in the second half: not yet)", err);
+            (code, _, err) = Run("train", "--layers", "20", "--epochs", "1", "--train-limit", "300", "--test-limit", "50", "--no-download", "--out", dir, "--overwrite");
+            Assert.Equal(0, code);
+            Assert.Contains(" 1 epoch, ", err);
+        }
+        finally { Directory.Delete(dir, recursive: true); }
+    }
+
+    [Fact]
     public void DeviceOptionSaysWhatIsWrongInOneLine()
     {
         var (code, _, err) = Run("train", "--device", "tpu", "--epochs", "1", "--train-limit", "100", "--no-download");

@@ -53,6 +53,16 @@ public sealed record RunSpec
     public string? OutputDirectory { get; init; }
 }
 
+/// <summary>
+/// Told what a run is doing between training batches (where the data came from, testing, saving):
+/// a progress reporter passed to <see cref="TrainingRun.Execute"/> may also implement it.
+/// </summary>
+public interface IRunPhaseObserver
+{
+    /// <summary>A phase of the run begins (one line, e.g. "testing on 10000 images").</summary>
+    void PhaseStarted(string description);
+}
+
 /// <summary>The outcome of a <see cref="TrainingRun"/>.</summary>
 public sealed record RunResult(
     ITrainableModel Model,
@@ -124,6 +134,8 @@ public static class TrainingRun
         IProgress<TrainingProgress>? progress, Action<EpochMetrics>? epochCompleted, CancellationToken cancellationToken)
     {
         var history = previous.ToList();
+        var phases = progress as IRunPhaseObserver;
+        phases?.PhaseStarted($"data: {split.Location.Source} ({split.Location.Folder}); train {split.Train.Count}, validation {split.Validation.Count}, test {split.Test.Count}");
         if (spec.Backend is { } backend)
         {
             if (model is not Modules.ComputeModule device)
@@ -179,6 +191,7 @@ public static class TrainingRun
         double trainSeconds = sw.Elapsed.TotalSeconds + previous.Sum(e => e.TrainSeconds + e.ValidationSeconds);
         tracker?.RecordFinal(model);
         sw.Restart();
+        phases?.PhaseStarted($"testing on {split.Test.Count} images");
         double testAcc = Evaluation.Accuracy(model, split.Test);
         double testSeconds = sw.Elapsed.TotalSeconds;
 
