@@ -17,7 +17,8 @@ public sealed class ReadmeTests
     public void EveryCSharpBlockIsAnExampleFile()
     {
         string root = RepoRoot();
-        string readme = File.ReadAllText(Path.Combine(root, "README.md")).ReplaceLineEndings("\n");
+        // The README and the packages' PACKAGE.md.
+        string readme = File.ReadAllText(Path.Combine(root, "README.md")).ReplaceLineEndings("\n") + "\n" + File.ReadAllText(Path.Combine(root, "PACKAGE.md")).ReplaceLineEndings("\n");
         var blocks = Regex.Matches(readme, "```csharp\n(.*?)```", RegexOptions.Singleline).Select(m => m.Groups[1].Value.TrimEnd()).ToArray();
         Assert.NotEmpty(blocks);
         var files = Directory.GetFiles(Path.Combine(root, "examples"), "*.cs", SearchOption.AllDirectories)
