@@ -96,6 +96,9 @@ public static class Plots
         plot.XLabel("compression ratio (saved original / saved pruned, log scale)");
         plot.YLabel("test accuracy (%)");
         plot.Axes.SetLimitsY(0, 100);
+        // Say what the dashed lines and the band are.
+        plot.Legend.ManualItems.Add(new LegendItem { LabelText = "dashed: min and max over seeds", LineColor = Colors.Gray, LinePattern = LinePattern.Dashed, LineWidth = 1 });
+        plot.Legend.ManualItems.Add(new LegendItem { LabelText = "band: mean ± std over seeds", FillColor = Colors.Gray.WithAlpha(0.2), LineWidth = 0 });
         plot.ShowLegend(Alignment.LowerLeft);
         SaveAtomically(plot, path, 900, 560);
     }
@@ -174,16 +177,19 @@ public static class Plots
         int layers = rows.Max(r => r.Layers.Count);
         var shapes = Enumerable.Range(0, layers).Select(l => FunctionalMaps.GridShape(rows.Max(r => l < r.Layers.Count ? r.Layers[l].Length : 0))).ToArray();
         int inputW = input.Width * cell, inputH = input.Height * cell;
-        int pad = 16, captionH = 42, titleH = 30;
+        // Row layout: the row's caption on its own line, then each panel's label, then the panels.
+        int pad = 16, captionH = 44, titleH = 30, barH = 46;
         int rowH = Math.Max(inputH, shapes.Select(s => s.Height * cell).DefaultIfEmpty(0).Max()) + captionH;
-        int width = pad + inputW + shapes.Sum(s => s.Width * cell + pad) + pad;
-        int height = titleH + rows.Count * (rowH + pad) + pad;
+        int width = Math.Max(pad + inputW + shapes.Sum(s => s.Width * cell + pad) + pad, Figure.TextWidth(title) + 2 * pad);
+        width = Math.Max(width, rows.Max(r => Figure.TextWidth(r.Caption)) + 2 * pad);
+        int height = titleH + rows.Count * (rowH + pad) + barH + pad;
         using var fig = new Figure(width, height, title, pad);
         var (bmp, canvas, font, ink) = (fig.Bitmap, fig.Canvas, fig.Font, fig.Ink);
         for (int r = 0; r < rows.Count; r++)
         {
             int y0 = titleH + r * (rowH + pad);
             canvas.DrawText(rows[r].Caption, pad, y0 + 15, SKTextAlign.Left, font, ink);
+            canvas.DrawText("input", pad, y0 + 36, SKTextAlign.Left, font, ink);
             int y = y0 + captionH;
             DrawInput(bmp, input, pad, y, cell);
             int x = pad + inputW + pad;
@@ -198,11 +204,21 @@ public static class Plots
                         byte v = (byte)Math.Round(norm[j] * 255);
                         FillCell(bmp, x + j % gw * cell, y + j / gw * cell, cell, new SKColor(v, v, v));
                     }
-                    canvas.DrawText($"layer {l + 1} ({norm.Length})", x, y0 + 36, SKTextAlign.Left, font, ink);
+                    canvas.DrawText($"layer {l + 1} ({norm.Length} neurons)", x, y0 + 36, SKTextAlign.Left, font, ink);
                 }
                 x += gw * cell + pad;
             }
         }
+        // Colour bar: the grey levels of the panels, per layer from its lowest to its highest activation.
+        int by = titleH + rows.Count * (rowH + pad), barW = Math.Min(256, width - 2 * pad);
+        for (int i = 0; i < barW; i++)
+        {
+            byte v = (byte)Math.Round(255.0 * i / (barW - 1));
+            for (int dy = 0; dy < 14; dy++) bmp.SetPixel(pad + i, by + dy, new SKColor(v, v, v));
+        }
+        using (var frame = new SKPaint { Color = SKColors.Gray, IsStroke = true }) canvas.DrawRect(pad, by, barW, 14, frame);
+        canvas.DrawText("lowest in its layer", pad, by + 32, SKTextAlign.Left, font, ink);
+        canvas.DrawText("highest", pad + barW, by + 32, SKTextAlign.Right, font, ink);
         Save(bmp, path);
     }
 
@@ -216,9 +232,14 @@ public static class Plots
         ArgumentNullException.ThrowIfNull(classNames);
         var shapes = layers.Select(l => FunctionalMaps.GridShape(l.Neurons.Count)).ToArray();
         int pad = 16, titleH = 30, captionH = 22, legendH = 34;
-        int width = Math.Max(pad + shapes.Sum(s => s.Width * cell + pad), pad + classNames.Count * 110);
+        // Panels fill the figure: the cell size grows until the grids span the legend's width (small layers get big cells).
+        int legendW = pad + classNames.Count * 110;
+        int cells = shapes.Sum(s => s.Width);
+        if (cells > 0) cell = Math.Clamp((legendW - pad * (layers.Count + 1)) / cells, cell, 24);
+        int width = Math.Max(Math.Max(pad + shapes.Sum(s => s.Width * cell + pad), legendW), Figure.TextWidth(title) + 2 * pad);
         int gridH = shapes.Select(s => s.Height * cell).DefaultIfEmpty(0).Max();
-        int height = titleH + captionH + gridH + pad + legendH + pad;
+        int height = titleH + captionH + gridH + pad + legendH + 24 + pad;
+        width = Math.Max(width, Figure.TextWidth("hue = preferred class; saturation = selectivity above chance, brightness = strength (each: the layer's 95th percentile = full)") + 2 * pad);
         using var fig = new Figure(width, height, title, pad);
         var (bmp, canvas, font, ink) = (fig.Bitmap, fig.Canvas, fig.Font, fig.Ink);
         int x = pad;
@@ -226,10 +247,17 @@ public static class Plots
         {
             var (gw, _) = shapes[l];
             canvas.DrawText($"{layers[l].Layer} ({layers[l].Neurons.Count})", x, titleH + 15, SKTextAlign.Left, font, ink);
+            // Brightness: the value scaled by the layer's 95th percentile of active neurons, so that a few
+            // very strong neurons do not leave the rest near black (min–max scaling did).
+            // Saturation likewise: selectivity above chance (1/classes), scaled by the layer's 95th percentile.
+            double chance = 1.0 / classNames.Count;
+            double valueScale = Percentile95(layers[l].Neurons.Select(n => n.Value));
+            double selectivityScale = Percentile95(layers[l].Neurons.Select(n => Math.Max(0, n.Saturation - chance)));
             for (int j = 0; j < layers[l].Neurons.Count; j++)
             {
                 var n = layers[l].Neurons[j];
-                FillCell(bmp, x + j % gw * cell, titleH + captionH + j / gw * cell, cell, HsvToColor(n.Hue, n.Saturation, n.Value));
+                double sat = Math.Min(1, Math.Max(0, n.Saturation - chance) / selectivityScale);
+                FillCell(bmp, x + j % gw * cell, titleH + captionH + j / gw * cell, cell, HsvToColor(n.Hue, sat, Math.Min(1, n.Value / valueScale)));
             }
             x += gw * cell + pad;
         }
@@ -241,7 +269,15 @@ public static class Plots
             canvas.DrawRect(lx, ly, 20, 20, swatch);
             canvas.DrawText(classNames[c], lx + 26, ly + 15, SKTextAlign.Left, font, ink);
         }
+        canvas.DrawText("hue = preferred class; saturation = selectivity above chance, brightness = strength (each: the layer's 95th percentile = full)", pad, ly + 44, SKTextAlign.Left, font, ink);
         Save(bmp, path);
+    }
+
+    /// <summary>The 95th percentile of the positive values (1 when there are none): the level drawn at full strength.</summary>
+    private static double Percentile95(IEnumerable<double> values)
+    {
+        var positive = values.Where(v => v > 0).Order().ToArray();
+        return positive.Length > 0 ? positive[(int)Math.Min(positive.Length - 1, Math.Floor(0.95 * positive.Length))] : 1;
     }
 
     /// <summary>HSV (hue in degrees, s and v in [0, 1]) to an opaque colour.</summary>
@@ -288,6 +324,13 @@ public static class Plots
             Font = new SKFont(SKTypeface.FromFamilyName(Plots.Font), 14);
             Ink = new SKPaint { Color = SKColors.Black, IsAntialias = true };
             Canvas.DrawText(title, pad, 20, SKTextAlign.Left, Font, Ink);
+        }
+
+        /// <summary>Width in pixels of a line of text in the figures' font (to size a canvas so that nothing is cut).</summary>
+        public static int TextWidth(string text)
+        {
+            using var font = new SKFont(SKTypeface.FromFamilyName(Plots.Font), 14);
+            return (int)Math.Ceiling(font.MeasureText(text));
         }
 
         public SKBitmap Bitmap { get; }
