@@ -226,7 +226,12 @@ public static class Plots
     /// Figure 14: every layer's neurons as a grid coloured by HSV (hue = preferred class, saturation =
     /// selectivity, value = normalised strength), with a legend naming the class of each hue.
     /// </summary>
-    public static void HsvMaps(string path, IReadOnlyList<LayerHsvMap> layers, IReadOnlyList<string> classNames, string title, int cell = 6)
+    /// <param name="path">PNG file to write.</param>
+    /// <param name="layers">Each layer's map.</param>
+    /// <param name="classNames">The classes, in hue order.</param>
+    /// <param name="title">Top line.</param>
+    /// <param name="cell">Pixels per neuron; 0 (default) picks the size that makes the panels fill the figure's width.</param>
+    public static void HsvMaps(string path, IReadOnlyList<LayerHsvMap> layers, IReadOnlyList<string> classNames, string title, int cell = 0)
     {
         ArgumentNullException.ThrowIfNull(layers);
         ArgumentNullException.ThrowIfNull(classNames);
@@ -235,7 +240,7 @@ public static class Plots
         // Panels fill the figure: the cell size grows until the grids span the legend's width (small layers get big cells).
         int legendW = pad + classNames.Count * 110;
         int cells = shapes.Sum(s => s.Width);
-        if (cells > 0) cell = Math.Clamp((legendW - pad * (layers.Count + 1)) / cells, cell, 24);
+        if (cell <= 0) cell = cells > 0 ? Math.Clamp((legendW - pad * (layers.Count + 1)) / cells, 6, 24) : 6;
         int width = Math.Max(Math.Max(pad + shapes.Sum(s => s.Width * cell + pad), legendW), Figure.TextWidth(title) + 2 * pad);
         int gridH = shapes.Select(s => s.Height * cell).DefaultIfEmpty(0).Max();
         int height = titleH + captionH + gridH + pad + legendH + 24 + pad;
