@@ -11,15 +11,6 @@ internal static class GpuKernels
 {
     public const float NormEpsilon = 1e-4f;
 
-    /// <summary>invNorm[r] = 1/(‖x_r‖ + 1e-4); one thread per row.</summary>
-    public static void InverseRowNorms(Index1D r, ArrayView<float> x, int cols, ArrayView<float> invNorm)
-    {
-        float s = 0;
-        long o = (long)(int)r * cols;
-        for (int j = 0; j < cols; j++) { float v = x[o + j]; s += v * v; }
-        invNorm[r] = 1f / (MathF.Sqrt(s) + NormEpsilon);
-    }
-
     /// <summary>Most threads per row of the row-reduction kernels (one group per row; a power of two, fewer where the accelerator allows fewer).</summary>
     public const int RowGroup = 128;
 
@@ -69,16 +60,21 @@ internal static class GpuKernels
         }
     }
 
+    /// <summary>One row's softplus term of the FF loss and its gradient coefficient, with FFLoss.LossAndRowCoefficients's formulas.</summary>
+    private static (float Term, float Coefficient) LossTermAndCoefficient(float meanSquare, bool positive, float threshold, int minimize, float scale)
+    {
+        float sign = positive == (minimize != 0) ? 1f : -1f;
+        float arg = sign * (meanSquare - threshold);
+        float e = MathF.Exp(-MathF.Abs(arg));
+        float term = MathF.Max(arg, 0f) + (e < 1e-4f ? e - 0.5f * e * e : MathF.Log(1f + e));
+        float sigmoid = arg >= 0 ? 1f / (1f + MathF.Exp(-arg)) : MathF.Exp(arg) / (1f + MathF.Exp(arg));
+        return (term, sign * sigmoid * scale);
+    }
+
     /// <summary>The FF loss's per-row coefficient and softplus term (see FFLoss.LossAndRowCoefficients).</summary>
     public static void FFLossRows(Index1D r, ArrayView<float> meanSquares, int positives, float threshold, int minimize, float scale, ArrayView<float> coefficient, ArrayView<float> terms)
     {
-        bool positive = r < positives;
-        float sign = positive == (minimize != 0) ? 1f : -1f;
-        float arg = sign * (meanSquares[r] - threshold);
-        float e = MathF.Exp(-MathF.Abs(arg));
-        terms[r] = MathF.Max(arg, 0f) + (e < 1e-4f ? e - 0.5f * e * e : MathF.Log(1f + e));
-        float sigmoid = arg >= 0 ? 1f / (1f + MathF.Exp(-arg)) : MathF.Exp(arg) / (1f + MathF.Exp(arg));
-        coefficient[r] = sign * sigmoid * scale;
+        (terms[r], coefficient[r]) = LossTermAndCoefficient(meanSquares[r], r < positives, threshold, minimize, scale);
     }
 
     /// <summary>Grouped, one row per group: meanSquares[r], and the FF loss's coefficient and softplus term of the row (FFLossRows fused with the reduction).</summary>
@@ -90,12 +86,7 @@ internal static class GpuKernels
         if (Group.IdxX != 0) return;
         float ms = s / cols;
         meanSquares[r] = ms;
-        float sign = (r < positives) == (minimize != 0) ? 1f : -1f;
-        float arg = sign * (ms - threshold);
-        float e = MathF.Exp(-MathF.Abs(arg));
-        terms[r] = MathF.Max(arg, 0f) + (e < 1e-4f ? e - 0.5f * e * e : MathF.Log(1f + e));
-        float sigmoid = arg >= 0 ? 1f / (1f + MathF.Exp(-arg)) : MathF.Exp(arg) / (1f + MathF.Exp(arg));
-        coefficient[r] = sign * sigmoid * scale;
+        (terms[r], coefficient[r]) = LossTermAndCoefficient(ms, r < positives, threshold, minimize, scale);
     }
 
     /// <summary>loss[0] = mean of the terms, summed in row order in double (one thread).</summary>
@@ -111,15 +102,6 @@ internal static class GpuKernels
     {
         int r = i / cols, j = i % cols;
         z[i] = MathF.Max(z[i] * invNorm[r] + bias[j], 0f);
-    }
-
-    /// <summary>meanSquares[r] = Σ_j h_rj² / cols; one thread per row.</summary>
-    public static void MeanSquares(Index1D r, ArrayView<float> h, int cols, ArrayView<float> meanSquares)
-    {
-        float s = 0;
-        long o = (long)(int)r * cols;
-        for (int j = 0; j < cols; j++) { float v = h[o + j]; s += v * v; }
-        meanSquares[r] = s / cols;
     }
 
     /// <summary>z_rj += b_j, then ReLU when relu ≠ 0.</summary>
@@ -154,16 +136,6 @@ internal static class GpuKernels
         int r = i / cols, j = i % cols;
         long s = (long)r * multiplier / divisor % modulo;
         dst[i] = src[s * cols + j];
-    }
-
-    /// <summary>dst_r = x_r / (‖x_r‖ + 1e-4); one thread per row.</summary>
-    public static void NormalizeRows(Index1D r, ArrayView<float> x, int cols, ArrayView<float> dst)
-    {
-        long o = (long)(int)r * cols;
-        float s = 0;
-        for (int j = 0; j < cols; j++) { float v = x[o + j]; s += v * v; }
-        float inv = 1f / (MathF.Sqrt(s) + NormEpsilon);
-        for (int j = 0; j < cols; j++) dst[o + j] = x[o + j] * inv;
     }
 
     /// <summary>pre += b; result = β·max(pre, 0) + (1 − β)·old.</summary>
@@ -219,16 +191,6 @@ internal static class GpuKernels
     {
         int inF = px + k, r = i / inF, j = i % inF;
         dst[i] = j < px ? images[(long)(r % n) * px + j] : control[(long)r * k + j - px];
-    }
-
-    /// <summary>invNorm[r] = 1/(√(‖image_(r mod n)‖² + ‖control_r‖²) + 1e-4); one thread per row.</summary>
-    public static void ControlRowNorms(Index1D r, ArrayView<float> images, int n, int px, ArrayView<float> control, int k, ArrayView<float> invNorm)
-    {
-        float img = 0, ctrl = 0;
-        long o = (long)((int)r % n) * px;
-        for (int j = 0; j < px; j++) { float v = images[o + j]; img += v * v; }
-        for (int c = 0; c < k; c++) { float v = control[(long)(int)r * k + c]; ctrl += v * v; }
-        invNorm[r] = 1f / (MathF.Sqrt(img + ctrl) + NormEpsilon);
     }
 
     /// <summary>h_rj = ReLU((p_(r mod n), j + Σ_c control_rc·cw_cj)·invNorm_r + b_j) (i over rows × width; zero controls skipped).</summary>

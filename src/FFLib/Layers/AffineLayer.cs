@@ -45,22 +45,15 @@ public abstract class AffineLayer : Module
     /// <summary>Number of neurons (outputs).</summary>
     public int OutFeatures => Weight.Rows;
 
+    /// <summary>W and b as the CPU backend's arrays (the same memory): the public layer calls run the backend's operations, the models' code path.</summary>
+    internal (DeviceSpan Weight, DeviceSpan Bias) OnCpu => (ComputeBackend.Cpu.Attach(Weight.Data).All, ComputeBackend.Cpu.Attach(Bias).All);
+
     /// <summary>"weight" [out, in] and "bias" [out].</summary>
     protected internal override IEnumerable<LocalParameter> LocalParameters() =>
     [
         new("weight", "weight", [OutFeatures, InFeatures], Weight.Data),
         new("bias", "bias", [OutFeatures], Bias),
     ];
-
-    /// <summary>Wᵀ packed for <see cref="MultiplyByWeightTransposed"/> over many chunks (valid until the weights change).</summary>
-    internal PackedMatrix PackWeight(PackedMatrix? reuse) => Gemm.Pack(true, InFeatures, OutFeatures, Weight.Data, InFeatures, reuse);
-
-    /// <summary>z = x·Wᵀ (rows × out), through <paramref name="packedWeight"/> when given (same bits).</summary>
-    internal void MultiplyByWeightTransposed(ReadOnlySpan<float> x, int rows, Span<float> z, PackedMatrix? packedWeight)
-    {
-        if (packedWeight is not null) Gemm.Multiply(false, rows, x, InFeatures, packedWeight, z, OutFeatures, accumulate: false);
-        else Gemm.Multiply(false, true, rows, OutFeatures, InFeatures, x, InFeatures, Weight.Data, InFeatures, z, OutFeatures, accumulate: false);
-    }
 }
 
 /// <summary>Initialisation shared by the layer types.</summary>

@@ -1,4 +1,3 @@
-using System.Numerics.Tensors;
 using FFLib.Compute;
 
 namespace FFLib.Layers;
@@ -25,29 +24,12 @@ public sealed class DenseLayer : AffineLayer
     {
         ArgumentNullException.ThrowIfNull(x);
         if (x.Cols != InFeatures) throw new ArgumentException($"x has {x.Cols} columns but the layer expects {InFeatures}.", nameof(x));
+        var be = ComputeBackend.Cpu;
         var z = new Matrix(x.Rows, OutFeatures);
-        ForwardInto(x.Data, x.Rows, z.Data);
+        var (w, b) = OnCpu;
+        var zs = be.Attach(z.Data).All;
+        be.Gemm(false, true, x.Rows, OutFeatures, InFeatures, be.Attach(x.Data).All, InFeatures, w, InFeatures, zs, OutFeatures, accumulate: false);
+        be.BiasActivation(zs, x.Rows, OutFeatures, b, relu: false);
         return z;
     }
-
-    internal void ForwardInto(ReadOnlySpan<float> x, int rows, Span<float> z, PackedMatrix? packedWeight = null)
-    {
-        MultiplyByWeightTransposed(x, rows, z, packedWeight);
-        for (int r = 0; r < rows; r++)
-        {
-            var row = z.Slice(r * OutFeatures, OutFeatures);
-            TensorPrimitives.Add(row, Bias, row);
-        }
-    }
-
-    /// <summary>dW = δᵀx and db = Σ_r δ_r for upstream gradient δ (rows×out).</summary>
-    internal void Gradients(ReadOnlySpan<float> x, ReadOnlySpan<float> delta, int rows, Span<float> gradW, Span<float> gradB)
-    {
-        Gemm.Multiply(true, false, OutFeatures, InFeatures, rows, delta, OutFeatures, x, InFeatures, gradW, InFeatures, accumulate: false);
-        Kernels.ColumnSums(delta, rows, OutFeatures, gradB);
-    }
-
-    /// <summary>dx = δW (rows×in).</summary>
-    internal void InputGradient(ReadOnlySpan<float> delta, int rows, Span<float> dx) =>
-        Gemm.Multiply(false, false, rows, InFeatures, OutFeatures, delta, OutFeatures, Weight.Data, InFeatures, dx, InFeatures, accumulate: false);
 }

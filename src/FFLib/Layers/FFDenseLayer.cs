@@ -26,9 +26,14 @@ public sealed class FFDenseLayer : AffineLayer
     {
         ArgumentNullException.ThrowIfNull(x);
         if (x.Cols != InFeatures) throw new ArgumentException($"x has {x.Cols} columns but the layer expects {InFeatures}.", nameof(x));
-        var h = new Matrix(x.Rows, OutFeatures);
-        var invNorm = new float[x.Rows];
-        ForwardInto(x.Data, x.Rows, h.Data, invNorm);
+        var be = ComputeBackend.Cpu;
+        int rows = x.Rows;
+        var h = new Matrix(rows, OutFeatures);
+        var (xs, hs, invNorm) = (be.Attach(x.Data).All, be.Attach(h.Data).All, be.Allocate(rows).All);
+        var (w, b) = OnCpu;
+        be.InverseRowNorms(xs, rows, InFeatures, invNorm);
+        be.Gemm(false, true, rows, OutFeatures, InFeatures, xs, InFeatures, w, InFeatures, hs, OutFeatures, accumulate: false);
+        be.ScaleBiasRelu(hs, rows, OutFeatures, invNorm, b);
         return h;
     }
 
@@ -57,28 +62,17 @@ public sealed class FFDenseLayer : AffineLayer
         if (rowCoefficients.Length < x.Rows) throw new ArgumentException($"rowCoefficients has {rowCoefficients.Length} entries for {x.Rows} rows.", nameof(rowCoefficients));
         if (gradWeight.Length != Weight.Length) throw new ArgumentException($"gradWeight has {gradWeight.Length} entries but the weight has {Weight.Length}.", nameof(gradWeight));
         if (gradBias.Length != OutFeatures) throw new ArgumentException($"gradBias has {gradBias.Length} entries but the layer has {OutFeatures} neurons.", nameof(gradBias));
+        // The models' backward step (ComputeBackend.FFBackward), on copies: h and the caller's spans stay as given until the end.
+        var be = ComputeBackend.Cpu;
         int rows = x.Rows;
-        var delta = (float[])h.Data.Clone();
-        var invNorm = new float[rows];
-        Kernels.InverseRowNorms(x.Data, rows, InFeatures, invNorm);
-        Kernels.ScaleRows(delta, rows, OutFeatures, rowCoefficients);
-        Kernels.ColumnSums(delta, rows, OutFeatures, gradBias);
-        Kernels.ScaleRows(delta, rows, OutFeatures, invNorm);
-        Gemm.Multiply(true, false, OutFeatures, InFeatures, rows, delta, OutFeatures, x.Data, InFeatures, gradWeight, InFeatures, accumulate: false);
-    }
-
-    /// <summary>h = ReLU((xWᵀ)·invNorm + b); also fills invNorm = 1/(‖x_r‖ + 1e-4).</summary>
-    internal void ForwardInto(ReadOnlySpan<float> x, int rows, Span<float> h, Span<float> invNorm, PackedMatrix? packedWeight = null)
-    {
-        Kernels.InverseRowNorms(x, rows, InFeatures, invNorm);
-        ForwardWithNorms(x, rows, h, invNorm, packedWeight);
-    }
-
-
-    /// <summary>As <see cref="ForwardInto"/> with the inverse row norms already computed.</summary>
-    internal void ForwardWithNorms(ReadOnlySpan<float> x, int rows, Span<float> h, ReadOnlySpan<float> invNorm, PackedMatrix? packedWeight = null)
-    {
-        MultiplyByWeightTransposed(x, rows, h, packedWeight);
-        Kernels.ScaleBiasRelu(h, rows, OutFeatures, invNorm, Bias);
+        var xs = be.Attach(x.Data).All;
+        var delta = be.Attach((float[])h.Data.Clone()).All;
+        var invNorm = be.Allocate(rows).All;
+        var (gw, gb) = (be.Allocate(Weight.Length).All, be.Allocate(OutFeatures).All);
+        be.InverseRowNorms(xs, rows, InFeatures, invNorm);
+        be.FFBackward(delta, rows, OutFeatures, be.Attach(rowCoefficients[..rows].ToArray()).All, invNorm, gb);
+        be.Gemm(true, false, OutFeatures, InFeatures, rows, delta, OutFeatures, xs, InFeatures, gw, InFeatures, accumulate: false);
+        be.Read(gw).CopyTo(gradWeight);
+        be.Read(gb).CopyTo(gradBias);
     }
 }

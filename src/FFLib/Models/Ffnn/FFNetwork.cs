@@ -261,18 +261,20 @@ public sealed partial class FFNetwork : ComputeModule, ITrainableModel, ILabelSc
         // fresh large arrays each time only pile up on the large-object heap.
         var w = Take(ref _predict, chunk * classes, chunk);
         // Over several chunks, each weight matrix is prepared (packed) for the product once, not once per chunk.
-        var prepared = w.Prepared;
-        for (int l = 0; l < _layers.Length; l++) prepared[l] = null;
+        // (One chunk: nothing to share, no preparation.) The preparations are refilled in place each call.
+        object?[]? prepared = null;
         if (n > chunk)
+        {
+            prepared = w.Prepared;
             for (int l = 0; l < _layers.Length; l++)
             {
                 var layer = _layers[l];
                 var weight = LayerOnDevice(l).Weight;
-                w.PreparedKeep[l] = l == 0 && UseInputIdentity
-                    ? be.Prepare(true, px, layer.OutFeatures, weight, layer.InFeatures, w.PreparedKeep[l])
-                    : be.Prepare(true, layer.InFeatures, layer.OutFeatures, weight, layer.InFeatures, w.PreparedKeep[l]);
-                prepared[l] = w.PreparedKeep[l];
+                prepared[l] = l == 0 && UseInputIdentity
+                    ? be.Prepare(true, px, layer.OutFeatures, weight, layer.InFeatures, prepared[l])
+                    : be.Prepare(true, layer.InFeatures, layer.OutFeatures, weight, layer.InFeatures, prepared[l]);
             }
+        }
         var allImages = be.Stage(images.Data, n * px, ref w.ImageStaging);
         for (int start = 0; start < n; start += chunk)
         {

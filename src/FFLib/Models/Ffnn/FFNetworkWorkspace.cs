@@ -27,7 +27,6 @@ internal sealed class FFNetworkWorkspace
         P = backend.Allocate(Math.Max(1, imageRows) * first).All;
         ControlWeights = backend.Allocate(k * first).All;
         Prepared = new object?[layers.Count];
-        PreparedKeep = new object?[layers.Count];
         if (training) Active = backend.CreateActiveNeurons(rows, maxWidth);
     }
 
@@ -58,9 +57,8 @@ internal sealed class FFNetworkWorkspace
     public DeviceSpan P { get; }
     public DeviceSpan ControlWeights { get; }
 
-    /// <summary>Prediction: each layer's weight as prepared for this call (null: unprepared), and the preparations kept for reuse.</summary>
+    /// <summary>Prediction: each layer's weight as prepared by the backend (kept to be refilled by the next call).</summary>
     public object?[] Prepared { get; }
-    public object?[] PreparedKeep { get; }
 
     /// <summary>The images of the call on a device backend (unused on the CPU, which reads them in place).</summary>
     public DeviceArray? ImageStaging;
