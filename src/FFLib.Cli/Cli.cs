@@ -9,6 +9,9 @@ internal sealed class UsageException(string message) : Exception(message);
 /// <summary>Shared command-line plumbing: error handling and option conversion.</summary>
 internal static class Cli
 {
+    /// <summary>Exit code of a command that finished but skipped something it names on stderr.</summary>
+    public const int DoneWithWarnings = 6;
+
     /// <summary>Runs a command body, turning expected failures into one clear message and an exit code.</summary>
     public static int Run(Func<int> body)
     {
@@ -17,6 +20,7 @@ internal static class Cli
             return body();
         }
         catch (UsageException e) { return Fail(e.Message, 2); }
+        catch (OperationCanceledException) { return Fail("interrupted; run the same command again to continue where it stopped.", Interruption.ExitCode); }
         catch (DatasetNotFoundException e) { return Fail(e.Message, 3); }
         catch (InvalidDataException e) { return Fail(e.Message, 3); }
         catch (FileNotFoundException e) { return Fail(e.Message, 3); }

@@ -16,49 +16,78 @@ internal static class SweepCommand
     {
         var models = new Option<string>("--model") { Description = "Comma-separated architectures (" + ArchitectureRegistry.KnownIds + ").", DefaultValueFactory = _ => "ffnn" };
         var datasets = new Option<string>("--dataset") { Description = "Comma-separated datasets.", DefaultValueFactory = _ => "mnist" };
-        var grid = new Option<string[]>("--grid") { Description = "lr=0.001,0.02 | threshold=1,5,20 | layers=2000x2000;500x500 | loss=min,max (repeatable).", AllowMultipleArgumentsPerToken = false };
+        var grid = new Option<string[]>("--grid") { Description = "lr=0.001,0.02 | threshold=1,5,20 | layers=2000x2000;500x500 | loss=min,max (one --grid per parameter).", AllowMultipleArgumentsPerToken = false };
         var seeds = new Option<int>("--seeds") { Description = "Seeds per configuration.", DefaultValueFactory = _ => 10 };
         var epochs = new Option<int>("--epochs") { Description = "Epochs per run.", DefaultValueFactory = _ => 60 };
         var batch = new Option<int>("--batch-size") { Description = "Batch size.", DefaultValueFactory = _ => 128 };
         var trainLimit = new Option<int?>("--train-limit") { Description = "First N training images." };
         var testLimit = new Option<int?>("--test-limit") { Description = "First N test images." };
-        var results = new Option<string>("--results") { Description = "Results folder (shared by all shards).", Required = true };
-        var shard = new Option<string?>("--shard") { Description = "i/N: run the i-th of N deterministic shards (default: index from SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX with --shards N)." };
-        var shards = new Option<int?>("--shards") { Description = "Number of shards when the index comes from the environment." };
+        var results = new Option<string>("--results") { Description = "Results folder, shared by every worker.", Required = true };
+        var shard = new Option<string?>("--shard") { Description = "i/N: take only the i-th of N fixed shards of the grid (default: none; workers divide the runs by claiming them)." };
+        var shards = new Option<int?>("--shards") { Description = "N fixed shards, the index from SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX (arrays numbered 0..N-1 only)." };
         var track = new Option<int?>("--track-sparsity") { Description = "Record every weight matrix's sparsity every N batches in each run (report draws Figures 9–12 by layer size)." };
         var retry = new Option<bool>("--retry-failed") { Description = "Run again the runs recorded as failed or diverged." };
         var threads = new Option<int>("--threads") { Description = "Compute threads.", DefaultValueFactory = _ => Environment.ProcessorCount };
         var dataDir = new Option<string?>("--data-dir") { Description = "Folder holding the dataset's files." };
+        var claimTimeout = new Option<double>("--claim-timeout") { Description = "Seconds without a heartbeat after which another worker takes a run over.", DefaultValueFactory = _ => 300 };
+        var noWait = new Option<bool>("--no-wait") { Description = "Exit when the unfinished runs are all held by other workers, instead of waiting to take over any whose worker dies." };
+        var checkpointEvery = new Option<int>("--checkpoint-every") { Description = "Checkpoint each run every N epochs into DIR/work/ (0: never); an interrupted or taken-over run continues from it.", DefaultValueFactory = _ => 1 };
+        var saveModels = new Option<bool>("--save-models") { Description = "Keep every completed run's model as DIR/models/ID.safetensors." };
+        var yes = new Option<bool>("--yes") { Description = string.Create(CultureInfo.InvariantCulture, $"Run a grid of more than {SweepSpec.ConfirmAbove:N0} runs.") };
         var sweepDevice = Cli.DeviceOption();
-        var cmd = new Command("sweep", "Run every combination of a grid × seeds into a results folder; finished runs are skipped, so rerunning resumes.")
+        var cmd = new Command("sweep", "Run every combination of a grid × seeds into a results folder. Start it any number of times, on any machines sharing the folder: workers claim runs, so each is trained once; rerunning resumes.")
         {
             sweepDevice,
             models, datasets, grid, seeds, epochs, batch, trainLimit, testLimit, results, shard, shards, retry, threads, dataDir, track,
+            claimTimeout, noWait, checkpointEvery, saveModels, yes,
         };
         cmd.SetAction(pr => Cli.Run(() =>
         {
             SetThreads(pr.GetValue(threads));
             var spec = new SweepSpec
             {
-                Models = Split(pr.GetValue(models)!).Select(ParseModel).ToArray(),
-                Datasets = Split(pr.GetValue(datasets)!).Select(Cli.ParseDataset).ToArray(),
-                Seeds = pr.GetValue(seeds) is var s && s >= 1 ? s : throw new UsageException("--seeds must be at least 1."),
-                Epochs = pr.GetValue(epochs) is var e && e >= 1 ? e : throw new UsageException("--epochs must be at least 1."),
+                Models = StrictList(pr.GetValue(models)!, "--model").Select(ParseModel).ToArray(),
+                Datasets = StrictList(pr.GetValue(datasets)!, "--dataset").Select(Cli.ParseDataset).ToArray(),
+                Seeds = pr.GetValue(seeds),
+                Epochs = pr.GetValue(epochs),
                 BatchSize = pr.GetValue(batch),
                 TrainLimit = pr.GetValue(trainLimit),
                 TestLimit = pr.GetValue(testLimit),
-                TrackSparsityEvery = pr.GetValue(track) is int tr ? (tr >= 1 ? tr : throw new UsageException("--track-sparsity must be at least 1.")) : null,
+                TrackSparsityEvery = pr.GetValue(track),
                 Data = new DatasetLoadOptions { DataDirectory = pr.GetValue(dataDir), AllowDownload = false },
-                Backend = Cli.OpenDevice(pr.GetValue(sweepDevice)!),
             };
-            foreach (var g in pr.GetValue(grid) ?? []) spec = ApplyGrid(spec, g);
-            var runs = spec.Expand();
+            spec = ApplyGrids(spec, pr.GetValue(grid) ?? []);
+            // The whole request is checked before the first run (and before the device is opened).
+            try { spec.Validate(); }
+            catch (ArgumentException e) { throw new UsageException(OptionNamed(Cli.Clean(e.Message))); }
+            long total = spec.RunCount;
+            if (total > SweepSpec.ConfirmAbove && !pr.GetValue(yes))
+                throw new UsageException(string.Create(CultureInfo.InvariantCulture, $"The grid holds {total:N0} runs (more than {SweepSpec.ConfirmAbove:N0}); pass --yes to run it anyway."));
+            double timeout = pr.GetValue(claimTimeout);
+            if (!(timeout >= 1 && timeout <= 7 * 86400)) throw new UsageException($"--claim-timeout must be between 1 second and 7 days, not {timeout}.");
+            int ce = pr.GetValue(checkpointEvery);
+            if (ce < 0) throw new UsageException($"--checkpoint-every must be 0 (never) or a number of epochs, not {ce}.");
             var (index, count) = ParseShard(pr.GetValue(shard), pr.GetValue(shards));
-            var mine = SweepRunner.Shard(runs, index, count);
+            spec = spec with { Backend = Cli.OpenDevice(pr.GetValue(sweepDevice)!) };
+            var runs = spec.Expand();
+            var mine = count > 1 ? SweepRunner.Shard(runs, index, count) : runs;
             string dir = pr.GetValue(results)!;
-            Console.Error.WriteLine($"fflib sweep: {runs.Count} runs in the grid, shard {index}/{count} has {mine.Count}; estimated {Reproduction.EstimateSeconds(mine) / 60:F0} min");
-            SweepRunner.Run(mine, dir, pr.GetValue(retry), Console.Error.WriteLine);
-            Console.WriteLine($"results: {dir} ({SweepRunner.ReadAll(dir).Count} records)");
+            string part = count > 1 ? $"shard {index}/{count} has {mine.Count}" : "shared by every worker on this folder";
+            Console.Error.WriteLine($"fflib sweep: {runs.Count} runs in the grid, {part}; estimated {Reproduction.EstimateSeconds(mine) / 60:F0} min of training on this machine");
+            using var interrupt = new Interruption();
+            var outcome = SweepRunner.Run(mine, dir, new SweepWorkerOptions
+            {
+                RetryFailed = pr.GetValue(retry),
+                ClaimTimeout = TimeSpan.FromSeconds(timeout),
+                WaitForOthers = !pr.GetValue(noWait),
+                CheckpointEvery = ce == 0 ? null : ce,
+                SaveModels = pr.GetValue(saveModels),
+                Log = Console.Error.WriteLine,
+            }, interrupt.Token);
+            var read = SweepResults.Read(dir);
+            Console.WriteLine($"results: {dir} ({read.Records.Count} records; this worker, {outcome.Worker}, trained {outcome.Written.Count})");
+            foreach (var w in outcome.Warnings) Console.Error.WriteLine("warning: " + w);
+            if (outcome.Unfinished > 0) Console.WriteLine($"{outcome.Unfinished} run(s) still held by other workers");
             return 0;
         }));
         return cmd;
@@ -67,18 +96,38 @@ internal static class SweepCommand
     public static Command CreateReport()
     {
         var results = new Option<string>("--results") { Description = "Results folder of a sweep.", Required = true };
-        var cmd = new Command("report", "Write report.md and table2/3/5.csv (mean ± std over seeds, weight sparsity, L+ vs L− t-tests) for a results folder.") { results };
+        var cmd = new Command("report", "Write report.md and table2/3/5.csv (mean ± std over seeds, weight sparsity, L+ vs L− t-tests) and the figures for a results folder; files that are not run records are listed and skipped (exit code 6).") { results };
         cmd.SetAction(pr => Cli.Run(() =>
         {
             string dir = pr.GetValue(results)!;
-            var records = SweepRunner.ReadAll(dir);
-            var md = SweepReport.Write(records, dir);
+            if (!Directory.Exists(dir)) throw new UsageException($"--results {dir}: the folder does not exist.");
+            var read = SweepResults.Read(dir);
+            var md = WriteReport(read, dir);
             Console.WriteLine(md);
-            Console.WriteLine($"written: {Path.Combine(dir, "report.md")}, table2.csv, table3.csv, table5.csv");
-            foreach (var png in Heatmaps(records, dir)) Console.WriteLine($"written: {png}");
-            return 0;
+            return Skipped(read);
         }));
         return cmd;
+    }
+
+    /// <summary>The report, its tables and figures as one set of files; the written paths are printed.</summary>
+    private static string WriteReport(SweepResults read, string dir)
+    {
+        using var files = new FileSet();
+        var md = SweepReport.Write(read.Records, dir, read.Skipped, files);
+        var pngs = Heatmaps(read.Records, dir, files.Stage).ToArray();
+        files.Commit();
+        Console.Error.WriteLine($"written: {Path.Combine(dir, "report.md")}, table2.csv, table3.csv, table5.csv");
+        foreach (var png in pngs) Console.Error.WriteLine($"written: {png}");
+        return md;
+    }
+
+    /// <summary>Exit code 6 ("done, with warnings") when files were skipped, each named on stderr.</summary>
+    private static int Skipped(SweepResults read)
+    {
+        foreach (var s in read.Skipped) Console.Error.WriteLine($"warning: skipped {s.Path}: {s.Reason}");
+        if (read.Skipped.Count == 0) return 0;
+        Console.Error.WriteLine($"done with warnings: {read.Skipped.Count} file(s) in runs/ are not run records (listed in report.md)");
+        return Cli.DoneWithWarnings;
     }
 
     public static Command CreateReproduce()
@@ -105,12 +154,11 @@ internal static class SweepCommand
             string dir = pr.GetValue(results) ?? Path.Combine("runs", $"reproduce-{t}-{DatasetCatalog.IdOf(kind)}-{b}");
             Console.Error.WriteLine($"fflib reproduce {t} ({b}): {runs.Count} runs ({string.Join(", ", spec.Models.Select(m => m.Id))}; layers {string.Join("×", spec.Layers[0])}; {spec.Epochs} epochs; {spec.Seeds} seeds; train {(spec.TrainLimit?.ToString(CultureInfo.InvariantCulture) ?? "all")}, test {(spec.TestLimit?.ToString(CultureInfo.InvariantCulture) ?? "all")}) into {dir}");
             Console.Error.WriteLine($"estimated time: {Reproduction.EstimateSeconds(runs) / 60:F1} min on this machine (finished runs in {dir} are skipped)");
-            SweepRunner.Run(runs, dir, retryFailed: false, Console.Error.WriteLine);
-            var all = SweepRunner.ReadAll(dir);
-            var md = SweepReport.Write(all, dir);
-            Console.WriteLine(md);
-            foreach (var png in Heatmaps(all, dir)) Console.WriteLine($"written: {png}");
-            return 0;
+            using var interrupt = new Interruption();
+            SweepRunner.Run(runs, dir, new SweepWorkerOptions { Log = Console.Error.WriteLine }, interrupt.Token);
+            var read = SweepResults.Read(dir);
+            Console.WriteLine(WriteReport(read, dir));
+            return Skipped(read);
         }));
         return cmd;
     }
@@ -136,14 +184,26 @@ internal static class SweepCommand
         return 0;
     }
 
-    internal static IEnumerable<string> Heatmaps(IReadOnlyList<RunRecord> records, string dir)
+    /// <summary>Draws the report's figures, each into <paramref name="stage"/>(its path); returns the final paths.</summary>
+    internal static IEnumerable<string> Heatmaps(IReadOnlyList<RunRecord> records, string dir, Func<string, string> stage)
     {
         // Figures 9–12: sparsity over training, one line per model and layer size (from runs swept with --track-sparsity).
         foreach (var (title, series) in SweepReport.LayerSizeProgressions(records))
         {
             var samples = series.SelectMany(s => s.Epochs.Select((e, i) => new FFLib.Analysis.SparsitySample(i, e, s.Label, "weight", s.Values[i]))).ToArray();
             string dataset = title.Split(':')[0];
-            foreach (var png in FFLib.Plotting.Plots.SparsityOverTraining(samples, dir, title, $"sparsity_by_size_{dataset}")) yield return png;
+            // These plots name their own files (one per metric): drawn in a scratch folder, then staged.
+            string scratch = Directory.CreateTempSubdirectory("fflib-report-").FullName;
+            try
+            {
+                foreach (var png in FFLib.Plotting.Plots.SparsityOverTraining(samples, scratch, title, $"sparsity_by_size_{dataset}"))
+                {
+                    string target = Path.Combine(dir, Path.GetFileName(png));
+                    File.Copy(png, stage(target));
+                    yield return target;
+                }
+            }
+            finally { Directory.Delete(scratch, recursive: true); }
         }
         foreach (var g in SweepReport.SensitivityGrids(records))
         {
@@ -151,7 +211,7 @@ internal static class SweepCommand
             foreach (bool hoyer in new[] { false, true })
             {
                 string png = Path.Combine(dir, $"heatmap_{(hoyer ? "hoyer" : "accuracy")}_{stem}.png");
-                FFLib.Plotting.Plots.SensitivityHeatmap(png, g, hoyer);
+                FFLib.Plotting.Plots.SensitivityHeatmap(stage(png), g, hoyer);
                 yield return png;
             }
         }
@@ -163,7 +223,14 @@ internal static class SweepCommand
         Compute.ComputeSettings.Threads = n;
     }
 
-    private static string[] Split(string s) => s.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+    /// <summary>A comma-separated list, every entry non-empty.</summary>
+    private static string[] StrictList(string s, string option)
+    {
+        var parts = s.Split(',', StringSplitOptions.TrimEntries);
+        if (parts.All(p => p.Length == 0)) throw new UsageException($"{option} lists no values.");
+        if (parts.Any(p => p.Length == 0)) throw new UsageException($"{option} '{s}' has an empty entry.");
+        return parts;
+    }
 
     private static Architecture ParseModel(string s)
     {
@@ -171,38 +238,77 @@ internal static class SweepCommand
         catch (ArgumentException e) { throw new UsageException(e.Message); }
     }
 
-    private static SweepSpec ApplyGrid(SweepSpec spec, string g)
+    /// <summary>Every --grid, parsed strictly: known names, each once, every value well-formed.</summary>
+    internal static SweepSpec ApplyGrids(SweepSpec spec, IEnumerable<string> grids)
     {
-        int eq = g.IndexOf('=');
-        if (eq <= 0) throw new UsageException($"--grid '{g}' must look like name=v1,v2.");
-        string name = g[..eq].Trim().ToLowerInvariant(), values = g[(eq + 1)..];
-        float F(string v) => float.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture, out var f) && f > 0 ? f : throw new UsageException($"--grid {name}: '{v}' is not a positive number.");
-        return name switch
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var g in grids)
         {
-            "lr" => spec with { LearningRates = Split(values).Select(F).ToArray() },
-            "threshold" or "theta" => spec with { Thresholds = Split(values).Select(F).ToArray() },
-            "layers" => spec with { Layers = values.Split(';', StringSplitOptions.RemoveEmptyEntries).Select(l => TrainCommand.ParseLayers(l.Replace('x', ','), "--grid layers")).ToArray() },
-            "loss" => spec with { Losses = Split(values).Select(v => v switch { "min" => LossDirection.Minimize, "max" => LossDirection.Maximize, _ => throw new UsageException($"--grid loss: '{v}' is neither min nor max.") }).ToArray() },
-            _ => throw new UsageException($"--grid: unknown parameter '{name}' (lr, threshold, layers, loss)."),
-        };
+            int eq = g.IndexOf('=');
+            if (eq <= 0) throw new UsageException($"--grid '{g}' must look like name=v1,v2.");
+            string name = g[..eq].Trim().ToLowerInvariant(), values = g[(eq + 1)..];
+            if (name == "theta") name = "threshold";
+            if (!seen.Add(name)) throw new UsageException($"--grid {name} is given twice; list all its values in one --grid {name}=….");
+            string option = $"--grid {name}";
+            float F(string v) => float.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture, out var f) && f > 0 && float.IsFinite(f)
+                ? f : throw new UsageException($"{option}: '{v}' is not a positive finite number.");
+            spec = name switch
+            {
+                "lr" => spec with { LearningRates = StrictList(values, option).Select(F).ToArray() },
+                "threshold" => spec with { Thresholds = StrictList(values, option).Select(F).ToArray() },
+                "layers" => spec with { Layers = StrictLayers(values) },
+                "loss" => spec with { Losses = StrictList(values, option).Select(v => v switch { "min" => LossDirection.Minimize, "max" => LossDirection.Maximize, _ => throw new UsageException($"--grid loss: '{v}' is neither min nor max.") }).ToArray() },
+                _ => throw new UsageException($"--grid: unknown parameter '{name}' (lr, threshold, layers, loss)."),
+            };
+        }
+        return spec;
     }
+
+    /// <summary>layers=2000x2000;500: ';' between configurations, 'x' between the widths of one.</summary>
+    private static int[][] StrictLayers(string values)
+    {
+        var configs = values.Split(';', StringSplitOptions.TrimEntries);
+        if (configs.All(c => c.Length == 0)) throw new UsageException("--grid layers lists no values.");
+        return configs.Select(c =>
+        {
+            var widths = c.Split('x');
+            if (c.Length == 0 || widths.Any(w => w.Length == 0 || !w.All(char.IsAsciiDigit)))
+                throw new UsageException($"--grid layers: '{c}' is not a list of widths like 2000x2000.");
+            return widths.Select(w => int.TryParse(w, NumberStyles.None, CultureInfo.InvariantCulture, out int n) && n >= 1
+                ? n : throw new UsageException($"--grid layers: '{w}' in '{c}' is not a width from 1 to {int.MaxValue}.")).ToArray();
+        }).ToArray();
+    }
+
+    /// <summary>A validation message with the command-line names of the grid's parameters.</summary>
+    private static string OptionNamed(string message) => message
+        .Replace("The grid lists model", "--model lists").Replace("The grid lists dataset", "--dataset lists")
+        .Replace("The grid lists ", "--grid lists ").Replace("Seeds must", "--seeds must").Replace("Epochs must", "--epochs must")
+        .Replace("The batch size must", "--batch-size must").Replace("The training limit must", "--train-limit must")
+        .Replace("The test limit must", "--test-limit must").Replace("Sparsity tracking needs", "--track-sparsity needs");
 
     private static (int Index, int Count) ParseShard(string? shard, int? shards)
     {
         if (shard is not null)
         {
+            if (shards is not null) throw new UsageException("Give either --shard i/N or --shards N, not both.");
             var parts = shard.Split('/');
-            if (parts.Length != 2 || !int.TryParse(parts[0], out int i) || !int.TryParse(parts[1], out int n) || n < 1 || i < 0 || i >= n)
+            if (parts.Length != 2 || !int.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out int i)
+                || !int.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out int n) || n < 1 || i >= n)
                 throw new UsageException($"--shard must be i/N with 0 ≤ i < N, not '{shard}'.");
             return (i, n);
         }
-        if (SweepRunner.ShardIndexFromEnvironment() is int env)
+        if (shards is null) return (0, 1);
+        if (shards < 1) throw new UsageException($"--shards must be at least 1, not {shards}.");
+        foreach (var name in new[] { "SLURM_ARRAY_TASK_ID", "JOB_COMPLETION_INDEX" })
         {
-            int count = shards ?? (int.TryParse(Environment.GetEnvironmentVariable("SLURM_ARRAY_TASK_COUNT"), out int c) ? c : 0);
-            if (count < 1) throw new UsageException("A shard index was found in the environment; pass --shards N (or set SLURM_ARRAY_TASK_COUNT).");
-            if (env >= count) throw new UsageException($"The shard index {env} from the environment is not below --shards {count}.");
-            return (env, count);
+            string? v = Environment.GetEnvironmentVariable(name);
+            if (v is null) continue;
+            if (!int.TryParse(v, NumberStyles.None, CultureInfo.InvariantCulture, out int env))
+                throw new UsageException($"--shards {shards}: {name}='{v}' is not a shard index.");
+            if (env >= shards)
+                throw new UsageException($"--shards {shards}: {name}={env} is not below {shards}; fixed shards need an array numbered 0..{shards - 1}. Leave out --shards and workers divide the runs between themselves, with any array numbering.");
+            return (env, shards.Value);
         }
-        return (0, 1);
+        throw new UsageException($"--shards {shards} needs a shard index from SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX, and neither is set; use --shard i/N, or leave both out.");
     }
 }

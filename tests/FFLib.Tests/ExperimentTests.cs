@@ -146,15 +146,7 @@ public sealed class ExperimentTests : IDisposable
     [Fact]
     public async Task InterruptedSweepResumesWithoutRedoingFinishedRuns()
     {
-        // Tiny synthetic dataset in IDX form, so the sweep runs real training quickly.
-        string data = Path.Combine(_dir, "data");
-        Directory.CreateDirectory(data);
-        var r = new Compute.FFRandom(1);
-        byte[] Images(int n) { var b = IdxReaderTests.Images(n, 28, 28); for (int i = 16; i < b.Length; i++) b[i] = (byte)r.NextInt(256); return b; }
-        File.WriteAllBytes(Path.Combine(data, "train-images-idx3-ubyte"), Images(200));
-        File.WriteAllBytes(Path.Combine(data, "train-labels-idx1-ubyte"), IdxReaderTests.Labels(Enumerable.Range(0, 200).Select(i => (byte)(i % 10)).ToArray()));
-        File.WriteAllBytes(Path.Combine(data, "t10k-images-idx3-ubyte"), Images(50));
-        File.WriteAllBytes(Path.Combine(data, "t10k-labels-idx1-ubyte"), IdxReaderTests.Labels(Enumerable.Range(0, 50).Select(i => (byte)(i % 10)).ToArray()));
+        string data = SweepClusterTests.SyntheticMnist(Path.Combine(_dir, "data"), 200, 50);
         var spec = new SweepSpec
         {
             Models = [Architecture.Ffnn, Architecture.Bpnn], Layers = [[16, 8]], Thresholds = [1, 5], Seeds = 2, Epochs = 1, BatchSize = 50,
@@ -168,13 +160,15 @@ public sealed class ExperimentTests : IDisposable
         using (var cts = new CancellationTokenSource())
         {
             int done = 0;
-            Assert.ThrowsAny<OperationCanceledException>(() => SweepRunner.Run(runs, part, log: line => { if (line.Contains("completed") && ++done == 3) cts.Cancel(); }, cancellationToken: cts.Token));
+            Assert.ThrowsAny<OperationCanceledException>(() => SweepRunner.Run(runs, part, new SweepWorkerOptions { Log = line => { if (line.Contains("completed") && ++done == 3) cts.Cancel(); } }, cts.Token));
         }
-        Assert.Equal(3, SweepRunner.ReadAll(part).Count);
+        Assert.Equal(3, SweepResults.Read(part).Records.Count);
+        Assert.Empty(Directory.GetFiles(Path.Combine(part, "claims"))); // the interrupted worker released what it held
         var second = SweepRunner.Run(runs, part);
-        Assert.Equal(3, second.Count); // only the missing runs ran
-        Strip(SweepRunner.ReadAll(all), out var a);
-        Strip(SweepRunner.ReadAll(part), out var b);
+        Assert.Equal(3, second.Written.Count); // only the missing runs ran
+        Assert.Equal(0, second.Unfinished);
+        Strip(SweepResults.Read(all).Records, out var a);
+        Strip(SweepResults.Read(part).Records, out var b);
         Assert.Equal(a, b);
 
         // Two shards on one folder give the same records as one process.
@@ -182,9 +176,9 @@ public sealed class ExperimentTests : IDisposable
         var t0 = Task.Run(() => SweepRunner.Run(SweepRunner.Shard(runs, 0, 2), sharded));
         var t1 = Task.Run(() => SweepRunner.Run(SweepRunner.Shard(runs, 1, 2), sharded));
         await Task.WhenAll(t0, t1);
-        Strip(SweepRunner.ReadAll(sharded), out var c);
+        Strip(SweepResults.Read(sharded).Records, out var c);
         Assert.Equal(a, c);
-        Assert.Equal(SweepReport.Markdown(SweepRunner.ReadAll(all), out _, out _, out _), SweepReport.Markdown(SweepRunner.ReadAll(sharded), out _, out _, out _));
+        Assert.Equal(SweepReport.Markdown(SweepResults.Read(all).Records, out _, out _, out _), SweepReport.Markdown(SweepResults.Read(sharded).Records, out _, out _, out _));
 
         static void Strip(IReadOnlyList<RunRecord> rs, out string[] key) =>
             key = rs.Select(x => $"{x.Id} {x.Status} {x.TestAccuracy:R} {x.Sparsity?[0].Sparsity.Hoyer:R}").ToArray();

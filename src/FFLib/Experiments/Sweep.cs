@@ -12,101 +12,53 @@ using FFLib.Training;
 
 namespace FFLib.Experiments;
 
-/// <summary>A grid of runs: every combination of the listed values, times the seeds.</summary>
-public sealed record SweepSpec
-{
-    /// <summary>Architectures.</summary>
-    public IReadOnlyList<Architecture> Models { get; init; } = [Architecture.Ffnn];
-
-    /// <summary>Datasets.</summary>
-    public IReadOnlyList<DatasetKind> Datasets { get; init; } = [DatasetKind.Mnist];
-
-    /// <summary>Learning rates (null: each architecture's default, 0.02 FF / 1e-4 BPNN).</summary>
-    public IReadOnlyList<float>? LearningRates { get; init; }
-
-    /// <summary>Thresholds θ.</summary>
-    public IReadOnlyList<float> Thresholds { get; init; } = [20f];
-
-    /// <summary>Hidden layer widths.</summary>
-    public IReadOnlyList<int[]> Layers { get; init; } = [[2000, 2000]];
-
-    /// <summary>Loss directions (L− and/or L+).</summary>
-    public IReadOnlyList<LossDirection> Losses { get; init; } = [LossDirection.Minimize];
-
-    /// <summary>Seeds 0..Seeds−1.</summary>
-    public int Seeds { get; init; } = 10;
-
-    /// <summary>Epochs per run.</summary>
-    public int Epochs { get; init; } = 60;
-
-    /// <summary>Batch size.</summary>
-    public int BatchSize { get; init; } = 128;
-
-    /// <summary>Training images used (first N of the training file).</summary>
-    public int? TrainLimit { get; init; }
-
-    /// <summary>Test images used.</summary>
-    public int? TestLimit { get; init; }
-
-    /// <summary>Record every weight matrix's sparsity every N batches in each run's record (Figures 9–12); null: off.</summary>
-    public int? TrackSparsityEvery { get; init; }
-
-    /// <summary>FFNN+C classifier learning rate.</summary>
-    public float ClassifierLearningRate { get; init; } = 1e-4f;
-
-    /// <summary>FFRNN dynamics (β, K_train, K_testlow, K_testhigh); widths, θ, loss and learning rates come from the grid.</summary>
-    public ModelSettings Recurrent { get; init; } = new();
-
-    /// <summary>Where the data come from.</summary>
-    public DatasetLoadOptions Data { get; init; } = new();
-
-    /// <summary>Where every run computes (null: the CPU). Not part of a run's id: results compare across devices.</summary>
-    public Compute.ComputeBackend? Backend { get; init; }
-
-    /// <summary>Every run of the grid, in a fixed order (dataset, model, layers, loss, lr, θ, seed).</summary>
-    public IReadOnlyList<RunSpec> Expand()
-    {
-        var runs = new List<RunSpec>();
-        foreach (var d in Datasets)
-            foreach (var m in Models)
-                foreach (var layers in Layers)
-                    // An architecture without a loss direction or threshold (the BPNN) runs once for them.
-                    foreach (var loss in m.UsedSettings.HasFlag(ModelSettingKinds.Loss) ? Losses : [LossDirection.Minimize])
-                        foreach (var lr in LearningRates ?? [m.DefaultLearningRate])
-                            foreach (var theta in m.UsedSettings.HasFlag(ModelSettingKinds.Threshold) ? Thresholds : [Thresholds[0]])
-                                for (int seed = 0; seed < Seeds; seed++)
-                                    runs.Add(new RunSpec
-                                    {
-                                        Architecture = m,
-                                        Dataset = d,
-                                        Model = Recurrent with
-                                        {
-                                            HiddenSizes = layers, Threshold = theta, Loss = loss, LearningRate = lr, ClassifierLearningRate = ClassifierLearningRate,
-                                        },
-                                        Training = new TrainingOptions { Epochs = Epochs, BatchSize = BatchSize },
-                                        Seed = seed,
-                                        TrainLimit = TrainLimit,
-                                        TestLimit = TestLimit,
-                                        TrackSparsityEvery = TrackSparsityEvery,
-                                        Data = Data,
-                                        Backend = Backend,
-                                    });
-        return runs;
-    }
-}
-
 /// <summary>The record of one finished (or failed) run in a results folder.</summary>
 public sealed record RunRecord(
     string Id, string Status, string? Reason, string Architecture, string Dataset, int[] Layers, string Loss, float LearningRate, float Threshold,
     int Seed, int Epochs, double? TestAccuracy, IReadOnlyList<ParameterReport>? Sparsity, double Seconds, string FinishedUtc,
-    IReadOnlyList<SparsitySample>? SparsityOverTraining = null);
+    IReadOnlyList<SparsitySample>? SparsityOverTraining = null, string? Worker = null, int? ResumedFromEpoch = null);
+
+/// <summary>How a sweep worker shares a results folder with others.</summary>
+public sealed record SweepWorkerOptions
+{
+    /// <summary>Run again the runs recorded as diverged or failed.</summary>
+    public bool RetryFailed { get; init; }
+
+    /// <summary>A claim whose heartbeat is older than this is taken over (its worker is presumed dead). Default 5 minutes.</summary>
+    public TimeSpan ClaimTimeout { get; init; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>
+    /// When every unfinished run is held by other workers: wait for them (and take over any whose
+    /// worker dies) until the whole list is finished (true, the default), or return at once.
+    /// </summary>
+    public bool WaitForOthers { get; init; } = true;
+
+    /// <summary>Write an exact-resume checkpoint into work/ID/ every N epochs, so a run interrupted or taken over continues from it; null: off.</summary>
+    public int? CheckpointEvery { get; init; } = 1;
+
+    /// <summary>Keep each completed run's model as models/ID.safetensors.</summary>
+    public bool SaveModels { get; init; }
+
+    /// <summary>This worker's name in claims, records and workers/NAME.log (null: host-pid-random).</summary>
+    public string? Worker { get; init; }
+
+    /// <summary>Progress lines.</summary>
+    public Action<string>? Log { get; init; }
+}
+
+/// <summary>What one worker did: the records it wrote, and how many of its runs are still unfinished (held by others when it stopped waiting).</summary>
+public sealed record SweepOutcome(IReadOnlyList<RunRecord> Written, int Unfinished, IReadOnlyList<string> Warnings, string Worker);
+
+
 
 /// <summary>
-/// Runs a sweep into a results folder: one JSON record per run in DIR/runs/ID.json, the ID a
-/// hash of the run's full configuration. Finished runs are skipped when the sweep is run again
-/// (a kill loses at most the run in progress); failed ones are retried on request. Sharding
-/// gives shard i the runs at positions p with p mod N = i, so N processes (Slurm array, Kubernetes
-/// Indexed Job) share one folder without overlap or clashes.
+/// Runs a sweep into a results folder: one JSON record per run in DIR/runs/ID.json, the ID a hash
+/// of the run's full configuration. Any number of workers (processes, machines) may run the same
+/// list into one folder at once: each claims a run before training it (<see cref="RunClaims"/>),
+/// so no run is trained twice while its worker lives, and a run whose worker died is taken over
+/// after the claim timeout, continuing from the run's last checkpoint in DIR/work/ID/. Finished
+/// runs are skipped, so running the sweep again resumes it. Runs go longest first, so the end of a
+/// sweep is not one long run on one worker. Shards (<see cref="Shard"/>) give a fixed partition instead.
 /// </summary>
 public static class SweepRunner
 {
@@ -137,7 +89,7 @@ public static class SweepRunner
         return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(canonical.ToJsonString())))[..16];
     }
 
-    /// <summary>The runs of shard <paramref name="index"/> of <paramref name="count"/>.</summary>
+    /// <summary>The runs of shard <paramref name="index"/> of <paramref name="count"/>: those at positions p with p mod count = index.</summary>
     public static IReadOnlyList<RunSpec> Shard(IReadOnlyList<RunSpec> runs, int index, int count)
     {
         if (count < 1) throw new ArgumentOutOfRangeException(nameof(count), count, "The shard count must be at least 1.");
@@ -145,71 +97,156 @@ public static class SweepRunner
         return runs.Where((_, p) => p % count == index).ToArray();
     }
 
-    /// <summary>The shard index from Slurm (SLURM_ARRAY_TASK_ID) or a Kubernetes Indexed Job (JOB_COMPLETION_INDEX), if set.</summary>
-    public static int? ShardIndexFromEnvironment()
-    {
-        foreach (var name in new[] { "SLURM_ARRAY_TASK_ID", "JOB_COMPLETION_INDEX" })
-            if (int.TryParse(Environment.GetEnvironmentVariable(name), NumberStyles.Integer, CultureInfo.InvariantCulture, out int i)) return i;
-        return null;
-    }
-
     /// <summary>Path of a run's record.</summary>
     public static string RecordPath(string resultsDir, string id) => Path.Combine(resultsDir, "runs", id + ".json");
 
     /// <summary>
-    /// Runs every run of the list that has no completed record (and, with <paramref name="retryFailed"/>,
-    /// those that failed). Returns the records written now.
+    /// Trains every run of the list that has no finished record, sharing the folder with any other
+    /// workers through claims. Returns when every run is finished (or, with
+    /// <see cref="SweepWorkerOptions.WaitForOthers"/> off, when the rest are held by others).
+    /// Cancelling stops the run in progress at its next batch (its last checkpoint stays for whoever
+    /// continues it), releases its claim and throws <see cref="OperationCanceledException"/>.
     /// </summary>
-    public static IReadOnlyList<RunRecord> Run(IReadOnlyList<RunSpec> runs, string resultsDir, bool retryFailed = false,
-        Action<string>? log = null, CancellationToken cancellationToken = default)
+    public static SweepOutcome Run(IReadOnlyList<RunSpec> runs, string resultsDir, SweepWorkerOptions? options = null, CancellationToken cancellationToken = default)
     {
+        ArgumentNullException.ThrowIfNull(runs);
+        ArgumentException.ThrowIfNullOrEmpty(resultsDir);
+        options ??= new SweepWorkerOptions();
+        if (options.CheckpointEvery is < 1) throw new ArgumentOutOfRangeException(nameof(options), options.CheckpointEvery, "CheckpointEvery must be at least 1 epoch.");
         Directory.CreateDirectory(Path.Combine(resultsDir, "runs"));
+        var claims = new RunClaims(resultsDir, options.Worker ?? RunClaims.NewWorkerName(), options.ClaimTimeout);
+        var worker = new WorkerLog(resultsDir, claims.Worker);
+        var log = options.Log;
+        // Longest first (a stable sort: equal runs keep the grid's order).
+        var order = runs.Select((r, i) => (Run: r, Id: RunId(r), Position: i + 1)).OrderByDescending(x => Reproduction.EstimateSeconds([x.Run])).ToArray();
+        var finished = new HashSet<string>(StringComparer.Ordinal);
         var written = new List<RunRecord>();
-        int i = 0;
-        foreach (var run in runs)
+        var warnings = new List<string>();
+        bool announced = false;
+        while (true)
         {
-            i++;
-            cancellationToken.ThrowIfCancellationRequested();
-            string id = RunId(run);
-            string path = RecordPath(resultsDir, id);
-            if (File.Exists(path))
+            var heldBy = new Dictionary<string, string>(StringComparer.Ordinal);
+            bool trained = false;
+            foreach (var (run, id, position) in order)
             {
-                var old = Read(path);
-                if (old.Status == "completed" || !retryFailed) { log?.Invoke($"[{i}/{runs.Count}] {id} {Describe(run)}: {old.Status}, skipped"); continue; }
+                cancellationToken.ThrowIfCancellationRequested();
+                if (finished.Contains(id) || IsFinished(resultsDir, id, options.RetryFailed, out _)) { finished.Add(id); continue; }
+                using var claim = claims.TryAcquire(id, out var holder, out var takenOver);
+                if (claim is null) { heldBy[id] = holder ?? "?"; continue; }
+                // Checked again now that it is ours: another worker may have finished it just before.
+                if (IsFinished(resultsDir, id, options.RetryFailed, out var problem)) { finished.Add(id); continue; }
+                if (problem is not null) warnings.Add(SetAside(resultsDir, id, problem, log));
+                string where = $"[{position}/{runs.Count}] {id} {Describe(run)}";
+                if (takenOver is not null) log?.Invoke($"{where}: taking over from {takenOver} (no heartbeat for {claims.Timeout.TotalSeconds:F0} s)");
+                var record = TrainOne(run, id, resultsDir, options, claim, worker, where, cancellationToken);
+                if (record is null) continue; // lost to another worker
+                written.Add(record);
+                finished.Add(id);
+                trained = true;
             }
-            log?.Invoke($"[{i}/{runs.Count}] {id} {Describe(run)}: running");
-            var sw = System.Diagnostics.Stopwatch.StartNew();
-            RunRecord record;
-            try
+            if (heldBy.Count == 0) return new SweepOutcome(written, 0, warnings, claims.Worker);
+            if (!options.WaitForOthers)
             {
-                var result = TrainingRun.Execute(run with { OutputDirectory = null }, cancellationToken: cancellationToken);
-                var report = ModelAnalysis.Analyze(result.Model);
-                record = Make(id, run, "completed", null, result.TestAccuracy, report.Parameters, sw.Elapsed.TotalSeconds) with { SparsityOverTraining = result.SparsitySamples };
+                log?.Invoke($"{heldBy.Count} unfinished run(s) are held by other workers ({string.Join(", ", heldBy.Values.Distinct().Take(3))}); not waiting for them");
+                return new SweepOutcome(written, heldBy.Count, warnings, claims.Worker);
             }
-            catch (TrainingDivergedException e)
-            {
-                record = Make(id, run, "diverged", e.Message, null, null, sw.Elapsed.TotalSeconds);
-            }
-            AtomicFile.WriteAllText(path, JsonSerializer.Serialize(record, TrainingCheckpoint.Json) + "\n");
-            log?.Invoke($"    {record.Status}{(record.TestAccuracy is double a ? $", test accuracy {a * 100:F2}%" : "")} in {record.Seconds:F1} s");
-            written.Add(record);
+            if (trained) continue;
+            if (!announced)
+                log?.Invoke($"waiting for {heldBy.Count} run(s) held by other workers ({string.Join(", ", heldBy.Values.Distinct().Take(3))}); a claim without a heartbeat for {claims.Timeout.TotalSeconds:F0} s is taken over");
+            announced = true;
+            cancellationToken.WaitHandle.WaitOne(claims.HeartbeatInterval < TimeSpan.FromSeconds(10) ? claims.HeartbeatInterval : TimeSpan.FromSeconds(10));
         }
-        return written;
     }
 
-    /// <summary>All records of a results folder, sorted by id.</summary>
-    public static IReadOnlyList<RunRecord> ReadAll(string resultsDir)
+    /// <summary>Whether run <paramref name="id"/> has a record that ends it; <paramref name="problem"/> says why a file in its place is not a record.</summary>
+    private static bool IsFinished(string resultsDir, string id, bool retryFailed, out string? problem)
     {
-        string runsDir = Path.Combine(resultsDir, "runs");
-        if (!Directory.Exists(resultsDir)) throw new DirectoryNotFoundException($"The results folder {resultsDir} does not exist.");
-        if (!Directory.Exists(runsDir)) throw new DirectoryNotFoundException($"{resultsDir} holds no runs/ folder: is it a sweep results folder?");
-        return Directory.GetFiles(runsDir, "*.json").Select(Read).OrderBy(r => r.Id, StringComparer.Ordinal).ToArray();
+        problem = null;
+        string path = RecordPath(resultsDir, id);
+        if (!File.Exists(path) && !Directory.Exists(path) && new FileInfo(path).LinkTarget is null) return false;
+        var (record, why) = SweepResults.TryRead(path);
+        if (record is null) { problem = why; return false; }
+        return record.Status == "completed" || !retryFailed;
     }
 
-    private static RunRecord Read(string path)
+    /// <summary>Moves a damaged file out of a run's record slot (into runs/bad/) so the run can be trained; nothing is deleted.</summary>
+    private static string SetAside(string resultsDir, string id, string problem, Action<string>? log)
     {
-        try { return JsonSerializer.Deserialize<RunRecord>(File.ReadAllText(path), TrainingCheckpoint.Json) ?? throw new InvalidDataException($"{path}: empty run record."); }
-        catch (JsonException e) { throw new InvalidDataException($"{path}: not a run record ({e.Message})."); }
+        string path = RecordPath(resultsDir, id);
+        string bad = Path.Combine(resultsDir, "runs", "bad");
+        Directory.CreateDirectory(bad);
+        string dest = Path.Combine(bad, $"{id}.json.{DateTime.UtcNow:yyyyMMddTHHmmssfff}");
+        if (Directory.Exists(path) && new FileInfo(path).LinkTarget is null) Directory.Move(path, dest);
+        else File.Move(path, dest);
+        string message = $"{path} was not a usable record ({problem}); moved to {dest} and the run is trained again";
+        log?.Invoke("warning: " + message);
+        return message;
+    }
+
+    private static RunRecord? TrainOne(RunSpec run, string id, string resultsDir, SweepWorkerOptions options, RunClaim claim, WorkerLog worker,
+        string where, CancellationToken cancellationToken)
+    {
+        var log = options.Log;
+        string work = Path.Combine(resultsDir, "work", id);
+        string checkpoint = Path.Combine(work, TrainingCheckpoint.FileName);
+        int? resumeFrom = ResumableEpoch(checkpoint, id, log);
+        bool keepFiles = options.CheckpointEvery is not null || options.SaveModels;
+        log?.Invoke(resumeFrom is int e0 ? $"{where}: resuming after epoch {e0}" : $"{where}: running");
+        worker.Write(resumeFrom is int e1 ? $"resumed {id} after epoch {e1}" : $"started {id}");
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, claim.Lost);
+        var sw = System.Diagnostics.Stopwatch.StartNew();
+        RunRecord record;
+        try
+        {
+            var result = resumeFrom is not null
+                ? TrainingRun.Resume(work, cancellationToken: stop.Token, backend: run.Backend, data: run.Data)
+                : TrainingRun.Execute(run with { OutputDirectory = keepFiles ? work : null, CheckpointEvery = options.CheckpointEvery }, cancellationToken: stop.Token);
+            var report = ModelAnalysis.Analyze(result.Model);
+            record = Make(id, run, "completed", null, result.TestAccuracy, report.Parameters, sw.Elapsed.TotalSeconds)
+                with { SparsityOverTraining = result.SparsitySamples, Worker = worker.Name, ResumedFromEpoch = resumeFrom };
+        }
+        catch (TrainingDivergedException e)
+        {
+            record = Make(id, run, "diverged", e.Message, null, null, sw.Elapsed.TotalSeconds) with { Worker = worker.Name, ResumedFromEpoch = resumeFrom };
+        }
+        catch (OperationCanceledException) when (claim.Lost.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            log?.Invoke($"{where}: lost the claim to {claim.LostTo}; left to it");
+            worker.Write($"lost {id} to {claim.LostTo}");
+            return null;
+        }
+        catch (OperationCanceledException)
+        {
+            int? kept = ResumableEpoch(checkpoint, id, null);
+            log?.Invoke($"{where}: interrupted; {(kept is int k ? $"its checkpoint after epoch {k} is kept for whoever continues it" : "no checkpoint yet")}");
+            worker.Write($"interrupted {id}{(kept is int k2 ? $" after epoch {k2}" : "")}");
+            throw;
+        }
+        if (claim.Lost.IsCancellationRequested) { worker.Write($"lost {id} to {claim.LostTo}"); return null; }
+        if (options.SaveModels && File.Exists(Path.Combine(work, "model.safetensors")))
+            File.Move(Path.Combine(work, "model.safetensors"), Path.Combine(Directory.CreateDirectory(Path.Combine(resultsDir, "models")).FullName, id + ".safetensors"), overwrite: true);
+        AtomicFile.WriteAllText(RecordPath(resultsDir, id), JsonSerializer.Serialize(record, TrainingCheckpoint.Json) + "\n");
+        worker.Write($"{record.Status} {id}");
+        try { if (Directory.Exists(work)) Directory.Delete(work, recursive: true); } catch (IOException) { }
+        log?.Invoke($"    {record.Status}{(record.TestAccuracy is double a ? $", test accuracy {a * 100:F2}%" : "")} in {record.Seconds:F1} s");
+        return record;
+    }
+
+    /// <summary>The epochs done in a run's checkpoint, when there is one of this very run that can be read.</summary>
+    private static int? ResumableEpoch(string checkpoint, string id, Action<string>? log)
+    {
+        if (!File.Exists(checkpoint)) return null;
+        try
+        {
+            var (spec, done) = TrainingCheckpoint.ReadHeader(checkpoint);
+            if (spec is null || RunId(spec) != id) { log?.Invoke($"warning: {checkpoint} belongs to another run; starting over"); return null; }
+            return done;
+        }
+        catch (Exception e) when (e is InvalidDataException or IOException or JsonException or EndOfStreamException)
+        {
+            log?.Invoke($"warning: {checkpoint} cannot be read ({e.Message}); starting over");
+            return null;
+        }
     }
 
     /// <summary>"min" or "max" for an FF loss direction; "ce" for an architecture without one (cross-entropy).</summary>
@@ -223,4 +260,17 @@ public static class SweepRunner
 
     private static string Describe(RunSpec r) => string.Create(CultureInfo.InvariantCulture,
         $"{r.Architecture.Id} {DatasetCatalog.IdOf(r.Dataset)} {string.Join("×", r.Model.HiddenSizes)} lr {r.Model.LearningRateFor(r.Architecture)} θ {r.Model.Threshold} {r.Model.Loss} seed {r.Seed}");
+
+    /// <summary>workers/NAME.log: one line per run this worker started, resumed, finished, lost or left (who trained what, for audits and tests).</summary>
+    private sealed class WorkerLog(string resultsDir, string name)
+    {
+        public string Name { get; } = name;
+
+        public void Write(string line)
+        {
+            string dir = Path.Combine(resultsDir, "workers");
+            Directory.CreateDirectory(dir);
+            File.AppendAllText(Path.Combine(dir, Name + ".log"), $"{DateTime.UtcNow:o} {line}\n");
+        }
+    }
 }

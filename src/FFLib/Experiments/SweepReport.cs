@@ -91,20 +91,30 @@ public static class SweepReport
     private static string Cell((double Mean, double Std, int N) s, string format = "F2") =>
         s.N == 0 ? "—" : $"{s.Mean.ToString(format, Inv)} ± {s.Std.ToString(format, Inv)} (n={s.N})";
 
-    /// <summary>Writes report.md, table2.csv, table3.csv and table5.csv into <paramref name="folder"/> and returns the Markdown.</summary>
-    public static string Write(IReadOnlyList<RunRecord> records, string folder)
+    /// <summary>
+    /// Writes report.md, table2.csv, table3.csv and table5.csv into <paramref name="folder"/> as one
+    /// set (all four new, or none replaced) and returns the Markdown; the files of
+    /// <paramref name="skipped"/> are listed in the report. With <paramref name="files"/> the four
+    /// are staged into that set for the caller to commit with other files (figures).
+    /// </summary>
+    public static string Write(IReadOnlyList<RunRecord> records, string folder, IReadOnlyList<SkippedRecord>? skipped = null, FileSet? files = null)
     {
-        string md = Markdown(records, out var t2, out var t3, out var t5);
-        Directory.CreateDirectory(folder);
-        AtomicFile.WriteAllText(Path.Combine(folder, "report.md"), md);
-        AtomicFile.WriteAllText(Path.Combine(folder, "table2.csv"), t2);
-        AtomicFile.WriteAllText(Path.Combine(folder, "table3.csv"), t3);
-        AtomicFile.WriteAllText(Path.Combine(folder, "table5.csv"), t5);
+        ArgumentNullException.ThrowIfNull(records);
+        ArgumentException.ThrowIfNullOrEmpty(folder);
+        string md = Markdown(records, out var t2, out var t3, out var t5, skipped);
+        using var own = files is null ? new FileSet() : null;
+        var set = files ?? own!;
+        set.WriteAllText(Path.Combine(folder, "table2.csv"), t2);
+        set.WriteAllText(Path.Combine(folder, "table3.csv"), t3);
+        set.WriteAllText(Path.Combine(folder, "table5.csv"), t5);
+        set.WriteAllText(Path.Combine(folder, "report.md"), md);
+        own?.Commit();
         return md;
     }
 
     /// <summary>The report as Markdown, plus the three tables as CSV.</summary>
-    public static string Markdown(IReadOnlyList<RunRecord> records, out string table2Csv, out string table3Csv, out string table5Csv)
+    public static string Markdown(IReadOnlyList<RunRecord> records, out string table2Csv, out string table3Csv, out string table5Csv,
+        IReadOnlyList<SkippedRecord>? skipped = null)
     {
         var ok = records.Where(r => r.Status == "completed" && r.TestAccuracy.HasValue).ToArray();
         var datasets = records.Select(r => r.Dataset).Distinct().OrderBy(d => d, StringComparer.Ordinal).ToArray();
@@ -181,6 +191,11 @@ public static class SweepReport
         {
             sb.Append("\n## Runs that did not complete\n\n| id | configuration | dataset | seed | status | reason |\n|---|---|---|---|---|---|\n");
             foreach (var r in failed) sb.Append(Inv, $"| {r.Id} | {Config(r)} | {r.Dataset} | {r.Seed} | {r.Status} | {r.Reason} |\n");
+        }
+        if (skipped is { Count: > 0 })
+        {
+            sb.Append("\n## Files skipped (not counted above)\n\n| file | reason |\n|---|---|\n");
+            foreach (var f in skipped) sb.Append(Inv, $"| {Path.GetFileName(f.Path).Replace("|", "\\|")} | {f.Reason.Replace("|", "\\|")} |\n");
         }
         table2Csv = csv2.ToString();
         table3Csv = csv3.ToString();

@@ -15,7 +15,7 @@ public static class AtomicFile
         string full = Path.GetFullPath(path);
         string dir = Path.GetDirectoryName(full) ?? ".";
         Directory.CreateDirectory(dir);
-        string tmp = Path.Combine(dir, $".{Path.GetFileName(full)}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
+        string tmp = TemporaryPath(full);
         try
         {
             using (var fs = new FileStream(tmp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
@@ -40,7 +40,7 @@ public static class AtomicFile
     /// (a folder shared between machines may hold another machine's write in progress, whose
     /// process id means nothing here); never the current process's own.
     /// </summary>
-    private static void RemoveStaleTemporaries(string dir, string name)
+    internal static void RemoveStaleTemporaries(string dir, string name)
     {
         try
         {
@@ -75,6 +75,10 @@ public static class AtomicFile
         catch (InvalidOperationException) { return false; }
         catch (System.ComponentModel.Win32Exception) { return true; } // exists but not ours to inspect: keep its file
     }
+
+    /// <summary>A hidden temporary name beside <paramref name="fullPath"/>, recognisable by <see cref="RemoveStaleTemporaries"/>.</summary>
+    internal static string TemporaryPath(string fullPath) =>
+        Path.Combine(Path.GetDirectoryName(fullPath) ?? ".", $".{Path.GetFileName(fullPath)}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
 
     /// <summary>Writes UTF-8 text atomically.</summary>
     public static void WriteAllText(string path, string text) =>

@@ -115,6 +115,22 @@ public static class TrainingCheckpoint
         }
     }
 
+    /// <summary>The run specification and epochs done of a checkpoint file, read from its header alone (no tensors).</summary>
+    internal static (RunSpec? Spec, int? EpochsDone) ReadHeader(string path)
+    {
+        using var fs = File.OpenRead(path);
+        Span<byte> len = stackalloc byte[8];
+        fs.ReadExactly(len);
+        long n = System.Buffers.Binary.BinaryPrimitives.ReadInt64LittleEndian(len);
+        if (n <= 0 || n > 100_000_000 || n > fs.Length - 8) throw new InvalidDataException($"{path}: not a safetensors file.");
+        var header = new byte[n];
+        fs.ReadExactly(header);
+        var meta = JsonNode.Parse(header)?["__metadata__"];
+        var spec = meta?["spec"]?.GetValue<string>() is string s ? ReadSpec(s) : null;
+        int? done = int.TryParse(meta?["epochs_done"]?.GetValue<string>(), NumberStyles.None, CultureInfo.InvariantCulture, out int d) ? d : null;
+        return (spec, done);
+    }
+
     /// <summary>
     /// The run specification, also from checkpoints written before the model settings were one
     /// record (they kept the BPNN's widths and learning rate under "Backprop", the FFRNN's dynamics

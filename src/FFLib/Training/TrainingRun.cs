@@ -98,14 +98,16 @@ public static class TrainingRun
     /// Continues the run whose <see cref="TrainingCheckpoint"/> is in <paramref name="folder"/> (written with
     /// <see cref="RunSpec.CheckpointEvery"/>) to its planned epochs; ends bit-identical to an uninterrupted run.
     /// </summary>
+    /// <remarks><paramref name="data"/>: where to find the data now (null: as the checkpoint recorded); a run taken over on another machine names its own.</remarks>
     public static RunResult Resume(string folder, IProgress<TrainingProgress>? progress = null,
-        Action<EpochMetrics>? epochCompleted = null, CancellationToken cancellationToken = default, ComputeBackend? backend = null)
+        Action<EpochMetrics>? epochCompleted = null, CancellationToken cancellationToken = default, ComputeBackend? backend = null,
+        DatasetLoadOptions? data = null)
     {
         ArgumentNullException.ThrowIfNull(folder);
         string path = Directory.Exists(folder) ? Path.Combine(folder, TrainingCheckpoint.FileName) : folder;
         if (!File.Exists(path)) throw new FileNotFoundException($"No training checkpoint at {path}: resume needs a run started with --checkpoint-every.", path);
         var state = TrainingCheckpoint.Load(path);
-        var spec = state.Spec with { OutputDirectory = Directory.Exists(folder) ? folder : Path.GetDirectoryName(Path.GetFullPath(path)), Backend = backend };
+        var spec = state.Spec with { OutputDirectory = Directory.Exists(folder) ? folder : Path.GetDirectoryName(Path.GetFullPath(path)), Backend = backend, Data = data ?? state.Spec.Data };
         Validate(spec);
         return Run(spec, Prepare(spec), state.Model, state.Random, state.EpochsDone, state.History, progress, epochCompleted, cancellationToken);
     }
@@ -199,17 +201,20 @@ public static class TrainingRun
             trainSeconds, testSeconds, split.Location, null, null, tracker?.Samples);
         if (dir is not null)
         {
+            // The folder's files are replaced as a set, run.json last: a folder whose run.json is missing
+            // or not "completed" is an unfinished run, and a failed write (a full disk) replaces nothing.
             string modelPath = Path.Combine(dir, "model.safetensors");
             string runPath = Path.Combine(dir, "run.json");
-            ModelCheckpoint.Save(modelPath, model, TrainingMetadata(spec, result));
+            using var files = new FileSet();
+            ModelCheckpoint.Save(files.Stage(modelPath), model, TrainingMetadata(spec, result));
             result = result with { ModelPath = modelPath, RunJsonPath = runPath };
             if (tracker is not null)
             {
-                string csv = sparsityCsv!;
-                tracker.WriteCsv(csv);
-                result = result with { SparsityCsvPath = csv };
+                tracker.WriteCsv(files.Stage(sparsityCsv!));
+                result = result with { SparsityCsvPath = sparsityCsv };
             }
-            AtomicFile.WriteAllText(runPath, RunJson(spec, result).ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
+            files.WriteAllText(runPath, RunJson(spec, result).ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
+            files.Commit();
         }
         return result;
     }
