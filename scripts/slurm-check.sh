@@ -8,7 +8,9 @@
 #   3. submits deploy/slurm-sweep.sh from outside the checkout with a 60-run grid as --array=1-4,
 #      then the same grid as --array=2, then a 96-run grid as --array=0-7, and checks after each
 #      that every task COMPLETED, every run has one record and was started exactly once, and
-#   4. that the report equals a one-process sweep of the same grid.
+#   4. that the report equals a one-process sweep of the same grid;
+#   5. preempts a long run (scancel --full --signal=TERM), resubmits it, and checks that it resumed
+#      from its checkpoint and ended with a model file byte-identical to an uninterrupted run.
 # Prints every figure it checks; exits non-zero on the first failed check. Not part of .ci/run
 # (it needs root and takes a few minutes). Scratch: $SLURM_CHECK_DIR (default /tmp/fflib-slurm-check).
 set -euo pipefail
@@ -65,7 +67,7 @@ JobAcctGatherType=jobacct_gather/none
 AccountingStorageType=accounting_storage/none
 MinJobAge=3600
 SlurmdParameters=config_overrides
-NodeName=$host CPUs=8 RealMemory=16000 State=UNKNOWN
+NodeName=$host CPUs=8 RealMemory=20000 State=UNKNOWN
 PartitionName=check Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 CONF
 slurmctld -f "$SLURM_CONF"
@@ -103,9 +105,9 @@ submit() {
 check() {
   local job=$1 tasks=$2 runs=$3
   local states
-  states=$(scontrol show job "$job" | grep -oE 'JobState=[A-Z]+ .*ExitCode=[0-9:]+' | sed -E 's/JobState=([A-Z]+).*ExitCode=([0-9:]+)/\1 \2/' | sort | uniq -c | tr '\n' ';')
+  states=$(scontrol -o show job "$job" | grep -oE 'JobState=[A-Z]+ .*ExitCode=[0-9:]+' | sed -E 's/JobState=([A-Z]+).*ExitCode=([0-9:]+)/\1 \2/' | sort | uniq -c | tr '\n' ';')
   say "job $job: tasks by state and exit code: $states"
-  [ "$(scontrol show job "$job" | grep -c 'JobState=COMPLETED .*ExitCode=0:0')" = "$tasks" ] || fail "not all $tasks tasks of job $job completed with exit 0"
+  [ "$(scontrol -o show job "$job" | grep -c 'JobState=COMPLETED .*ExitCode=0:0')" = "$tasks" ] || fail "not all $tasks tasks of job $job completed with exit 0"
   local records started distinct
   records=$(ls "$results/runs"/*.json | wc -l)
   started=$(cat "$results/workers"/*.log | awk '$2 == "started" || $2 == "resumed"' | wc -l)
@@ -119,7 +121,7 @@ check() {
 say "1. --array=1-4, 60-run grid, unbuilt checkout"
 job=$(submit 1-4 "${grid_a[@]}")
 check "$job" 4 60
-builds=$(cat "$work"/logs/"$job"_*.log | grep -c 'building the CLI' || true)
+builds=$(cat "$work"/logs/"$job"_*.log | grep -c 'building the CLI (Release)' || true)
 waits=$(cat "$work"/logs/"$job"_*.log | grep -c 'another fflib is building' || true)
 say "CLI builds: $builds; tasks that waited for that build: $waits; build folders: $(ls -d "$repo"/artifacts/cli-* | wc -l)"
 [ "$builds" = 1 ] || fail "$builds builds of the CLI (expected 1)"
@@ -142,6 +144,28 @@ for f in report.md table2.csv table3.csv table5.csv; do
   cmp -s "$results/$f" "$work/single/$f" || fail "$f differs between the Slurm sweep and one process"
 done
 say "report.md, table2.csv, table3.csv, table5.csv identical to a one-process sweep of the same grid ($(grep -c '' "$results/table2.csv") lines in table2.csv)"
+
+say "5. preemption: SIGTERM to a running task, then resubmit"
+results="$work/preempt"
+long=(--grid layers=512x256 --seeds 1 --epochs 12 --train-limit 20000 --test-limit 1000 --save-models)
+id=$(cd "$work/logs" && RESULTS="$results" sbatch --parsable --array=0 --output="$work/logs/%A_%a.log" "$repo/deploy/slurm-sweep.sh" "${long[@]}")
+for _ in $(seq 300); do ls "$results"/work/*/checkpoint.safetensors >/dev/null 2>&1 && break; sleep 1; done
+ls "$results"/work/*/checkpoint.safetensors >/dev/null 2>&1 || fail "the long run never checkpointed"
+sleep 2
+scancel --full --signal=TERM "$id"
+for _ in $(seq 120); do [ -z "$(squeue -h -j "$id" 2>/dev/null)" ] && break; sleep 1; done
+say "after SIGTERM: $(scontrol -o show job "$id" | grep -oE 'JobState=[A-Z]+|ExitCode=[0-9:]+' | tr '\n' ' ')"
+grep -q 'SIGTERM received' "$work/logs/${id}_0.log" || fail "the worker did not see SIGTERM"
+say "worker: $(grep -E 'interrupted' "$work/logs/${id}_0.log" | head -n 1)"
+[ -z "$(ls "$results/claims")" ] || fail "the interrupted worker left its claim"
+job=$(submit 0 "${long[@]}")
+say "resubmitted: $(grep -E 'resuming after epoch' "$work/logs/${job}_0.log")"
+grep -q 'resuming after epoch' "$work/logs/${job}_0.log" || fail "the resubmitted task did not resume"
+"$repo/fflib" sweep "${long[@]}" --threads 2 --results "$work/preempt-single" 2> "$work/logs/preempt-single.log" > /dev/null
+for m in "$results"/models/*.safetensors; do
+  cmp -s "$m" "$work/preempt-single/models/$(basename "$m")" || fail "the preempted run's model differs from an uninterrupted run's"
+done
+say "preempted and resumed run: model file byte-identical to an uninterrupted run ($(basename "$results"/models/*.safetensors))"
 
 scancel --quiet --user root 2>/dev/null || true
 pkill -x slurmd || true

@@ -20,7 +20,7 @@ internal static class Cli
             return body();
         }
         catch (UsageException e) { return Fail(e.Message, 2); }
-        catch (OperationCanceledException) { return Fail("interrupted; run the same command again to continue where it stopped.", Interruption.ExitCode); }
+        catch (OperationCanceledException) { return Fail($"interrupted; {Interruption.Hint}.", Interruption.ExitCode); }
         catch (DatasetNotFoundException e) { return Fail(e.Message, 3); }
         catch (InvalidDataException e) { return Fail(e.Message, 3); }
         catch (FileNotFoundException e) { return Fail(e.Message, 3); }

@@ -10,12 +10,15 @@ namespace FFLib.Cli;
 internal sealed class Interruption : IDisposable
 {
     private static int _exitCode = 1;
+    private static string _hint = "run the same command again to continue where it stopped";
     private readonly CancellationTokenSource _cts = new();
     private readonly PosixSignalRegistration _term;
     private readonly PosixSignalRegistration _int;
 
-    public Interruption()
+    /// <param name="hint">What the user can do next, printed with the "interrupted" error.</param>
+    public Interruption(string? hint = null)
     {
+        if (hint is not null) Volatile.Write(ref _hint, hint);
         _term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => Stop(c, 143, "SIGTERM"));
         _int = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => Stop(c, 130, "SIGINT"));
     }
@@ -24,6 +27,9 @@ internal sealed class Interruption : IDisposable
 
     /// <summary>The exit code for the signal received.</summary>
     public static int ExitCode => Volatile.Read(ref _exitCode);
+
+    /// <summary>What to do after an interruption.</summary>
+    public static string Hint => Volatile.Read(ref _hint);
 
     private void Stop(PosixSignalContext context, int code, string name)
     {

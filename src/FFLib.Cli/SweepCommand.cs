@@ -113,8 +113,18 @@ internal static class SweepCommand
     private static string WriteReport(SweepResults read, string dir)
     {
         using var files = new FileSet();
-        var md = SweepReport.Write(read.Records, dir, read.Skipped, files);
-        var pngs = Heatmaps(read.Records, dir, files.Stage).ToArray();
+        string md;
+        string[] pngs;
+        try
+        {
+            md = SweepReport.Write(read.Records, dir, read.Skipped, files);
+            pngs = Heatmaps(read.Records, dir, files.Stage).ToArray();
+        }
+        catch (IOException e)
+        {
+            // Nothing is committed yet: the folder keeps its previous report, whole.
+            throw new IOException($"writing the report into {dir} failed ({e.Message.Split(" : '")[0]}); no report file was replaced.", e);
+        }
         files.Commit();
         Console.Error.WriteLine($"written: {Path.Combine(dir, "report.md")}, table2.csv, table3.csv, table5.csv");
         foreach (var png in pngs) Console.Error.WriteLine($"written: {png}");

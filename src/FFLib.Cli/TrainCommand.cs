@@ -57,8 +57,9 @@ internal static class TrainCommand
                 ComputeSettings.Threads = rt;
                 Console.Error.WriteLine($"fflib train: resuming {resumeDir}");
                 RunResult resumed;
+                using (var interrupt = new Interruption($"fflib train --resume {resumeDir} continues from the last checkpoint"))
                 using (var display = new ProgressDisplay())
-                    resumed = TrainingRun.Resume(resumeDir, display, display.EpochCompleted, backend: Cli.OpenDevice(pr.GetValue(device)!));
+                    resumed = TrainingRun.Resume(resumeDir, display, display.EpochCompleted, interrupt.Token, backend: Cli.OpenDevice(pr.GetValue(device)!));
                 Report(resumed, null, null);
                 return 0;
             }
@@ -142,8 +143,11 @@ internal static class TrainCommand
                 : $"θ {spec.Model.Threshold.ToString(CultureInfo.InvariantCulture)}, loss {(direction == LossDirection.Minimize ? "min (L−)" : "max (L+)")}";
             Console.Error.WriteLine($"fflib train: {ModelCheckpoint.ArchitectureId(arch)} {string.Join("×", sizes)} on {DatasetCatalog.IdOf(kind)}, {spec.Training.Epochs} epoch{(spec.Training.Epochs == 1 ? "" : "s")}, batch {spec.Training.BatchSize}, lr {learningRate.ToString(CultureInfo.InvariantCulture)}, {rule}, seed {spec.Seed}, {nThreads} thread(s), {ComputeSettings.SimdPath}");
             RunResult result;
+            using (var interrupt = new Interruption(spec.CheckpointEvery is null
+                       ? "nothing was saved (--checkpoint-every N makes a run resumable)"
+                       : $"fflib train --resume {spec.OutputDirectory} continues from the last checkpoint"))
             using (var display = new ProgressDisplay(classifierLater: arch.UsedSettings.HasFlag(ModelSettingKinds.ClassifierLearningRate)))
-                result = TrainingRun.Execute(spec, display, display.EpochCompleted);
+                result = TrainingRun.Execute(spec, display, display.EpochCompleted, interrupt.Token);
             if (defaultOut) RunFolders.PointLatestAt("runs", runDir);
             Report(result, spec.OutputDirectory, $"{ModelCheckpoint.ArchitectureId(arch)} {string.Join("×", sizes)} on {DatasetCatalog.IdOf(kind)}");
             return 0;

@@ -236,7 +236,9 @@ public sealed class SweepClusterTests : IDisposable
         using (var set = new FileSet())
         {
             set.WriteAllText(Path.Combine(dir, "a.csv"), "new a");
-            set.WriteAllText(Path.Combine(dir, "b.md"), "new b");
+            // A writer that is itself atomic writes a staged file in place (no temporary of a temporary).
+            AtomicFile.WriteAllText(set.Stage(Path.Combine(dir, "b.md")), "new b");
+            Assert.Equal(4, Directory.GetFiles(dir).Length); // two targets, two staged files
             set.Commit();
         }
         Assert.Equal("new a", File.ReadAllText(Path.Combine(dir, "a.csv")));

@@ -15,6 +15,14 @@ public static class AtomicFile
         string full = Path.GetFullPath(path);
         string dir = Path.GetDirectoryName(full) ?? ".";
         Directory.CreateDirectory(dir);
+        if (IsOwnTemporary(full))
+        {
+            // A file staged by this process (FileSet): nobody reads it before its commit, so it is written in place.
+            using var staged = new FileStream(full, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16);
+            write(staged);
+            staged.Flush(flushToDisk: true);
+            return;
+        }
         string tmp = TemporaryPath(full);
         try
         {
@@ -79,6 +87,16 @@ public static class AtomicFile
     /// <summary>A hidden temporary name beside <paramref name="fullPath"/>, recognisable by <see cref="RemoveStaleTemporaries"/>.</summary>
     internal static string TemporaryPath(string fullPath) =>
         Path.Combine(Path.GetDirectoryName(fullPath) ?? ".", $".{Path.GetFileName(fullPath)}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
+
+    /// <summary>Whether a path is a temporary name of this process (.NAME.PID.GUID.tmp).</summary>
+    private static bool IsOwnTemporary(string fullPath)
+    {
+        string name = Path.GetFileName(fullPath);
+        string pid = "." + Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture) + ".";
+        if (!name.StartsWith('.') || !name.EndsWith(".tmp", StringComparison.Ordinal) || name.Length < 38 + pid.Length) return false;
+        var tail = name.AsSpan(name.Length - 37); // "." + 32 hex digits + ".tmp"
+        return tail[0] == '.' && Guid.TryParseExact(tail.Slice(1, 32), "N", out _) && name.AsSpan(0, name.Length - 37).EndsWith(pid, StringComparison.Ordinal);
+    }
 
     /// <summary>Writes UTF-8 text atomically.</summary>
     public static void WriteAllText(string path, string text) =>

@@ -206,14 +206,21 @@ public static class TrainingRun
             string modelPath = Path.Combine(dir, "model.safetensors");
             string runPath = Path.Combine(dir, "run.json");
             using var files = new FileSet();
-            ModelCheckpoint.Save(files.Stage(modelPath), model, TrainingMetadata(spec, result));
-            result = result with { ModelPath = modelPath, RunJsonPath = runPath };
-            if (tracker is not null)
+            try
             {
-                tracker.WriteCsv(files.Stage(sparsityCsv!));
-                result = result with { SparsityCsvPath = sparsityCsv };
+                ModelCheckpoint.Save(files.Stage(modelPath), model, TrainingMetadata(spec, result));
+                result = result with { ModelPath = modelPath, RunJsonPath = runPath };
+                if (tracker is not null)
+                {
+                    tracker.WriteCsv(files.Stage(sparsityCsv!));
+                    result = result with { SparsityCsvPath = sparsityCsv };
+                }
+                files.WriteAllText(runPath, RunJson(spec, result).ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
             }
-            files.WriteAllText(runPath, RunJson(spec, result).ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
+            catch (IOException e)
+            {
+                throw new IOException($"saving the trained model into {dir} failed ({e.Message.Split(" : '")[0]}); model.safetensors and run.json were left as they were.", e);
+            }
             files.Commit();
         }
         return result;
