@@ -11,7 +11,7 @@ namespace FFLib.Models;
 /// The paper's backprop baseline: image → [Linear → ReLU]* → Linear → logits, softmax
 /// cross-entropy, one Adam over all parameters, ordinary backpropagation. Prediction = argmax.
 /// </summary>
-public sealed class BackpropNetwork : ComputeModule, ITrainableModel, IActivationSource, INeuronPrunable
+public sealed partial class BackpropNetwork : ComputeModule, ITrainableModel, IActivationSource, INeuronPrunable
 {
     private readonly DenseLayer[] _layers;
     private readonly AdamOptimizer _optimizer;

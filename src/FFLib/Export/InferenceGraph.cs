@@ -1,0 +1,200 @@
+namespace FFLib.Export;
+
+/// <summary>What an <see cref="InferenceOp"/> computes. Every value is a matrix with one row per image.</summary>
+public enum InferenceOpKind
+{
+    /// <summary>y = x·W[:, c0 : c0+k]ᵀ (k = x's width; y's width = W's rows).</summary>
+    MatMul,
+    /// <summary>y = x + W[:, c]ᵀ (one column of a weight matrix added to every row: a one-hot input's product).</summary>
+    AddWeightColumn,
+    /// <summary>y = x + b (a bias vector added to every row).</summary>
+    AddBias,
+    /// <summary>y = max(x, 0).</summary>
+    Relu,
+    /// <summary>y = Σ_j x_j² (width 1).</summary>
+    SumSquares,
+    /// <summary>y = mean_j x_j² (width 1).</summary>
+    MeanSquares,
+    /// <summary>y = √x.</summary>
+    Sqrt,
+    /// <summary>y = x + c.</summary>
+    AddScalar,
+    /// <summary>y = c·x.</summary>
+    MulScalar,
+    /// <summary>y = x / s, s of width 1 (each row divided by its own value).</summary>
+    DivideRows,
+    /// <summary>y = softplus(x) = max(x, 0) + log1p(e^−|x|), log1p by its series e − e²/2 below e = 1e-4.</summary>
+    Softplus,
+    /// <summary>y = a + b (same widths).</summary>
+    Add,
+    /// <summary>y = [x₁, x₂, …] side by side.</summary>
+    Concat,
+    /// <summary>y = a constant row, the same for every image.</summary>
+    Constant,
+}
+
+/// <summary>One operation of an <see cref="InferenceGraph"/>: writes value <see cref="Output"/>.</summary>
+/// <param name="Kind">The operation.</param>
+/// <param name="Output">The value it defines.</param>
+/// <param name="Inputs">The values it reads.</param>
+/// <param name="Parameter">The model parameter it reads (MatMul, AddWeightColumn, AddBias), by its name in <see cref="Models.IClassifierModel.Parameters"/>.</param>
+/// <param name="Column">MatMul: first weight column; AddWeightColumn: the column.</param>
+/// <param name="Scalar">AddScalar, MulScalar: the constant.</param>
+/// <param name="Data">Constant: the row.</param>
+public sealed record InferenceOp(InferenceOpKind Kind, int Output, int[] Inputs, string? Parameter = null, int Column = 0, float Scalar = 0, float[]? Data = null);
+
+/// <summary>
+/// A model's prediction as a straight-line program over per-image rows: the form exporters (ONNX,
+/// C) translate without knowing the architecture. Each architecture builds its own
+/// (<see cref="IInferenceExportable"/>); <see cref="InferenceInterpreter"/> runs one in plain C#.
+/// </summary>
+public sealed class InferenceGraph
+{
+    private readonly List<InferenceOp> _ops = [];
+    private readonly List<int> _widths = [];
+    private readonly Func<string, int[]> _shapeOf;
+
+    /// <summary>A graph whose input has <paramref name="inputWidth"/> values per image; <paramref name="shapeOf"/> gives a parameter's shape.</summary>
+    public InferenceGraph(int inputWidth, Func<string, int[]> shapeOf)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(inputWidth, 1);
+        _shapeOf = shapeOf ?? throw new ArgumentNullException(nameof(shapeOf));
+        _widths.Add(inputWidth);
+    }
+
+    /// <summary>A graph for <paramref name="model"/>'s images, its parameter shapes read from the model.</summary>
+    public static InferenceGraph For(Models.IClassifierModel model)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        var shapes = model.Parameters().ToDictionary(p => p.Name, p => p.Shape);
+        return new InferenceGraph(model.ImageFeatures, n => shapes.TryGetValue(n, out var s) ? s : throw new ArgumentException($"The model has no parameter '{n}'.", nameof(n)));
+    }
+
+    /// <summary>The image value (pixels in [0, 1]).</summary>
+    public int Input => 0;
+
+    /// <summary>The operations, in execution order.</summary>
+    public IReadOnlyList<InferenceOp> Ops => _ops;
+
+    /// <summary>The per-image width of value <paramref name="value"/>.</summary>
+    public int Width(int value) => _widths[value];
+
+    /// <summary>Number of values (the input and every op's output).</summary>
+    public int ValueCount => _widths.Count;
+
+    /// <summary>The per-label scores (width = classes); set by <see cref="SetOutput"/>.</summary>
+    public int Scores { get; private set; } = -1;
+
+    /// <summary>Whether the predicted class is the lowest score (FF under L−) or the highest.</summary>
+    public bool PredictLowest { get; private set; }
+
+    /// <summary>Names <paramref name="scores"/> the graph's scores and says which end of them is the prediction.</summary>
+    public void SetOutput(int scores, bool predictLowest)
+    {
+        Check(scores);
+        Scores = scores;
+        PredictLowest = predictLowest;
+    }
+
+    /// <summary>x·W[:, column : column + width(x)]ᵀ.</summary>
+    public int MatMul(int x, string weight, int column = 0)
+    {
+        var s = Shape2(weight);
+        if (column < 0 || column + Width(x) > s[1]) throw new ArgumentException($"{weight} [{s[0]}, {s[1]}] has no columns {column}..{column + Width(x) - 1}.", nameof(column));
+        return Add(new InferenceOp(InferenceOpKind.MatMul, 0, [Check(x)], weight, column), s[0]);
+    }
+
+    /// <summary>x + W[:, column]ᵀ.</summary>
+    public int AddWeightColumn(int x, string weight, int column)
+    {
+        var s = Shape2(weight);
+        if (s[0] != Width(x) || column < 0 || column >= s[1]) throw new ArgumentException($"{weight} [{s[0]}, {s[1]}]: no column {column} of height {Width(x)}.", nameof(column));
+        return Add(new InferenceOp(InferenceOpKind.AddWeightColumn, 0, [Check(x)], weight, column), s[0]);
+    }
+
+    /// <summary>x + b.</summary>
+    public int AddBias(int x, string bias)
+    {
+        var s = _shapeOf(bias);
+        if (s.Length != 1 || s[0] != Width(x)) throw new ArgumentException($"{bias} [{string.Join(", ", s)}] is not a bias of width {Width(x)}.", nameof(bias));
+        return Add(new InferenceOp(InferenceOpKind.AddBias, 0, [Check(x)], bias), Width(x));
+    }
+
+    /// <summary>max(x, 0).</summary>
+    public int Relu(int x) => Unary(InferenceOpKind.Relu, x, Width(x));
+
+    /// <summary>Σ x² per row.</summary>
+    public int SumSquares(int x) => Unary(InferenceOpKind.SumSquares, x, 1);
+
+    /// <summary>mean x² per row.</summary>
+    public int MeanSquares(int x) => Unary(InferenceOpKind.MeanSquares, x, 1);
+
+    /// <summary>√x.</summary>
+    public int Sqrt(int x) => Unary(InferenceOpKind.Sqrt, x, Width(x));
+
+    /// <summary>Stable softplus.</summary>
+    public int Softplus(int x) => Unary(InferenceOpKind.Softplus, x, Width(x));
+
+    /// <summary>x + c.</summary>
+    public int AddScalar(int x, float c) => Add(new InferenceOp(InferenceOpKind.AddScalar, 0, [Check(x)], Scalar: c), Width(x));
+
+    /// <summary>c·x.</summary>
+    public int MulScalar(int x, float c) => Add(new InferenceOp(InferenceOpKind.MulScalar, 0, [Check(x)], Scalar: c), Width(x));
+
+    /// <summary>x / s per row (s of width 1).</summary>
+    public int DivideRows(int x, int s)
+    {
+        if (Width(Check(s)) != 1) throw new ArgumentException("The divisor must have width 1.", nameof(s));
+        return Add(new InferenceOp(InferenceOpKind.DivideRows, 0, [Check(x), s]), Width(x));
+    }
+
+    /// <summary>a + b.</summary>
+    public int Add(int a, int b)
+    {
+        if (Width(Check(a)) != Width(Check(b))) throw new ArgumentException($"Widths {Width(a)} and {Width(b)} differ.", nameof(b));
+        return Add(new InferenceOp(InferenceOpKind.Add, 0, [a, b]), Width(a));
+    }
+
+    /// <summary>The values side by side.</summary>
+    public int Concat(params int[] values)
+    {
+        if (values is null || values.Length == 0) throw new ArgumentException("Concat needs at least one value.", nameof(values));
+        foreach (var v in values) Check(v);
+        return Add(new InferenceOp(InferenceOpKind.Concat, 0, values.ToArray()), values.Sum(Width));
+    }
+
+    /// <summary>A constant row (copied).</summary>
+    public int Constant(ReadOnlySpan<float> row)
+    {
+        if (row.Length == 0) throw new ArgumentException("A constant needs at least one value.", nameof(row));
+        return Add(new InferenceOp(InferenceOpKind.Constant, 0, [], Data: row.ToArray()), row.Length);
+    }
+
+    /// <summary>The names of the parameters the graph reads, in order of first use.</summary>
+    public IReadOnlyList<string> ParameterNames() => _ops.Where(o => o.Parameter is not null).Select(o => o.Parameter!).Distinct().ToArray();
+
+    private int Unary(InferenceOpKind kind, int x, int width) => Add(new InferenceOp(kind, 0, [Check(x)]), width);
+
+    private int Add(InferenceOp op, int width)
+    {
+        int id = _widths.Count;
+        _widths.Add(width);
+        _ops.Add(op with { Output = id });
+        return id;
+    }
+
+    private int Check(int value) => (uint)value < (uint)_widths.Count ? value : throw new ArgumentOutOfRangeException(nameof(value), value, "No such value in this graph.");
+
+    private int[] Shape2(string weight)
+    {
+        var s = _shapeOf(weight);
+        return s.Length == 2 ? s : throw new ArgumentException($"{weight} [{string.Join(", ", s)}] is not a matrix.", nameof(weight));
+    }
+}
+
+/// <summary>A model whose prediction can be written as an <see cref="InferenceGraph"/> (and so exported to ONNX and C).</summary>
+public interface IInferenceExportable : Models.IClassifierModel
+{
+    /// <summary>The model's prediction: per-label scores and which end of them is the predicted class.</summary>
+    InferenceGraph BuildInferenceGraph();
+}

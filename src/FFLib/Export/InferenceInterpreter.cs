@@ -1,0 +1,121 @@
+using FFLib.Compute;
+
+namespace FFLib.Export;
+
+/// <summary>
+/// Runs an <see cref="InferenceGraph"/> in plain C#, one image at a time, float32 throughout: the
+/// reference the exporters' output (ONNX, C) and the models' own predictions are checked against.
+/// Written for clarity, not speed.
+/// </summary>
+public static class InferenceInterpreter
+{
+    /// <summary>Scores (images × classes) of <paramref name="images"/>; parameters by name (row-major, as in model files).</summary>
+    public static Matrix Scores(InferenceGraph graph, IReadOnlyDictionary<string, float[]> parameters, Func<string, int[]> shapeOf, Matrix images)
+    {
+        ArgumentNullException.ThrowIfNull(graph);
+        ArgumentNullException.ThrowIfNull(parameters);
+        ArgumentNullException.ThrowIfNull(shapeOf);
+        ArgumentNullException.ThrowIfNull(images);
+        if (graph.Scores < 0) throw new ArgumentException("The graph has no output.", nameof(graph));
+        if (images.Cols != graph.Width(graph.Input)) throw new ArgumentException($"Images have {images.Cols} values; the graph reads {graph.Width(graph.Input)}.", nameof(images));
+        int classes = graph.Width(graph.Scores);
+        var result = new Matrix(images.Rows, classes);
+        var values = new float[graph.ValueCount][];
+        for (int i = 0; i < images.Rows; i++)
+        {
+            values[graph.Input] = images.Row(i).ToArray();
+            foreach (var op in graph.Ops) values[op.Output] = Run(op, values, graph.Width(op.Output), parameters, shapeOf);
+            values[graph.Scores].CopyTo(result.Row(i));
+        }
+        return result;
+    }
+
+    /// <summary>Scores of a model's own graph with its own parameters.</summary>
+    public static Matrix Scores(IInferenceExportable model, Matrix images)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        var ps = model.Parameters();
+        return Scores(model.BuildInferenceGraph(), ps.ToDictionary(p => p.Name, p => p.Data), n => ps.First(p => p.Name == n).Shape, images);
+    }
+
+    private static float[] Run(InferenceOp op, float[][] v, int width, IReadOnlyDictionary<string, float[]> parameters, Func<string, int[]> shapeOf)
+    {
+        var y = new float[width];
+        float[] x = op.Inputs.Length > 0 ? v[op.Inputs[0]] : [];
+        switch (op.Kind)
+        {
+            case InferenceOpKind.MatMul:
+            {
+                var w = parameters[op.Parameter!];
+                int cols = shapeOf(op.Parameter!)[1];
+                for (int r = 0; r < width; r++)
+                {
+                    float s = 0;
+                    for (int k = 0; k < x.Length; k++) s += x[k] * w[r * cols + op.Column + k];
+                    y[r] = s;
+                }
+                break;
+            }
+            case InferenceOpKind.AddWeightColumn:
+            {
+                var w = parameters[op.Parameter!];
+                int cols = shapeOf(op.Parameter!)[1];
+                for (int r = 0; r < width; r++) y[r] = x[r] + w[r * cols + op.Column];
+                break;
+            }
+            case InferenceOpKind.AddBias:
+            {
+                var b = parameters[op.Parameter!];
+                for (int j = 0; j < width; j++) y[j] = x[j] + b[j];
+                break;
+            }
+            case InferenceOpKind.Relu:
+                for (int j = 0; j < width; j++) y[j] = MathF.Max(x[j], 0f);
+                break;
+            case InferenceOpKind.SumSquares:
+            case InferenceOpKind.MeanSquares:
+            {
+                float s = 0;
+                foreach (var a in x) s += a * a;
+                y[0] = op.Kind == InferenceOpKind.SumSquares ? s : s / x.Length;
+                break;
+            }
+            case InferenceOpKind.Sqrt:
+                for (int j = 0; j < width; j++) y[j] = MathF.Sqrt(x[j]);
+                break;
+            case InferenceOpKind.AddScalar:
+                for (int j = 0; j < width; j++) y[j] = x[j] + op.Scalar;
+                break;
+            case InferenceOpKind.MulScalar:
+                for (int j = 0; j < width; j++) y[j] = op.Scalar * x[j];
+                break;
+            case InferenceOpKind.DivideRows:
+            {
+                float s = v[op.Inputs[1]][0];
+                for (int j = 0; j < width; j++) y[j] = x[j] / s;
+                break;
+            }
+            case InferenceOpKind.Softplus:
+                for (int j = 0; j < width; j++) y[j] = Kernels.Softplus(x[j]);
+                break;
+            case InferenceOpKind.Add:
+            {
+                var b = v[op.Inputs[1]];
+                for (int j = 0; j < width; j++) y[j] = x[j] + b[j];
+                break;
+            }
+            case InferenceOpKind.Concat:
+            {
+                int at = 0;
+                foreach (var input in op.Inputs) { v[input].CopyTo(y, at); at += v[input].Length; }
+                break;
+            }
+            case InferenceOpKind.Constant:
+                op.Data!.CopyTo(y, 0);
+                break;
+            default:
+                throw new NotSupportedException($"Unknown operation {op.Kind}.");
+        }
+        return y;
+    }
+}
