@@ -127,3 +127,69 @@ public sealed class OnnxExportTests : IDisposable
         Assert.Single(RunOnnx(onnx, ExportTests.RandomImages(1, 20, 8)).Classes);
     }
 }
+
+/// <summary>Exported C compiles warning-free as C99 and predicts as the model (int8: as the int8 model file).</summary>
+public sealed class CExportTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("fflib-c-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    /// <summary>Compiles model.c with the driver (gcc -std=c99 -Wall -Wextra -Werror -O2) and runs it on the images.</summary>
+    internal static (int[] Classes, Matrix Scores) CompileAndRun(string folder, Matrix images)
+    {
+        string exe = Path.Combine(folder, "driver");
+        string driver = TestUtil.Fixture("c_driver.c");
+        Run("gcc", $"-std=c99 -pedantic -Wall -Wextra -Werror -O2 -I \"{folder}\" \"{Path.Combine(folder, "model.c")}\" \"{driver}\" -o \"{exe}\" -lm", out _);
+        string bin = Path.Combine(folder, "images.f32");
+        File.WriteAllBytes(bin, System.Runtime.InteropServices.MemoryMarshal.AsBytes(images.Data.AsSpan()).ToArray());
+        Run(exe, $"\"{bin}\"", out string output);
+        var lines = output.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(images.Rows, lines.Length);
+        var classes = new int[lines.Length];
+        Matrix? scores = null;
+        for (int i = 0; i < lines.Length; i++)
+        {
+            var parts = lines[i].Split(' ');
+            scores ??= new Matrix(lines.Length, parts.Length - 1);
+            classes[i] = int.Parse(parts[0], System.Globalization.CultureInfo.InvariantCulture);
+            for (int j = 1; j < parts.Length; j++) scores[i, j - 1] = float.Parse(parts[j], System.Globalization.CultureInfo.InvariantCulture);
+        }
+        return (classes, scores!);
+    }
+
+    private static void Run(string file, string args, out string stdout)
+    {
+        var psi = new System.Diagnostics.ProcessStartInfo(file, args) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        using var p = System.Diagnostics.Process.Start(psi)!;
+        var err = p.StandardError.ReadToEndAsync();
+        stdout = p.StandardOutput.ReadToEnd();
+        p.WaitForExit();
+        Assert.True(p.ExitCode == 0, $"{Path.GetFileName(file)} failed ({p.ExitCode}): {err.Result}");
+    }
+
+    [Theory]
+    [InlineData("ffnn", LossDirection.Minimize, true)]
+    [InlineData("ffnn", LossDirection.Maximize, false)]
+    [InlineData("ffc", LossDirection.Minimize, true)]
+    [InlineData("ffrnn", LossDirection.Minimize, true)]
+    [InlineData("bpnn", LossDirection.Minimize, true)]
+    [InlineData("bpnn", LossDirection.Minimize, false)]
+    public void CompiledCPredictsAsTheModel(string arch, LossDirection loss, bool int8)
+    {
+        IClassifierModel model = ExportTests.SmallModel(arch, loss);
+        var result = CExporter.Save(model, _dir, new ExportOptions { Int8 = int8 });
+        if (int8)
+        {
+            string file = Path.Combine(_dir, "model.int8.safetensors");
+            IO.ModelCheckpoint.SaveInt8(file, model);
+            model = IO.ModelCheckpoint.Load(file).Model;
+        }
+        var images = ExportTests.RandomImages(50, 20, 11);
+        var (classes, scores) = CompileAndRun(_dir, images);
+        ExportTests.AssertClose(ExportTests.ModelScores(model, images), scores, 1e-5);
+        Assert.Equal(model.Predict(images), classes);
+        Assert.True(result.ScratchBytes > 0 && result.WeightBytes > 0);
+        Assert.DoesNotContain("malloc", File.ReadAllText(result.Source));
+    }
+}

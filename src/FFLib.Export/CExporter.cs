@@ -1,0 +1,314 @@
+using System.Globalization;
+using System.Text;
+
+namespace FFLib.Export;
+
+/// <summary>
+/// Writes a model's prediction as a dependency-free C99 library: <c>model.h</c> and <c>model.c</c>
+/// with the weights as <c>const</c> arrays (int8 with one float scale per row, or float32), one
+/// function <c>int fflib_predict(const float image[FFLIB_INPUTS], float scores[FFLIB_CLASSES])</c>
+/// returning the predicted class, no heap, and one static scratch buffer of
+/// <c>FFLIB_SCRATCH_FLOATS</c> floats whose regions are reused once a value is dead. Needs only
+/// <c>sqrtf</c>, <c>expf</c> and <c>logf</c> from libm (and only the ones the model uses).
+/// Built from the model's <see cref="InferenceGraph"/>.
+/// </summary>
+public static class CExporter
+{
+    /// <summary>What was written: the files and the sizes a microcontroller build cares about.</summary>
+    /// <param name="Header">model.h.</param>
+    /// <param name="Source">model.c.</param>
+    /// <param name="WeightBytes">Bytes of constant data (weights, scales, biases, constants): flash.</param>
+    /// <param name="ScratchBytes">Bytes of the scratch buffer: RAM.</param>
+    public sealed record Result(string Header, string Source, long WeightBytes, long ScratchBytes);
+
+    /// <summary>Writes model.h and model.c into <paramref name="folder"/> (created; both files replaced as a set).</summary>
+    public static Result Save(Models.IClassifierModel model, string folder, ExportOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentException.ThrowIfNullOrEmpty(folder);
+        options ??= new ExportOptions();
+        if (model is not IInferenceExportable exportable)
+            throw new NotSupportedException($"{model.Architecture.DisplayName} models cannot describe their prediction as an inference graph, so they cannot be exported.");
+        (model as Modules.ComputeModule)?.SynchronizeToHost();
+        var graph = exportable.BuildInferenceGraph();
+        var (header, source, weights, scratch) = Generate(model, graph, options);
+        string h = Path.Combine(folder, "model.h"), c = Path.Combine(folder, "model.c");
+        using var files = new IO.FileSet();
+        files.WriteAllText(h, header);
+        files.WriteAllText(c, source);
+        files.Commit();
+        return new Result(h, c, weights, scratch);
+    }
+
+    private static (string Header, string Source, long WeightBytes, long ScratchBytes) Generate(Models.IClassifierModel model, InferenceGraph graph, ExportOptions options)
+    {
+        var ps = model.Parameters().ToDictionary(p => p.Name);
+        int inputs = graph.Width(graph.Input), classes = graph.Width(graph.Scores);
+        var offsets = AllocateScratch(graph, out int scratchFloats);
+        var data = new StringBuilder();
+        long constBytes = 0;
+        var arrays = new Dictionary<string, string>(); // parameter → C identifier
+        string Ident(string name) => "p_" + new string(name.Select(ch => char.IsAsciiLetterOrDigit(ch) ? ch : '_').ToArray());
+
+        // Parameters, each once, in order of first use.
+        foreach (var name in graph.ParameterNames())
+        {
+            var p = ps[name];
+            string id = Ident(name);
+            arrays[name] = id;
+            if (p.IsMatrix && options.Int8)
+            {
+                var q = new float[p.Data.Length];
+                var scales = new float[p.Rows];
+                IO.ModelCheckpoint.Quantize(p.Data, p.Rows, p.Cols, q, scales);
+                data.Append(CultureInfo.InvariantCulture, $"/* {name} [{p.Rows}][{p.Cols}], int8, one scale per row */\nstatic const int8_t {id}[{p.Data.Length}] = {{");
+                AppendValues(data, q, v => ((int)v).ToString(CultureInfo.InvariantCulture));
+                data.Append(CultureInfo.InvariantCulture, $"}};\nstatic const float {id}_scale[{p.Rows}] = {{");
+                AppendValues(data, scales, Float);
+                data.Append("};\n");
+                constBytes += p.Data.Length + 4L * p.Rows;
+            }
+            else
+            {
+                data.Append(CultureInfo.InvariantCulture, $"/* {name} [{string.Join("][", p.Shape)}] */\nstatic const float {id}[{p.Data.Length}] = {{");
+                AppendValues(data, p.Data, Float);
+                data.Append("};\n");
+                constBytes += 4L * p.Data.Length;
+            }
+        }
+
+        // The program: one helper call per operation.
+        var code = new StringBuilder();
+        string V(int v) => v == graph.Input ? "image" : graph.Ops[v - 1].Kind == InferenceOpKind.Constant ? $"k{v}" : $"(s + {offsets[v]})";
+        foreach (var op in graph.Ops)
+        {
+            int w = graph.Width(op.Output);
+            string y = V(op.Output), x = op.Inputs.Length > 0 ? V(op.Inputs[0]) : "", xw = op.Inputs.Length > 0 ? graph.Width(op.Inputs[0]).ToString(CultureInfo.InvariantCulture) : "";
+            switch (op.Kind)
+            {
+                case InferenceOpKind.Constant:
+                    data.Append(CultureInfo.InvariantCulture, $"static const float k{op.Output}[{w}] = {{");
+                    AppendValues(data, op.Data!, Float);
+                    data.Append("};\n");
+                    constBytes += 4L * w;
+                    continue;
+                case InferenceOpKind.MatMul:
+                {
+                    var p = ps[op.Parameter!];
+                    string a = arrays[op.Parameter!];
+                    if (p.IsMatrix && options.Int8) code.Append(CultureInfo.InvariantCulture, $"  matmul_q({x}, {xw}, {a}, {a}_scale, {p.Cols}, {op.Column}, {w}, {y});\n");
+                    else code.Append(CultureInfo.InvariantCulture, $"  matmul_f({x}, {xw}, {a}, {p.Cols}, {op.Column}, {w}, {y});\n");
+                    break;
+                }
+                case InferenceOpKind.AddWeightColumn:
+                {
+                    var p = ps[op.Parameter!];
+                    string a = arrays[op.Parameter!];
+                    if (options.Int8) code.Append(CultureInfo.InvariantCulture, $"  add_column_q({x}, {a}, {a}_scale, {p.Cols}, {op.Column}, {w}, {y});\n");
+                    else code.Append(CultureInfo.InvariantCulture, $"  add_column_f({x}, {a}, {p.Cols}, {op.Column}, {w}, {y});\n");
+                    break;
+                }
+                case InferenceOpKind.AddBias: code.Append(CultureInfo.InvariantCulture, $"  add_vec({x}, {arrays[op.Parameter!]}, {w}, {y});\n"); break;
+                case InferenceOpKind.Relu: code.Append(CultureInfo.InvariantCulture, $"  relu({x}, {w}, {y});\n"); break;
+                case InferenceOpKind.SumSquares: code.Append(CultureInfo.InvariantCulture, $"  {y}[0] = sum_squares({x}, {xw});\n"); break;
+                case InferenceOpKind.MeanSquares: code.Append(CultureInfo.InvariantCulture, $"  {y}[0] = sum_squares({x}, {xw}) / {xw}.0f;\n"); break;
+                case InferenceOpKind.Sqrt: code.Append(CultureInfo.InvariantCulture, $"  {{ int j; for (j = 0; j < {w}; j++) {y}[j] = sqrtf({x}[j]); }}\n"); break;
+                case InferenceOpKind.AddScalar: code.Append(CultureInfo.InvariantCulture, $"  {{ int j; for (j = 0; j < {w}; j++) {y}[j] = {x}[j] + {Float(op.Scalar)}; }}\n"); break;
+                case InferenceOpKind.MulScalar: code.Append(CultureInfo.InvariantCulture, $"  {{ int j; for (j = 0; j < {w}; j++) {y}[j] = {Float(op.Scalar)} * {x}[j]; }}\n"); break;
+                case InferenceOpKind.DivideRows: code.Append(CultureInfo.InvariantCulture, $"  {{ int j; const float d = {V(op.Inputs[1])}[0]; for (j = 0; j < {w}; j++) {y}[j] = {x}[j] / d; }}\n"); break;
+                case InferenceOpKind.Softplus: code.Append(CultureInfo.InvariantCulture, $"  {{ int j; for (j = 0; j < {w}; j++) {y}[j] = softplus({x}[j]); }}\n"); break;
+                case InferenceOpKind.Add: code.Append(CultureInfo.InvariantCulture, $"  add_vec({x}, {V(op.Inputs[1])}, {w}, {y});\n"); break;
+                case InferenceOpKind.Concat:
+                {
+                    int at = 0;
+                    foreach (var input in op.Inputs)
+                    {
+                        int iw = graph.Width(input);
+                        code.Append(CultureInfo.InvariantCulture, $"  copy({V(input)}, {iw}, {y} + {at});\n");
+                        at += iw;
+                    }
+                    break;
+                }
+                default: throw new NotSupportedException($"Unknown operation {op.Kind}.");
+            }
+        }
+        string pick = graph.PredictLowest ? "<" : ">";
+        string guard = "FFLIB_MODEL_H";
+        string header = $$"""
+            /* {{model.Architecture.DisplayName}} exported by FFLib for .NET {{IO.ModelCheckpoint.LibraryVersion}}: C99, no heap, no dependencies beyond libm. */
+            #ifndef {{guard}}
+            #define {{guard}}
+
+            #define FFLIB_INPUTS {{inputs}}
+            #define FFLIB_CLASSES {{classes}}
+            /* The one static buffer fflib_predict works in (floats); not reentrant. */
+            #define FFLIB_SCRATCH_FLOATS {{Math.Max(1, scratchFloats)}}
+
+            /* Scores every label of an image (pixels in [0, 1]) and returns the predicted class:
+               the {{(graph.PredictLowest ? "lowest" : "highest")}} score. {{(options.Int8 ? "Weights: int8, one float scale per row." : "Weights: float32.")}} */
+            int fflib_predict(const float image[FFLIB_INPUTS], float scores[FFLIB_CLASSES]);
+
+            #endif
+
+            """;
+        var src = new StringBuilder();
+        src.Append(CultureInfo.InvariantCulture, $"/* {model.Architecture.DisplayName} exported by FFLib for .NET: generated, do not edit. */\n#include \"model.h\"\n#include <math.h>\n#include <stdint.h>\n\n");
+        src.Append("static float fflib_scratch[FFLIB_SCRATCH_FLOATS];\n\n");
+        src.Append(data).Append('\n');
+        src.Append(Helpers);
+        src.Append("\nint fflib_predict(const float image[FFLIB_INPUTS], float scores[FFLIB_CLASSES])\n{\n  float *const s = fflib_scratch;\n  int j, best = 0;\n  (void)s;\n");
+        src.Append(code);
+        src.Append(CultureInfo.InvariantCulture, $"  for (j = 0; j < FFLIB_CLASSES; j++) scores[j] = {V(graph.Scores)}[j];\n");
+        src.Append(CultureInfo.InvariantCulture, $"  for (j = 1; j < FFLIB_CLASSES; j++) if (scores[j] {pick} scores[best]) best = j;\n  return best;\n}}\n");
+        return (header.Replace("\r\n", "\n"), src.ToString(), constBytes, 4L * scratchFloats);
+    }
+
+    /// <summary>The helpers, emitted static; unused ones are marked so that -Wunused-function stays quiet.</summary>
+    private const string Helpers = """
+        #if defined(__GNUC__)
+        #define FFLIB_MAYBE_UNUSED __attribute__((unused))
+        #else
+        #define FFLIB_MAYBE_UNUSED
+        #endif
+
+        /* y[r] = x . W[r][c0 .. c0+k-1], rows r of a row-major [rows][cols] matrix. */
+        static FFLIB_MAYBE_UNUSED void matmul_f(const float *x, int k, const float *w, int cols, int c0, int rows, float *y)
+        {
+          int r, i;
+          for (r = 0; r < rows; r++) {
+            const float *row = w + (long)r * cols + c0;
+            float acc = 0.0f;
+            for (i = 0; i < k; i++) acc += row[i] * x[i];
+            y[r] = acc;
+          }
+        }
+
+        /* The same with int8 weights: y[r] = scale[r] * (q[r] . x). */
+        static FFLIB_MAYBE_UNUSED void matmul_q(const float *x, int k, const int8_t *q, const float *scale, int cols, int c0, int rows, float *y)
+        {
+          int r, i;
+          for (r = 0; r < rows; r++) {
+            const int8_t *row = q + (long)r * cols + c0;
+            float acc = 0.0f;
+            for (i = 0; i < k; i++) acc += (float)row[i] * x[i];
+            y[r] = scale[r] * acc;
+          }
+        }
+
+        static FFLIB_MAYBE_UNUSED void add_column_f(const float *x, const float *w, int cols, int c, int rows, float *y)
+        {
+          int r;
+          for (r = 0; r < rows; r++) y[r] = x[r] + w[(long)r * cols + c];
+        }
+
+        static FFLIB_MAYBE_UNUSED void add_column_q(const float *x, const int8_t *q, const float *scale, int cols, int c, int rows, float *y)
+        {
+          int r;
+          for (r = 0; r < rows; r++) y[r] = x[r] + (float)q[(long)r * cols + c] * scale[r];
+        }
+
+        static FFLIB_MAYBE_UNUSED void add_vec(const float *a, const float *b, int n, float *y)
+        {
+          int j;
+          for (j = 0; j < n; j++) y[j] = a[j] + b[j];
+        }
+
+        static FFLIB_MAYBE_UNUSED void relu(const float *x, int n, float *y)
+        {
+          int j;
+          for (j = 0; j < n; j++) y[j] = x[j] > 0.0f ? x[j] : 0.0f;
+        }
+
+        static FFLIB_MAYBE_UNUSED void copy(const float *x, int n, float *y)
+        {
+          int j;
+          for (j = 0; j < n; j++) y[j] = x[j];
+        }
+
+        static FFLIB_MAYBE_UNUSED float sum_squares(const float *x, int n)
+        {
+          int j;
+          float acc = 0.0f;
+          for (j = 0; j < n; j++) acc += x[j] * x[j];
+          return acc;
+        }
+
+        /* max(x, 0) + log1p(exp(-|x|)), log1p by its series below 1e-4 (as the library computes it). */
+        static FFLIB_MAYBE_UNUSED float softplus(float x)
+        {
+          const float e = expf(-fabsf(x));
+          const float l = e < 1e-4f ? e - 0.5f * e * e : logf(1.0f + e);
+          return (x > 0.0f ? x : 0.0f) + l;
+        }
+
+        """;
+
+    /// <summary>
+    /// Scratch offsets (in floats) per value, reusing the space of values no later operation reads:
+    /// first fit over the free regions, the output placed before the inputs are released so that
+    /// no operation writes over what it reads.
+    /// </summary>
+    private static int[] AllocateScratch(InferenceGraph graph, out int total)
+    {
+        var lastUse = new int[graph.ValueCount];
+        Array.Fill(lastUse, -1);
+        for (int i = 0; i < graph.Ops.Count; i++)
+            foreach (var input in graph.Ops[i].Inputs) lastUse[input] = i;
+        lastUse[graph.Scores] = graph.Ops.Count;
+        var offsets = new int[graph.ValueCount];
+        var free = new List<(int Start, int Length)>();
+        int end = 0;
+        for (int i = 0; i < graph.Ops.Count; i++)
+        {
+            var op = graph.Ops[i];
+            if (op.Kind != InferenceOpKind.Constant)
+            {
+                int w = graph.Width(op.Output);
+                int slot = free.FindIndex(f => f.Length >= w);
+                if (slot >= 0)
+                {
+                    var f = free[slot];
+                    offsets[op.Output] = f.Start;
+                    if (f.Length == w) free.RemoveAt(slot); else free[slot] = (f.Start + w, f.Length - w);
+                }
+                else
+                {
+                    offsets[op.Output] = end;
+                    end += w;
+                }
+            }
+            foreach (var input in op.Inputs.Distinct())
+                if (lastUse[input] == i && input != graph.Input && graph.Ops[input - 1].Kind != InferenceOpKind.Constant)
+                    Release(free, offsets[input], graph.Width(input));
+        }
+        total = end;
+        return offsets;
+    }
+
+    private static void Release(List<(int Start, int Length)> free, int start, int length)
+    {
+        free.Add((start, length));
+        free.Sort();
+        for (int i = free.Count - 1; i > 0; i--)
+            if (free[i - 1].Start + free[i - 1].Length == free[i].Start)
+            {
+                free[i - 1] = (free[i - 1].Start, free[i - 1].Length + free[i].Length);
+                free.RemoveAt(i);
+            }
+    }
+
+    private static string Float(float v) =>
+        float.IsFinite(v) ? v.ToString("R", CultureInfo.InvariantCulture) switch { var t when t.Contains('.') || t.Contains('E') => t.Replace("E", "e") + "f", var t => t + ".0f" }
+        : throw new ArgumentException($"A non-finite value ({v}) cannot be written as a C constant.");
+
+    private static void AppendValues(StringBuilder sb, float[] values, Func<float, string> format)
+    {
+        for (int i = 0; i < values.Length; i++)
+        {
+            if (i % 16 == 0) sb.Append("\n  ");
+            sb.Append(format(values[i]));
+            if (i + 1 < values.Length) sb.Append(',');
+        }
+        sb.Append('\n');
+    }
+}
