@@ -52,6 +52,15 @@ internal static class Cli
         catch (ArgumentException e) { throw new UsageException($"--device: {e.Message}"); }
     }
 
+    /// <summary>The model file a --model names: the file itself, or a run folder's model.safetensors.</summary>
+    public static string ModelFile(string path)
+    {
+        if (!Directory.Exists(path)) return path;
+        string inside = Path.Combine(path, "model.safetensors");
+        if (!File.Exists(inside)) throw new UsageException($"--model {path} is a folder without model.safetensors; pass the model file or a folder written by fflib train.");
+        return inside;
+    }
+
     public static DatasetKind ParseDataset(string id)
     {
         try { return DatasetCatalog.Parse(id); }

@@ -28,14 +28,7 @@ internal static class EvalCommand
             int nThreads = pr.GetValue(threads);
             if (nThreads < 1) throw new UsageException($"--threads must be at least 1, not {nThreads}.");
             ComputeSettings.Threads = nThreads;
-            string path = pr.GetValue(modelPath)!;
-            if (Directory.Exists(path))
-            {
-                // A run folder: its model file.
-                string inside = Path.Combine(path, "model.safetensors");
-                if (!File.Exists(inside)) throw new UsageException($"--model {path} is a folder without model.safetensors; pass the model file or a folder written by fflib train.");
-                path = inside;
-            }
+            string path = Cli.ModelFile(pr.GetValue(modelPath)!);
             var backend = Cli.OpenDevice(pr.GetValue(device)!);
             var loaded = ModelCheckpoint.Load(path);
             if (loaded.Model is Modules.ComputeModule computing) computing.Backend = backend;

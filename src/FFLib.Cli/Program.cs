@@ -16,6 +16,7 @@ internal static class Program
         root.Subcommands.Add(SweepCommand.CreateSweep());
         root.Subcommands.Add(SweepCommand.CreateReport());
         root.Subcommands.Add(SweepCommand.CreateReproduce());
+        root.Subcommands.Add(ExportCommand.Create());
         return root.Parse(args).Invoke();
     }
 }

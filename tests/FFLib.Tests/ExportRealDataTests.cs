@@ -1,0 +1,97 @@
+using FFLib.Compute;
+using FFLib.Data;
+using FFLib.Export;
+using FFLib.IO;
+using FFLib.Models;
+using FFLib.Training;
+using Xunit;
+
+namespace FFLib.Tests;
+
+/// <summary>
+/// Exports of models trained on real MNIST, checked on all 10,000 test images: ONNX Runtime gives
+/// the model's predictions, the compiled C gives the int8 model file's; and the CLI's export
+/// refuses bad input with one clear line.
+/// </summary>
+[Collection("RealData")]
+public sealed class ExportRealDataTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("fflib-export-real-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private static (int Code, string Out, string Err) Cli(params string[] args) => CliTestsAccess.Run(args);
+
+    [Theory]
+    [InlineData("ffnn")]
+    [InlineData("bpnn")]
+    public void OnnxAndCAgreeWithTheModelOnTheWholeTestSet(string arch)
+    {
+        string run = Path.Combine(_dir, arch);
+        var result = TrainingRun.Execute(new RunSpec
+        {
+            Architecture = ArchitectureRegistry.Get(arch),
+            Model = new ModelSettings { HiddenSizes = [100, 60], LearningRate = arch == "bpnn" ? 1e-3f : null },
+            // FF training has a slow start (EndToEndTests): the FFNN needs a few full passes.
+            Training = new TrainingOptions { Epochs = arch == "bpnn" ? 2 : 4 },
+            TrainLimit = arch == "bpnn" ? 12000 : null,
+            Data = new DatasetLoadOptions { AllowDownload = false },
+            OutputDirectory = run,
+        });
+        var test = DatasetLoader.Load(DatasetKind.Mnist, new DatasetLoadOptions { AllowDownload = false }).Test;
+        var images = new Matrix(test.Count, test.Features);
+        test.CopyImages(Enumerable.Range(0, test.Count).ToArray(), images.Data);
+        var model = ModelCheckpoint.Load(Path.Combine(run, "model.safetensors")).Model;
+        var expected = model.Predict(images);
+        // Far from converged (the point is agreement), but a real model: above chance, every class predicted.
+        Assert.InRange(expected.Zip(Enumerable.Range(0, test.Count)).Count(p => p.First == test.Label(p.Second)) / (double)test.Count, 0.15, 1.0);
+        Assert.Equal(10, expected.Distinct().Count());
+
+        // ONNX through the CLI, float.
+        string onnx = Path.Combine(_dir, arch + ".onnx");
+        var (code, output, err) = Cli("export", "--model", run, "--format", "onnx", "--out", onnx);
+        Assert.True(code == 0, err);
+        Assert.Contains("written:", output);
+        var (classes, scores) = OnnxExportTests.RunOnnx(onnx, images);
+        Assert.Equal(expected, classes.Select(c => (int)c).ToArray());
+        ExportTests.AssertClose(ExportTests.ModelScores(model, images), scores, 1e-5);
+
+        // C through the CLI from the int8 file (int8 weights by default), against the int8 model.
+        string int8File = Path.Combine(_dir, arch + ".int8.safetensors");
+        ModelCheckpoint.SaveInt8(int8File, model);
+        var int8Model = ModelCheckpoint.Load(int8File).Model;
+        string cDir = Path.Combine(_dir, arch + "-c");
+        (code, output, err) = Cli("export", "--model", int8File, "--format", "c", "--out", cDir);
+        Assert.True(code == 0, err);
+        Assert.Contains("int8 weights", output);
+        var (cClasses, cScores) = CExportTests.CompileAndRun(cDir, images);
+        Assert.Equal(int8Model.Predict(images), cClasses);
+        ExportTests.AssertClose(ExportTests.ModelScores(int8Model, images), cScores, 1e-5);
+    }
+
+    [Fact]
+    public void ExportRefusesBadInputWithOneLine()
+    {
+        string notAModel = Path.Combine(_dir, "notes.safetensors");
+        File.WriteAllText(notAModel, "this is not a model");
+        var (code, _, err) = Cli("export", "--model", notAModel, "--format", "onnx", "--out", Path.Combine(_dir, "x.onnx"));
+        Assert.Equal(3, code);
+        Assert.Contains(notAModel, err);
+
+        string model = Path.Combine(_dir, "m.safetensors");
+        ModelCheckpoint.Save(model, new FFNetwork(new FFNetworkConfig { ImageFeatures = 6, Classes = 3, HiddenSizes = [4] }, new FFRandom(1)));
+        (code, _, err) = Cli("export", "--model", model, "--format", "tflite", "--out", Path.Combine(_dir, "x"));
+        Assert.Equal(2, code);
+        Assert.Contains("--format must be onnx or c, not 'tflite'", err);
+        (code, _, err) = Cli("export", "--model", model, "--format", "onnx", "--out", _dir);
+        Assert.Equal(2, code);
+        Assert.Contains("is a folder; the ONNX export is one file", err);
+        (code, _, err) = Cli("export", "--model", model, "--format", "c", "--out", model);
+        Assert.Equal(2, code);
+        Assert.Contains("is a file; the C export writes model.h and model.c into a folder", err);
+        (code, _, err) = Cli("export", "--model", Path.Combine(_dir, "missing.safetensors"), "--format", "c", "--out", Path.Combine(_dir, "c"));
+        Assert.Equal(3, code);
+        Assert.All(new[] { err }, e => Assert.Single(e.Trim().Split('\n')));
+        Assert.False(Directory.Exists(Path.Combine(_dir, "c")));
+    }
+}
