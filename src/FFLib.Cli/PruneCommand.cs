@@ -29,18 +29,22 @@ internal static class PruneCommand
         var dataDir = new Option<string?>("--data-dir") { Description = "Folder holding the dataset's files." };
         var noDownload = new Option<bool>("--no-download") { Description = "Never download." };
         var device = Cli.DeviceOption();
+        var flash = new Option<string?>("--flash") { Description = "A flash size (e.g. 256K, 1M): also show, per kept count, the flash the exported int8 C needs, and the largest kept count that fits." };
         var cmd = new Command("prune", "Prune a saved model at several kept counts and seeds; write prune.csv (sizes, compression ratios, accuracies) and an accuracy-vs-compression plot.")
         {
-            modelPath, keep, method, seeds, dataset, testLimit, finetune, finetuneLr, trainLimit, noInt8, outDir, saveModels, threads, dataDir, noDownload, device,
+            modelPath, keep, method, seeds, dataset, testLimit, finetune, finetuneLr, trainLimit, noInt8, outDir, saveModels, threads, dataDir, noDownload, device, flash,
         };
         cmd.SetAction(pr => Cli.Run(() =>
         {
             int nThreads = pr.GetValue(threads);
             if (nThreads < 1) throw new UsageException($"--threads must be at least 1, not {nThreads}.");
             Compute.ComputeSettings.Threads = nThreads;
-            string path = pr.GetValue(modelPath)!;
+            string path = Cli.ModelFile(pr.GetValue(modelPath)!);
             var loaded = ModelCheckpoint.Load(path);
             var keeps = TrainCommand.ParseLayers(pr.GetValue(keep)!, "--keep");
+            long? flashBudget = pr.GetValue(flash) is string fb ? ParseSize(fb, "--flash") : null;
+            if (flashBudget is not null && loaded.Model is not (INeuronPrunable and FFLib.Export.IInferenceExportable))
+                throw new UsageException($"--flash: {ModelCheckpoint.ArchitectureId(loaded.Architecture)} models cannot be pruned by neurons and exported to C.");
             if (pr.GetValue(method)!.Trim().ToLowerInvariant() != "magnitude" && loaded.Model is INeuronPrunable)
             {
                 int widest = FFLib.Pruning.NeuronPruning.HiddenWidths(loaded.Model).Max();
@@ -80,6 +84,7 @@ internal static class PruneCommand
             string png = Path.Combine(dir, "prune.png");
             Plots.Prunability(png, [($"{arch} ({m})", records)], $"{arch} on {dsName}: accuracy vs compression");
             PrintSummary(records);
+            if (flashBudget is long budget) FlashView(loaded.Model, keeps, records, budget, pr.GetValue(flash)!);
             Console.WriteLine($"written: {csv}, {png}");
             return 0;
         }));
@@ -108,6 +113,62 @@ internal static class PruneCommand
             return 0;
         }));
         return cmd;
+    }
+
+    /// <summary>"256K", "1M", "262144" (bytes; K = 1024).</summary>
+    internal static long ParseSize(string text, string option)
+    {
+        string t = text.Trim().ToUpperInvariant().TrimEnd('B');
+        long unit = t.EndsWith('K') ? 1024 : t.EndsWith('M') ? 1024 * 1024 : 1;
+        if (unit > 1) t = t[..^1];
+        if (!long.TryParse(t, NumberStyles.None, CultureInfo.InvariantCulture, out long n) || n < 1 || n > (1L << 40) / unit)
+            throw new UsageException($"{option} must be a size like 256K, 1M or 262144, not '{text}'.");
+        return n * unit;
+    }
+
+    /// <summary>
+    /// The flash view: per kept count, the constant data of the exported int8 C (exact; the same for
+    /// any ranking) and the mean int8 accuracy prune measured; the largest count that fits the budget
+    /// is built for a Cortex-M4F when arm-none-eabi-gcc is installed, so that its code is counted too.
+    /// </summary>
+    private static void FlashView(IClassifierModel model, int[] keeps, IReadOnlyList<PruneRecord> records, long budget, string budgetText)
+    {
+        var int8 = new FFLib.Export.ExportOptions { Int8 = true };
+        var ranking = NeuronPruning.WeightNormRanking(model);
+        int widest = NeuronPruning.HiddenWidths(model).Max();
+        Console.WriteLine($"flash budget {budgetText} ({budget:N0} bytes), int8 C export:");
+        Console.WriteLine($"{"keep",6} {"weights+consts",15} {"scratch RAM",12} {"int8 acc",9}  fits");
+        var rows = new List<(int Keep, long Bytes, double? Accuracy)>();
+        foreach (int k in keeps.Distinct().OrderByDescending(k => k))
+        {
+            var pruned = k >= widest ? model : NeuronPruning.Prune(model, ranking, k);
+            var (bytes, scratch) = FFLib.Export.CExporter.Measure(pruned, int8);
+            var g = records.Where(r => r.Keep == k).ToArray();
+            double? acc = g.Length == 0 ? null : g.Average(r => r.Int8Accuracy ?? r.Accuracy);
+            rows.Add((k, bytes, acc));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{k,6} {bytes,15:N0} {scratch,12:N0} {(acc is double a ? $"{a * 100:F2}%" : "—"),9}  {(bytes <= budget ? "yes (data)" : "no")}"));
+        }
+        foreach (var (k, bytes, acc) in rows.Where(r => r.Bytes <= budget))
+        {
+            if (!FFLib.Export.CortexM.IsAvailable)
+            {
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"largest kept count whose weights fit {budgetText}: {k} ({bytes:N0} bytes of constant data; install gcc-arm-none-eabi to count the code too), int8 accuracy {(acc is double a ? $"{a * 100:F2}%" : "not measured")}"));
+                return;
+            }
+            string dir = Directory.CreateTempSubdirectory("fflib-flash-").FullName;
+            try
+            {
+                var pruned = k >= widest ? model : NeuronPruning.Prune(model, ranking, k);
+                FFLib.Export.CExporter.Save(pruned, dir, int8);
+                var size = FFLib.Export.CortexM.Measure(dir);
+                if (size.Flash > budget) { Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"keep {k}: {size.Flash:N0} bytes with its code on a Cortex-M4F: over the budget")); continue; }
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"largest kept count that fits {budgetText}: {k}: {size.Flash:N0} bytes of flash on a Cortex-M4F (code {size.Text:N0}, constants {size.ReadOnlyData:N0}), {size.Ram:N0} bytes of RAM; int8 accuracy {(acc is double a ? $"{a * 100:F2}%" : "not measured")}"));
+                return;
+            }
+            finally { Directory.Delete(dir, recursive: true); }
+        }
+        Console.WriteLine($"no kept count of {string.Join(",", keeps)} fits {budgetText}; try smaller --keep values.");
     }
 
     private static void PrintSummary(IReadOnlyList<PruneRecord> records)

@@ -40,6 +40,17 @@ public static class CExporter
         return new Result(h, c, weights, scratch);
     }
 
+    /// <summary>The sizes <see cref="Save"/> would report (constant data and scratch, in bytes), without writing anything.</summary>
+    public static (long WeightBytes, long ScratchBytes) Measure(Models.IClassifierModel model, ExportOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        if (model is not IInferenceExportable exportable)
+            throw new NotSupportedException($"{model.Architecture.DisplayName} models cannot describe their prediction as an inference graph, so they cannot be exported.");
+        (model as Modules.ComputeModule)?.SynchronizeToHost();
+        var (_, _, weights, scratch) = Generate(model, exportable.BuildInferenceGraph(), options ?? new ExportOptions());
+        return (weights, scratch);
+    }
+
     private static (string Header, string Source, long WeightBytes, long ScratchBytes) Generate(Models.IClassifierModel model, InferenceGraph graph, ExportOptions options)
     {
         var ps = model.Parameters().ToDictionary(p => p.Name);

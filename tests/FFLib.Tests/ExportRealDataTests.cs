@@ -95,3 +95,28 @@ public sealed class ExportRealDataTests : IDisposable
         Assert.False(Directory.Exists(Path.Combine(_dir, "c")));
     }
 }
+
+/// <summary><c>prune --flash</c>: the largest kept count whose exported int8 C fits a flash size.</summary>
+[Collection("RealData")]
+public sealed class FlashBudgetTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("fflib-flash-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    [Fact]
+    public void PruneFindsTheLargestKeptCountThatFits()
+    {
+        string run = Path.Combine(_dir, "m");
+        var (code, _, err) = CliTestsAccess.Run("train", "--layers", "64,64", "--epochs", "1", "--train-limit", "3000", "--test-limit", "200", "--no-download", "--out", run);
+        Assert.True(code == 0, err);
+        // int8 C constants: keep 64 ≈ 64·794 + 64·64 bytes + scales and biases ≈ 56 KB; keep 32 ≈ 27 KB.
+        (code, var output, err) = CliTestsAccess.Run("prune", "--model", run, "--keep", "64,32,16", "--seeds", "1", "--test-limit", "300", "--no-download", "--flash", "40K", "--out", Path.Combine(_dir, "p"));
+        Assert.True(code == 0, err);
+        Assert.Contains("flash budget 40K (40,960 bytes)", output);
+        Assert.Matches(FFLib.Export.CortexM.IsAvailable ? "largest kept count that fits 40K: 32: [0-9,]+ bytes of flash on a Cortex-M4F" : "largest kept count whose weights fit 40K: 32", output);
+        (code, _, err) = CliTestsAccess.Run("prune", "--model", run, "--keep", "16", "--flash", "12Q", "--out", Path.Combine(_dir, "q"));
+        Assert.Equal(2, code);
+        Assert.Contains("--flash must be a size like 256K, 1M or 262144, not '12Q'", err);
+    }
+}
