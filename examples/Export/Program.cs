@@ -1,3 +1,4 @@
+using FFLib.Compute;
 using FFLib.Export;
 using FFLib.IO;
 using FFLib.Pruning;
@@ -9,7 +10,7 @@ if (Directory.Exists(path)) path = Path.Combine(path, "model.safetensors");
 var model = ModelCheckpoint.Load(path).Model;
 
 OnnxExporter.Save(model, "model.onnx");                        // input "images" [N, 784]; outputs "class", "scores"
-var small = NeuronPruning.Prune(model, NeuronPruning.WeightNormRanking(model), keep: 128);
+var small = NeuronPruning.Prune(model, NeuronPruning.RandomRanking(model, new FFRandom(0)), keep: 128);
 var c = CExporter.Save(small, "model-c", new ExportOptions { Int8 = true });
 Console.WriteLine($"{c.Source}: {c.WeightBytes:N0} bytes of weights, {c.ScratchBytes:N0} bytes of scratch RAM");
 if (CortexM.IsAvailable)                                       // Debian: gcc-arm-none-eabi
