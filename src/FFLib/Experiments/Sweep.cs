@@ -189,25 +189,27 @@ public static class SweepRunner
         var log = options.Log;
         string work = Path.Combine(resultsDir, "work", id);
         string checkpoint = Path.Combine(work, TrainingCheckpoint.FileName);
-        int? resumeFrom = ResumableEpoch(checkpoint, id, log);
+        var resumeFrom = ResumablePoint(checkpoint, id, log);
         bool keepFiles = options.CheckpointEvery is not null || options.SaveModels;
-        log?.Invoke(resumeFrom is int e0 ? $"{where}: resuming after epoch {e0}" : $"{where}: running");
-        worker.Write(resumeFrom is int e1 ? $"resumed {id} after epoch {e1}" : $"started {id}");
+        log?.Invoke(resumeFrom is { } r0 ? $"{where}: resuming after {Describe(r0)}" : $"{where}: running");
+        worker.Write(resumeFrom is { } r1 ? $"resumed {id} after {Describe(r1)}" : $"started {id}");
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, claim.Lost);
         var sw = System.Diagnostics.Stopwatch.StartNew();
         RunRecord record;
         try
         {
+            // A run lost to another worker leaves the checkpoint to its new owner; one stopped by SIGTERM saves where it is.
+            bool SaveOnStop() => !claim.Lost.IsCancellationRequested;
             var result = resumeFrom is not null
-                ? TrainingRun.Resume(work, cancellationToken: stop.Token, backend: run.Backend, data: run.Data)
-                : TrainingRun.Execute(run with { OutputDirectory = keepFiles ? work : null, CheckpointEvery = options.CheckpointEvery }, cancellationToken: stop.Token);
+                ? TrainingRun.Resume(work, cancellationToken: stop.Token, backend: run.Backend, data: run.Data, checkpointWhenCancelled: SaveOnStop)
+                : TrainingRun.Execute(run with { OutputDirectory = keepFiles ? work : null, CheckpointEvery = options.CheckpointEvery }, cancellationToken: stop.Token, checkpointWhenCancelled: SaveOnStop);
             var report = ModelAnalysis.Analyze(result.Model);
             record = Make(id, run, "completed", null, result.TestAccuracy, report.Parameters, sw.Elapsed.TotalSeconds)
-                with { SparsityOverTraining = result.SparsitySamples, Worker = worker.Name, ResumedFromEpoch = resumeFrom };
+                with { SparsityOverTraining = result.SparsitySamples, Worker = worker.Name, ResumedFromEpoch = resumeFrom?.Epochs };
         }
         catch (TrainingDivergedException e)
         {
-            record = Make(id, run, "diverged", e.Message, null, null, sw.Elapsed.TotalSeconds) with { Worker = worker.Name, ResumedFromEpoch = resumeFrom };
+            record = Make(id, run, "diverged", e.Message, null, null, sw.Elapsed.TotalSeconds) with { Worker = worker.Name, ResumedFromEpoch = resumeFrom?.Epochs };
         }
         catch (OperationCanceledException) when (claim.Lost.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
         {
@@ -217,9 +219,9 @@ public static class SweepRunner
         }
         catch (OperationCanceledException)
         {
-            int? kept = ResumableEpoch(checkpoint, id, null);
-            log?.Invoke($"{where}: interrupted; {(kept is int k ? $"its checkpoint after epoch {k} is kept for whoever continues it" : "no checkpoint yet")}");
-            worker.Write($"interrupted {id}{(kept is int k2 ? $" after epoch {k2}" : "")}");
+            var kept = ResumablePoint(checkpoint, id, null);
+            log?.Invoke($"{where}: interrupted; {(kept is { } k ? $"checkpointed after {Describe(k)} for whoever continues it" : "no checkpoint yet")}");
+            worker.Write($"interrupted {id}{(kept is { } k2 ? $" after {Describe(k2)}" : "")}");
             throw;
         }
         if (claim.Lost.IsCancellationRequested) { worker.Write($"lost {id} to {claim.LostTo}"); return null; }
@@ -232,15 +234,15 @@ public static class SweepRunner
         return record;
     }
 
-    /// <summary>The epochs done in a run's checkpoint, when there is one of this very run that can be read.</summary>
-    private static int? ResumableEpoch(string checkpoint, string id, Action<string>? log)
+    /// <summary>Where a run's checkpoint stands (epochs done, and batches of the next one when it was interrupted inside it), when there is one of this very run that can be read.</summary>
+    private static (int Epochs, int? Batches)? ResumablePoint(string checkpoint, string id, Action<string>? log)
     {
         if (!File.Exists(checkpoint)) return null;
         try
         {
-            var (spec, done) = TrainingCheckpoint.ReadHeader(checkpoint);
+            var (spec, done, batches) = TrainingCheckpoint.ReadHeader(checkpoint);
             if (spec is null || RunId(spec) != id) { log?.Invoke($"warning: {checkpoint} belongs to another run; starting over"); return null; }
-            return done;
+            return done is int d ? (d, batches) : null;
         }
         catch (Exception e) when (e is InvalidDataException or IOException or JsonException or EndOfStreamException)
         {
@@ -248,6 +250,9 @@ public static class SweepRunner
             return null;
         }
     }
+
+    private static string Describe((int Epochs, int? Batches) point) =>
+        point.Batches is int b ? $"epoch {point.Epochs + 1}, batch {b}" : $"epoch {point.Epochs}";
 
     /// <summary>"min" or "max" for an FF loss direction; "ce" for an architecture without one (cross-entropy).</summary>
     private static string LossId(RunSpec run) =>

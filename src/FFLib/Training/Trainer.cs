@@ -57,6 +57,17 @@ public sealed record BatchStart(int Epoch, int Batch, int Batches, TrainingPhase
 /// <summary>Where a training run is, reported after every batch.</summary>
 public readonly record struct TrainingProgress(int Epoch, int Epochs, int Batch, int Batches, long SamplesSeen, float Loss, TimeSpan Elapsed);
 
+/// <summary>
+/// Where training stopped inside an epoch (cancelled between two batches): with the model, its
+/// optimisers and the random source as they were then, all an exact resume needs.
+/// </summary>
+/// <param name="Epoch">The 1-based epoch that was interrupted.</param>
+/// <param name="BatchesDone">Batches of it already trained.</param>
+/// <param name="Order">The epoch's shuffled order of the training images.</param>
+/// <param name="LossSums">Per loss, the sum over the batches done.</param>
+/// <param name="Seconds">Training seconds spent in the epoch so far.</param>
+public sealed record PartialEpoch(int Epoch, int BatchesDone, int[] Order, double[] LossSums, double Seconds);
+
 /// <summary>Metrics of one finished epoch.</summary>
 /// <param name="Epoch">1-based epoch number.</param>
 /// <param name="Phase">What the epoch trained.</param>
@@ -97,6 +108,13 @@ public sealed class Trainer
     /// <summary>Called before every batch.</summary>
     public Action<BatchStart>? BeforeBatch { get; init; }
 
+    /// <summary>
+    /// Called when cancellation stops training between two batches, just before the
+    /// <see cref="OperationCanceledException"/>, with where the epoch stood: to checkpoint it and
+    /// continue later with <see cref="Train(ITrainableModel, ImageDataset, ImageDataset?, TrainingOptions, FFRandom, PartialEpoch, CancellationToken)"/>.
+    /// </summary>
+    public Action<PartialEpoch>? Interrupted { get; init; }
+
     /// <summary>The label scorer hard negatives use: the model itself (FFNN, FFRNN) or the FFNN+C stack.</summary>
     internal static ILabelScorer? HardNegativeScorer(ITrainableModel model) => model switch
     {
@@ -121,7 +139,23 @@ public sealed class Trainer
     /// Returns the metrics of the epochs run now.
     /// </summary>
     public IReadOnlyList<EpochMetrics> Train(ITrainableModel model, ImageDataset train, ImageDataset? validation,
-        TrainingOptions options, FFRandom random, int startEpoch, CancellationToken cancellationToken = default)
+        TrainingOptions options, FFRandom random, int startEpoch, CancellationToken cancellationToken = default) =>
+        Run(model, train, validation, options, random, startEpoch, null, cancellationToken);
+
+    /// <summary>
+    /// Continues an epoch that <see cref="Interrupted"/> reported, the model, optimisers and random
+    /// source restored to that moment: the rest of its batches in the same order, then the later
+    /// epochs. Ends bit-identical to an uninterrupted run.
+    /// </summary>
+    public IReadOnlyList<EpochMetrics> Train(ITrainableModel model, ImageDataset train, ImageDataset? validation,
+        TrainingOptions options, FFRandom random, PartialEpoch resume, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(resume);
+        return Run(model, train, validation, options, random, resume.Epoch, resume, cancellationToken);
+    }
+
+    private IReadOnlyList<EpochMetrics> Run(ITrainableModel model, ImageDataset train, ImageDataset? validation,
+        TrainingOptions options, FFRandom random, int startEpoch, PartialEpoch? resume, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(train);
@@ -147,6 +181,8 @@ public sealed class Trainer
         var total = Stopwatch.StartNew();
         long seen = (long)(startEpoch - 1) * n;
         if (startEpoch < 1) throw new ArgumentOutOfRangeException(nameof(startEpoch), startEpoch, "startEpoch is 1-based.");
+        if (resume is not null && (resume.Epoch > plan.Count || resume.Order.Length != n || (uint)resume.BatchesDone > (uint)batches))
+            throw new ArgumentException($"The interrupted epoch (epoch {resume.Epoch}, {resume.BatchesDone} batches, {resume.Order.Length} images) does not belong to this run ({plan.Count} epochs of {batches} batches over {n} images).", nameof(resume));
         for (int epoch = startEpoch; epoch <= plan.Count; epoch++)
         {
             var phase = plan[epoch - 1];
@@ -154,12 +190,31 @@ public sealed class Trainer
             var names = model.LossNames(phase);
             int layers = names.Count;
             var sw = Stopwatch.StartNew();
-            for (int i = 0; i < n; i++) order[i] = i;
-            random.Shuffle(order.AsSpan());
             var lossSums = new double[layers];
-            for (int bi = 0; bi < batches; bi++)
+            int firstBatch = 0;
+            double earlierSeconds = 0;
+            if (resume is not null && epoch == resume.Epoch)
             {
-                cancellationToken.ThrowIfCancellationRequested();
+                // The interrupted epoch: its order and loss sums as they were; the random source already is.
+                if (resume.LossSums.Length != layers) throw new ArgumentException($"The interrupted epoch has {resume.LossSums.Length} loss sums; this phase has {layers} losses.", nameof(resume));
+                resume.Order.CopyTo(order, 0);
+                resume.LossSums.CopyTo(lossSums, 0);
+                firstBatch = resume.BatchesDone;
+                earlierSeconds = resume.Seconds;
+                seen += Math.Min((long)firstBatch * bs, n);
+            }
+            else
+            {
+                for (int i = 0; i < n; i++) order[i] = i;
+                random.Shuffle(order.AsSpan());
+            }
+            for (int bi = firstBatch; bi < batches; bi++)
+            {
+                if (cancellationToken.IsCancellationRequested)
+                {
+                    Interrupted?.Invoke(new PartialEpoch(epoch, bi, order.ToArray(), lossSums.ToArray(), earlierSeconds + sw.Elapsed.TotalSeconds));
+                    cancellationToken.ThrowIfCancellationRequested();
+                }
                 BeforeBatch?.Invoke(new BatchStart(epoch, bi + 1, batches, phase, model));
                 int start = bi * bs, count = Math.Min(bs, n - start);
                 var idx = order.AsSpan(start, count);
@@ -185,7 +240,7 @@ public sealed class Trainer
                 seen += count;
                 Progress?.Report(new TrainingProgress(epoch, plan.Count, bi + 1, batches, seen, mean, total.Elapsed));
             }
-            double trainSeconds = sw.Elapsed.TotalSeconds;
+            double trainSeconds = earlierSeconds + sw.Elapsed.TotalSeconds;
             double? valAcc = null;
             double valSeconds = 0;
             if (options.ValidateEachEpoch && validation is { Count: > 0 })

@@ -10,11 +10,12 @@ namespace FFLib.Training;
 
 /// <summary>Everything needed to continue a run exactly where it stopped.</summary>
 /// <param name="Model">The model with its optimiser state restored.</param>
-/// <param name="Random">The run's random source, in the state it had after the last finished epoch.</param>
+/// <param name="Random">The run's random source, in the state it had after the last finished epoch (or at the interrupted batch).</param>
 /// <param name="EpochsDone">Finished epochs.</param>
 /// <param name="History">Their metrics.</param>
 /// <param name="Spec">The run's specification.</param>
-public sealed record TrainingState(ITrainableModel Model, FFRandom Random, int EpochsDone, IReadOnlyList<EpochMetrics> History, RunSpec Spec);
+/// <param name="Partial">The epoch after them, when it was interrupted between two batches (null: none).</param>
+public sealed record TrainingState(ITrainableModel Model, FFRandom Random, int EpochsDone, IReadOnlyList<EpochMetrics> History, RunSpec Spec, PartialEpoch? Partial = null);
 
 /// <summary>
 /// Resumable training checkpoints: one safetensors file (written atomically) holding the model
@@ -37,7 +38,9 @@ public static class TrainingCheckpoint
     };
 
     /// <summary>Saves the state after <paramref name="epochsDone"/> epochs.</summary>
-    public static void Save(string path, ITrainableModel model, FFRandom random, int epochsDone, IReadOnlyList<EpochMetrics> history, RunSpec spec)
+    /// <remarks>With <paramref name="partial"/>, the state is inside epoch <c>epochsDone + 1</c>, after <see cref="PartialEpoch.BatchesDone"/> of its batches.</remarks>
+    public static void Save(string path, ITrainableModel model, FFRandom random, int epochsDone, IReadOnlyList<EpochMetrics> history, RunSpec spec,
+        PartialEpoch? partial = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(random);
@@ -69,6 +72,20 @@ public static class TrainingCheckpoint
             ["spec"] = JsonSerializer.Serialize(spec, Json),
         };
         if (model is IRandomStateOwner owner) meta["state_rng"] = StateJson(owner.StateRandom);
+        if (partial is not null)
+        {
+            if (partial.Epoch != epochsDone + 1) throw new ArgumentException($"An interrupted epoch {partial.Epoch} cannot follow {epochsDone} finished epochs.", nameof(partial));
+            if (partial.Order.Length >= 1 << 24) throw new ArgumentException("More than 2^24 training images: the epoch's order would not be exact in float32.", nameof(partial));
+            meta["partial_epoch"] = new JsonObject
+            {
+                ["epoch"] = partial.Epoch,
+                ["batches_done"] = partial.BatchesDone,
+                ["loss_sums"] = new JsonArray(partial.LossSums.Select(x => (JsonNode)x.ToString("R", CultureInfo.InvariantCulture)).ToArray()),
+                ["seconds"] = partial.Seconds,
+            }.ToJsonString();
+            // The order as float32: exact for image indices below 2^24.
+            tensors.Add(new NamedTensor("trainer.order", [partial.Order.Length], partial.Order.Select(i => (float)i).ToArray()));
+        }
         ModelCheckpoint.Write(path, model, TrainingRun.TrainingMetadata(spec, null), quantize: false, tensors, meta);
     }
 
@@ -107,7 +124,16 @@ public static class TrainingCheckpoint
             var history = JsonSerializer.Deserialize<List<EpochMetrics>>(m["history"], Json) ?? [];
             var spec = ReadSpec(m["spec"]) ?? throw new InvalidDataException($"{path}: the run specification is empty.");
             int done = int.Parse(m["epochs_done"], CultureInfo.InvariantCulture);
-            return new TrainingState(model, random, done, history, spec);
+            PartialEpoch? partial = null;
+            if (m.TryGetValue("partial_epoch", out var pj))
+            {
+                var p = JsonNode.Parse(pj)!.AsObject();
+                var order = file.Get("trainer.order").Data.Select(v => (int)v).ToArray();
+                partial = new PartialEpoch(p["epoch"]!.GetValue<int>(), p["batches_done"]!.GetValue<int>(), order,
+                    p["loss_sums"]!.AsArray().Select(x => double.Parse(x!.GetValue<string>(), CultureInfo.InvariantCulture)).ToArray(), p["seconds"]!.GetValue<double>());
+                if (partial.Epoch != done + 1 || partial.BatchesDone < 0) throw new InvalidDataException($"{path}: the interrupted epoch {partial.Epoch} does not follow the {done} finished ones.");
+            }
+            return new TrainingState(model, random, done, history, spec, partial);
         }
         catch (Exception e) when (e is KeyNotFoundException or JsonException or FormatException or ArgumentException or NullReferenceException or InvalidOperationException)
         {
@@ -115,8 +141,8 @@ public static class TrainingCheckpoint
         }
     }
 
-    /// <summary>The run specification and epochs done of a checkpoint file, read from its header alone (no tensors).</summary>
-    internal static (RunSpec? Spec, int? EpochsDone) ReadHeader(string path)
+    /// <summary>The run specification, epochs done and batches done of an interrupted epoch (null: none) of a checkpoint file, from its header alone.</summary>
+    internal static (RunSpec? Spec, int? EpochsDone, int? BatchesDone) ReadHeader(string path)
     {
         using var fs = File.OpenRead(path);
         Span<byte> len = stackalloc byte[8];
@@ -128,7 +154,8 @@ public static class TrainingCheckpoint
         var meta = JsonNode.Parse(header)?["__metadata__"];
         var spec = meta?["spec"]?.GetValue<string>() is string s ? ReadSpec(s) : null;
         int? done = int.TryParse(meta?["epochs_done"]?.GetValue<string>(), NumberStyles.None, CultureInfo.InvariantCulture, out int d) ? d : null;
-        return (spec, done);
+        int? batches = meta?["partial_epoch"]?.GetValue<string>() is string pj ? JsonNode.Parse(pj)?["batches_done"]?.GetValue<int>() : null;
+        return (spec, done, batches);
     }
 
     /// <summary>

@@ -83,15 +83,20 @@ public sealed record RunResult(
 public static class TrainingRun
 {
     /// <summary>Runs <paramref name="spec"/>; writes model.safetensors and run.json when an output folder is set.</summary>
+    /// <remarks>
+    /// Cancelling stops training between two batches; with <see cref="RunSpec.CheckpointEvery"/> set and an
+    /// output folder, the state at that batch is saved as the checkpoint first (unless
+    /// <paramref name="checkpointWhenCancelled"/> says no), so <see cref="Resume"/> continues mid-epoch.
+    /// </remarks>
     public static RunResult Execute(RunSpec spec, IProgress<TrainingProgress>? progress = null,
-        Action<EpochMetrics>? epochCompleted = null, CancellationToken cancellationToken = default)
+        Action<EpochMetrics>? epochCompleted = null, CancellationToken cancellationToken = default, Func<bool>? checkpointWhenCancelled = null)
     {
         ArgumentNullException.ThrowIfNull(spec);
         Validate(spec);
         var split = Prepare(spec);
         var random = new FFRandom(spec.Seed);
         var model = CreateModel(spec, split.Train.Features, split.Train.Classes, random);
-        return Run(spec, split, model, random, 0, [], progress, epochCompleted, cancellationToken);
+        return Run(spec, split, model, random, 0, [], null, progress, epochCompleted, cancellationToken, checkpointWhenCancelled);
     }
 
     /// <summary>
@@ -101,7 +106,7 @@ public static class TrainingRun
     /// <remarks><paramref name="data"/>: where to find the data now (null: as the checkpoint recorded); a run taken over on another machine names its own.</remarks>
     public static RunResult Resume(string folder, IProgress<TrainingProgress>? progress = null,
         Action<EpochMetrics>? epochCompleted = null, CancellationToken cancellationToken = default, ComputeBackend? backend = null,
-        DatasetLoadOptions? data = null)
+        DatasetLoadOptions? data = null, Func<bool>? checkpointWhenCancelled = null)
     {
         ArgumentNullException.ThrowIfNull(folder);
         string path = Directory.Exists(folder) ? Path.Combine(folder, TrainingCheckpoint.FileName) : folder;
@@ -109,7 +114,7 @@ public static class TrainingRun
         var state = TrainingCheckpoint.Load(path);
         var spec = state.Spec with { OutputDirectory = Directory.Exists(folder) ? folder : Path.GetDirectoryName(Path.GetFullPath(path)), Backend = backend, Data = data ?? state.Spec.Data };
         Validate(spec);
-        return Run(spec, Prepare(spec), state.Model, state.Random, state.EpochsDone, state.History, progress, epochCompleted, cancellationToken);
+        return Run(spec, Prepare(spec), state.Model, state.Random, state.EpochsDone, state.History, state.Partial, progress, epochCompleted, cancellationToken, checkpointWhenCancelled);
     }
 
     private static void Validate(RunSpec spec)
@@ -133,7 +138,8 @@ public static class TrainingRun
     }
 
     private static RunResult Run(RunSpec spec, Split split, ITrainableModel model, FFRandom random, int epochsDone, IReadOnlyList<EpochMetrics> previous,
-        IProgress<TrainingProgress>? progress, Action<EpochMetrics>? epochCompleted, CancellationToken cancellationToken)
+        PartialEpoch? partial, IProgress<TrainingProgress>? progress, Action<EpochMetrics>? epochCompleted, CancellationToken cancellationToken,
+        Func<bool>? checkpointWhenCancelled)
     {
         var history = previous.ToList();
         var phases = progress as IRunPhaseObserver;
@@ -148,12 +154,12 @@ public static class TrainingRun
         if (dir is not null) Directory.CreateDirectory(dir);
         var tracker = spec.TrackSparsityEvery is int every ? new Analysis.SparsityTracker(every) : null;
         string? sparsityCsv = dir is null ? null : Path.Combine(dir, "sparsity.csv");
-        if (tracker is not null && epochsDone > 0)
+        if (tracker is not null && (epochsDone > 0 || partial is not null))
         {
             // Resuming: the samples written with the checkpoint, and the batch count where it was taken.
             long batchesPerEpoch = (split.Train.Count + spec.Training.BatchSize - 1) / spec.Training.BatchSize;
             var earlier = sparsityCsv is not null && File.Exists(sparsityCsv) ? Analysis.SparsityTracker.ReadCsv(sparsityCsv) : [];
-            tracker.Restore(earlier, epochsDone * batchesPerEpoch);
+            tracker.Restore(earlier, epochsDone * batchesPerEpoch + (partial?.BatchesDone ?? 0));
         }
         void OnEpoch(EpochMetrics m)
         {
@@ -167,11 +173,19 @@ public static class TrainingRun
             }
             epochCompleted?.Invoke(m);
         }
-        var trainer = new Trainer { Progress = progress, EpochCompleted = OnEpoch, BeforeBatch = tracker is null ? null : tracker.BeforeBatch };
+        void OnInterrupted(PartialEpoch p)
+        {
+            // Stopped between two batches (SIGTERM, preemption): the state at this batch becomes the checkpoint.
+            if (dir is null || spec.CheckpointEvery is null || !(checkpointWhenCancelled?.Invoke() ?? true)) return;
+            TrainingCheckpoint.Save(Path.Combine(dir, TrainingCheckpoint.FileName), model, random, p.Epoch - 1, history, spec, p);
+            tracker?.WriteCsv(sparsityCsv!);
+        }
+        var trainer = new Trainer { Progress = progress, EpochCompleted = OnEpoch, BeforeBatch = tracker is null ? null : tracker.BeforeBatch, Interrupted = OnInterrupted };
         var sw = Stopwatch.StartNew();
         try
         {
-            trainer.Train(model, split.Train, split.Validation, spec.Training, random, epochsDone + 1, cancellationToken);
+            if (partial is not null) trainer.Train(model, split.Train, split.Validation, spec.Training, random, partial, cancellationToken);
+            else trainer.Train(model, split.Train, split.Validation, spec.Training, random, epochsDone + 1, cancellationToken);
         }
         catch (TrainingDivergedException e) when (dir is not null)
         {
@@ -190,7 +204,7 @@ public static class TrainingRun
             AtomicFile.WriteAllText(Path.Combine(dir, "run.json"), record.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
             throw;
         }
-        double trainSeconds = sw.Elapsed.TotalSeconds + previous.Sum(e => e.TrainSeconds + e.ValidationSeconds);
+        double trainSeconds = sw.Elapsed.TotalSeconds + previous.Sum(e => e.TrainSeconds + e.ValidationSeconds) + (partial?.Seconds ?? 0);
         tracker?.RecordFinal(model);
         sw.Restart();
         phases?.PhaseStarted($"testing on {split.Test.Count} images");

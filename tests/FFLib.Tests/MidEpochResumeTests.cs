@@ -1,0 +1,67 @@
+using FFLib.Data;
+using FFLib.IO;
+using FFLib.Models;
+using FFLib.Training;
+using Xunit;
+
+namespace FFLib.Tests;
+
+/// <summary>
+/// A run stopped between two batches (SIGTERM, preemption) checkpoints where it is, and resuming
+/// finishes it bit-identical to an uninterrupted run: same weights, same sparsity record.
+/// </summary>
+public sealed class MidEpochResumeTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("fflib-midepoch-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private sealed class CancelAfter(CancellationTokenSource cts, int batches) : IProgress<TrainingProgress>
+    {
+        private int _seen;
+
+        public void Report(TrainingProgress value)
+        {
+            if (++_seen == batches) cts.Cancel();
+        }
+    }
+
+    [Theory]
+    [InlineData("ffnn", 15)]  // epoch 2, after its 4th batch (11 batches per epoch)
+    [InlineData("ffc", 27)]   // epoch 3: the classifier phase
+    [InlineData("ffrnn", 13)]
+    [InlineData("bpnn", 21)]
+    public void InterruptedMidEpochResumesToTheSameWeights(string arch, int stopAfter)
+    {
+        string data = SweepClusterTests.SyntheticMnist(Path.Combine(_dir, "data"), 600, 60);
+        RunSpec Spec(string dir) => new()
+        {
+            Architecture = ArchitectureRegistry.Get(arch),
+            Model = new ModelSettings { HiddenSizes = [16, 12], Threshold = 0.5f, TrainFrames = 2, TestFrameLow = 1, TestFrameHigh = 3 },
+            Training = new TrainingOptions { Epochs = 4, BatchSize = 50 },
+            Seed = 5,
+            CheckpointEvery = 1,
+            TrackSparsityEvery = 3,
+            Data = new DatasetLoadOptions { DataDirectory = data, AllowDownload = false },
+            OutputDirectory = dir,
+        };
+        string whole = Path.Combine(_dir, arch + "-whole"), cut = Path.Combine(_dir, arch + "-cut");
+        var expected = TrainingRun.Execute(Spec(whole));
+
+        using (var cts = new CancellationTokenSource())
+            Assert.ThrowsAny<OperationCanceledException>(() => TrainingRun.Execute(Spec(cut), new CancelAfter(cts, stopAfter), cancellationToken: cts.Token));
+        var state = TrainingCheckpoint.Load(Path.Combine(cut, TrainingCheckpoint.FileName));
+        Assert.NotNull(state.Partial);
+        Assert.Equal(stopAfter / 11, state.EpochsDone);
+        Assert.Equal(stopAfter % 11, state.Partial!.BatchesDone);
+        Assert.False(File.Exists(Path.Combine(cut, "model.safetensors")));
+
+        var resumed = TrainingRun.Resume(cut);
+        Assert.Equal(expected.TestAccuracy, resumed.TestAccuracy);
+        var a = SafeTensors.Read(Path.Combine(whole, "model.safetensors"));
+        var b = SafeTensors.Read(Path.Combine(cut, "model.safetensors"));
+        foreach (var t in a.Tensors) Assert.True(t.Data.AsSpan().SequenceEqual(b.Get(t.Name).Data), $"{t.Name} differs");
+        Assert.Equal(File.ReadAllLines(Path.Combine(whole, "sparsity.csv")), File.ReadAllLines(Path.Combine(cut, "sparsity.csv")));
+        Assert.Equal(expected.Epochs.Select(e => e.LayerLosses.ToArray()), resumed.Epochs.Select(e => e.LayerLosses.ToArray()));
+    }
+}
