@@ -32,6 +32,7 @@ internal static class SweepCommand
         var claimTimeout = new Option<double>("--claim-timeout") { Description = "Seconds without a heartbeat after which another worker takes a run over.", DefaultValueFactory = _ => 300 };
         var noWait = new Option<bool>("--no-wait") { Description = "Exit when the unfinished runs are all held by other workers, instead of waiting to take over any whose worker dies." };
         var checkpointEvery = new Option<int>("--checkpoint-every") { Description = "Checkpoint each run every N epochs into DIR/work/ (0: never); an interrupted or taken-over run continues from it.", DefaultValueFactory = _ => 1 };
+        var checkpointMinutes = new Option<double?>("--checkpoint-minutes") { Description = "Also checkpoint each run inside an epoch every M minutes (long epochs: a killed node loses at most M minutes of the run)." };
         var saveModels = new Option<bool>("--save-models") { Description = "Keep every completed run's model as DIR/models/ID.safetensors." };
         var yes = new Option<bool>("--yes") { Description = string.Create(CultureInfo.InvariantCulture, $"Run a grid of more than {SweepSpec.ConfirmAbove:N0} runs.") };
         var sweepDevice = Cli.DeviceOption();
@@ -39,7 +40,7 @@ internal static class SweepCommand
         {
             sweepDevice,
             models, datasets, grid, seeds, epochs, batch, trainLimit, testLimit, results, shard, shards, retry, threads, dataDir, track,
-            claimTimeout, noWait, checkpointEvery, saveModels, yes,
+            claimTimeout, noWait, checkpointEvery, checkpointMinutes, saveModels, yes,
         };
         cmd.SetAction(pr => Cli.Run(() =>
         {
@@ -67,6 +68,8 @@ internal static class SweepCommand
             if (!(timeout >= 1 && timeout <= 7 * 86400)) throw new UsageException($"--claim-timeout must be between 1 second and 7 days, not {timeout}.");
             int ce = pr.GetValue(checkpointEvery);
             if (ce < 0) throw new UsageException($"--checkpoint-every must be 0 (never) or a number of epochs, not {ce}.");
+            double? cm = pr.GetValue(checkpointMinutes);
+            if (cm is double m && !(m > 0 && double.IsFinite(m))) throw new UsageException($"--checkpoint-minutes must be a positive number of minutes, not {m}.");
             var (index, count) = ParseShard(pr.GetValue(shard), pr.GetValue(shards));
             spec = spec with { Backend = Cli.OpenDevice(pr.GetValue(sweepDevice)!) };
             var runs = spec.Expand();
@@ -81,6 +84,7 @@ internal static class SweepCommand
                 ClaimTimeout = TimeSpan.FromSeconds(timeout),
                 WaitForOthers = !pr.GetValue(noWait),
                 CheckpointEvery = ce == 0 ? null : ce,
+                CheckpointMinutes = cm,
                 SaveModels = pr.GetValue(saveModels),
                 Log = Console.Error.WriteLine,
             }, interrupt.Token);

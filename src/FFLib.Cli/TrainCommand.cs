@@ -39,6 +39,7 @@ internal static class TrainCommand
         var dataDir = new Option<string?>("--data-dir") { Description = "Folder holding the dataset's files (IDX, raw or .gz)." };
         var noDownload = new Option<bool>("--no-download") { Description = "Never download; fail if no local copy is found." };
         var checkpointEvery = new Option<int?>("--checkpoint-every") { Description = "Save a resumable checkpoint (model, optimiser, random state) in the output folder every N epochs." };
+        var checkpointMinutes = new Option<double?>("--checkpoint-minutes") { Description = "Also checkpoint inside an epoch, every M minutes (long epochs: a kill loses at most M minutes)." };
         var resume = new Option<string?>("--resume") { Description = "Continue the run in this folder from its checkpoint (its settings come from the checkpoint)." };
         var trackSparsity = new Option<int?>("--track-sparsity") { Description = "Record the four sparsity metrics of every weight matrix every N batches: sparsity.csv and one PNG per metric in the output folder." };
 
@@ -46,7 +47,7 @@ internal static class TrainCommand
         var cmd = new Command("train", "Train a model on a dataset, report validation and test accuracy, save it.")
         {
             device,
-            model, dataset, preset, layers, epochs, batch, lr, classifierLr, beta, kTrain, kTestLow, kTestHigh, threshold, loss, negatives, seed, trainLimit, testLimit, valFraction, threads, outDir, overwrite, dataDir, noDownload, trackSparsity, checkpointEvery, resume,
+            model, dataset, preset, layers, epochs, batch, lr, classifierLr, beta, kTrain, kTestLow, kTestHigh, threshold, loss, negatives, seed, trainLimit, testLimit, valFraction, threads, outDir, overwrite, dataDir, noDownload, trackSparsity, checkpointEvery, checkpointMinutes, resume,
         };
         cmd.SetAction(pr => Cli.Run(() =>
         {
@@ -120,8 +121,10 @@ internal static class TrainCommand
                 Backend = Cli.OpenDevice(pr.GetValue(device)!),
                 TrackSparsityEvery = pr.GetValue(trackSparsity),
                 CheckpointEvery = pr.GetValue(checkpointEvery),
+                CheckpointMinutes = pr.GetValue(checkpointMinutes),
             };
             if (spec.CheckpointEvery is < 1) throw new UsageException($"--checkpoint-every must be at least 1 epoch, not {spec.CheckpointEvery}.");
+            if (spec.CheckpointMinutes is double cm && !(cm > 0 && double.IsFinite(cm))) throw new UsageException($"--checkpoint-minutes must be a positive number of minutes, not {cm}.");
             if (spec.TrackSparsityEvery is < 1) throw new UsageException($"--track-sparsity must be at least 1 batch, not {spec.TrackSparsityEvery}.");
             try { spec.Model.Validate(); }
             catch (ArgumentOutOfRangeException e)
@@ -143,7 +146,7 @@ internal static class TrainCommand
                 : $"θ {spec.Model.Threshold.ToString(CultureInfo.InvariantCulture)}, loss {(direction == LossDirection.Minimize ? "min (L−)" : "max (L+)")}";
             Console.Error.WriteLine($"fflib train: {ModelCheckpoint.ArchitectureId(arch)} {string.Join("×", sizes)} on {DatasetCatalog.IdOf(kind)}, {spec.Training.Epochs} epoch{(spec.Training.Epochs == 1 ? "" : "s")}, batch {spec.Training.BatchSize}, lr {learningRate.ToString(CultureInfo.InvariantCulture)}, {rule}, seed {spec.Seed}, {nThreads} thread(s), {ComputeSettings.SimdPath}");
             RunResult result;
-            using (var interrupt = new Interruption(spec.CheckpointEvery is null
+            using (var interrupt = new Interruption(spec.CheckpointEvery is null && spec.CheckpointMinutes is null
                        ? "nothing was saved (--checkpoint-every N makes a run resumable)"
                        : $"fflib train --resume {spec.OutputDirectory} continues from the last checkpoint"))
             using (var display = new ProgressDisplay(classifierLater: arch.UsedSettings.HasFlag(ModelSettingKinds.ClassifierLearningRate)))

@@ -65,3 +65,50 @@ public sealed class MidEpochResumeTests : IDisposable
         Assert.Equal(expected.Epochs.Select(e => e.LayerLosses.ToArray()), resumed.Epochs.Select(e => e.LayerLosses.ToArray()));
     }
 }
+
+/// <summary>Time-based checkpoints inside an epoch: a run killed without any chance to save resumes from the last one.</summary>
+public sealed class TimedCheckpointTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("fflib-timed-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private sealed class CancelAfter(CancellationTokenSource cts, int batches) : IProgress<TrainingProgress>
+    {
+        private int _seen;
+
+        public void Report(TrainingProgress value)
+        {
+            if (++_seen == batches) cts.Cancel();
+        }
+    }
+
+    [Fact]
+    public void ACheckpointEveryFewMinutesLandsBetweenBatchesAndResumesExactly()
+    {
+        string data = SweepClusterTests.SyntheticMnist(Path.Combine(_dir, "data"), 600, 60);
+        RunSpec Spec(string dir, double? minutes) => new()
+        {
+            Model = new ModelSettings { HiddenSizes = [16, 12], Threshold = 0.5f },
+            Training = new TrainingOptions { Epochs = 3, BatchSize = 50 },
+            Seed = 9,
+            CheckpointMinutes = minutes,
+            Data = new DatasetLoadOptions { DataDirectory = data, AllowDownload = false },
+            OutputDirectory = dir,
+        };
+        string whole = Path.Combine(_dir, "whole"), killed = Path.Combine(_dir, "killed");
+        TrainingRun.Execute(Spec(whole, null));
+        // A tiny interval: every batch boundary is due. The stop saves nothing itself (as after a kill -9),
+        // so the file on disk is the snapshot taken before the last batch that ran.
+        using (var cts = new CancellationTokenSource())
+            Assert.ThrowsAny<OperationCanceledException>(() =>
+                TrainingRun.Execute(Spec(killed, 1e-9), new CancelAfter(cts, 17), cancellationToken: cts.Token, checkpointWhenCancelled: () => false));
+        var state = TrainingCheckpoint.Load(Path.Combine(killed, TrainingCheckpoint.FileName));
+        Assert.Equal(1, state.EpochsDone);
+        Assert.Equal(5, state.Partial!.BatchesDone); // batch 17 of the run is batch 6 of epoch 2; the snapshot precedes it
+        TrainingRun.Resume(killed);
+        var a = SafeTensors.Read(Path.Combine(whole, "model.safetensors"));
+        var b = SafeTensors.Read(Path.Combine(killed, "model.safetensors"));
+        foreach (var t in a.Tensors) Assert.True(t.Data.AsSpan().SequenceEqual(b.Get(t.Name).Data), $"{t.Name} differs");
+    }
+}

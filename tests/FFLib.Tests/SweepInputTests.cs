@@ -44,6 +44,7 @@ public sealed class SweepInputTests : IDisposable
     [InlineData("--shard 4/4", "--shard must be i/N with 0 ≤ i < N")]
     [InlineData("--claim-timeout 0", "--claim-timeout must be between 1 second and 7 days")]
     [InlineData("--checkpoint-every -1", "--checkpoint-every must be 0 (never) or a number of epochs")]
+    [InlineData("--checkpoint-minutes 0", "--checkpoint-minutes must be a positive number of minutes")]
     public void EveryGridMistakeIsRefusedBeforeAnyRun(string options, string expected)
     {
         string results = Path.Combine(_dir, "never");

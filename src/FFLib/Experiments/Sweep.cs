@@ -36,6 +36,9 @@ public sealed record SweepWorkerOptions
     /// <summary>Write an exact-resume checkpoint into work/ID/ every N epochs, so a run interrupted or taken over continues from it; null: off.</summary>
     public int? CheckpointEvery { get; init; } = 1;
 
+    /// <summary>Also checkpoint inside an epoch every M minutes (see <see cref="RunSpec.CheckpointMinutes"/>); null: only at epoch ends.</summary>
+    public double? CheckpointMinutes { get; init; }
+
     /// <summary>Keep each completed run's model as models/ID.safetensors.</summary>
     public bool SaveModels { get; init; }
 
@@ -190,7 +193,7 @@ public static class SweepRunner
         string work = Path.Combine(resultsDir, "work", id);
         string checkpoint = Path.Combine(work, TrainingCheckpoint.FileName);
         var resumeFrom = ResumablePoint(checkpoint, id, log);
-        bool keepFiles = options.CheckpointEvery is not null || options.SaveModels;
+        bool keepFiles = options.CheckpointEvery is not null || options.CheckpointMinutes is not null || options.SaveModels;
         log?.Invoke(resumeFrom is { } r0 ? $"{where}: resuming after {Describe(r0)}" : $"{where}: running");
         worker.Write(resumeFrom is { } r1 ? $"resumed {id} after {Describe(r1)}" : $"started {id}");
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, claim.Lost);
@@ -202,7 +205,7 @@ public static class SweepRunner
             bool SaveOnStop() => !claim.Lost.IsCancellationRequested;
             var result = resumeFrom is not null
                 ? TrainingRun.Resume(work, cancellationToken: stop.Token, backend: run.Backend, data: run.Data, checkpointWhenCancelled: SaveOnStop)
-                : TrainingRun.Execute(run with { OutputDirectory = keepFiles ? work : null, CheckpointEvery = options.CheckpointEvery }, cancellationToken: stop.Token, checkpointWhenCancelled: SaveOnStop);
+                : TrainingRun.Execute(run with { OutputDirectory = keepFiles ? work : null, CheckpointEvery = options.CheckpointEvery, CheckpointMinutes = options.CheckpointMinutes }, cancellationToken: stop.Token, checkpointWhenCancelled: SaveOnStop);
             var report = ModelAnalysis.Analyze(result.Model);
             record = Make(id, run, "completed", null, result.TestAccuracy, report.Parameters, sw.Elapsed.TotalSeconds)
                 with { SparsityOverTraining = result.SparsitySamples, Worker = worker.Name, ResumedFromEpoch = resumeFrom?.Epochs };

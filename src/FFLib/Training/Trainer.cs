@@ -115,6 +115,12 @@ public sealed class Trainer
     /// </summary>
     public Action<PartialEpoch>? Interrupted { get; init; }
 
+    /// <summary>Asked before every batch (after the first of the run) whether to take a snapshot now; when it says yes, <see cref="Snapshot"/> gets where the epoch stands.</summary>
+    public Func<bool>? SnapshotDue { get; init; }
+
+    /// <summary>Receives the state between two batches when <see cref="SnapshotDue"/> asks for it (e.g. a time-based checkpoint).</summary>
+    public Action<PartialEpoch>? Snapshot { get; init; }
+
     /// <summary>The label scorer hard negatives use: the model itself (FFNN, FFRNN) or the FFNN+C stack.</summary>
     internal static ILabelScorer? HardNegativeScorer(ITrainableModel model) => model switch
     {
@@ -215,6 +221,9 @@ public sealed class Trainer
                     Interrupted?.Invoke(new PartialEpoch(epoch, bi, order.ToArray(), lossSums.ToArray(), earlierSeconds + sw.Elapsed.TotalSeconds));
                     cancellationToken.ThrowIfCancellationRequested();
                 }
+                // Between two batches of an epoch (its start and end belong to the epoch checkpoints).
+                if (bi > firstBatch && Snapshot is not null && SnapshotDue?.Invoke() == true)
+                    Snapshot(new PartialEpoch(epoch, bi, order.ToArray(), lossSums.ToArray(), earlierSeconds + sw.Elapsed.TotalSeconds));
                 BeforeBatch?.Invoke(new BatchStart(epoch, bi + 1, batches, phase, model));
                 int start = bi * bs, count = Math.Min(bs, n - start);
                 var idx = order.AsSpan(start, count);

@@ -45,6 +45,12 @@ public sealed record RunSpec
     /// <summary>Write a resumable <see cref="TrainingCheckpoint"/> every N epochs (and after the last); null: off.</summary>
     public int? CheckpointEvery { get; init; }
 
+    /// <summary>
+    /// Also checkpoint inside an epoch, at the first batch after this many minutes since the last
+    /// checkpoint (for long epochs: a kill loses at most this much); null: only at epoch ends.
+    /// </summary>
+    public double? CheckpointMinutes { get; init; }
+
     /// <summary>Where the arithmetic runs (null: the CPU). Not part of the saved specification: a resumed run names its device again.</summary>
     [System.Text.Json.Serialization.JsonIgnore]
     public ComputeBackend? Backend { get; init; }
@@ -122,6 +128,7 @@ public static class TrainingRun
         if (spec.TrainLimit is < 1) throw new ArgumentOutOfRangeException(nameof(spec), spec.TrainLimit, "TrainLimit must be at least 1.");
         if (spec.TestLimit is < 1) throw new ArgumentOutOfRangeException(nameof(spec), spec.TestLimit, "TestLimit must be at least 1.");
         if (spec.CheckpointEvery is < 1) throw new ArgumentOutOfRangeException(nameof(spec), spec.CheckpointEvery, "CheckpointEvery must be at least 1 epoch.");
+        if (spec.CheckpointMinutes is double cm && !(cm > 0 && double.IsFinite(cm))) throw new ArgumentOutOfRangeException(nameof(spec), cm, "CheckpointMinutes must be a positive number of minutes.");
         spec.Training.Validate();
     }
 
@@ -161,26 +168,39 @@ public static class TrainingRun
             var earlier = sparsityCsv is not null && File.Exists(sparsityCsv) ? Analysis.SparsityTracker.ReadCsv(sparsityCsv) : [];
             tracker.Restore(earlier, epochsDone * batchesPerEpoch + (partial?.BatchesDone ?? 0));
         }
+        var sinceCheckpoint = Stopwatch.StartNew();
         void OnEpoch(EpochMetrics m)
         {
             history.Add(m);
             // The checkpoint is written after the epoch's validation, when model and random source are in their post-epoch state.
-            if (dir is not null && spec.CheckpointEvery is int ce && (m.Epoch % ce == 0 || m.Epoch == model.PlanEpochs(spec.Training.Epochs).Count))
+            if (dir is not null && (spec.CheckpointEvery is not null || spec.CheckpointMinutes is not null)
+                && (m.Epoch % (spec.CheckpointEvery ?? 1) == 0 || m.Epoch == model.PlanEpochs(spec.Training.Epochs).Count))
             {
                 TrainingCheckpoint.Save(Path.Combine(dir, TrainingCheckpoint.FileName), model, random, m.Epoch, history, spec);
                 // The sparsity record so far goes with it, so a resumed run continues the same series.
                 tracker?.WriteCsv(sparsityCsv!);
+                sinceCheckpoint.Restart();
             }
             epochCompleted?.Invoke(m);
         }
+        bool checkpointing = dir is not null && (spec.CheckpointEvery is not null || spec.CheckpointMinutes is not null);
+        void SaveInside(PartialEpoch p)
+        {
+            TrainingCheckpoint.Save(Path.Combine(dir!, TrainingCheckpoint.FileName), model, random, p.Epoch - 1, history, spec, p);
+            tracker?.WriteCsv(sparsityCsv!);
+            sinceCheckpoint.Restart();
+        }
+        // Stopped between two batches (SIGTERM, preemption): the state at this batch becomes the checkpoint.
         void OnInterrupted(PartialEpoch p)
         {
-            // Stopped between two batches (SIGTERM, preemption): the state at this batch becomes the checkpoint.
-            if (dir is null || spec.CheckpointEvery is null || !(checkpointWhenCancelled?.Invoke() ?? true)) return;
-            TrainingCheckpoint.Save(Path.Combine(dir, TrainingCheckpoint.FileName), model, random, p.Epoch - 1, history, spec, p);
-            tracker?.WriteCsv(sparsityCsv!);
+            if (checkpointing && (checkpointWhenCancelled?.Invoke() ?? true)) SaveInside(p);
         }
-        var trainer = new Trainer { Progress = progress, EpochCompleted = OnEpoch, BeforeBatch = tracker is null ? null : tracker.BeforeBatch, Interrupted = OnInterrupted };
+        var trainer = new Trainer
+        {
+            Progress = progress, EpochCompleted = OnEpoch, BeforeBatch = tracker is null ? null : tracker.BeforeBatch, Interrupted = OnInterrupted,
+            SnapshotDue = checkpointing && spec.CheckpointMinutes is double minutes ? () => sinceCheckpoint.Elapsed.TotalMinutes >= minutes : null,
+            Snapshot = checkpointing ? SaveInside : null,
+        };
         var sw = Stopwatch.StartNew();
         try
         {
