@@ -14,6 +14,7 @@ internal static class Program
         root.Subcommands.Add(PruneCommand.Create());
         root.Subcommands.Add(PruneCommand.CreateCompare());
         root.Subcommands.Add(SweepCommand.CreateSweep());
+        root.Subcommands.Add(SweepCommand.CreateStatus());
         root.Subcommands.Add(SweepCommand.CreateReport());
         root.Subcommands.Add(SweepCommand.CreateReproduce());
         root.Subcommands.Add(ExportCommand.Create());

@@ -97,6 +97,30 @@ internal static class SweepCommand
         return cmd;
     }
 
+    public static Command CreateStatus()
+    {
+        var results = new Option<string>("--results") { Description = "Results folder of a sweep.", Required = true };
+        var claimTimeout = new Option<double>("--claim-timeout") { Description = "The workers' --claim-timeout, seconds: older heartbeats are shown as stale.", DefaultValueFactory = _ => 300 };
+        var cmd = new Command("status", "Show a sweep in progress: finished runs, runs being trained (worker, heartbeat, checkpoint), interrupted runs waiting for a worker, files that are not records.") { results, claimTimeout };
+        cmd.SetAction(pr => Cli.Run(() =>
+        {
+            string dir = pr.GetValue(results)!;
+            if (!Directory.Exists(dir)) throw new UsageException($"--results {dir}: the folder does not exist.");
+            double timeout = pr.GetValue(claimTimeout);
+            if (!(timeout >= 1)) throw new UsageException($"--claim-timeout must be at least 1 second, not {timeout}.");
+            var st = SweepStatus.Read(dir, TimeSpan.FromSeconds(timeout));
+            var inv = CultureInfo.InvariantCulture;
+            Console.WriteLine(string.Create(inv, $"{dir}: {st.Completed} completed, {st.Diverged} diverged; {st.Claimed.Count} being trained; {st.Interrupted.Count} interrupted; {st.Workers} worker(s) so far{(st.Skipped.Count > 0 ? $"; {st.Skipped.Count} file(s) in runs/ are not records" : "")}"));
+            foreach (var c in st.Claimed)
+                Console.WriteLine(string.Create(inv, $"  running      {c.Id}  {c.Worker}  heartbeat {c.HeartbeatAge.TotalSeconds:F0} s ago{(c.Stale ? " (stale: the next worker takes it over)" : "")}  {(c.Checkpoint is null ? "no checkpoint yet" : "checkpoint " + c.Checkpoint)}"));
+            foreach (var (id, at) in st.Interrupted)
+                Console.WriteLine($"  interrupted  {id}  checkpoint {at}; the next worker continues it");
+            foreach (var s in st.Skipped) Console.WriteLine($"  not a record {Path.GetFileName(s.Path)}: {s.Reason}");
+            return 0;
+        }));
+        return cmd;
+    }
+
     public static Command CreateReport()
     {
         var results = new Option<string>("--results") { Description = "Results folder of a sweep.", Required = true };

@@ -246,3 +246,54 @@ public sealed class SweepClusterTests : IDisposable
         Assert.Equal(2, Directory.GetFiles(dir).Length);
     }
 }
+
+/// <summary><c>fflib status</c>: what a folder says about a sweep in progress.</summary>
+public sealed class SweepStatusTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("fflib-status-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    [Fact]
+    public void StatusShowsFinishedRunningAndInterruptedRuns()
+    {
+        string data = SweepClusterTests.SyntheticMnist(Path.Combine(_dir, "data"), 600, 50);
+        string results = Path.Combine(_dir, "results");
+        var runs = new SweepSpec
+        {
+            Layers = [[16, 8]], Seeds = 3, Epochs = 3, BatchSize = 50,
+            Data = new FFLib.Data.DatasetLoadOptions { DataDirectory = data, AllowDownload = false },
+        }.Expand();
+        // One run finished; the next stopped in its second epoch (a SIGTERM); a third claimed by a live worker.
+        SweepRunner.Run([runs[0]], results);
+        using (var cts = new CancellationTokenSource())
+        {
+            int batches = 0;
+            var progress = new Progress(() => { if (++batches == 14) cts.Cancel(); });
+            Assert.ThrowsAny<OperationCanceledException>(() => TrainingRun.Execute(runs[1] with { OutputDirectory = Path.Combine(results, "work", SweepRunner.RunId(runs[1])), CheckpointEvery = 1 },
+                progress, cancellationToken: cts.Token));
+        }
+        using var claim = new RunClaims(results, "worker-x", TimeSpan.FromMinutes(5)).TryAcquire(SweepRunner.RunId(runs[2]), out _, out _);
+        Assert.NotNull(claim);
+
+        var st = SweepStatus.Read(results, TimeSpan.FromMinutes(5));
+        Assert.Equal(1, st.Completed);
+        var running = Assert.Single(st.Claimed);
+        Assert.Equal((SweepRunner.RunId(runs[2]), "worker-x", false), (running.Id, running.Worker, running.Stale));
+        var (id, at) = Assert.Single(st.Interrupted);
+        Assert.Equal(SweepRunner.RunId(runs[1]), id);
+        Assert.Equal("epoch 2, batch 3", at); // 11 batches per epoch: the 14th batch of the run is the 3rd of epoch 2
+
+        var (code, output, err) = CliTestsAccess.Run("status", "--results", results);
+        Assert.True(code == 0, err);
+        Assert.Contains("1 completed, 0 diverged; 1 being trained; 1 interrupted", output);
+        Assert.Contains("worker-x", output);
+        Assert.Contains("checkpoint epoch 2, batch 3; the next worker continues it", output);
+        Assert.True(SweepStatus.Read(results, TimeSpan.FromTicks(1)).Claimed.Single().Stale);
+    }
+
+    private sealed class Progress(Action onBatch) : IProgress<TrainingProgress>
+    {
+        public void Report(TrainingProgress value) => onBatch();
+    }
+}

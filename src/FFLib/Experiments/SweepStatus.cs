@@ -1,0 +1,72 @@
+using FFLib.Training;
+
+namespace FFLib.Experiments;
+
+/// <summary>A run some worker holds a claim on.</summary>
+/// <param name="Id">The run.</param>
+/// <param name="Worker">Who holds it.</param>
+/// <param name="HeartbeatAge">How long since its last heartbeat.</param>
+/// <param name="Stale">Older than the timeout asked about: the next worker takes it over.</param>
+/// <param name="Checkpoint">Where its checkpoint stands ("epoch 3", "epoch 4, batch 120"), if it has one.</param>
+public sealed record ClaimedRun(string Id, string Worker, TimeSpan HeartbeatAge, bool Stale, string? Checkpoint);
+
+/// <summary>
+/// What a results folder says about a sweep in progress, read without changing anything: finished
+/// records by status, runs being trained (claims, their heartbeats and checkpoints), runs with a
+/// checkpoint but no claim (interrupted, waiting for a worker), and files that are not records.
+/// </summary>
+/// <param name="Completed">Completed runs.</param>
+/// <param name="Diverged">Runs that diverged.</param>
+/// <param name="Claimed">Runs held by a worker now (or by a dead one, <see cref="ClaimedRun.Stale"/>).</param>
+/// <param name="Interrupted">Runs with a checkpoint in work/ and no claim, with where they stand.</param>
+/// <param name="Skipped">Files in runs/ that are not run records.</param>
+/// <param name="Workers">Workers that have left a log in workers/.</param>
+public sealed record SweepStatus(int Completed, int Diverged, IReadOnlyList<ClaimedRun> Claimed, IReadOnlyList<(string Id, string Checkpoint)> Interrupted,
+    IReadOnlyList<SkippedRecord> Skipped, int Workers)
+{
+    /// <summary>Reads the folder; a claim is stale when its heartbeat is older than <paramref name="claimTimeout"/>.</summary>
+    public static SweepStatus Read(string resultsDir, TimeSpan claimTimeout)
+    {
+        var results = SweepResults.Read(resultsDir);
+        var claimed = new List<ClaimedRun>();
+        string claimsDir = Path.Combine(resultsDir, "claims"), workDir = Path.Combine(resultsDir, "work");
+        var held = new HashSet<string>(StringComparer.Ordinal);
+        if (Directory.Exists(claimsDir))
+        {
+            var newest = Directory.EnumerateFiles(claimsDir, "*.claim")
+                .Select(f => (Path: f, Name: Path.GetFileName(f)))
+                .Where(f => f.Name.Contains(".g", StringComparison.Ordinal))
+                .GroupBy(f => f.Name[..f.Name.LastIndexOf(".g", StringComparison.Ordinal)], StringComparer.Ordinal);
+            foreach (var g in newest.OrderBy(g => g.Key, StringComparer.Ordinal))
+            {
+                var (owner, heartbeat) = RunClaims.ReadClaim(g.OrderByDescending(f => f.Name.Length).ThenByDescending(f => f.Name, StringComparer.Ordinal).First().Path);
+                var age = DateTime.UtcNow - heartbeat;
+                held.Add(g.Key);
+                claimed.Add(new ClaimedRun(g.Key, owner, age < TimeSpan.Zero ? TimeSpan.Zero : age, age >= claimTimeout, Where(workDir, g.Key)));
+            }
+        }
+        var interrupted = new List<(string, string)>();
+        if (Directory.Exists(workDir))
+            foreach (var d in Directory.EnumerateDirectories(workDir).Select(Path.GetFileName).Order(StringComparer.Ordinal))
+                if (!held.Contains(d!) && Where(workDir, d!) is string at) interrupted.Add((d!, at));
+        string workersDir = Path.Combine(resultsDir, "workers");
+        int workers = Directory.Exists(workersDir) ? Directory.EnumerateFiles(workersDir, "*.log").Count() : 0;
+        return new SweepStatus(results.Records.Count(r => r.Status == "completed"), results.Records.Count(r => r.Status == "diverged"),
+            claimed, interrupted, results.Skipped, workers);
+    }
+
+    private static string? Where(string workDir, string id)
+    {
+        string ckpt = Path.Combine(workDir, id, TrainingCheckpoint.FileName);
+        if (!File.Exists(ckpt)) return null;
+        try
+        {
+            var (_, done, batches) = TrainingCheckpoint.ReadHeader(ckpt);
+            return batches is int b ? $"epoch {done + 1}, batch {b}" : $"after epoch {done}";
+        }
+        catch (Exception e) when (e is IOException or InvalidDataException or System.Text.Json.JsonException or EndOfStreamException)
+        {
+            return "unreadable checkpoint";
+        }
+    }
+}
