@@ -44,6 +44,6 @@ got=$(grep -c '' "$work/qemu.txt" || true)
 [ "$got" = "$n" ] || { echo "qemu-check: FAILED: $got predictions from the emulated board, expected $n" >&2; head -5 "$work/qemu.txt" >&2; exit 1; }
 same=$(paste -d' ' "$work/host.txt" "$work/qemu.txt" | awk '$1 == $2' | wc -l)
 right=$(paste -d' ' "$work/qemu.txt" "$work/labels.txt" | awk '$1 == $2' | wc -l)
-echo "qemu-check: $n images on the emulated Cortex-M4F (qemu mps2-an386, $(printf '%.1f' "$(echo "$end - $start" | bc)") s wall): $same of $n predictions equal to the host build, accuracy $(awk "BEGIN{printf \"%.2f\", 100*$right/$n}")%"
+echo "qemu-check: $n images on the emulated Cortex-M4F (qemu mps2-an386, $(awk "BEGIN{printf \"%.1f\", $end - $start}") s wall): $same of $n predictions equal to the host build, accuracy $(awk "BEGIN{printf \"%.2f\", 100*$right/$n}")%"
 [ "$same" = "$n" ] || { echo "qemu-check: FAILED: the board and the host disagree" >&2; exit 1; }
 echo "qemu-check: PASSED"
