@@ -59,7 +59,15 @@ public static class CExporter
         var data = new StringBuilder();
         long constBytes = 0;
         var arrays = new Dictionary<string, string>(); // parameter → C identifier
-        string Ident(string name) => "p_" + new string(name.Select(ch => char.IsAsciiLetterOrDigit(ch) ? ch : '_').ToArray());
+        var used = new HashSet<string>(StringComparer.Ordinal);
+        string Ident(string name)
+        {
+            // "layers.0.weight" → p_layers_0_weight; names that map to the same identifier get a suffix.
+            string id = "p_" + new string(name.Select(ch => char.IsAsciiLetterOrDigit(ch) ? ch : '_').ToArray());
+            string unique = id;
+            for (int k = 2; !used.Add(unique); k++) unique = $"{id}_{k}";
+            return unique;
+        }
 
         // Parameters, each once, in order of first use.
         foreach (var name in graph.ParameterNames())
