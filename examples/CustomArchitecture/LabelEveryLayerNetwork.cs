@@ -1,8 +1,10 @@
 // A new FF architecture defined entirely outside the library, in this one file: an FFNN whose
 // every layer sees the label, not only the first (layer l's input is h_(l-1) ⊕ onehot(label)).
-// Registering it is all it takes for Trainer, checkpoints, analysis, pruning and TrainingRun.
+// Registering it is all it takes for Trainer, checkpoints, analysis, pruning and TrainingRun;
+// describing its prediction as an inference graph (BuildInferenceGraph) adds ONNX and C export.
 using System.Text.Json.Nodes;
 using FFLib.Compute;
+using FFLib.Export;
 using FFLib.Layers;
 using FFLib.Models;
 using FFLib.Modules;
@@ -19,7 +21,7 @@ public sealed record LabelEveryLayerConfig(int ImageFeatures, int Classes, int[]
 }
 
 /// <summary>The model: FF dense layers, each fed the layer below ⊕ the control vector.</summary>
-public sealed class LabelEveryLayerNetwork : Module, ITrainableModel, ILabelScorer, IActivationSource, INeuronPrunable
+public sealed class LabelEveryLayerNetwork : Module, ITrainableModel, ILabelScorer, IActivationSource, INeuronPrunable, IInferenceExportable
 {
     private readonly FFDenseLayer[] _layers;
     private readonly AdamOptimizer[] _optimizers;
@@ -103,6 +105,32 @@ public sealed class LabelEveryLayerNetwork : Module, ITrainableModel, ILabelScor
     }
 
     public int[] Predict(Matrix images) => LabelProbe.Predict(LabelScores(images), Config.Loss);
+
+    /// <summary>
+    /// The prediction as an inference graph (for ONNX and C export): per label c, every layer is
+    /// ReLU(((below ⊕ onehot(c)) / (‖below ⊕ onehot(c)‖ + 1e-4))·Wᵀ + b), with ‖·‖² = ‖below‖² + 1
+    /// and onehot(c)·Wᵀ = column (width of below + c) of W.
+    /// </summary>
+    public InferenceGraph BuildInferenceGraph()
+    {
+        var g = InferenceGraph.For(this);
+        var totals = new int[Classes];
+        for (int c = 0; c < Classes; c++)
+        {
+            int below = g.Input, total = -1;
+            for (int l = 0; l < _layers.Length; l++)
+            {
+                int norm = g.AddScalar(g.Sqrt(g.AddScalar(g.SumSquares(below), 1f)), 1e-4f);
+                int pre = g.AddWeightColumn(g.MatMul(below, $"layers.{l}.weight"), $"layers.{l}.weight", g.Width(below) + c);
+                below = g.Relu(g.AddBias(g.DivideRows(pre, norm), $"layers.{l}.bias"));
+                int term = g.Softplus(g.AddScalar(g.MeanSquares(below), -Config.Threshold));
+                total = total < 0 ? term : g.Add(total, term);
+            }
+            totals[c] = total;
+        }
+        g.SetOutput(g.Concat(totals), predictLowest: Config.Loss == LossDirection.Minimize);
+        return g;
+    }
 
     // Pruning: a neuron owns its row and bias entry, and the next layer's input column (the label columns come after).
     public IReadOnlyList<int> HiddenWidths => Config.HiddenSizes;

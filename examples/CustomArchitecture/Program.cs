@@ -1,12 +1,13 @@
 // Proof that an architecture defined outside the library (LabelEveryLayerNetwork.cs) gets every
-// generic feature: Trainer, checkpoint round trip, analysis, neuron and magnitude pruning, and
-// TrainingRun's run.json. Exits non-zero if any check fails.
+// generic feature: Trainer, checkpoint round trip, analysis, neuron and magnitude pruning,
+// TrainingRun's run.json, and export to ONNX and C. Exits non-zero if any check fails.
 // Usage: dotnet run -c Release [-- TRAIN_IMAGES EPOCHS]   (default: all 60,000 images, 6 epochs; about 15 s on 2 cores)
 using System.Text.Json.Nodes;
 using FFLib.Analysis;
 using FFLib.Compute;
 using FFLib.Data;
 using FFLib.Examples;
+using FFLib.Export;
 using FFLib.IO;
 using FFLib.Layers;
 using FFLib.Models;
@@ -63,6 +64,16 @@ var result = TrainingRun.Execute(new RunSpec
 var run = JsonNode.Parse(File.ReadAllText(result.RunJsonPath!))!;
 Check(run["config"]!["model"]!.GetValue<string>() == "ffnn-label-every-layer", "run.json names the architecture");
 Console.WriteLine($"TrainingRun: {result.TestAccuracy:P2}, run.json at {result.RunJsonPath}");
+
+// 6. Export: its own inference graph scores as the model does; ONNX and C are written from it.
+var graphScores = InferenceInterpreter.Scores(model, images);
+var modelScores = model.LabelScores(images);
+double worst = modelScores.Data.Zip(graphScores.Data).Max(p => Math.Abs(p.First - p.Second) / Math.Max(Math.Abs(p.First), 1e-6));
+Check(worst < 1e-4 && LabelProbe.Predict(graphScores, LossDirection.Minimize).SequenceEqual(model.Predict(images)), $"the inference graph predicts as the model (largest relative score difference {worst:E1})");
+OnnxExporter.Save(model, Path.Combine(dir, "model.onnx"));
+var c = CExporter.Save(model, Path.Combine(dir, "c"), new ExportOptions { Int8 = true });
+Check(new FileInfo(Path.Combine(dir, "model.onnx")).Length > 4 * 200 * 794 && File.ReadAllText(c.Source).Contains("int fflib_predict("), "ONNX and C written");
+Console.WriteLine($"exported: model.onnx {new FileInfo(Path.Combine(dir, "model.onnx")).Length} bytes; C with {c.WeightBytes} bytes of int8 weights");
 Directory.Delete(dir, recursive: true);
 Console.WriteLine("all checks passed");
 
