@@ -199,15 +199,25 @@ public sealed class SweepClusterTests : IDisposable
         for (int run = 0; run < 20; run++)
         {
             var contenders = Enumerable.Range(0, 8).Select(i => new RunClaims(results, $"w{i}", TimeSpan.FromSeconds(60))).ToArray();
-            using var barrier = new Barrier(contenders.Length);
-            var won = new RunClaim?[contenders.Length];
-            Parallel.For(0, contenders.Length, new ParallelOptions { MaxDegreeOfParallelism = contenders.Length }, i =>
-            {
-                barrier.SignalAndWait();
-                won[i] = contenders[i].TryAcquire($"race{run}", out _, out _);
-            });
+            var (won, _) = Race(contenders, $"race{run}");
             Assert.Single(won, w => w is not null);
             foreach (var w in won) w?.Dispose();
+        }
+
+        // Many workers finding the same stale claim at once: exactly one takes it over.
+        for (int run = 0; run < 20; run++)
+        {
+            string id = $"stale{run}";
+            var dead = new RunClaims(results, "dead", TimeSpan.FromSeconds(60)).TryAcquire(id, out _, out _)!;
+            var contenders = Enumerable.Range(0, 8).Select(i => new RunClaims(results, $"t{i}", TimeSpan.FromMilliseconds(50))).ToArray();
+            Thread.Sleep(100); // the dead worker's heartbeat ages past the contenders' timeout
+            var (won, previous) = Race(contenders, id);
+            int winner = Assert.Single(Enumerable.Range(0, won.Length), i => won[i] is not null);
+            Assert.Equal("dead", previous[winner]);
+            Assert.Equal(1, won[winner]!.Generation);
+            Assert.False(dead.Renew());
+            foreach (var w in won) w?.Dispose();
+            dead.Dispose();
         }
     }
 
@@ -216,6 +226,22 @@ public sealed class SweepClusterTests : IDisposable
         using var fs = File.Create(path);
         fs.WriteByte(1);
         throw new IOException("No space left on device"); // the second file's write fails
+    }
+
+    /// <summary>Every contender tries to claim <paramref name="id"/> at the same moment, each on its own thread.</summary>
+    private static (RunClaim?[] Won, string?[] TakenOver) Race(RunClaims[] contenders, string id)
+    {
+        using var barrier = new Barrier(contenders.Length);
+        var won = new RunClaim?[contenders.Length];
+        var previous = new string?[contenders.Length];
+        var threads = contenders.Select((c, i) => new Thread(() =>
+        {
+            barrier.SignalAndWait();
+            won[i] = c.TryAcquire(id, out _, out previous[i]);
+        })).ToArray();
+        foreach (var t in threads) t.Start();
+        foreach (var t in threads) t.Join();
+        return (won, previous);
     }
 
     [Fact]
