@@ -3,7 +3,9 @@
 # qemu's mps2-an386 board, the program built with Debian's gcc-arm-none-eabi (newlib, semihosting
 # for output), on the first COUNT MNIST test images compiled into flash. Checks that the predictions
 # equal those of the same C built for this machine (which the test suite holds equal to the library's
-# int8 model), and prints the accuracy and the ELF's section sizes.
+# int8 model), and prints the accuracy, the ELF's section sizes and the instructions one prediction
+# executes (qemu -icount shift=0: one instruction per virtual nanosecond, read from SysTick at the
+# board's 25 MHz; an instruction count, not a cycle count).
 # Usage: scripts/qemu-check.sh C_DIR [COUNT]   (needs gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm)
 set -euo pipefail
 dir="$(cd "$1" && pwd)"; n="${2:-300}"
@@ -38,12 +40,14 @@ arm-none-eabi-gcc $arm -I "$dir" --specs=rdimon.specs -T "$here/mcu/mps2.ld" -Wl
 echo "qemu-check: $(arm-none-eabi-size "$work/model.elf" | tail -n 1 | awk '{printf "ELF text %d, data %d, bss %d bytes (text includes the %d test images)", $1, $2, $3, '"$n"'}')"
 start=$(date +%s.%N)
 timeout 600 qemu-system-arm -M mps2-an386 -cpu cortex-m4 -nographic -monitor none -serial none \
-  -semihosting-config enable=on,target=native -kernel "$work/model.elf" > "$work/qemu.txt"
+  -icount shift=0 -semihosting-config enable=on,target=native -kernel "$work/model.elf" > "$work/qemu.txt"
 end=$(date +%s.%N)
 got=$(grep -c '' "$work/qemu.txt" || true)
 [ "$got" = "$n" ] || { echo "qemu-check: FAILED: $got predictions from the emulated board, expected $n" >&2; head -5 "$work/qemu.txt" >&2; exit 1; }
-same=$(paste -d' ' "$work/host.txt" "$work/qemu.txt" | awk '$1 == $2' | wc -l)
-right=$(paste -d' ' "$work/qemu.txt" "$work/labels.txt" | awk '$1 == $2' | wc -l)
-echo "qemu-check: $n images on the emulated Cortex-M4F (qemu mps2-an386, $(awk "BEGIN{printf \"%.1f\", $end - $start}") s wall): $same of $n predictions equal to the host build, accuracy $(awk "BEGIN{printf \"%.2f\", 100*$right/$n}")%"
+same=$(paste -d' ' "$work/host.txt" "$work/qemu.txt" | awk '$1 == $3' | wc -l)
+right=$(paste -d' ' "$work/qemu.txt" "$work/labels.txt" | awk '$1 == $3' | wc -l)
+# SysTick ticks at 25 MHz with one instruction per ns: instructions = ticks / 0.025 (a 24-bit counter: up to 671 M instructions).
+instr=$(awk '{ s += $2 } END { printf "%.0f", s / NR / 0.025 }' "$work/qemu.txt")
+echo "qemu-check: $n images on the emulated Cortex-M4F (qemu mps2-an386, $(awk "BEGIN{printf \"%.1f\", $end - $start}") s wall): $same of $n predictions equal to the host build, accuracy $(awk "BEGIN{printf \"%.2f\", 100*$right/$n}")%, $instr instructions per prediction"
 [ "$same" = "$n" ] || { echo "qemu-check: FAILED: the board and the host disagree" >&2; exit 1; }
 echo "qemu-check: PASSED"
