@@ -70,17 +70,12 @@ foreach (var path in models)
         int cMismatch = cPred.Where((p, i) => p != int8Pred[i]).Count();
         double cUs = double.Parse(cErr.Split(' ')[1], inv);
 
-        string obj = Path.Combine(cDir, "model.arm.o");
-        Run("arm-none-eabi-gcc", $"-std=c99 -mcpu=cortex-m4 -mthumb -mfpu=fpv4-sp-d16 -mfloat-abi=hard -Os -ffunction-sections -fdata-sections -c \"{Path.Combine(cDir, "model.c")}\" -o \"{obj}\"");
-        var sections = Run("arm-none-eabi-size", $"-A \"{obj}\"").Split('\n').Select(l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries))
-            .Where(p => p.Length >= 2 && long.TryParse(p[1], out _)).GroupBy(p => p[0].StartsWith(".text") ? ".text" : p[0].StartsWith(".rodata") ? ".rodata" : p[0].StartsWith(".data") ? ".data" : p[0].StartsWith(".bss") ? ".bss" : "other")
-            .ToDictionary(g => g.Key, g => g.Sum(p => long.Parse(p[1], inv)));
-        long S(string k) => sections.TryGetValue(k, out var v) ? v : 0;
-        long flash = S(".text") + S(".rodata") + S(".data"), ram = S(".data") + S(".bss");
+        var mcu = CortexM.Measure(cDir);
+        long flash = mcu.Flash, ram = mcu.Ram;
         long onnxF = new FileInfo(onnxFloat).Length, onnxQ = new FileInfo(onnxInt8).Length;
         Console.WriteLine(string.Create(inv, $"| {name} | {keep} | {Accuracy(floatPred) * 100:F2}% | {Accuracy(int8Pred) * 100:F2}% | {Kb(onnxF)} | {Kb(onnxQ)} | {Kb(flash)} | {Kb(ram)} | {cUs:F1} | {batchUs:F2} | {singleUs:F1} |"));
         if (cMismatch + onnxMismatch > 0) Console.WriteLine($"  (mismatches: C vs int8 model {cMismatch}, ONNX vs float model {onnxMismatch})");
-        csv.Add(string.Create(inv, $"{name},{keep},{Accuracy(floatPred):F4},{Accuracy(int8Pred):F4},{onnxF},{onnxQ},{S(".text")},{S(".rodata")},{S(".data")},{S(".bss")},{flash},{ram},{cUs:F3},{batchUs:F3},{singleUs:F3},{cMismatch},{onnxMismatch}"));
+        csv.Add(string.Create(inv, $"{name},{keep},{Accuracy(floatPred):F4},{Accuracy(int8Pred):F4},{onnxF},{onnxQ},{mcu.Text},{mcu.ReadOnlyData},{mcu.Data},{mcu.Bss},{flash},{ram},{cUs:F3},{batchUs:F3},{singleUs:F3},{cMismatch},{onnxMismatch}"));
         File.WriteAllLines(Path.Combine(outDir, "export-bench.csv"), csv);
     }
 }

@@ -138,17 +138,17 @@ internal static class PruneCommand
         int widest = NeuronPruning.HiddenWidths(model).Max();
         Console.WriteLine($"flash budget {budgetText} ({budget:N0} bytes), int8 C export:");
         Console.WriteLine($"{"keep",6} {"weights+consts",15} {"scratch RAM",12} {"int8 acc",9}  fits");
-        var rows = new List<(int Keep, long Bytes, double? Accuracy)>();
+        var rows = new List<(int Keep, IClassifierModel Pruned, long Bytes, double? Accuracy)>();
         foreach (int k in keeps.Distinct().OrderByDescending(k => k))
         {
             var pruned = k >= widest ? model : NeuronPruning.Prune(model, ranking, k);
             var (bytes, scratch) = FFLib.Export.CExporter.Measure(pruned, int8);
             var g = records.Where(r => r.Keep == k).ToArray();
             double? acc = g.Length == 0 ? null : g.Average(r => r.Int8Accuracy ?? r.Accuracy);
-            rows.Add((k, bytes, acc));
+            rows.Add((k, pruned, bytes, acc));
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{k,6} {bytes,15:N0} {scratch,12:N0} {(acc is double a ? $"{a * 100:F2}%" : "—"),9}  {(bytes <= budget ? "yes (data)" : "no")}"));
         }
-        foreach (var (k, bytes, acc) in rows.Where(r => r.Bytes <= budget))
+        foreach (var (k, pruned, bytes, acc) in rows.Where(r => r.Bytes <= budget))
         {
             if (!FFLib.Export.CortexM.IsAvailable)
             {
@@ -158,7 +158,6 @@ internal static class PruneCommand
             string dir = Directory.CreateTempSubdirectory("fflib-flash-").FullName;
             try
             {
-                var pruned = k >= widest ? model : NeuronPruning.Prune(model, ranking, k);
                 FFLib.Export.CExporter.Save(pruned, dir, int8);
                 var size = FFLib.Export.CortexM.Measure(dir);
                 if (size.Flash > budget) { Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"keep {k}: {size.Flash:N0} bytes with its code on a Cortex-M4F: over the budget")); continue; }

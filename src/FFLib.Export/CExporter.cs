@@ -24,14 +24,11 @@ public static class CExporter
     /// <summary>Writes model.h and model.c into <paramref name="folder"/> (created; both files replaced as a set).</summary>
     public static Result Save(Models.IClassifierModel model, string folder, ExportOptions? options = null)
     {
-        ArgumentNullException.ThrowIfNull(model);
         ArgumentException.ThrowIfNullOrEmpty(folder);
         options ??= new ExportOptions();
-        if (model is not IInferenceExportable exportable)
-            throw new NotSupportedException($"{model.Architecture.DisplayName} models cannot describe their prediction as an inference graph, so they cannot be exported.");
-        (model as Modules.ComputeModule)?.SynchronizeToHost();
-        var graph = exportable.BuildInferenceGraph();
-        var (header, source, weights, scratch) = Generate(model, graph, options);
+        var graph = ExportGraph.Of(model);
+        var (header, source) = Generate(model, graph, options);
+        var (weights, scratch) = Sizes(model, graph, options);
         string h = Path.Combine(folder, "model.h"), c = Path.Combine(folder, "model.c");
         using var files = new IO.FileSet();
         files.WriteAllText(h, header);
@@ -41,23 +38,29 @@ public static class CExporter
     }
 
     /// <summary>The sizes <see cref="Save"/> would report (constant data and scratch, in bytes), without writing anything.</summary>
-    public static (long WeightBytes, long ScratchBytes) Measure(Models.IClassifierModel model, ExportOptions? options = null)
+    public static (long WeightBytes, long ScratchBytes) Measure(Models.IClassifierModel model, ExportOptions? options = null) =>
+        Sizes(model, ExportGraph.Of(model), options ?? new ExportOptions());
+
+    /// <summary>
+    /// Constant data and scratch, in bytes, of the C <see cref="Generate"/> writes: each parameter the
+    /// graph reads once (an int8 matrix: a byte per value and a float scale per row; otherwise float32),
+    /// every constant row, and the scratch the value allocation needs.
+    /// </summary>
+    private static (long WeightBytes, long ScratchBytes) Sizes(Models.IClassifierModel model, InferenceGraph graph, ExportOptions options)
     {
-        ArgumentNullException.ThrowIfNull(model);
-        if (model is not IInferenceExportable exportable)
-            throw new NotSupportedException($"{model.Architecture.DisplayName} models cannot describe their prediction as an inference graph, so they cannot be exported.");
-        (model as Modules.ComputeModule)?.SynchronizeToHost();
-        var (_, _, weights, scratch) = Generate(model, exportable.BuildInferenceGraph(), options ?? new ExportOptions());
-        return (weights, scratch);
+        var ps = model.Parameters().ToDictionary(p => p.Name);
+        long bytes = graph.ParameterNames().Select(n => ps[n]).Sum(p => p.IsMatrix && options.Int8 ? p.Data.Length + 4L * p.Rows : 4L * p.Data.Length)
+            + graph.Ops.Where(o => o.Kind == InferenceOpKind.Constant).Sum(o => 4L * o.Data!.Length);
+        AllocateScratch(graph, out int scratchFloats);
+        return (bytes, 4L * scratchFloats);
     }
 
-    private static (string Header, string Source, long WeightBytes, long ScratchBytes) Generate(Models.IClassifierModel model, InferenceGraph graph, ExportOptions options)
+    private static (string Header, string Source) Generate(Models.IClassifierModel model, InferenceGraph graph, ExportOptions options)
     {
         var ps = model.Parameters().ToDictionary(p => p.Name);
         int inputs = graph.Width(graph.Input), classes = graph.Width(graph.Scores);
         var offsets = AllocateScratch(graph, out int scratchFloats);
         var data = new StringBuilder();
-        long constBytes = 0;
         var arrays = new Dictionary<string, string>(); // parameter → C identifier
         var used = new HashSet<string>(StringComparer.Ordinal);
         string Ident(string name)
@@ -85,14 +88,12 @@ public static class CExporter
                 data.Append(CultureInfo.InvariantCulture, $"}};\nstatic const float {id}_scale[{p.Rows}] = {{");
                 AppendValues(data, scales, Float);
                 data.Append("};\n");
-                constBytes += p.Data.Length + 4L * p.Rows;
             }
             else
             {
                 data.Append(CultureInfo.InvariantCulture, $"/* {name} [{string.Join("][", p.Shape)}] */\nstatic const float {id}[{p.Data.Length}] = {{");
                 AppendValues(data, p.Data, Float);
                 data.Append("};\n");
-                constBytes += 4L * p.Data.Length;
             }
         }
 
@@ -109,7 +110,6 @@ public static class CExporter
                     data.Append(CultureInfo.InvariantCulture, $"static const float k{op.Output}[{w}] = {{");
                     AppendValues(data, op.Data!, Float);
                     data.Append("};\n");
-                    constBytes += 4L * w;
                     continue;
                 case InferenceOpKind.MatMul:
                 {
@@ -179,7 +179,7 @@ public static class CExporter
         src.Append(code);
         src.Append(CultureInfo.InvariantCulture, $"  for (j = 0; j < FFLIB_CLASSES; j++) scores[j] = {V(graph.Scores)}[j];\n");
         src.Append(CultureInfo.InvariantCulture, $"  for (j = 1; j < FFLIB_CLASSES; j++) if (scores[j] {pick} scores[best]) best = j;\n  return best;\n}}\n");
-        return (header.Replace("\r\n", "\n"), src.ToString(), constBytes, 4L * scratchFloats);
+        return (header.Replace("\r\n", "\n"), src.ToString());
     }
 
     /// <summary>The helpers, emitted static; unused ones are marked so that -Wunused-function stays quiet.</summary>

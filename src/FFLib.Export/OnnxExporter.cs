@@ -41,12 +41,8 @@ public static class OnnxExporter
     /// <summary>The ONNX model of <paramref name="model"/>.</summary>
     public static ModelProto Build(Models.IClassifierModel model, ExportOptions options)
     {
-        ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(options);
-        if (model is not IInferenceExportable exportable)
-            throw new NotSupportedException($"{model.Architecture.DisplayName} models cannot describe their prediction as an inference graph, so they cannot be exported.");
-        (model as Modules.ComputeModule)?.SynchronizeToHost();
-        var graph = exportable.BuildInferenceGraph();
+        var graph = ExportGraph.Of(model);
         var b = new Builder(model, options);
         var onnx = b.Graph;
         onnx.Name = $"fflib_{model.Architecture.Id}";
