@@ -25,6 +25,14 @@ public sealed class ExportTests
         return (IInferenceExportable)model;
     }
 
+    /// <summary>The model as its int8 file loads (the reference for int8 exports).</summary>
+    internal static IClassifierModel Int8RoundTrip(IClassifierModel model, string dir)
+    {
+        string file = Path.Combine(dir, "model.int8.safetensors");
+        IO.ModelCheckpoint.SaveInt8(file, model);
+        return IO.ModelCheckpoint.Load(file).Model;
+    }
+
     internal static Matrix RandomImages(int n, int features, int seed)
     {
         var r = new FFRandom(seed);
@@ -110,13 +118,7 @@ public sealed class OnnxExportTests : IDisposable
     public void OnnxRuntimeGivesTheModelsPredictionsAndScores(string arch, LossDirection loss, bool int8)
     {
         IClassifierModel model = ExportTests.SmallModel(arch, loss);
-        if (int8)
-        {
-            // The reference is the int8 model file as the library loads it.
-            string file = Path.Combine(_dir, "model.int8.safetensors");
-            IO.ModelCheckpoint.SaveInt8(file, model);
-            model = IO.ModelCheckpoint.Load(file).Model;
-        }
+        if (int8) model = ExportTests.Int8RoundTrip(model, _dir); // the reference is the int8 model file as the library loads it
         string onnx = Path.Combine(_dir, $"{arch}.onnx");
         OnnxExporter.Save(model, onnx, new ExportOptions { Int8 = int8 });
         var images = ExportTests.RandomImages(40, 20, 7);
@@ -179,12 +181,7 @@ public sealed class CExportTests : IDisposable
     {
         IClassifierModel model = ExportTests.SmallModel(arch, loss);
         var result = CExporter.Save(model, _dir, new ExportOptions { Int8 = int8 });
-        if (int8)
-        {
-            string file = Path.Combine(_dir, "model.int8.safetensors");
-            IO.ModelCheckpoint.SaveInt8(file, model);
-            model = IO.ModelCheckpoint.Load(file).Model;
-        }
+        if (int8) model = ExportTests.Int8RoundTrip(model, _dir);
         var images = ExportTests.RandomImages(50, 20, 11);
         var (classes, scores) = CompileAndRun(_dir, images);
         ExportTests.AssertClose(ExportTests.ModelScores(model, images), scores, 1e-5);

@@ -6,6 +6,17 @@ using Xunit;
 
 namespace FFLib.Tests;
 
+/// <summary>Cancels a training run after a given number of batches (a progress reporter: called after every batch).</summary>
+internal sealed class CancelAfter(CancellationTokenSource cts, int batches) : IProgress<TrainingProgress>
+{
+    private int _seen;
+
+    public void Report(TrainingProgress value)
+    {
+        if (++_seen == batches) cts.Cancel();
+    }
+}
+
 /// <summary>
 /// A run stopped between two batches (SIGTERM, preemption) checkpoints where it is, and resuming
 /// finishes it bit-identical to an uninterrupted run: same weights, same sparsity record.
@@ -15,16 +26,6 @@ public sealed class MidEpochResumeTests : IDisposable
     private readonly string _dir = Directory.CreateTempSubdirectory("fflib-midepoch-").FullName;
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
-
-    private sealed class CancelAfter(CancellationTokenSource cts, int batches) : IProgress<TrainingProgress>
-    {
-        private int _seen;
-
-        public void Report(TrainingProgress value)
-        {
-            if (++_seen == batches) cts.Cancel();
-        }
-    }
 
     [Theory]
     [InlineData("ffnn", 15)]  // epoch 2, after its 4th batch (11 batches per epoch)
@@ -72,16 +73,6 @@ public sealed class TimedCheckpointTests : IDisposable
     private readonly string _dir = Directory.CreateTempSubdirectory("fflib-timed-").FullName;
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
-
-    private sealed class CancelAfter(CancellationTokenSource cts, int batches) : IProgress<TrainingProgress>
-    {
-        private int _seen;
-
-        public void Report(TrainingProgress value)
-        {
-            if (++_seen == batches) cts.Cancel();
-        }
-    }
 
     [Fact]
     public void ACheckpointEveryFewMinutesLandsBetweenBatchesAndResumesExactly()

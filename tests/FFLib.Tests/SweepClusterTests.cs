@@ -293,12 +293,8 @@ public sealed class SweepStatusTests : IDisposable
         // One run finished; the next stopped in its second epoch (a SIGTERM); a third claimed by a live worker.
         SweepRunner.Run([runs[0]], results);
         using (var cts = new CancellationTokenSource())
-        {
-            int batches = 0;
-            var progress = new Progress(() => { if (++batches == 14) cts.Cancel(); });
             Assert.ThrowsAny<OperationCanceledException>(() => TrainingRun.Execute(runs[1] with { OutputDirectory = Path.Combine(results, "work", SweepRunner.RunId(runs[1])), CheckpointEvery = 1 },
-                progress, cancellationToken: cts.Token));
-        }
+                new CancelAfter(cts, 14), cancellationToken: cts.Token));
         using var claim = new RunClaims(results, "worker-x", TimeSpan.FromMinutes(5)).TryAcquire(SweepRunner.RunId(runs[2]), out _, out _);
         Assert.NotNull(claim);
 
@@ -316,10 +312,5 @@ public sealed class SweepStatusTests : IDisposable
         Assert.Contains("worker-x", output);
         Assert.Contains("checkpoint epoch 2, batch 3; the next worker continues it", output);
         Assert.True(SweepStatus.Read(results, TimeSpan.FromTicks(1)).Claimed.Single().Stale);
-    }
-
-    private sealed class Progress(Action onBatch) : IProgress<TrainingProgress>
-    {
-        public void Report(TrainingProgress value) => onBatch();
     }
 }

@@ -80,25 +80,27 @@ public sealed class RunClaims
     /// <summary>The newest generation of run <paramref name="id"/>'s claim (−1 and null when unclaimed).</summary>
     internal (int Generation, string? Path) Newest(string id)
     {
-        int best = -1;
-        string? bestPath = null;
-        string prefix = id + ".g";
-        foreach (var f in Directory.EnumerateFiles(_dir, prefix + "*.claim"))
-        {
-            string name = System.IO.Path.GetFileName(f);
-            if (int.TryParse(name.AsSpan(prefix.Length, name.Length - prefix.Length - ".claim".Length), NumberStyles.None, CultureInfo.InvariantCulture, out int g) && g > best)
-                (best, bestPath) = (g, f);
-        }
-        return (best, bestPath);
+        (int Generation, string? Path) newest = (-1, null);
+        foreach (var f in Files(_dir, id))
+            if (f.Generation > newest.Generation) newest = (f.Generation, f.Path);
+        return newest;
     }
 
     /// <summary>Every claim file of run <paramref name="id"/> up to generation <paramref name="upTo"/>.</summary>
-    internal IEnumerable<string> Generations(string id, int upTo) =>
-        Directory.EnumerateFiles(_dir, id + ".g*.claim").Where(f =>
+    internal IEnumerable<string> Generations(string id, int upTo) => Files(_dir, id).Where(f => f.Generation <= upTo).Select(f => f.Path).ToArray();
+
+    /// <summary>The claim files (ID.gG.claim) in <paramref name="claimsDir"/>, of one run or, with <paramref name="id"/> null, of all.</summary>
+    internal static IEnumerable<(string Id, int Generation, string Path)> Files(string claimsDir, string? id = null)
+    {
+        foreach (var f in Directory.EnumerateFiles(claimsDir, (id ?? "*") + ".g*.claim"))
         {
             string name = System.IO.Path.GetFileName(f);
-            return int.TryParse(name.AsSpan(id.Length + 2, name.Length - id.Length - 2 - ".claim".Length), NumberStyles.None, CultureInfo.InvariantCulture, out int g) && g <= upTo;
-        }).ToArray();
+            int dot = name.LastIndexOf(".g", StringComparison.Ordinal);
+            if (dot > 0 && (id is null || dot == id.Length)
+                && int.TryParse(name.AsSpan(dot + 2, name.Length - dot - 2 - ".claim".Length), NumberStyles.None, CultureInfo.InvariantCulture, out int g))
+                yield return (name[..dot], g, f);
+        }
+    }
 
     /// <summary>Owner and heartbeat of a claim file; an unreadable one (its writer died mid-write) counts from its modification time.</summary>
     internal static (string Owner, DateTime Heartbeat) ReadClaim(string path)

@@ -33,13 +33,9 @@ public sealed record SweepStatus(int Completed, int Diverged, IReadOnlyList<Clai
         var held = new HashSet<string>(StringComparer.Ordinal);
         if (Directory.Exists(claimsDir))
         {
-            var newest = Directory.EnumerateFiles(claimsDir, "*.claim")
-                .Select(f => (Path: f, Name: Path.GetFileName(f)))
-                .Where(f => f.Name.Contains(".g", StringComparison.Ordinal))
-                .GroupBy(f => f.Name[..f.Name.LastIndexOf(".g", StringComparison.Ordinal)], StringComparer.Ordinal);
-            foreach (var g in newest.OrderBy(g => g.Key, StringComparer.Ordinal))
+            foreach (var g in RunClaims.Files(claimsDir).GroupBy(f => f.Id, StringComparer.Ordinal).OrderBy(g => g.Key, StringComparer.Ordinal))
             {
-                var (owner, heartbeat) = RunClaims.ReadClaim(g.OrderByDescending(f => f.Name.Length).ThenByDescending(f => f.Name, StringComparer.Ordinal).First().Path);
+                var (owner, heartbeat) = RunClaims.ReadClaim(g.MaxBy(f => f.Generation).Path);
                 var age = DateTime.UtcNow - heartbeat;
                 held.Add(g.Key);
                 claimed.Add(new ClaimedRun(g.Key, owner, age < TimeSpan.Zero ? TimeSpan.Zero : age, age >= claimTimeout, Where(workDir, g.Key)));

@@ -34,8 +34,8 @@ public static class InferenceInterpreter
     public static Matrix Scores(IInferenceExportable model, Matrix images)
     {
         ArgumentNullException.ThrowIfNull(model);
-        var ps = model.Parameters();
-        return Scores(model.BuildInferenceGraph(), ps.ToDictionary(p => p.Name, p => p.Data), n => ps.First(p => p.Name == n).Shape, images);
+        var ps = model.Parameters().ToDictionary(p => p.Name);
+        return Scores(model.BuildInferenceGraph(), ps.ToDictionary(p => p.Key, p => p.Value.Data), n => ps[n].Shape, images);
     }
 
     private static float[] Run(InferenceOp op, float[][] v, int width, IReadOnlyDictionary<string, float[]> parameters, Func<string, int[]> shapeOf)

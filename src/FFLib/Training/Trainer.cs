@@ -216,14 +216,14 @@ public sealed class Trainer
             }
             for (int bi = firstBatch; bi < batches; bi++)
             {
+                PartialEpoch Here() => new(epoch, bi, order.ToArray(), lossSums.ToArray(), earlierSeconds + sw.Elapsed.TotalSeconds);
                 if (cancellationToken.IsCancellationRequested)
                 {
-                    Interrupted?.Invoke(new PartialEpoch(epoch, bi, order.ToArray(), lossSums.ToArray(), earlierSeconds + sw.Elapsed.TotalSeconds));
+                    Interrupted?.Invoke(Here());
                     cancellationToken.ThrowIfCancellationRequested();
                 }
                 // Between two batches of an epoch (its start and end belong to the epoch checkpoints).
-                if (bi > firstBatch && Snapshot is not null && SnapshotDue?.Invoke() == true)
-                    Snapshot(new PartialEpoch(epoch, bi, order.ToArray(), lossSums.ToArray(), earlierSeconds + sw.Elapsed.TotalSeconds));
+                if (bi > firstBatch && Snapshot is not null && SnapshotDue?.Invoke() == true) Snapshot(Here());
                 BeforeBatch?.Invoke(new BatchStart(epoch, bi + 1, batches, phase, model));
                 int start = bi * bs, count = Math.Min(bs, n - start);
                 var idx = order.AsSpan(start, count);

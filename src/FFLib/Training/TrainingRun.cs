@@ -168,28 +168,25 @@ public static class TrainingRun
             var earlier = sparsityCsv is not null && File.Exists(sparsityCsv) ? Analysis.SparsityTracker.ReadCsv(sparsityCsv) : [];
             tracker.Restore(earlier, epochsDone * batchesPerEpoch + (partial?.BatchesDone ?? 0));
         }
-        var sinceCheckpoint = Stopwatch.StartNew();
-        void OnEpoch(EpochMetrics m)
-        {
-            history.Add(m);
-            // The checkpoint is written after the epoch's validation, when model and random source are in their post-epoch state.
-            if (dir is not null && (spec.CheckpointEvery is not null || spec.CheckpointMinutes is not null)
-                && (m.Epoch % (spec.CheckpointEvery ?? 1) == 0 || m.Epoch == model.PlanEpochs(spec.Training.Epochs).Count))
-            {
-                TrainingCheckpoint.Save(Path.Combine(dir, TrainingCheckpoint.FileName), model, random, m.Epoch, history, spec);
-                // The sparsity record so far goes with it, so a resumed run continues the same series.
-                tracker?.WriteCsv(sparsityCsv!);
-                sinceCheckpoint.Restart();
-            }
-            epochCompleted?.Invoke(m);
-        }
         bool checkpointing = dir is not null && (spec.CheckpointEvery is not null || spec.CheckpointMinutes is not null);
-        void SaveInside(PartialEpoch p)
+        var sinceCheckpoint = Stopwatch.StartNew();
+        // Every checkpoint: after epochsDone epochs, or inside the next one; the sparsity record so far goes
+        // with it, so a resumed run continues the same series.
+        void SaveCheckpoint(int done, PartialEpoch? inside)
         {
-            TrainingCheckpoint.Save(Path.Combine(dir!, TrainingCheckpoint.FileName), model, random, p.Epoch - 1, history, spec, p);
+            TrainingCheckpoint.Save(Path.Combine(dir!, TrainingCheckpoint.FileName), model, random, done, history, spec, inside);
             tracker?.WriteCsv(sparsityCsv!);
             sinceCheckpoint.Restart();
         }
+        void OnEpoch(EpochMetrics m)
+        {
+            history.Add(m);
+            // Written after the epoch's validation, when model and random source are in their post-epoch state.
+            if (checkpointing && (m.Epoch % (spec.CheckpointEvery ?? 1) == 0 || m.Epoch == model.PlanEpochs(spec.Training.Epochs).Count))
+                SaveCheckpoint(m.Epoch, null);
+            epochCompleted?.Invoke(m);
+        }
+        void SaveInside(PartialEpoch p) => SaveCheckpoint(p.Epoch - 1, p);
         // Stopped between two batches (SIGTERM, preemption): the state at this batch becomes the checkpoint.
         void OnInterrupted(PartialEpoch p)
         {
