@@ -107,8 +107,8 @@ public static class SweepRunner
     /// Trains every run of the list that has no finished record, sharing the folder with any other
     /// workers through claims. Returns when every run is finished (or, with
     /// <see cref="SweepWorkerOptions.WaitForOthers"/> off, when the rest are held by others).
-    /// Cancelling stops the run in progress at its next batch (its last checkpoint stays for whoever
-    /// continues it), releases its claim and throws <see cref="OperationCanceledException"/>.
+    /// Cancelling stops the run in progress at its next batch, checkpoints it there for whoever
+    /// continues it (when checkpoints are on), releases its claim and throws <see cref="OperationCanceledException"/>.
     /// </summary>
     public static SweepOutcome Run(IReadOnlyList<RunSpec> runs, string resultsDir, SweepWorkerOptions? options = null, CancellationToken cancellationToken = default)
     {
