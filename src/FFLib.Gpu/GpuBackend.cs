@@ -24,8 +24,15 @@ public sealed class GpuBackend : ComputeBackend, IDisposable
     private readonly CuBlas? _blas;
     private readonly Kernels _k;
     private readonly int _rowGroup;
-    private float[] _staging = new float[4096];
-    private float[] _stagingCoef = new float[4096];
+    // Uploads are copied into this page-locked ring and queued on the stream without waiting for it
+    // (ILGPU's CopyFromCPU waits for the stream on every call: three stalls per training batch).
+    // Space is reused after the next wait for the stream, so the ring forces a wait only when full.
+    private readonly PageLockedArray1D<float> _ring;
+    private int _ringUsed;
+    private long _launches, _products, _uploads, _downloads, _waits;
+
+    /// <summary>Upload ring size in floats (16 MiB): about 40 MNIST batches of 128 images between forced waits.</summary>
+    internal const int RingFloats = 4 << 20;
 
     private GpuBackend(Context context, Accelerator accelerator, CuBlas? blas, string name)
     {
@@ -33,6 +40,7 @@ public sealed class GpuBackend : ComputeBackend, IDisposable
         _accelerator = accelerator;
         _blas = blas;
         _k = new Kernels(accelerator);
+        _ring = accelerator.AllocatePageLocked1D<float>(RingFloats, uninitialized: true);
         // Threads per row for the row reductions: 128, or the largest power of two the accelerator takes.
         _rowGroup = GpuKernels.RowGroup;
         while (_rowGroup > accelerator.MaxNumThreadsPerGroup) _rowGroup /= 2;
@@ -82,9 +90,30 @@ public sealed class GpuBackend : ComputeBackend, IDisposable
         return new GpuBackend(context, context.CreateCPUAccelerator(0), null, "ilgpu-cpu");
     }
 
+    /// <summary>Every kernel launch goes through here: <see cref="Activity"/> counts them.</summary>
+    private Kernels K
+    {
+        get { _launches++; return _k; }
+    }
+
+    /// <summary>
+    /// What this backend has done since it was created: kernel launches, cuBLAS products, uploads,
+    /// downloads, and the times the host waited for the device. Subtract two readings to count a
+    /// stretch of work (e.g. one training epoch).
+    /// </summary>
+    public GpuActivity Activity => new(_launches, _products, _uploads, _downloads, _waits);
+
+    private void Wait()
+    {
+        _accelerator.Synchronize();
+        _waits++;
+        _ringUsed = 0; // every queued upload has been read
+    }
+
     /// <inheritdoc />
     public void Dispose()
     {
+        _ring.Dispose();
         _blas?.Dispose();
         _accelerator.Dispose();
         _context.Dispose();
@@ -125,7 +154,8 @@ public sealed class GpuBackend : ComputeBackend, IDisposable
         if (source.Length == 0) return [];
         var host = new float[source.Length];
         V(source).CopyToCPU(ref host[0], source.Length);
-        _accelerator.Synchronize();
+        _downloads++;
+        Wait();
         return host;
     }
 
@@ -133,14 +163,29 @@ public sealed class GpuBackend : ComputeBackend, IDisposable
     {
         if (host.Length == 0) return;
         V(attached.All).CopyToCPU(ref host[0], host.Length);
-        _accelerator.Synchronize();
+        _downloads++;
+        Wait();
     }
 
     internal override void Write(ReadOnlySpan<float> source, DeviceSpan destination)
     {
         if (source.Length != destination.Length) throw new ArgumentException($"Writing {source.Length} values into a span of {destination.Length}.");
-        if (source.Length == 0) return;
-        V(destination).CopyFromCPU(ref MemoryMarshal.GetReference(source), source.Length);
+        int n = source.Length;
+        if (n == 0) return;
+        _uploads++;
+        if (n > RingFloats)
+        {
+            // Larger than the ring (a whole parameter set or dataset, once): a plain copy, which waits.
+            V(destination).CopyFromCPU(ref MemoryMarshal.GetReference(source), n);
+            _waits++;
+            _ringUsed = 0;
+            return;
+        }
+        if (_ringUsed + n > RingFloats) Wait();
+        var slot = _ring.Span.Slice(_ringUsed, n);
+        source.CopyTo(slot);
+        V(destination).CopyFromCPUUnsafeAsync(_accelerator.DefaultStream, ref slot[0], n);
+        _ringUsed += n;
     }
 
     internal override void Clear(DeviceSpan span)
@@ -151,24 +196,21 @@ public sealed class GpuBackend : ComputeBackend, IDisposable
     internal override void Gemm(bool transA, bool transB, int m, int n, int k, DeviceSpan a, int lda, DeviceSpan b, int ldb, DeviceSpan c, int ldc, bool accumulate)
     {
         if (m == 0 || n == 0) return;
+        _products++;
         if (_blas is not null) _blas.Gemm(transA, transB, m, n, k, Ptr(a), lda, Ptr(b), ldb, Ptr(c), ldc, accumulate);
-        else _k.Gemm(m * n, V(a), V(b), V(c), new GemmShape(transA, transB, n, k, lda, ldb, ldc, accumulate));
+        else K.Gemm(m * n, V(a), V(b), V(c), new GemmShape(transA, transB, n, k, lda, ldb, ldc, accumulate));
     }
 
-    internal override void BiasActivation(DeviceSpan z, int rows, int cols, DeviceSpan bias, bool relu) => _k.BiasActivation(rows * cols, V(z), cols, V(bias), relu ? 1 : 0);
+    internal override void BiasActivation(DeviceSpan z, int rows, int cols, DeviceSpan bias, bool relu) => K.BiasActivation(rows * cols, V(z), cols, V(bias), relu ? 1 : 0);
 
-    internal override void ReluBackward(DeviceSpan dx, DeviceSpan a) => _k.ReluBackward(dx.Length, V(dx), V(a));
+    internal override void ReluBackward(DeviceSpan dx, DeviceSpan a) => K.ReluBackward(dx.Length, V(dx), V(a));
 
-    internal override float CrossEntropyLossAndGradient(DeviceSpan logits, int rows, int classes, ReadOnlySpan<int> labels, DeviceSpan gradient)
+    internal override void CrossEntropyLossAndGradient(DeviceSpan logits, int rows, int classes, DeviceSpan labels, DeviceSpan gradient, DeviceSpan loss)
     {
-        // rows × classes floats each way: the CPU's arithmetic on the host.
-        int n = rows * classes;
-        if (_staging.Length < n) { _staging = new float[n]; _stagingCoef = new float[n]; }
-        V(logits.Slice(0, n)).CopyToCPU(ref _staging[0], n);
-        _accelerator.Synchronize();
-        float loss = CrossEntropy.LossAndGradient(_staging.AsSpan(0, n), rows, classes, labels, _stagingCoef);
-        Write(_stagingCoef.AsSpan(0, n), gradient.Slice(0, n));
-        return loss;
+        if (rows == 0) return;
+        if (_terms is null || _terms.Length < rows) _terms = Allocate(rows);
+        K.CrossEntropyRows(rows, V(logits), classes, V(labels), V(gradient), V(_terms.Slice(0, rows)));
+        K.MeanInOrder(1, V(_terms.Slice(0, rows)), rows, V(loss));
     }
 
     internal override void FFGoodnessAndLoss(DeviceSpan h, int rows, int cols, DeviceSpan meanSquares, int positives, float threshold, LossDirection direction,
@@ -177,9 +219,9 @@ public sealed class GpuBackend : ComputeBackend, IDisposable
         if (rows == 0) return;
         if (_terms is null || _terms.Length < rows) _terms = Allocate(rows);
         float scale = 2f / ((float)rows * cols);
-        _k.GoodnessAndLossRows(new KernelConfig(rows, _rowGroup), V(h), cols, V(meanSquares), positives, threshold, direction == LossDirection.Minimize ? 1 : 0, scale,
+        K.GoodnessAndLossRows(new KernelConfig(rows, _rowGroup), V(h), cols, V(meanSquares), positives, threshold, direction == LossDirection.Minimize ? 1 : 0, scale,
             V(coefficient.Slice(0, rows)), V(_terms.Slice(0, rows)));
-        _k.MeanInOrder(1, V(_terms.Slice(0, rows)), rows, V(loss));
+        K.MeanInOrder(1, V(_terms.Slice(0, rows)), rows, V(loss));
     }
 
     // FFBackward and the control-column steps keep the base class's sequence of kernels: fused into
@@ -187,12 +229,12 @@ public sealed class GpuBackend : ComputeBackend, IDisposable
     // on the H200 (FFNN epoch 0.38–0.39 s against 0.27–0.30 s; docs/measurements, run 7).
 
     internal override void CopyColumns(DeviceSpan src, int rows, int cols, DeviceSpan dst, int ldDst, int offset) =>
-        _k.CopyColumns(rows * cols, V(src), cols, V(dst), ldDst, offset);
+        K.CopyColumns(rows * cols, V(src), cols, V(dst), ldDst, offset);
 
     internal override void Copy(DeviceSpan src, DeviceSpan dst)
     {
         if (src.Length != dst.Length) throw new ArgumentException($"Copying {src.Length} values into {dst.Length}.");
-        if (src.Length > 0) _k.Copy(src.Length, V(src), V(dst));
+        if (src.Length > 0) K.Copy(src.Length, V(src), V(dst));
     }
 
     internal override void BroadcastRow(ReadOnlySpan<float> row, DeviceSpan dst, int rows)
@@ -200,26 +242,30 @@ public sealed class GpuBackend : ComputeBackend, IDisposable
         if (rows == 0 || row.Length == 0) return;
         _rowStaging = _rowStaging is { } s && s.Length >= row.Length ? s : Allocate(row.Length);
         // The row goes up once, then one kernel fills every row (the upload completes before the kernel runs: same stream).
+        // The upload is queued on the stream before the kernel; the next call's upload after it, so
+        // reusing the staging row needs no wait.
         Write(row, _rowStaging.Slice(0, row.Length));
-        _k.BroadcastRow(rows * row.Length, V(_rowStaging.Slice(0, row.Length)), row.Length, V(dst));
-        _accelerator.Synchronize(); // the staging row may be overwritten by the next call
+        K.BroadcastRow(rows * row.Length, V(_rowStaging.Slice(0, row.Length)), row.Length, V(dst));
     }
 
     private DeviceArray? _rowStaging;
 
+    internal override void GatherIndexed(DeviceSpan src, int cols, DeviceSpan indices, int rows, DeviceSpan dst) =>
+        K.GatherIndexed(rows * cols, V(src), cols, V(indices), V(dst));
+
     internal override void GatherRows(DeviceSpan src, int cols, DeviceSpan dst, int rows, int multiplier, int divisor, int modulo) =>
-        _k.GatherRows(rows * cols, V(src), cols, V(dst), multiplier, divisor, modulo);
+        K.GatherRows(rows * cols, V(src), cols, V(dst), multiplier, divisor, modulo);
 
     internal override void NormalizeRows(DeviceSpan x, int rows, int cols, DeviceSpan dst) => RowReduce(x, rows, cols, dst, 2);
 
     internal override void DampedRelu(DeviceSpan pre, int rows, int cols, DeviceSpan bias, DeviceSpan old, float beta, DeviceSpan result) =>
-        _k.DampedRelu(rows * cols, V(pre), cols, V(bias), V(old), beta, V(result));
+        K.DampedRelu(rows * cols, V(pre), cols, V(bias), V(old), beta, V(result));
 
     internal override void DampedReluBackward(DeviceSpan pre, DeviceSpan fresh, DeviceSpan coefficient, float beta, int rows, int cols) =>
-        _k.DampedReluBackward(rows * cols, V(pre), V(fresh), V(coefficient), beta, cols);
+        K.DampedReluBackward(rows * cols, V(pre), V(fresh), V(coefficient), beta, cols);
 
     internal override void EmbedControl(DeviceSpan images, int n, int px, DeviceSpan control, int k, int rows, DeviceSpan dst) =>
-        _k.EmbedControl(rows * (px + k), V(images), n, px, V(control), k, V(dst));
+        K.EmbedControl(rows * (px + k), V(images), n, px, V(control), k, V(dst));
 
     internal override void InverseRowNorms(DeviceSpan x, int rows, int cols, DeviceSpan invNorm) => RowReduce(x, rows, cols, invNorm, 0);
 
@@ -227,16 +273,16 @@ public sealed class GpuBackend : ComputeBackend, IDisposable
     private void RowReduce(DeviceSpan x, int rows, int cols, DeviceSpan output, int mode)
     {
         if (rows == 0) return;
-        _k.RowReduce(new KernelConfig(rows, _rowGroup), V(x), cols, V(output), mode);
+        K.RowReduce(new KernelConfig(rows, _rowGroup), V(x), cols, V(output), mode);
     }
 
-    internal override void ScaleBiasRelu(DeviceSpan z, int rows, int cols, DeviceSpan invNorm, DeviceSpan bias) => _k.ScaleBiasRelu(rows * cols, V(z), cols, V(invNorm), V(bias));
+    internal override void ScaleBiasRelu(DeviceSpan z, int rows, int cols, DeviceSpan invNorm, DeviceSpan bias) => K.ScaleBiasRelu(rows * cols, V(z), cols, V(invNorm), V(bias));
 
     internal override void MeanSquares(DeviceSpan h, int rows, int cols, DeviceSpan meanSquares) => RowReduce(h, rows, cols, meanSquares, 1);
 
-    internal override void ScaleRows(DeviceSpan m, int rows, int cols, DeviceSpan scale) => _k.ScaleRows(rows * cols, V(m), cols, V(scale));
+    internal override void ScaleRows(DeviceSpan m, int rows, int cols, DeviceSpan scale) => K.ScaleRows(rows * cols, V(m), cols, V(scale));
 
-    internal override void ColumnSums(DeviceSpan m, int rows, int cols, DeviceSpan sums) => _k.ColumnSums(cols, V(m), rows, cols, V(sums));
+    internal override void ColumnSums(DeviceSpan m, int rows, int cols, DeviceSpan sums) => K.ColumnSums(cols, V(m), rows, cols, V(sums));
 
     internal override void FFLossAndCoefficients(DeviceSpan meanSquares, int positives, float threshold, LossDirection direction, int width, DeviceSpan coefficient, DeviceSpan loss)
     {
@@ -244,38 +290,43 @@ public sealed class GpuBackend : ComputeBackend, IDisposable
         int rows = meanSquares.Length;
         if (_terms is null || _terms.Length < rows) _terms = Allocate(rows);
         float scale = 2f / ((float)rows * width);
-        _k.FFLossRows(rows, V(meanSquares), positives, threshold, direction == LossDirection.Minimize ? 1 : 0, scale, V(coefficient.Slice(0, rows)), V(_terms.Slice(0, rows)));
-        _k.MeanInOrder(1, V(_terms.Slice(0, rows)), rows, V(loss));
+        K.FFLossRows(rows, V(meanSquares), positives, threshold, direction == LossDirection.Minimize ? 1 : 0, scale, V(coefficient.Slice(0, rows)), V(_terms.Slice(0, rows)));
+        K.MeanInOrder(1, V(_terms.Slice(0, rows)), rows, V(loss));
     }
 
     private DeviceArray? _terms;
 
-    internal override void TransposeColumns(DeviceSpan w, int rows, int ld, int first, int count, DeviceSpan dst) => _k.TransposeColumns(count * rows, V(w), rows, ld, first, V(dst));
+    internal override void TransposeColumns(DeviceSpan w, int rows, int ld, int first, int count, DeviceSpan dst) => K.TransposeColumns(count * rows, V(w), rows, ld, first, V(dst));
 
-    internal override void ScatterColumns(DeviceSpan src, int rows, int ld, int first, int count, DeviceSpan w) => _k.ScatterColumns(count * rows, V(src), rows, ld, first, V(w));
+    internal override void ScatterColumns(DeviceSpan src, int rows, int ld, int first, int count, DeviceSpan w) => K.ScatterColumns(count * rows, V(src), rows, ld, first, V(w));
 
-    internal override void SumBlocks(DeviceSpan src, int blockLength, int blocks, DeviceSpan dst) => _k.SumBlocks(blockLength, V(src), blockLength, blocks, V(dst));
+    internal override void SumBlocks(DeviceSpan src, int blockLength, int blocks, DeviceSpan dst) => K.SumBlocks(blockLength, V(src), blockLength, blocks, V(dst));
 
     internal override void ControlRowsForward(DeviceSpan images, int n, int px, DeviceSpan control, int k, int rows,
         DeviceSpan p, DeviceSpan controlWeights, DeviceSpan bias, int width, DeviceSpan h, DeviceSpan invNorm, bool computeNorms)
     {
-        if (computeNorms && rows > 0) _k.ControlRowNormsGrouped(new KernelConfig(rows, _rowGroup), V(images), n, px, V(control), k, V(invNorm));
-        _k.ControlRowsForward(rows * width, V(control), k, n, V(p), V(controlWeights), V(bias), width, V(h), V(invNorm));
+        if (computeNorms && rows > 0) K.ControlRowNormsGrouped(new KernelConfig(rows, _rowGroup), V(images), n, px, V(control), k, V(invNorm));
+        K.ControlRowsForward(rows * width, V(control), k, n, V(p), V(controlWeights), V(bias), width, V(h), V(invNorm));
     }
 
     internal override void ControlGradient(DeviceSpan control, int k, DeviceSpan delta, int rows, int width, DeviceSpan dst) =>
-        _k.ControlGradient(k * width, V(control), k, V(delta), rows, width, V(dst));
+        K.ControlGradient(k * width, V(control), k, V(delta), rows, width, V(dst));
 
     internal override void AdamStep(DeviceSpan p, DeviceSpan g, DeviceSpan m, DeviceSpan v, float lr, float beta1, float beta2, float eps, int step)
     {
         // The per-step scalars exactly as the CPU kernel computes them.
         float bc2Sqrt = MathF.Sqrt(1f - MathF.Pow(beta2, step));
         float negStepSize = -(lr / (1f - MathF.Pow(beta1, step)));
-        _k.Adam(p.Length, V(p), V(g), V(m), V(v), beta1, 1f - beta1, beta2, 1f - beta2, bc2Sqrt, eps, negStepSize);
+        K.Adam(p.Length, V(p), V(g), V(m), V(v), beta1, 1f - beta1, beta2, 1f - beta2, bc2Sqrt, eps, negStepSize);
     }
 
     /// <summary>Waits for all queued work (for timing).</summary>
-    public void Synchronize() => _accelerator.Synchronize();
+    public void Synchronize() => Wait();
+
+    internal override bool SharesHostMemory => false;
+
+    /// <summary>Losses are read every 64 batches: one wait instead of 64.</summary>
+    internal override int LossReadInterval => 64;
 
     /// <summary>The loaded kernels (compiled once per accelerator).</summary>
     private sealed class Kernels(Accelerator a)
@@ -287,6 +338,10 @@ public sealed class GpuBackend : ComputeBackend, IDisposable
             a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, int, float, int, float, ArrayView<float>, ArrayView<float>>(GpuKernels.FFLossRows);
         public readonly Action<KernelConfig, ArrayView<float>, int, ArrayView<float>, int, float, int, float, ArrayView<float>, ArrayView<float>> GoodnessAndLossRows =
             a.LoadStreamKernel<ArrayView<float>, int, ArrayView<float>, int, float, int, float, ArrayView<float>, ArrayView<float>>(GpuKernels.GoodnessAndLossRows);
+        public readonly Action<Index1D, ArrayView<float>, int, ArrayView<float>, ArrayView<float>, ArrayView<float>> CrossEntropyRows =
+            a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, int, ArrayView<float>, ArrayView<float>, ArrayView<float>>(GpuKernels.CrossEntropyRows);
+        public readonly Action<Index1D, ArrayView<float>, int, ArrayView<float>, ArrayView<float>> GatherIndexed =
+            a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, int, ArrayView<float>, ArrayView<float>>(GpuKernels.GatherIndexed);
         public readonly Action<Index1D, ArrayView<float>, int, ArrayView<float>> MeanInOrder = a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, int, ArrayView<float>>(GpuKernels.MeanInOrder);
         public readonly Action<Index1D, ArrayView<float>, int, ArrayView<float>, ArrayView<float>> ScaleBiasRelu = a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, int, ArrayView<float>, ArrayView<float>>(GpuKernels.ScaleBiasRelu);
         public readonly Action<Index1D, ArrayView<float>, int, ArrayView<float>, int> BiasActivation = a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, int, ArrayView<float>, int>(GpuKernels.BiasActivation);
@@ -310,6 +365,19 @@ public sealed class GpuBackend : ComputeBackend, IDisposable
             a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, float, float, float, float, float, float, float>(GpuKernels.Adam);
         public readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmShape> Gemm = a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmShape>(GpuKernels.Gemm);
     }
+}
+
+/// <summary>Counts of a <see cref="GpuBackend"/>'s work (see <see cref="GpuBackend.Activity"/>).</summary>
+/// <param name="Launches">Kernel launches (ILGPU kernels, not counting products).</param>
+/// <param name="Products">Matrix products (cuBLAS calls on a GPU).</param>
+/// <param name="Uploads">Host-to-device copies.</param>
+/// <param name="Downloads">Device-to-host copies.</param>
+/// <param name="Waits">Times the host waited for the device to finish its queued work.</param>
+public readonly record struct GpuActivity(long Launches, long Products, long Uploads, long Downloads, long Waits)
+{
+    /// <summary>The work done between two readings.</summary>
+    public static GpuActivity operator -(GpuActivity later, GpuActivity earlier) =>
+        new(later.Launches - earlier.Launches, later.Products - earlier.Products, later.Uploads - earlier.Uploads, later.Downloads - earlier.Downloads, later.Waits - earlier.Waits);
 }
 
 /// <summary>No usable GPU: the message says why (no driver, no device, no cuBLAS).</summary>

@@ -89,6 +89,38 @@ internal static class GpuKernels
         (terms[r], coefficient[r]) = LossTermAndCoefficient(ms, r < positives, threshold, minimize, scale);
     }
 
+    /// <summary>
+    /// One row's softmax cross-entropy with CrossEntropy.LossAndGradient's arithmetic: the max
+    /// subtracted before exp, the term log Σ + max − z_label in double, the gradient
+    /// (softmax − onehot)/rows. labels holds each row's class as a float.
+    /// </summary>
+    public static void CrossEntropyRows(Index1D r, ArrayView<float> logits, int classes, ArrayView<float> labels, ArrayView<float> gradient, ArrayView<float> terms)
+    {
+        long o = (long)(int)r * classes;
+        int rows = (int)terms.Length;
+        int label = (int)labels[r];
+        float max = logits[o];
+        for (int c = 1; c < classes; c++) max = MathF.Max(max, logits[o + c]);
+        float s = 0;
+        for (int c = 0; c < classes; c++)
+        {
+            float e = MathF.Exp(logits[o + c] - max);
+            gradient[o + c] = e;
+            s += e;
+        }
+        terms[r] = (float)(Math.Log(s) + max - logits[o + label]);
+        float inv = 1f / (s * rows);
+        for (int c = 0; c < classes; c++) gradient[o + c] *= inv;
+        gradient[o + label] -= 1f / rows;
+    }
+
+    /// <summary>dst row r = src row indices[r] (the index stored as a float; i over rows × cols).</summary>
+    public static void GatherIndexed(Index1D i, ArrayView<float> src, int cols, ArrayView<float> indices, ArrayView<float> dst)
+    {
+        int r = i / cols, j = i % cols;
+        dst[i] = src[(long)indices[r] * cols + j];
+    }
+
     /// <summary>loss[0] = mean of the terms, summed in row order in double (one thread).</summary>
     public static void MeanInOrder(Index1D i, ArrayView<float> terms, int rows, ArrayView<float> loss)
     {

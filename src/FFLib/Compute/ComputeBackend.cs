@@ -52,6 +52,18 @@ public abstract class ComputeBackend
         return span;
     }
 
+    /// <summary>Class labels as floats on this backend (for <see cref="CrossEntropyLossAndGradient"/>), in <paramref name="staging"/>, grown as needed.</summary>
+    internal DeviceSpan StageLabels(ReadOnlySpan<int> labels, ref DeviceArray? staging)
+    {
+        int n = labels.Length;
+        if (staging is null || staging.Length < n) staging = Allocate(n);
+        var span = staging.Slice(0, n);
+        Span<float> asFloats = n <= 1024 ? stackalloc float[n] : new float[n];
+        for (int i = 0; i < n; i++) asFloats[i] = labels[i];
+        Write(asFloats, span);
+        return span;
+    }
+
     /// <summary>Copies host values into <paramref name="destination"/>.</summary>
     internal abstract void Write(ReadOnlySpan<float> source, DeviceSpan destination);
 
@@ -84,8 +96,27 @@ public abstract class ComputeBackend
     /// <summary>In place dx_i = 0 where the layer's output a_i ≤ 0 (ReLU's derivative, 0 at 0 as in PyTorch).</summary>
     internal abstract void ReluBackward(DeviceSpan dx, DeviceSpan a);
 
-    /// <summary>Mean softmax cross-entropy of the logits' rows, and its gradient (softmax − onehot)/rows (see <see cref="CrossEntropy"/>).</summary>
-    internal abstract float CrossEntropyLossAndGradient(DeviceSpan logits, int rows, int classes, ReadOnlySpan<int> labels, DeviceSpan gradient);
+    /// <summary>
+    /// Mean softmax cross-entropy of the logits' rows into <paramref name="loss"/> (one float, left
+    /// on the device), and its gradient (softmax − onehot)/rows (see <see cref="CrossEntropy"/>).
+    /// <paramref name="labels"/> holds each row's class as a float (exact below 2²⁴).
+    /// </summary>
+    internal abstract void CrossEntropyLossAndGradient(DeviceSpan logits, int rows, int classes, DeviceSpan labels, DeviceSpan gradient, DeviceSpan loss);
+
+    /// <summary>Row r of dst (cols wide) = row indices[r] of src, the index stored as a float (exact below 2²⁴): a batch gathered from a resident dataset.</summary>
+    internal abstract void GatherIndexed(DeviceSpan src, int cols, DeviceSpan indices, int rows, DeviceSpan dst);
+
+    /// <summary>
+    /// True where arrays are host memory (the CPU): reading them costs nothing, so a trainer reads
+    /// each batch's losses at once and stages nothing.
+    /// </summary>
+    internal virtual bool SharesHostMemory => true;
+
+    /// <summary>
+    /// Batches whose losses a trainer may leave on the backend before reading them in one go: a
+    /// device would otherwise stop after every batch to hand them back. 1 reads each batch's.
+    /// </summary>
+    internal virtual int LossReadInterval => 1;
 
     /// <summary>Columns [offset, offset + cols) of dst (rows × ldDst) = src (rows × cols): one block of a concatenation.</summary>
     internal abstract void CopyColumns(DeviceSpan src, int rows, int cols, DeviceSpan dst, int ldDst, int offset);

@@ -62,8 +62,22 @@ internal sealed class CpuBackend : ComputeBackend
         for (int i = 0; i < d.Length; i++) if (x[i] <= 0f) d[i] = 0f;
     }
 
-    internal override float CrossEntropyLossAndGradient(DeviceSpan logits, int rows, int classes, ReadOnlySpan<int> labels, DeviceSpan gradient) =>
-        CrossEntropy.LossAndGradient(Host(logits), rows, classes, labels, Host(gradient));
+    internal override void CrossEntropyLossAndGradient(DeviceSpan logits, int rows, int classes, DeviceSpan labels, DeviceSpan gradient, DeviceSpan loss)
+    {
+        var floats = Host(labels);
+        int[] classOf = System.Buffers.ArrayPool<int>.Shared.Rent(rows);
+        for (int r = 0; r < rows; r++) classOf[r] = (int)floats[r];
+        Host(loss)[0] = CrossEntropy.LossAndGradient(Host(logits), rows, classes, classOf.AsSpan(0, rows), Host(gradient));
+        System.Buffers.ArrayPool<int>.Shared.Return(classOf);
+    }
+
+    internal override void GatherIndexed(DeviceSpan src, int cols, DeviceSpan indices, int rows, DeviceSpan dst)
+    {
+        var s = Host(src);
+        var d = Host(dst);
+        var idx = Host(indices);
+        for (int r = 0; r < rows; r++) s.Slice((int)idx[r] * cols, cols).CopyTo(d.Slice(r * cols, cols));
+    }
 
     internal override void CopyColumns(DeviceSpan src, int rows, int cols, DeviceSpan dst, int ldDst, int offset)
     {

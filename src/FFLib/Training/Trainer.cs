@@ -121,6 +121,9 @@ public sealed class Trainer
     /// <summary>Receives the state between two batches when <see cref="SnapshotDue"/> asks for it (e.g. a time-based checkpoint).</summary>
     public Action<PartialEpoch>? Snapshot { get; init; }
 
+    /// <summary>Whether the training set is kept on the model's backend (null: where the backend is not host memory). Tests set it to compare both paths.</summary>
+    internal bool? ResidentData { get; init; }
+
     /// <summary>The label scorer hard negatives use: the model itself (FFNN, FFRNN) or the FFNN+C stack.</summary>
     internal static ILabelScorer? HardNegativeScorer(ITrainableModel model) => model switch
     {
@@ -184,6 +187,7 @@ public sealed class Trainer
         if (options.Negatives is NegativeMode.Hard or NegativeMode.HardSampled && HardNegativeScorer(model) is null)
             throw new ArgumentException($"{options.Negatives} negatives need a model that scores labels (FFNN, FFNN+C, FFRNN); {model.Architecture.DisplayName} does not.", nameof(options));
         var history = new List<EpochMetrics>();
+        var feed = new BatchFeed(model, train, bs, options.Negatives, ResidentData);
         var total = Stopwatch.StartNew();
         long seen = (long)(startEpoch - 1) * n;
         if (startEpoch < 1) throw new ArgumentOutOfRangeException(nameof(startEpoch), startEpoch, "startEpoch is 1-based.");
@@ -214,22 +218,48 @@ public sealed class Trainer
                 for (int i = 0; i < n; i++) order[i] = i;
                 random.Shuffle(order.AsSpan());
             }
+            feed.BeginEpoch(phase, order);
+            // Losses come back from the feed in bursts (a device's every few batches): each batch's is
+            // checked and summed, and its progress reported, in order, when it arrives.
+            int folded = firstBatch;
+            void Fold()
+            {
+                foreach (var losses in feed.Drain())
+                {
+                    float mean = 0;
+                    for (int l = 0; l < layers; l++)
+                    {
+                        if (!float.IsFinite(losses[l]))
+                            throw new TrainingDivergedException($"Training diverged: {names[l]} loss is {losses[l]} in epoch {epoch}, batch {folded + 1}.", epoch, l + 1);
+                        lossSums[l] += losses[l];
+                        mean += losses[l] / layers;
+                    }
+                    seen += Math.Min(bs, n - folded * bs);
+                    folded++;
+                    Progress?.Report(new TrainingProgress(epoch, plan.Count, folded, batches, seen, mean, total.Elapsed));
+                }
+            }
             for (int bi = firstBatch; bi < batches; bi++)
             {
                 PartialEpoch Here() => new(epoch, bi, order.ToArray(), lossSums.ToArray(), earlierSeconds + sw.Elapsed.TotalSeconds);
                 if (cancellationToken.IsCancellationRequested)
                 {
+                    Fold();
                     Interrupted?.Invoke(Here());
                     cancellationToken.ThrowIfCancellationRequested();
                 }
                 // Between two batches of an epoch (its start and end belong to the epoch checkpoints).
-                if (bi > firstBatch && Snapshot is not null && SnapshotDue?.Invoke() == true) Snapshot(Here());
+                if (bi > firstBatch && Snapshot is not null && SnapshotDue?.Invoke() == true)
+                {
+                    Fold();
+                    Snapshot(Here());
+                }
                 BeforeBatch?.Invoke(new BatchStart(epoch, bi + 1, batches, phase, model));
                 int start = bi * bs, count = Math.Min(bs, n - start);
                 var idx = order.AsSpan(start, count);
                 // The last, shorter batch has the same size every epoch: one buffer for the whole run.
                 var batch = count == bs ? images : tail?.Rows == count ? tail : (tail = new Matrix(count, model.ImageFeatures));
-                train.CopyImages(idx, batch.Data);
+                if (!feed.Resident) train.CopyImages(idx, batch.Data);
                 for (int i = 0; i < count; i++) labels[i] = train.Label(idx[i]);
                 // Random wrong labels are drawn in every phase and mode, so the random stream (and with it
                 // the shuffles) does not depend on the negative mode.
@@ -237,18 +267,10 @@ public sealed class Trainer
                 var control = phase == TrainingPhase.ForwardForward
                     ? NegativeControl.Make(options.Negatives, model, batch, labels.AsSpan(0, count), negatives.AsSpan(0, count), random)
                     : NegativeControl.OneHot(negatives.AsSpan(0, count), model.Classes);
-                var losses = model.TrainBatch(batch, labels.AsSpan(0, count), control, phase);
-                float mean = 0;
-                for (int l = 0; l < layers; l++)
-                {
-                    if (!float.IsFinite(losses[l]))
-                        throw new TrainingDivergedException($"Training diverged: {names[l]} loss is {losses[l]} in epoch {epoch}, batch {bi + 1}.", epoch, l + 1);
-                    lossSums[l] += losses[l];
-                    mean += losses[l] / layers;
-                }
-                seen += count;
-                Progress?.Report(new TrainingProgress(epoch, plan.Count, bi + 1, batches, seen, mean, total.Elapsed));
+                feed.Step(start, batch, labels.AsSpan(0, count), control);
+                if (feed.Full) Fold();
             }
+            Fold();
             double trainSeconds = earlierSeconds + sw.Elapsed.TotalSeconds;
             double? valAcc = null;
             double valSeconds = 0;
@@ -263,137 +285,5 @@ public sealed class Trainer
             EpochCompleted?.Invoke(metrics);
         }
         return history;
-    }
-}
-
-/// <summary>Negative control vectors for each <see cref="NegativeMode"/>.</summary>
-public static class NegativeControl
-{
-    /// <summary>Rows = onehot(labels[i]).</summary>
-    public static Matrix OneHot(ReadOnlySpan<int> labels, int classes)
-    {
-        var m = new Matrix(labels.Length, classes);
-        for (int i = 0; i < labels.Length; i++)
-        {
-            if ((uint)labels[i] >= (uint)classes) throw new ArgumentOutOfRangeException(nameof(labels), labels[i], $"labels[{i}] = {labels[i]} is not a class in [0, {classes}).");
-            m.Data[i * classes + labels[i]] = 1f;
-        }
-        return m;
-    }
-
-    /// <summary>Rows = 1 − onehot(labels[i]): every wrong label set (the reference's "inverse" negatives).</summary>
-    public static Matrix Inverse(ReadOnlySpan<int> labels, int classes)
-    {
-        var m = new Matrix(labels.Length, classes);
-        m.Data.AsSpan().Fill(1f);
-        for (int i = 0; i < labels.Length; i++) m.Data[i * classes + labels[i]] = 0f;
-        return m;
-    }
-
-    /// <summary>
-    /// Hard negatives from label scores: the most plausible wrong label (lowest score under L−,
-    /// highest under L+), or, when <paramref name="random"/> is given, one sampled with
-    /// probability ∝ exp(plausibility) over the wrong labels.
-    /// </summary>
-    public static int[] Hard(Matrix scores, ReadOnlySpan<int> labels, Layers.LossDirection direction, FFRandom? random = null)
-    {
-        ArgumentNullException.ThrowIfNull(scores);
-        int classes = scores.Cols;
-        var result = new int[labels.Length];
-        var p = new double[classes];
-        for (int i = 0; i < labels.Length; i++)
-        {
-            var row = scores.Row(i);
-            double sign = direction == Layers.LossDirection.Minimize ? -1 : 1;
-            if (random is null)
-            {
-                int best = -1;
-                for (int c = 0; c < classes; c++)
-                    if (c != labels[i] && (best < 0 || sign * row[c] > sign * row[best])) best = c;
-                result[i] = best;
-                continue;
-            }
-            double max = double.NegativeInfinity;
-            for (int c = 0; c < classes; c++) if (c != labels[i]) max = Math.Max(max, sign * row[c]);
-            double total = 0;
-            for (int c = 0; c < classes; c++) total += p[c] = c == labels[i] ? 0 : Math.Exp(sign * row[c] - max);
-            double u = random.NextDouble() * total;
-            int pick = -1;
-            for (int c = 0; c < classes; c++)
-            {
-                if (p[c] == 0) continue;
-                pick = c;
-                u -= p[c];
-                if (u < 0) break;
-            }
-            result[i] = pick;
-        }
-        return result;
-    }
-
-    internal static Matrix Make(NegativeMode mode, ITrainableModel model, Matrix batch, ReadOnlySpan<int> labels, ReadOnlySpan<int> randomWrong, FFRandom random)
-    {
-        switch (mode)
-        {
-            case NegativeMode.Random:
-                return OneHot(randomWrong, model.Classes);
-            case NegativeMode.Inverse:
-                return Inverse(labels, model.Classes);
-            default:
-                var scorer = Trainer.HardNegativeScorer(model)!;
-                var scores = scorer.LabelScores(batch);
-                return OneHot(Hard(scores, labels, scorer.ScoreDirection, mode == NegativeMode.HardSampled ? random : null), model.Classes);
-        }
-    }
-}
-
-/// <summary>Negative-label generators (docs/architectures.md).</summary>
-public static class NegativeLabels
-{
-    /// <summary>For each label, a wrong label drawn uniformly from the other classes (never the true one).</summary>
-    public static void RandomWrong(FFRandom random, ReadOnlySpan<int> labels, int classes, Span<int> destination)
-    {
-        ArgumentNullException.ThrowIfNull(random);
-        if (classes < 2) throw new ArgumentOutOfRangeException(nameof(classes), classes, "Negative labels need at least 2 classes.");
-        if (destination.Length < labels.Length) throw new ArgumentException($"destination has {destination.Length} slots for {labels.Length} labels.", nameof(destination));
-        for (int i = 0; i < labels.Length; i++)
-            destination[i] = (labels[i] + 1 + random.NextInt(classes - 1)) % classes;
-    }
-}
-
-/// <summary>Accuracy of a trained model on a dataset.</summary>
-public static class Evaluation
-{
-    [ThreadStatic] private static Matrix? t_buffer;
-    [ThreadStatic] private static Matrix? t_tail;
-
-    /// <summary>Fraction of images whose predicted class equals the label. Processes the set in chunks to bound memory.</summary>
-    public static double Accuracy(IClassifierModel model, ImageDataset data, int chunk = 1000)
-    {
-        ArgumentNullException.ThrowIfNull(model);
-        ArgumentNullException.ThrowIfNull(data);
-        if (data.Features != model.ImageFeatures)
-            throw new ArgumentException($"{data.Name} has {data.Features} features per image but the model expects {model.ImageFeatures}.", nameof(data));
-        if (data.Count == 0) return double.NaN;
-        if (chunk < 1) throw new ArgumentOutOfRangeException(nameof(chunk), chunk, "chunk must be at least 1.");
-        int correct = 0;
-        // The image buffer is kept per thread between calls: validation runs every epoch, and a fresh
-        // 3 MB buffer each time only piles up on the large-object heap (resident memory grew by that
-        // much per epoch until a full collection).
-        int rows = Math.Min(chunk, data.Count);
-        var buffer = t_buffer is { } b && b.Rows == rows && b.Cols == data.Features ? b : (t_buffer = new Matrix(rows, data.Features));
-        var indices = new int[buffer.Rows];
-        for (int start = 0; start < data.Count; start += chunk)
-        {
-            int count = Math.Min(chunk, data.Count - start);
-            // One image buffer for the whole pass (a fresh one per chunk would only feed the large-object heap).
-            var images = count == buffer.Rows ? buffer
-                : t_tail is { } t && t.Rows == count && t.Cols == data.Features ? t : (t_tail = new Matrix(count, data.Features));
-            for (int i = 0; i < count; i++) indices[i] = start + i;
-            data.CopyImages(indices.AsSpan(0, count), images.Data);
-            var pred = model.Predict(images);
-            for (int i = 0; i < count; i++) if (pred[i] == data.Label(start + i)) correct++;
-        }
-        return (double)correct / data.Count;
     }
 }

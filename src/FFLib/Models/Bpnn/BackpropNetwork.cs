@@ -11,7 +11,7 @@ namespace FFLib.Models;
 /// The paper's backprop baseline: image → [Linear → ReLU]* → Linear → logits, softmax
 /// cross-entropy, one Adam over all parameters, ordinary backpropagation. Prediction = argmax.
 /// </summary>
-public sealed partial class BackpropNetwork : ComputeModule, ITrainableModel, IActivationSource, INeuronPrunable
+public sealed partial class BackpropNetwork : ComputeModule, ITrainableModel, IActivationSource, INeuronPrunable, IDeviceTrainable
 {
     private readonly DenseLayer[] _layers;
     private readonly AdamOptimizer _optimizer;
@@ -175,7 +175,9 @@ public sealed partial class BackpropNetwork : ComputeModule, ITrainableModel, IA
         public DeviceArray[] Acts { get; } = widths.Select(w => be.Allocate(rows * w)).ToArray();
         public DeviceArray Delta { get; } = be.Allocate(rows * widths.Max());
         public DeviceArray DeltaPrev { get; } = be.Allocate(rows * widths.Max());
+        public DeviceArray Loss { get; } = be.Allocate(1);
         public DeviceArray? ImageStaging;
+        public DeviceArray? LabelStaging;
     }
 
     /// <inheritdoc />
@@ -213,11 +215,29 @@ public sealed partial class BackpropNetwork : ComputeModule, ITrainableModel, IA
         CheckImages(images);
         int rows = images.Rows;
         if (labels.Length != rows) throw new ArgumentException($"labels has {labels.Length} entries but images has {rows} rows.", nameof(labels));
+        var w = TrainingBuffers(rows);
+        var loss = w.Loss.Slice(0, 1);
+        Step(Backend.Stage(images.Data, rows * ImageFeatures, ref w.ImageStaging), labels, loss);
+        return Backend.Read(loss)[0];
+    }
+
+    void IDeviceTrainable.TrainBatch(DeviceSpan images, ReadOnlySpan<int> labels, Matrix negativeControl, TrainingPhase phase, DeviceSpan losses)
+    {
+        if (phase != TrainingPhase.Backprop) throw new ArgumentException($"A BPNN trains only in the Backprop phase, not {phase}.", nameof(phase));
+        Step(images, labels, losses.Slice(0, 1));
+    }
+
+    private TrainBuffers TrainingBuffers(int rows) => _train is { } t && t.Rows >= rows ? t : (_train = new TrainBuffers(Backend, rows, Widths(Config)));
+
+    /// <summary>The step on a batch on the backend; the loss before the step into <paramref name="lossOut"/>.</summary>
+    private void Step(DeviceSpan input, ReadOnlySpan<int> labels, DeviceSpan lossOut)
+    {
+        int rows = labels.Length;
+        if (input.Length != rows * ImageFeatures) throw new ArgumentException($"The batch holds {input.Length / ImageFeatures} images but labels has {rows} entries.", nameof(labels));
         for (int i = 0; i < rows; i++)
             if ((uint)labels[i] >= (uint)Classes) throw new ArgumentOutOfRangeException(nameof(labels), labels[i], $"labels[{i}] = {labels[i]} is not a class in [0, {Classes}).");
         var be = Backend;
-        var w = _train is { } t && t.Rows >= rows ? t : (_train = new TrainBuffers(be, rows, Widths(Config)));
-        var input = be.Stage(images.Data, rows * ImageFeatures, ref w.ImageStaging);
+        var w = TrainingBuffers(rows);
         DeviceSpan Act(int l) => l == 0 ? input : w.Acts[l].Slice(0, rows * (l == 0 ? ImageFeatures : _layers[l - 1].OutFeatures));
 
         // Forward, keeping every layer's output.
@@ -226,7 +246,7 @@ public sealed partial class BackpropNetwork : ComputeModule, ITrainableModel, IA
             if (l + 1 < _layers.Length && ActivationObserver is { } observe) observe(new LayerActivation(l, 0, rows, rows, _layers[l].OutFeatures, be.Read(z), []));
         });
         var logits = Act(_layers.Length);
-        float loss = be.CrossEntropyLossAndGradient(logits, rows, Classes, labels, w.Delta.Slice(0, rows * Classes));
+        be.CrossEntropyLossAndGradient(logits, rows, Classes, be.StageLabels(labels, ref w.LabelStaging), w.Delta.Slice(0, rows * Classes), lossOut);
 
         // Backward: δ_L = dL/dlogits; for each layer, dW = δᵀa, db = Σδ, δ_prev = (δW) ⊙ [a > 0].
         var delta = w.Delta;
@@ -254,10 +274,9 @@ public sealed partial class BackpropNetwork : ComputeModule, ITrainableModel, IA
         if (StepObserver is { } observeStep)
         {
             foreach (var g in _grads) be.SyncToHost(Device(g).Array, g);
-            observeStep(new TrainingStep(0, 0, loss, [], _grads));
+            observeStep(new TrainingStep(0, 0, be.Read(lossOut)[0], [], _grads));
         }
         _optimizer.Step(be, parameters, gradients);
-        return loss;
     }
 
     private void CheckImages(Matrix images)

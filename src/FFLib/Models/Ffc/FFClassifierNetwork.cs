@@ -13,7 +13,7 @@ namespace FFLib.Models;
 /// for classifier training and for prediction the control vector is all zeros; prediction is
 /// argmax of ReLU(classifier output) — one pass, no trying of labels.
 /// </summary>
-public sealed partial class FFClassifierNetwork : ComputeModule, ITrainableModel, IActivationSource, INeuronPrunable, ILabelScorerSource
+public sealed partial class FFClassifierNetwork : ComputeModule, ITrainableModel, IActivationSource, INeuronPrunable, ILabelScorerSource, IDeviceTrainable
 {
     private readonly AdamOptimizer _classifierOptimizer;
     private readonly float[] _gradW, _gradB;
@@ -114,6 +114,16 @@ public sealed partial class FFClassifierNetwork : ComputeModule, ITrainableModel
         _ => throw new ArgumentException($"FFNN+C has no {phase} phase.", nameof(phase)),
     };
 
+    void IDeviceTrainable.TrainBatch(DeviceSpan images, ReadOnlySpan<int> labels, Matrix negativeControl, TrainingPhase phase, DeviceSpan losses)
+    {
+        switch (phase)
+        {
+            case TrainingPhase.ForwardForward: ((IDeviceTrainable)Stack).TrainBatch(images, labels, negativeControl, phase, losses); break;
+            case TrainingPhase.Classifier: ClassifierStep(images, labels, losses.Slice(0, 1)); break;
+            default: throw new ArgumentException($"FFNN+C has no {phase} phase.", nameof(phase));
+        }
+    }
+
     /// <inheritdoc />
     public IReadOnlyList<AdamOptimizer> AllOptimizers => [.. Stack.Optimizers, _classifierOptimizer];
 
@@ -165,15 +175,25 @@ public sealed partial class FFClassifierNetwork : ComputeModule, ITrainableModel
         public DeviceArray Features { get; } = be.Allocate(rows * features);
         public DeviceArray Logits { get; } = be.Allocate(rows * classes);
         public DeviceArray Delta { get; } = be.Allocate(rows * classes);
+        public DeviceArray Loss { get; } = be.Allocate(1);
+        public DeviceArray? ImageStaging;
+        public DeviceArray? LabelStaging;
     }
 
     /// <summary>The classifier's output for the images' features (into the buffers' logits): z = xWᵀ + b, then ReLU when <paramref name="relu"/>.</summary>
     private DeviceSpan ClassifierForward(Matrix images, ClassifierBuffers b, bool relu)
     {
-        var be = Backend;
-        int rows = images.Rows, total = Classifier.InFeatures;
-        var features = b.Features.Slice(0, rows * total);
+        var features = b.Features.Slice(0, images.Rows * Classifier.InFeatures);
         Stack.ConcatenatedActivations(images, features);
+        return ClassifierLogits(images.Rows, b, relu);
+    }
+
+    /// <summary>The logits from the features already in the buffers.</summary>
+    private DeviceSpan ClassifierLogits(int rows, ClassifierBuffers b, bool relu)
+    {
+        var be = Backend;
+        int total = Classifier.InFeatures;
+        var features = b.Features.Slice(0, rows * total);
         var logits = b.Logits.Slice(0, rows * Classes);
         be.Gemm(rows, Classes, total, features, total, null, transB: true, Device(Classifier.Weight.Data), total, logits, Classes, accumulate: false);
         be.BiasActivation(logits, rows, Classes, Device(Classifier.Bias), relu);
@@ -184,16 +204,31 @@ public sealed partial class FFClassifierNetwork : ComputeModule, ITrainableModel
     public float TrainClassifierBatch(Matrix images, ReadOnlySpan<int> labels)
     {
         ArgumentNullException.ThrowIfNull(images);
+        if (images.Cols != ImageFeatures) throw new ArgumentException($"images has {images.Cols} columns but the network expects {ImageFeatures} pixels per image.", nameof(images));
         if (labels.Length != images.Rows) throw new ArgumentException($"labels has {labels.Length} entries but images has {images.Rows} rows.", nameof(labels));
-        for (int i = 0; i < labels.Length; i++)
-            if ((uint)labels[i] >= (uint)Classes) throw new ArgumentOutOfRangeException(nameof(labels), labels[i], $"labels[{i}] = {labels[i]} is not a class in [0, {Classes}).");
+        var b = ClassifierTrainingBuffers(images.Rows);
+        var loss = b.Loss.Slice(0, 1);
+        ClassifierStep(Backend.Stage(images.Data, images.Rows * ImageFeatures, ref b.ImageStaging), labels, loss);
+        return Backend.Read(loss)[0];
+    }
+
+    // Reused buffers: the classifier phase runs many batches and fresh arrays would pile up.
+    private ClassifierBuffers ClassifierTrainingBuffers(int rows) =>
+        _train is { } t && t.Rows >= rows ? t : (_train = new ClassifierBuffers(Backend, rows, Classifier.InFeatures, Classes));
+
+    /// <summary>The classifier's step on a batch on the backend; the loss before the step into <paramref name="lossOut"/>.</summary>
+    private void ClassifierStep(DeviceSpan images, ReadOnlySpan<int> labels, DeviceSpan lossOut)
+    {
         var be = Backend;
-        int rows = images.Rows, total = Classifier.InFeatures;
-        // Reused buffers: the classifier phase runs many batches and fresh arrays would pile up.
-        var b = _train is { } t && t.Rows >= rows ? t : (_train = new ClassifierBuffers(be, rows, total, Classes));
-        var logits = ClassifierForward(images, b, relu: false);
+        int rows = labels.Length, total = Classifier.InFeatures;
+        if (images.Length != rows * ImageFeatures) throw new ArgumentException($"The batch holds {images.Length / ImageFeatures} images but labels has {rows} entries.", nameof(labels));
+        for (int i = 0; i < rows; i++)
+            if ((uint)labels[i] >= (uint)Classes) throw new ArgumentOutOfRangeException(nameof(labels), labels[i], $"labels[{i}] = {labels[i]} is not a class in [0, {Classes}).");
+        var b = ClassifierTrainingBuffers(rows);
+        Stack.ConcatenatedActivations(images, rows, b.Features.Slice(0, rows * total));
+        var logits = ClassifierLogits(rows, b, relu: false);
         var delta = b.Delta.Slice(0, rows * Classes);
-        float loss = be.CrossEntropyLossAndGradient(logits, rows, Classes, labels, delta);
+        be.CrossEntropyLossAndGradient(logits, rows, Classes, be.StageLabels(labels, ref b.LabelStaging), delta, lossOut);
         var (gw, gb) = (Device(_gradW), Device(_gradB));
         be.Gemm(true, false, Classes, total, rows, delta, Classes, b.Features.Slice(0, rows * total), total, gw, total, accumulate: false);
         be.ColumnSums(delta, rows, Classes, gb);
@@ -201,10 +236,9 @@ public sealed partial class FFClassifierNetwork : ComputeModule, ITrainableModel
         {
             be.SyncToHost(gw.Array, _gradW);
             be.SyncToHost(gb.Array, _gradB);
-            observe(new TrainingStep(Stack.Layers.Count, 0, loss, [], [_gradW, _gradB]));
+            observe(new TrainingStep(Stack.Layers.Count, 0, be.Read(lossOut)[0], [], [_gradW, _gradB]));
         }
         _classifierOptimizer.Step(be, [Device(Classifier.Weight.Data), Device(Classifier.Bias)], [gw, gb]);
-        return loss;
     }
 
     /// <summary>ReLU(classifier(features)) per image. Safe to call from several threads at once.</summary>

@@ -4,7 +4,7 @@ using FFLib.Layers;
 namespace FFLib.Models;
 
 /// <summary>The training step (its own file: the model, its read-outs and its training loop each stay short).</summary>
-public sealed partial class FFNetwork
+public sealed partial class FFNetwork : IDeviceTrainable
 {
     /// <summary>
     /// Trains on one batch: positive rows are image ⊕ onehot(label), negative rows the same
@@ -26,23 +26,44 @@ public sealed partial class FFNetwork
     public float[] TrainBatch(Matrix images, ReadOnlySpan<int> labels, Matrix negativeControl)
     {
         CheckImages(images);
+        if (labels.Length != images.Rows) throw new ArgumentException($"labels has {labels.Length} entries but images has {images.Rows} rows.", nameof(labels));
+        var w = TrainingWorkspace(images.Rows);
+        var staged = Backend.Stage(images.Data, images.Rows * Config.ImageFeatures, ref w.ImageStaging);
+        var losses = w.Losses.Slice(0, _layers.Length);
+        Step(staged, labels, negativeControl, losses);
+        // The layers' losses come back once per batch here; the Trainer leaves them on a device for several.
+        return Backend.Read(losses).ToArray();
+    }
+
+    void IDeviceTrainable.TrainBatch(DeviceSpan images, ReadOnlySpan<int> labels, Matrix negativeControl, TrainingPhase phase, DeviceSpan losses)
+    {
+        if (phase != TrainingPhase.ForwardForward) throw new ArgumentException($"An FFNN trains only in the ForwardForward phase, not {phase}.", nameof(phase));
+        Step(images, labels, negativeControl, losses);
+    }
+
+    /// <summary>Buffers for batches of up to <paramref name="images"/> images (positive and negative rows), kept across batches.</summary>
+    private FFNetworkWorkspace TrainingWorkspace(int images) =>
+        _train is { } existing && existing.Rows >= 2 * images ? existing : (_train = new FFNetworkWorkspace(Backend, 2 * images, images, Config, _layers, training: true));
+
+    /// <summary>The step on a batch on the backend (b × pixels); each layer's loss before its step into <paramref name="lossesOut"/>.</summary>
+    private void Step(DeviceSpan imagesOnDevice, ReadOnlySpan<int> labels, Matrix negativeControl, DeviceSpan lossesOut)
+    {
         ArgumentNullException.ThrowIfNull(negativeControl);
-        int b = images.Rows;
-        if (labels.Length != b) throw new ArgumentException($"labels has {labels.Length} entries but images has {b} rows.", nameof(labels));
+        int b = labels.Length;
+        if (imagesOnDevice.Length != b * Config.ImageFeatures) throw new ArgumentException($"The batch holds {imagesOnDevice.Length / Math.Max(1, Config.ImageFeatures)} images but labels has {b} entries.", nameof(labels));
         if (negativeControl.Rows != b || negativeControl.Cols != Config.Classes)
             throw new ArgumentException($"negativeControl is {negativeControl.Rows}×{negativeControl.Cols} but must be {b}×{Config.Classes}.", nameof(negativeControl));
         CheckLabels(labels, nameof(labels));
 
         var be = Backend;
         int rows = 2 * b, k = Config.Classes;
-        var w = _train is { } existing && existing.Rows >= rows ? existing : (_train = new FFNetworkWorkspace(be, rows, b, Config, _layers, training: true));
+        var w = TrainingWorkspace(b);
         // Rows [0, b): image ⊕ onehot(label); rows [b, 2b): the same image ⊕ its negative control vector.
         var control = w.HostControl.AsSpan(0, rows * k);
         control.Clear();
         for (int r = 0; r < b; r++) control[r * k + labels[r]] = 1f;
         negativeControl.Data.AsSpan(0, b * k).CopyTo(control.Slice(b * k));
         be.Write(control, w.Control.Slice(0, rows * k));
-        var imagesOnDevice = be.Stage(images.Data, b * Config.ImageFeatures, ref w.ImageStaging);
         bool identity = UseInputIdentity;
 
         var losses = new float[_layers.Length];
@@ -56,9 +77,9 @@ public sealed partial class FFNetwork
             ForwardLayer(w, l, imagesOnDevice, b, rows, fast, prepared: null, computeNorms: true);
             var ms = w.MeanSquares.Slice(0, rows);
             var coef = w.Coefficient.Slice(0, rows);
-            be.FFGoodnessAndLoss(h, rows, outF, ms, b, Config.Threshold, Config.Loss, coef, w.Losses.Slice(l, 1));
+            be.FFGoodnessAndLoss(h, rows, outF, ms, b, Config.Threshold, Config.Loss, coef, lossesOut.Slice(l, 1));
             if (ActivationObserver is { } observe) observe(new LayerActivation(l, 0, rows, b, outF, be.Read(h), be.Read(ms)));
-            if (StepObserver is not null) losses[l] = be.Read(w.Losses.Slice(l, 1))[0];
+            if (StepObserver is not null) losses[l] = be.Read(lossesOut.Slice(l, 1))[0];
 
             // δ_r = coef_r · h_r; db = Σ_r δ_r; dW = Σ_r (δ_r / s_r) ⊗ x_r, the 1/s folding the normalisation.
             var (gradW, gradB) = GradientsOnDevice(l);
@@ -98,8 +119,5 @@ public sealed partial class FFNetwork
             // The next layer learns from this layer's output under its new weights.
             if (l + 1 < _layers.Length) ForwardLayer(w, l, imagesOnDevice, b, rows, fast, prepared: null, computeNorms: false);
         }
-        // The layers' losses come back once per batch (a device runs the whole batch without stopping).
-        be.Read(w.Losses.Slice(0, _layers.Length)).CopyTo(losses);
-        return losses;
     }
 }

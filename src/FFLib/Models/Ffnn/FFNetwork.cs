@@ -131,16 +131,30 @@ public sealed partial class FFNetwork : ComputeModule, ITrainableModel, ILabelSc
     /// </summary>
     internal void ConcatenatedActivations(Matrix images, DeviceSpan concat)
     {
-        int rows = images.Rows, total = _layers.Sum(l => l.OutFeatures);
+        int rows = images.Rows;
         var w = Take(ref _features, rows, 0);
+        Concatenate(w, Backend.Stage(images.Data, images.Data.Length, ref w.ImageStaging), rows, concat);
+        _features = w;
+    }
+
+    /// <summary>As above for images already on the backend (rows × pixels).</summary>
+    internal void ConcatenatedActivations(DeviceSpan images, int rows, DeviceSpan concat)
+    {
+        var w = Take(ref _features, rows, 0);
+        Concatenate(w, images, rows, concat);
+        _features = w;
+    }
+
+    private void Concatenate(FFNetworkWorkspace w, DeviceSpan images, int rows, DeviceSpan concat)
+    {
+        int total = _layers.Sum(l => l.OutFeatures);
         Backend.Clear(w.Control.Slice(0, rows * Config.Classes));
         int offset = 0;
-        Forward(w, Backend.Stage(images.Data, images.Data.Length, ref w.ImageStaging), rows, rows, identity: false, prepared: null, (l, h, width) =>
+        Forward(w, images, rows, rows, identity: false, prepared: null, (l, h, width) =>
         {
             Backend.CopyColumns(h, rows, width, concat, total, offset);
             offset += width;
         });
-        _features = w;
     }
 
     /// <summary>

@@ -4,16 +4,52 @@ using FFLib.Layers;
 namespace FFLib.Models;
 
 /// <summary>The training step (its own file: the model, its read-outs and its training loop each stay short).</summary>
-public sealed partial class FFRecurrentNetwork
+public sealed partial class FFRecurrentNetwork : IDeviceTrainable
 {
     /// <inheritdoc />
     public float[] TrainBatch(Matrix images, ReadOnlySpan<int> labels, Matrix negativeControl, TrainingPhase phase)
     {
         if (phase != TrainingPhase.ForwardForward) throw new ArgumentException($"An FFRNN trains only in the ForwardForward phase, not {phase}.", nameof(phase));
         CheckImages(images);
+        if (labels.Length != images.Rows) throw new ArgumentException($"labels has {labels.Length} entries but images has {images.Rows} rows.", nameof(labels));
+        var t = TrainingBuffers(images.Rows);
+        var record = t.Losses.Slice(0, Config.TrainFrames * _layers.Length);
+        Step(Backend.Stage(images.Data, images.Rows * ImageFeatures, ref t.ImageStaging), labels, negativeControl, record);
+        // Every layer's loss of every frame comes back once per batch here (the Trainer reads several batches' at once).
+        var losses = new float[_layers.Length];
+        ((IDeviceTrainable)this).ReduceLosses(phase, Backend.Read(record), losses);
+        return losses;
+    }
+
+    void IDeviceTrainable.TrainBatch(DeviceSpan images, ReadOnlySpan<int> labels, Matrix negativeControl, TrainingPhase phase, DeviceSpan record)
+    {
+        if (phase != TrainingPhase.ForwardForward) throw new ArgumentException($"An FFRNN trains only in the ForwardForward phase, not {phase}.", nameof(phase));
+        Step(images, labels, negativeControl, record);
+    }
+
+    /// <summary>Each frame's loss of each layer (frame-major).</summary>
+    int IDeviceTrainable.LossRecordLength(TrainingPhase phase) => Config.TrainFrames * _layers.Length;
+
+    /// <summary>Each layer's loss averaged over the frames in order (in double).</summary>
+    void IDeviceTrainable.ReduceLosses(TrainingPhase phase, ReadOnlySpan<float> record, Span<float> losses)
+    {
+        for (int li = 0; li < _layers.Length; li++)
+        {
+            double sum = 0;
+            for (int frame = 0; frame < Config.TrainFrames; frame++) sum += record[frame * _layers.Length + li] / Config.TrainFrames;
+            losses[li] = (float)sum;
+        }
+    }
+
+    // Buffers are kept across batches: large arrays allocated per batch only pile up.
+    private FFRecurrentBuffers TrainingBuffers(int images) => _train is { } t && t.Rows == 2 * images ? t : (_train = new FFRecurrentBuffers(Backend, 2 * images, Config));
+
+    /// <summary>The step on a batch on the backend; each frame's loss of each layer into <paramref name="record"/>.</summary>
+    private void Step(DeviceSpan images, ReadOnlySpan<int> labels, Matrix negativeControl, DeviceSpan record)
+    {
         ArgumentNullException.ThrowIfNull(negativeControl);
-        int b = images.Rows;
-        if (labels.Length != b) throw new ArgumentException($"labels has {labels.Length} entries but images has {b} rows.", nameof(labels));
+        int b = labels.Length;
+        if (images.Length != b * ImageFeatures) throw new ArgumentException($"The batch holds {images.Length / ImageFeatures} images but labels has {b} entries.", nameof(labels));
         if (negativeControl.Rows != b || negativeControl.Cols != Classes)
             throw new ArgumentException($"negativeControl is {negativeControl.Rows}×{negativeControl.Cols} but must be {b}×{Classes}.", nameof(negativeControl));
         for (int i = 0; i < b; i++)
@@ -22,13 +58,10 @@ public sealed partial class FFRecurrentNetwork
 
         var be = Backend;
         int rows = 2 * b;
-        // Buffers are kept across batches: large arrays allocated per batch only pile up.
-        if (_train is null || _train.Rows != rows) _train = new FFRecurrentBuffers(be, rows, Config);
-        var t = _train;
+        var t = TrainingBuffers(b);
         var (states, next, normed) = (t.States, t.Next, t.Normed);
         // Bottom: the image for both halves; top: onehot(label) for positives, the negative control for negatives.
-        var staged = be.Stage(images.Data, b * ImageFeatures, ref t.ImageStaging);
-        be.GatherRows(staged, ImageFeatures, states[0], rows, 1, 1, b);
+        be.GatherRows(images, ImageFeatures, states[0], rows, 1, 1, b);
         var top = new float[rows * Classes];
         for (int r = 0; r < b; r++) top[r * Classes + labels[r]] = 1f;
         negativeControl.Data.AsSpan(0, b * Classes).CopyTo(top.AsSpan(b * Classes));
@@ -42,7 +75,6 @@ public sealed partial class FFRecurrentNetwork
         Sweep(t, rows, prepared: null, image);
         SweepObserver?.Invoke(states.Select(x => be.Read(x).ToArray()).ToArray());
 
-        var losses = new double[_layers.Length];
         for (int frame = 0; frame < Config.TrainFrames; frame++)
         {
             Normalise(states, rows, normed);
@@ -55,7 +87,7 @@ public sealed partial class FFRecurrentNetwork
                 var ms = t.MeanSquares.Slice(0, rows);
                 be.MeanSquares(nw, rows, w, ms);
                 if (ActivationObserver is { } observe) observe(new LayerActivation(li, frame, rows, b, w, be.Read(nw), be.Read(ms)));
-                var lossSlot = t.Losses.Slice(frame * _layers.Length + li, 1);
+                var lossSlot = record.Slice(frame * _layers.Length + li, 1);
                 be.FFLossAndCoefficients(ms, b, Config.Threshold, Config.Loss, w, t.Coefficient.Slice(0, rows), lossSlot);
                 float loss = StepObserver is null ? float.NaN : be.Read(lossSlot)[0];
                 // δ_pre = coef_r · new · β · [pre > 0]: the (1 − β)·old term carries no gradient.
@@ -103,10 +135,5 @@ public sealed partial class FFRecurrentNetwork
             for (int i = 1; i <= _layers.Length; i++) (states[i], next[i]) = (next[i], states[i]);
             FrameObserver?.Invoke(frame, states.Select(x => be.Read(x).ToArray()).ToArray());
         }
-        // Every layer's loss of every frame comes back once per batch, averaged over the frames in order.
-        var perFrame = be.Read(t.Losses.Slice(0, Config.TrainFrames * _layers.Length));
-        for (int frame = 0; frame < Config.TrainFrames; frame++)
-            for (int li = 0; li < _layers.Length; li++) losses[li] += perFrame[frame * _layers.Length + li] / Config.TrainFrames;
-        return losses.Select(l => (float)l).ToArray();
     }
 }

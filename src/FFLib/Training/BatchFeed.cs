@@ -1,0 +1,129 @@
+using FFLib.Compute;
+using FFLib.Data;
+using FFLib.Models;
+using FFLib.Modules;
+
+namespace FFLib.Training;
+
+/// <summary>
+/// Hands a model its training batches and collects their losses for the <see cref="Trainer"/>, so
+/// that a device never waits for the host within an epoch:
+/// <list type="bullet">
+/// <item>the training set is copied to the device once per run and each batch gathered there from
+/// the epoch's order (uploaded once per epoch) — no per-batch image copies (random and inverse
+/// negatives; hard negatives score the batch on the host, so their batches are staged);</item>
+/// <item>each step's losses stay on the device and are read every
+/// <see cref="ComputeBackend.LossReadInterval"/> batches in one copy (the CPU: every batch).</item>
+/// </list>
+/// Models that are not <see cref="IDeviceTrainable"/> (e.g. one written outside the library) get
+/// the public <see cref="ITrainableModel.TrainBatch"/>, one batch at a time.
+/// </summary>
+internal sealed class BatchFeed
+{
+    /// <summary>Most floats of a training set copied to the device (4 GiB); larger sets are staged per batch.</summary>
+    private const long MaxResidentFloats = 1L << 30;
+
+    private readonly ITrainableModel _model;
+    private readonly IDeviceTrainable? _device;
+    private readonly ComputeBackend? _backend;
+    private readonly int _features, _interval;
+    private readonly DeviceArray? _images, _order, _batch;
+    private readonly List<float[]> _hostLosses = [];
+    private DeviceArray? _window, _staging;
+    private TrainingPhase _phase;
+    private int _pending, _recordLength, _lossCount;
+
+    /// <summary>A feed for one run; <paramref name="resident"/>: whether to keep the training set on the backend (null: where the backend is not host memory).</summary>
+    public BatchFeed(ITrainableModel model, ImageDataset train, int batchSize, NegativeMode negatives, bool? resident)
+    {
+        _model = model;
+        _features = model.ImageFeatures;
+        if (model is IDeviceTrainable device && model is ComputeModule { Backend: var backend })
+        {
+            (_device, _backend) = (device, backend);
+            _interval = Math.Max(1, backend.LossReadInterval);
+            bool wanted = resident ?? !backend.SharesHostMemory;
+            // Indices travel as floats (exact below 2^24); hard negatives need the batch on the host anyway.
+            Resident = wanted && negatives is NegativeMode.Random or NegativeMode.Inverse
+                && (long)train.Count * _features <= MaxResidentFloats && train.Count < 1 << 24;
+            if (Resident)
+            {
+                var all = new float[train.Count * _features];
+                var everyImage = new int[train.Count];
+                for (int i = 0; i < everyImage.Length; i++) everyImage[i] = i;
+                train.CopyImages(everyImage, all);
+                _images = backend.Attach(all);
+                _order = backend.Allocate(train.Count);
+                _batch = backend.Allocate(batchSize * _features);
+            }
+        }
+    }
+
+    /// <summary>Batches are gathered on the device from the resident training set; the host batch is not read.</summary>
+    public bool Resident { get; }
+
+    /// <summary>Enough steps are waiting: <see cref="Drain"/> now.</summary>
+    public bool Full => _device is null || _pending >= _interval;
+
+    /// <summary>The epoch's phase and image order (uploaded once when resident). Call with nothing pending.</summary>
+    public void BeginEpoch(TrainingPhase phase, int[] order)
+    {
+        if (_pending != 0 || _hostLosses.Count != 0) throw new InvalidOperationException("Losses of the previous epoch were not drained.");
+        _phase = phase;
+        _lossCount = _model.LossNames(phase).Count;
+        if (_device is null) return;
+        _recordLength = _device.LossRecordLength(phase);
+        if (_window is null || _window.Length < _interval * _recordLength) _window = _backend!.Allocate(_interval * _recordLength);
+        if (Resident)
+        {
+            var asFloats = new float[order.Length];
+            for (int i = 0; i < order.Length; i++) asFloats[i] = order[i];
+            _backend!.Write(asFloats, _order!.All);
+        }
+    }
+
+    /// <summary>
+    /// Queues one step on images order[start, start + labels.Length) (<paramref name="hostBatch"/>
+    /// holds them unless <see cref="Resident"/>).
+    /// </summary>
+    public void Step(int start, Matrix hostBatch, ReadOnlySpan<int> labels, Matrix negativeControl)
+    {
+        int count = labels.Length;
+        if (_device is null)
+        {
+            _hostLosses.Add(_model.TrainBatch(hostBatch, labels, negativeControl, _phase));
+            return;
+        }
+        var be = _backend!;
+        DeviceSpan images;
+        if (Resident)
+        {
+            images = _batch!.Slice(0, count * _features);
+            be.GatherIndexed(_images!.All, _features, _order!.Slice(start, count), count, images);
+        }
+        else images = be.Stage(hostBatch.Data, count * _features, ref _staging);
+        _device.TrainBatch(images, labels, negativeControl, _phase, _window!.Slice(_pending * _recordLength, _recordLength));
+        _pending++;
+    }
+
+    /// <summary>The losses of the steps queued since the last call, in order (one read from a device).</summary>
+    public IReadOnlyList<float[]> Drain()
+    {
+        if (_device is null)
+        {
+            var done = _hostLosses.ToArray();
+            _hostLosses.Clear();
+            return done;
+        }
+        if (_pending == 0) return [];
+        var records = _backend!.Read(_window!.Slice(0, _pending * _recordLength));
+        var result = new float[_pending][];
+        for (int p = 0; p < _pending; p++)
+        {
+            result[p] = new float[_lossCount];
+            _device.ReduceLosses(_phase, records.Slice(p * _recordLength, _recordLength), result[p]);
+        }
+        _pending = 0;
+        return result;
+    }
+}
