@@ -64,6 +64,7 @@ trainer.Train(net, train, null, options, random);
 gpu.Synchronize();
 Console.WriteLine($"warm-up epoch (kernel compilation, cuBLAS start): {sw.Elapsed.TotalSeconds:F2} s");
 epochTimes.Clear();
+var activity = gpu.Activity;
 for (int e = 0; e < (simulate ? 1 : 3); e++)
 {
     sw.Restart();
@@ -72,6 +73,7 @@ for (int e = 0; e < (simulate ? 1 : 3); e++)
     epochTimes.Add(sw.Elapsed.TotalSeconds);
 }
 Console.WriteLine($"FFNN {string.Join("×", widths)} epoch ({train.Count} images, batch 128): {string.Join(", ", epochTimes.Select(t => $"{t:F3} s"))}");
+Console.WriteLine("FFNN " + PerBatch(gpu.Activity - activity, epochTimes.Count, train.Count));
 sw.Restart();
 var testMatrix = test.ToMatrix();
 var predicted = net.Predict(testMatrix);
@@ -156,17 +158,25 @@ if (parts.Contains("checkpoint"))
     Directory.Delete(dir, recursive: true);
 }
 
+// Kernel launches, products and transfers per training batch; waits for the device per epoch.
+static string PerBatch(GpuActivity a, int epochs, int images)
+{
+    double batches = epochs * Math.Ceiling(images / 128.0);
+    return $"per batch: {a.Launches / batches:F1} kernel launches, {a.Products / batches:F1} products, {a.Uploads / batches:F2} uploads, {a.Downloads / batches:F3} downloads; {a.Waits / (double)epochs:F1} waits for the device per epoch";
+}
+
 // 5. The other architectures at the paper's sizes: a warm-up on a few batches, one timed epoch, prediction.
-void Architecture(string name, ITrainableModel model, Action<ITrainableModel> run, double limitSeconds)
+void Architecture(string name, ITrainableModel model, Action<ITrainableModel> run, double limitSeconds, int epochs = 1)
 {
     ((FFLib.Modules.ComputeModule)model).Backend = gpu;
     var r = new FFRandom(3);
     trainer.Train(model, train.Take(simulate ? 128 : 1280), null, options, r);
     gpu.Synchronize();
+    var before = gpu.Activity;
     var watch = Stopwatch.StartNew();
     run(model);
     gpu.Synchronize();
-    Console.WriteLine($"{name}: {watch.Elapsed.TotalSeconds:F3} s");
+    Console.WriteLine($"{name}: {watch.Elapsed.TotalSeconds:F3} s; {PerBatch(gpu.Activity - before, epochs, train.Count)}");
     watch.Restart();
     double a = Evaluation.Accuracy(model, test, chunk: test.Count);
     gpu.Synchronize();
@@ -182,7 +192,7 @@ if (parts.Contains("ffc"))
         {
             var epochs = trainer.Train(m, train, null, fullEpoch with { Epochs = 2 }, new FFRandom(6));
             Console.WriteLine("FFNN+C phases: " + string.Join(", ", epochs.Select(e => $"{e.Phase} {e.TrainSeconds:F3} s")));
-        }, 60);
+        }, 60, epochs: 2);
 if (parts.Contains("ffrnn"))
 {
     // A tenth of an epoch first: the full one only if it fits the device time.
@@ -191,11 +201,12 @@ if (parts.Contains("ffrnn"))
     trainer.Train(rnn, train.Take(simulate ? 64 : 1280), null, options, r);
     gpu.Synchronize();
     var part = train.Take(simulate ? 128 : train.Count / 10);
+    var before = gpu.Activity;
     var watch = Stopwatch.StartNew();
     trainer.Train(rnn, part, null, options, r);
     gpu.Synchronize();
     double tenth = watch.Elapsed.TotalSeconds;
-    Console.WriteLine($"FFRNN {string.Join("×", widths)}: {part.Count} images in {tenth:F2} s ({part.Count / tenth:F0} images/s)");
+    Console.WriteLine($"FFRNN {string.Join("×", widths)}: {part.Count} images in {tenth:F2} s ({part.Count / tenth:F0} images/s); {PerBatch(gpu.Activity - before, 1, part.Count)}");
     if (!simulate && tenth * 10 < 90)
     {
         watch.Restart();

@@ -48,14 +48,29 @@ internal sealed class BatchFeed
                 && (long)train.Count * _features <= MaxResidentFloats && train.Count < 1 << 24;
             if (Resident)
             {
-                var all = new float[train.Count * _features];
-                var everyImage = new int[train.Count];
-                for (int i = 0; i < everyImage.Length; i++) everyImage[i] = i;
-                train.CopyImages(everyImage, all);
-                _images = backend.Attach(all);
+                _images = ResidentImages(train, backend);
                 _order = backend.Allocate(train.Count);
                 _batch = backend.Allocate(batchSize * _features);
             }
+        }
+    }
+
+    // One device copy per dataset and backend, kept while the dataset lives: runs and epochs trained
+    // one Train call at a time (a benchmark, a sweep's seeds) upload it once.
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<ImageDataset, DeviceArray> Copies = new();
+
+    private static DeviceArray ResidentImages(ImageDataset train, ComputeBackend backend)
+    {
+        lock (Copies)
+        {
+            if (Copies.TryGetValue(train, out var kept) && kept.Backend == backend) return kept;
+            var all = new float[train.Count * train.Features];
+            var everyImage = new int[train.Count];
+            for (int i = 0; i < everyImage.Length; i++) everyImage[i] = i;
+            train.CopyImages(everyImage, all);
+            var copy = backend.Attach(all);
+            Copies.AddOrUpdate(train, copy);
+            return copy;
         }
     }
 
