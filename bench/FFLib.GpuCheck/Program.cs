@@ -11,7 +11,7 @@ using FFLib.Training;
 if (args.Length < 1) { Console.Error.WriteLine("usage: FFLib.GpuCheck MNIST_DIR [--simulate] [--paper-epochs N]"); return 2; }
 bool simulate = args.Contains("--simulate");
 int paperEpochs = args.SkipWhile(a => a != "--paper-epochs").Skip(1).Select(int.Parse).FirstOrDefault(60);
-var parts = (args.SkipWhile(a => a != "--parts").Skip(1).FirstOrDefault() ?? "numerics,ffnn,determinism,paper,checkpoint,bpnn,ffc,ffrnn").Split(',').ToHashSet();
+var parts = (args.SkipWhile(a => a != "--parts").Skip(1).FirstOrDefault() ?? "numerics,ffnn,determinism,paper,checkpoint,streams,bpnn,ffc,ffrnn").Split(',').ToHashSet();
 ComputeSettings.Threads = Environment.ProcessorCount;
 Console.WriteLine($"machine: {Environment.ProcessorCount} cores, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}, {System.Runtime.InteropServices.RuntimeInformation.FrameworkDescription}");
 
@@ -156,6 +156,38 @@ if (parts.Contains("checkpoint"))
     trainer.Train(state.Model, small, null, two, state.Random, startEpoch: 2);
     Console.WriteLine($"resume on the GPU: uninterrupted 2 epochs {Hash(whole)}, 1 epoch + checkpoint + 1 epoch {Hash((FFNetwork)state.Model)} ({(Hash(whole) == Hash((FFNetwork)state.Model) ? "identical" : "DIFFERENT")})");
     Directory.Delete(dir, recursive: true);
+}
+
+// 4c. Several runs at once (the sweep stretch goal): the same runs of the paper's FFNN through the
+// sweep runner, one after another on one stream, then four at a time on four streams of the GPU.
+if (parts.Contains("streams"))
+{
+    int seeds = simulate ? 2 : 8, epochs = simulate ? 1 : 3;
+    var runs = new FFLib.Experiments.SweepSpec
+    {
+        Layers = [widths], Seeds = seeds, Epochs = epochs, TrainLimit = simulate ? 600 : null, TestLimit = simulate ? 100 : null,
+        Data = new DatasetLoadOptions { DataDirectory = args[0], AllowDownload = false },
+    }.Expand();
+    string root = Directory.CreateTempSubdirectory("fflib-streams-").FullName;
+    double Sweep(IReadOnlyList<ComputeBackend> backends, string name)
+    {
+        var watch = Stopwatch.StartNew();
+        var outcome = FFLib.Experiments.SweepRunner.RunConcurrently(runs, Path.Combine(root, name), backends);
+        if (outcome.Written.Count != runs.Count) Console.WriteLine($"streams: {name} wrote {outcome.Written.Count} of {runs.Count} records");
+        return watch.Elapsed.TotalSeconds;
+    }
+    double one = Sweep([gpu], "one");
+    var extra = Enumerable.Range(0, 3).Select(_ => gpu.CreateStream()).ToArray();
+    double four = Sweep([gpu, .. extra], "four");
+    foreach (var e in extra) e.Dispose();
+    var same = runs.Select(FFLib.Experiments.SweepRunner.RunId).All(id =>
+        FFLib.Experiments.SweepResults.TryRead(Path.Combine(root, "one", "runs", id + ".json")).Record?.TestAccuracy ==
+        FFLib.Experiments.SweepResults.TryRead(Path.Combine(root, "four", "runs", id + ".json")).Record?.TestAccuracy);
+    // Runs per hour as 60-epoch runs: each run here is `epochs` epochs plus its test and analysis.
+    double perHour(double seconds) => runs.Count * 3600 / seconds * epochs / 60;
+    Console.WriteLine($"streams: {runs.Count} FFNN {string.Join("×", widths)} runs of {epochs} epoch(s) each (with test and sparsity): one stream {one:F1} s, four streams {four:F1} s ({one / four:F2}× the throughput); " +
+        $"{perHour(one):F0} vs {perHour(four):F0} runs per hour scaled to 60 epochs; test accuracies {(same ? "identical" : "DIFFERENT")} run by run");
+    Directory.Delete(root, recursive: true);
 }
 
 // Kernel launches, products and transfers per training batch; waits for the device per epoch.

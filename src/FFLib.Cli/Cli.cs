@@ -52,6 +52,23 @@ internal static class Cli
         catch (ArgumentException e) { throw new UsageException($"--device: {e.Message}"); }
     }
 
+    /// <summary>The --streams option of sweep and reproduce.</summary>
+    public static System.CommandLine.Option<int> StreamsOption() =>
+        new("--streams") { Description = "With --device cuda: train this many runs at once on the GPU, each on a CUDA stream of its own (one run at batch 128 leaves the GPU waiting for kernel launches).", DefaultValueFactory = _ => 1 };
+
+    /// <summary>Checks --streams before the device is opened.</summary>
+    public static int CheckStreams(int streams) =>
+        streams is >= 1 and <= 32 ? streams : throw new UsageException($"--streams must be between 1 and 32, not {streams}.");
+
+    /// <summary>One backend per concurrent worker: the device, then further streams of the same GPU.</summary>
+    public static IReadOnlyList<Compute.ComputeBackend> OpenStreams(Compute.ComputeBackend backend, int streams, string deviceName)
+    {
+        if (streams == 1) return [backend];
+        if (backend is not Gpu.GpuBackend gpu)
+            throw new UsageException($"--streams {streams} needs --device cuda; on --device {deviceName}, start several sweep processes on the same results folder instead (they share the runs).");
+        return [gpu, .. Enumerable.Range(1, streams - 1).Select(_ => gpu.CreateStream())];
+    }
+
     /// <summary>The model file a --model names: the file itself, or a run folder's model.safetensors.</summary>
     public static string ModelFile(string path)
     {

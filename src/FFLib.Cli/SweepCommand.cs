@@ -36,9 +36,10 @@ internal static class SweepCommand
         var saveModels = new Option<bool>("--save-models") { Description = "Keep every completed run's model as DIR/models/ID.safetensors." };
         var yes = new Option<bool>("--yes") { Description = string.Create(CultureInfo.InvariantCulture, $"Run a grid of more than {SweepSpec.ConfirmAbove:N0} runs.") };
         var sweepDevice = Cli.DeviceOption();
+        var sweepStreams = Cli.StreamsOption();
         var cmd = new Command("sweep", "Run every combination of a grid × seeds into a results folder. Start it any number of times, on any machines sharing the folder: workers claim runs, so each is trained once; rerunning resumes.")
         {
-            sweepDevice,
+            sweepDevice, sweepStreams,
             models, datasets, grid, seeds, epochs, batch, trainLimit, testLimit, results, shard, shards, retry, threads, dataDir, track,
             claimTimeout, noWait, checkpointEvery, checkpointMinutes, saveModels, yes,
         };
@@ -71,14 +72,16 @@ internal static class SweepCommand
             double? cm = pr.GetValue(checkpointMinutes);
             if (cm is double m && !(m > 0 && double.IsFinite(m))) throw new UsageException($"--checkpoint-minutes must be a positive number of minutes, not {m}.");
             var (index, count) = ParseShard(pr.GetValue(shard), pr.GetValue(shards));
+            int streams = Cli.CheckStreams(pr.GetValue(sweepStreams));
             spec = spec with { Backend = Cli.OpenDevice(pr.GetValue(sweepDevice)!) };
+            var backends = Cli.OpenStreams(spec.Backend!, streams, pr.GetValue(sweepDevice)!);
             var runs = spec.Expand();
             var mine = count > 1 ? SweepRunner.Shard(runs, index, count) : runs;
             string dir = pr.GetValue(results)!;
             string part = count > 1 ? $"shard {index}/{count} has {mine.Count}" : "shared by every worker on this folder";
             Console.Error.WriteLine($"fflib sweep: {runs.Count} runs in the grid, {part}; estimated {Reproduction.EstimateSeconds(mine) / 60:F0} min of training on this machine");
             using var interrupt = new Interruption();
-            var outcome = SweepRunner.Run(mine, dir, new SweepWorkerOptions
+            var outcome = SweepRunner.RunConcurrently(mine, dir, backends, new SweepWorkerOptions
             {
                 RetryFailed = pr.GetValue(retry),
                 ClaimTimeout = TimeSpan.FromSeconds(timeout),
@@ -177,13 +180,15 @@ internal static class SweepCommand
         var threads = new Option<int>("--threads") { Description = "Compute threads.", DefaultValueFactory = _ => Environment.ProcessorCount };
         var dataDir = new Option<string?>("--data-dir") { Description = "Folder holding the dataset's files (IDX, raw or .gz)." };
         var device = Cli.DeviceOption();
-        var cmd = new Command("reproduce", "Run the sweep behind one of the paper's tables at a chosen budget, then its report.") { target, dataset, budget, results, threads, dataDir, device };
+        var streamsOption = Cli.StreamsOption();
+        var cmd = new Command("reproduce", "Run the sweep behind one of the paper's tables at a chosen budget, then its report.") { target, dataset, budget, results, threads, dataDir, device, streamsOption };
         cmd.SetAction(pr => Cli.Run(() =>
         {
             SetThreads(pr.GetValue(threads));
             string t = pr.GetValue(target)!.Trim().ToLowerInvariant();
             var kind = Cli.ParseDataset(pr.GetValue(dataset)!);
             string b = pr.GetValue(budget)!.Trim().ToLowerInvariant();
+            int streams = Cli.CheckStreams(pr.GetValue(streamsOption));
             SweepSpec spec;
             try { spec = Reproduction.Sweep(t, Reproduction.Budget(b, kind)) with { Data = Cli.DataOptions(pr.GetValue(dataDir), noDownload: true), Backend = Cli.OpenDevice(pr.GetValue(device)!) }; }
             catch (ArgumentException e) { throw new UsageException(e.Message); }
@@ -193,7 +198,7 @@ internal static class SweepCommand
             Console.Error.WriteLine($"fflib reproduce {t} ({b}): {runs.Count} runs ({string.Join(", ", spec.Models.Select(m => m.Id))}; layers {string.Join("×", spec.Layers[0])}; {spec.Epochs} epochs; {spec.Seeds} seeds; train {(spec.TrainLimit?.ToString(CultureInfo.InvariantCulture) ?? "all")}, test {(spec.TestLimit?.ToString(CultureInfo.InvariantCulture) ?? "all")}) into {dir}");
             Console.Error.WriteLine($"estimated time: {Reproduction.EstimateSeconds(runs) / 60:F1} min on this machine (finished runs in {dir} are skipped)");
             using var interrupt = new Interruption();
-            SweepRunner.Run(runs, dir, new SweepWorkerOptions { Log = Console.Error.WriteLine }, interrupt.Token);
+            SweepRunner.RunConcurrently(runs, dir, Cli.OpenStreams(spec.Backend!, streams, pr.GetValue(device)!), new SweepWorkerOptions { Log = Console.Error.WriteLine }, interrupt.Token);
             var read = SweepResults.Read(dir);
             Console.WriteLine(WriteReport(read, dir));
             return Skipped(read);

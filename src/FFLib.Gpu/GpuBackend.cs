@@ -19,8 +19,20 @@ namespace FFLib.Gpu;
 /// </summary>
 public sealed class GpuBackend : ComputeBackend, IDisposable
 {
-    private readonly Context _context;
+    // One context, accelerator and set of loaded kernels per GPU, shared by the backend and the
+    // siblings made with CreateStream; the last one disposed releases them.
+    private sealed class Device(Context context, Accelerator accelerator)
+    {
+        public Context Context { get; } = context;
+        public Accelerator Accelerator { get; } = accelerator;
+        public Kernels Kernels { get; } = new(accelerator);
+        public int Users = 1;
+    }
+
+    private readonly Device _device;
     private readonly Accelerator _accelerator;
+    private readonly AcceleratorStream _stream;
+    private readonly bool _ownsStream;
     private readonly CuBlas? _blas;
     private readonly Kernels _k;
     private readonly int _rowGroup;
@@ -30,20 +42,23 @@ public sealed class GpuBackend : ComputeBackend, IDisposable
     private readonly PageLockedArray1D<float> _ring;
     private int _ringUsed;
     private long _launches, _products, _uploads, _downloads, _waits;
+    private bool _disposed;
 
     /// <summary>Upload ring size in floats (16 MiB): room for 40 staged MNIST batches of 128 images, or 1,600 FFNN batches' control rows.</summary>
     internal const int RingFloats = 4 << 20;
 
-    private GpuBackend(Context context, Accelerator accelerator, CuBlas? blas, string name)
+    private GpuBackend(Device device, AcceleratorStream stream, bool ownsStream, CuBlas? blas, string name)
     {
-        _context = context;
-        _accelerator = accelerator;
+        _device = device;
+        _accelerator = device.Accelerator;
+        _stream = stream;
+        _ownsStream = ownsStream;
         _blas = blas;
-        _k = new Kernels(accelerator);
-        _ring = accelerator.AllocatePageLocked1D<float>(RingFloats, uninitialized: true);
+        _k = device.Kernels;
+        _ring = _accelerator.AllocatePageLocked1D<float>(RingFloats, uninitialized: true);
         // Threads per row for the row reductions: 128, or the largest power of two the accelerator takes.
         _rowGroup = GpuKernels.RowGroup;
-        while (_rowGroup > accelerator.MaxNumThreadsPerGroup) _rowGroup /= 2;
+        while (_rowGroup > _accelerator.MaxNumThreadsPerGroup) _rowGroup /= 2;
         Name = name;
     }
 
@@ -69,7 +84,7 @@ public sealed class GpuBackend : ComputeBackend, IDisposable
             var accelerator = devices[device].CreateCudaAccelerator(context);
             var stream = ((CudaStream)accelerator.DefaultStream).StreamPtr;
             var blas = CuBlas.TryCreate(stream, out var reason) ?? throw new GpuUnavailableException(reason);
-            return new GpuBackend(context, accelerator, blas, "cuda");
+            return new GpuBackend(new Device(context, accelerator), accelerator.DefaultStream, ownsStream: false, blas, "cuda");
         }
         catch (Exception e) when (e is not GpuUnavailableException && e is DllNotFoundException or TypeInitializationException or CudaException or InvalidOperationException or NotSupportedException)
         {
@@ -87,7 +102,39 @@ public sealed class GpuBackend : ComputeBackend, IDisposable
     public static GpuBackend CreateSimulator()
     {
         var context = Context.Create(b => b.CPU().EnableAlgorithms());
-        return new GpuBackend(context, context.CreateCPUAccelerator(0), null, "ilgpu-cpu");
+        var accelerator = context.CreateCPUAccelerator(0);
+        return new GpuBackend(new Device(context, accelerator), accelerator.DefaultStream, ownsStream: false, null, "ilgpu-cpu");
+    }
+
+    /// <summary>
+    /// A second backend on the same GPU with a stream (and cuBLAS handle) of its own, so that its
+    /// work runs alongside this one's: several trainings at once, one per thread and backend. The
+    /// two share the device's kernels but not arrays: a model moves between them through
+    /// <see cref="Modules.ComputeModule.Backend"/>. Dispose each; the GPU is released with the last.
+    /// </summary>
+    public GpuBackend CreateStream()
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        lock (_device)
+        {
+            if (_device.Users == 0) throw new ObjectDisposedException(nameof(GpuBackend));
+            _device.Users++;
+        }
+        AcceleratorStream? stream = null;
+        try
+        {
+            _accelerator.Bind();
+            stream = _accelerator.CreateStream();
+            CuBlas? blas = null;
+            if (_blas is not null) blas = CuBlas.TryCreate(((CudaStream)stream).StreamPtr, out var reason) ?? throw new GpuUnavailableException(reason);
+            return new GpuBackend(_device, stream, ownsStream: true, blas, Name);
+        }
+        catch
+        {
+            stream?.Dispose();
+            Release(_device);
+            throw;
+        }
     }
 
     /// <summary>Every kernel launch goes through here: <see cref="Activity"/> counts them.</summary>
@@ -105,7 +152,7 @@ public sealed class GpuBackend : ComputeBackend, IDisposable
 
     private void Wait()
     {
-        _accelerator.Synchronize();
+        _stream.Synchronize();
         _waits++;
         _ringUsed = 0; // every queued upload has been read
     }
@@ -113,10 +160,23 @@ public sealed class GpuBackend : ComputeBackend, IDisposable
     /// <inheritdoc />
     public void Dispose()
     {
+        if (_disposed) return;
+        _disposed = true;
+        _accelerator.Bind();
         _ring.Dispose();
         _blas?.Dispose();
-        _accelerator.Dispose();
-        _context.Dispose();
+        if (_ownsStream) _stream.Dispose();
+        Release(_device);
+    }
+
+    private static void Release(Device device)
+    {
+        lock (device)
+        {
+            if (--device.Users > 0) return;
+        }
+        device.Accelerator.Dispose();
+        device.Context.Dispose();
     }
 
     private sealed class GpuArray(GpuBackend backend, MemoryBuffer1D<float, Stride1D.Dense> buffer, int length) : DeviceArray(backend, length)
@@ -137,8 +197,9 @@ public sealed class GpuBackend : ComputeBackend, IDisposable
 
     internal override DeviceArray Allocate(int length)
     {
+        _accelerator.Bind(); // this thread may not have used the GPU yet
         var buffer = _accelerator.Allocate1D<float>(Math.Max(1, length));
-        buffer.View.BaseView.MemSetToZero();
+        buffer.View.BaseView.MemSetToZero(_stream);
         return new GpuArray(this, buffer, length);
     }
 
@@ -153,7 +214,7 @@ public sealed class GpuBackend : ComputeBackend, IDisposable
     {
         if (source.Length == 0) return [];
         var host = new float[source.Length];
-        V(source).CopyToCPU(ref host[0], source.Length);
+        V(source).CopyToCPU(_stream, ref host[0], source.Length);
         _downloads++;
         Wait();
         return host;
@@ -162,7 +223,7 @@ public sealed class GpuBackend : ComputeBackend, IDisposable
     internal override void SyncToHost(DeviceArray attached, float[] host)
     {
         if (host.Length == 0) return;
-        V(attached.All).CopyToCPU(ref host[0], host.Length);
+        V(attached.All).CopyToCPU(_stream, ref host[0], host.Length);
         _downloads++;
         Wait();
     }
@@ -176,7 +237,7 @@ public sealed class GpuBackend : ComputeBackend, IDisposable
         if (n > RingFloats)
         {
             // Larger than the ring (a whole parameter set or dataset, once): a plain copy, which waits.
-            V(destination).CopyFromCPU(ref MemoryMarshal.GetReference(source), n);
+            V(destination).CopyFromCPU(_stream, ref MemoryMarshal.GetReference(source), n);
             _waits++;
             _ringUsed = 0;
             return;
@@ -184,33 +245,37 @@ public sealed class GpuBackend : ComputeBackend, IDisposable
         if (_ringUsed + n > RingFloats) Wait();
         var slot = _ring.Span.Slice(_ringUsed, n);
         source.CopyTo(slot);
-        V(destination).CopyFromCPUUnsafeAsync(_accelerator.DefaultStream, ref slot[0], n);
+        V(destination).CopyFromCPUUnsafeAsync(_stream, ref slot[0], n);
         _ringUsed += n;
     }
 
     internal override void Clear(DeviceSpan span)
     {
-        if (span.Length > 0) V(span).MemSetToZero();
+        if (span.Length > 0) V(span).MemSetToZero(_stream);
     }
 
     internal override void Gemm(bool transA, bool transB, int m, int n, int k, DeviceSpan a, int lda, DeviceSpan b, int ldb, DeviceSpan c, int ldc, bool accumulate)
     {
         if (m == 0 || n == 0) return;
         _products++;
-        if (_blas is not null) _blas.Gemm(transA, transB, m, n, k, Ptr(a), lda, Ptr(b), ldb, Ptr(c), ldc, accumulate);
-        else K.Gemm(m * n, V(a), V(b), V(c), new GemmShape(transA, transB, n, k, lda, ldb, ldc, accumulate));
+        if (_blas is not null)
+        {
+            _accelerator.Bind(); // cuBLAS uses the calling thread's current context
+            _blas.Gemm(transA, transB, m, n, k, Ptr(a), lda, Ptr(b), ldb, Ptr(c), ldc, accumulate);
+        }
+        else K.Gemm(_stream, m * n, V(a), V(b), V(c), new GemmShape(transA, transB, n, k, lda, ldb, ldc, accumulate));
     }
 
-    internal override void BiasActivation(DeviceSpan z, int rows, int cols, DeviceSpan bias, bool relu) => K.BiasActivation(rows * cols, V(z), cols, V(bias), relu ? 1 : 0);
+    internal override void BiasActivation(DeviceSpan z, int rows, int cols, DeviceSpan bias, bool relu) => K.BiasActivation(_stream, rows * cols, V(z), cols, V(bias), relu ? 1 : 0);
 
-    internal override void ReluBackward(DeviceSpan dx, DeviceSpan a) => K.ReluBackward(dx.Length, V(dx), V(a));
+    internal override void ReluBackward(DeviceSpan dx, DeviceSpan a) => K.ReluBackward(_stream, dx.Length, V(dx), V(a));
 
     internal override void CrossEntropyLossAndGradient(DeviceSpan logits, int rows, int classes, DeviceSpan labels, DeviceSpan gradient, DeviceSpan loss)
     {
         if (rows == 0) return;
         if (_terms is null || _terms.Length < rows) _terms = Allocate(rows);
-        K.CrossEntropyRows(rows, V(logits), classes, V(labels), V(gradient), V(_terms.Slice(0, rows)));
-        K.MeanInOrder(1, V(_terms.Slice(0, rows)), rows, V(loss));
+        K.CrossEntropyRows(_stream, rows, V(logits), classes, V(labels), V(gradient), V(_terms.Slice(0, rows)));
+        K.MeanInOrder(_stream, 1, V(_terms.Slice(0, rows)), rows, V(loss));
     }
 
     internal override void FFGoodnessAndLoss(DeviceSpan h, int rows, int cols, DeviceSpan meanSquares, int positives, float threshold, LossDirection direction,
@@ -219,9 +284,9 @@ public sealed class GpuBackend : ComputeBackend, IDisposable
         if (rows == 0) return;
         if (_terms is null || _terms.Length < rows) _terms = Allocate(rows);
         float scale = 2f / ((float)rows * cols);
-        K.GoodnessAndLossRows(new KernelConfig(rows, _rowGroup), V(h), cols, V(meanSquares), positives, threshold, direction == LossDirection.Minimize ? 1 : 0, scale,
+        K.GoodnessAndLossRows(_stream, new KernelConfig(rows, _rowGroup), V(h), cols, V(meanSquares), positives, threshold, direction == LossDirection.Minimize ? 1 : 0, scale,
             V(coefficient.Slice(0, rows)), V(_terms.Slice(0, rows)));
-        K.MeanInOrder(1, V(_terms.Slice(0, rows)), rows, V(loss));
+        K.MeanInOrder(_stream, 1, V(_terms.Slice(0, rows)), rows, V(loss));
     }
 
     // FFBackward and the control-column steps keep the base class's sequence of kernels: fused into
@@ -229,12 +294,12 @@ public sealed class GpuBackend : ComputeBackend, IDisposable
     // on the H200 (FFNN epoch 0.38–0.39 s against 0.27–0.30 s; docs/measurements, run 7).
 
     internal override void CopyColumns(DeviceSpan src, int rows, int cols, DeviceSpan dst, int ldDst, int offset) =>
-        K.CopyColumns(rows * cols, V(src), cols, V(dst), ldDst, offset);
+        K.CopyColumns(_stream, rows * cols, V(src), cols, V(dst), ldDst, offset);
 
     internal override void Copy(DeviceSpan src, DeviceSpan dst)
     {
         if (src.Length != dst.Length) throw new ArgumentException($"Copying {src.Length} values into {dst.Length}.");
-        if (src.Length > 0) K.Copy(src.Length, V(src), V(dst));
+        if (src.Length > 0) K.Copy(_stream, src.Length, V(src), V(dst));
     }
 
     internal override void BroadcastRow(ReadOnlySpan<float> row, DeviceSpan dst, int rows)
@@ -245,27 +310,27 @@ public sealed class GpuBackend : ComputeBackend, IDisposable
         // The upload is queued on the stream before the kernel; the next call's upload after it, so
         // reusing the staging row needs no wait.
         Write(row, _rowStaging.Slice(0, row.Length));
-        K.BroadcastRow(rows * row.Length, V(_rowStaging.Slice(0, row.Length)), row.Length, V(dst));
+        K.BroadcastRow(_stream, rows * row.Length, V(_rowStaging.Slice(0, row.Length)), row.Length, V(dst));
     }
 
     private DeviceArray? _rowStaging;
 
     internal override void GatherIndexed(DeviceSpan src, int cols, DeviceSpan indices, int rows, DeviceSpan dst) =>
-        K.GatherIndexed(rows * cols, V(src), cols, V(indices), V(dst));
+        K.GatherIndexed(_stream, rows * cols, V(src), cols, V(indices), V(dst));
 
     internal override void GatherRows(DeviceSpan src, int cols, DeviceSpan dst, int rows, int multiplier, int divisor, int modulo) =>
-        K.GatherRows(rows * cols, V(src), cols, V(dst), multiplier, divisor, modulo);
+        K.GatherRows(_stream, rows * cols, V(src), cols, V(dst), multiplier, divisor, modulo);
 
     internal override void NormalizeRows(DeviceSpan x, int rows, int cols, DeviceSpan dst) => RowReduce(x, rows, cols, dst, 2);
 
     internal override void DampedRelu(DeviceSpan pre, int rows, int cols, DeviceSpan bias, DeviceSpan old, float beta, DeviceSpan result) =>
-        K.DampedRelu(rows * cols, V(pre), cols, V(bias), V(old), beta, V(result));
+        K.DampedRelu(_stream, rows * cols, V(pre), cols, V(bias), V(old), beta, V(result));
 
     internal override void DampedReluBackward(DeviceSpan pre, DeviceSpan fresh, DeviceSpan coefficient, float beta, int rows, int cols) =>
-        K.DampedReluBackward(rows * cols, V(pre), V(fresh), V(coefficient), beta, cols);
+        K.DampedReluBackward(_stream, rows * cols, V(pre), V(fresh), V(coefficient), beta, cols);
 
     internal override void EmbedControl(DeviceSpan images, int n, int px, DeviceSpan control, int k, int rows, DeviceSpan dst) =>
-        K.EmbedControl(rows * (px + k), V(images), n, px, V(control), k, V(dst));
+        K.EmbedControl(_stream, rows * (px + k), V(images), n, px, V(control), k, V(dst));
 
     internal override void InverseRowNorms(DeviceSpan x, int rows, int cols, DeviceSpan invNorm) => RowReduce(x, rows, cols, invNorm, 0);
 
@@ -273,16 +338,16 @@ public sealed class GpuBackend : ComputeBackend, IDisposable
     private void RowReduce(DeviceSpan x, int rows, int cols, DeviceSpan output, int mode)
     {
         if (rows == 0) return;
-        K.RowReduce(new KernelConfig(rows, _rowGroup), V(x), cols, V(output), mode);
+        K.RowReduce(_stream, new KernelConfig(rows, _rowGroup), V(x), cols, V(output), mode);
     }
 
-    internal override void ScaleBiasRelu(DeviceSpan z, int rows, int cols, DeviceSpan invNorm, DeviceSpan bias) => K.ScaleBiasRelu(rows * cols, V(z), cols, V(invNorm), V(bias));
+    internal override void ScaleBiasRelu(DeviceSpan z, int rows, int cols, DeviceSpan invNorm, DeviceSpan bias) => K.ScaleBiasRelu(_stream, rows * cols, V(z), cols, V(invNorm), V(bias));
 
     internal override void MeanSquares(DeviceSpan h, int rows, int cols, DeviceSpan meanSquares) => RowReduce(h, rows, cols, meanSquares, 1);
 
-    internal override void ScaleRows(DeviceSpan m, int rows, int cols, DeviceSpan scale) => K.ScaleRows(rows * cols, V(m), cols, V(scale));
+    internal override void ScaleRows(DeviceSpan m, int rows, int cols, DeviceSpan scale) => K.ScaleRows(_stream, rows * cols, V(m), cols, V(scale));
 
-    internal override void ColumnSums(DeviceSpan m, int rows, int cols, DeviceSpan sums) => K.ColumnSums(cols, V(m), rows, cols, V(sums));
+    internal override void ColumnSums(DeviceSpan m, int rows, int cols, DeviceSpan sums) => K.ColumnSums(_stream, cols, V(m), rows, cols, V(sums));
 
     internal override void FFLossAndCoefficients(DeviceSpan meanSquares, int positives, float threshold, LossDirection direction, int width, DeviceSpan coefficient, DeviceSpan loss)
     {
@@ -290,34 +355,34 @@ public sealed class GpuBackend : ComputeBackend, IDisposable
         int rows = meanSquares.Length;
         if (_terms is null || _terms.Length < rows) _terms = Allocate(rows);
         float scale = 2f / ((float)rows * width);
-        K.FFLossRows(rows, V(meanSquares), positives, threshold, direction == LossDirection.Minimize ? 1 : 0, scale, V(coefficient.Slice(0, rows)), V(_terms.Slice(0, rows)));
-        K.MeanInOrder(1, V(_terms.Slice(0, rows)), rows, V(loss));
+        K.FFLossRows(_stream, rows, V(meanSquares), positives, threshold, direction == LossDirection.Minimize ? 1 : 0, scale, V(coefficient.Slice(0, rows)), V(_terms.Slice(0, rows)));
+        K.MeanInOrder(_stream, 1, V(_terms.Slice(0, rows)), rows, V(loss));
     }
 
     private DeviceArray? _terms;
 
-    internal override void TransposeColumns(DeviceSpan w, int rows, int ld, int first, int count, DeviceSpan dst) => K.TransposeColumns(count * rows, V(w), rows, ld, first, V(dst));
+    internal override void TransposeColumns(DeviceSpan w, int rows, int ld, int first, int count, DeviceSpan dst) => K.TransposeColumns(_stream, count * rows, V(w), rows, ld, first, V(dst));
 
-    internal override void ScatterColumns(DeviceSpan src, int rows, int ld, int first, int count, DeviceSpan w) => K.ScatterColumns(count * rows, V(src), rows, ld, first, V(w));
+    internal override void ScatterColumns(DeviceSpan src, int rows, int ld, int first, int count, DeviceSpan w) => K.ScatterColumns(_stream, count * rows, V(src), rows, ld, first, V(w));
 
-    internal override void SumBlocks(DeviceSpan src, int blockLength, int blocks, DeviceSpan dst) => K.SumBlocks(blockLength, V(src), blockLength, blocks, V(dst));
+    internal override void SumBlocks(DeviceSpan src, int blockLength, int blocks, DeviceSpan dst) => K.SumBlocks(_stream, blockLength, V(src), blockLength, blocks, V(dst));
 
     internal override void ControlRowsForward(DeviceSpan images, int n, int px, DeviceSpan control, int k, int rows,
         DeviceSpan p, DeviceSpan controlWeights, DeviceSpan bias, int width, DeviceSpan h, DeviceSpan invNorm, bool computeNorms)
     {
-        if (computeNorms && rows > 0) K.ControlRowNormsGrouped(new KernelConfig(rows, _rowGroup), V(images), n, px, V(control), k, V(invNorm));
-        K.ControlRowsForward(rows * width, V(control), k, n, V(p), V(controlWeights), V(bias), width, V(h), V(invNorm));
+        if (computeNorms && rows > 0) K.ControlRowNormsGrouped(_stream, new KernelConfig(rows, _rowGroup), V(images), n, px, V(control), k, V(invNorm));
+        K.ControlRowsForward(_stream, rows * width, V(control), k, n, V(p), V(controlWeights), V(bias), width, V(h), V(invNorm));
     }
 
     internal override void ControlGradient(DeviceSpan control, int k, DeviceSpan delta, int rows, int width, DeviceSpan dst) =>
-        K.ControlGradient(k * width, V(control), k, V(delta), rows, width, V(dst));
+        K.ControlGradient(_stream, k * width, V(control), k, V(delta), rows, width, V(dst));
 
     internal override void AdamStep(DeviceSpan p, DeviceSpan g, DeviceSpan m, DeviceSpan v, float lr, float beta1, float beta2, float eps, int step)
     {
         // The per-step scalars exactly as the CPU kernel computes them.
         float bc2Sqrt = MathF.Sqrt(1f - MathF.Pow(beta2, step));
         float negStepSize = -(lr / (1f - MathF.Pow(beta1, step)));
-        K.Adam(p.Length, V(p), V(g), V(m), V(v), beta1, 1f - beta1, beta2, 1f - beta2, bc2Sqrt, eps, negStepSize);
+        K.Adam(_stream, p.Length, V(p), V(g), V(m), V(v), beta1, 1f - beta1, beta2, 1f - beta2, bc2Sqrt, eps, negStepSize);
     }
 
     /// <summary>Waits for all queued work (for timing).</summary>
@@ -331,39 +396,39 @@ public sealed class GpuBackend : ComputeBackend, IDisposable
     /// <summary>The loaded kernels (compiled once per accelerator).</summary>
     private sealed class Kernels(Accelerator a)
     {
-        public readonly Action<KernelConfig, ArrayView<float>, int, ArrayView<float>, int> RowReduce = a.LoadStreamKernel<ArrayView<float>, int, ArrayView<float>, int>(GpuKernels.RowReduce);
-        public readonly Action<KernelConfig, ArrayView<float>, int, int, ArrayView<float>, int, ArrayView<float>> ControlRowNormsGrouped =
-            a.LoadStreamKernel<ArrayView<float>, int, int, ArrayView<float>, int, ArrayView<float>>(GpuKernels.ControlRowNormsGrouped);
-        public readonly Action<Index1D, ArrayView<float>, int, float, int, float, ArrayView<float>, ArrayView<float>> FFLossRows =
-            a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, int, float, int, float, ArrayView<float>, ArrayView<float>>(GpuKernels.FFLossRows);
-        public readonly Action<KernelConfig, ArrayView<float>, int, ArrayView<float>, int, float, int, float, ArrayView<float>, ArrayView<float>> GoodnessAndLossRows =
-            a.LoadStreamKernel<ArrayView<float>, int, ArrayView<float>, int, float, int, float, ArrayView<float>, ArrayView<float>>(GpuKernels.GoodnessAndLossRows);
-        public readonly Action<Index1D, ArrayView<float>, int, ArrayView<float>, ArrayView<float>, ArrayView<float>> CrossEntropyRows =
-            a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, int, ArrayView<float>, ArrayView<float>, ArrayView<float>>(GpuKernels.CrossEntropyRows);
-        public readonly Action<Index1D, ArrayView<float>, int, ArrayView<float>, ArrayView<float>> GatherIndexed =
-            a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, int, ArrayView<float>, ArrayView<float>>(GpuKernels.GatherIndexed);
-        public readonly Action<Index1D, ArrayView<float>, int, ArrayView<float>> MeanInOrder = a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, int, ArrayView<float>>(GpuKernels.MeanInOrder);
-        public readonly Action<Index1D, ArrayView<float>, int, ArrayView<float>, ArrayView<float>> ScaleBiasRelu = a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, int, ArrayView<float>, ArrayView<float>>(GpuKernels.ScaleBiasRelu);
-        public readonly Action<Index1D, ArrayView<float>, int, ArrayView<float>, int> BiasActivation = a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, int, ArrayView<float>, int>(GpuKernels.BiasActivation);
-        public readonly Action<Index1D, ArrayView<float>, int, ArrayView<float>, int, int> CopyColumns = a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, int, ArrayView<float>, int, int>(GpuKernels.CopyColumns);
-        public readonly Action<Index1D, ArrayView<float>, ArrayView<float>> Copy = a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>>(GpuKernels.Copy);
-        public readonly Action<Index1D, ArrayView<float>, int, ArrayView<float>> BroadcastRow = a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, int, ArrayView<float>>(GpuKernels.BroadcastRow);
-        public readonly Action<Index1D, ArrayView<float>, int, ArrayView<float>, int, int, int> GatherRows = a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, int, ArrayView<float>, int, int, int>(GpuKernels.GatherRows);
-        public readonly Action<Index1D, ArrayView<float>, int, ArrayView<float>, ArrayView<float>, float, ArrayView<float>> DampedRelu = a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, int, ArrayView<float>, ArrayView<float>, float, ArrayView<float>>(GpuKernels.DampedRelu);
-        public readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, float, int> DampedReluBackward = a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, float, int>(GpuKernels.DampedReluBackward);
-        public readonly Action<Index1D, ArrayView<float>, ArrayView<float>> ReluBackward = a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>>(GpuKernels.ReluBackward);
-        public readonly Action<Index1D, ArrayView<float>, int, ArrayView<float>> ScaleRows = a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, int, ArrayView<float>>(GpuKernels.ScaleRows);
-        public readonly Action<Index1D, ArrayView<float>, int, int, ArrayView<float>> ColumnSums = a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, int, int, ArrayView<float>>(GpuKernels.ColumnSums);
-        public readonly Action<Index1D, ArrayView<float>, int, int, int, ArrayView<float>> TransposeColumns = a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, int, int, int, ArrayView<float>>(GpuKernels.TransposeColumns);
-        public readonly Action<Index1D, ArrayView<float>, int, int, int, ArrayView<float>> ScatterColumns = a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, int, int, int, ArrayView<float>>(GpuKernels.ScatterColumns);
-        public readonly Action<Index1D, ArrayView<float>, int, int, ArrayView<float>> SumBlocks = a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, int, int, ArrayView<float>>(GpuKernels.SumBlocks);
-        public readonly Action<Index1D, ArrayView<float>, int, int, ArrayView<float>, int, ArrayView<float>> EmbedControl = a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, int, int, ArrayView<float>, int, ArrayView<float>>(GpuKernels.EmbedControl);
-        public readonly Action<Index1D, ArrayView<float>, int, int, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, ArrayView<float>, ArrayView<float>> ControlRowsForward =
-            a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, int, int, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, ArrayView<float>, ArrayView<float>>(GpuKernels.ControlRowsForward);
-        public readonly Action<Index1D, ArrayView<float>, int, ArrayView<float>, int, int, ArrayView<float>> ControlGradient = a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, int, ArrayView<float>, int, int, ArrayView<float>>(GpuKernels.ControlGradient);
-        public readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, float, float, float, float, float, float, float> Adam =
-            a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, float, float, float, float, float, float, float>(GpuKernels.Adam);
-        public readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmShape> Gemm = a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmShape>(GpuKernels.Gemm);
+        public readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, int, ArrayView<float>, int> RowReduce = a.LoadKernel<ArrayView<float>, int, ArrayView<float>, int>(GpuKernels.RowReduce);
+        public readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, int, int, ArrayView<float>, int, ArrayView<float>> ControlRowNormsGrouped =
+            a.LoadKernel<ArrayView<float>, int, int, ArrayView<float>, int, ArrayView<float>>(GpuKernels.ControlRowNormsGrouped);
+        public readonly Action<AcceleratorStream, Index1D, ArrayView<float>, int, float, int, float, ArrayView<float>, ArrayView<float>> FFLossRows =
+            a.LoadAutoGroupedKernel<Index1D, ArrayView<float>, int, float, int, float, ArrayView<float>, ArrayView<float>>(GpuKernels.FFLossRows);
+        public readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, int, ArrayView<float>, int, float, int, float, ArrayView<float>, ArrayView<float>> GoodnessAndLossRows =
+            a.LoadKernel<ArrayView<float>, int, ArrayView<float>, int, float, int, float, ArrayView<float>, ArrayView<float>>(GpuKernels.GoodnessAndLossRows);
+        public readonly Action<AcceleratorStream, Index1D, ArrayView<float>, int, ArrayView<float>, ArrayView<float>, ArrayView<float>> CrossEntropyRows =
+            a.LoadAutoGroupedKernel<Index1D, ArrayView<float>, int, ArrayView<float>, ArrayView<float>, ArrayView<float>>(GpuKernels.CrossEntropyRows);
+        public readonly Action<AcceleratorStream, Index1D, ArrayView<float>, int, ArrayView<float>, ArrayView<float>> GatherIndexed =
+            a.LoadAutoGroupedKernel<Index1D, ArrayView<float>, int, ArrayView<float>, ArrayView<float>>(GpuKernels.GatherIndexed);
+        public readonly Action<AcceleratorStream, Index1D, ArrayView<float>, int, ArrayView<float>> MeanInOrder = a.LoadAutoGroupedKernel<Index1D, ArrayView<float>, int, ArrayView<float>>(GpuKernels.MeanInOrder);
+        public readonly Action<AcceleratorStream, Index1D, ArrayView<float>, int, ArrayView<float>, ArrayView<float>> ScaleBiasRelu = a.LoadAutoGroupedKernel<Index1D, ArrayView<float>, int, ArrayView<float>, ArrayView<float>>(GpuKernels.ScaleBiasRelu);
+        public readonly Action<AcceleratorStream, Index1D, ArrayView<float>, int, ArrayView<float>, int> BiasActivation = a.LoadAutoGroupedKernel<Index1D, ArrayView<float>, int, ArrayView<float>, int>(GpuKernels.BiasActivation);
+        public readonly Action<AcceleratorStream, Index1D, ArrayView<float>, int, ArrayView<float>, int, int> CopyColumns = a.LoadAutoGroupedKernel<Index1D, ArrayView<float>, int, ArrayView<float>, int, int>(GpuKernels.CopyColumns);
+        public readonly Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<float>> Copy = a.LoadAutoGroupedKernel<Index1D, ArrayView<float>, ArrayView<float>>(GpuKernels.Copy);
+        public readonly Action<AcceleratorStream, Index1D, ArrayView<float>, int, ArrayView<float>> BroadcastRow = a.LoadAutoGroupedKernel<Index1D, ArrayView<float>, int, ArrayView<float>>(GpuKernels.BroadcastRow);
+        public readonly Action<AcceleratorStream, Index1D, ArrayView<float>, int, ArrayView<float>, int, int, int> GatherRows = a.LoadAutoGroupedKernel<Index1D, ArrayView<float>, int, ArrayView<float>, int, int, int>(GpuKernels.GatherRows);
+        public readonly Action<AcceleratorStream, Index1D, ArrayView<float>, int, ArrayView<float>, ArrayView<float>, float, ArrayView<float>> DampedRelu = a.LoadAutoGroupedKernel<Index1D, ArrayView<float>, int, ArrayView<float>, ArrayView<float>, float, ArrayView<float>>(GpuKernels.DampedRelu);
+        public readonly Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, float, int> DampedReluBackward = a.LoadAutoGroupedKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, float, int>(GpuKernels.DampedReluBackward);
+        public readonly Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<float>> ReluBackward = a.LoadAutoGroupedKernel<Index1D, ArrayView<float>, ArrayView<float>>(GpuKernels.ReluBackward);
+        public readonly Action<AcceleratorStream, Index1D, ArrayView<float>, int, ArrayView<float>> ScaleRows = a.LoadAutoGroupedKernel<Index1D, ArrayView<float>, int, ArrayView<float>>(GpuKernels.ScaleRows);
+        public readonly Action<AcceleratorStream, Index1D, ArrayView<float>, int, int, ArrayView<float>> ColumnSums = a.LoadAutoGroupedKernel<Index1D, ArrayView<float>, int, int, ArrayView<float>>(GpuKernels.ColumnSums);
+        public readonly Action<AcceleratorStream, Index1D, ArrayView<float>, int, int, int, ArrayView<float>> TransposeColumns = a.LoadAutoGroupedKernel<Index1D, ArrayView<float>, int, int, int, ArrayView<float>>(GpuKernels.TransposeColumns);
+        public readonly Action<AcceleratorStream, Index1D, ArrayView<float>, int, int, int, ArrayView<float>> ScatterColumns = a.LoadAutoGroupedKernel<Index1D, ArrayView<float>, int, int, int, ArrayView<float>>(GpuKernels.ScatterColumns);
+        public readonly Action<AcceleratorStream, Index1D, ArrayView<float>, int, int, ArrayView<float>> SumBlocks = a.LoadAutoGroupedKernel<Index1D, ArrayView<float>, int, int, ArrayView<float>>(GpuKernels.SumBlocks);
+        public readonly Action<AcceleratorStream, Index1D, ArrayView<float>, int, int, ArrayView<float>, int, ArrayView<float>> EmbedControl = a.LoadAutoGroupedKernel<Index1D, ArrayView<float>, int, int, ArrayView<float>, int, ArrayView<float>>(GpuKernels.EmbedControl);
+        public readonly Action<AcceleratorStream, Index1D, ArrayView<float>, int, int, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, ArrayView<float>, ArrayView<float>> ControlRowsForward =
+            a.LoadAutoGroupedKernel<Index1D, ArrayView<float>, int, int, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, ArrayView<float>, ArrayView<float>>(GpuKernels.ControlRowsForward);
+        public readonly Action<AcceleratorStream, Index1D, ArrayView<float>, int, ArrayView<float>, int, int, ArrayView<float>> ControlGradient = a.LoadAutoGroupedKernel<Index1D, ArrayView<float>, int, ArrayView<float>, int, int, ArrayView<float>>(GpuKernels.ControlGradient);
+        public readonly Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, float, float, float, float, float, float, float> Adam =
+            a.LoadAutoGroupedKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, float, float, float, float, float, float, float>(GpuKernels.Adam);
+        public readonly Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmShape> Gemm = a.LoadAutoGroupedKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmShape>(GpuKernels.Gemm);
     }
 }
 

@@ -99,6 +99,20 @@ public sealed class CliTests : IDisposable
     }
 
     [Fact]
+    public void StreamsNeedACudaDeviceAndASaneCount()
+    {
+        string results = Path.Combine(Path.GetTempPath(), "fflib-streams-" + Guid.NewGuid().ToString("N"));
+        var (code, _, err) = Run("sweep", "--results", results, "--seeds", "1", "--epochs", "1", "--streams", "3");
+        Assert.Equal(2, code);
+        Assert.Equal("error: --streams 3 needs --device cuda; on --device cpu, start several sweep processes on the same results folder instead (they share the runs).", err.Trim());
+        (code, _, err) = Run("reproduce", "table2", "--streams", "0");
+        Assert.Equal(2, code);
+        Assert.Equal("error: --streams must be between 1 and 32, not 0.", err.Trim());
+        Assert.False(Directory.Exists(results));
+        foreach (var command in new[] { "sweep", "reproduce" }) Assert.Contains("--streams", Run(command, "--help").Out);
+    }
+
+    [Fact]
     public void TrainThenEvalReportTheSameAccuracy()
     {
         string outDir = Path.Combine(_dir, "run");

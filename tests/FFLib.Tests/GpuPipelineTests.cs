@@ -153,6 +153,40 @@ public sealed class GpuPipelineTests : IDisposable
         }
     }
 
+    [Fact]
+    public void WorkersOnTwoStreamsOfOneDeviceTrainEachRunOnceWithTheSameBits()
+    {
+        string dir = Directory.CreateTempSubdirectory("fflib-streams-").FullName;
+        try
+        {
+            string data = SweepClusterTests.SyntheticMnist(Path.Combine(dir, "data"), 200, 20);
+            var runs = new Experiments.SweepSpec
+            {
+                Layers = [[16, 8]], Seeds = 4, Epochs = 1, BatchSize = 50,
+                Data = new DatasetLoadOptions { DataDirectory = data, AllowDownload = false },
+            }.Expand();
+            var options = new Experiments.SweepWorkerOptions { SaveModels = true, Worker = "w" };
+            string alone = Path.Combine(dir, "alone"), together = Path.Combine(dir, "together");
+            Experiments.SweepRunner.RunConcurrently(runs, alone, [_gpu], options);
+            using var second = _gpu.CreateStream();
+            var outcome = Experiments.SweepRunner.RunConcurrently(runs, together, [_gpu, second], options);
+
+            Assert.Equal(4, outcome.Written.Count);
+            Assert.Equal(0, outcome.Unfinished);
+            Assert.Equal(["w.1", "w.2"], outcome.Written.Select(r => r.Worker!).Distinct().Order().ToArray());
+            var started = Directory.GetFiles(Path.Combine(together, "workers")).SelectMany(File.ReadAllLines).Count(l => l.Split(' ')[1] == "started");
+            Assert.Equal(4, started);
+            // Each run's model is the same file whether it trained alone or beside another on the device.
+            foreach (var run in runs)
+            {
+                string id = Experiments.SweepRunner.RunId(run);
+                Assert.Equal(File.ReadAllBytes(Path.Combine(alone, "models", id + ".safetensors")), File.ReadAllBytes(Path.Combine(together, "models", id + ".safetensors")));
+            }
+            Assert.Throws<ArgumentException>(() => Experiments.SweepRunner.RunConcurrently(runs, together, [_gpu, _gpu]));
+        }
+        finally { Directory.Delete(dir, recursive: true); }
+    }
+
     private sealed class SyncProgress<T>(Action<T> report) : IProgress<T>
     {
         public void Report(T value) => report(value);

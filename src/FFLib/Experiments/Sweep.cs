@@ -63,7 +63,7 @@ public sealed record SweepOutcome(IReadOnlyList<RunRecord> Written, int Unfinish
 /// runs are skipped, so running the sweep again resumes it. Runs go longest first, so the end of a
 /// sweep is not one long run on one worker. Shards (<see cref="Shard"/>) give a fixed partition instead.
 /// </summary>
-public static class SweepRunner
+public static partial class SweepRunner
 {
     /// <summary>Stable identifier of a run: SHA-256 of its canonical configuration, 16 hex digits.</summary>
     public static string RunId(RunSpec run)
