@@ -124,7 +124,8 @@ public sealed class GpuBackend : ComputeBackend, IDisposable
         try
         {
             _accelerator.Bind();
-            stream = _accelerator.CreateStream();
+            // Non-blocking: its work neither waits for nor holds up the legacy default stream the first backend uses.
+            stream = _accelerator is CudaAccelerator cuda ? cuda.CreateStream(StreamFlags.CU_STREAM_NON_BLOCKING) : _accelerator.CreateStream();
             CuBlas? blas = null;
             if (_blas is not null) blas = CuBlas.TryCreate(((CudaStream)stream).StreamPtr, out var reason) ?? throw new GpuUnavailableException(reason);
             return new GpuBackend(_device, stream, ownsStream: true, blas, Name);
