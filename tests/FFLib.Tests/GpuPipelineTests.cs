@@ -131,6 +131,42 @@ public sealed class GpuPipelineTests : IDisposable
         Assert.Empty(seen);
     }
 
+    [Theory]
+    [InlineData("ffnn")]
+    [InlineData("ffrnn")]
+    public void AnEpochInterruptedBetweenLossReadsResumesToTheSameWeightsAndLosses(string architecture)
+    {
+        // Stopped at batch 3 of epoch 2 on the device: the two batches whose losses were still on the
+        // device are read before the interruption is reported, so the resumed epoch's mean is complete.
+        var data = Synthetic();
+        var options = new TrainingOptions { Epochs = 2, BatchSize = 16, ValidateEachEpoch = false };
+        var r1 = new FFRandom(3);
+        var whole = Create(architecture, r1);
+        ((Modules.ComputeModule)whole).Backend = _gpu;
+        var expected = new Trainer().Train(whole, data, null, options, r1);
+
+        var r2 = new FFRandom(3);
+        var parted = Create(architecture, r2);
+        ((Modules.ComputeModule)parted).Backend = _gpu;
+        using var cts = new CancellationTokenSource();
+        PartialEpoch? stopped = null;
+        var stopping = new Trainer
+        {
+            BeforeBatch = b => { if (b.Epoch == 2 && b.Batch == 3) cts.Cancel(); },
+            Interrupted = p => stopped = p,
+        };
+        Assert.ThrowsAny<OperationCanceledException>(() => stopping.Train(parted, data, null, options with { }, r2, cts.Token));
+        Assert.NotNull(stopped);
+        Assert.Equal((2, 3), (stopped.Epoch, stopped.BatchesDone));
+        Assert.All(stopped.LossSums, s => Assert.True(s > 0));
+        var rest = new Trainer().Train(parted, data, null, options, r2, stopped);
+
+        ((Modules.ComputeModule)whole).SynchronizeToHost();
+        ((Modules.ComputeModule)parted).SynchronizeToHost();
+        foreach (var (a, b) in ((Modules.Module)whole).Parameters().Zip(((Modules.Module)parted).Parameters())) Assert.Equal(a.Data, b.Data);
+        Assert.Equal(expected[1].LayerLosses, rest.Single().LayerLosses);
+    }
+
     [Fact]
     public void CrossEntropyOnTheDeviceMatchesTheCpu()
     {
