@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # The GPU check in two halves.
 #   scripts/gpu-check.sh prepare   (here, with .NET): publish a self-contained linux-x64 build of
-#       bench/FFLib.GpuCheck (FFLib + the ILGPU/cuBLAS backend; no plotting), gzip MNIST, write
+#       bench/FFLib.GpuCheck (FFLib + the ILGPU/cuBLAS backend) and of the CLI beside it (54 MB in
+#       all with MNIST; the device call carries at most 64 MiB), gzip MNIST, write
 #       .gpu/ (git-ignored; ship it to the GPU machine: `carry: [".gpu"]`).
 #   bash .gpu/run.sh                (there, no .NET needed): prints every figure in one go: the
 #       GPU numerics against the CPU, FFNN epoch and prediction times, determinism, the 60-epoch
-#       paper run, and the same-run PyTorch baseline on the same GPU (bench/gpu/ffnn_torch_cuda.py).
+#       paper run, several runs on streams, the CLI's train and eval with --device cuda, and the same-run PyTorch baseline on the same GPU (bench/gpu/ffnn_torch_cuda.py).
 #   scripts/gpu-check.sh rehearse  (here): the same program on ILGPU's CPU accelerator, small sizes.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -18,6 +19,8 @@ case "${1:-prepare}" in
   prepare)
     rm -rf .gpu && mkdir -p .gpu/mnist
     dotnet publish bench/FFLib.GpuCheck -c Release -r linux-x64 --self-contained true -o .gpu/app --nologo -v quiet -clp:ErrorsOnly
+    # The CLI beside it (the same runtime files; its own FFLib.Cli, deps and plotting natives, ~8 MB more).
+    dotnet publish src/FFLib.Cli -c Release -r linux-x64 --self-contained true -o .gpu/app --nologo -v quiet -clp:ErrorsOnly
     tar -czf .gpu/app.tar.gz -C .gpu app && rm -rf .gpu/app
     for f in train-images-idx3-ubyte train-labels-idx1-ubyte t10k-images-idx3-ubyte t10k-labels-idx1-ubyte; do
       if [ -f "$mnist/$f" ]; then gzip -c "$mnist/$f" > ".gpu/mnist/$f.gz"; else cp "$mnist/$f.gz" .gpu/mnist/; fi
@@ -47,6 +50,11 @@ export LD_LIBRARY_PATH="$work/lib:${libs}:${LD_LIBRARY_PATH:-}"
 echo "cuBLAS folders: ${libs:-none found}; libcuda: ${cuda1:-not in ldconfig}"
 echo "== FFLib for .NET on the GPU"
 DOTNET_gcServer=0 "$work/app/FFLib.GpuCheck" "$here/mnist" "$@"
+echo "== the CLI on the GPU: train (validation each epoch, run.json, plots), then eval"
+cli="$work/app/FFLib.Cli"
+"$cli" train --device cuda --epochs 3 --data-dir "$here/mnist" --no-download --out "$work/cli-run" 2>&1 | tail -4
+"$cli" eval --device cuda --model "$work/cli-run" --data-dir "$here/mnist" --no-download 2>&1 | tail -2
+ls "$work/cli-run"
 echo "== PyTorch baseline, same GPU, same run"
 python3 "$here/ffnn_torch_cuda.py" "$here/mnist" 2
 RUN
