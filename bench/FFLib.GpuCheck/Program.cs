@@ -11,7 +11,7 @@ using FFLib.Training;
 if (args.Length < 1) { Console.Error.WriteLine("usage: FFLib.GpuCheck MNIST_DIR [--simulate] [--paper-epochs N]"); return 2; }
 bool simulate = args.Contains("--simulate");
 int paperEpochs = args.SkipWhile(a => a != "--paper-epochs").Skip(1).Select(int.Parse).FirstOrDefault(60);
-var parts = (args.SkipWhile(a => a != "--parts").Skip(1).FirstOrDefault() ?? "numerics,ffnn,determinism,paper,checkpoint,streams,bpnn,ffc,ffrnn").Split(',').ToHashSet();
+var parts = (args.SkipWhile(a => a != "--parts").Skip(1).FirstOrDefault() ?? "numerics,ffnn,determinism,paper,checkpoint,streams,tf32,bpnn,ffc,ffrnn").Split(',').ToHashSet();
 ComputeSettings.Threads = Environment.ProcessorCount;
 Console.WriteLine($"machine: {Environment.ProcessorCount} cores, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}, {System.Runtime.InteropServices.RuntimeInformation.FrameworkDescription}");
 
@@ -188,6 +188,46 @@ if (parts.Contains("streams"))
     Console.WriteLine($"streams: {runs.Count} FFNN {string.Join("×", widths)} runs of {epochs} epoch(s) each (with test and sparsity): one stream {one:F1} s, four streams {four:F1} s ({one / four:F2}× the throughput); " +
         $"{perHour(one):F0} vs {perHour(four):F0} runs per hour scaled to 60 epochs; test accuracies {(same ? "identical" : "DIFFERENT")} run by run");
     Directory.Delete(root, recursive: true);
+}
+
+// 4d. --precision tf32, measured on its own: the deviation from the CPU after 3 Adam steps, the
+// FFNN epoch, and the paper's run's accuracy (when an epoch is fast enough).
+if (parts.Contains("tf32"))
+{
+    using var tf = simulate ? GpuBackend.CreateSimulator(GpuPrecision.Tf32) : GpuBackend.CreateCuda(0, GpuPrecision.Tf32);
+    var cpu = new FFNetwork(new FFNetworkConfig { HiddenSizes = [300, 200] }, new FFRandom(11));
+    var dev = new FFNetwork(new FFNetworkConfig { HiddenSizes = [300, 200] }, new FFRandom(11)) { Backend = tf };
+    var images = train.ToMatrix(0, 64);
+    var labels = Enumerable.Range(0, 64).Select(train.Label).ToArray();
+    var wrong = labels.Select(l => (l + 3) % 10).ToArray();
+    for (int step = 0; step < 3; step++) { cpu.TrainBatch(images, labels, wrong); dev.TrainBatch(images, labels, wrong); }
+    dev.SynchronizeToHost();
+    double worst = 0, scale = 0;
+    foreach (var (p, q) in cpu.Parameters().Zip(dev.Parameters()))
+        for (int i = 0; i < p.Data.Length; i++) { worst = Math.Max(worst, Math.Abs(p.Data[i] - q.Data[i])); scale = Math.Max(scale, Math.Abs(p.Data[i])); }
+    Console.WriteLine($"tf32 numerics: 3 Adam steps, max |Δw| {worst:E2} from the CPU (relative {worst / scale:E2})");
+    var r = new FFRandom(42);
+    var net = new FFNetwork(new FFNetworkConfig { HiddenSizes = widths }, r) { Backend = tf };
+    trainer.Train(net, train, null, options, r);
+    tf.Synchronize();
+    var times = new List<double>();
+    for (int e = 0; e < (simulate ? 1 : 3); e++)
+    {
+        var watch = Stopwatch.StartNew();
+        trainer.Train(net, train, null, options, r);
+        tf.Synchronize();
+        times.Add(watch.Elapsed.TotalSeconds);
+    }
+    Console.WriteLine($"tf32 FFNN {string.Join("×", widths)} epoch: {string.Join(", ", times.Select(t => $"{t:F3} s"))}; test accuracy after {1 + times.Count} epochs {Evaluation.Accuracy(net, test):P2}");
+    if (!simulate && parts.Contains("paper") && times.Average() * paperEpochs < 240)
+    {
+        var rp = new FFRandom(42);
+        var paper = new FFNetwork(new FFNetworkConfig(), rp) { Backend = tf };
+        var watch = Stopwatch.StartNew();
+        new Trainer().Train(paper, train, validation, new TrainingOptions { Epochs = paperEpochs, ValidateEachEpoch = false }, rp);
+        tf.Synchronize();
+        Console.WriteLine($"tf32 paper FFNN: {paperEpochs} epochs in {watch.Elapsed.TotalSeconds:F1} s, test accuracy {Evaluation.Accuracy(paper, test):P2}");
+    }
 }
 
 // Kernel launches, products and transfers per training batch; waits for the device per epoch.

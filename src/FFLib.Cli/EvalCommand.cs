@@ -22,14 +22,15 @@ internal static class EvalCommand
         var dataDir = new Option<string?>("--data-dir") { Description = "Folder holding the dataset's files (IDX, raw or .gz)." };
         var noDownload = new Option<bool>("--no-download") { Description = "Never download; fail if no local copy is found." };
         var device = Cli.DeviceOption();
-        var cmd = new Command("eval", "Evaluate a saved model on a dataset's test set.") { modelPath, dataset, testLimit, json, threads, dataDir, noDownload, device };
+        var precision = Cli.PrecisionOption();
+        var cmd = new Command("eval", "Evaluate a saved model on a dataset's test set.") { modelPath, dataset, testLimit, json, threads, dataDir, noDownload, device, precision };
         cmd.SetAction(pr => Cli.Run(() =>
         {
             int nThreads = pr.GetValue(threads);
             if (nThreads < 1) throw new UsageException($"--threads must be at least 1, not {nThreads}.");
             ComputeSettings.Threads = nThreads;
             string path = Cli.ModelFile(pr.GetValue(modelPath)!);
-            var backend = Cli.OpenDevice(pr.GetValue(device)!);
+            var backend = Cli.OpenDevice(pr.GetValue(device)!, pr.GetValue(precision)!);
             var loaded = ModelCheckpoint.Load(path);
             if (loaded.Model is Modules.ComputeModule computing) computing.Backend = backend;
             string? dsName = pr.GetValue(dataset) ?? loaded.Training["dataset"]?.GetValue<string>();
@@ -55,6 +56,7 @@ internal static class EvalCommand
                     ["test_accuracy"] = acc,
                     ["seconds"] = seconds,
                     ["device"] = backend.Name,
+                    ["precision"] = backend.Precision,
                 };
                 Console.WriteLine(o.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
             }

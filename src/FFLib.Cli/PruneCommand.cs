@@ -29,10 +29,11 @@ internal static class PruneCommand
         var dataDir = new Option<string?>("--data-dir") { Description = "Folder holding the dataset's files." };
         var noDownload = new Option<bool>("--no-download") { Description = "Never download." };
         var device = Cli.DeviceOption();
+        var precision = Cli.PrecisionOption();
         var flash = new Option<string?>("--flash") { Description = "A flash size (e.g. 256K, 1M): also show, per kept count, the flash the exported int8 C needs, and the largest kept count that fits." };
         var cmd = new Command("prune", "Prune a saved model at several kept counts and seeds; write prune.csv (sizes, compression ratios, accuracies) and an accuracy-vs-compression plot.")
         {
-            modelPath, keep, method, seeds, dataset, testLimit, finetune, finetuneLr, trainLimit, noInt8, outDir, saveModels, threads, dataDir, noDownload, device, flash,
+            modelPath, keep, method, seeds, dataset, testLimit, finetune, finetuneLr, trainLimit, noInt8, outDir, saveModels, threads, dataDir, noDownload, device, precision, flash,
         };
         cmd.SetAction(pr => Cli.Run(() =>
         {
@@ -54,7 +55,7 @@ internal static class PruneCommand
             string m = pr.GetValue(method)!.Trim().ToLowerInvariant();
             var options = new PruneOptions
             {
-                Backend = Cli.OpenDevice(pr.GetValue(device)!),
+                Backend = Cli.OpenDevice(pr.GetValue(device)!, pr.GetValue(precision)!),
                 Keep = keeps,
                 Method = m switch { "random" => PruneMethod.Random, "activation" or "activation-minus-negative" => PruneMethod.Activation, "weight-norm" => PruneMethod.WeightNorm, "magnitude" => PruneMethod.Random, _ => throw new UsageException($"--method must be random, activation, activation-minus-negative, weight-norm or magnitude, not '{m}'.") },
                 SubtractNegative = m == "activation-minus-negative",

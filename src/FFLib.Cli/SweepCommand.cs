@@ -36,10 +36,11 @@ internal static class SweepCommand
         var saveModels = new Option<bool>("--save-models") { Description = "Keep every completed run's model as DIR/models/ID.safetensors." };
         var yes = new Option<bool>("--yes") { Description = string.Create(CultureInfo.InvariantCulture, $"Run a grid of more than {SweepSpec.ConfirmAbove:N0} runs.") };
         var sweepDevice = Cli.DeviceOption();
+        var sweepPrecision = Cli.PrecisionOption();
         var sweepStreams = Cli.StreamsOption();
         var cmd = new Command("sweep", "Run every combination of a grid × seeds into a results folder. Start it any number of times, on any machines sharing the folder: workers claim runs, so each is trained once; rerunning resumes.")
         {
-            sweepDevice, sweepStreams,
+            sweepDevice, sweepPrecision, sweepStreams,
             models, datasets, grid, seeds, epochs, batch, trainLimit, testLimit, results, shard, shards, retry, threads, dataDir, track,
             claimTimeout, noWait, checkpointEvery, checkpointMinutes, saveModels, yes,
         };
@@ -73,7 +74,7 @@ internal static class SweepCommand
             if (cm is double m && !(m > 0 && double.IsFinite(m))) throw new UsageException($"--checkpoint-minutes must be a positive number of minutes, not {m}.");
             var (index, count) = ParseShard(pr.GetValue(shard), pr.GetValue(shards));
             int streams = Cli.CheckStreams(pr.GetValue(sweepStreams));
-            spec = spec with { Backend = Cli.OpenDevice(pr.GetValue(sweepDevice)!) };
+            spec = spec with { Backend = Cli.OpenDevice(pr.GetValue(sweepDevice)!, pr.GetValue(sweepPrecision)!) };
             var backends = Cli.OpenStreams(spec.Backend!, streams, pr.GetValue(sweepDevice)!);
             var runs = spec.Expand();
             var mine = count > 1 ? SweepRunner.Shard(runs, index, count) : runs;
@@ -180,8 +181,9 @@ internal static class SweepCommand
         var threads = new Option<int>("--threads") { Description = "Compute threads.", DefaultValueFactory = _ => Environment.ProcessorCount };
         var dataDir = new Option<string?>("--data-dir") { Description = "Folder holding the dataset's files (IDX, raw or .gz)." };
         var device = Cli.DeviceOption();
+        var precision = Cli.PrecisionOption();
         var streamsOption = Cli.StreamsOption();
-        var cmd = new Command("reproduce", "Run the sweep behind one of the paper's tables at a chosen budget, then its report.") { target, dataset, budget, results, threads, dataDir, device, streamsOption };
+        var cmd = new Command("reproduce", "Run the sweep behind one of the paper's tables at a chosen budget, then its report.") { target, dataset, budget, results, threads, dataDir, device, precision, streamsOption };
         cmd.SetAction(pr => Cli.Run(() =>
         {
             SetThreads(pr.GetValue(threads));
@@ -190,7 +192,7 @@ internal static class SweepCommand
             string b = pr.GetValue(budget)!.Trim().ToLowerInvariant();
             int streams = Cli.CheckStreams(pr.GetValue(streamsOption));
             SweepSpec spec;
-            try { spec = Reproduction.Sweep(t, Reproduction.Budget(b, kind)) with { Data = Cli.DataOptions(pr.GetValue(dataDir), noDownload: true), Backend = Cli.OpenDevice(pr.GetValue(device)!) }; }
+            try { spec = Reproduction.Sweep(t, Reproduction.Budget(b, kind)) with { Data = Cli.DataOptions(pr.GetValue(dataDir), noDownload: true), Backend = Cli.OpenDevice(pr.GetValue(device)!, pr.GetValue(precision)!) }; }
             catch (ArgumentException e) { throw new UsageException(e.Message); }
             if (t == "fig19") return ReproducePruning(spec, kind, b, pr.GetValue(results));
             var runs = Reproduction.Runs(t, spec);

@@ -44,9 +44,10 @@ internal static class TrainCommand
         var trackSparsity = new Option<int?>("--track-sparsity") { Description = "Record the four sparsity metrics of every weight matrix every N batches: sparsity.csv and one PNG per metric in the output folder." };
 
         var device = Cli.DeviceOption();
+        var precision = Cli.PrecisionOption();
         var cmd = new Command("train", "Train a model on a dataset, report validation and test accuracy, save it.")
         {
-            device,
+            device, precision,
             model, dataset, preset, layers, epochs, batch, lr, classifierLr, beta, kTrain, kTestLow, kTestHigh, threshold, loss, negatives, seed, trainLimit, testLimit, valFraction, threads, outDir, overwrite, dataDir, noDownload, trackSparsity, checkpointEvery, checkpointMinutes, resume,
         };
         cmd.SetAction(pr => Cli.Run(() =>
@@ -60,7 +61,7 @@ internal static class TrainCommand
                 RunResult resumed;
                 using (var interrupt = new Interruption($"fflib train --resume {resumeDir} continues from the last checkpoint"))
                 using (var display = new ProgressDisplay())
-                    resumed = TrainingRun.Resume(resumeDir, display, display.EpochCompleted, interrupt.Token, backend: Cli.OpenDevice(pr.GetValue(device)!));
+                    resumed = TrainingRun.Resume(resumeDir, display, display.EpochCompleted, interrupt.Token, backend: Cli.OpenDevice(pr.GetValue(device)!, pr.GetValue(precision)!));
                 Report(resumed, null, null);
                 return 0;
             }
@@ -118,7 +119,7 @@ internal static class TrainCommand
                 ValidationFraction = pr.GetValue(valFraction),
                 Data = Cli.DataOptions(pr.GetValue(dataDir), pr.GetValue(noDownload)),
                 OutputDirectory = runDir,
-                Backend = Cli.OpenDevice(pr.GetValue(device)!),
+                Backend = Cli.OpenDevice(pr.GetValue(device)!, pr.GetValue(precision)!),
                 TrackSparsityEvery = pr.GetValue(trackSparsity),
                 CheckpointEvery = pr.GetValue(checkpointEvery),
                 CheckpointMinutes = pr.GetValue(checkpointMinutes),

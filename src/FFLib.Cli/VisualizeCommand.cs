@@ -26,14 +26,15 @@ internal static class VisualizeCommand
         var dataDir = new Option<string?>("--data-dir") { Description = "Folder holding the dataset's files." };
         var noDownload = new Option<bool>("--no-download") { Description = "Never download; fail if no local copy is found." };
         var device = Cli.DeviceOption();
+        var precision = Cli.PrecisionOption();
         var cmd = new Command("visualize", "Draw activation maps of one test sample (positive and negative label) and the HSV functional-sparsity map of every layer.")
         {
-            modelPath, dataset, sample, batch, outDir, dataDir, noDownload, device,
+            modelPath, dataset, sample, batch, outDir, dataDir, noDownload, device, precision,
         };
         cmd.SetAction(pr => Cli.Run(() =>
         {
             string path = pr.GetValue(modelPath)!;
-            var backend = Cli.OpenDevice(pr.GetValue(device)!);
+            var backend = Cli.OpenDevice(pr.GetValue(device)!, pr.GetValue(precision)!);
             var loaded = ModelCheckpoint.Load(path);
             if (loaded.Model is Modules.ComputeModule computing) computing.Backend = backend;
             if (loaded.Model is not IActivationSource source) throw new UsageException($"{path}: this model type has no activation maps.");

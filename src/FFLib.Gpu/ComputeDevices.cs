@@ -9,16 +9,19 @@ public static class ComputeDevices
     public const string Names = "cpu, cuda (or cuda:N for device N)";
 
     /// <summary>
-    /// The backend called <paramref name="name"/>. Throws <see cref="ArgumentException"/> for an
-    /// unknown name and <see cref="GpuUnavailableException"/> when CUDA cannot be used here.
+    /// The backend called <paramref name="name"/>, its products in <paramref name="precision"/>.
+    /// Throws <see cref="ArgumentException"/> for an unknown name or TF32 on the CPU, and
+    /// <see cref="GpuUnavailableException"/> when CUDA cannot be used here.
     /// </summary>
-    public static ComputeBackend Open(string name)
+    public static ComputeBackend Open(string name, GpuPrecision precision = GpuPrecision.Float32)
     {
         ArgumentNullException.ThrowIfNull(name);
         var key = name.Trim().ToLowerInvariant();
-        if (key == "cpu") return ComputeBackend.Cpu;
-        if (key == "cuda") return GpuBackend.CreateCuda();
-        if (key.StartsWith("cuda:", StringComparison.Ordinal) && int.TryParse(key.AsSpan(5), out int index) && index >= 0) return GpuBackend.CreateCuda(index);
+        if (key == "cpu")
+            return precision == GpuPrecision.Float32 ? ComputeBackend.Cpu
+                : throw new ArgumentException("TF32 is a GPU's tensor-core arithmetic; the CPU computes in fp32 (use --device cuda).", nameof(precision));
+        if (key == "cuda") return GpuBackend.CreateCuda(0, precision);
+        if (key.StartsWith("cuda:", StringComparison.Ordinal) && int.TryParse(key.AsSpan(5), out int index) && index >= 0) return GpuBackend.CreateCuda(index, precision);
         throw new ArgumentException($"Unknown device '{name}'. Known: {Names}.");
     }
 }

@@ -20,7 +20,7 @@ internal sealed unsafe class CuBlas : IDisposable
     /// <summary>Where the library was found.</summary>
     public string LibraryName { get; }
 
-    private CuBlas(IntPtr library, string name, IntPtr stream)
+    private CuBlas(IntPtr library, string name, IntPtr stream, bool tf32)
     {
         _library = library;
         LibraryName = name;
@@ -33,12 +33,13 @@ internal sealed unsafe class CuBlas : IDisposable
         Check(create(&handle), "cublasCreate");
         _handle = handle;
         Check(setStream(_handle, stream), "cublasSetStream");
-        // CUBLAS_DEFAULT_MATH: full float32, no TF32 tensor-core rounding (PyTorch's default for matmul).
-        Check(setMathMode(_handle, 0), "cublasSetMathMode");
+        // CUBLAS_DEFAULT_MATH (0): full float32, no TF32 tensor-core rounding (PyTorch's default for
+        // matmul); CUBLAS_TF32_TENSOR_OP_MATH (3) only when asked for.
+        Check(setMathMode(_handle, tf32 ? 3 : 0), "cublasSetMathMode");
     }
 
-    /// <summary>Loads cuBLAS and creates a handle bound to <paramref name="stream"/>; null with the reason when no library loads.</summary>
-    public static CuBlas? TryCreate(IntPtr stream, out string reason)
+    /// <summary>Loads cuBLAS and creates a handle bound to <paramref name="stream"/> (TF32 products when <paramref name="tf32"/>); null with the reason when no library loads.</summary>
+    public static CuBlas? TryCreate(IntPtr stream, bool tf32, out string reason)
     {
         var names = new List<string>();
         if (Environment.GetEnvironmentVariable("FFLIB_CUBLAS") is { Length: > 0 } explicitPath) names.Add(explicitPath);
@@ -47,7 +48,7 @@ internal sealed unsafe class CuBlas : IDisposable
             if (NativeLibrary.TryLoad(name, out var lib))
             {
                 reason = "";
-                return new CuBlas(lib, name, stream);
+                return new CuBlas(lib, name, stream, tf32);
             }
         reason = $"no cuBLAS library could be loaded (tried {string.Join(", ", names)}; set FFLIB_CUBLAS to its path or add its folder to LD_LIBRARY_PATH)";
         return null;

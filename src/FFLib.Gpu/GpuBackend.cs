@@ -47,8 +47,9 @@ public sealed class GpuBackend : ComputeBackend, IDisposable
     /// <summary>Upload ring size in floats (16 MiB): room for 40 staged MNIST batches of 128 images, or 1,600 FFNN batches' control rows.</summary>
     internal const int RingFloats = 4 << 20;
 
-    private GpuBackend(Device device, AcceleratorStream stream, bool ownsStream, CuBlas? blas, string name)
+    private GpuBackend(Device device, AcceleratorStream stream, bool ownsStream, CuBlas? blas, string name, GpuPrecision precision)
     {
+        _precision = precision;
         _device = device;
         _accelerator = device.Accelerator;
         _stream = stream;
@@ -65,14 +66,20 @@ public sealed class GpuBackend : ComputeBackend, IDisposable
     /// <inheritdoc />
     public override string Name { get; }
 
+    private readonly GpuPrecision _precision;
+
+    /// <inheritdoc />
+    public override string Precision => _precision == GpuPrecision.Tf32 ? "tf32" : "fp32";
+
     /// <summary>The accelerator's description (device name, memory), for logs.</summary>
     public string DeviceDescription => $"{_accelerator.Name}, {_accelerator.MemorySize / (1L << 20)} MiB" + (_blas is null ? "" : $", {_blas.LibraryName}");
 
     /// <summary>
-    /// The backend on CUDA device <paramref name="device"/>. Throws <see cref="GpuUnavailableException"/>
+    /// The backend on CUDA device <paramref name="device"/>, its products in <paramref name="precision"/>
+    /// (float32 by default; TF32 only when asked). Throws <see cref="GpuUnavailableException"/>
     /// with the reason when there is no driver, no device, or no cuBLAS.
     /// </summary>
-    public static GpuBackend CreateCuda(int device = 0)
+    public static GpuBackend CreateCuda(int device = 0, GpuPrecision precision = GpuPrecision.Float32)
     {
         Context? context = null;
         try
@@ -83,8 +90,8 @@ public sealed class GpuBackend : ComputeBackend, IDisposable
             if ((uint)device >= (uint)devices.Count) throw new GpuUnavailableException($"CUDA device {device} does not exist; this machine has {devices.Count}");
             var accelerator = devices[device].CreateCudaAccelerator(context);
             var stream = ((CudaStream)accelerator.DefaultStream).StreamPtr;
-            var blas = CuBlas.TryCreate(stream, out var reason) ?? throw new GpuUnavailableException(reason);
-            return new GpuBackend(new Device(context, accelerator), accelerator.DefaultStream, ownsStream: false, blas, "cuda");
+            var blas = CuBlas.TryCreate(stream, precision == GpuPrecision.Tf32, out var reason) ?? throw new GpuUnavailableException(reason);
+            return new GpuBackend(new Device(context, accelerator), accelerator.DefaultStream, ownsStream: false, blas, "cuda", precision);
         }
         catch (Exception e) when (e is not GpuUnavailableException && e is DllNotFoundException or TypeInitializationException or CudaException or InvalidOperationException or NotSupportedException)
         {
@@ -98,12 +105,15 @@ public sealed class GpuBackend : ComputeBackend, IDisposable
         }
     }
 
-    /// <summary>The same kernels on ILGPU's CPU accelerator (no GPU needed; slow, for tests).</summary>
-    public static GpuBackend CreateSimulator()
+    /// <summary>
+    /// The same kernels on ILGPU's CPU accelerator (no GPU needed; slow, for tests). With
+    /// <see cref="GpuPrecision.Tf32"/> its plain product rounds the inputs to TF32 as tensor cores do.
+    /// </summary>
+    public static GpuBackend CreateSimulator(GpuPrecision precision = GpuPrecision.Float32)
     {
         var context = Context.Create(b => b.CPU().EnableAlgorithms());
         var accelerator = context.CreateCPUAccelerator(0);
-        return new GpuBackend(new Device(context, accelerator), accelerator.DefaultStream, ownsStream: false, null, "ilgpu-cpu");
+        return new GpuBackend(new Device(context, accelerator), accelerator.DefaultStream, ownsStream: false, null, "ilgpu-cpu", precision);
     }
 
     /// <summary>
@@ -127,8 +137,8 @@ public sealed class GpuBackend : ComputeBackend, IDisposable
             // Non-blocking: its work neither waits for nor holds up the legacy default stream the first backend uses.
             stream = _accelerator is CudaAccelerator cuda ? cuda.CreateStream(StreamFlags.CU_STREAM_NON_BLOCKING) : _accelerator.CreateStream();
             CuBlas? blas = null;
-            if (_blas is not null) blas = CuBlas.TryCreate(((CudaStream)stream).StreamPtr, out var reason) ?? throw new GpuUnavailableException(reason);
-            return new GpuBackend(_device, stream, ownsStream: true, blas, Name);
+            if (_blas is not null) blas = CuBlas.TryCreate(((CudaStream)stream).StreamPtr, _precision == GpuPrecision.Tf32, out var reason) ?? throw new GpuUnavailableException(reason);
+            return new GpuBackend(_device, stream, ownsStream: true, blas, Name, _precision);
         }
         catch
         {
@@ -264,7 +274,7 @@ public sealed class GpuBackend : ComputeBackend, IDisposable
             _accelerator.Bind(); // cuBLAS uses the calling thread's current context
             _blas.Gemm(transA, transB, m, n, k, Ptr(a), lda, Ptr(b), ldb, Ptr(c), ldc, accumulate);
         }
-        else K.Gemm(_stream, m * n, V(a), V(b), V(c), new GemmShape(transA, transB, n, k, lda, ldb, ldc, accumulate));
+        else K.Gemm(_stream, m * n, V(a), V(b), V(c), new GemmShape(transA, transB, n, k, lda, ldb, ldc, accumulate, _precision == GpuPrecision.Tf32));
     }
 
     internal override void BiasActivation(DeviceSpan z, int rows, int cols, DeviceSpan bias, bool relu) => K.BiasActivation(_stream, rows * cols, V(z), cols, V(bias), relu ? 1 : 0);
@@ -431,6 +441,16 @@ public sealed class GpuBackend : ComputeBackend, IDisposable
             a.LoadAutoGroupedKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, float, float, float, float, float, float, float>(GpuKernels.Adam);
         public readonly Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmShape> Gemm = a.LoadAutoGroupedKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmShape>(GpuKernels.Gemm);
     }
+}
+
+/// <summary>The arithmetic of a <see cref="GpuBackend"/>'s matrix products.</summary>
+public enum GpuPrecision
+{
+    /// <summary>Full float32, as on the CPU (PyTorch's default for matmul on CUDA too). The default.</summary>
+    Float32,
+
+    /// <summary>TF32 tensor cores: inputs rounded to 10 mantissa bits, float32 accumulation; faster products, results ~1e-3 relative from float32.</summary>
+    Tf32,
 }
 
 /// <summary>Counts of a <see cref="GpuBackend"/>'s work (see <see cref="GpuBackend.Activity"/>).</summary>

@@ -265,6 +265,18 @@ internal static class GpuKernels
     }
 
     /// <summary>
+    /// x rounded to TF32 (10 explicit mantissa bits, to nearest, ties to even), as the products'
+    /// inputs are on tensor cores; the simulator's stand-in for cuBLAS's TF32 mode.
+    /// </summary>
+    internal static float ToTf32(float x)
+    {
+        uint bits = Interop.FloatAsInt(x);
+        if ((bits & 0x7F800000u) == 0x7F800000u) return x; // infinity, NaN
+        bits += 0x0FFFu + ((bits >> 13) & 1u);
+        return Interop.IntAsFloat(bits & 0xFFFFE000u);
+    }
+
+    /// <summary>
     /// Plain product for a backend without cuBLAS (ILGPU's CPU accelerator in the tests):
     /// C[m×n] (=|+=) op(A)·op(B), one thread per element of C, k summed in order.
     /// </summary>
@@ -276,6 +288,7 @@ internal static class GpuKernels
         {
             float x = s.TransA != 0 ? a[(long)p * s.Lda + row] : a[(long)row * s.Lda + p];
             float y = s.TransB != 0 ? b[(long)col * s.Ldb + p] : b[(long)p * s.Ldb + col];
+            if (s.Tf32 != 0) (x, y) = (ToTf32(x), ToTf32(y));
             sum += x * y;
         }
         long o = (long)row * s.Ldc + col;
@@ -284,9 +297,9 @@ internal static class GpuKernels
 }
 
 /// <summary>The shape of a <see cref="GpuKernels.Gemm"/> call.</summary>
-internal readonly struct GemmShape(bool transA, bool transB, int n, int k, int lda, int ldb, int ldc, bool accumulate)
+internal readonly struct GemmShape(bool transA, bool transB, int n, int k, int lda, int ldb, int ldc, bool accumulate, bool tf32 = false)
 {
     // ints, not bools: kernel arguments must be blittable.
-    public readonly int TransA = transA ? 1 : 0, TransB = transB ? 1 : 0, Accumulate = accumulate ? 1 : 0;
+    public readonly int TransA = transA ? 1 : 0, TransB = transB ? 1 : 0, Accumulate = accumulate ? 1 : 0, Tf32 = tf32 ? 1 : 0;
     public readonly int N = n, K = k, Lda = lda, Ldb = ldb, Ldc = ldc;
 }

@@ -18,6 +18,13 @@ public abstract class ComputeBackend
     /// <summary>Short name ("cpu").</summary>
     public abstract string Name { get; }
 
+    /// <summary>
+    /// The matrix products' arithmetic: "fp32" (every backend by default), or "tf32" on a GPU that
+    /// was asked for it (inputs rounded to 10 mantissa bits on tensor cores; results differ from
+    /// fp32 by ~1e-3 relative). Recorded with each run; a sweep's run ids depend on it only when not fp32.
+    /// </summary>
+    public virtual string Precision => "fp32";
+
     /// <inheritdoc />
     public override string ToString() => Name;
 

@@ -89,6 +89,8 @@ public static partial class SweepRunner
             ["test_limit"] = run.TestLimit,
             ["validation"] = run.ValidationFraction,
         };
+        // Products in TF32 give other numbers; fp32 (every device's default) leaves the ids as they always were.
+        if (run.Backend is { Precision: not "fp32" } backend) canonical["precision"] = backend.Precision;
         return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(canonical.ToJsonString())))[..16];
     }
 

@@ -319,6 +319,7 @@ public static class TrainingRun
                 ["validation_fraction"] = spec.ValidationFraction,
                 ["threads"] = ComputeSettings.Threads,
                 ["device"] = (spec.Backend ?? ComputeBackend.Cpu).Name,
+                ["precision"] = (spec.Backend ?? ComputeBackend.Cpu).Precision,
             },
             ["model_config"] = c,
             ["data"] = new JsonObject
