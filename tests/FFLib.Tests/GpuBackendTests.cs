@@ -84,6 +84,34 @@ public sealed class GpuBackendTests : IDisposable
         }
     }
 
+    [Theory]
+    [InlineData(37)]
+    [InlineData(256)]
+    public void InOrderSumsGiveTheCpusBits(int rows)
+    {
+        // The column sums and the control gradient load several rows at once but add them in row
+        // order: the CPU's bits exactly, for any number of rows (here with a remainder after 8 and 4).
+        var r = new FFRandom(12);
+        int cols = 29, k = 5;
+        var m = TestUtil.RandomMatrix(rows, cols, r).Data;
+        var control = new float[rows * k];
+        for (int i = 0; i < rows; i++) control[i * k + r.NextInt(k)] = i % 3 == 0 ? 1f : 0.5f;
+        float[] Sums(ComputeBackend be)
+        {
+            var sums = be.Allocate(cols);
+            be.ColumnSums(be.Attach((float[])m.Clone()).All, rows, cols, sums.All);
+            return be.Read(sums.All).ToArray();
+        }
+        float[] Gradient(ComputeBackend be)
+        {
+            var dst = be.Allocate(k * cols);
+            be.ControlGradient(be.Attach((float[])control.Clone()).All, k, be.Attach((float[])m.Clone()).All, rows, cols, dst.All);
+            return be.Read(dst.All).ToArray();
+        }
+        Assert.Equal(Sums(ComputeBackend.Cpu), Sums(_gpu));
+        Assert.Equal(Gradient(ComputeBackend.Cpu), Gradient(_gpu));
+    }
+
     [Fact]
     public void FfnnTrainsAndScoresAsOnTheCpu()
     {
