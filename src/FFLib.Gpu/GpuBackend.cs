@@ -163,6 +163,7 @@ public sealed class GpuBackend : ComputeBackend, IDisposable
 
     private void Wait()
     {
+        _accelerator.Bind();
         _stream.Synchronize();
         _waits++;
         _ringUsed = 0; // every queued upload has been read
@@ -224,6 +225,7 @@ public sealed class GpuBackend : ComputeBackend, IDisposable
     internal override ReadOnlySpan<float> Read(DeviceSpan source)
     {
         if (source.Length == 0) return [];
+        _accelerator.Bind(); // a worker thread's first call may be a read (cheap when already bound)
         var host = new float[source.Length];
         V(source).CopyToCPU(_stream, ref host[0], source.Length);
         _downloads++;
@@ -244,6 +246,7 @@ public sealed class GpuBackend : ComputeBackend, IDisposable
         if (source.Length != destination.Length) throw new ArgumentException($"Writing {source.Length} values into a span of {destination.Length}.");
         int n = source.Length;
         if (n == 0) return;
+        _accelerator.Bind();
         _uploads++;
         if (n > RingFloats)
         {
