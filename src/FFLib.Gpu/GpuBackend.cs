@@ -391,12 +391,26 @@ public sealed class GpuBackend : ComputeBackend, IDisposable
     internal override void ControlGradient(DeviceSpan control, int k, DeviceSpan delta, int rows, int width, DeviceSpan dst) =>
         K.ControlGradient(_stream, k * width, V(control), k, V(delta), rows, width, V(dst));
 
-    internal override void AdamStep(DeviceSpan p, DeviceSpan g, DeviceSpan m, DeviceSpan v, float lr, float beta1, float beta2, float eps, int step)
+    internal override void AdamStep(DeviceSpan p, DeviceSpan g, DeviceSpan m, DeviceSpan v, float lr, float beta1, float beta2, float eps, int step) =>
+        AdamSteps([p], [g], [m], [v], lr, beta1, beta2, eps, step);
+
+    internal override void AdamSteps(IReadOnlyList<DeviceSpan> p, IReadOnlyList<DeviceSpan> g, IReadOnlyList<DeviceSpan> m, IReadOnlyList<DeviceSpan> v,
+        float lr, float beta1, float beta2, float eps, int step)
     {
-        // The per-step scalars exactly as the CPU kernel computes them.
+        // The per-step scalars exactly as the CPU kernel computes them; up to three parameters per launch.
         float bc2Sqrt = MathF.Sqrt(1f - MathF.Pow(beta2, step));
         float negStepSize = -(lr / (1f - MathF.Pow(beta1, step)));
-        K.Adam(_stream, p.Length, V(p), V(g), V(m), V(v), beta1, 1f - beta1, beta2, 1f - beta2, bc2Sqrt, eps, negStepSize);
+        for (int first = 0; first < p.Count; first += 3)
+        {
+            int count = Math.Min(3, p.Count - first);
+            int Len(int j) => j < count ? p[first + j].Length : 0;
+            int At(int j) => first + Math.Min(j, count - 1); // absent ones repeat the last (length 0: never touched)
+            var a = new AdamScalars(beta1, 1f - beta1, beta2, 1f - beta2, bc2Sqrt, eps, negStepSize, Len(0), Len(1));
+            int total = Len(0) + Len(1) + Len(2);
+            if (total == 0) continue;
+            K.Adam3(_stream, total, V(p[At(0)]), V(g[At(0)]), V(m[At(0)]), V(v[At(0)]), V(p[At(1)]), V(g[At(1)]), V(m[At(1)]), V(v[At(1)]),
+                V(p[At(2)]), V(g[At(2)]), V(m[At(2)]), V(v[At(2)]), a);
+        }
     }
 
     /// <summary>Waits for all queued work (for timing).</summary>
@@ -440,8 +454,10 @@ public sealed class GpuBackend : ComputeBackend, IDisposable
         public readonly Action<AcceleratorStream, Index1D, ArrayView<float>, int, int, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, ArrayView<float>, ArrayView<float>> ControlRowsForward =
             a.LoadAutoGroupedKernel<Index1D, ArrayView<float>, int, int, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, ArrayView<float>, ArrayView<float>>(GpuKernels.ControlRowsForward);
         public readonly Action<AcceleratorStream, Index1D, ArrayView<float>, int, ArrayView<float>, int, int, ArrayView<float>> ControlGradient = a.LoadAutoGroupedKernel<Index1D, ArrayView<float>, int, ArrayView<float>, int, int, ArrayView<float>>(GpuKernels.ControlGradient);
-        public readonly Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, float, float, float, float, float, float, float> Adam =
-            a.LoadAutoGroupedKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, float, float, float, float, float, float, float>(GpuKernels.Adam);
+        public readonly Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+            ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AdamScalars> Adam3 =
+            a.LoadAutoGroupedKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+                ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AdamScalars>(GpuKernels.Adam3);
         public readonly Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmShape> Gemm = a.LoadAutoGroupedKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmShape>(GpuKernels.Gemm);
     }
 }

@@ -280,16 +280,25 @@ internal static class GpuKernels
         dst[i] = s;
     }
 
-    /// <summary>Adam with PyTorch's arithmetic; constants precomputed on the host as the CPU kernel does.</summary>
-    public static void Adam(Index1D i, ArrayView<float> p, ArrayView<float> g, ArrayView<float> m, ArrayView<float> v,
-        float beta1, float oneMinusBeta1, float beta2, float oneMinusBeta2, float bc2Sqrt, float eps, float negStepSize)
+    /// <summary>Adam with PyTorch's arithmetic (constants precomputed on the host as the CPU kernel does) over up to three parameters in one launch (i over n0 + n1 + the third's length): a layer's weight, bias (and recurrent weight) together.</summary>
+    public static void Adam3(Index1D i, ArrayView<float> p0, ArrayView<float> g0, ArrayView<float> m0, ArrayView<float> v0,
+        ArrayView<float> p1, ArrayView<float> g1, ArrayView<float> m1, ArrayView<float> v1,
+        ArrayView<float> p2, ArrayView<float> g2, ArrayView<float> m2, ArrayView<float> v2, AdamScalars a)
+    {
+        int k = i;
+        if (k < a.N0) AdamElement(k, p0, g0, m0, v0, a);
+        else if (k < a.N0 + a.N1) AdamElement(k - a.N0, p1, g1, m1, v1, a);
+        else AdamElement(k - a.N0 - a.N1, p2, g2, m2, v2, a);
+    }
+
+    private static void AdamElement(int i, ArrayView<float> p, ArrayView<float> g, ArrayView<float> m, ArrayView<float> v, AdamScalars a)
     {
         float gi = g[i];
-        float mi = m[i] * beta1 + gi * oneMinusBeta1;
-        float vi = v[i] * beta2 + gi * gi * oneMinusBeta2;
+        float mi = m[i] * a.Beta1 + gi * a.OneMinusBeta1;
+        float vi = v[i] * a.Beta2 + gi * gi * a.OneMinusBeta2;
         m[i] = mi;
         v[i] = vi;
-        p[i] += negStepSize * (mi / (MathF.Sqrt(vi) / bc2Sqrt + eps));
+        p[i] += a.NegStepSize * (mi / (MathF.Sqrt(vi) / a.Bc2Sqrt + a.Eps));
     }
 
     /// <summary>
@@ -322,6 +331,13 @@ internal static class GpuKernels
         long o = (long)row * s.Ldc + col;
         c[o] = s.Accumulate != 0 ? c[o] + sum : sum;
     }
+}
+
+/// <summary>Adam's per-step scalars (computed on the host as the CPU kernel does) and the first two parameters' lengths of <see cref="GpuKernels.Adam3"/>.</summary>
+internal readonly struct AdamScalars(float beta1, float oneMinusBeta1, float beta2, float oneMinusBeta2, float bc2Sqrt, float eps, float negStepSize, int n0, int n1)
+{
+    public readonly float Beta1 = beta1, OneMinusBeta1 = oneMinusBeta1, Beta2 = beta2, OneMinusBeta2 = oneMinusBeta2, Bc2Sqrt = bc2Sqrt, Eps = eps, NegStepSize = negStepSize;
+    public readonly int N0 = n0, N1 = n1;
 }
 
 /// <summary>The shape of a <see cref="GpuKernels.Gemm"/> call.</summary>

@@ -194,6 +194,13 @@ public abstract class ComputeBackend
     /// </summary>
     internal abstract void AdamStep(DeviceSpan p, DeviceSpan g, DeviceSpan m, DeviceSpan v, float lr, float beta1, float beta2, float eps, int step);
 
+    /// <summary>One Adam step over each of several parameters (see <see cref="AdamStep"/>); a device may do them in one launch.</summary>
+    internal virtual void AdamSteps(IReadOnlyList<DeviceSpan> p, IReadOnlyList<DeviceSpan> g, IReadOnlyList<DeviceSpan> m, IReadOnlyList<DeviceSpan> v,
+        float lr, float beta1, float beta2, float eps, int step)
+    {
+        for (int i = 0; i < p.Count; i++) AdamStep(p[i], g[i], m[i], v[i], lr, beta1, beta2, eps, step);
+    }
+
     /// <summary>Copies an array made by <see cref="Attach"/> back into its host array (the CPU shares it: nothing to do).</summary>
     internal virtual void SyncToHost(DeviceArray attached, float[] host) => Read(attached.All).CopyTo(host);
 

@@ -84,16 +84,16 @@ public sealed class AdamOptimizer
     {
         if (parameters.Count != _parameters.Length || gradients.Count != _parameters.Length)
             throw new ArgumentException($"Got {parameters.Count} parameters and {gradients.Count} gradients for an optimiser of {_parameters.Length}.");
+        for (int i = 0; i < _parameters.Length; i++)
+            if (parameters[i].Length != _parameters[i].Length || gradients[i].Length != _parameters[i].Length)
+                throw new ArgumentException($"Parameter {i} has {_parameters[i].Length} elements; got {parameters[i].Length} and a gradient of {gradients[i].Length}.");
         if (_device is not { } d || d.Backend != backend)
             _device = d = (backend, _m.Select(backend.Attach).ToArray(), _v.Select(backend.Attach).ToArray());
         StepCount++;
         _quietRows = null; // a dense step may wake any row
-        for (int i = 0; i < _parameters.Length; i++)
-        {
-            if (parameters[i].Length != _parameters[i].Length || gradients[i].Length != _parameters[i].Length)
-                throw new ArgumentException($"Parameter {i} has {_parameters[i].Length} elements; got {parameters[i].Length} and a gradient of {gradients[i].Length}.");
-            backend.AdamStep(parameters[i], gradients[i], d.M[i].All, d.V[i].All, Settings.LearningRate, Settings.Beta1, Settings.Beta2, Settings.Epsilon, StepCount);
-        }
+        // All of the optimiser's parameters in one call: a device updates a layer's in one launch.
+        backend.AdamSteps(parameters, gradients, d.M.Select(a => a.All).ToArray(), d.V.Select(a => a.All).ToArray(),
+            Settings.LearningRate, Settings.Beta1, Settings.Beta2, Settings.Epsilon, StepCount);
     }
 
     /// <summary>Brings moments held by a device backend back into the host arrays (before a checkpoint).</summary>
