@@ -194,6 +194,12 @@ public sealed class GpuBackend : ComputeBackend, IDisposable
     private sealed class GpuArray(GpuBackend backend, MemoryBuffer1D<float, Stride1D.Dense> buffer, int length) : DeviceArray(backend, length)
     {
         public MemoryBuffer1D<float, Stride1D.Dense> Buffer { get; } = buffer;
+
+        internal override void Release()
+        {
+            backend._accelerator.Bind();
+            Buffer.Dispose(); // cuMemFree waits for queued work that may still read it
+        }
     }
 
     private ArrayView<float> V(DeviceSpan s)

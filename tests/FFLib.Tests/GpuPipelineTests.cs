@@ -113,6 +113,28 @@ public sealed class GpuPipelineTests : IDisposable
     }
 
     [Fact]
+    public void OneResidentTrainingSetPerBackendUploadedOnceAcrossTrainCalls()
+    {
+        var a = Synthetic();
+        var b = Synthetic(count: 40);
+        var random = new FFRandom(6);
+        var model = new FFNetwork(new FFNetworkConfig { ImageFeatures = 12, Classes = 3, HiddenSizes = [16, 12], Threshold = 0.5f }, random) { Backend = _gpu };
+        var options = new TrainingOptions { Epochs = 1, BatchSize = 16, ValidateEachEpoch = false };
+        new Trainer().Train(model, a, null, options, random); // parameters and moments on the device
+        // Uploads of one Train call beyond its batches' control rows and the epoch's order: the training set, if it went up.
+        long SetUploads(ImageDataset data)
+        {
+            var before = _gpu.Activity;
+            new Trainer().Train(model, data, null, options, random);
+            return (_gpu.Activity - before).Uploads - (data.Count + 15) / 16 - 1;
+        }
+        Assert.Equal(0, SetUploads(a)); // kept from the first call
+        Assert.Equal(1, SetUploads(b)); // another set replaces it (and frees its copy)
+        Assert.Equal(0, SetUploads(b));
+        Assert.Equal(1, SetUploads(a)); // a's copy was freed: uploaded again
+    }
+
+    [Fact]
     public void DivergenceReadLaterIsStillNamedAtItsBatch()
     {
         var data = Synthetic();

@@ -27,6 +27,13 @@ public abstract class DeviceArray
 
     /// <summary>The floats [offset, offset + length).</summary>
     public DeviceSpan Slice(int offset, int length) => All.Slice(offset, length);
+
+    /// <summary>
+    /// Frees device memory now rather than when the collector gets to it (it does not see device
+    /// memory): for large arrays replaced during a run. The array must not be used afterwards.
+    /// Host arrays have nothing to free.
+    /// </summary>
+    internal virtual void Release() { }
 }
 
 /// <summary>A range of a <see cref="DeviceArray"/> (what backend operations take, like Span for host memory).</summary>

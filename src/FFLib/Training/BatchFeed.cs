@@ -55,21 +55,29 @@ internal sealed class BatchFeed
         }
     }
 
-    // One device copy per dataset and backend, kept while the dataset lives: runs and epochs trained
-    // one Train call at a time (a benchmark, a sweep's seeds) upload it once.
-    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<ImageDataset, DeviceArray> Copies = new();
+    // One resident training set per backend, kept across Train calls (a benchmark's epochs, a
+    // sweep's runs on the same data upload it once); a different dataset replaces it and frees the
+    // old copy at once, so a long sweep never holds more than one per backend.
+    private sealed record ResidentSet(WeakReference<ImageDataset> Dataset, DeviceArray Images);
+
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<ComputeBackend, ResidentSet> Copies = new();
 
     private static DeviceArray ResidentImages(ImageDataset train, ComputeBackend backend)
     {
         lock (Copies)
         {
-            if (Copies.TryGetValue(train, out var kept) && kept.Backend == backend) return kept;
+            if (Copies.TryGetValue(backend, out var kept))
+            {
+                if (kept.Dataset.TryGetTarget(out var dataset) && ReferenceEquals(dataset, train)) return kept.Images;
+                Copies.Remove(backend);
+                kept.Images.Release();
+            }
             var all = new float[train.Count * train.Features];
             var everyImage = new int[train.Count];
             for (int i = 0; i < everyImage.Length; i++) everyImage[i] = i;
             train.CopyImages(everyImage, all);
             var copy = backend.Attach(all);
-            Copies.AddOrUpdate(train, copy);
+            Copies.AddOrUpdate(backend, new ResidentSet(new WeakReference<ImageDataset>(train), copy));
             return copy;
         }
     }
