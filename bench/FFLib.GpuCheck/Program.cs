@@ -176,10 +176,16 @@ if (parts.Contains("streams"))
         if (outcome.Written.Count != runs.Count) Console.WriteLine($"streams: {name} wrote {outcome.Written.Count} of {runs.Count} records");
         return watch.Elapsed.TotalSeconds;
     }
+    string before = GpuMemoryUsed();
     double one = Sweep([gpu], "one");
     var extra = Enumerable.Range(0, 3).Select(_ => gpu.CreateStream()).ToArray();
     double four = Sweep([gpu, .. extra], "four");
     foreach (var e in extra) e.Dispose();
+    // Finished runs' device memory is returned through the .NET finalizers: watch that it does not pile up.
+    string after = GpuMemoryUsed();
+    GC.Collect();
+    GC.WaitForPendingFinalizers();
+    Console.WriteLine($"streams: GPU memory in use before the {2 * runs.Count} runs {before}, after them {after}, after a full collection {GpuMemoryUsed()}");
     var same = runs.Select(FFLib.Experiments.SweepRunner.RunId).All(id =>
         FFLib.Experiments.SweepResults.TryRead(Path.Combine(root, "one", "runs", id + ".json")).Record?.TestAccuracy ==
         FFLib.Experiments.SweepResults.TryRead(Path.Combine(root, "four", "runs", id + ".json")).Record?.TestAccuracy);
@@ -228,6 +234,21 @@ if (parts.Contains("tf32"))
         tf.Synchronize();
         Console.WriteLine($"tf32 paper FFNN: {paperEpochs} epochs in {watch.Elapsed.TotalSeconds:F1} s, test accuracy {Evaluation.Accuracy(paper, test):P2}");
     }
+}
+
+// The GPU's memory in use (nvidia-smi), or why not.
+string GpuMemoryUsed()
+{
+    if (simulate) return "n/a (simulated)";
+    try
+    {
+        var psi = new ProcessStartInfo("nvidia-smi", "--query-gpu=memory.used --format=csv,noheader") { RedirectStandardOutput = true, UseShellExecute = false };
+        using var p = Process.Start(psi)!;
+        string text = p.StandardOutput.ReadToEnd().Trim();
+        p.WaitForExit();
+        return text;
+    }
+    catch (Exception e) { return $"n/a ({e.Message})"; }
 }
 
 // Kernel launches, products and transfers per training batch; waits for the device per epoch.
