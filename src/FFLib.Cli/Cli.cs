@@ -12,6 +12,9 @@ internal static class Cli
     /// <summary>Exit code of a command that finished but skipped something it names on stderr.</summary>
     public const int DoneWithWarnings = 6;
 
+    /// <summary>Exit code: the GPU failed during work (out of memory, a driver or cuBLAS error).</summary>
+    public const int GpuFailed = 7;
+
     /// <summary>Runs a command body, turning expected failures into one clear message and an exit code.</summary>
     public static int Run(Func<int> body)
     {
@@ -28,6 +31,8 @@ internal static class Cli
         catch (ArgumentException e) { return Fail(Clean(e.Message), 2); }
         catch (IOException e) { return Fail(e.Message, 5); }
         catch (UnauthorizedAccessException e) { return Fail(e.Message, 5); }
+        catch (Gpu.GpuFailureException e) { return Fail(e.Message, GpuFailed); }
+        catch (ILGPU.Runtime.Cuda.CudaException e) { return Fail($"the GPU failed: {e.Message}", GpuFailed); }
     }
 
     /// <summary>A library message without .NET's "(Parameter 'x')" and "Actual value was …" additions.</summary>

@@ -57,9 +57,19 @@ internal sealed unsafe class CuBlas : IDisposable
     private IntPtr Export(string name) =>
         NativeLibrary.TryGetExport(_library, name, out var p) ? p : throw new InvalidOperationException($"{LibraryName} has no {name}.");
 
-    private static void Check(int status, string what)
+    /// <summary>Throws <see cref="GpuFailureException"/> naming the cuBLAS status unless it is success.</summary>
+    internal static int Check(int status, string what)
     {
-        if (status != 0) throw new InvalidOperationException($"{what} failed with cuBLAS status {status}.");
+        if (status == 0) return 0;
+        // cublasStatus_t's names, for a message a user can search for.
+        string name = status switch
+        {
+            1 => "CUBLAS_STATUS_NOT_INITIALIZED", 3 => "CUBLAS_STATUS_ALLOC_FAILED", 7 => "CUBLAS_STATUS_INVALID_VALUE",
+            8 => "CUBLAS_STATUS_ARCH_MISMATCH", 11 => "CUBLAS_STATUS_MAPPING_ERROR", 13 => "CUBLAS_STATUS_EXECUTION_FAILED",
+            14 => "CUBLAS_STATUS_INTERNAL_ERROR", 15 => "CUBLAS_STATUS_NOT_SUPPORTED", 16 => "CUBLAS_STATUS_LICENSE_ERROR",
+            _ => $"status {status}",
+        };
+        throw new GpuFailureException($"{what} failed: {name}");
     }
 
     /// <summary>Row-major C[m×n] (=|+=) op(A)·op(B) on device pointers.</summary>

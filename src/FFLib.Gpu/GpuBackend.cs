@@ -93,7 +93,7 @@ public sealed class GpuBackend : ComputeBackend, IDisposable
             var blas = CuBlas.TryCreate(stream, precision == GpuPrecision.Tf32, out var reason) ?? throw new GpuUnavailableException(reason);
             return new GpuBackend(new Device(context, accelerator), accelerator.DefaultStream, ownsStream: false, blas, "cuda", precision);
         }
-        catch (Exception e) when (e is not GpuUnavailableException && e is DllNotFoundException or TypeInitializationException or CudaException or InvalidOperationException or NotSupportedException)
+        catch (Exception e) when (e is not GpuUnavailableException && e is DllNotFoundException or TypeInitializationException or CudaException or InvalidOperationException or NotSupportedException or GpuFailureException)
         {
             context?.Dispose();
             throw new GpuUnavailableException($"CUDA could not be started: {e.GetBaseException().Message}", e);
@@ -216,7 +216,12 @@ public sealed class GpuBackend : ComputeBackend, IDisposable
     internal override DeviceArray Allocate(int length)
     {
         _accelerator.Bind(); // this thread may not have used the GPU yet
-        var buffer = _accelerator.Allocate1D<float>(Math.Max(1, length));
+        MemoryBuffer1D<float, Stride1D.Dense> buffer;
+        try { buffer = _accelerator.Allocate1D<float>(Math.Max(1, length)); }
+        catch (Exception e) when (e is CudaException or OutOfMemoryException)
+        {
+            throw new GpuFailureException($"the GPU could not allocate {length * 4.0 / (1 << 20):F0} MiB more ({e.Message.TrimEnd('.')}; {_accelerator.MemorySize >> 20} MiB in all): use smaller layers, fewer --streams, or another GPU", e);
+        }
         buffer.View.BaseView.MemSetToZero(_stream);
         return new GpuArray(this, buffer, length);
     }
@@ -489,6 +494,16 @@ public readonly record struct GpuActivity(long Launches, long Products, long Upl
     /// <summary>The work done between two readings.</summary>
     public static GpuActivity operator -(GpuActivity later, GpuActivity earlier) =>
         new(later.Launches - earlier.Launches, later.Products - earlier.Products, later.Uploads - earlier.Uploads, later.Downloads - earlier.Downloads, later.Waits - earlier.Waits);
+}
+
+/// <summary>The GPU failed during work (out of memory, a cuBLAS or driver error): the message says what was being done.</summary>
+public sealed class GpuFailureException : Exception
+{
+    /// <summary>With what failed.</summary>
+    public GpuFailureException(string message) : base(message) { }
+
+    /// <summary>With what failed and the underlying error.</summary>
+    public GpuFailureException(string message, Exception inner) : base(message, inner) { }
 }
 
 /// <summary>No usable GPU: the message says why (no driver, no device, no cuBLAS).</summary>

@@ -99,6 +99,20 @@ public sealed class CliTests : IDisposable
     }
 
     [Fact]
+    public void AGpuFailureIsOneLineAndExitCode7()
+    {
+        // What a cuBLAS error or a full GPU looks like to a user: one line, its own exit code, no stack.
+        var (code, _, err) = CliTestsAccess.Capture(() => Cli.Cli.Run(() => Gpu.CuBlas.Check(13, "cublasSgemm")));
+        Assert.Equal(Cli.Cli.GpuFailed, code);
+        Assert.Equal("error: cublasSgemm failed: CUBLAS_STATUS_EXECUTION_FAILED", err.Trim());
+        (code, _, err) = CliTestsAccess.Capture(() => Cli.Cli.Run(() => throw new ILGPU.Runtime.Cuda.CudaException("out of memory")));
+        Assert.Equal(7, code);
+        Assert.StartsWith("error: the GPU failed: ", err.Trim());
+        Assert.DoesNotContain("   at ", err);
+        Assert.Single(err.Trim().Split('\n'));
+    }
+
+    [Fact]
     public void StreamsNeedACudaDeviceAndASaneCount()
     {
         string results = Path.Combine(Path.GetTempPath(), "fflib-streams-" + Guid.NewGuid().ToString("N"));
@@ -239,7 +253,10 @@ internal static class CliTestsAccess
 {
     private static readonly object Gate = new();
 
-    public static (int Code, string Out, string Err) Run(params string[] args)
+    public static (int Code, string Out, string Err) Run(params string[] args) => Capture(() => Cli.Program.Main(args));
+
+    /// <summary>Any command body through the CLI's error handling, with its output captured.</summary>
+    public static (int Code, string Out, string Err) Capture(Func<int> body)
     {
         lock (Gate)
         {
@@ -247,7 +264,7 @@ internal static class CliTestsAccess
             var (o, e) = (new StringWriter(), new StringWriter());
             Console.SetOut(o);
             Console.SetError(e);
-            try { return (Cli.Program.Main(args), o.ToString(), e.ToString()); }
+            try { return (body(), o.ToString(), e.ToString()); }
             finally { Console.SetOut(oldOut); Console.SetError(oldErr); }
         }
     }
