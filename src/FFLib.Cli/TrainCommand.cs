@@ -145,7 +145,7 @@ internal static class TrainCommand
             string rule = !arch.UsedSettings.HasFlag(ModelSettingKinds.Loss)
                 ? "cross-entropy"
                 : $"θ {spec.Model.Threshold.ToString(CultureInfo.InvariantCulture)}, loss {(direction == LossDirection.Minimize ? "min (L−)" : "max (L+)")}";
-            Console.Error.WriteLine($"fflib train: {ModelCheckpoint.ArchitectureId(arch)} {string.Join("×", sizes)} on {DatasetCatalog.IdOf(kind)}, {spec.Training.Epochs} epoch{(spec.Training.Epochs == 1 ? "" : "s")}, batch {spec.Training.BatchSize}, lr {learningRate.ToString(CultureInfo.InvariantCulture)}, {rule}, seed {spec.Seed}, {nThreads} thread(s), {ComputeSettings.SimdPath}");
+            Console.Error.WriteLine($"fflib train: {ModelCheckpoint.ArchitectureId(arch)} {string.Join("×", sizes)} on {DatasetCatalog.IdOf(kind)}, {spec.Training.Epochs} epoch{(spec.Training.Epochs == 1 ? "" : "s")}, batch {spec.Training.BatchSize}, lr {learningRate.ToString(CultureInfo.InvariantCulture)}, {rule}, seed {spec.Seed}, {nThreads} thread(s), {(spec.Backend is Gpu.GpuBackend gpu ? $"{gpu.Description}, {gpu.Precision}" : ComputeSettings.SimdPath)}");
             RunResult result;
             using (var interrupt = new Interruption(spec.CheckpointEvery is null && spec.CheckpointMinutes is null
                        ? "nothing was saved (--checkpoint-every N makes a run resumable)"

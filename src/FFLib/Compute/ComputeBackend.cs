@@ -25,6 +25,9 @@ public abstract class ComputeBackend
     /// </summary>
     public virtual string Precision => "fp32";
 
+    /// <summary>What the backend runs on, for logs and run records (the CPU: its SIMD path; a GPU: its name, memory and cuBLAS).</summary>
+    public virtual string Description => $"CPU, {ComputeSettings.SimdPath}";
+
     /// <inheritdoc />
     public override string ToString() => Name;
 

@@ -320,6 +320,7 @@ public static class TrainingRun
                 ["threads"] = ComputeSettings.Threads,
                 ["device"] = (spec.Backend ?? ComputeBackend.Cpu).Name,
                 ["precision"] = (spec.Backend ?? ComputeBackend.Cpu).Precision,
+                ["device_name"] = (spec.Backend ?? ComputeBackend.Cpu).Description,
             },
             ["model_config"] = c,
             ["data"] = new JsonObject
