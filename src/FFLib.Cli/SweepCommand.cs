@@ -80,7 +80,9 @@ internal static class SweepCommand
             var mine = count > 1 ? SweepRunner.Shard(runs, index, count) : runs;
             string dir = pr.GetValue(results)!;
             string part = count > 1 ? $"shard {index}/{count} has {mine.Count}" : "shared by every worker on this folder";
-            Console.Error.WriteLine($"fflib sweep: {runs.Count} runs in the grid, {part}; estimated {Reproduction.EstimateSeconds(mine) / 60:F0} min of training on this machine");
+            // The cost model is the CPU's: on a GPU it would mislead by two orders of magnitude.
+            string estimate = spec.Backend is Gpu.GpuBackend ? "no time estimate on a GPU" : $"estimated {Reproduction.EstimateSeconds(mine) / 60:F0} min of training on this machine";
+            Console.Error.WriteLine($"fflib sweep: {runs.Count} runs in the grid, {part}; {estimate}");
             using var interrupt = new Interruption();
             var outcome = SweepRunner.RunConcurrently(mine, dir, backends, new SweepWorkerOptions
             {
@@ -198,7 +200,8 @@ internal static class SweepCommand
             var runs = Reproduction.Runs(t, spec);
             string dir = pr.GetValue(results) ?? Path.Combine("runs", $"reproduce-{t}-{DatasetCatalog.IdOf(kind)}-{b}");
             Console.Error.WriteLine($"fflib reproduce {t} ({b}): {runs.Count} runs ({string.Join(", ", spec.Models.Select(m => m.Id))}; layers {string.Join("×", spec.Layers[0])}; {spec.Epochs} epochs; {spec.Seeds} seeds; train {(spec.TrainLimit?.ToString(CultureInfo.InvariantCulture) ?? "all")}, test {(spec.TestLimit?.ToString(CultureInfo.InvariantCulture) ?? "all")}) into {dir}");
-            Console.Error.WriteLine($"estimated time: {Reproduction.EstimateSeconds(runs) / 60:F1} min on this machine (finished runs in {dir} are skipped)");
+            if (spec.Backend is not Gpu.GpuBackend)
+                Console.Error.WriteLine($"estimated time: {Reproduction.EstimateSeconds(runs) / 60:F1} min on this machine (finished runs in {dir} are skipped)");
             using var interrupt = new Interruption();
             SweepRunner.RunConcurrently(runs, dir, Cli.OpenStreams(spec.Backend!, streams, pr.GetValue(device)!), new SweepWorkerOptions { Log = Console.Error.WriteLine }, interrupt.Token);
             var read = SweepResults.Read(dir);
