@@ -87,7 +87,7 @@ public sealed partial class GpuBackend : ComputeBackend, IDisposable
         if (n == 0) return;
         _accelerator.Bind();
         _uploads++;
-        if (n > RingFloats)
+        if (n > RingFloats || _ringFailed)
         {
             // Larger than the ring (a whole parameter set or dataset, once): a plain copy, which waits.
             V(destination).CopyFromCPU(_stream, ref MemoryMarshal.GetReference(source), n);
@@ -98,9 +98,22 @@ public sealed partial class GpuBackend : ComputeBackend, IDisposable
         if (_ringUsed + n > RingFloats) Wait();
         var slot = _ring.Span.Slice(_ringUsed, n);
         source.CopyTo(slot);
-        V(destination).CopyFromCPUUnsafeAsync(_stream, ref slot[0], n);
+        try { V(destination).CopyFromCPUUnsafeAsync(_stream, ref slot[0], n); }
+        catch (Exception e) when (e is CudaException or NotSupportedException or InvalidOperationException)
+        {
+            // Queued uploads are a speed-up, not a requirement: from now on copy the way that waits (UploadProblem says why).
+            _ringFailed = true;
+            UploadProblem = e.Message;
+            Write(source, destination);
+            return;
+        }
         _ringUsed += n;
     }
+
+    private bool _ringFailed;
+
+    /// <summary>Null while uploads are queued without waiting; otherwise why this backend fell back to uploads that wait for the device.</summary>
+    public string? UploadProblem { get; private set; }
 
     internal override void Clear(DeviceSpan span)
     {
