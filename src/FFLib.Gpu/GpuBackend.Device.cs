@@ -1,6 +1,3 @@
-using System.Runtime.InteropServices;
-using FFLib.Compute;
-using FFLib.Layers;
 using ILGPU;
 using ILGPU.Algorithms;
 using ILGPU.Runtime;

@@ -2,9 +2,7 @@ using System.Runtime.InteropServices;
 using FFLib.Compute;
 using FFLib.Layers;
 using ILGPU;
-using ILGPU.Algorithms;
 using ILGPU.Runtime;
-using ILGPU.Runtime.CPU;
 using ILGPU.Runtime.Cuda;
 
 namespace FFLib.Gpu;
