@@ -18,7 +18,7 @@ Console.WriteLine($"machine: {Environment.ProcessorCount} cores, {System.Runtime
 GpuBackend gpu;
 try { gpu = simulate ? GpuBackend.CreateSimulator() : GpuBackend.CreateCuda(); }
 catch (GpuUnavailableException e) { Console.WriteLine($"no GPU: {e.Message}"); return 3; }
-Console.WriteLine($"backend: {gpu.Name} ({gpu.DeviceDescription})");
+Console.WriteLine($"backend: {gpu.Name} ({gpu.Description})");
 
 var data = DatasetLoader.Load(DatasetKind.Mnist, new DatasetLoadOptions { DataDirectory = args[0], AllowDownload = false });
 var (train, validation) = data.Train.SplitLast(0.1);

@@ -61,11 +61,8 @@ public sealed partial class GpuBackend
     /// <inheritdoc />
     public override string Precision => _precision == GpuPrecision.Tf32 ? "tf32" : "fp32";
 
-    /// <summary>The accelerator's description (device name, memory, cuBLAS library), for logs.</summary>
-    public string DeviceDescription => $"{_accelerator.Name}, {_accelerator.MemorySize / (1L << 20)} MiB" + (_blas is null ? "" : $", {_blas.LibraryName}");
-
-    /// <inheritdoc />
-    public override string Description => DeviceDescription;
+    /// <summary>The accelerator's name, memory and cuBLAS library, for logs and run records.</summary>
+    public override string Description => $"{_accelerator.Name}, {_accelerator.MemorySize / (1L << 20)} MiB" + (_blas is null ? "" : $", {_blas.LibraryName}");
 
     /// <summary>
     /// The backend on CUDA device <paramref name="device"/>, its products in <paramref name="precision"/>

@@ -72,7 +72,7 @@ public sealed class AdamOptimizer
         }
     }
 
-    private (ComputeBackend Backend, DeviceArray[] M, DeviceArray[] V)? _device;
+    private (ComputeBackend Backend, DeviceArray[] M, DeviceArray[] V, DeviceSpan[] MAll, DeviceSpan[] VAll)? _device;
 
     /// <summary>
     /// As <see cref="Step(IReadOnlyList{float[]})"/> on <paramref name="backend"/>: <paramref name="parameters"/> are this
@@ -88,12 +88,14 @@ public sealed class AdamOptimizer
             if (parameters[i].Length != _parameters[i].Length || gradients[i].Length != _parameters[i].Length)
                 throw new ArgumentException($"Parameter {i} has {_parameters[i].Length} elements; got {parameters[i].Length} and a gradient of {gradients[i].Length}.");
         if (_device is not { } d || d.Backend != backend)
-            _device = d = (backend, _m.Select(backend.Attach).ToArray(), _v.Select(backend.Attach).ToArray());
+        {
+            var (m, v) = (_m.Select(backend.Attach).ToArray(), _v.Select(backend.Attach).ToArray());
+            _device = d = (backend, m, v, m.Select(a => a.All).ToArray(), v.Select(a => a.All).ToArray());
+        }
         StepCount++;
         _quietRows = null; // a dense step may wake any row
         // All of the optimiser's parameters in one call: a device updates a layer's in one launch.
-        backend.AdamSteps(parameters, gradients, d.M.Select(a => a.All).ToArray(), d.V.Select(a => a.All).ToArray(),
-            Settings.LearningRate, Settings.Beta1, Settings.Beta2, Settings.Epsilon, StepCount);
+        backend.AdamSteps(parameters, gradients, d.MAll, d.VAll, Settings.LearningRate, Settings.Beta1, Settings.Beta2, Settings.Epsilon, StepCount);
     }
 
     /// <summary>Brings moments held by a device backend back into the host arrays (before a checkpoint).</summary>

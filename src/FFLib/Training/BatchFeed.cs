@@ -55,9 +55,9 @@ internal sealed class BatchFeed
         }
     }
 
-    // One resident training set per backend, kept across Train calls (a benchmark's epochs, a
-    // sweep's runs on the same data upload it once); a different dataset replaces it and frees the
-    // old copy at once, so a long sweep never holds more than one per backend.
+    // One resident training set per backend, kept across Train calls on the same ImageDataset (a
+    // benchmark's epochs upload it once); a different dataset (each sweep run loads its own) replaces
+    // it and frees the old copy at once, so a long sweep never holds more than one per backend.
     private sealed record ResidentSet(WeakReference<ImageDataset> Dataset, DeviceArray Images);
 
     private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<ComputeBackend, ResidentSet> Copies = new();
