@@ -178,15 +178,19 @@ try
         return watch.Elapsed.TotalSeconds;
     }
     string before = GpuMemoryUsed();
+    long heldBefore = gpu.MemoryInUse;
     double one = Sweep([gpu], "one");
+    long heldAfterOne = gpu.MemoryInUse;
     var extra = Enumerable.Range(0, 3).Select(_ => gpu.CreateStream()).ToArray();
     double four = Sweep([gpu, .. extra], "four");
     foreach (var e in extra) e.Dispose();
-    // Finished runs' device memory is returned through the .NET finalizers: watch that it does not pile up.
+    // Each run frees its model's device memory when it ends: what stays is one resident training set and scratch.
     string after = GpuMemoryUsed();
+    long heldAfter = gpu.MemoryInUse;
     GC.Collect();
     GC.WaitForPendingFinalizers();
-    Console.WriteLine($"streams: GPU memory in use before the {2 * runs.Count} runs {before}, after them {after}, after a full collection {GpuMemoryUsed()}");
+    Console.WriteLine($"streams: GPU memory in use (nvidia-smi) before the {2 * runs.Count} runs {before}, after them {after}, after a full collection {GpuMemoryUsed()}; " +
+        $"held by the backend's arrays: {heldBefore >> 20} MiB before, {heldAfterOne >> 20} MiB after the one-stream sweep, {heldAfter >> 20} MiB after the four-stream one, {gpu.MemoryInUse >> 20} MiB after the collection");
     var same = runs.Select(FFLib.Experiments.SweepRunner.RunId).All(id =>
         FFLib.Experiments.SweepResults.TryRead(Path.Combine(root, "one", "runs", id + ".json")).Record?.TestAccuracy ==
         FFLib.Experiments.SweepResults.TryRead(Path.Combine(root, "four", "runs", id + ".json")).Record?.TestAccuracy);

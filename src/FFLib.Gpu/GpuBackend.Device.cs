@@ -165,6 +165,10 @@ public sealed partial class GpuBackend
         if (_disposed) return;
         _disposed = true;
         _accelerator.Bind();
+        // This backend's own scratch and resident training set; models' arrays are their owners' to release.
+        _terms?.Release();
+        _rowStaging?.Release();
+        ForgetResidentData();
         _ring.Dispose();
         _blas?.Dispose();
         if (_ownsStream) _stream.Dispose();

@@ -17,16 +17,62 @@ namespace FFLib.Gpu;
 /// </summary>
 public sealed partial class GpuBackend : ComputeBackend, IDisposable
 {
-    private sealed class GpuArray(GpuBackend backend, MemoryBuffer1D<float, Stride1D.Dense> buffer, int length) : DeviceArray(backend, length)
+    private sealed class GpuArray : DeviceArray
     {
-        public MemoryBuffer1D<float, Stride1D.Dense> Buffer { get; } = buffer;
+        private readonly GpuBackend _owner;
+        private int _released;
+
+        public GpuArray(GpuBackend backend, MemoryBuffer1D<float, Stride1D.Dense> buffer, int length) : base(backend, length)
+        {
+            (_owner, Buffer) = (backend, buffer);
+            Interlocked.Add(ref backend._bytesInUse, buffer.LengthInBytes);
+        }
+
+        public MemoryBuffer1D<float, Stride1D.Dense> Buffer { get; }
 
         internal override void Release()
         {
-            backend._accelerator.Bind();
-            Buffer.Dispose(); // cuMemFree waits for queued work that may still read it
+            if (Interlocked.Exchange(ref _released, 1) != 0) return;
+            GC.SuppressFinalize(this);
+            if (Volatile.Read(ref _owner._device.Users) > 0) // once the GPU is released, its memory went with it
+            {
+                try
+                {
+                    _owner._accelerator.Bind();
+                    Buffer.Dispose(); // cuMemFree waits for queued work that may still read it
+                }
+                catch (CudaException)
+                {
+                    // A GPU in an error state keeps failing; its memory goes with its context, and the
+                    // error that matters is the one already on its way to the caller.
+                }
+            }
+            Interlocked.Add(ref _owner._bytesInUse, -Buffer.LengthInBytes);
+        }
+
+        // Dropped without Release: ILGPU's buffer frees the memory from its own finalizer; this one
+        // only keeps MemoryInUse honest, and counts the array for the tests that forbid it.
+        ~GpuArray()
+        {
+            if (Interlocked.Exchange(ref _released, 1) != 0) return;
+            Interlocked.Add(ref _owner._bytesInUse, -Buffer.LengthInBytes);
+            Interlocked.Increment(ref _owner._collected);
         }
     }
+
+    private long _bytesInUse, _collected;
+
+    /// <summary>
+    /// Bytes of GPU memory held by this backend's arrays: models' parameters, optimiser moments,
+    /// gradients and workspaces, the resident training set, staging. The library frees a model's
+    /// arrays when it leaves the device or <see cref="Modules.ComputeModule.ReleaseDeviceMemory"/>
+    /// is called (a sweep does so after every run); anything merely dropped waits for the .NET
+    /// collector, which does not see device memory.
+    /// </summary>
+    public long MemoryInUse => Interlocked.Read(ref _bytesInUse);
+
+    /// <summary>Arrays freed by the collector rather than released by the library (tests: should stay 0 across a run).</summary>
+    internal long ArraysCollected => Interlocked.Read(ref _collected);
 
     private ArrayView<float> V(DeviceSpan s)
     {
@@ -137,7 +183,7 @@ public sealed partial class GpuBackend : ComputeBackend, IDisposable
     internal override void CrossEntropyLossAndGradient(DeviceSpan logits, int rows, int classes, DeviceSpan labels, DeviceSpan gradient, DeviceSpan loss)
     {
         if (rows == 0) return;
-        if (_terms is null || _terms.Length < rows) _terms = Allocate(rows);
+        Grow(ref _terms, rows);
         K.CrossEntropyRows(_stream, rows, V(logits), classes, V(labels), V(gradient), V(_terms.Slice(0, rows)));
         K.MeanInOrder(_stream, 1, V(_terms.Slice(0, rows)), rows, V(loss));
     }
@@ -146,7 +192,7 @@ public sealed partial class GpuBackend : ComputeBackend, IDisposable
         DeviceSpan coefficient, DeviceSpan loss)
     {
         if (rows == 0) return;
-        if (_terms is null || _terms.Length < rows) _terms = Allocate(rows);
+        Grow(ref _terms, rows);
         float scale = 2f / ((float)rows * cols);
         K.GoodnessAndLossRows(_stream, new KernelConfig(rows, _rowGroup), V(h), cols, V(meanSquares), positives, threshold, direction == LossDirection.Minimize ? 1 : 0, scale,
             V(coefficient.Slice(0, rows)), V(_terms.Slice(0, rows)));
@@ -169,7 +215,7 @@ public sealed partial class GpuBackend : ComputeBackend, IDisposable
     internal override void BroadcastRow(ReadOnlySpan<float> row, DeviceSpan dst, int rows)
     {
         if (rows == 0 || row.Length == 0) return;
-        _rowStaging = _rowStaging is { } s && s.Length >= row.Length ? s : Allocate(row.Length);
+        Grow(ref _rowStaging, row.Length);
         // The row goes up once, then one kernel fills every row (the upload completes before the kernel runs: same stream).
         // The upload is queued on the stream before the kernel; the next call's upload after it, so
         // reusing the staging row needs no wait.
@@ -217,13 +263,21 @@ public sealed partial class GpuBackend : ComputeBackend, IDisposable
     {
         // On the device, with the CPU's formulas (the loss summed in row order in double): no round trip to the host.
         int rows = meanSquares.Length;
-        if (_terms is null || _terms.Length < rows) _terms = Allocate(rows);
+        Grow(ref _terms, rows);
         float scale = 2f / ((float)rows * width);
         K.FFLossRows(_stream, rows, V(meanSquares), positives, threshold, direction == LossDirection.Minimize ? 1 : 0, scale, V(coefficient.Slice(0, rows)), V(_terms.Slice(0, rows)));
         K.MeanInOrder(_stream, 1, V(_terms.Slice(0, rows)), rows, V(loss));
     }
 
     private DeviceArray? _terms;
+
+    /// <summary>The backend's own scratch, replaced (and the old one freed) when a call needs more.</summary>
+    private void Grow([System.Diagnostics.CodeAnalysis.NotNull] ref DeviceArray? scratch, int length)
+    {
+        if (scratch is not null && scratch.Length >= length) return;
+        scratch?.Release();
+        scratch = Allocate(length);
+    }
 
     internal override void TransposeColumns(DeviceSpan w, int rows, int ld, int first, int count, DeviceSpan dst) => K.TransposeColumns(_stream, count * rows, V(w), rows, ld, first, V(dst));
 

@@ -56,17 +56,25 @@ public abstract class ComputeBackend
     /// </summary>
     internal virtual DeviceSpan Stage(float[] host, int length, ref DeviceArray? staging)
     {
-        if (staging is null || staging.Length < length) staging = Allocate(length);
+        Grow(ref staging, length);
         var span = staging.Slice(0, length);
         Write(host.AsSpan(0, length), span);
         return span;
+    }
+
+    /// <summary>A staging array of at least <paramref name="length"/> floats: kept when large enough, else replaced and the old one freed.</summary>
+    private void Grow([System.Diagnostics.CodeAnalysis.NotNull] ref DeviceArray? staging, int length)
+    {
+        if (staging is not null && staging.Length >= length) return;
+        staging?.Release();
+        staging = Allocate(length);
     }
 
     /// <summary>Class labels as floats on this backend (for <see cref="CrossEntropyLossAndGradient"/>), in <paramref name="staging"/>, grown as needed.</summary>
     internal DeviceSpan StageLabels(ReadOnlySpan<int> labels, ref DeviceArray? staging)
     {
         int n = labels.Length;
-        if (staging is null || staging.Length < n) staging = Allocate(n);
+        Grow(ref staging, n);
         var span = staging.Slice(0, n);
         Span<float> asFloats = n <= 1024 ? stackalloc float[n] : new float[n];
         for (int i = 0; i < n; i++) asFloats[i] = labels[i];
@@ -121,6 +129,9 @@ public abstract class ComputeBackend
     /// each batch's losses at once and stages nothing.
     /// </summary>
     internal virtual bool SharesHostMemory => true;
+
+    /// <summary>Frees the training set a trainer left resident on this backend (for a backend being disposed).</summary>
+    internal void ForgetResidentData() => Training.BatchFeed.Forget(this);
 
     /// <summary>
     /// Batches whose losses a trainer may leave on the backend before reading them in one go: a

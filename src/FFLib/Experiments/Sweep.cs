@@ -209,6 +209,8 @@ public static partial class SweepRunner
                 ? TrainingRun.Resume(work, cancellationToken: stop.Token, backend: run.Backend, data: run.Data, checkpointWhenCancelled: SaveOnStop)
                 : TrainingRun.Execute(run with { OutputDirectory = keepFiles ? work : null, CheckpointEvery = options.CheckpointEvery, CheckpointMinutes = options.CheckpointMinutes }, cancellationToken: stop.Token, checkpointWhenCancelled: SaveOnStop);
             var report = ModelAnalysis.Analyze(result.Model);
+            // Done with the model: on a GPU, its memory goes now (a long sweep must not wait for the collector).
+            if (result.Model is Modules.ComputeModule trained) trained.ReleaseDeviceMemory();
             record = Make(id, run, "completed", null, result.TestAccuracy, report.Parameters, sw.Elapsed.TotalSeconds)
                 with { SparsityOverTraining = result.SparsitySamples, Worker = worker.Name, ResumedFromEpoch = resumeFrom?.Epochs };
         }

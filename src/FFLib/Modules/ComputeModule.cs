@@ -8,14 +8,18 @@ namespace FFLib.Modules;
 /// backend's copies of its host arrays (parameters, optimiser moments, gradients), made on first
 /// use. On the CPU those copies are the arrays themselves; on a device,
 /// <see cref="SynchronizeToHost"/> brings the host arrays up to date (saving, analysis and
-/// pruning read them), and changing <see cref="Backend"/> does so first.
+/// pruning read them), changing <see cref="Backend"/> does so first, and
+/// <see cref="ReleaseDeviceMemory"/> frees the device's copies.
 /// </summary>
 public abstract class ComputeModule : Module
 {
     private ComputeBackend _backend = ComputeBackend.Cpu;
     private ConditionalWeakTable<float[], DeviceArray> _device = [];
 
-    /// <summary>Where the arithmetic runs (default <see cref="ComputeBackend.Cpu"/>).</summary>
+    /// <summary>
+    /// Where the arithmetic runs (default <see cref="ComputeBackend.Cpu"/>). Setting another backend
+    /// copies the model's state back to the host and frees what the old backend held for it.
+    /// </summary>
     public ComputeBackend Backend
     {
         get => _backend;
@@ -23,11 +27,27 @@ public abstract class ComputeModule : Module
         {
             ArgumentNullException.ThrowIfNull(value);
             if (value == _backend) return;
-            SynchronizeToHost();
+            ReleaseDeviceMemory();
             _backend = value;
-            _device = [];
             OnBackendChanged();
         }
+    }
+
+    /// <summary>
+    /// Copies the model's state back into its host arrays, then frees everything its backend holds
+    /// for it — the copies of its parameters, optimiser moments and gradients, and its workspaces —
+    /// at once rather than when the .NET collector, which does not see device memory, gets to them.
+    /// The model stays usable: its next call copies what it needs again. A sweep calls this after
+    /// every run; call it when a model trained on a GPU is done with (on the CPU only the cached
+    /// workspaces are dropped). Not while another call is using the model.
+    /// </summary>
+    public virtual void ReleaseDeviceMemory()
+    {
+        SynchronizeToHost();
+        foreach (var (_, device) in _device) device.Release();
+        _device = [];
+        foreach (var o in OptimizersToSync()) o.ReleaseDevice();
+        ReleaseWorkspaces();
     }
 
     /// <summary>Copies everything the backend holds for this model back into the host arrays (nothing to do on the CPU).</summary>
@@ -49,7 +69,14 @@ public abstract class ComputeModule : Module
     /// <summary>Sees every optimiser step before it is taken (tests, diagnostics); it does not change the code path training takes.</summary>
     internal Action<Models.TrainingStep>? StepObserver { get; set; }
 
-    /// <summary>Drops the buffers and workspaces made for the previous backend.</summary>
+    /// <summary>
+    /// Frees the workspaces the model keeps on its backend (<see cref="ReleaseDeviceMemory"/> and a
+    /// change of <see cref="Backend"/> call it); the next call makes new ones. A model that keeps
+    /// buffers of its own on the backend frees them here.
+    /// </summary>
+    protected virtual void ReleaseWorkspaces() { }
+
+    /// <summary>The model now computes on a new <see cref="Backend"/> (its old one's memory is already freed): a model made of other modules hands the backend on.</summary>
     protected virtual void OnBackendChanged() { }
 
     /// <summary>The optimisers whose moments may live on the backend.</summary>

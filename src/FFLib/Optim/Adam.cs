@@ -109,6 +109,14 @@ public sealed class AdamOptimizer
         }
     }
 
+    /// <summary>Frees the backend's copies of the moments (after <see cref="SyncToHost"/>; the next device step copies them again).</summary>
+    internal void ReleaseDevice()
+    {
+        if (_device is not { } d) return;
+        foreach (var a in d.M.Concat(d.V)) a.Release();
+        _device = null;
+    }
+
     /// <summary>
     /// One step in which the parameters listed in <paramref name="sparseIndices"/>, matrices with
     /// <paramref name="rows"/> rows, have a zero gradient outside <paramref name="activeRows"/>

@@ -82,6 +82,24 @@ internal sealed class BatchFeed
         }
     }
 
+    /// <summary>Frees the training set left resident on <paramref name="backend"/> (the backend is being disposed).</summary>
+    internal static void Forget(ComputeBackend backend)
+    {
+        lock (Copies)
+        {
+            if (!Copies.TryGetValue(backend, out var kept)) return;
+            Copies.Remove(backend);
+            kept.Images.Release();
+        }
+    }
+
+    /// <summary>Frees the feed's own device buffers (the epoch order, the gathered batch, the loss window, staging) at the end of a Train call; the resident set stays for the next call.</summary>
+    public void Release()
+    {
+        foreach (var a in new[] { _order, _batch, _window, _staging }) a?.Release();
+        (_window, _staging) = (null, null);
+    }
+
     /// <summary>Batches are gathered on the device from the resident training set; the host batch is not read.</summary>
     public bool Resident { get; }
 
@@ -96,7 +114,11 @@ internal sealed class BatchFeed
         _lossCount = _model.LossNames(phase).Count;
         if (_device is null) return;
         _recordLength = _device.LossRecordLength(phase);
-        if (_window is null || _window.Length < _interval * _recordLength) _window = _backend!.Allocate(_interval * _recordLength);
+        if (_window is null || _window.Length < _interval * _recordLength)
+        {
+            _window?.Release(); // a phase with longer loss records (nothing is pending)
+            _window = _backend!.Allocate(_interval * _recordLength);
+        }
         if (Resident)
         {
             var asFloats = new float[order.Length];

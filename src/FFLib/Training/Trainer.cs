@@ -187,102 +187,109 @@ public sealed class Trainer
         if (options.Negatives is NegativeMode.Hard or NegativeMode.HardSampled && HardNegativeScorer(model) is null)
             throw new ArgumentException($"{options.Negatives} negatives need a model that scores labels (FFNN, FFNN+C, FFRNN); {model.Architecture.DisplayName} does not.", nameof(options));
         var history = new List<EpochMetrics>();
-        var feed = new BatchFeed(model, train, bs, options.Negatives, ResidentData);
-        var total = Stopwatch.StartNew();
         long seen = (long)(startEpoch - 1) * n;
         if (startEpoch < 1) throw new ArgumentOutOfRangeException(nameof(startEpoch), startEpoch, "startEpoch is 1-based.");
         if (resume is not null && (resume.Epoch > plan.Count || resume.Order.Length != n || (uint)resume.BatchesDone > (uint)batches))
             throw new ArgumentException($"The interrupted epoch (epoch {resume.Epoch}, {resume.BatchesDone} batches, {resume.Order.Length} images) does not belong to this run ({plan.Count} epochs of {batches} batches over {n} images).", nameof(resume));
-        for (int epoch = startEpoch; epoch <= plan.Count; epoch++)
+        var feed = new BatchFeed(model, train, bs, options.Negatives, ResidentData);
+        var total = Stopwatch.StartNew();
+        try
         {
-            var phase = plan[epoch - 1];
-            BeforeEpoch?.Invoke(new EpochStart(epoch, plan.Count, phase, model));
-            var names = model.LossNames(phase);
-            int layers = names.Count;
-            var sw = Stopwatch.StartNew();
-            var lossSums = new double[layers];
-            int firstBatch = 0;
-            double earlierSeconds = 0;
-            if (resume is not null && epoch == resume.Epoch)
+            for (int epoch = startEpoch; epoch <= plan.Count; epoch++)
             {
-                // The interrupted epoch: its order and loss sums as they were; the random source already is.
-                if (resume.LossSums.Length != layers) throw new ArgumentException($"The interrupted epoch has {resume.LossSums.Length} loss sums; this phase has {layers} losses.", nameof(resume));
-                resume.Order.CopyTo(order, 0);
-                resume.LossSums.CopyTo(lossSums, 0);
-                firstBatch = resume.BatchesDone;
-                earlierSeconds = resume.Seconds;
-                seen += Math.Min((long)firstBatch * bs, n);
-            }
-            else
-            {
-                for (int i = 0; i < n; i++) order[i] = i;
-                random.Shuffle(order.AsSpan());
-            }
-            feed.BeginEpoch(phase, order);
-            // Losses come back from the feed in bursts (a device's every few batches): each batch's is
-            // checked and summed, and its progress reported, in order, when it arrives.
-            int folded = firstBatch;
-            void Fold()
-            {
-                foreach (var losses in feed.Drain())
+                var phase = plan[epoch - 1];
+                BeforeEpoch?.Invoke(new EpochStart(epoch, plan.Count, phase, model));
+                var names = model.LossNames(phase);
+                int layers = names.Count;
+                var sw = Stopwatch.StartNew();
+                var lossSums = new double[layers];
+                int firstBatch = 0;
+                double earlierSeconds = 0;
+                if (resume is not null && epoch == resume.Epoch)
                 {
-                    float mean = 0;
-                    for (int l = 0; l < layers; l++)
+                    // The interrupted epoch: its order and loss sums as they were; the random source already is.
+                    if (resume.LossSums.Length != layers) throw new ArgumentException($"The interrupted epoch has {resume.LossSums.Length} loss sums; this phase has {layers} losses.", nameof(resume));
+                    resume.Order.CopyTo(order, 0);
+                    resume.LossSums.CopyTo(lossSums, 0);
+                    firstBatch = resume.BatchesDone;
+                    earlierSeconds = resume.Seconds;
+                    seen += Math.Min((long)firstBatch * bs, n);
+                }
+                else
+                {
+                    for (int i = 0; i < n; i++) order[i] = i;
+                    random.Shuffle(order.AsSpan());
+                }
+                feed.BeginEpoch(phase, order);
+                // Losses come back from the feed in bursts (a device's every few batches): each batch's is
+                // checked and summed, and its progress reported, in order, when it arrives.
+                int folded = firstBatch;
+                void Fold()
+                {
+                    foreach (var losses in feed.Drain())
                     {
-                        if (!float.IsFinite(losses[l]))
-                            throw new TrainingDivergedException($"Training diverged: {names[l]} loss is {losses[l]} in epoch {epoch}, batch {folded + 1}.", epoch, l + 1);
-                        lossSums[l] += losses[l];
-                        mean += losses[l] / layers;
+                        float mean = 0;
+                        for (int l = 0; l < layers; l++)
+                        {
+                            if (!float.IsFinite(losses[l]))
+                                throw new TrainingDivergedException($"Training diverged: {names[l]} loss is {losses[l]} in epoch {epoch}, batch {folded + 1}.", epoch, l + 1);
+                            lossSums[l] += losses[l];
+                            mean += losses[l] / layers;
+                        }
+                        seen += Math.Min(bs, n - folded * bs);
+                        folded++;
+                        Progress?.Report(new TrainingProgress(epoch, plan.Count, folded, batches, seen, mean, total.Elapsed));
                     }
-                    seen += Math.Min(bs, n - folded * bs);
-                    folded++;
-                    Progress?.Report(new TrainingProgress(epoch, plan.Count, folded, batches, seen, mean, total.Elapsed));
                 }
-            }
-            for (int bi = firstBatch; bi < batches; bi++)
-            {
-                PartialEpoch Here() => new(epoch, bi, order.ToArray(), lossSums.ToArray(), earlierSeconds + sw.Elapsed.TotalSeconds);
-                if (cancellationToken.IsCancellationRequested)
+                for (int bi = firstBatch; bi < batches; bi++)
                 {
-                    Fold();
-                    Interrupted?.Invoke(Here());
-                    cancellationToken.ThrowIfCancellationRequested();
+                    PartialEpoch Here() => new(epoch, bi, order.ToArray(), lossSums.ToArray(), earlierSeconds + sw.Elapsed.TotalSeconds);
+                    if (cancellationToken.IsCancellationRequested)
+                    {
+                        Fold();
+                        Interrupted?.Invoke(Here());
+                        cancellationToken.ThrowIfCancellationRequested();
+                    }
+                    // Between two batches of an epoch (its start and end belong to the epoch checkpoints).
+                    if (bi > firstBatch && Snapshot is not null && SnapshotDue?.Invoke() == true)
+                    {
+                        Fold();
+                        Snapshot(Here());
+                    }
+                    BeforeBatch?.Invoke(new BatchStart(epoch, bi + 1, batches, phase, model));
+                    int start = bi * bs, count = Math.Min(bs, n - start);
+                    var idx = order.AsSpan(start, count);
+                    // The last, shorter batch has the same size every epoch: one buffer for the whole run.
+                    var batch = count == bs ? images : tail?.Rows == count ? tail : (tail = new Matrix(count, model.ImageFeatures));
+                    if (!feed.Resident) train.CopyImages(idx, batch.Data);
+                    for (int i = 0; i < count; i++) labels[i] = train.Label(idx[i]);
+                    // Random wrong labels are drawn in every phase and mode, so the random stream (and with it
+                    // the shuffles) does not depend on the negative mode.
+                    NegativeLabels.RandomWrong(random, labels.AsSpan(0, count), model.Classes, negatives.AsSpan(0, count));
+                    var control = phase == TrainingPhase.ForwardForward
+                        ? NegativeControl.Make(options.Negatives, model, batch, labels.AsSpan(0, count), negatives.AsSpan(0, count), random)
+                        : NegativeControl.OneHot(negatives.AsSpan(0, count), model.Classes);
+                    feed.Step(start, batch, labels.AsSpan(0, count), control);
+                    if (feed.Full) Fold();
                 }
-                // Between two batches of an epoch (its start and end belong to the epoch checkpoints).
-                if (bi > firstBatch && Snapshot is not null && SnapshotDue?.Invoke() == true)
+                Fold();
+                double trainSeconds = earlierSeconds + sw.Elapsed.TotalSeconds;
+                double? valAcc = null;
+                double valSeconds = 0;
+                if (options.ValidateEachEpoch && validation is { Count: > 0 })
                 {
-                    Fold();
-                    Snapshot(Here());
+                    var vs = Stopwatch.StartNew();
+                    valAcc = Evaluation.Accuracy(model, validation);
+                    valSeconds = vs.Elapsed.TotalSeconds;
                 }
-                BeforeBatch?.Invoke(new BatchStart(epoch, bi + 1, batches, phase, model));
-                int start = bi * bs, count = Math.Min(bs, n - start);
-                var idx = order.AsSpan(start, count);
-                // The last, shorter batch has the same size every epoch: one buffer for the whole run.
-                var batch = count == bs ? images : tail?.Rows == count ? tail : (tail = new Matrix(count, model.ImageFeatures));
-                if (!feed.Resident) train.CopyImages(idx, batch.Data);
-                for (int i = 0; i < count; i++) labels[i] = train.Label(idx[i]);
-                // Random wrong labels are drawn in every phase and mode, so the random stream (and with it
-                // the shuffles) does not depend on the negative mode.
-                NegativeLabels.RandomWrong(random, labels.AsSpan(0, count), model.Classes, negatives.AsSpan(0, count));
-                var control = phase == TrainingPhase.ForwardForward
-                    ? NegativeControl.Make(options.Negatives, model, batch, labels.AsSpan(0, count), negatives.AsSpan(0, count), random)
-                    : NegativeControl.OneHot(negatives.AsSpan(0, count), model.Classes);
-                feed.Step(start, batch, labels.AsSpan(0, count), control);
-                if (feed.Full) Fold();
+                var metrics = new EpochMetrics(epoch, phase, names, lossSums.Select(s => s / batches).ToArray(), valAcc, trainSeconds, valSeconds);
+                history.Add(metrics);
+                EpochCompleted?.Invoke(metrics);
             }
-            Fold();
-            double trainSeconds = earlierSeconds + sw.Elapsed.TotalSeconds;
-            double? valAcc = null;
-            double valSeconds = 0;
-            if (options.ValidateEachEpoch && validation is { Count: > 0 })
-            {
-                var vs = Stopwatch.StartNew();
-                valAcc = Evaluation.Accuracy(model, validation);
-                valSeconds = vs.Elapsed.TotalSeconds;
-            }
-            var metrics = new EpochMetrics(epoch, phase, names, lossSums.Select(s => s / batches).ToArray(), valAcc, trainSeconds, valSeconds);
-            history.Add(metrics);
-            EpochCompleted?.Invoke(metrics);
+        }
+        finally
+        {
+            feed.Release(); // the resident training set stays for the next call; the feed's buffers go now
         }
         return history;
     }

@@ -148,6 +148,24 @@ public static class TrainingRun
         PartialEpoch? partial, IProgress<TrainingProgress>? progress, Action<EpochMetrics>? epochCompleted, CancellationToken cancellationToken,
         Func<bool>? checkpointWhenCancelled)
     {
+        try
+        {
+            return RunModel(spec, split, model, random, epochsDone, previous, partial, progress, epochCompleted, cancellationToken, checkpointWhenCancelled);
+        }
+        catch when (model is Modules.ComputeModule { Backend: var b } m && b != ComputeBackend.Cpu)
+        {
+            // The caller never sees a model whose run failed (diverged, stopped, a full disk): its
+            // device memory goes now, not whenever a collection runs.
+            try { m.ReleaseDeviceMemory(); }
+            catch (Exception) { } // a GPU that failed keeps failing; the first error is the one to report
+            throw;
+        }
+    }
+
+    private static RunResult RunModel(RunSpec spec, Split split, ITrainableModel model, FFRandom random, int epochsDone, IReadOnlyList<EpochMetrics> previous,
+        PartialEpoch? partial, IProgress<TrainingProgress>? progress, Action<EpochMetrics>? epochCompleted, CancellationToken cancellationToken,
+        Func<bool>? checkpointWhenCancelled)
+    {
         var history = previous.ToList();
         var phases = progress as IRunPhaseObserver;
         phases?.PhaseStarted($"data: {split.Location.Source} ({split.Location.Folder}); train {split.Train.Count}, validation {split.Validation.Count}, test {split.Test.Count}");

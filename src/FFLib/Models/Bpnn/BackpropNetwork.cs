@@ -104,7 +104,11 @@ public sealed partial class BackpropNetwork : ComputeModule, ITrainableModel, IA
     public LayerActivationObserver? ActivationObserver { get; set; }
 
     /// <inheritdoc />
-    protected override void OnBackendChanged() => (_train, _predict) = (null, null);
+    protected override void ReleaseWorkspaces()
+    {
+        DeviceWorkspace.Free(ref _train);
+        DeviceWorkspace.Free(ref _predict);
+    }
 
     /// <inheritdoc />
     internal override IEnumerable<AdamOptimizer> OptimizersToSync() => [_optimizer];
@@ -141,12 +145,12 @@ public sealed partial class BackpropNetwork : ComputeModule, ITrainableModel, IA
         int chunk = Math.Max(1, be.PreferredRows * 2 / 5); // 256 rows on the CPU
         int maxWidth = _layers.Max(l => l.OutFeatures);
         // Taken for the call and put back after, so concurrent calls on one network stay safe (one of them allocates).
-        var pw = Interlocked.Exchange(ref _predict, null) is { } kept && kept.Rows >= Math.Min(chunk, n) ? kept : new PredictBuffers(be, chunk, Math.Max(maxWidth, ImageFeatures), _layers.Length);
+        var pw = DeviceWorkspace.Take(ref _predict, kept => kept.Rows >= Math.Min(chunk, n)) ?? new PredictBuffers(be, chunk, Math.Max(maxWidth, ImageFeatures), _layers.Length);
         var prepared = new object?[_layers.Length];
         if (n > pw.Rows)
             for (int l = 0; l < _layers.Length; l++)
                 prepared[l] = pw.Prepared[l] = be.Prepare(true, _layers[l].InFeatures, _layers[l].OutFeatures, Device(_layers[l].Weight.Data), _layers[l].InFeatures, pw.Prepared[l]);
-        var all = be.Stage(images.Data, n * ImageFeatures, ref pw.ImageStaging);
+        var all = pw.StageImages(images.Data, n * ImageFeatures);
         for (int start = 0; start < n; start += pw.Rows)
         {
             int rows = Math.Min(pw.Rows, n - start);
@@ -155,29 +159,43 @@ public sealed partial class BackpropNetwork : ComputeModule, ITrainableModel, IA
             var last = (_layers.Length - 1) % 2 == 0 ? pw.A : pw.B;
             be.Read(last.Slice(0, rows * Classes)).CopyTo(logits.Data.AsSpan(start * Classes, rows * Classes));
         }
-        _predict = pw;
+        DeviceWorkspace.Keep(ref _predict, pw);
         return logits;
     }
 
-    private sealed class PredictBuffers(ComputeBackend be, int rows, int width, int layers)
+    private sealed class PredictBuffers : DeviceWorkspace
     {
-        public int Rows { get; } = rows;
-        public DeviceArray A { get; } = be.Allocate(rows * width);
-        public DeviceArray B { get; } = be.Allocate(rows * width);
-        public object?[] Prepared { get; } = new object?[layers];
-        public DeviceArray? ImageStaging;
+        public PredictBuffers(ComputeBackend be, int rows, int width, int layers) : base(be)
+        {
+            Rows = rows;
+            A = Allocate(rows * width);
+            B = Allocate(rows * width);
+            Prepared = new object?[layers];
+        }
+
+        public int Rows { get; }
+        public DeviceArray A { get; }
+        public DeviceArray B { get; }
+        public object?[] Prepared { get; }
     }
 
-    private sealed class TrainBuffers(ComputeBackend be, int rows, int[] widths)
+    private sealed class TrainBuffers : DeviceWorkspace
     {
-        public int Rows { get; } = rows;
+        public TrainBuffers(ComputeBackend be, int rows, int[] widths) : base(be)
+        {
+            Rows = rows;
+            Acts = widths.Select(w => Allocate(rows * w)).ToArray();
+            Delta = Allocate(rows * widths.Max());
+            DeltaPrev = Allocate(rows * widths.Max());
+            Loss = Allocate(1);
+        }
+
+        public int Rows { get; }
         /// <summary>Every layer's output (Acts[0] unused: the input is staged), kept for the backward pass.</summary>
-        public DeviceArray[] Acts { get; } = widths.Select(w => be.Allocate(rows * w)).ToArray();
-        public DeviceArray Delta { get; } = be.Allocate(rows * widths.Max());
-        public DeviceArray DeltaPrev { get; } = be.Allocate(rows * widths.Max());
-        public DeviceArray Loss { get; } = be.Allocate(1);
-        public DeviceArray? ImageStaging;
-        public DeviceArray? LabelStaging;
+        public DeviceArray[] Acts { get; }
+        public DeviceArray Delta { get; }
+        public DeviceArray DeltaPrev { get; }
+        public DeviceArray Loss { get; }
     }
 
     /// <inheritdoc />
@@ -193,10 +211,14 @@ public sealed partial class BackpropNetwork : ComputeModule, ITrainableModel, IA
         int rows = images.Rows;
         var be = Backend;
         var buffers = new TrainBuffers(be, Math.Max(1, rows), Widths(Config));
-        var result = new Matrix[_layers.Length - 1];
-        Forward(be.Stage(images.Data, rows * ImageFeatures, ref buffers.ImageStaging), rows, l => buffers.Acts[l + 1].Slice(0, rows * _layers[l].OutFeatures), null,
-            (l, z) => { if (l < result.Length) result[l] = new Matrix(rows, _layers[l].OutFeatures, be.Read(z).ToArray()); });
-        return result;
+        try
+        {
+            var result = new Matrix[_layers.Length - 1];
+            Forward(buffers.StageImages(images.Data, rows * ImageFeatures), rows, l => buffers.Acts[l + 1].Slice(0, rows * _layers[l].OutFeatures), null,
+                (l, z) => { if (l < result.Length) result[l] = new Matrix(rows, _layers[l].OutFeatures, be.Read(z).ToArray()); });
+            return result;
+        }
+        finally { buffers.Release(); } // sized for this call's rows: not worth keeping
     }
 
     /// <inheritdoc />
@@ -217,7 +239,7 @@ public sealed partial class BackpropNetwork : ComputeModule, ITrainableModel, IA
         if (labels.Length != rows) throw new ArgumentException($"labels has {labels.Length} entries but images has {rows} rows.", nameof(labels));
         var w = TrainingBuffers(rows);
         var loss = w.Loss.Slice(0, 1);
-        Step(Backend.Stage(images.Data, rows * ImageFeatures, ref w.ImageStaging), labels, loss);
+        Step(w.StageImages(images.Data, rows * ImageFeatures), labels, loss);
         return Backend.Read(loss)[0];
     }
 
@@ -227,7 +249,12 @@ public sealed partial class BackpropNetwork : ComputeModule, ITrainableModel, IA
         Step(images, labels, losses.Slice(0, 1));
     }
 
-    private TrainBuffers TrainingBuffers(int rows) => _train is { } t && t.Rows >= rows ? t : (_train = new TrainBuffers(Backend, rows, Widths(Config)));
+    private TrainBuffers TrainingBuffers(int rows)
+    {
+        if (_train is { } t && t.Rows >= rows) return t;
+        DeviceWorkspace.Free(ref _train);
+        return _train = new TrainBuffers(Backend, rows, Widths(Config));
+    }
 
     /// <summary>The step on a batch on the backend; the loss before the step into <paramref name="lossOut"/>.</summary>
     private void Step(DeviceSpan input, ReadOnlySpan<int> labels, DeviceSpan lossOut)
@@ -246,7 +273,7 @@ public sealed partial class BackpropNetwork : ComputeModule, ITrainableModel, IA
             if (l + 1 < _layers.Length && ActivationObserver is { } observe) observe(new LayerActivation(l, 0, rows, rows, _layers[l].OutFeatures, be.Read(z), []));
         });
         var logits = Act(_layers.Length);
-        be.CrossEntropyLossAndGradient(logits, rows, Classes, be.StageLabels(labels, ref w.LabelStaging), w.Delta.Slice(0, rows * Classes), lossOut);
+        be.CrossEntropyLossAndGradient(logits, rows, Classes, w.StageLabels(labels), w.Delta.Slice(0, rows * Classes), lossOut);
 
         // Backward: δ_L = dL/dlogits; for each layer, dW = δᵀa, db = Σδ, δ_prev = (δW) ⊙ [a > 0].
         var delta = w.Delta;

@@ -152,10 +152,20 @@ public sealed partial class FFClassifierNetwork : ComputeModule, ITrainableModel
     }
 
     /// <inheritdoc />
-    protected override void OnBackendChanged()
+    protected override void OnBackendChanged() => Stack.Backend = Backend;
+
+    /// <inheritdoc />
+    protected override void ReleaseWorkspaces()
     {
-        Stack.Backend = Backend;
-        _train = _predict = null;
+        DeviceWorkspace.Free(ref _train);
+        DeviceWorkspace.Free(ref _predict);
+    }
+
+    /// <inheritdoc />
+    public override void ReleaseDeviceMemory()
+    {
+        base.ReleaseDeviceMemory();
+        Stack.ReleaseDeviceMemory();
     }
 
     /// <inheritdoc />
@@ -169,15 +179,22 @@ public sealed partial class FFClassifierNetwork : ComputeModule, ITrainableModel
     internal override IEnumerable<AdamOptimizer> OptimizersToSync() => [_classifierOptimizer];
 
     /// <summary>Features, logits and their gradient for up to <see cref="Rows"/> images.</summary>
-    private sealed class ClassifierBuffers(ComputeBackend be, int rows, int features, int classes)
+    private sealed class ClassifierBuffers : DeviceWorkspace
     {
-        public int Rows { get; } = rows;
-        public DeviceArray Features { get; } = be.Allocate(rows * features);
-        public DeviceArray Logits { get; } = be.Allocate(rows * classes);
-        public DeviceArray Delta { get; } = be.Allocate(rows * classes);
-        public DeviceArray Loss { get; } = be.Allocate(1);
-        public DeviceArray? ImageStaging;
-        public DeviceArray? LabelStaging;
+        public ClassifierBuffers(ComputeBackend be, int rows, int features, int classes) : base(be)
+        {
+            Rows = rows;
+            Features = Allocate(rows * features);
+            Logits = Allocate(rows * classes);
+            Delta = Allocate(rows * classes);
+            Loss = Allocate(1);
+        }
+
+        public int Rows { get; }
+        public DeviceArray Features { get; }
+        public DeviceArray Logits { get; }
+        public DeviceArray Delta { get; }
+        public DeviceArray Loss { get; }
     }
 
     /// <summary>The classifier's output for the images' features (into the buffers' logits): z = xWᵀ + b, then ReLU when <paramref name="relu"/>.</summary>
@@ -208,13 +225,17 @@ public sealed partial class FFClassifierNetwork : ComputeModule, ITrainableModel
         if (labels.Length != images.Rows) throw new ArgumentException($"labels has {labels.Length} entries but images has {images.Rows} rows.", nameof(labels));
         var b = ClassifierTrainingBuffers(images.Rows);
         var loss = b.Loss.Slice(0, 1);
-        ClassifierStep(Backend.Stage(images.Data, images.Rows * ImageFeatures, ref b.ImageStaging), labels, loss);
+        ClassifierStep(b.StageImages(images.Data, images.Rows * ImageFeatures), labels, loss);
         return Backend.Read(loss)[0];
     }
 
     // Reused buffers: the classifier phase runs many batches and fresh arrays would pile up.
-    private ClassifierBuffers ClassifierTrainingBuffers(int rows) =>
-        _train is { } t && t.Rows >= rows ? t : (_train = new ClassifierBuffers(Backend, rows, Classifier.InFeatures, Classes));
+    private ClassifierBuffers ClassifierTrainingBuffers(int rows)
+    {
+        if (_train is { } t && t.Rows >= rows) return t;
+        DeviceWorkspace.Free(ref _train);
+        return _train = new ClassifierBuffers(Backend, rows, Classifier.InFeatures, Classes);
+    }
 
     /// <summary>The classifier's step on a batch on the backend; the loss before the step into <paramref name="lossOut"/>.</summary>
     private void ClassifierStep(DeviceSpan images, ReadOnlySpan<int> labels, DeviceSpan lossOut)
@@ -228,7 +249,7 @@ public sealed partial class FFClassifierNetwork : ComputeModule, ITrainableModel
         Stack.ConcatenatedActivations(images, rows, b.Features.Slice(0, rows * total));
         var logits = ClassifierLogits(rows, b, relu: false);
         var delta = b.Delta.Slice(0, rows * Classes);
-        be.CrossEntropyLossAndGradient(logits, rows, Classes, be.StageLabels(labels, ref b.LabelStaging), delta, lossOut);
+        be.CrossEntropyLossAndGradient(logits, rows, Classes, b.StageLabels(labels), delta, lossOut);
         var (gw, gb) = (Device(_gradW), Device(_gradB));
         be.Gemm(true, false, Classes, total, rows, delta, Classes, b.Features.Slice(0, rows * total), total, gw, total, accumulate: false);
         be.ColumnSums(delta, rows, Classes, gb);
@@ -249,10 +270,10 @@ public sealed partial class FFClassifierNetwork : ComputeModule, ITrainableModel
         int rows = images.Rows;
         // The buffers are kept between calls (evaluation calls this once per chunk); a call takes
         // them and puts them back, so a concurrent call allocates its own.
-        var b = Interlocked.Exchange(ref _predict, null) is { } kept && kept.Rows >= rows ? kept : new ClassifierBuffers(Backend, Math.Max(1, rows), Classifier.InFeatures, Classes);
+        var b = DeviceWorkspace.Take(ref _predict, kept => kept.Rows >= rows) ?? new ClassifierBuffers(Backend, Math.Max(1, rows), Classifier.InFeatures, Classes);
         var z = new Matrix(rows, Classes);
         Backend.Read(ClassifierForward(images, b, relu: true)).CopyTo(z.Data);
-        _predict = b;
+        DeviceWorkspace.Keep(ref _predict, b);
         return z;
     }
 

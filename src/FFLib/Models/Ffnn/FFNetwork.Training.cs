@@ -28,7 +28,7 @@ public sealed partial class FFNetwork : IDeviceTrainable
         CheckImages(images);
         if (labels.Length != images.Rows) throw new ArgumentException($"labels has {labels.Length} entries but images has {images.Rows} rows.", nameof(labels));
         var w = TrainingWorkspace(images.Rows);
-        var staged = Backend.Stage(images.Data, images.Rows * Config.ImageFeatures, ref w.ImageStaging);
+        var staged = w.StageImages(images.Data, images.Rows * Config.ImageFeatures);
         var losses = w.Losses.Slice(0, _layers.Length);
         Step(staged, labels, negativeControl, losses);
         // The layers' losses come back once per batch here; the Trainer leaves them on a device for several.
@@ -42,8 +42,12 @@ public sealed partial class FFNetwork : IDeviceTrainable
     }
 
     /// <summary>Buffers for batches of up to <paramref name="images"/> images (positive and negative rows), kept across batches.</summary>
-    private FFNetworkWorkspace TrainingWorkspace(int images) =>
-        _train is { } existing && existing.Rows >= 2 * images ? existing : (_train = new FFNetworkWorkspace(Backend, 2 * images, images, Config, _layers, training: true));
+    private FFNetworkWorkspace TrainingWorkspace(int images)
+    {
+        if (_train is { } existing && existing.Rows >= 2 * images) return existing;
+        DeviceWorkspace.Free(ref _train);
+        return _train = new FFNetworkWorkspace(Backend, 2 * images, images, Config, _layers, training: true);
+    }
 
     /// <summary>The step on a batch on the backend (b × pixels); each layer's loss before its step into <paramref name="lossesOut"/>.</summary>
     private void Step(DeviceSpan imagesOnDevice, ReadOnlySpan<int> labels, Matrix negativeControl, DeviceSpan lossesOut)

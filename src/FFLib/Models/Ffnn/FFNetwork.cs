@@ -118,7 +118,12 @@ public sealed partial class FFNetwork : ComputeModule, ITrainableModel, ILabelSc
     public LossDirection ScoreDirection => Config.Loss;
 
     /// <inheritdoc />
-    protected override void OnBackendChanged() => _train = _predict = _features = null;
+    protected override void ReleaseWorkspaces()
+    {
+        DeviceWorkspace.Free(ref _train);
+        DeviceWorkspace.Free(ref _predict);
+        DeviceWorkspace.Free(ref _features);
+    }
 
     /// <inheritdoc />
     internal override IEnumerable<AdamOptimizer> OptimizersToSync() => _optimizers;
@@ -133,8 +138,8 @@ public sealed partial class FFNetwork : ComputeModule, ITrainableModel, ILabelSc
     {
         int rows = images.Rows;
         var w = Take(ref _features, rows, 0);
-        Concatenate(w, Backend.Stage(images.Data, images.Data.Length, ref w.ImageStaging), rows, concat);
-        _features = w;
+        Concatenate(w, w.StageImages(images.Data, images.Data.Length), rows, concat);
+        DeviceWorkspace.Keep(ref _features, w);
     }
 
     /// <summary>As above for images already on the backend (rows × pixels).</summary>
@@ -142,7 +147,7 @@ public sealed partial class FFNetwork : ComputeModule, ITrainableModel, ILabelSc
     {
         var w = Take(ref _features, rows, 0);
         Concatenate(w, images, rows, concat);
-        _features = w;
+        DeviceWorkspace.Keep(ref _features, w);
     }
 
     private void Concatenate(FFNetworkWorkspace w, DeviceSpan images, int rows, DeviceSpan concat)
@@ -167,13 +172,17 @@ public sealed partial class FFNetwork : ComputeModule, ITrainableModel, ILabelSc
         if (label is int c && (uint)c >= (uint)Config.Classes) throw new ArgumentOutOfRangeException(nameof(label), c, $"label must be in [0, {Config.Classes}).");
         int rows = images.Rows, k = Config.Classes;
         var w = new FFNetworkWorkspace(Backend, rows, 0, Config, _layers);
-        var control = new float[rows * k];
-        if (label is int l0) for (int r = 0; r < rows; r++) control[r * k + l0] = 1f;
-        Backend.Write(control, w.Control.Slice(0, rows * k));
-        var result = new Matrix[_layers.Length];
-        Forward(w, Backend.Stage(images.Data, images.Data.Length, ref w.ImageStaging), rows, rows, identity: false, prepared: null,
-            (l, h, width) => result[l] = new Matrix(rows, width, Backend.Read(h).ToArray()));
-        return result;
+        try
+        {
+            var control = new float[rows * k];
+            if (label is int l0) for (int r = 0; r < rows; r++) control[r * k + l0] = 1f;
+            Backend.Write(control, w.Control.Slice(0, rows * k));
+            var result = new Matrix[_layers.Length];
+            Forward(w, w.StageImages(images.Data, images.Data.Length), rows, rows, identity: false, prepared: null,
+                (l, h, width) => result[l] = new Matrix(rows, width, Backend.Read(h).ToArray()));
+            return result;
+        }
+        finally { w.Release(); } // sized for this call's rows: not worth keeping
     }
 
     private static (AdamOptimizer[], float[][], float[][]) CreateOptimizers(FFNetworkConfig config, FFDenseLayer[] layers)
@@ -289,7 +298,7 @@ public sealed partial class FFNetwork : ComputeModule, ITrainableModel, ILabelSc
                     : be.Prepare(true, layer.InFeatures, layer.OutFeatures, weight, layer.InFeatures, prepared[l]);
             }
         }
-        var allImages = be.Stage(images.Data, n * px, ref w.ImageStaging);
+        var allImages = w.StageImages(images.Data, n * px);
         for (int start = 0; start < n; start += chunk)
         {
             int count = Math.Min(chunk, n - start), rows = count * classes;
@@ -306,15 +315,14 @@ public sealed partial class FFNetwork : ComputeModule, ITrainableModel, ILabelSc
                 for (int r = 0; r < rows; r++) scores.Data[(start + r % count) * classes + r / count] += Kernels.Softplus(goodness[r] - Config.Threshold);
             });
         }
-        _predict = w;
+        DeviceWorkspace.Keep(ref _predict, w);
         return scores;
     }
 
     /// <summary>Takes the kept workspace if it is large enough (a concurrent caller finds none and makes its own).</summary>
     private FFNetworkWorkspace Take(ref FFNetworkWorkspace? kept, int rows, int imageRows)
     {
-        var w = Interlocked.Exchange(ref kept, null);
-        return w is not null && w.Rows >= rows && w.ImageRows >= imageRows ? w : new FFNetworkWorkspace(Backend, rows, imageRows, Config, _layers);
+        return DeviceWorkspace.Take(ref kept, w => w.Rows >= rows && w.ImageRows >= imageRows) ?? new FFNetworkWorkspace(Backend, rows, imageRows, Config, _layers);
     }
 
     /// <summary>Predicted class per image: argmin of <see cref="LabelScores"/> under L−, argmax under L+.</summary>

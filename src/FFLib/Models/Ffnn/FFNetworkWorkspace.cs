@@ -8,24 +8,25 @@ namespace FFLib.Models;
 /// negatives, or a prediction chunk's image × label rows), kept between calls so that the loops do
 /// not allocate. <see cref="ImageRows"/> bounds the distinct images (the layer-1 shortcut's product).
 /// </summary>
-internal sealed class FFNetworkWorkspace
+internal sealed class FFNetworkWorkspace : DeviceWorkspace
 {
     public FFNetworkWorkspace(ComputeBackend backend, int rows, int imageRows, FFNetworkConfig config, IReadOnlyList<FFDenseLayer> layers, bool training = false)
+        : base(backend)
     {
         Rows = rows;
         ImageRows = imageRows;
         int maxWidth = Math.Max(config.InputFeatures, layers.Max(l => l.OutFeatures));
         int k = config.Classes, first = layers[0].OutFeatures;
-        X = backend.Allocate(rows * maxWidth);
-        H = backend.Allocate(rows * maxWidth);
-        InvNorm = backend.Allocate(rows).All;
-        MeanSquares = backend.Allocate(rows).All;
-        Coefficient = backend.Allocate(rows).All;
-        Losses = backend.Allocate(layers.Count).All;
-        Control = backend.Allocate(rows * k).All;
+        X = Allocate(rows * maxWidth);
+        H = Allocate(rows * maxWidth);
+        InvNorm = Allocate(rows).All;
+        MeanSquares = Allocate(rows).All;
+        Coefficient = Allocate(rows).All;
+        Losses = Allocate(layers.Count).All;
+        Control = Allocate(rows * k).All;
         HostControl = new float[rows * k];
-        P = backend.Allocate(Math.Max(1, imageRows) * first).All;
-        ControlWeights = backend.Allocate(k * first).All;
+        P = Allocate(Math.Max(1, imageRows) * first).All;
+        ControlWeights = Allocate(k * first).All;
         Prepared = new object?[layers.Count];
         if (training) Active = backend.CreateActiveNeurons(rows, maxWidth);
     }
@@ -59,9 +60,6 @@ internal sealed class FFNetworkWorkspace
 
     /// <summary>Prediction: each layer's weight as prepared by the backend (kept to be refilled by the next call).</summary>
     public object?[] Prepared { get; }
-
-    /// <summary>The images of the call on a device backend (unused on the CPU, which reads them in place).</summary>
-    public DeviceArray? ImageStaging;
 
     /// <summary>Training on a backend that has it: the dead-neuron shortcut's scratch.</summary>
     public ActiveNeurons? Active { get; }

@@ -6,24 +6,24 @@ namespace FFLib.Models;
 /// Everything an FFRNN pass over up to <see cref="Rows"/> state rows needs (training, prediction,
 /// activations), on the network's backend; kept between calls.
 /// </summary>
-internal sealed class FFRecurrentBuffers
+internal sealed class FFRecurrentBuffers : DeviceWorkspace
 {
-    public FFRecurrentBuffers(ComputeBackend be, int rows, FFRecurrentConfig config)
+    public FFRecurrentBuffers(ComputeBackend be, int rows, FFRecurrentConfig config) : base(be)
     {
         Rows = rows;
         var d = config.Dimensions;
-        States = d.Select(w => be.Allocate(rows * w).All).ToArray();
-        Next = d.Select(w => be.Allocate(rows * w).All).ToArray();
-        Normed = d.Select(w => be.Allocate(rows * w).All).ToArray();
+        States = d.Select(w => Allocate(rows * w).All).ToArray();
+        Next = d.Select(w => Allocate(rows * w).All).ToArray();
+        Normed = d.Select(w => Allocate(rows * w).All).ToArray();
         int maxHidden = config.HiddenSizes.Max(), max = d.Max();
-        Pre = be.Allocate(rows * maxHidden).All;
-        MeanSquares = be.Allocate(rows).All;
-        Coefficient = be.Allocate(rows).All;
-        Losses = be.Allocate(config.TrainFrames * config.HiddenSizes.Count).All;
-        SweepPre = be.Allocate(rows * max).All;
-        SweepBelow = be.Allocate(rows * max).All;
-        SweepAbove = be.Allocate(rows * max).All;
-        SweepFresh = be.Allocate(rows * max).All;
+        Pre = Allocate(rows * maxHidden).All;
+        MeanSquares = Allocate(rows).All;
+        Coefficient = Allocate(rows).All;
+        Losses = Allocate(config.TrainFrames * config.HiddenSizes.Count).All;
+        SweepPre = Allocate(rows * max).All;
+        SweepBelow = Allocate(rows * max).All;
+        SweepAbove = Allocate(rows * max).All;
+        SweepFresh = Allocate(rows * max).All;
         Active = be.CreateActiveNeurons(rows, maxHidden);
     }
 
@@ -49,9 +49,6 @@ internal sealed class FFRecurrentBuffers
 
     /// <summary>The dead-neuron shortcut's scratch (training, on a backend that has it).</summary>
     public ActiveNeurons? Active { get; }
-
-    /// <summary>The images of the call on a device backend.</summary>
-    public DeviceArray? ImageStaging;
 
     /// <summary>Layer 1's shared image product (made by the network at first use).</summary>
     public FFRecurrentImageProduct? ImageProduct;

@@ -6,8 +6,9 @@ namespace FFLib.Models;
 /// Layer 1's product of the normalised images with its forward weights, for the rows that share
 /// them: row r of a state matrix holds image (r / divisor) mod modulo.
 /// </summary>
-internal sealed class FFRecurrentImageProduct(FFRecurrentNetwork net, ComputeBackend be)
+internal sealed class FFRecurrentImageProduct(FFRecurrentNetwork net, FFRecurrentBuffers buffers)
 {
+    private readonly ComputeBackend be = buffers.Backend;
     private DeviceArray? _data, _images;
     private int _count, _divisor = 1, _modulo = 1;
 
@@ -15,8 +16,9 @@ internal sealed class FFRecurrentImageProduct(FFRecurrentNetwork net, ComputeBac
     {
         (_count, _divisor, _modulo) = (count, divisor, modulo);
         int w = net.Layers[0].Width, inF = net.Layers[0].ForwardWeight.Cols;
-        if (_data is null || _data.Length < count * w) _data = be.Allocate(count * w);
-        if (_images is null || _images.Length < count * inF) _images = be.Allocate(count * inF);
+        // In the buffers' workspace: freed with it, or when outgrown.
+        buffers.Grow(ref _data, count * w);
+        buffers.Grow(ref _images, count * inF);
         return this;
     }
 

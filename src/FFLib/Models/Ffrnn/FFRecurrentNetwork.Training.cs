@@ -14,7 +14,7 @@ public sealed partial class FFRecurrentNetwork : IDeviceTrainable
         if (labels.Length != images.Rows) throw new ArgumentException($"labels has {labels.Length} entries but images has {images.Rows} rows.", nameof(labels));
         var t = TrainingBuffers(images.Rows);
         var record = t.Losses.Slice(0, Config.TrainFrames * _layers.Length);
-        Step(Backend.Stage(images.Data, images.Rows * ImageFeatures, ref t.ImageStaging), labels, negativeControl, record);
+        Step(t.StageImages(images.Data, images.Rows * ImageFeatures), labels, negativeControl, record);
         // Every layer's loss of every frame comes back once per batch here (the Trainer reads several batches' at once).
         var losses = new float[_layers.Length];
         ((IDeviceTrainable)this).ReduceLosses(phase, Backend.Read(record), losses);
@@ -42,7 +42,12 @@ public sealed partial class FFRecurrentNetwork : IDeviceTrainable
     }
 
     // Buffers are kept across batches: large arrays allocated per batch only pile up.
-    private FFRecurrentBuffers TrainingBuffers(int images) => _train is { } t && t.Rows == 2 * images ? t : (_train = new FFRecurrentBuffers(Backend, 2 * images, Config));
+    private FFRecurrentBuffers TrainingBuffers(int images)
+    {
+        if (_train is { } t && t.Rows == 2 * images) return t;
+        DeviceWorkspace.Free(ref _train);
+        return _train = new FFRecurrentBuffers(Backend, 2 * images, Config);
+    }
 
     /// <summary>The step on a batch on the backend; each frame's loss of each layer into <paramref name="record"/>.</summary>
     private void Step(DeviceSpan images, ReadOnlySpan<int> labels, Matrix negativeControl, DeviceSpan record)
@@ -71,7 +76,7 @@ public sealed partial class FFRecurrentNetwork : IDeviceTrainable
         FillInitialStates(states, b, b, _stateRandom);
         // Both halves hold the same images, so layer 1's image product is computed for b rows and
         // shared; it stays valid until layer 1's forward weights change (docs/performance.md, identity 7).
-        var image = ShareImageProduct ? (t.ImageProduct ??= new FFRecurrentImageProduct(this, be)).Reset(b, divisor: 1, modulo: b) : null;
+        var image = ShareImageProduct ? (t.ImageProduct ??= new FFRecurrentImageProduct(this, t)).Reset(b, divisor: 1, modulo: b) : null;
         Sweep(t, rows, prepared: null, image);
         SweepObserver?.Invoke(states.Select(x => be.Read(x).ToArray()).ToArray());
 

@@ -153,7 +153,11 @@ public sealed partial class FFRecurrentNetwork : ComputeModule, ITrainableModel,
     internal int SparseGradientSteps { get; private set; }
 
     /// <inheritdoc />
-    protected override void OnBackendChanged() => (_train, _predict) = (null, null);
+    protected override void ReleaseWorkspaces()
+    {
+        DeviceWorkspace.Free(ref _train);
+        DeviceWorkspace.Free(ref _predict);
+    }
 
     /// <inheritdoc />
     internal override IEnumerable<AdamOptimizer> OptimizersToSync() => _optimizers;
@@ -176,7 +180,7 @@ public sealed partial class FFRecurrentNetwork : ComputeModule, ITrainableModel,
         int maxRows = Math.Min(chunk, n) * classes;
         // Buffers (and the prepared weights) are kept between calls: evaluation calls this once per
         // chunk of the test set. A call takes them and puts them back, so a concurrent call allocates its own.
-        var t = Interlocked.Exchange(ref _predict, null) is { } kept && kept.Rows >= maxRows ? kept : new FFRecurrentBuffers(be, maxRows, Config);
+        var t = DeviceWorkspace.Take(ref _predict, kept => kept.Rows >= maxRows) ?? new FFRecurrentBuffers(be, maxRows, Config);
         // The weights are fixed during prediction and every one of them is used in the sweep and in
         // each of the K_testhigh frames of every chunk: prepare (pack) them for the products once per call.
         var prepared = PackWeightsForPrediction ? t.Prepare(be, this) : null;
@@ -185,19 +189,20 @@ public sealed partial class FFRecurrentNetwork : ComputeModule, ITrainableModel,
             // Row i·classes + c starts from label c's initial rows: the same for every chunk, laid out once.
             if (t.InitialRows is null || t.InitialRowsCount != maxRows)
             {
+                foreach (var old in t.InitialRows ?? []) t.Free(old);
                 t.InitialRows = new DeviceArray[_layers.Length];
                 for (int l = 0; l < _layers.Length; l++)
                 {
                     int w = _layers[l].Width;
                     var host = new float[maxRows * w];
                     for (int r = 0; r < maxRows; r++) init[r % classes][l].CopyTo(host.AsSpan(r * w));
-                    t.InitialRows[l] = be.Attach(host);
+                    t.InitialRows[l] = t.Attach(host);
                 }
                 t.InitialRowsCount = maxRows;
             }
             var top = new float[maxRows * classes];
             for (int r = 0; r < maxRows; r++) top[r * classes + r % classes] = 1f;
-            var staged = be.Stage(images.Data, n * ImageFeatures, ref t.ImageStaging);
+            var staged = t.StageImages(images.Data, n * ImageFeatures);
             var acc = new double[maxRows];
             for (int start = 0; start < n; start += chunk)
             {
@@ -208,7 +213,7 @@ public sealed partial class FFRecurrentNetwork : ComputeModule, ITrainableModel,
                 for (int l = 0; l < _layers.Length; l++) be.Copy(t.InitialRows[l].Slice(0, rows * _layers[l].Width), states[l + 1].Slice(0, rows * _layers[l].Width));
                 // Row i·classes + c holds image i: layer 1's image product is computed once per chunk
                 // (count rows) and serves the sweep and every frame, the weights being fixed.
-                var image = ShareImageProduct ? (t.ImageProduct ??= new FFRecurrentImageProduct(this, be)).Reset(count, divisor: classes, modulo: count) : null;
+                var image = ShareImageProduct ? (t.ImageProduct ??= new FFRecurrentImageProduct(this, t)).Reset(count, divisor: classes, modulo: count) : null;
                 Array.Clear(acc);
                 RunFrames(t, rows, prepared, image, (frame, l, ms) =>
                 {
@@ -219,7 +224,7 @@ public sealed partial class FFRecurrentNetwork : ComputeModule, ITrainableModel,
                 for (int r = 0; r < rows; r++) scores.Data[start * classes + r] = (float)(acc[r] / (scored * _layers.Length));
             }
         }
-        finally { _predict = t; }
+        finally { DeviceWorkspace.Keep(ref _predict, t); }
         return scores;
     }
 
@@ -293,16 +298,20 @@ public sealed partial class FFRecurrentNetwork : ComputeModule, ITrainableModel,
         int rows = images.Rows;
         var chosen = PredictionInitialRows()[label ?? Classes];
         var t = new FFRecurrentBuffers(be, Math.Max(1, rows), Config);
-        be.Write(images.Data.AsSpan(0, rows * ImageFeatures), t.States[0].Slice(0, rows * ImageFeatures));
-        if (label is int c)
+        try
         {
-            var top = new float[rows * Classes];
-            for (int r = 0; r < rows; r++) top[r * Classes + c] = 1f;
-            be.Write(top, t.States[^1].Slice(0, rows * Classes));
+            be.Write(images.Data.AsSpan(0, rows * ImageFeatures), t.States[0].Slice(0, rows * ImageFeatures));
+            if (label is int c)
+            {
+                var top = new float[rows * Classes];
+                for (int r = 0; r < rows; r++) top[r * Classes + c] = 1f;
+                be.Write(top, t.States[^1].Slice(0, rows * Classes));
+            }
+            for (int l = 0; l < _layers.Length; l++) be.BroadcastRow(chosen[l], t.States[l + 1], rows);
+            RunFrames(t, rows, prepared: null, image: null, visit: null);
+            return Enumerable.Range(1, _layers.Length).Select(i => new Matrix(rows, _layers[i - 1].Width, be.Read(t.States[i].Slice(0, rows * _layers[i - 1].Width)).ToArray())).ToArray();
         }
-        for (int l = 0; l < _layers.Length; l++) be.BroadcastRow(chosen[l], t.States[l + 1], rows);
-        RunFrames(t, rows, prepared: null, image: null, visit: null);
-        return Enumerable.Range(1, _layers.Length).Select(i => new Matrix(rows, _layers[i - 1].Width, be.Read(t.States[i].Slice(0, rows * _layers[i - 1].Width)).ToArray())).ToArray();
+        finally { t.Release(); } // sized for this call's rows: not worth keeping
     }
 
     /// <inheritdoc />
