@@ -6,7 +6,8 @@
 #       .gpu/ (git-ignored; ship it to the GPU machine: `carry: [".gpu"]`).
 #   bash .gpu/run.sh                (there, no .NET needed): prints every figure in one go: the
 #       GPU numerics against the CPU, FFNN epoch and prediction times, determinism, the 60-epoch
-#       paper run, several runs on streams, the CLI's train and eval with --device cuda, and the same-run PyTorch baseline on the same GPU (bench/gpu/ffnn_torch_cuda.py).
+#       paper run, several runs on streams, the CLI's train and eval with --device cuda, and the same-run PyTorch baseline on the same GPU (bench/gpu/ffnn_torch_cuda.py);
+#       last, issue #13's targets judged from those figures (bench/gpu/targets.py).
 #   scripts/gpu-check.sh rehearse  (here): the same program on ILGPU's CPU accelerator, small sizes.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -25,7 +26,7 @@ case "${1:-prepare}" in
     for f in train-images-idx3-ubyte train-labels-idx1-ubyte t10k-images-idx3-ubyte t10k-labels-idx1-ubyte; do
       if [ -f "$mnist/$f" ]; then gzip -c "$mnist/$f" > ".gpu/mnist/$f.gz"; else cp "$mnist/$f.gz" .gpu/mnist/; fi
     done
-    cp bench/gpu/ffnn_torch_cuda.py .gpu/
+    cp bench/gpu/ffnn_torch_cuda.py bench/gpu/targets.py .gpu/
     cat > .gpu/run.sh <<'RUN'
 #!/usr/bin/env bash
 # Runs on the GPU machine from the repository root. Prints everything; the output is the record.
@@ -49,14 +50,16 @@ cuda1=$(ldconfig -p | awk '/libcuda\.so\.1 /{print $NF; exit}')
 export LD_LIBRARY_PATH="$work/lib:${libs}:${LD_LIBRARY_PATH:-}"
 echo "cuBLAS folders: ${libs:-none found}; libcuda: ${cuda1:-not in ldconfig}"
 echo "== FFLib for .NET on the GPU"
-DOTNET_gcServer=0 "$work/app/FFLib.GpuCheck" "$here/mnist" "$@"
+DOTNET_gcServer=0 "$work/app/FFLib.GpuCheck" "$here/mnist" "$@" 2>&1 | tee "$work/check.txt"
 echo "== the CLI on the GPU: train (validation each epoch, run.json, plots), then eval"
 cli="$work/app/FFLib.Cli"
 "$cli" train --device cuda --epochs 3 --data-dir "$here/mnist" --no-download --out "$work/cli-run" 2>&1 | tail -4
 "$cli" eval --device cuda --model "$work/cli-run" --data-dir "$here/mnist" --no-download 2>&1 | tail -2
 ls "$work/cli-run"
 echo "== PyTorch baseline, same GPU, same run"
-python3 "$here/ffnn_torch_cuda.py" "$here/mnist" 2
+python3 "$here/ffnn_torch_cuda.py" "$here/mnist" 2 2>&1 | tee "$work/torch.txt"
+echo "== issue #13's targets, from the figures above"
+python3 "$here/targets.py" "$work/check.txt" "$work/torch.txt"
 RUN
     chmod +x .gpu/run.sh
     du -sh .gpu; ls -la .gpu ;;
