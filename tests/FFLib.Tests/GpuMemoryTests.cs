@@ -21,18 +21,7 @@ public sealed class GpuMemoryTests : IDisposable
 
     public void Dispose() => _gpu.Dispose();
 
-    private static ImageDataset Synthetic(int count, int features = 12)
-    {
-        var r = new FFRandom(5);
-        var px = new byte[count * features];
-        var labels = new byte[count];
-        for (int i = 0; i < count; i++)
-        {
-            labels[i] = (byte)(i % 3);
-            for (int k = 0; k < features; k++) px[i * features + k] = (byte)(k * 3 / features == labels[i] ? 190 + r.NextInt(60) : r.NextInt(50));
-        }
-        return new ImageDataset("synthetic", count, features, 3, px, labels);
-    }
+    private static ImageDataset Synthetic(int count) => GpuPipelineTests.Synthetic(count);
 
     public static TheoryData<string> Architectures => new() { "ffnn", "ffc", "ffrnn", "bpnn" };
 

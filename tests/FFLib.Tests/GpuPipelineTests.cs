@@ -20,7 +20,7 @@ public sealed class GpuPipelineTests : IDisposable
     public void Dispose() => _gpu.Dispose();
 
     /// <summary>Three classes told apart by which third of the pixels is bright; 70 images (batches of 16 leave a short last one).</summary>
-    private static ImageDataset Synthetic(int count = 70, int features = 12)
+    internal static ImageDataset Synthetic(int count = 70, int features = 12)
     {
         var r = new FFRandom(9);
         var px = new byte[count * features];
