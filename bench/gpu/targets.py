@@ -76,9 +76,9 @@ def main(check_path, torch_path):
 
     width = [max(len(str(r[i])) for r in rows + [("figure", "measured", "target", "verdict", "")]) for i in range(4)]
     header = ("figure", "measured", "target", "verdict")
-    print("  ".join(h.ljust(w) for h, w in zip(header, width)))
+    print("  ".join(h.ljust(w) for h, w in zip(header, width)).rstrip())
     for r in rows:
-        print("  ".join(str(v).ljust(w) for v, w in zip(r[:4], width)) + (f"  ({r[4]})" if r[4] else ""))
+        print(("  ".join(str(v).ljust(w) for v, w in zip(r[:4], width)) + (f"  ({r[4]})" if r[4] else "")).rstrip())
     met = sum(r[3] == "met" for r in rows)
     missed = sum(r[3] == "MISSED" for r in rows)
     print(f"targets: {met} met, {missed} missed, {len(rows) - met - missed} not run")
