@@ -6,7 +6,8 @@
 #       .gpu/ (git-ignored; ship it to the GPU machine: `carry: [".gpu"]`).
 #   bash .gpu/run.sh                (there, no .NET needed): prints every figure in one go: the
 #       GPU numerics against the CPU, FFNN epoch and prediction times, determinism, the 60-epoch
-#       paper run, several runs on streams, the CLI's train and eval with --device cuda, and the same-run PyTorch baseline on the same GPU (bench/gpu/ffnn_torch_cuda.py);
+#       paper run, several runs on streams, the CLI's train and eval with --device cuda, the README's
+#       GPU example, and the same-run PyTorch baseline on the same GPU (bench/gpu/ffnn_torch_cuda.py);
 #       last, issue #13's targets judged from those figures (bench/gpu/targets.py).
 #   scripts/gpu-check.sh rehearse  (here): the same program on ILGPU's CPU accelerator, small sizes.
 set -euo pipefail
@@ -22,6 +23,8 @@ case "${1:-prepare}" in
     dotnet publish bench/FFLib.GpuCheck -c Release -r linux-x64 --self-contained true -o .gpu/app --nologo -v quiet -clp:ErrorsOnly
     # The CLI beside it (the same runtime files; its own FFLib.Cli, deps and plotting natives, ~8 MB more).
     dotnet publish src/FFLib.Cli -c Release -r linux-x64 --self-contained true -o .gpu/app --nologo -v quiet -clp:ErrorsOnly
+    # And the README's GPU example (a few files more).
+    dotnet publish examples/Gpu -c Release -r linux-x64 --self-contained true -o .gpu/app --nologo -v quiet -clp:ErrorsOnly
     tar -czf .gpu/app.tar.gz -C .gpu app && rm -rf .gpu/app
     for f in train-images-idx3-ubyte train-labels-idx1-ubyte t10k-images-idx3-ubyte t10k-labels-idx1-ubyte; do
       if [ -f "$mnist/$f" ]; then gzip -c "$mnist/$f" > ".gpu/mnist/$f.gz"; else cp "$mnist/$f.gz" .gpu/mnist/; fi
@@ -56,6 +59,8 @@ cli="$work/app/FFLib.Cli"
 "$cli" train --device cuda --epochs 3 --data-dir "$here/mnist" --no-download --out "$work/cli-run" 2>&1 | tail -4
 "$cli" eval --device cuda --model "$work/cli-run" --data-dir "$here/mnist" --no-download 2>&1 | tail -2
 ls "$work/cli-run"
+echo "== the README's C# example on the GPU (examples/Gpu: 3 epochs of the paper's FFNN, test, save, release)"
+(cd "$work" && FFLIB_DATA="$here" "$work/app/Gpu" 3 2>&1 | tail -4)
 echo "== PyTorch baseline, same GPU, same run"
 python3 "$here/ffnn_torch_cuda.py" "$here/mnist" 2 2>&1 | tee "$work/torch.txt"
 echo "== issue #13's targets, from the figures above"
