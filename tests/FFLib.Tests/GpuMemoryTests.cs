@@ -96,6 +96,24 @@ public sealed class GpuMemoryTests : IDisposable
 
     [Theory]
     [MemberData(nameof(Architectures))]
+    public void PredictingAFewImagesTakesAFewImagesWorthOfMemory(string architecture)
+    {
+        // A GPU's prediction pass is 16,384 rows; a call on 5 images must not allocate for all of them
+        // (at 2000 wide that is ~100 MB per buffer) — and must score as a large buffer would.
+        var images = Synthetic(5).ToMatrix();
+        var model = Create(architecture, new FFRandom(1));
+        var expected = ((IClassifierModel)model).Predict(images); // on the CPU
+        long before = _gpu.MemoryInUse;
+        model.Backend = _gpu;
+        Assert.Equal(expected, ((IClassifierModel)model).Predict(images));
+        long held = _gpu.MemoryInUse - before;
+        Assert.True(held < 64 << 10, $"{architecture}: predicting 5 images holds {held} bytes on the device");
+        model.ReleaseDeviceMemory();
+        Assert.Equal(before, _gpu.MemoryInUse);
+    }
+
+    [Theory]
+    [MemberData(nameof(Architectures))]
     public void AModelReleasedBetweenEpochsTrainsOnToTheSameBits(string architecture)
     {
         var train = Synthetic(70);

@@ -145,7 +145,10 @@ public sealed partial class BackpropNetwork : ComputeModule, ITrainableModel, IA
         int chunk = Math.Max(1, be.PreferredRows * 2 / 5); // 256 rows on the CPU
         int maxWidth = _layers.Max(l => l.OutFeatures);
         // Taken for the call and put back after, so concurrent calls on one network stay safe (one of them allocates).
-        var pw = DeviceWorkspace.Take(ref _predict, kept => kept.Rows >= Math.Min(chunk, n)) ?? new PredictBuffers(be, chunk, Math.Max(maxWidth, ImageFeatures), _layers.Length);
+        // Sized for this call when it needs less than a chunk; passes are pw.Rows long, which is
+        // either the chunk or at least n (one pass), so the rows of each product do not depend on history.
+        int needed = Math.Min(chunk, n);
+        var pw = DeviceWorkspace.Take(ref _predict, kept => kept.Rows >= needed) ?? new PredictBuffers(be, Math.Max(1, needed), Math.Max(maxWidth, ImageFeatures), _layers.Length);
         var prepared = new object?[_layers.Length];
         if (n > pw.Rows)
             for (int l = 0; l < _layers.Length; l++)

@@ -282,7 +282,10 @@ public sealed partial class FFNetwork : ComputeModule, ITrainableModel, ILabelSc
         int chunk = Math.Max(1, be.PreferredRows / classes);
         // Buffers are kept between calls (evaluation calls this once per chunk of the test set):
         // fresh large arrays each time only pile up on the large-object heap.
-        var w = Take(ref _predict, chunk * classes, chunk);
+        // Sized for this call when it needs less than a chunk (a GPU's chunk is 16,384 rows: ~100 MB
+        // at 2000 wide); a call of n ≤ chunk images is one pass either way, so the bits are the same.
+        int needed = Math.Min(chunk, n);
+        var w = Take(ref _predict, needed * classes, needed);
         // Over several chunks, each weight matrix is prepared (packed) for the product once, not once per chunk.
         // (One chunk: nothing to share, no preparation.) The preparations are refilled in place each call.
         object?[]? prepared = null;
