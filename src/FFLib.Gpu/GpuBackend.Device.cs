@@ -62,7 +62,9 @@ public sealed partial class GpuBackend
     public override string Precision => _precision == GpuPrecision.Tf32 ? "tf32" : "fp32";
 
     /// <summary>The accelerator's name, memory and cuBLAS library, for logs and run records.</summary>
-    public override string Description => $"{_accelerator.Name}, {_accelerator.MemorySize / (1L << 20)} MiB" + (_blas is null ? "" : $", {_blas.LibraryName}");
+    public override string Description => _accelerator.AcceleratorType == AcceleratorType.CPU
+        ? $"{_accelerator.Name} (ILGPU's CPU accelerator: the GPU kernels without a GPU)" // its "memory size" is long.MaxValue
+        : $"{_accelerator.Name}, {_accelerator.MemorySize / (1L << 20)} MiB" + (_blas is null ? "" : $", {_blas.LibraryName}");
 
     /// <summary>
     /// The backend on CUDA device <paramref name="device"/>, its products in <paramref name="precision"/>
