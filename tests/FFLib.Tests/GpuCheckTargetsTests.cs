@@ -9,17 +9,10 @@ namespace FFLib.Tests;
 /// </summary>
 public sealed class GpuCheckTargetsTests
 {
-    private static string RepoRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "FFLib.slnx"))) return dir.FullName;
-        throw new InvalidOperationException("FFLib.slnx not found above the test binaries.");
-    }
-
     private static string[] Targets(string check, string torch)
     {
         var psi = new ProcessStartInfo("python3") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in new[] { Path.Combine(RepoRoot(), "bench", "gpu", "targets.py"), check, torch }) psi.ArgumentList.Add(a);
+        foreach (var a in new[] { Path.Combine(TestUtil.RepoRoot(), "bench", "gpu", "targets.py"), check, torch }) psi.ArgumentList.Add(a);
         using var p = Process.Start(psi)!;
         var err = p.StandardError.ReadToEndAsync();
         string output = p.StandardOutput.ReadToEnd();

@@ -6,17 +6,10 @@ namespace FFLib.Tests;
 /// <summary>The README's C# is real code: every ```csharp block is, verbatim, a file under examples/ (which the solution builds and CI runs).</summary>
 public sealed class ReadmeTests
 {
-    private static string RepoRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "FFLib.slnx"))) return dir.FullName;
-        throw new InvalidOperationException("FFLib.slnx not found above the test binaries.");
-    }
-
     [Fact]
     public void EveryCSharpBlockIsAnExampleFile()
     {
-        string root = RepoRoot();
+        string root = TestUtil.RepoRoot();
         // The README and the packages' PACKAGE.md.
         string readme = File.ReadAllText(Path.Combine(root, "README.md")).ReplaceLineEndings("\n") + "\n" + File.ReadAllText(Path.Combine(root, "PACKAGE.md")).ReplaceLineEndings("\n");
         var blocks = Regex.Matches(readme, "```csharp\n(.*?)```", RegexOptions.Singleline).Select(m => m.Groups[1].Value.TrimEnd()).ToArray();

@@ -5,6 +5,14 @@ namespace FFLib.Tests;
 
 internal static class TestUtil
 {
+    /// <summary>The repository's root: the folder above the test binaries that holds FFLib.slnx.</summary>
+    public static string RepoRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+            if (File.Exists(Path.Combine(dir.FullName, "FFLib.slnx"))) return dir.FullName;
+        throw new InvalidOperationException("FFLib.slnx not found above the test binaries.");
+    }
+
     /// <summary>A rows × cols matrix of uniform [0, 1) values drawn from <paramref name="r"/> in row-major order.</summary>
     public static Compute.Matrix RandomMatrix(int rows, int cols, Compute.FFRandom r)
     {
