@@ -177,6 +177,9 @@ try
         if (outcome.Written.Count != runs.Count) Console.WriteLine($"streams: {name} wrote {outcome.Written.Count} of {runs.Count} records");
         return watch.Elapsed.TotalSeconds;
     }
+    // A baseline: the earlier parts' models (out of scope, never released by this program) collected.
+    GC.Collect();
+    GC.WaitForPendingFinalizers();
     string before = GpuMemoryUsed();
     long heldBefore = gpu.MemoryInUse;
     double one = Sweep([gpu], "one");
@@ -190,7 +193,7 @@ try
     GC.Collect();
     GC.WaitForPendingFinalizers();
     Console.WriteLine($"streams: GPU memory in use (nvidia-smi) before the {2 * runs.Count} runs {before}, after them {after}, after a full collection {GpuMemoryUsed()}; " +
-        $"held by the backend's arrays: {heldBefore >> 20} MiB before, {heldAfterOne >> 20} MiB after the one-stream sweep, {heldAfter >> 20} MiB after the four-stream one, {gpu.MemoryInUse >> 20} MiB after the collection");
+        $"held by the backend's arrays: {heldBefore / 1e6:F2} MB before, {heldAfterOne / 1e6:F2} MB after the one-stream sweep, {heldAfter / 1e6:F2} MB after the four-stream one, {gpu.MemoryInUse / 1e6:F2} MB after the collection");
     var same = runs.Select(FFLib.Experiments.SweepRunner.RunId).All(id =>
         FFLib.Experiments.SweepResults.TryRead(Path.Combine(root, "one", "runs", id + ".json")).Record?.TestAccuracy ==
         FFLib.Experiments.SweepResults.TryRead(Path.Combine(root, "four", "runs", id + ".json")).Record?.TestAccuracy);
