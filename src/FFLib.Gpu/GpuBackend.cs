@@ -271,13 +271,6 @@ public sealed partial class GpuBackend : ComputeBackend, IDisposable
 
     private DeviceArray? _terms;
 
-    /// <summary>The backend's own scratch, replaced (and the old one freed) when a call needs more.</summary>
-    private void Grow([System.Diagnostics.CodeAnalysis.NotNull] ref DeviceArray? scratch, int length)
-    {
-        if (scratch is not null && scratch.Length >= length) return;
-        scratch?.Release();
-        scratch = Allocate(length);
-    }
 
     internal override void TransposeColumns(DeviceSpan w, int rows, int ld, int first, int count, DeviceSpan dst) => K.TransposeColumns(_stream, count * rows, V(w), rows, ld, first, V(dst));
 

@@ -62,12 +62,12 @@ public abstract class ComputeBackend
         return span;
     }
 
-    /// <summary>A staging array of at least <paramref name="length"/> floats: kept when large enough, else replaced and the old one freed.</summary>
-    private void Grow([System.Diagnostics.CodeAnalysis.NotNull] ref DeviceArray? staging, int length)
+    /// <summary>Makes <paramref name="array"/> (staging or scratch on this backend) hold at least <paramref name="length"/> floats: kept when large enough, else replaced and the old one freed.</summary>
+    internal void Grow([System.Diagnostics.CodeAnalysis.NotNull] ref DeviceArray? array, int length)
     {
-        if (staging is not null && staging.Length >= length) return;
-        staging?.Release();
-        staging = Allocate(length);
+        if (array is not null && array.Length >= length) return;
+        array?.Release();
+        array = Allocate(length);
     }
 
     /// <summary>Class labels as floats on this backend (for <see cref="CrossEntropyLossAndGradient"/>), in <paramref name="staging"/>, grown as needed.</summary>

@@ -210,7 +210,7 @@ public static partial class SweepRunner
                 : TrainingRun.Execute(run with { OutputDirectory = keepFiles ? work : null, CheckpointEvery = options.CheckpointEvery, CheckpointMinutes = options.CheckpointMinutes }, cancellationToken: stop.Token, checkpointWhenCancelled: SaveOnStop);
             var report = ModelAnalysis.Analyze(result.Model);
             // Done with the model: on a GPU, its memory goes now (a long sweep must not wait for the collector).
-            if (result.Model is Modules.ComputeModule trained) trained.ReleaseDeviceMemory();
+            if (result.Model is Modules.ComputeModule trained) trained.DiscardDeviceMemory();
             record = Make(id, run, "completed", null, result.TestAccuracy, report.Parameters, sw.Elapsed.TotalSeconds)
                 with { SparsityOverTraining = result.SparsitySamples, Worker = worker.Name, ResumedFromEpoch = resumeFrom?.Epochs };
         }

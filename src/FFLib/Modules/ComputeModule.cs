@@ -37,13 +37,22 @@ public abstract class ComputeModule : Module
     /// Copies the model's state back into its host arrays, then frees everything its backend holds
     /// for it — the copies of its parameters, optimiser moments and gradients, and its workspaces —
     /// at once rather than when the .NET collector, which does not see device memory, gets to them.
-    /// The model stays usable: its next call copies what it needs again. A sweep calls this after
-    /// every run; call it when a model trained on a GPU is done with (on the CPU only the cached
-    /// workspaces are dropped). Not while another call is using the model.
+    /// The model stays usable: its next call copies what it needs again. Call it when a model
+    /// trained on a GPU is done with (a sweep frees each run's model this way); on the CPU only the
+    /// cached workspaces are dropped. Not while another call is using the model.
     /// </summary>
-    public virtual void ReleaseDeviceMemory()
+    public void ReleaseDeviceMemory() => FreeDeviceMemory(keepState: true);
+
+    /// <summary>
+    /// As <see cref="ReleaseDeviceMemory"/> without copying anything back: for a model nobody uses
+    /// again (a finished sweep run, a failed run), whose host arrays may be left stale.
+    /// </summary>
+    internal void DiscardDeviceMemory() => FreeDeviceMemory(keepState: false);
+
+    /// <summary>Frees what the backend holds for the model, first copying its state to the host when <paramref name="keepState"/>; a model made of other modules frees theirs too.</summary>
+    private protected virtual void FreeDeviceMemory(bool keepState)
     {
-        SynchronizeToHost();
+        if (keepState) SynchronizeToHost();
         foreach (var (_, device) in _device) device.Release();
         _device = [];
         foreach (var o in OptimizersToSync()) o.ReleaseDevice();

@@ -114,11 +114,7 @@ internal sealed class BatchFeed
         _lossCount = _model.LossNames(phase).Count;
         if (_device is null) return;
         _recordLength = _device.LossRecordLength(phase);
-        if (_window is null || _window.Length < _interval * _recordLength)
-        {
-            _window?.Release(); // a phase with longer loss records (nothing is pending)
-            _window = _backend!.Allocate(_interval * _recordLength);
-        }
+        _backend!.Grow(ref _window, _interval * _recordLength); // a phase may have longer loss records (nothing is pending)
         if (Resident)
         {
             var asFloats = new float[order.Length];

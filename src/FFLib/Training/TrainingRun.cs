@@ -155,8 +155,8 @@ public static class TrainingRun
         catch when (model is Modules.ComputeModule { Backend: var b } m && b != ComputeBackend.Cpu)
         {
             // The caller never sees a model whose run failed (diverged, stopped, a full disk): its
-            // device memory goes now, not whenever a collection runs.
-            try { m.ReleaseDeviceMemory(); }
+            // device memory goes now, not whenever a collection runs, and nothing is copied back.
+            try { m.DiscardDeviceMemory(); }
             catch (Exception) { } // a GPU that failed keeps failing; the first error is the one to report
             throw;
         }

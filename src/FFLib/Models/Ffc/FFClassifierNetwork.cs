@@ -161,11 +161,11 @@ public sealed partial class FFClassifierNetwork : ComputeModule, ITrainableModel
         DeviceWorkspace.Free(ref _predict);
     }
 
-    /// <inheritdoc />
-    public override void ReleaseDeviceMemory()
+    private protected override void FreeDeviceMemory(bool keepState)
     {
-        base.ReleaseDeviceMemory();
-        Stack.ReleaseDeviceMemory();
+        base.FreeDeviceMemory(keepState);
+        if (keepState) Stack.ReleaseDeviceMemory();
+        else Stack.DiscardDeviceMemory();
     }
 
     /// <inheritdoc />
