@@ -10,14 +10,13 @@ internal static class AnalyzeCommand
 {
     public static Command Create()
     {
-        var modelPath = new Option<string>("--model", "-m") { Description = "Path to a model.safetensors.", Required = true };
+        var modelPath = new Option<string>("--model", "-m") { Description = "A model file (model.safetensors) or a run folder written by fflib train.", Required = true };
         var json = new Option<bool>("--json") { Description = "Print the report as JSON instead of a table." };
         var outPath = new Option<string?>("--out", "-o") { Description = "Where to write analysis.json (default: beside the model)." };
         var cmd = new Command("analyze", "Report every layer's weight sparsity (L1/L2 negative entropy, Hoyer, Gini) and weight/bias statistics.") { modelPath, json, outPath };
         cmd.SetAction(pr => Cli.Run(() =>
         {
-            string path = pr.GetValue(modelPath)!;
-            var loaded = ModelCheckpoint.Load(path);
+            var (path, loaded) = Cli.LoadModel(pr.GetValue(modelPath)!);
             var report = ModelAnalysis.Analyze(loaded.Model);
             string target = pr.GetValue(outPath) ?? Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!, "analysis.json");
             AtomicFile.WriteAllText(target, report.ToJsonString() + "\n");

@@ -15,6 +15,9 @@ internal static class Cli
     /// <summary>Exit code: the GPU failed during work (out of memory, a driver or cuBLAS error).</summary>
     public const int GpuFailed = 7;
 
+    /// <summary>Exit code: the machine's memory cannot hold what was asked for.</summary>
+    public const int OutOfMemory = 8;
+
     /// <summary>Runs a command body, turning expected failures into one clear message and an exit code.</summary>
     public static int Run(Func<int> body)
     {
@@ -32,6 +35,11 @@ internal static class Cli
         catch (IOException e) { return Fail(e.Message, 5); }
         catch (UnauthorizedAccessException e) { return Fail(e.Message, 5); }
         catch (Gpu.GpuFailureException e) { return Fail(e.Message, GpuFailed); }
+        catch (OutOfMemoryException)
+        {
+            // The arrays are sized by the options: a model or batch too large for this machine's memory.
+            return Fail($"not enough memory for this request ({GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / (1 << 20):N0} MiB available to this process); use smaller --layers or --batch-size.", OutOfMemory);
+        }
         catch (ILGPU.Runtime.Cuda.CudaException e) { return Fail($"the GPU failed: {e.Message}", GpuFailed); }
     }
 
@@ -83,6 +91,42 @@ internal static class Cli
         if (backend is not Gpu.GpuBackend gpu)
             throw new UsageException($"--streams {streams} needs --device cuda; on --device {deviceName}, start several sweep processes on the same results folder instead (they share the runs).");
         return [gpu, .. Enumerable.Range(1, streams - 1).Select(_ => gpu.CreateStream())];
+    }
+
+    /// <summary>
+    /// The output folder of a command that writes several files: --out as given (locked for this
+    /// process; refused when it already holds one of <paramref name="ownFiles"/>, unless --overwrite),
+    /// or a new folder runs/TIME-<paramref name="defaultName"/> of its own. Dispose the lock when done.
+    /// </summary>
+    public static (string Folder, IO.FolderLock Lock) ClaimOutput(string? chosen, string defaultName, bool overwrite, params string[] ownFiles)
+    {
+        if (chosen is null) return RunFolders.ClaimNew("runs", defaultName);
+        if (File.Exists(chosen)) throw new UsageException($"--out {chosen} is a file; this command writes {string.Join(", ", ownFiles)} into a folder.");
+        var held = IO.FolderLock.Acquire(chosen);
+        if (!overwrite && ownFiles.FirstOrDefault(f => File.Exists(Path.Combine(chosen, f))) is string existing)
+        {
+            held.Dispose();
+            throw new UsageException($"--out {chosen} already holds {existing}; pass --overwrite to replace it, or choose another folder.");
+        }
+        return (chosen, held);
+    }
+
+    /// <summary>Refuses to replace an existing file at <paramref name="path"/> (named by --out) unless --overwrite.</summary>
+    public static void RefuseOverwrite(string path, bool overwrite)
+    {
+        if (Directory.Exists(path)) throw new UsageException($"--out {path} is a folder; this command writes one file, e.g. --out {Path.Combine(path, "out")}{Path.GetExtension(path)}.");
+        if (File.Exists(path) && !overwrite) throw new UsageException($"--out {path} already exists; pass --overwrite to replace it, or choose another name.");
+    }
+
+    /// <summary>The --overwrite option of commands that write files.</summary>
+    public static System.CommandLine.Option<bool> OverwriteOption() =>
+        new("--overwrite") { Description = "Replace the files an earlier run of this command wrote at --out." };
+
+    /// <summary>Loads the model a --model names (a model file or a run folder); the path read comes back with it.</summary>
+    public static (string Path, IO.ModelCheckpoint.Loaded Loaded) LoadModel(string option)
+    {
+        string path = ModelFile(option);
+        return (path, IO.ModelCheckpoint.Load(path));
     }
 
     /// <summary>The model file a --model names: the file itself, or a run folder's model.safetensors.</summary>

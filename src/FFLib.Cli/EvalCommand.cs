@@ -14,11 +14,11 @@ internal static class EvalCommand
 {
     public static Command Create()
     {
-        var modelPath = new Option<string>("--model", "-m") { Description = "Path to a model.safetensors written by fflib train.", Required = true };
+        var modelPath = new Option<string>("--model", "-m") { Description = "A model file (model.safetensors) or a run folder written by fflib train.", Required = true };
         var dataset = new Option<string?>("--dataset") { Description = "Dataset (default: the one the model was trained on)." };
         var testLimit = new Option<int?>("--test-limit") { Description = "Evaluate on only the first N test images." };
         var json = new Option<bool>("--json") { Description = "Print the result as JSON on stdout." };
-        var threads = new Option<int>("--threads") { Description = "Compute threads (default: all cores).", DefaultValueFactory = _ => Environment.ProcessorCount };
+        var threads = new Option<int>("--threads") { Description = "Compute threads (default: this machine's core count).", DefaultValueFactory = _ => Environment.ProcessorCount };
         var dataDir = new Option<string?>("--data-dir") { Description = "Folder holding the dataset's files (IDX, raw or .gz)." };
         var noDownload = new Option<bool>("--no-download") { Description = "Never download; fail if no local copy is found." };
         var device = Cli.DeviceOption();
@@ -33,10 +33,10 @@ internal static class EvalCommand
             var backend = Cli.OpenDevice(pr.GetValue(device)!, pr.GetValue(precision)!);
             var loaded = ModelCheckpoint.Load(path);
             if (loaded.Model is Modules.ComputeModule computing) computing.Backend = backend;
-            string? dsName = pr.GetValue(dataset) ?? loaded.Training["dataset"]?.GetValue<string>();
+            string? dsName = pr.GetValue(dataset) ?? loaded.Dataset;
             if (dsName is null) throw new UsageException($"{path} does not record its dataset; pass --dataset.");
             var kind = Cli.ParseDataset(dsName);
-            if (loaded.Training["dataset"]?.GetValue<string>() is string trainedOn && Cli.ParseDataset(trainedOn) != kind)
+            if (loaded.Dataset is string trainedOn && Cli.ParseDataset(trainedOn) != kind)
                 Console.Error.WriteLine($"warning: {path} was trained on {trainedOn}; evaluating it on {DatasetCatalog.IdOf(kind)}.");
             int? limit = pr.GetValue(testLimit);
             if (limit is < 1) throw new UsageException("--test-limit must be at least 1.");

@@ -13,7 +13,8 @@ internal static class ExportCommand
         var format = new Option<string>("--format") { Description = "onnx (a .onnx file) or c (a folder with model.h and model.c).", Required = true };
         var output = new Option<string>("--out") { Description = "The .onnx file, or the folder for the C files.", Required = true };
         var int8 = new Option<bool>("--int8") { Description = "int8 weights with one float scale per row (the default for an int8 model file)." };
-        var cmd = new Command("export", "Export a trained model's prediction: ONNX (any ONNX runtime) or dependency-free C99 (microcontrollers).") { model, format, output, int8 };
+        var overwrite = Cli.OverwriteOption();
+        var cmd = new Command("export", "Export a trained model's prediction: ONNX (any ONNX runtime) or dependency-free C99 (microcontrollers).") { model, format, output, int8, overwrite };
         cmd.SetAction(pr => Cli.Run(() =>
         {
             string path = Cli.ModelFile(pr.GetValue(model)!);
@@ -22,7 +23,12 @@ internal static class ExportCommand
             string outPath = pr.GetValue(output)!;
             if (fmt == "onnx" && Directory.Exists(outPath)) throw new UsageException($"--out {outPath} is a folder; the ONNX export is one file, e.g. --out {Path.Combine(outPath, "model.onnx")}.");
             if (fmt == "c" && File.Exists(outPath)) throw new UsageException($"--out {outPath} is a file; the C export writes model.h and model.c into a folder.");
+            // Nothing that is already there is replaced without --overwrite (an unrelated file given as --out by mistake least of all).
+            if (fmt == "onnx") Cli.RefuseOverwrite(outPath, pr.GetValue(overwrite));
+            else if (!pr.GetValue(overwrite) && new[] { "model.h", "model.c" }.FirstOrDefault(f => File.Exists(Path.Combine(outPath, f)) || Directory.Exists(Path.Combine(outPath, f))) is string there)
+                throw new UsageException($"--out {outPath} already holds {there}; pass --overwrite to replace model.h and model.c, or choose another folder.");
             var loaded = ModelCheckpoint.Load(path);
+            ModelCheckpoint.RequireFinite(loaded.Model, path);
             bool quantized = pr.GetValue(int8) || (loaded.Metadata.TryGetValue("quantization", out var q) && q == ModelCheckpoint.Int8PerRow);
             var options = new ExportOptions { Int8 = quantized };
             try

@@ -18,6 +18,7 @@ internal sealed class ProgressDisplay : IProgress<TrainingProgress>, IRunPhaseOb
     private volatile string _status = "starting";
     private double _fraction;
     private DateTime _lastPlain = DateTime.MinValue;
+    private (long Seen, TimeSpan Elapsed, double Done)? _first;
 
     /// <param name="classifierLater">FFNN+C: the classifier is trained in the second half, so validation during the FF phase says so.</param>
     public ProgressDisplay(bool classifierLater = false)
@@ -37,10 +38,16 @@ internal sealed class ProgressDisplay : IProgress<TrainingProgress>, IRunPhaseOb
 
     public void Report(TrainingProgress p)
     {
-        double sps = p.Elapsed.TotalSeconds > 0 ? p.SamplesSeen / p.Elapsed.TotalSeconds : 0;
         double doneFraction = ((p.Epoch - 1) + (double)p.Batch / p.Batches) / p.Epochs;
-        var eta = doneFraction > 0 ? TimeSpan.FromSeconds(p.Elapsed.TotalSeconds * (1 - doneFraction) / doneFraction) : TimeSpan.Zero;
-        _status = $"epoch {p.Epoch}/{p.Epochs} batch {p.Batch}/{p.Batches} loss {p.Loss:F4} {sps:F0} samples/s ETA {eta:hh\\:mm\\:ss}";
+        // Speed and ETA count from the first report of this process: a resumed run's earlier samples
+        // were not trained in this process's time (they would inflate the speed many times over).
+        _first ??= (p.SamplesSeen, p.Elapsed, doneFraction);
+        var (seen0, elapsed0, done0) = _first.Value;
+        double seconds = (p.Elapsed - elapsed0).TotalSeconds;
+        string speed = seconds > 0 && doneFraction > done0
+            ? $"{(p.SamplesSeen - seen0) / seconds:F0} samples/s ETA {TimeSpan.FromSeconds(seconds * (1 - doneFraction) / (doneFraction - done0)):hh\\:mm\\:ss}"
+            : "measuring speed";
+        _status = $"epoch {p.Epoch}/{p.Epochs} batch {p.Batch}/{p.Batches} loss {p.Loss:F4} {speed}";
         Volatile.Write(ref _fraction, doneFraction);
         if (!_interactive && (DateTime.UtcNow - _lastPlain).TotalSeconds >= 10)
         {

@@ -13,7 +13,7 @@ internal static class PruneCommand
 {
     public static Command Create()
     {
-        var modelPath = new Option<string>("--model", "-m") { Description = "Path to a model.safetensors.", Required = true };
+        var modelPath = new Option<string>("--model", "-m") { Description = "A model file (model.safetensors) or a run folder written by fflib train.", Required = true };
         var keep = new Option<string>("--keep") { Description = "Kept neurons per hidden layer, comma-separated.", DefaultValueFactory = _ => "2000,1500,1024,512,256,128,64,32,16,8,4,2" };
         var method = new Option<string>("--method") { Description = "random (the paper), activation, activation-minus-negative, weight-norm, or magnitude (unstructured: keep t/width of each matrix's largest weights).", DefaultValueFactory = _ => "random" };
         var seeds = new Option<int>("--seeds") { Description = "Random permutations per kept count (random method).", DefaultValueFactory = _ => 10 };
@@ -23,7 +23,8 @@ internal static class PruneCommand
         var finetuneLr = new Option<float?>("--finetune-lr") { Description = "Learning rate for fine-tuning (default: the model's own; a fresh Adam at 0.02 moves every weight by ±0.02 in its first steps)." };
         var trainLimit = new Option<int?>("--train-limit") { Description = "Fine-tune / rank on only the first N training images." };
         var noInt8 = new Option<bool>("--no-int8") { Description = "Skip the int8-quantised variant." };
-        var outDir = new Option<string>("--out", "-o") { Description = "Output folder (prune.csv, prune.png; pruned models in models/ with --save-models).", DefaultValueFactory = _ => "runs/prune" };
+        var outDir = new Option<string?>("--out", "-o") { Description = "Output folder (prune.csv, prune.png; pruned models in models/ with --save-models); default: a new runs/TIME-prune-MODEL." };
+        var overwrite = Cli.OverwriteOption();
         var saveModels = new Option<bool>("--save-models") { Description = "Keep every pruned model file in models/ (they are written to measure their sizes, then deleted)." };
         var threads = new Option<int>("--threads") { Description = "Compute threads.", DefaultValueFactory = _ => Environment.ProcessorCount };
         var dataDir = new Option<string?>("--data-dir") { Description = "Folder holding the dataset's files." };
@@ -33,7 +34,7 @@ internal static class PruneCommand
         var flash = new Option<string?>("--flash") { Description = "A flash size (e.g. 256K, 1M): also show, per kept count, the flash the exported int8 C needs, and the largest kept count that fits." };
         var cmd = new Command("prune", "Prune a saved model at several kept counts and seeds; write prune.csv (sizes, compression ratios, accuracies) and an accuracy-vs-compression plot.")
         {
-            modelPath, keep, method, seeds, dataset, testLimit, finetune, finetuneLr, trainLimit, noInt8, outDir, saveModels, threads, dataDir, noDownload, device, precision, flash,
+            modelPath, keep, method, seeds, dataset, testLimit, finetune, finetuneLr, trainLimit, noInt8, outDir, overwrite, saveModels, threads, dataDir, noDownload, device, precision, flash,
         };
         cmd.SetAction(pr => Cli.Run(() =>
         {
@@ -42,6 +43,7 @@ internal static class PruneCommand
             Compute.ComputeSettings.Threads = nThreads;
             string path = Cli.ModelFile(pr.GetValue(modelPath)!);
             var loaded = ModelCheckpoint.Load(path);
+            ModelCheckpoint.RequireFinite(loaded.Model, path);
             var keeps = TrainCommand.ParseLayers(pr.GetValue(keep)!, "--keep");
             long? flashBudget = pr.GetValue(flash) is string fb ? ParseSize(fb, "--flash") : null;
             if (flashBudget is not null && loaded.Model is not (INeuronPrunable and FFLib.Export.IInferenceExportable))
@@ -65,13 +67,14 @@ internal static class PruneCommand
                 FinetuneEpochs = pr.GetValue(finetune) is var f && f >= 0 ? f : throw new UsageException("--finetune-epochs must be non-negative."),
                 FinetuneLearningRate = pr.GetValue(finetuneLr) is float fl ? (fl > 0 ? fl : throw new UsageException("--finetune-lr must be positive.")) : null,
             };
-            string? dsName = pr.GetValue(dataset) ?? loaded.Training["dataset"]?.GetValue<string>();
+            string? dsName = pr.GetValue(dataset) ?? loaded.Dataset;
             if (dsName is null) throw new UsageException($"{path} does not record its dataset; pass --dataset.");
             var data = DatasetLoader.Load(Cli.ParseDataset(dsName), Cli.DataOptions(pr.GetValue(dataDir), pr.GetValue(noDownload)));
             var test = pr.GetValue(testLimit) is int tl ? data.Test.Take(tl) : data.Test;
             var train = pr.GetValue(trainLimit) is int trl ? data.Train.Take(trl) : data.Train;
-            string dir = pr.GetValue(outDir)!;
             string arch = ModelCheckpoint.ArchitectureId(loaded.Architecture);
+            var (dir, hold) = Cli.ClaimOutput(pr.GetValue(outDir), $"prune-{arch}", pr.GetValue(overwrite), "prune.csv", "prune.png");
+            using var held = hold;
             Console.Error.WriteLine($"fflib prune: {arch} {string.Join("×", NeuronPruning.HiddenWidths(loaded.Model))}, method {m}, keep {string.Join(",", keeps)}, {(m == "random" ? options.Seeds : 1)} seed(s), {test.Count} test images");
             var records = PruneExperiment.Run(loaded.Model, path, test, options, Path.Combine(dir, "models"), train, options.FinetuneEpochs > 0 ? train : null,
                 r => Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
@@ -97,7 +100,8 @@ internal static class PruneCommand
         var models = new Option<string>("--models") { Description = "Comma-separated prune.csv files (or folders holding one).", Required = true };
         var outPath = new Option<string>("--out", "-o") { Description = "Output PNG.", DefaultValueFactory = _ => "runs/prune-compare.png" };
         var title = new Option<string>("--title") { Description = "Plot title.", DefaultValueFactory = _ => "Prunability: accuracy vs compression" };
-        var cmd = new Command("prune-compare", "Overlay the prunability curves of several prune.csv files in one plot (Figure 19).") { models, outPath, title };
+        var overwrite = Cli.OverwriteOption();
+        var cmd = new Command("prune-compare", "Overlay the prunability curves of several prune.csv files in one plot (Figure 19).") { models, outPath, title, overwrite };
         cmd.SetAction(pr => Cli.Run(() =>
         {
             var series = new List<(string, IReadOnlyList<PruneRecord>)>();
@@ -109,6 +113,7 @@ internal static class PruneCommand
                 series.Add(($"{records[0].Architecture} ({records[0].Method})", records));
             }
             string png = pr.GetValue(outPath)!;
+            Cli.RefuseOverwrite(png, pr.GetValue(overwrite));
             Plots.Prunability(png, series, pr.GetValue(title)!);
             Console.WriteLine($"written: {png}");
             return 0;

@@ -1,18 +1,31 @@
 using System.Globalization;
+using FFLib.IO;
 
 namespace FFLib.Cli;
 
-/// <summary>Default output folders of <c>fflib train</c>: one per run, and runs/latest pointing at the newest.</summary>
+/// <summary>Default output folders of <c>fflib train</c>, <c>prune</c> and <c>visualize</c>: one per command run, and runs/latest pointing at the newest training.</summary>
 internal static class RunFolders
 {
-    /// <summary>root/yyyyMMdd-HHmmss-MODEL-DATASET (UTC), with -2, -3, … added if that folder exists.</summary>
-    public static string NewRunFolder(string root, string model, string dataset)
+    /// <summary>
+    /// Claims a new folder root/yyyyMMdd-HHmmss-NAME (UTC; -2, -3, … added on a clash) for this process:
+    /// created and locked, and empty when locked, so two commands started in the same second never share one.
+    /// </summary>
+    public static (string Folder, FolderLock Lock) ClaimNew(string root, string name)
     {
-        string stem = Path.Combine(root, $"{DateTime.UtcNow.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture)}-{model}-{dataset}");
-        string dir = stem;
-        for (int i = 2; Directory.Exists(dir) || File.Exists(dir); i++) dir = $"{stem}-{i}";
-        return dir;
+        string stem = Path.Combine(root, $"{DateTime.UtcNow.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture)}-{name}");
+        for (int i = 1; ; i++)
+        {
+            string dir = i == 1 ? stem : $"{stem}-{i}";
+            if (File.Exists(dir) || new DirectoryInfo(dir).LinkTarget is not null || (Directory.Exists(dir) && HoldsFiles(dir))) continue;
+            var held = FolderLock.TryAcquire(dir);
+            if (held is null) continue; // another process claimed it a moment ago
+            if (!HoldsFiles(dir)) return (dir, held);
+            held.Dispose(); // a process that claimed it first has already finished there
+        }
     }
+
+    /// <summary>Whether a folder holds anything besides its lock file.</summary>
+    private static bool HoldsFiles(string dir) => Directory.EnumerateFileSystemEntries(dir).Any(e => Path.GetFileName(e) != FolderLock.FileName);
 
     /// <summary>Makes root/latest a link to <paramref name="runDir"/> (replacing an older link; a real folder of that name is left alone).</summary>
     public static void PointLatestAt(string root, string runDir)

@@ -118,7 +118,7 @@ internal static class SweepCommand
             var inv = CultureInfo.InvariantCulture;
             Console.WriteLine(string.Create(inv, $"{dir}: {st.Completed} completed, {st.Diverged} diverged; {st.Claimed.Count} being trained; {st.Interrupted.Count} interrupted; {st.Workers} worker(s) so far{(st.Skipped.Count > 0 ? $"; {st.Skipped.Count} file(s) in runs/ are not records" : "")}"));
             foreach (var c in st.Claimed)
-                Console.WriteLine(string.Create(inv, $"  running      {c.Id}  {c.Worker}  heartbeat {c.HeartbeatAge.TotalSeconds:F0} s ago{(c.Stale ? " (stale: the next worker takes it over)" : "")}  {(c.Checkpoint is null ? "no checkpoint yet" : "checkpoint " + c.Checkpoint)}"));
+                Console.WriteLine(string.Create(inv, $"  running      {c.Id}  {c.Worker}  heartbeat {c.HeartbeatAge.TotalSeconds:F0} s ago{(c.Stale ? " (stale: the next worker takes it over)" : "")}{(c.ClockNote is null ? "" : $" ({c.ClockNote})")}  {(c.Checkpoint is null ? "no checkpoint yet" : "checkpoint " + c.Checkpoint)}"));
             foreach (var (id, at) in st.Interrupted)
                 Console.WriteLine($"  interrupted  {id}  checkpoint {at}; the next worker continues it");
             foreach (var s in st.Skipped) Console.WriteLine($"  not a record {Path.GetFileName(s.Path)}: {s.Reason}");

@@ -33,7 +33,7 @@ internal static class TrainCommand
         var trainLimit = new Option<int?>("--train-limit") { Description = "Use only the first N training images (before the 10% validation split)." };
         var testLimit = new Option<int?>("--test-limit") { Description = "Evaluate on only the first N test images." };
         var valFraction = new Option<double>("--validation-fraction") { Description = "Share of the training file held out at its end.", DefaultValueFactory = _ => 0.1 };
-        var threads = new Option<int>("--threads") { Description = "Compute threads (default: all cores).", DefaultValueFactory = _ => Environment.ProcessorCount };
+        var threads = new Option<int>("--threads") { Description = "Compute threads (default: this machine's core count).", DefaultValueFactory = _ => Environment.ProcessorCount };
         var outDir = new Option<string?>("--out", "-o") { Description = "Output folder for model.safetensors and run.json (default: a new runs/TIME-MODEL-DATASET; runs/latest points at the newest)." };
         var overwrite = new Option<bool>("--overwrite") { Description = "Replace the model in an --out folder that already holds one." };
         var dataDir = new Option<string?>("--data-dir") { Description = "Folder holding the dataset's files (IDX, raw or .gz)." };
@@ -95,12 +95,6 @@ internal static class TrainCommand
             int epochCount = pr.GetValue(epochs) ?? (kind == DatasetKind.Cifar10 ? 120 : 60);
             if (epochCount < 1) throw new UsageException($"--epochs must be at least 1, not {epochCount}.");
             // Every run gets its own folder unless --out names one; a folder holding a model is not overwritten silently.
-            string? chosenOut = pr.GetValue(outDir);
-            bool defaultOut = chosenOut is null;
-            string runDir = chosenOut ?? RunFolders.NewRunFolder("runs", ModelCheckpoint.ArchitectureId(arch), DatasetCatalog.IdOf(kind));
-            if (File.Exists(runDir)) throw new UsageException($"--out must be a folder; {runDir} is a file.");
-            if (File.Exists(Path.Combine(runDir, "model.safetensors")) && !pr.GetValue(overwrite))
-                throw new UsageException($"--out {runDir} already holds a model; pass --overwrite to replace it, or choose another folder.");
             float learningRate = pr.GetValue(lr) ?? arch.DefaultLearningRate;
             var spec = new RunSpec
             {
@@ -118,7 +112,6 @@ internal static class TrainCommand
                 TestLimit = pr.GetValue(testLimit),
                 ValidationFraction = pr.GetValue(valFraction),
                 Data = Cli.DataOptions(pr.GetValue(dataDir), pr.GetValue(noDownload)),
-                OutputDirectory = runDir,
                 Backend = Cli.OpenDevice(pr.GetValue(device)!, pr.GetValue(precision)!),
                 TrackSparsityEvery = pr.GetValue(trackSparsity),
                 CheckpointEvery = pr.GetValue(checkpointEvery),
@@ -139,9 +132,32 @@ internal static class TrainCommand
                 };
                 throw new UsageException($"{option} {e.ActualValue}: {Cli.Clean(e.Message)}");
             }
+            if (spec.Training.BatchSize < 1) throw new UsageException($"--batch-size must be at least 1, not {spec.Training.BatchSize}.");
+            if (spec.TrainLimit is < 1) throw new UsageException($"--train-limit must be at least 1, not {spec.TrainLimit}.");
+            if (spec.TestLimit is < 1) throw new UsageException($"--test-limit must be at least 1, not {spec.TestLimit}.");
+            if (!(spec.ValidationFraction is >= 0 and < 1)) throw new UsageException($"--validation-fraction must be at least 0 and below 1, not {spec.ValidationFraction}.");
+            try { FFLib.Experiments.SweepSpec.CheckShape(sizes, kind); }
+            catch (ArgumentOutOfRangeException e)
+            {
+                string why = Cli.Clean(e.Message);
+                throw new UsageException($"--layers {string.Join(",", sizes)}: {why[(why.IndexOf(": ", StringComparison.Ordinal) + 2)..]}");
+            }
+            if ((long)spec.Training.BatchSize * sizes.Max() * 2 > Array.MaxLength)
+                throw new UsageException($"--batch-size {spec.Training.BatchSize} with --layers {string.Join(",", sizes)}: a batch's activations ({spec.Training.BatchSize}×{sizes.Max()}, positive and negative) are more than one array can hold ({Array.MaxLength} values).");
             spec.Training.Validate();
             if (!(spec.Model.ClassifierLearningRate > 0)) throw new UsageException($"--classifier-lr must be positive, not {spec.Model.ClassifierLearningRate}.");
 
+            // The folder is locked before it is checked, and held until the run ends: two processes never share one.
+            string? chosenOut = pr.GetValue(outDir);
+            bool defaultOut = chosenOut is null;
+            if (chosenOut is not null && File.Exists(chosenOut)) throw new UsageException($"--out must be a folder; {chosenOut} is a file.");
+            var (runDir, hold) = chosenOut is null
+                ? RunFolders.ClaimNew("runs", $"{ModelCheckpoint.ArchitectureId(arch)}-{DatasetCatalog.IdOf(kind)}")
+                : (chosenOut, FolderLock.Acquire(chosenOut));
+            using var held = hold;
+            spec = spec with { OutputDirectory = runDir };
+            if (File.Exists(Path.Combine(runDir, "model.safetensors")) && !pr.GetValue(overwrite))
+                throw new UsageException($"--out {runDir} already holds a model; pass --overwrite to replace it, or choose another folder.");
             string rule = !arch.UsedSettings.HasFlag(ModelSettingKinds.Loss)
                 ? "cross-entropy"
                 : $"θ {spec.Model.Threshold.ToString(CultureInfo.InvariantCulture)}, loss {(direction == LossDirection.Minimize ? "min (L−)" : "max (L+)")}";
@@ -173,8 +189,9 @@ internal static class TrainCommand
 
     internal static int[] ParseLayers(string text, string option = "--layers")
     {
-        var parts = text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-        if (parts.Length == 0) throw new UsageException($"{option} needs at least one count, e.g. {option} 2000,2000.");
+        var parts = text.Split(',', StringSplitOptions.TrimEntries);
+        if (parts.All(p => p.Length == 0)) throw new UsageException($"{option} needs at least one count, e.g. {option} 2000,2000.");
+        if (parts.Any(p => p.Length == 0)) throw new UsageException($"{option} '{text}' has an empty entry; list counts separated by single commas, e.g. {option} 2000,2000.");
         var sizes = new int[parts.Length];
         for (int i = 0; i < parts.Length; i++)
             if (!int.TryParse(parts[i], NumberStyles.Integer, CultureInfo.InvariantCulture, out sizes[i]) || sizes[i] < 1)

@@ -18,27 +18,28 @@ internal static class VisualizeCommand
 
     public static Command Create()
     {
-        var modelPath = new Option<string>("--model", "-m") { Description = "Path to a model.safetensors.", Required = true };
+        var modelPath = new Option<string>("--model", "-m") { Description = "A model file (model.safetensors) or a run folder written by fflib train.", Required = true };
         var dataset = new Option<string?>("--dataset") { Description = "Dataset (default: the one the model was trained on)." };
         var sample = new Option<int>("--sample") { Description = "Index of the test image for the activation maps.", DefaultValueFactory = _ => 0 };
         var batch = new Option<int>("--batch") { Description = "Test images averaged in the HSV map.", DefaultValueFactory = _ => 1000 };
-        var outDir = new Option<string>("--out", "-o") { Description = "Output folder.", DefaultValueFactory = _ => "runs/visualize" };
+        var outDir = new Option<string?>("--out", "-o") { Description = "Output folder (activation_maps.png, hsv_map.png, visualize.json); default: a new runs/TIME-visualize-MODEL." };
+        var overwrite = Cli.OverwriteOption();
         var dataDir = new Option<string?>("--data-dir") { Description = "Folder holding the dataset's files." };
         var noDownload = new Option<bool>("--no-download") { Description = "Never download; fail if no local copy is found." };
         var device = Cli.DeviceOption();
         var precision = Cli.PrecisionOption();
         var cmd = new Command("visualize", "Draw activation maps of one test sample (positive and negative label) and the HSV functional-sparsity map of every layer.")
         {
-            modelPath, dataset, sample, batch, outDir, dataDir, noDownload, device, precision,
+            modelPath, dataset, sample, batch, outDir, overwrite, dataDir, noDownload, device, precision,
         };
         cmd.SetAction(pr => Cli.Run(() =>
         {
-            string path = pr.GetValue(modelPath)!;
+            string path = Cli.ModelFile(pr.GetValue(modelPath)!);
             var backend = Cli.OpenDevice(pr.GetValue(device)!, pr.GetValue(precision)!);
             var loaded = ModelCheckpoint.Load(path);
             if (loaded.Model is Modules.ComputeModule computing) computing.Backend = backend;
             if (loaded.Model is not IActivationSource source) throw new UsageException($"{path}: this model type has no activation maps.");
-            string? dsName = pr.GetValue(dataset) ?? loaded.Training["dataset"]?.GetValue<string>();
+            string? dsName = pr.GetValue(dataset) ?? loaded.Dataset;
             if (dsName is null) throw new UsageException($"{path} does not record its dataset; pass --dataset.");
             var kind = Cli.ParseDataset(dsName);
             var data = DatasetLoader.Load(kind, Cli.DataOptions(pr.GetValue(dataDir), pr.GetValue(noDownload)));
@@ -47,8 +48,9 @@ internal static class VisualizeCommand
             if (count < 1) throw new UsageException("--batch must be at least 1.");
             if (data.Test.Features != loaded.Model.ImageFeatures)
                 throw new UsageException($"{dsName} images have {data.Test.Features} values but the model expects {loaded.Model.ImageFeatures}.");
-            string dir = pr.GetValue(outDir)!;
-            Directory.CreateDirectory(dir);
+            string arch = ModelCheckpoint.ArchitectureId(loaded.Architecture);
+            var (dir, hold) = Cli.ClaimOutput(pr.GetValue(outDir), $"visualize-{arch}", pr.GetValue(overwrite), "visualize.json", "activation_maps.png", "hsv_map.png");
+            using var held = hold;
 
             var image = data.Test.ToMatrix(index, 1);
             int label = data.Test.Label(index), wrong = (label + 1) % loaded.Model.Classes;
@@ -73,7 +75,6 @@ internal static class VisualizeCommand
             summary["activation_sparsity"] = layersJson;
             bool colour = data.Test.Features == 3072;
             var input = new Plots.InputImage(image.Data, colour ? 32 : 28, colour ? 32 : 28, colour ? 3 : 1);
-            string arch = ModelCheckpoint.ArchitectureId(loaded.Architecture);
             string actPath = Path.Combine(dir, "activation_maps.png");
             Plots.ActivationMaps(actPath, input, rows, $"{arch}: activations per layer (normalised per layer; black = lowest, white = highest)");
 

@@ -26,6 +26,7 @@ public static class CExporter
     {
         ArgumentException.ThrowIfNullOrEmpty(folder);
         options ??= new ExportOptions();
+        IO.ModelCheckpoint.RequireFinite(model, "the model");
         var graph = ExportGraph.Of(model);
         var (header, source) = Generate(model, graph, options);
         var (weights, scratch) = Sizes(model, graph, options);

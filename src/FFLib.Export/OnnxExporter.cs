@@ -42,6 +42,7 @@ public static class OnnxExporter
     public static ModelProto Build(Models.IClassifierModel model, ExportOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
+        IO.ModelCheckpoint.RequireFinite(model, "the model");
         var graph = ExportGraph.Of(model);
         var b = new Builder(model, options);
         var onnx = b.Graph;

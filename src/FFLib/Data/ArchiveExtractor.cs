@@ -6,7 +6,8 @@ namespace FFLib.Data;
 /// <summary>
 /// Safe extraction of .tar.gz archives: only regular files and folders are written; an entry
 /// with an absolute path, a ".." step, or a link is refused before anything lands outside the
-/// target folder, and each file is written to a temporary name and renamed when complete.
+/// target folder, and the archive is extracted whole into a fresh private folder before its
+/// entries are renamed into place (so nothing already in the target, a planted link included, redirects a write).
 /// </summary>
 public static class ArchiveExtractor
 {
@@ -81,14 +82,45 @@ public static class ArchiveExtractor
         return any;
     }
 
-    /// <summary>Extracts <paramref name="archivePath"/> (gzip-compressed tar) into <paramref name="targetFolder"/>.</summary>
+    /// <summary>
+    /// Extracts <paramref name="archivePath"/> (gzip-compressed tar) into <paramref name="targetFolder"/>:
+    /// first into a fresh private folder inside it, then each top-level entry is renamed into place,
+    /// replacing whatever had its name (a symbolic link is replaced, never followed).
+    /// </summary>
     public static void ExtractTarGz(string archivePath, string targetFolder)
     {
         ArgumentNullException.ThrowIfNull(archivePath);
         ArgumentNullException.ThrowIfNull(targetFolder);
+        IO.FileKind.RequireRegularFile(archivePath, "Archive");
         string root = Path.GetFullPath(targetFolder);
         Directory.CreateDirectory(root);
-        string rootWithSep = root.EndsWith(Path.DirectorySeparatorChar) ? root : root + Path.DirectorySeparatorChar;
+        // Nothing can be waiting inside a folder made now under a random name: no link planted in the
+        // cache beforehand can redirect a write.
+        string staging = Path.Combine(root, $".extract-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(staging);
+        try
+        {
+            ExtractInto(archivePath, staging);
+            foreach (var entry in Directory.EnumerateFileSystemEntries(staging).ToArray())
+            {
+                string dest = Path.Combine(root, Path.GetFileName(entry));
+                var old = new FileInfo(dest);
+                if (old.LinkTarget is not null || File.Exists(dest)) old.Delete(); // a link goes, not what it points to
+                else if (Directory.Exists(dest)) Directory.Delete(dest, recursive: true);
+                if (Directory.Exists(entry)) Directory.Move(entry, dest);
+                else File.Move(entry, dest);
+            }
+        }
+        finally
+        {
+            try { if (Directory.Exists(staging)) Directory.Delete(staging, recursive: true); }
+            catch (IOException) { } // the extraction's own error is the one to report
+        }
+    }
+
+    private static void ExtractInto(string archivePath, string root)
+    {
+        string rootWithSep = root + Path.DirectorySeparatorChar;
         try
         {
             // TarReader buffers metadata entries (PAX headers, GNU long names) whole, sized by their
@@ -115,13 +147,13 @@ public static class ArchiveExtractor
                     case TarEntryType.RegularFile or TarEntryType.V7RegularFile or TarEntryType.ContiguousFile:
                         if (entry.Length > MaxEntryBytes) throw new InvalidDataException($"{archivePath}: entry '{entry.Name}' claims {entry.Length} bytes, more than the {MaxEntryBytes}-byte limit.");
                         Directory.CreateDirectory(Path.GetDirectoryName(dest)!);
-                        string tmp = dest + ".part";
-                        using (var output = File.Create(tmp))
+                        using (var output = new FileStream(dest, FileMode.Create, FileAccess.Write, FileShare.None))
                             entry.DataStream?.CopyTo(output);
-                        File.Move(tmp, dest, overwrite: true);
                         break;
                     case TarEntryType.SymbolicLink or TarEntryType.HardLink:
                         throw new InvalidDataException($"{archivePath}: entry '{entry.Name}' is a link ({entry.EntryType}); links are refused.");
+                    case TarEntryType.SparseFile:
+                        throw new InvalidDataException($"{archivePath}: entry '{entry.Name}' is a GNU sparse file; only regular files and folders are extracted.");
                     default:
                         // Global/extended headers and other metadata entries carry no files.
                         break;
@@ -132,9 +164,9 @@ public static class ArchiveExtractor
         {
             throw new InvalidDataException($"{archivePath}: not a valid .tar.gz archive ({e.Message}).", e);
         }
-        catch (Exception e) when (e is FormatException or EndOfStreamException or ArgumentException or OverflowException)
+        catch (Exception e) when (e is FormatException or EndOfStreamException or ArgumentException or OverflowException or NotSupportedException)
         {
-            // Truncated or garbled headers surface as these from TarReader and the path APIs.
+            // Truncated or garbled headers (and entry kinds TarReader does not handle) surface as these from TarReader and the path APIs.
             throw new InvalidDataException($"{archivePath}: not a valid .tar.gz archive ({e.Message}).", e);
         }
     }

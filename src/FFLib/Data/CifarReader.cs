@@ -19,7 +19,7 @@ public static class CifarReader
         long total = 0;
         foreach (var p in paths)
         {
-            if (!File.Exists(p)) throw new FileNotFoundException($"CIFAR-10 batch not found: {p}", p);
+            IO.FileKind.RequireRegularFile(p, "CIFAR-10 batch");
             long len = new FileInfo(p).Length;
             if (len == 0 || len % RecordBytes != 0)
                 throw new InvalidDataException($"{p}: not a CIFAR-10 binary batch: its {len} bytes are not a whole number of {RecordBytes}-byte records.");

@@ -157,6 +157,7 @@ public static class DatasetLocator
     /// <summary>SHA-256 (lower-case hex) of a file's uncompressed content (gunzipped if it is gzip).</summary>
     public static string ContentSha256(string path)
     {
+        IO.FileKind.RequireRegularFile(path, "Data file");
         using var fs = File.OpenRead(path);
         Span<byte> magic = stackalloc byte[2];
         int n = fs.Read(magic);

@@ -93,7 +93,7 @@ public static class IdxReader
     private static (int[] Dims, byte[] Data) Read(string path, int magic, int dims)
     {
         ArgumentNullException.ThrowIfNull(path);
-        if (!File.Exists(path)) throw new FileNotFoundException($"IDX file not found: {path}", path);
+        IO.FileKind.RequireRegularFile(path, "IDX file");
         using var fs = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
         return Read(fs, path, magic, dims);
     }

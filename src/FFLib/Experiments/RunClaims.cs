@@ -56,7 +56,7 @@ public sealed class RunClaims
         if (path is not null)
         {
             var (owner, heartbeat) = ReadClaim(path);
-            if (DateTime.UtcNow - heartbeat < Timeout) { holder = owner; return null; }
+            if (Age(path, heartbeat) < Timeout) { holder = owner; return null; }
             takenOver = owner;
         }
         var claim = new RunClaim(this, id, gen + 1, Path.Combine(_dir, $"{id}.g{gen + 1}.claim"));
@@ -66,7 +66,7 @@ public sealed class RunClaims
             fs.Write(System.Text.Encoding.UTF8.GetBytes(claim.Content(DateTime.UtcNow)));
             fs.Flush(flushToDisk: true);
         }
-        catch (IOException) when (File.Exists(claim.Path))
+        catch (IOException) when (File.Exists(claim.Path) || Directory.Exists(claim.Path))
         {
             // Another worker created this generation first: the run is theirs.
             holder = ReadClaim(claim.Path).Owner;
@@ -76,6 +76,46 @@ public sealed class RunClaims
         claim.Start();
         return claim;
     }
+
+    // Claims whose heartbeat and file time both lie in the future, by when this worker first saw them unchanged.
+    private readonly Dictionary<(string Path, DateTime Heartbeat, DateTime FileTime), DateTime> _firstSeen = [];
+
+    /// <summary>
+    /// How old a claim is as this machine sees it. Its heartbeat, unless that lies in the future (another
+    /// machine's clock runs ahead, or the file was forged): then the file's modification time, and when
+    /// that is in the future too, how long this worker has seen the claim unchanged. A future time is
+    /// never trusted, so no claim stays fresh for ever.
+    /// </summary>
+    internal TimeSpan Age(string path, DateTime heartbeat)
+    {
+        var now = DateTime.UtcNow;
+        var (age, trusted) = ClaimAge(path, heartbeat, now, HeartbeatInterval);
+        if (trusted) return age;
+        var key = (path, heartbeat, FileTime(path));
+        lock (_firstSeen)
+        {
+            if (!_firstSeen.TryGetValue(key, out var first)) _firstSeen[key] = first = now;
+            return now - first;
+        }
+    }
+
+    /// <summary>
+    /// A claim's age from its heartbeat, or from its file time when the heartbeat is more than
+    /// <paramref name="slack"/> ahead of <paramref name="now"/>; <c>Trusted</c> false when both are ahead.
+    /// </summary>
+    internal static (TimeSpan Age, bool Trusted) ClaimAge(string path, DateTime heartbeat, DateTime now, TimeSpan slack)
+    {
+        if (heartbeat <= now + slack) return (now - heartbeat, true);
+        var fileTime = FileTime(path);
+        if (fileTime <= now + slack) return (now - fileTime, true);
+        return (TimeSpan.Zero, false);
+    }
+
+    private static DateTime FileTime(string path) =>
+        Directory.Exists(path) ? Directory.GetLastWriteTimeUtc(path) : File.Exists(path) ? File.GetLastWriteTimeUtc(path) : DateTime.MinValue;
+
+    /// <summary>Generations above this are not read as claims: no run is taken over a million times, and G + 1 must not overflow.</summary>
+    internal const int MaxGeneration = 1_000_000;
 
     /// <summary>The newest generation of run <paramref name="id"/>'s claim (−1 and null when unclaimed).</summary>
     internal (int Generation, string? Path) Newest(string id)
@@ -92,12 +132,14 @@ public sealed class RunClaims
     /// <summary>The claim files (ID.gG.claim) in <paramref name="claimsDir"/>, of one run or, with <paramref name="id"/> null, of all.</summary>
     internal static IEnumerable<(string Id, int Generation, string Path)> Files(string claimsDir, string? id = null)
     {
-        foreach (var f in Directory.EnumerateFiles(claimsDir, (id ?? "*") + ".g*.claim"))
+        // Folders too: a folder where a claim file belongs is a damaged claim (taken over after the timeout), not a reason to stop.
+        foreach (var f in Directory.EnumerateFileSystemEntries(claimsDir, (id ?? "*") + ".g*.claim"))
         {
             string name = System.IO.Path.GetFileName(f);
             int dot = name.LastIndexOf(".g", StringComparison.Ordinal);
             if (dot > 0 && (id is null || dot == id.Length)
-                && int.TryParse(name.AsSpan(dot + 2, name.Length - dot - 2 - ".claim".Length), NumberStyles.None, CultureInfo.InvariantCulture, out int g))
+                && int.TryParse(name.AsSpan(dot + 2, name.Length - dot - 2 - ".claim".Length), NumberStyles.None, CultureInfo.InvariantCulture, out int g)
+                && g <= MaxGeneration)
                 yield return (name[..dot], g, f);
         }
     }
@@ -116,7 +158,7 @@ public sealed class RunClaims
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or System.Text.Json.JsonException or InvalidOperationException or FormatException)
         {
-            return ("(unreadable claim)", File.Exists(path) ? File.GetLastWriteTimeUtc(path) : DateTime.MinValue);
+            return ("(unreadable claim)", FileTime(path));
         }
     }
 }

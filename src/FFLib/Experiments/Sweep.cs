@@ -16,7 +16,7 @@ namespace FFLib.Experiments;
 public sealed record RunRecord(
     string Id, string Status, string? Reason, string Architecture, string Dataset, int[] Layers, string Loss, float LearningRate, float Threshold,
     int Seed, int Epochs, double? TestAccuracy, IReadOnlyList<ParameterReport>? Sparsity, double Seconds, string FinishedUtc,
-    IReadOnlyList<SparsitySample>? SparsityOverTraining = null, string? Worker = null, int? ResumedFromEpoch = null);
+    IReadOnlyList<SparsitySample>? SparsityOverTraining = null, string? Worker = null, int? ResumedFromEpoch = null, JsonObject? Settings = null);
 
 /// <summary>How a sweep worker shares a results folder with others.</summary>
 public sealed record SweepWorkerOptions
@@ -65,9 +65,23 @@ public sealed record SweepOutcome(IReadOnlyList<RunRecord> Written, int Unfinish
 /// </summary>
 public static partial class SweepRunner
 {
-    /// <summary>Stable identifier of a run: SHA-256 of its canonical configuration, 16 hex digits.</summary>
-    public static string RunId(RunSpec run)
+    /// <summary>Stable identifier of a run: SHA-256 of its canonical configuration (<see cref="RunSettings"/>), 16 hex digits.</summary>
+    public static string RunId(RunSpec run) => IdOf(RunSettings(run));
+
+    /// <summary>The id a record's <see cref="RunRecord.Settings"/> hash to; a record whose id differs is not counted.</summary>
+    public static string IdOf(JsonObject settings)
     {
+        ArgumentNullException.ThrowIfNull(settings);
+        return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(settings.ToJsonString())))[..16];
+    }
+
+    /// <summary>
+    /// A run's canonical configuration: every setting that changes its numbers and nothing else. Its
+    /// hash is the run's id, and every record carries it, so a record can be checked against its own name.
+    /// </summary>
+    public static JsonObject RunSettings(RunSpec run)
+    {
+        ArgumentNullException.ThrowIfNull(run);
         // The settings the architecture reads, and only those (an id never depends on a value the run ignores).
         var used = run.Architecture.UsedSettings;
         var m = run.Model;
@@ -91,7 +105,7 @@ public static partial class SweepRunner
         };
         // Products in TF32 give other numbers; fp32 (every device's default) leaves the ids as they always were.
         if (run.Backend is { Precision: not "fp32" } backend) canonical["precision"] = backend.Precision;
-        return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(canonical.ToJsonString())))[..16];
+        return canonical;
     }
 
     /// <summary>The runs of shard <paramref name="index"/> of <paramref name="count"/>: those at positions p with p mod count = index.</summary>
@@ -118,6 +132,7 @@ public static partial class SweepRunner
         ArgumentException.ThrowIfNullOrEmpty(resultsDir);
         options ??= new SweepWorkerOptions();
         if (options.CheckpointEvery is < 1) throw new ArgumentOutOfRangeException(nameof(options), options.CheckpointEvery, "CheckpointEvery must be at least 1 epoch.");
+        foreach (var sub in new[] { "runs", "claims", "work", "models", "workers" }) RefuseLink(Path.Combine(resultsDir, sub));
         Directory.CreateDirectory(Path.Combine(resultsDir, "runs"));
         var claims = new RunClaims(resultsDir, options.Worker ?? RunClaims.NewWorkerName(), options.ClaimTimeout);
         var worker = new WorkerLog(resultsDir, claims.Worker);
@@ -174,6 +189,13 @@ public static partial class SweepRunner
         return record.Status == "completed" || !retryFailed;
     }
 
+    /// <summary>The results folder's own subfolders are never reached through a link: a write there would land wherever it points.</summary>
+    private static void RefuseLink(string path)
+    {
+        if (new DirectoryInfo(path).LinkTarget is string target)
+            throw new IOException($"{path} is a symbolic link (to {target}); FFLib never writes through links inside a results folder. Replace it with a real folder.");
+    }
+
     /// <summary>Moves a damaged file out of a run's record slot (into runs/bad/) so the run can be trained; nothing is deleted.</summary>
     private static string SetAside(string resultsDir, string id, string problem, Action<string>? log)
     {
@@ -193,6 +215,12 @@ public static partial class SweepRunner
     {
         var log = options.Log;
         string work = Path.Combine(resultsDir, "work", id);
+        if (new DirectoryInfo(work).LinkTarget is string target)
+        {
+            // A run's scratch folder is the sweep's own: a link in its place goes (not what it points to), and a real folder is made.
+            new FileInfo(work).Delete();
+            log?.Invoke($"warning: {work} was a symbolic link (to {target}); removed, and the run writes into a folder of its own");
+        }
         string checkpoint = Path.Combine(work, TrainingCheckpoint.FileName);
         var resumeFrom = ResumablePoint(checkpoint, id, log);
         bool keepFiles = options.CheckpointEvery is not null || options.CheckpointMinutes is not null || options.SaveModels;
@@ -245,6 +273,7 @@ public static partial class SweepRunner
     private static (int Epochs, int? Batches)? ResumablePoint(string checkpoint, string id, Action<string>? log)
     {
         if (!File.Exists(checkpoint)) return null;
+        if (new FileInfo(checkpoint).LinkTarget is not null) { log?.Invoke($"warning: {checkpoint} is a symbolic link; links are never followed in a results folder, starting over"); return null; }
         try
         {
             var (spec, done, batches) = TrainingCheckpoint.ReadHeader(checkpoint);
@@ -268,7 +297,7 @@ public static partial class SweepRunner
     private static RunRecord Make(string id, RunSpec run, string status, string? reason, double? acc, IReadOnlyList<ParameterReport>? sparsity, double seconds) =>
         new(id, status, reason, run.Architecture.Id, DatasetCatalog.IdOf(run.Dataset),
             run.Model.HiddenSizes.ToArray(), LossId(run), run.Model.LearningRateFor(run.Architecture), run.Model.Threshold, (int)run.Seed, run.Training.Epochs, acc, sparsity, seconds,
-            DateTime.UtcNow.ToString("o", CultureInfo.InvariantCulture));
+            DateTime.UtcNow.ToString("o", CultureInfo.InvariantCulture), Settings: RunSettings(run));
 
     private static string Describe(RunSpec r) => string.Create(CultureInfo.InvariantCulture,
         $"{r.Architecture.Id} {DatasetCatalog.IdOf(r.Dataset)} {string.Join("×", r.Model.HiddenSizes)} lr {r.Model.LearningRateFor(r.Architecture)} θ {r.Model.Threshold} {r.Model.Loss} seed {r.Seed}");

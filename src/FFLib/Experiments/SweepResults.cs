@@ -9,8 +9,8 @@ public sealed record SkippedRecord(string Path, string Reason);
 /// <summary>
 /// The run records of a results folder, read so that nothing in the folder can break the reading:
 /// symbolic links are never followed, a file over <see cref="MaxRecordBytes"/> is not read, a record
-/// must be well-formed and named after its own id (so a copy under another name is not counted
-/// twice), and every file that fails any of this is listed in <see cref="Skipped"/> with its reason
+/// must be well-formed, its id the hash of the settings it carries, and named after that id (so a
+/// copy under another name is not counted twice), and every file that fails any of this is listed in <see cref="Skipped"/> with its reason
 /// instead of stopping the whole read.
 /// </summary>
 public sealed record SweepResults(IReadOnlyList<RunRecord> Records, IReadOnlyList<SkippedRecord> Skipped)
@@ -60,6 +60,12 @@ public sealed record SweepResults(IReadOnlyList<RunRecord> Records, IReadOnlyLis
         if (missing is not null) return (null, $"not a run record: '{missing}' is missing");
         if (r.Status is not ("completed" or "diverged" or "failed")) return (null, $"not a run record: unknown status '{r.Status}'");
         if (r.Status == "completed" && r.TestAccuracy is not (>= 0 and <= 1)) return (null, "not a run record: a completed run without a test accuracy in [0, 1]");
+        // The id is the hash of the run's settings: a record edited, forged or made for another grid under a borrowed id is not counted.
+        if (r.Settings is null) return (null, "not a run record of this version: it carries no settings to check its id against (written by an earlier FFLib version; the next sweep on this folder sets it aside and trains the run again)");
+        string hashed;
+        try { hashed = SweepRunner.IdOf(r.Settings); }
+        catch (Exception e) when (e is InvalidOperationException or ArgumentException) { return (null, "not a run record: its settings cannot be read"); }
+        if (hashed != r.Id) return (null, $"its id {r.Id} is not the hash of its own settings ({hashed}): edited, or copied from another run");
         string stem = Path.GetFileNameWithoutExtension(path);
         if (stem != r.Id) return (null, $"holds run {r.Id} but is named {Path.GetFileName(path)} (a copy? records are named after their run id)");
         return (r, null);

@@ -165,7 +165,7 @@ public sealed record SweepSpec
     /// Widths whose weight matrices could not be allocated are refused here, before any run, rather than
     /// when their run comes up: a layer's matrices hold width × (inputs, neighbours and labels) values.
     /// </summary>
-    private static void CheckShape(int[] layers, DatasetKind dataset)
+    public static void CheckShape(int[] layers, DatasetKind dataset)
     {
         long features = dataset == DatasetKind.Cifar10 ? 3072 : 784, classes = DatasetCatalog.Get(dataset).Classes;
         for (int i = 0; i < layers.Length; i++)

@@ -8,7 +8,8 @@ namespace FFLib.Experiments;
 /// <param name="HeartbeatAge">How long since its last heartbeat.</param>
 /// <param name="Stale">Older than the timeout asked about: the next worker takes it over.</param>
 /// <param name="Checkpoint">Where its checkpoint stands ("epoch 3", "epoch 4, batch 120"), if it has one.</param>
-public sealed record ClaimedRun(string Id, string Worker, TimeSpan HeartbeatAge, bool Stale, string? Checkpoint);
+/// <param name="ClockNote">Set when the claim's heartbeat lies in this machine's future (its age then comes from the file's time, or cannot be told).</param>
+public sealed record ClaimedRun(string Id, string Worker, TimeSpan HeartbeatAge, bool Stale, string? Checkpoint, string? ClockNote = null);
 
 /// <summary>
 /// What a results folder says about a sweep in progress, read without changing anything: finished
@@ -35,10 +36,15 @@ public sealed record SweepStatus(int Completed, int Diverged, IReadOnlyList<Clai
         {
             foreach (var g in RunClaims.Files(claimsDir).GroupBy(f => f.Id, StringComparer.Ordinal).OrderBy(g => g.Key, StringComparer.Ordinal))
             {
-                var (owner, heartbeat) = RunClaims.ReadClaim(g.MaxBy(f => f.Generation).Path);
-                var age = DateTime.UtcNow - heartbeat;
+                string path = g.MaxBy(f => f.Generation).Path;
+                var (owner, heartbeat) = RunClaims.ReadClaim(path);
+                var now = DateTime.UtcNow;
+                var (age, trusted) = RunClaims.ClaimAge(path, heartbeat, now, claimTimeout / 6);
+                string? note = heartbeat <= now + claimTimeout / 6 ? null
+                    : trusted ? $"its heartbeat is {(heartbeat - now).TotalSeconds:F0} s in this machine's future; aged by its file time"
+                    : $"its heartbeat and file time are in this machine's future; workers take it over once it has stayed unchanged for {claimTimeout.TotalSeconds:F0} s";
                 held.Add(g.Key);
-                claimed.Add(new ClaimedRun(g.Key, owner, age < TimeSpan.Zero ? TimeSpan.Zero : age, age >= claimTimeout, Where(workDir, g.Key)));
+                claimed.Add(new ClaimedRun(g.Key, owner, age < TimeSpan.Zero ? TimeSpan.Zero : age, trusted && age >= claimTimeout, Where(workDir, g.Key), note));
             }
         }
         var interrupted = new List<(string, string)>();

@@ -18,7 +18,14 @@ public static class AtomicFile
         if (IsOwnTemporary(full))
         {
             // A file staged by this process (FileSet): nobody reads it before its commit, so it is written in place.
-            using var staged = new FileStream(full, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16);
+            string target = StagedTargets.TryGetValue(full, out var t) ? t : path;
+            FileStream staged;
+            try { staged = new FileStream(full, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16); }
+            catch (UnauthorizedAccessException e)
+            {
+                throw new UnauthorizedAccessException($"{target} cannot be written: permission denied in {Path.GetDirectoryName(target)}.", e);
+            }
+            using var _ = staged;
             write(staged);
             staged.Flush(flushToDisk: true);
             return;
@@ -26,12 +33,18 @@ public static class AtomicFile
         string tmp = TemporaryPath(full);
         try
         {
-            using (var fs = new FileStream(tmp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
+            using (var fs = CreateTemporary(tmp, path))
             {
                 write(fs);
                 fs.Flush(flushToDisk: true);
             }
+            if (Directory.Exists(full)) throw new IOException($"{path} is a folder; it was not replaced.");
             File.Move(tmp, full, overwrite: true);
+        }
+        catch (IOException e) when (e.Message.Contains(tmp, StringComparison.Ordinal))
+        {
+            // Name the file the caller asked for, not the hidden temporary beside it.
+            throw new IOException($"{path} could not be written ({e.Message.Split(" : '")[0].Replace(tmp, path)}).", e);
         }
         finally
         {
@@ -82,6 +95,19 @@ public static class AtomicFile
         catch (ArgumentException) { return false; } // no such process
         catch (InvalidOperationException) { return false; }
         catch (System.ComponentModel.Win32Exception) { return true; } // exists but not ours to inspect: keep its file
+    }
+
+    /// <summary>Temporaries staged by a <see cref="FileSet"/> of this process, and the targets they stand for (errors name the target).</summary>
+    internal static readonly System.Collections.Concurrent.ConcurrentDictionary<string, string> StagedTargets = new(StringComparer.Ordinal);
+
+    /// <summary>Creates a temporary file; a folder that cannot be written to is reported by the target's name.</summary>
+    internal static FileStream CreateTemporary(string tmp, string target)
+    {
+        try { return new FileStream(tmp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16); }
+        catch (UnauthorizedAccessException e)
+        {
+            throw new UnauthorizedAccessException($"{target} cannot be written: permission denied in {Path.GetDirectoryName(Path.GetFullPath(target))}.", e);
+        }
     }
 
     /// <summary>A hidden temporary name beside <paramref name="fullPath"/>, recognisable by <see cref="RemoveStaleTemporaries"/>.</summary>

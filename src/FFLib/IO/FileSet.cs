@@ -23,6 +23,7 @@ public sealed class FileSet : IDisposable
         Directory.CreateDirectory(Path.GetDirectoryName(full)!);
         string tmp = AtomicFile.TemporaryPath(full);
         _staged.Add((tmp, full));
+        AtomicFile.StagedTargets[tmp] = target;
         return tmp;
     }
 
@@ -30,7 +31,7 @@ public sealed class FileSet : IDisposable
     public void WriteAllText(string target, string text)
     {
         string tmp = Stage(target);
-        using var fs = new FileStream(tmp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16);
+        using var fs = AtomicFile.CreateTemporary(tmp, target);
         fs.Write(System.Text.Encoding.UTF8.GetBytes(text));
         fs.Flush(flushToDisk: true);
     }
@@ -40,9 +41,14 @@ public sealed class FileSet : IDisposable
     {
         if (_committed) throw new InvalidOperationException("This file set was already committed.");
         foreach (var (tmp, target) in _staged)
+        {
             if (!File.Exists(tmp)) throw new InvalidOperationException($"{target} was staged but never written.");
+            // Checked for all before any rename: a rename over a folder fails, and the set must not land in part.
+            if (Directory.Exists(target)) throw new IOException($"{target} is a folder; nothing of this set was written.");
+        }
         foreach (var (tmp, target) in _staged) File.Move(tmp, target, overwrite: true);
         _committed = true;
+        foreach (var (tmp, _) in _staged) AtomicFile.StagedTargets.TryRemove(tmp, out _);
         foreach (var dir in _staged.Select(s => (Path.GetDirectoryName(s.Target)!, Path.GetFileName(s.Target))).Distinct())
             AtomicFile.RemoveStaleTemporaries(dir.Item1, dir.Item2);
     }
@@ -52,7 +58,10 @@ public sealed class FileSet : IDisposable
     {
         if (_committed) return;
         foreach (var (tmp, _) in _staged)
+        {
+            AtomicFile.StagedTargets.TryRemove(tmp, out _);
             try { if (File.Exists(tmp)) File.Delete(tmp); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+        }
         _staged.Clear();
     }
 }

@@ -37,6 +37,27 @@ public static class ModelCheckpoint
     /// </summary>
     public static void SaveInt8(string path, IClassifierModel model, JsonObject? training = null) => Write(path, model, training, quantize: true);
 
+    /// <summary>
+    /// Throws <see cref="InvalidDataException"/> naming the first parameter that holds a NaN or an
+    /// infinity, and where: exports, int8 files and pruning refuse such a model instead of writing
+    /// numbers nobody can use (an int8 row with a NaN would quantise to all zeros).
+    /// </summary>
+    /// <param name="model">The model.</param>
+    /// <param name="source">What to name it by in the message (its file).</param>
+    public static void RequireFinite(IClassifierModel model, string source)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        foreach (var p in model.Parameters())
+        {
+            for (int k = 0; k < p.Data.Length; k++)
+            {
+                if (float.IsFinite(p.Data[k])) continue;
+                string at = p.Shape.Length == 2 ? $"[{k / p.Shape[1]}, {k % p.Shape[1]}]" : $"[{k}]";
+                throw new InvalidDataException($"{source}: tensor {p.Name} holds {p.Data[k].ToString(CultureInfo.InvariantCulture)} at {at}; a model with non-finite weights cannot be exported, quantised or pruned.");
+            }
+        }
+    }
+
     /// <summary>The model as it will be after an int8 round trip (for measuring the accuracy of the int8 file without writing it).</summary>
     public static void Quantize(float[] weights, int rows, int cols, float[] q, float[] scales)
     {
@@ -55,6 +76,7 @@ public static class ModelCheckpoint
         IReadOnlyList<NamedTensor>? extraTensors = null, IReadOnlyDictionary<string, string>? extraMetadata = null)
     {
         ArgumentNullException.ThrowIfNull(model);
+        if (quantize) RequireFinite(model, "the model");
         // Every model is a list of named parameters plus a config its architecture reads back.
         var tensors = model.Parameters().Select(p => new NamedTensor(p.Name, p.Shape, p.Data)).ToList();
         var config = model.ConfigToJson();
@@ -124,7 +146,11 @@ public static class ModelCheckpoint
     }
 
     /// <summary>A loaded model and its metadata.</summary>
-    public sealed record Loaded(IClassifierModel Model, Architecture Architecture, JsonObject Training, IReadOnlyDictionary<string, string> Metadata);
+    public sealed record Loaded(IClassifierModel Model, Architecture Architecture, JsonObject Training, IReadOnlyDictionary<string, string> Metadata)
+    {
+        /// <summary>The dataset id the model was trained on, as its training metadata records it (checked to be a string when loaded); null when not recorded.</summary>
+        public string? Dataset => Training["dataset"] is JsonValue v && v.TryGetValue<string>(out var s) ? s : null;
+    }
 
     /// <summary>Loads a model saved by <see cref="Save"/>; every inconsistency is reported with the file name.</summary>
     public static Loaded Load(string path) => Load(path, SafeTensors.Read(path));
@@ -145,8 +171,14 @@ public static class ModelCheckpoint
         {
             cfgJson = JsonNode.Parse(Need("config")) as JsonObject ?? throw Bad(path, "config is not a JSON object");
             training = JsonNode.Parse(m.TryGetValue("training", out var t) ? t : "{}") as JsonObject ?? [];
+            JsonNumbers.Materialize(cfgJson);
+            JsonNumbers.Materialize(training);
         }
         catch (JsonException e) { throw Bad(path, "config or training metadata is not valid JSON: " + e.Message); }
+        catch (ArgumentException) { throw Bad(path, "config or training metadata names the same key twice"); }
+        // Commands read the dataset from here: a value of the wrong type is a bad file, said now, not a crash later.
+        if (training["dataset"] is { } ds && !(ds is JsonValue dv && dv.TryGetValue<string>(out _)))
+            throw Bad(path, $"training metadata 'dataset' is {ds.ToJsonString()}, not a dataset name");
 
         IClassifierModel model;
         try { model = arch.FromConfig(cfgJson); }

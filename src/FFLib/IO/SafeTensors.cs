@@ -100,7 +100,7 @@ public static class SafeTensors
     public static SafeTensorsFile Read(string path)
     {
         ArgumentNullException.ThrowIfNull(path);
-        if (!File.Exists(path)) throw new FileNotFoundException($"Model file not found: {path}", path);
+        FileKind.RequireRegularFile(path, "Model file");
         using var fs = File.OpenRead(path);
         return Read(fs, path);
     }
@@ -124,8 +124,10 @@ public static class SafeTensors
         try
         {
             root = JsonNode.Parse(json) as JsonObject ?? throw Bad(name, "the header is not a JSON object");
+            JsonNumbers.Materialize(root);
         }
         catch (JsonException e) { throw Bad(name, "the header is not valid JSON: " + e.Message); }
+        catch (ArgumentException) { throw Bad(name, "the header names the same key twice"); }
 
         var metadata = new Dictionary<string, string>();
         var entries = new List<(string Name, int[] Shape, long Begin, long End, bool Int8)>();

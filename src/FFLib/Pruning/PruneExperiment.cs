@@ -68,6 +68,7 @@ public static class PruneExperiment
         if (options.Keep.Count == 0 || options.Keep.Any(k => k < 1)) throw new ArgumentException("Keep must list positive neuron counts.", nameof(options));
         if (options.Seeds < 1) throw new ArgumentOutOfRangeException(nameof(options), options.Seeds, "Seeds must be at least 1.");
         if (options.FinetuneEpochs > 0 && finetuneData is null) throw new ArgumentException("Fine-tuning needs training data.", nameof(finetuneData));
+        ModelCheckpoint.RequireFinite(model, modelPath);
         Directory.CreateDirectory(workDir);
         long originalBytes = new FileInfo(modelPath).Length;
         var widths = NeuronPruning.HiddenWidths(model);

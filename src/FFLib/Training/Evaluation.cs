@@ -11,14 +11,14 @@ public static class Evaluation
     [ThreadStatic] private static Matrix? t_buffer;
     [ThreadStatic] private static Matrix? t_tail;
 
-    /// <summary>Fraction of images whose predicted class equals the label. Processes the set in chunks to bound memory.</summary>
+    /// <summary>Fraction of images whose predicted class equals the label (an empty set is refused). Processes the set in chunks to bound memory.</summary>
     public static double Accuracy(IClassifierModel model, ImageDataset data, int chunk = 1000)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(data);
         if (data.Features != model.ImageFeatures)
             throw new ArgumentException($"{data.Name} has {data.Features} features per image but the model expects {model.ImageFeatures}.", nameof(data));
-        if (data.Count == 0) return double.NaN;
+        if (data.Count == 0) throw new ArgumentException($"{data.Name} holds no images: an accuracy over none is undefined.", nameof(data));
         if (chunk < 1) throw new ArgumentOutOfRangeException(nameof(chunk), chunk, "chunk must be at least 1.");
         int correct = 0;
         // The image buffer is kept per thread between calls: validation runs every epoch, and a fresh

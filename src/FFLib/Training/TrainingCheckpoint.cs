@@ -144,6 +144,7 @@ public static class TrainingCheckpoint
     /// <summary>The run specification, epochs done and batches done of an interrupted epoch (null: none) of a checkpoint file, from its header alone.</summary>
     internal static (RunSpec? Spec, int? EpochsDone, int? BatchesDone) ReadHeader(string path)
     {
+        IO.FileKind.RequireRegularFile(path, "Training checkpoint");
         using var fs = File.OpenRead(path);
         Span<byte> len = stackalloc byte[8];
         fs.ReadExactly(len);

@@ -120,6 +120,9 @@ public static class TrainingRun
         var state = TrainingCheckpoint.Load(path);
         var spec = state.Spec with { OutputDirectory = Directory.Exists(folder) ? folder : Path.GetDirectoryName(Path.GetFullPath(path)), Backend = backend, Data = data ?? state.Spec.Data };
         Validate(spec);
+        (progress as IRunPhaseObserver)?.PhaseStarted(state.Partial is { } inside
+            ? $"resuming after epoch {state.EpochsDone}, batch {inside.BatchesDone} of epoch {inside.Epoch}"
+            : $"resuming after epoch {state.EpochsDone}");
         return Run(spec, Prepare(spec), state.Model, state.Random, state.EpochsDone, state.History, state.Partial, progress, epochCompleted, cancellationToken, checkpointWhenCancelled);
     }
 
@@ -141,6 +144,8 @@ public static class TrainingRun
         var (train, validation) = trainFile.SplitLast(spec.ValidationFraction);
         var test = spec.TestLimit is int tsl ? data.Test.Take(tsl) : data.Test;
         if (train.Count == 0) throw new ArgumentException($"No training images are left after the {spec.ValidationFraction:P0} validation split of {trainFile.Count}.");
+        // Checked before training: an accuracy over no images is undefined, and a finished training must not be lost to it.
+        if (test.Count == 0) throw new InvalidDataException($"The {data.Test.Name} set holds no images ({data.Location.Folder}); a run needs a test set to report on.");
         return new Split(train, validation, test, data.Location);
     }
 
@@ -150,6 +155,8 @@ public static class TrainingRun
     {
         try
         {
+            // The output folder is this run's until it returns: a second process given the same folder is refused at once.
+            using var hold = spec.OutputDirectory is string dir ? FolderLock.Acquire(dir) : null;
             return RunModel(spec, split, model, random, epochsDone, previous, partial, progress, epochCompleted, cancellationToken, checkpointWhenCancelled);
         }
         catch when (model is Modules.ComputeModule { Backend: var b } m && b != ComputeBackend.Cpu)
@@ -225,7 +232,7 @@ public static class TrainingRun
         catch (TrainingDivergedException e) when (dir is not null)
         {
             // Keep the last good checkpoint as it is; record why the run stopped.
-            var record = new JsonObject
+            var record = JsonNumbers.Finite(new JsonObject
             {
                 ["format"] = "fflib-run",
                 ["format_version"] = 1,
@@ -234,8 +241,8 @@ public static class TrainingRun
                 ["epoch"] = e.Epoch,
                 ["layer"] = e.Layer,
                 ["spec"] = JsonNode.Parse(JsonSerializer.Serialize(spec, TrainingCheckpoint.Json)),
-                ["epochs"] = JsonNode.Parse(JsonSerializer.Serialize(history, TrainingCheckpoint.Json)),
-            };
+                ["epochs"] = EpochsJson(history),
+            });
             AtomicFile.WriteAllText(Path.Combine(dir, "run.json"), record.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
             throw;
         }
@@ -286,7 +293,7 @@ public static class TrainingRun
     }
 
     /// <summary>The "training" metadata stored in the model file.</summary>
-    public static JsonObject TrainingMetadata(RunSpec spec, RunResult? result) => new()
+    public static JsonObject TrainingMetadata(RunSpec spec, RunResult? result) => JsonNumbers.Finite(new JsonObject
     {
         ["dataset"] = DatasetCatalog.IdOf(spec.Dataset),
         ["architecture"] = spec.Architecture.Id,
@@ -298,7 +305,7 @@ public static class TrainingRun
         ["validation_fraction"] = spec.ValidationFraction,
         ["train_samples"] = result?.TrainSamples,
         ["test_accuracy"] = result?.TestAccuracy,
-    };
+    });
 
     /// <summary>The run record written to run.json: config, per-epoch metrics, test accuracy, timings, machine.</summary>
     public static JsonObject RunJson(RunSpec spec, RunResult r)
@@ -306,7 +313,8 @@ public static class TrainingRun
         // The model's own configuration says what it has (θ, loss, frames, …): any architecture's runs are recorded alike.
         var c = r.Model.ConfigToJson();
         JsonNode? Key(string key) => c[key]?.DeepClone();
-        return new JsonObject
+        // Non-finite numbers (a loss that overflowed) are written as null: a record never fails to write.
+        return JsonNumbers.Finite(new JsonObject
         {
             ["format"] = "fflib-run",
             ["format_version"] = 1,
@@ -349,16 +357,7 @@ public static class TrainingRun
                 ["validation_samples"] = r.ValidationSamples,
                 ["test_samples"] = r.TestSamples,
             },
-            ["epochs"] = new JsonArray(r.Epochs.Select(e => (JsonNode)new JsonObject
-            {
-                ["epoch"] = e.Epoch,
-                ["phase"] = e.Phase.ToString(),
-                ["loss_names"] = new JsonArray(e.LossNames.Select(x => (JsonNode)x).ToArray()),
-                ["layer_losses"] = new JsonArray(e.LayerLosses.Select(x => (JsonNode)x).ToArray()),
-                ["validation_accuracy"] = e.ValidationAccuracy,
-                ["train_seconds"] = e.TrainSeconds,
-                ["validation_seconds"] = e.ValidationSeconds,
-            }).ToArray()),
+            ["epochs"] = EpochsJson(r.Epochs),
             ["test_accuracy"] = r.TestAccuracy,
             ["timings"] = new JsonObject
             {
@@ -374,6 +373,18 @@ public static class TrainingRun
                 ["os"] = System.Runtime.InteropServices.RuntimeInformation.OSDescription,
                 ["runtime"] = System.Runtime.InteropServices.RuntimeInformation.FrameworkDescription,
             },
-        };
+        });
     }
+
+    /// <summary>Per-epoch metrics as run.json records them.</summary>
+    private static JsonArray EpochsJson(IEnumerable<EpochMetrics> epochs) => new(epochs.Select(e => (JsonNode)new JsonObject
+    {
+        ["epoch"] = e.Epoch,
+        ["phase"] = e.Phase.ToString(),
+        ["loss_names"] = new JsonArray(e.LossNames.Select(x => (JsonNode)x).ToArray()),
+        ["layer_losses"] = new JsonArray(e.LayerLosses.Select(x => (JsonNode)x).ToArray()),
+        ["validation_accuracy"] = e.ValidationAccuracy,
+        ["train_seconds"] = e.TrainSeconds,
+        ["validation_seconds"] = e.ValidationSeconds,
+    }).ToArray());
 }
