@@ -75,7 +75,7 @@ internal static class PruneCommand
             string arch = ModelCheckpoint.ArchitectureId(loaded.Architecture);
             var (dir, hold) = Cli.ClaimOutput(pr.GetValue(outDir), $"prune-{arch}", pr.GetValue(overwrite), "prune.csv", "prune.png");
             using var held = hold;
-            Console.Error.WriteLine($"fflib prune: {arch} {string.Join("×", NeuronPruning.HiddenWidths(loaded.Model))}, method {m}, keep {string.Join(",", keeps)}, {(m == "random" ? options.Seeds : 1)} seed(s), {test.Count} test images");
+            Console.Error.WriteLine($"fflib prune: {arch}, layers {string.Join(",", NeuronPruning.HiddenWidths(loaded.Model))}, method {m}, keep {string.Join(",", keeps)}, {(m == "random" ? options.Seeds : 1)} seed(s), {test.Count} test images");
             var records = PruneExperiment.Run(loaded.Model, path, test, options, Path.Combine(dir, "models"), train, options.FinetuneEpochs > 0 ? train : null,
                 r => Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"seed {r.Seed} keep {r.Keep,5}: {r.Bytes,10} bytes, ratio {r.CompressionRatio,8:F2}×, accuracy {r.Accuracy * 100:F2}%{(r.Int8Accuracy is double q ? $", int8 {r.Int8Bytes} bytes {q * 100:F2}%" : "")}{(r.FinetunedAccuracy is double t ? $", fine-tuned {t * 100:F2}%" : "")}")),

@@ -81,7 +81,7 @@ internal static class SweepCommand
             string dir = pr.GetValue(results)!;
             string part = count > 1 ? $"shard {index}/{count} has {mine.Count}" : "shared by every worker on this folder";
             // The cost model is the CPU's: on a GPU it would mislead by two orders of magnitude.
-            string estimate = spec.Backend is Gpu.GpuBackend ? "no time estimate on a GPU" : $"estimated {Reproduction.EstimateSeconds(mine) / 60:F0} min of training on this machine";
+            string estimate = spec.Backend is Gpu.GpuBackend ? "no time estimate on a GPU" : Estimate(mine, dir);
             Console.Error.WriteLine($"fflib sweep: {runs.Count} runs in the grid, {part}; {estimate}");
             using var interrupt = new Interruption();
             var outcome = SweepRunner.RunConcurrently(mine, dir, backends, new SweepWorkerOptions
@@ -110,17 +110,16 @@ internal static class SweepCommand
         var cmd = new Command("status", "Show a sweep in progress: finished runs, runs being trained (worker, heartbeat, checkpoint), interrupted runs waiting for a worker, files that are not records.") { results, claimTimeout };
         cmd.SetAction(pr => Cli.Run(() =>
         {
-            string dir = pr.GetValue(results)!;
-            if (!Directory.Exists(dir)) throw new UsageException($"--results {dir}: the folder does not exist.");
+            string dir = ResultsFolder(pr.GetValue(results)!);
             double timeout = pr.GetValue(claimTimeout);
             if (!(timeout >= 1)) throw new UsageException($"--claim-timeout must be at least 1 second, not {timeout}.");
             var st = SweepStatus.Read(dir, TimeSpan.FromSeconds(timeout));
             var inv = CultureInfo.InvariantCulture;
             Console.WriteLine(string.Create(inv, $"{dir}: {st.Completed} completed, {st.Diverged} diverged; {st.Claimed.Count} being trained; {st.Interrupted.Count} interrupted; {st.Workers} worker(s) so far{(st.Skipped.Count > 0 ? $"; {st.Skipped.Count} file(s) in runs/ are not records" : "")}"));
             foreach (var c in st.Claimed)
-                Console.WriteLine(string.Create(inv, $"  running      {c.Id}  {c.Worker}  heartbeat {c.HeartbeatAge.TotalSeconds:F0} s ago{(c.Stale ? " (stale: the next worker takes it over)" : "")}{(c.ClockNote is null ? "" : $" ({c.ClockNote})")}  {(c.Checkpoint is null ? "no checkpoint yet" : "checkpoint " + c.Checkpoint)}"));
-            foreach (var (id, at) in st.Interrupted)
-                Console.WriteLine($"  interrupted  {id}  checkpoint {at}; the next worker continues it");
+                Console.WriteLine(string.Create(inv, $"  running      {c.Id}  {c.Description ?? "(settings not recorded)"}  {c.Worker}  heartbeat {c.HeartbeatAge.TotalSeconds:F0} s ago{(c.Stale ? " (stale: the next worker takes it over)" : "")}{(c.ClockNote is null ? "" : $" ({c.ClockNote})")}  {(c.Checkpoint is null ? "no checkpoint yet" : "checkpoint " + c.Checkpoint)}"));
+            foreach (var r in st.Interrupted)
+                Console.WriteLine($"  interrupted  {r.Id}  {r.Description ?? "(settings not recorded)"}  checkpoint {r.Checkpoint}; the next worker continues it");
             foreach (var s in st.Skipped) Console.WriteLine($"  not a record {Path.GetFileName(s.Path)}: {s.Reason}");
             return 0;
         }));
@@ -130,11 +129,10 @@ internal static class SweepCommand
     public static Command CreateReport()
     {
         var results = new Option<string>("--results") { Description = "Results folder of a sweep.", Required = true };
-        var cmd = new Command("report", "Write report.md and table2/3/5.csv (mean ± std over seeds, weight sparsity, L+ vs L− t-tests) and the figures for a results folder; files that are not run records are listed and skipped (exit code 6).") { results };
+        var cmd = new Command("report", "Write report.md and table2/3/5.csv (mean ± std over seeds, weight sparsity, loss max vs min t-tests) and the figures for a results folder; files that are not run records are listed and skipped (exit code 6).") { results };
         cmd.SetAction(pr => Cli.Run(() =>
         {
-            string dir = pr.GetValue(results)!;
-            if (!Directory.Exists(dir)) throw new UsageException($"--results {dir}: the folder does not exist.");
+            string dir = ResultsFolder(pr.GetValue(results)!);
             var read = SweepResults.Read(dir);
             var md = WriteReport(read, dir);
             Console.WriteLine(md);
@@ -199,9 +197,9 @@ internal static class SweepCommand
             if (t == "fig19") return ReproducePruning(spec, kind, b, pr.GetValue(results));
             var runs = Reproduction.Runs(t, spec);
             string dir = pr.GetValue(results) ?? Path.Combine("runs", $"reproduce-{t}-{DatasetCatalog.IdOf(kind)}-{b}");
-            Console.Error.WriteLine($"fflib reproduce {t} ({b}): {runs.Count} runs ({string.Join(", ", spec.Models.Select(m => m.Id))}; layers {string.Join("×", spec.Layers[0])}; {spec.Epochs} epochs; {spec.Seeds} seeds; train {(spec.TrainLimit?.ToString(CultureInfo.InvariantCulture) ?? "all")}, test {(spec.TestLimit?.ToString(CultureInfo.InvariantCulture) ?? "all")}) into {dir}");
+            Console.Error.WriteLine($"fflib reproduce {t} ({b}): {runs.Count} runs ({string.Join(", ", spec.Models.Select(m => m.Id))}; layers {string.Join(",", spec.Layers[0])}; {spec.Epochs} epochs; {spec.Seeds} seeds; train {(spec.TrainLimit?.ToString(CultureInfo.InvariantCulture) ?? "all")}, test {(spec.TestLimit?.ToString(CultureInfo.InvariantCulture) ?? "all")}) into {dir}");
             if (spec.Backend is not Gpu.GpuBackend)
-                Console.Error.WriteLine($"estimated time: {Reproduction.EstimateSeconds(runs) / 60:F1} min on this machine (finished runs in {dir} are skipped)");
+                Console.Error.WriteLine(Estimate(runs, dir));
             using var interrupt = new Interruption();
             SweepRunner.RunConcurrently(runs, dir, Cli.OpenStreams(spec.Backend!, streams, pr.GetValue(device)!), new SweepWorkerOptions { Log = Console.Error.WriteLine }, interrupt.Token);
             var read = SweepResults.Read(dir);
@@ -255,7 +253,8 @@ internal static class SweepCommand
         }
         foreach (var g in SweepReport.SensitivityGrids(records))
         {
-            string stem = string.Join("_", g.Title.Split(' ', '(', ')', '×').Where(x => x.Length > 0)).Replace("L−", "Lminus").Replace("L+", "Lplus").Replace("on_", "");
+            // "ffnn layers 2000,2000 on mnist (loss min)" → ffnn_2000-2000_mnist_loss-min
+            string stem = string.Join("_", g.Title.Replace("loss ", "loss-").Replace(',', '-').Split(' ', '(', ')').Where(x => x.Length > 0 && x is not ("layers" or "on")));
             foreach (bool hoyer in new[] { false, true })
             {
                 string png = Path.Combine(dir, $"heatmap_{(hoyer ? "hoyer" : "accuracy")}_{stem}.png");
@@ -263,6 +262,29 @@ internal static class SweepCommand
                 yield return png;
             }
         }
+    }
+
+    /// <summary>A --results folder that status and report can read, or a usage error saying what one is.</summary>
+    private static string ResultsFolder(string dir)
+    {
+        if (!Directory.Exists(dir)) throw new UsageException($"--results {dir}: the folder does not exist.");
+        if (Directory.Exists(Path.Combine(dir, "runs")) && !File.Exists(Path.Combine(dir, "run.json"))) return dir;
+        // fflib train's own folders (runs/, runs/latest, runs/TIME-MODEL-DATASET) hold single runs, not sweep results.
+        bool trainingRun = File.Exists(Path.Combine(dir, "run.json")) || Directory.Exists(Path.Combine(dir, "latest"))
+            || Directory.EnumerateDirectories(dir).Any(d => File.Exists(Path.Combine(d, "run.json")));
+        throw new UsageException(trainingRun
+            ? $"--results {dir} holds single training runs (fflib train's folders), not a sweep's results; read those with fflib eval, analyze or visualize --model FOLDER. A results folder is what fflib sweep --results DIR or fflib reproduce writes: DIR/runs/ID.json, one record per run."
+            : $"--results {dir} is not a sweep results folder: it has no runs/ subfolder of run records. fflib sweep --results DIR or fflib reproduce makes one.");
+    }
+
+    /// <summary>"estimated … on this machine": the unfinished runs' cost model times this machine's measured speed (one worker).</summary>
+    private static string Estimate(IReadOnlyList<RunSpec> runs, string dir)
+    {
+        var todo = Directory.Exists(dir) ? SweepRunner.Unfinished(runs, dir) : runs;
+        if (todo.Count == 0) return "every run is finished already";
+        var speed = MachineSpeed.Current();
+        return string.Create(CultureInfo.InvariantCulture,
+            $"{todo.Count} run(s) to train, estimated at {Reproduction.Range(Reproduction.EstimateSeconds(todo, speed))} for one worker on this machine (its speed measured: {speed.RelativeToReference:F2}× the time of the reference machine)");
     }
 
     private static void SetThreads(int n)

@@ -78,14 +78,8 @@ internal static class TrainCommand
                 "max" or "maximize" or "l+" => LossDirection.Maximize,
                 var s => throw new UsageException($"--loss must be 'min' or 'max', not '{s}'."),
             };
-            var negativeMode = pr.GetValue(negatives)!.Trim().ToLowerInvariant() switch
-            {
-                "random" => NegativeMode.Random,
-                "inverse" => NegativeMode.Inverse,
-                "hard" => NegativeMode.Hard,
-                "hard-sampled" => NegativeMode.HardSampled,
-                var s => throw new UsageException($"--negatives must be random, inverse, hard or hard-sampled, not '{s}'."),
-            };
+            var negativeMode = NegativeModes.Parse(pr.GetValue(negatives)!)
+                ?? throw new UsageException($"--negatives must be random, inverse, hard or hard-sampled, not '{pr.GetValue(negatives)}'.");
             if (!arch.UsesNegativeData && negativeMode != NegativeMode.Random)
                 throw new UsageException($"--negatives applies to FF models; a {arch.Id} model uses no negative data.");
             int nThreads = pr.GetValue(threads);
@@ -158,10 +152,14 @@ internal static class TrainCommand
             spec = spec with { OutputDirectory = runDir };
             if (File.Exists(Path.Combine(runDir, "model.safetensors")) && !pr.GetValue(overwrite))
                 throw new UsageException($"--out {runDir} already holds a model; pass --overwrite to replace it, or choose another folder.");
+            // Every setting as its option spells it, and only those the architecture uses.
             string rule = !arch.UsedSettings.HasFlag(ModelSettingKinds.Loss)
-                ? "cross-entropy"
-                : $"θ {spec.Model.Threshold.ToString(CultureInfo.InvariantCulture)}, loss {(direction == LossDirection.Minimize ? "min (L−)" : "max (L+)")}";
-            Console.Error.WriteLine($"fflib train: {ModelCheckpoint.ArchitectureId(arch)} {string.Join("×", sizes)} on {DatasetCatalog.IdOf(kind)}, {spec.Training.Epochs} epoch{(spec.Training.Epochs == 1 ? "" : "s")}, batch {spec.Training.BatchSize}, lr {learningRate.ToString(CultureInfo.InvariantCulture)}, {rule}, seed {spec.Seed}, {nThreads} thread(s), {(spec.Backend is Gpu.GpuBackend gpu ? $"{gpu.Description}, {gpu.Precision}" : ComputeSettings.SimdPath)}");
+                ? "loss cross-entropy"
+                : $"threshold {spec.Model.Threshold.ToString(CultureInfo.InvariantCulture)}, loss {(direction == LossDirection.Minimize ? "min" : "max")}, negatives {NegativeModes.Id(negativeMode)}";
+            Console.Error.WriteLine($"fflib train: {ModelCheckpoint.ArchitectureId(arch)} on {DatasetCatalog.IdOf(kind)}, layers {string.Join(",", sizes)}, {spec.Training.Epochs} epoch{(spec.Training.Epochs == 1 ? "" : "s")}, batch size {spec.Training.BatchSize}, lr {learningRate.ToString(CultureInfo.InvariantCulture)}, {rule}, seed {spec.Seed}, {nThreads} thread(s), {(spec.Backend is Gpu.GpuBackend gpu ? $"{gpu.Description}, {gpu.Precision}" : ComputeSettings.SimdPath)}");
+            // From this machine's measured speed (cached for a week): the same command runs 2.5× longer on some machines than on others.
+            if (spec.Backend is not Gpu.GpuBackend)
+                Console.Error.WriteLine($"estimated time: {FFLib.Experiments.Reproduction.Range(FFLib.Experiments.Reproduction.EstimateSeconds([spec], FFLib.Experiments.MachineSpeed.Current()))} on this machine");
             RunResult result;
             using (var interrupt = new Interruption(spec.CheckpointEvery is null && spec.CheckpointMinutes is null
                        ? "nothing was saved (--checkpoint-every N makes a run resumable)"
@@ -169,7 +167,7 @@ internal static class TrainCommand
             using (var display = new ProgressDisplay(classifierLater: arch.UsedSettings.HasFlag(ModelSettingKinds.ClassifierLearningRate)))
                 result = TrainingRun.Execute(spec, display, display.EpochCompleted, interrupt.Token);
             if (defaultOut) RunFolders.PointLatestAt("runs", runDir);
-            Report(result, spec.OutputDirectory, $"{ModelCheckpoint.ArchitectureId(arch)} {string.Join("×", sizes)} on {DatasetCatalog.IdOf(kind)}");
+            Report(result, spec.OutputDirectory, $"{ModelCheckpoint.ArchitectureId(arch)} layers {string.Join(",", sizes)} on {DatasetCatalog.IdOf(kind)}");
             return 0;
         }));
         return cmd;

@@ -120,6 +120,8 @@ public static class Plots
         plot.Font.Set(Font);
         var hm = plot.Add.Heatmap(data);
         hm.Colormap = new ScottPlot.Colormaps.Viridis();
+        var (low, high, note) = HeatmapScale(values.Cast<double?>().OfType<double>().ToArray(), hoyer, grid.Classes);
+        hm.ManualRange = new ScottPlot.Range(low, high);
         hm.NaNCellColor = Colors.White;
         plot.Add.ColorBar(hm).Label = hoyer ? "mean Hoyer sparsity" : "test accuracy (%)";
         for (int t = 0; t < rows; t++)
@@ -138,9 +140,29 @@ public static class Plots
         plot.Axes.Left.TickGenerator = new ScottPlot.TickGenerators.NumericManual(
             Enumerable.Range(0, rows).Select(t => new Tick(t, grid.Thresholds[t].ToString("G4", System.Globalization.CultureInfo.InvariantCulture))).ToArray());
         plot.XLabel("learning rate");
-        plot.YLabel("loss threshold θ");
-        plot.Title($"{grid.Title}: {(hoyer ? "mean Hoyer sparsity" : "test accuracy")} (× = failed to converge)");
+        plot.YLabel("threshold (θ)");
+        plot.Title($"{grid.Title}: {(hoyer ? "mean Hoyer sparsity" : "test accuracy")}{(note is null ? "" : $", {note}")} (× = failed to converge)");
         SaveAtomically(plot, path, 760, 560);
+    }
+
+    /// <summary>
+    /// A heatmap's colour range: accuracies all within 2 points of chance (100 / classes %) are drawn on
+    /// 0–100 % and said to be at chance (a range of 8.8–9.6 % would paint noise as a difference);
+    /// otherwise the data's range, widened downwards to at least 2 points of accuracy or 0.05 of Hoyer
+    /// sparsity, so that seed noise between near-equal cells does not show as two colours.
+    /// </summary>
+    public static (double Low, double High, string? Note) HeatmapScale(IReadOnlyList<double> values, bool hoyer, int classes)
+    {
+        var finite = values.Where(double.IsFinite).ToArray();
+        if (finite.Length == 0) return hoyer ? (0, 1, null) : (0, 100, null);
+        double min = finite.Min(), max = finite.Max();
+        if (!hoyer)
+        {
+            double chance = 100.0 / Math.Max(2, classes);
+            if (max <= chance + 2) return (0, 100, string.Create(System.Globalization.CultureInfo.InvariantCulture, $"all at chance level ({chance:0.#} %)"));
+        }
+        double span = hoyer ? 0.05 : 2;
+        return (Math.Min(min, max - span), max, null);
     }
 
     /// <summary>Human-readable metric name.</summary>

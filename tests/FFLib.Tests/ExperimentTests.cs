@@ -94,8 +94,8 @@ public sealed class ExperimentTests : IDisposable
         }
         string golden = File.ReadAllText(TestUtil.Fixture("report_golden.md"));
         Assert.Equal(golden.ReplaceLineEndings("\n"), md.ReplaceLineEndings("\n"));
-        Assert.Contains("\"ffnn 10×10, lr 0.02, θ 20, L−\",mnist,98.1267", t2);
-        Assert.StartsWith("model,dataset,lplus_mean", t5);
+        Assert.Contains("\"ffnn, layers 10,10, lr 0.02, threshold 20, loss min\",mnist,98.1267", t2);
+        Assert.StartsWith("model,dataset,max_mean", t5);
     }
 
     [Fact]

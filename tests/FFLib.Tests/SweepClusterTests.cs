@@ -302,15 +302,18 @@ public sealed class SweepStatusTests : IDisposable
         Assert.Equal(1, st.Completed);
         var running = Assert.Single(st.Claimed);
         Assert.Equal((SweepRunner.RunId(runs[2]), "worker-x", false), (running.Id, running.Worker, running.Stale));
-        var (id, at) = Assert.Single(st.Interrupted);
+        var (id, at, described) = Assert.Single(st.Interrupted);
         Assert.Equal(SweepRunner.RunId(runs[1]), id);
         Assert.Equal("epoch 2, batch 3", at); // 11 batches per epoch: the 14th batch of the run is the 3rd of epoch 2
+        Assert.Equal(SweepRunner.Describe(runs[1]), described); // what the run is, not only its hash
+        Assert.StartsWith("ffnn mnist layers ", described);
 
         var (code, output, err) = CliTestsAccess.Run("status", "--results", results);
         Assert.True(code == 0, err);
         Assert.Contains("1 completed, 0 diverged; 1 being trained; 1 interrupted", output);
         Assert.Contains("worker-x", output);
         Assert.Contains("checkpoint epoch 2, batch 3; the next worker continues it", output);
+        Assert.Contains($"{SweepRunner.RunId(runs[1])}  {SweepRunner.Describe(runs[1])}  checkpoint", output);
         Assert.True(SweepStatus.Read(results, TimeSpan.FromTicks(1)).Claimed.Single().Stale);
     }
 }

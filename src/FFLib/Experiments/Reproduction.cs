@@ -1,4 +1,5 @@
 using System.Globalization;
+using FFLib.Compute;
 using FFLib.Data;
 using FFLib.IO;
 using FFLib.Layers;
@@ -63,14 +64,17 @@ public static class Reproduction
     }
 
     /// <summary>
-    /// Rough wall time in seconds on a 2-core AVX-512 machine, from measured costs: an FFNN 2×2000
-    /// epoch 5.8 s and 2.1 s to predict 10,000 images, scaled by weights × images, times each
-    /// architecture's <see cref="Architecture.RelativeCost"/>.
+    /// Rough wall time in seconds, from costs measured on a 2-core AVX-512 machine (an FFNN 2×2000
+    /// epoch 5.8 s, 2.1 s to predict 10,000 images) scaled by weights × images, times each
+    /// architecture's <see cref="Architecture.RelativeCost"/>, times how much slower or faster this
+    /// machine measured (<paramref name="speed"/>; null: the reference machine's figures, which is
+    /// enough to order runs by length).
     /// </summary>
-    public static double EstimateSeconds(IEnumerable<RunSpec> runs)
+    public static double EstimateSeconds(IEnumerable<RunSpec> runs, SpeedCalibration? speed = null)
     {
         ArgumentNullException.ThrowIfNull(runs);
-        return runs.Sum(r =>
+        double factor = speed?.RelativeToReference ?? 1;
+        return factor * runs.Sum(r =>
         {
             int[] dims = [784, .. r.Model.HiddenSizes];
             double weights = 0;
@@ -82,6 +86,16 @@ public static class Reproduction
             double validation = r.Training.ValidateEachEpoch ? predict * images * 0.1 : 0;
             return (train + validation) * r.Training.Epochs + predict * (r.TestLimit ?? 10000) + 2;
         });
+    }
+
+    /// <summary>
+    /// An estimate as people should read it: a range around <paramref name="seconds"/> (−25 %, +50 %:
+    /// other work on the machine only ever slows a run down), in minutes or hours.
+    /// </summary>
+    public static string Range(double seconds)
+    {
+        static string T(double s) => s < 90 ? $"{s:F0} s" : s < 5400 ? $"{s / 60:F0} min" : $"{s / 3600:F1} h";
+        return $"{T(seconds * 0.75)} to {T(seconds * 1.5)}";
     }
 
     /// <summary>
@@ -97,7 +111,7 @@ public static class Reproduction
         int? testLimit = budget == "smoke" ? 2000 : sweep.TestLimit;
         int seeds = Math.Max(3, sweep.Seeds);
         var train = sweep.Expand().Where(r => r.Seed == 0).Select(r => r with { TestLimit = testLimit }).ToArray();
-        log?.Invoke($"fflib reproduce fig19 ({budget}): train {train.Length} models ({string.Join(", ", train.Select(r => r.Architecture.Id))}), prune each with {seeds} seeds on {testLimit?.ToString(CultureInfo.InvariantCulture) ?? "all"} test images; training estimate {EstimateSeconds(train) / 60:F1} min");
+        log?.Invoke($"fflib reproduce fig19 ({budget}): train {train.Length} models ({string.Join(", ", train.Select(r => r.Architecture.Id))}), prune each with {seeds} seeds on {testLimit?.ToString(CultureInfo.InvariantCulture) ?? "all"} test images; training {(sweep.Backend is null || sweep.Backend == ComputeBackend.Cpu ? $"estimated at {Range(EstimateSeconds(train.Where(r => !File.Exists(Path.Combine(dir, r.Architecture.Id, "model.safetensors"))), MachineSpeed.Current()))} on this machine" : "time not estimated on a GPU")}");
         var series = new List<(string, IReadOnlyList<PruneRecord>)>();
         foreach (var run in train)
         {

@@ -18,8 +18,9 @@ public sealed class RunClaim : IDisposable
     private Timer? _timer;
     private bool _disposed;
 
-    internal RunClaim(RunClaims owner, string id, int generation, string path)
+    internal RunClaim(RunClaims owner, string id, int generation, string path, string? description = null)
     {
+        Description = description;
         _owner = owner;
         Id = id;
         Generation = generation;
@@ -31,6 +32,9 @@ public sealed class RunClaim : IDisposable
 
     /// <summary>The claim's generation (0 for a first claim; more after takeovers).</summary>
     public int Generation { get; }
+
+    /// <summary>What the run is, in words (written into the claim for <c>fflib status</c>), or null.</summary>
+    public string? Description { get; }
 
     /// <summary>The claim file.</summary>
     public string Path { get; }
@@ -51,6 +55,7 @@ public sealed class RunClaim : IDisposable
         ["generation"] = Generation,
         ["acquired_utc"] = _acquired.ToString("o", CultureInfo.InvariantCulture),
         ["heartbeat_utc"] = heartbeat.ToString("o", CultureInfo.InvariantCulture),
+        ["describe"] = Description,
     }.ToJsonString() + "\n";
 
     internal void Start() => _timer = new Timer(_ => Renew(), null, _owner.HeartbeatInterval, _owner.HeartbeatInterval);

@@ -48,7 +48,8 @@ public sealed class RunClaims
     /// Claims run <paramref name="id"/> for this worker: null when a live worker holds it
     /// (<paramref name="holder"/> names it). <paramref name="takenOver"/> names the stale owner replaced, if any.
     /// </summary>
-    public RunClaim? TryAcquire(string id, out string? holder, out string? takenOver)
+    /// <remarks><paramref name="description"/>, when given, is written into the claim for <c>fflib status</c> (what the run is, in words).</remarks>
+    public RunClaim? TryAcquire(string id, out string? holder, out string? takenOver, string? description = null)
     {
         holder = null;
         takenOver = null;
@@ -59,7 +60,7 @@ public sealed class RunClaims
             if (Age(path, heartbeat) < Timeout) { holder = owner; return null; }
             takenOver = owner;
         }
-        var claim = new RunClaim(this, id, gen + 1, Path.Combine(_dir, $"{id}.g{gen + 1}.claim"));
+        var claim = new RunClaim(this, id, gen + 1, Path.Combine(_dir, $"{id}.g{gen + 1}.claim"), description);
         try
         {
             using var fs = new FileStream(claim.Path, FileMode.CreateNew, FileAccess.Write, FileShare.Read);
@@ -141,6 +142,20 @@ public sealed class RunClaims
                 && int.TryParse(name.AsSpan(dot + 2, name.Length - dot - 2 - ".claim".Length), NumberStyles.None, CultureInfo.InvariantCulture, out int g)
                 && g <= MaxGeneration)
                 yield return (name[..dot], g, f);
+        }
+    }
+
+    /// <summary>The description a claim file carries (<see cref="TryAcquire"/>), or null.</summary>
+    internal static string? ReadDescription(string path)
+    {
+        try
+        {
+            if (!File.Exists(path) || new FileInfo(path).Length is 0 or >= 65536) return null;
+            return JsonNode.Parse(File.ReadAllText(path)) is JsonObject o && o["describe"] is JsonValue v && v.TryGetValue<string>(out var d) ? d : null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or System.Text.Json.JsonException or InvalidOperationException or ArgumentException)
+        {
+            return null;
         }
     }
 

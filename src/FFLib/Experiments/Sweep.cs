@@ -151,7 +151,7 @@ public static partial class SweepRunner
             {
                 cancellationToken.ThrowIfCancellationRequested();
                 if (finished.Contains(id) || IsFinished(resultsDir, id, options.RetryFailed, out _)) { finished.Add(id); continue; }
-                using var claim = claims.TryAcquire(id, out var holder, out var takenOver);
+                using var claim = claims.TryAcquire(id, out var holder, out var takenOver, Describe(run));
                 if (claim is null) { heldBy[id] = holder ?? "?"; continue; }
                 // Checked again now that it is ours: another worker may have finished it just before.
                 if (IsFinished(resultsDir, id, options.RetryFailed, out var problem)) { finished.Add(id); continue; }
@@ -176,6 +176,14 @@ public static partial class SweepRunner
             announced = true;
             cancellationToken.WaitHandle.WaitOne(claims.HeartbeatInterval < TimeSpan.FromSeconds(10) ? claims.HeartbeatInterval : TimeSpan.FromSeconds(10));
         }
+    }
+
+    /// <summary>The runs of <paramref name="runs"/> that have no finished record in <paramref name="resultsDir"/> yet (what a worker would still train).</summary>
+    public static IReadOnlyList<RunSpec> Unfinished(IReadOnlyList<RunSpec> runs, string resultsDir)
+    {
+        ArgumentNullException.ThrowIfNull(runs);
+        ArgumentException.ThrowIfNullOrEmpty(resultsDir);
+        return runs.Where(r => !IsFinished(resultsDir, RunId(r), retryFailed: false, out _)).ToArray();
     }
 
     /// <summary>Whether run <paramref name="id"/> has a record that ends it; <paramref name="problem"/> says why a file in its place is not a record.</summary>
@@ -233,9 +241,13 @@ public static partial class SweepRunner
         {
             // A run lost to another worker leaves the checkpoint to its new owner; one stopped by SIGTERM saves where it is.
             bool SaveOnStop() => !claim.Lost.IsCancellationRequested;
+            // A line per epoch, and inside a long epoch one every 10 s: no run sits silent at "running".
+            var progress = log is null ? null : new QuietProgress(log, "    ");
+            void Epoch(EpochMetrics m) => log?.Invoke(string.Create(CultureInfo.InvariantCulture,
+                $"    epoch {m.Epoch}{(m.ValidationAccuracy is double v ? $": validation accuracy {v * 100:F2}%" : "")}, {m.TrainSeconds:F1} s"));
             var result = resumeFrom is not null
-                ? TrainingRun.Resume(work, cancellationToken: stop.Token, backend: run.Backend, data: run.Data, checkpointWhenCancelled: SaveOnStop)
-                : TrainingRun.Execute(run with { OutputDirectory = keepFiles ? work : null, CheckpointEvery = options.CheckpointEvery, CheckpointMinutes = options.CheckpointMinutes }, cancellationToken: stop.Token, checkpointWhenCancelled: SaveOnStop);
+                ? TrainingRun.Resume(work, progress, Epoch, stop.Token, backend: run.Backend, data: run.Data, checkpointWhenCancelled: SaveOnStop)
+                : TrainingRun.Execute(run with { OutputDirectory = keepFiles ? work : null, CheckpointEvery = options.CheckpointEvery, CheckpointMinutes = options.CheckpointMinutes }, progress, Epoch, stop.Token, checkpointWhenCancelled: SaveOnStop);
             var report = ModelAnalysis.Analyze(result.Model);
             // Done with the model: on a GPU, its memory goes now (a long sweep must not wait for the collector).
             if (result.Model is Modules.ComputeModule trained) trained.DiscardDeviceMemory();
@@ -299,8 +311,31 @@ public static partial class SweepRunner
             run.Model.HiddenSizes.ToArray(), LossId(run), run.Model.LearningRateFor(run.Architecture), run.Model.Threshold, (int)run.Seed, run.Training.Epochs, acc, sparsity, seconds,
             DateTime.UtcNow.ToString("o", CultureInfo.InvariantCulture), Settings: RunSettings(run));
 
-    private static string Describe(RunSpec r) => string.Create(CultureInfo.InvariantCulture,
-        $"{r.Architecture.Id} {DatasetCatalog.IdOf(r.Dataset)} {string.Join("×", r.Model.HiddenSizes)} lr {r.Model.LearningRateFor(r.Architecture)} θ {r.Model.Threshold} {r.Model.Loss} seed {r.Seed}");
+    /// <summary>A run in the command line's words, only the settings its architecture uses: "ffnn mnist layers 2000,2000 lr 0.02 threshold 20 loss min seed 3".</summary>
+    public static string Describe(RunSpec r)
+    {
+        ArgumentNullException.ThrowIfNull(r);
+        var used = r.Architecture.UsedSettings;
+        var m = r.Model;
+        var inv = CultureInfo.InvariantCulture;
+        return $"{r.Architecture.Id} {DatasetCatalog.IdOf(r.Dataset)} layers {string.Join(",", m.HiddenSizes)} lr {m.LearningRateFor(r.Architecture).ToString(inv)}"
+            + (used.HasFlag(ModelSettingKinds.Threshold) ? $" threshold {m.Threshold.ToString(inv)}" : "")
+            + (used.HasFlag(ModelSettingKinds.Loss) ? $" loss {LossId(r)}" : "")
+            + $" seed {r.Seed.ToString(inv)}";
+    }
+
+    /// <summary>A progress line inside an epoch at most every 10 s (sweeps print one line per epoch otherwise).</summary>
+    private sealed class QuietProgress(Action<string> log, string indent) : IProgress<TrainingProgress>
+    {
+        private readonly System.Diagnostics.Stopwatch _since = System.Diagnostics.Stopwatch.StartNew();
+
+        public void Report(TrainingProgress p)
+        {
+            if (_since.Elapsed.TotalSeconds < 10) return;
+            _since.Restart();
+            log(string.Create(CultureInfo.InvariantCulture, $"{indent}epoch {p.Epoch}/{p.Epochs}, batch {p.Batch}/{p.Batches}, loss {p.Loss:F4}"));
+        }
+    }
 
     /// <summary>workers/NAME.log: one line per run this worker started, resumed, finished, lost or left (who trained what, for audits and tests).</summary>
     private sealed class WorkerLog(string resultsDir, string name)

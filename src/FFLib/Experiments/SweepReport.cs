@@ -11,9 +11,20 @@ namespace FFLib.Experiments;
 /// cells with a diverged or failed run.
 /// </summary>
 public sealed record SensitivityGrid(string Title, string Architecture, string Dataset, float[] LearningRates, float[] Thresholds,
-    double?[,] Accuracy, double?[,] Hoyer, bool[,] Failed);
+    double?[,] Accuracy, double?[,] Hoyer, bool[,] Failed)
+{
+    /// <summary>Classes of the dataset (chance level is 100 / Classes %).</summary>
+    public int Classes
+    {
+        get
+        {
+            try { return Data.DatasetCatalog.Get(Data.DatasetCatalog.Parse(Dataset)).Classes; }
+            catch (ArgumentException) { return 10; } // a dataset this version does not know: the three it knows have 10
+        }
+    }
+}
 
-/// <summary>Markdown and CSV tables from a results folder: Table 2 (accuracy), Table 3 (weight sparsity), Table 5 (L+ vs L−).</summary>
+/// <summary>Markdown and CSV tables from a results folder: Table 2 (accuracy), Table 3 (weight sparsity), Table 5 (loss max vs loss min, the paper's L+ vs L−).</summary>
 public static class SweepReport
 {
     /// <summary>
@@ -45,7 +56,7 @@ public static class SweepReport
     public static IReadOnlyList<SensitivityGrid> SensitivityGrids(IReadOnlyList<RunRecord> records)
     {
         var grids = new List<SensitivityGrid>();
-        foreach (var g in records.GroupBy(r => (r.Architecture, r.Dataset, Layers: string.Join("×", r.Layers), r.Loss)).OrderBy(g => g.Key.ToString(), StringComparer.Ordinal))
+        foreach (var g in records.GroupBy(r => (r.Architecture, r.Dataset, Layers: string.Join(",", r.Layers), r.Loss)).OrderBy(g => g.Key.ToString(), StringComparer.Ordinal))
         {
             var lrs = g.Select(r => r.LearningRate).Distinct().Order().ToArray();
             var thetas = g.Select(r => r.Threshold).Distinct().Order().ToArray();
@@ -65,8 +76,8 @@ public static class SweepReport
                         .Select(r => r.Sparsity!.Where(p => p.Parameter is "weight" or "forward" or "backward").Average(p => p.Sparsity.Hoyer)).ToArray();
                     hoyer[t, l] = h.Length > 0 ? h.Average() : null;
                 }
-            string loss = g.Key.Loss switch { "min" => "L−", "max" => "L+", _ => "cross-entropy" };
-            grids.Add(new SensitivityGrid($"{g.Key.Architecture} {g.Key.Layers} on {g.Key.Dataset} ({loss})", g.Key.Architecture, g.Key.Dataset, lrs, thetas, acc, hoyer, failed));
+            string loss = g.Key.Loss switch { "min" => "loss min", "max" => "loss max", _ => "cross-entropy" };
+            grids.Add(new SensitivityGrid($"{g.Key.Architecture} layers {g.Key.Layers} on {g.Key.Dataset} ({loss})", g.Key.Architecture, g.Key.Dataset, lrs, thetas, acc, hoyer, failed));
         }
         return grids;
     }
@@ -74,10 +85,11 @@ public static class SweepReport
     private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
 
     /// <summary>The configuration of a run apart from its seed and dataset (a table row).</summary>
+    /// <remarks>Settings are named as the command line names them (--layers 2000,2000, --threshold, --loss min), and only those the run uses.</remarks>
     private static string Config(RunRecord r) =>
-        r.Architecture == "bpnn"
-            ? string.Create(Inv, $"bpnn {string.Join("×", r.Layers)}, lr {r.LearningRate:G4}")
-            : string.Create(Inv, $"{r.Architecture} {string.Join("×", r.Layers)}, lr {r.LearningRate:G4}, θ {r.Threshold:G4}, {(r.Loss == "min" ? "L−" : "L+")}");
+        r.Loss == "ce"
+            ? string.Create(Inv, $"{r.Architecture}, layers {string.Join(",", r.Layers)}, lr {r.LearningRate:G4}")
+            : string.Create(Inv, $"{r.Architecture}, layers {string.Join(",", r.Layers)}, lr {r.LearningRate:G4}, threshold {r.Threshold:G4}, loss {r.Loss}");
 
     private static (double Mean, double Std, int N) Stats(IEnumerable<double> values)
     {
@@ -154,14 +166,14 @@ public static class SweepReport
             }
         }
 
-        // Table 5: L+ vs L− where both were run with otherwise equal settings.
-        sb.Append("\n## L+ vs L− (Table 5): mean ± std, max, two-sample t-test\n\n");
-        sb.Append("Student: pooled variance; Welch: unequal variances (Welch–Satterthwaite degrees of freedom). Two-sided p-values.\n\n");
-        sb.Append("| model | dataset | L+ mean ± std | L+ max | L− mean ± std | L− max | p (Student) | p (Welch) |\n|---|---|---|---|---|---|---|---|\n");
-        var csv5 = new StringBuilder("model,dataset,lplus_mean,lplus_std,lplus_max,lminus_mean,lminus_std,lminus_max,p_student,p_welch,n_plus,n_minus\n");
+        // Table 5: loss max vs loss min where both were run with otherwise equal settings.
+        sb.Append("\n## loss max vs loss min (Table 5): mean ± std, max, two-sample t-test\n\n");
+        sb.Append("`--loss max` is the paper's L+, `--loss min` its L−. Student: pooled variance; Welch: unequal variances (Welch–Satterthwaite degrees of freedom). Two-sided p-values.\n\n");
+        sb.Append("| model | dataset | loss max: mean ± std | loss max: max | loss min: mean ± std | loss min: max | p (Student) | p (Welch) |\n|---|---|---|---|---|---|---|---|\n");
+        var csv5 = new StringBuilder("model,dataset,max_mean,max_std,max_max,min_mean,min_std,min_max,p_student,p_welch,n_max,n_min\n");
         int pairs = 0;
         foreach (var g in ok.Where(r => r.Loss != "ce")
-                     .GroupBy(r => string.Create(Inv, $"{r.Architecture} {string.Join("×", r.Layers)}, lr {r.LearningRate:G4}, θ {r.Threshold:G4}") + "|" + r.Dataset)
+                     .GroupBy(r => string.Create(Inv, $"{r.Architecture}, layers {string.Join(",", r.Layers)}, lr {r.LearningRate:G4}, threshold {r.Threshold:G4}") + "|" + r.Dataset)
                      .OrderBy(g => g.Key, StringComparer.Ordinal))
         {
             var plus = g.Where(r => r.Loss == "max").Select(r => r.TestAccuracy!.Value * 100).ToArray();
@@ -184,7 +196,7 @@ public static class SweepReport
             csv5.Append(Inv, $"\"{model}\",{dataset},{sp.Mean:F4},{sp.Std:F4},{plus.Max():F4},{sm.Mean:F4},{sm.Std:F4},{minus.Max():F4},{ps:G6},{pw:G6},{plus.Length},{minus.Length}\n");
         }
 
-        if (pairs == 0) sb.Append("| (no configuration was run with both L+ and L−) | | | | | | | |\n");
+        if (pairs == 0) sb.Append("| (no configuration was run with both loss max and loss min) | | | | | | | |\n");
 
         var failed = records.Where(r => r.Status != "completed").OrderBy(r => r.Id, StringComparer.Ordinal).ToArray();
         if (failed.Length > 0)

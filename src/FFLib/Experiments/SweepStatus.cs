@@ -9,7 +9,14 @@ namespace FFLib.Experiments;
 /// <param name="Stale">Older than the timeout asked about: the next worker takes it over.</param>
 /// <param name="Checkpoint">Where its checkpoint stands ("epoch 3", "epoch 4, batch 120"), if it has one.</param>
 /// <param name="ClockNote">Set when the claim's heartbeat lies in this machine's future (its age then comes from the file's time, or cannot be told).</param>
-public sealed record ClaimedRun(string Id, string Worker, TimeSpan HeartbeatAge, bool Stale, string? Checkpoint, string? ClockNote = null);
+/// <param name="Description">What the run is (model, dataset, the settings it uses), from its claim or checkpoint; null when neither says.</param>
+public sealed record ClaimedRun(string Id, string Worker, TimeSpan HeartbeatAge, bool Stale, string? Checkpoint, string? ClockNote = null, string? Description = null);
+
+/// <summary>A run with a checkpoint and no claim: interrupted, waiting for a worker.</summary>
+/// <param name="Id">The run.</param>
+/// <param name="Checkpoint">Where its checkpoint stands.</param>
+/// <param name="Description">What the run is, from its checkpoint.</param>
+public sealed record InterruptedRun(string Id, string Checkpoint, string? Description);
 
 /// <summary>
 /// What a results folder says about a sweep in progress, read without changing anything: finished
@@ -22,7 +29,7 @@ public sealed record ClaimedRun(string Id, string Worker, TimeSpan HeartbeatAge,
 /// <param name="Interrupted">Runs with a checkpoint in work/ and no claim, with where they stand.</param>
 /// <param name="Skipped">Files in runs/ that are not run records.</param>
 /// <param name="Workers">Workers that have left a log in workers/.</param>
-public sealed record SweepStatus(int Completed, int Diverged, IReadOnlyList<ClaimedRun> Claimed, IReadOnlyList<(string Id, string Checkpoint)> Interrupted,
+public sealed record SweepStatus(int Completed, int Diverged, IReadOnlyList<ClaimedRun> Claimed, IReadOnlyList<InterruptedRun> Interrupted,
     IReadOnlyList<SkippedRecord> Skipped, int Workers)
 {
     /// <summary>Reads the folder; a claim is stale when its heartbeat is older than <paramref name="claimTimeout"/>.</summary>
@@ -44,31 +51,34 @@ public sealed record SweepStatus(int Completed, int Diverged, IReadOnlyList<Clai
                     : trusted ? $"its heartbeat is {(heartbeat - now).TotalSeconds:F0} s in this machine's future; aged by its file time"
                     : $"its heartbeat and file time are in this machine's future; workers take it over once it has stayed unchanged for {claimTimeout.TotalSeconds:F0} s";
                 held.Add(g.Key);
-                claimed.Add(new ClaimedRun(g.Key, owner, age < TimeSpan.Zero ? TimeSpan.Zero : age, trusted && age >= claimTimeout, Where(workDir, g.Key), note));
+                var (at, described) = Where(workDir, g.Key);
+                claimed.Add(new ClaimedRun(g.Key, owner, age < TimeSpan.Zero ? TimeSpan.Zero : age, trusted && age >= claimTimeout, at, note,
+                    RunClaims.ReadDescription(path) ?? described));
             }
         }
-        var interrupted = new List<(string, string)>();
+        var interrupted = new List<InterruptedRun>();
         if (Directory.Exists(workDir))
             foreach (var d in Directory.EnumerateDirectories(workDir).Select(Path.GetFileName).Order(StringComparer.Ordinal))
-                if (!held.Contains(d!) && Where(workDir, d!) is string at) interrupted.Add((d!, at));
+                if (!held.Contains(d!) && Where(workDir, d!) is (string at, var described)) interrupted.Add(new InterruptedRun(d!, at, described));
         string workersDir = Path.Combine(resultsDir, "workers");
         int workers = Directory.Exists(workersDir) ? Directory.EnumerateFiles(workersDir, "*.log").Count() : 0;
         return new SweepStatus(results.Records.Count(r => r.Status == "completed"), results.Records.Count(r => r.Status == "diverged"),
             claimed, interrupted, results.Skipped, workers);
     }
 
-    private static string? Where(string workDir, string id)
+    /// <summary>Where a run's checkpoint stands and what the run is (from the checkpoint's settings); nulls when it has none.</summary>
+    private static (string? At, string? Description) Where(string workDir, string id)
     {
         string ckpt = Path.Combine(workDir, id, TrainingCheckpoint.FileName);
-        if (!File.Exists(ckpt)) return null;
+        if (!File.Exists(ckpt) || new FileInfo(ckpt).LinkTarget is not null) return (null, null);
         try
         {
-            var (_, done, batches) = TrainingCheckpoint.ReadHeader(ckpt);
-            return batches is int b ? $"epoch {done + 1}, batch {b}" : $"after epoch {done}";
+            var (spec, done, batches) = TrainingCheckpoint.ReadHeader(ckpt);
+            return (batches is int b ? $"epoch {done + 1}, batch {b}" : $"after epoch {done}", spec is null ? null : SweepRunner.Describe(spec));
         }
         catch (Exception e) when (e is IOException or InvalidDataException or System.Text.Json.JsonException or EndOfStreamException)
         {
-            return "unreadable checkpoint";
+            return ("unreadable checkpoint", null);
         }
     }
 }

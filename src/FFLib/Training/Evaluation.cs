@@ -16,6 +16,7 @@ public static class Evaluation
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(data);
+        BuildCheck.WarnIfUnoptimised();
         if (data.Features != model.ImageFeatures)
             throw new ArgumentException($"{data.Name} has {data.Features} features per image but the model expects {model.ImageFeatures}.", nameof(data));
         if (data.Count == 0) throw new ArgumentException($"{data.Name} holds no images: an accuracy over none is undefined.", nameof(data));

@@ -338,7 +338,7 @@ public static class TrainingRun
                 ["k_test_high"] = Key("k_test_high"),
                 ["epochs"] = spec.Training.Epochs,
                 ["batch_size"] = spec.Training.BatchSize,
-                ["negatives"] = spec.Training.Negatives.ToString(),
+                ["negatives"] = NegativeModes.Id(spec.Training.Negatives),
                 ["seed"] = spec.Seed,
                 ["train_limit"] = spec.TrainLimit,
                 ["test_limit"] = spec.TestLimit,
