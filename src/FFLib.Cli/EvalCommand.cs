@@ -18,7 +18,7 @@ internal static class EvalCommand
         var dataset = new Option<string?>("--dataset") { Description = "Dataset (default: the one the model was trained on)." };
         var testLimit = new Option<int?>("--test-limit") { Description = "Evaluate on only the first N test images." };
         var json = new Option<bool>("--json") { Description = "Print the result as JSON on stdout." };
-        var threads = new Option<int>("--threads") { Description = "Compute threads (default: this machine's core count).", DefaultValueFactory = _ => Environment.ProcessorCount };
+        var threads = new Option<int>("--threads") { Description = "Compute threads.", DefaultValueFactory = _ => Environment.ProcessorCount };
         var dataDir = new Option<string?>("--data-dir") { Description = "Folder holding the dataset's files (IDX, raw or .gz)." };
         var noDownload = new Option<bool>("--no-download") { Description = "Never download; fail if no local copy is found." };
         var device = Cli.DeviceOption();

@@ -13,7 +13,7 @@ internal static class RunFolders
     public static (string Folder, FolderLock Lock) ClaimNew(string root, string name)
     {
         string stem = Path.Combine(root, $"{DateTime.UtcNow.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture)}-{name}");
-        for (int i = 1; ; i++)
+        for (int i = 1; i <= 1000; i++)
         {
             string dir = i == 1 ? stem : $"{stem}-{i}";
             if (File.Exists(dir) || new DirectoryInfo(dir).LinkTarget is not null || (Directory.Exists(dir) && HoldsFiles(dir))) continue;
@@ -22,6 +22,7 @@ internal static class RunFolders
             if (!HoldsFiles(dir)) return (dir, held);
             held.Dispose(); // a process that claimed it first has already finished there
         }
+        throw new IOException($"no free folder {stem}-N among 1,000 tries; {root} may not allow locks (pass --out).");
     }
 
     /// <summary>Whether a folder holds anything besides its lock file.</summary>

@@ -33,7 +33,7 @@ internal static class TrainCommand
         var trainLimit = new Option<int?>("--train-limit") { Description = "Use only the first N training images (before the 10% validation split)." };
         var testLimit = new Option<int?>("--test-limit") { Description = "Evaluate on only the first N test images." };
         var valFraction = new Option<double>("--validation-fraction") { Description = "Share of the training file held out at its end.", DefaultValueFactory = _ => 0.1 };
-        var threads = new Option<int>("--threads") { Description = "Compute threads (default: this machine's core count).", DefaultValueFactory = _ => Environment.ProcessorCount };
+        var threads = new Option<int>("--threads") { Description = "Compute threads.", DefaultValueFactory = _ => Environment.ProcessorCount };
         var outDir = new Option<string?>("--out", "-o") { Description = "Output folder for model.safetensors and run.json (default: a new runs/TIME-MODEL-DATASET; runs/latest points at the newest)." };
         var overwrite = new Option<bool>("--overwrite") { Description = "Replace the model in an --out folder that already holds one." };
         var dataDir = new Option<string?>("--data-dir") { Description = "Folder holding the dataset's files (IDX, raw or .gz)." };
@@ -157,7 +157,7 @@ internal static class TrainCommand
                 ? "loss cross-entropy"
                 : $"threshold {spec.Model.Threshold.ToString(CultureInfo.InvariantCulture)}, loss {(direction == LossDirection.Minimize ? "min" : "max")}, negatives {NegativeModes.Id(negativeMode)}";
             Console.Error.WriteLine($"fflib train: {ModelCheckpoint.ArchitectureId(arch)} on {DatasetCatalog.IdOf(kind)}, layers {string.Join(",", sizes)}, {spec.Training.Epochs} epoch{(spec.Training.Epochs == 1 ? "" : "s")}, batch size {spec.Training.BatchSize}, lr {learningRate.ToString(CultureInfo.InvariantCulture)}, {rule}, seed {spec.Seed}, {nThreads} thread(s), {(spec.Backend is Gpu.GpuBackend gpu ? $"{gpu.Description}, {gpu.Precision}" : ComputeSettings.SimdPath)}");
-            // From this machine's measured speed (cached for a week): the same command runs 2.5× longer on some machines than on others.
+            // From this machine's measured speed (cached for a day, then replaced by what each finished run showed): the same command runs 2.5× longer on some machines than on others.
             if (spec.Backend is not Gpu.GpuBackend)
                 Console.Error.WriteLine($"estimated time: {FFLib.Experiments.Reproduction.Range(FFLib.Experiments.Reproduction.EstimateSeconds([spec], FFLib.Experiments.MachineSpeed.Current()))} on this machine");
             RunResult result;
@@ -167,6 +167,9 @@ internal static class TrainCommand
             using (var display = new ProgressDisplay(classifierLater: arch.UsedSettings.HasFlag(ModelSettingKinds.ClassifierLearningRate)))
                 result = TrainingRun.Execute(spec, display, display.EpochCompleted, interrupt.Token);
             if (defaultOut) RunFolders.PointLatestAt("runs", runDir);
+            // What this run took is the best estimate of the next one's speed on this machine.
+            if (spec.Backend is not Gpu.GpuBackend && FFLib.Experiments.Reproduction.ObservedSecondsPerWeightImage(spec, result) is double observed)
+                FFLib.Experiments.MachineSpeed.Observe(observed);
             Report(result, spec.OutputDirectory, $"{ModelCheckpoint.ArchitectureId(arch)} layers {string.Join(",", sizes)} on {DatasetCatalog.IdOf(kind)}");
             return 0;
         }));

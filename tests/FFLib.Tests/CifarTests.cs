@@ -146,7 +146,7 @@ public sealed class CifarTests : IDisposable
         Assert.Contains(archive, e.Message);
     }
 
-    private static void WriteTarGz(string path, Action<TarWriter> fill)
+    internal static void WriteTarGz(string path, Action<TarWriter> fill)
     {
         using var fs = File.Create(path);
         using var gz = new GZipStream(fs, CompressionLevel.Fastest);
@@ -154,6 +154,6 @@ public sealed class CifarTests : IDisposable
         fill(w);
     }
 
-    private static void AddFile(TarWriter w, string name, byte[] content) =>
+    internal static void AddFile(TarWriter w, string name, byte[] content) =>
         w.WriteEntry(new PaxTarEntry(TarEntryType.RegularFile, name) { DataStream = new MemoryStream(content) });
 }

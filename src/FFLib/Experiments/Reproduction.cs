@@ -76,10 +76,10 @@ public static class Reproduction
         double factor = speed?.RelativeToReference ?? 1;
         return factor * runs.Sum(r =>
         {
-            int[] dims = [784, .. r.Model.HiddenSizes];
+            int[] dims = [r.Dataset == DatasetKind.Cifar10 ? 3072 : 784, .. r.Model.HiddenSizes];
             double weights = 0;
             for (int i = 1; i < dims.Length; i++) weights += (double)dims[i - 1] * dims[i];
-            double images = Math.Min(r.TrainLimit ?? 60000, 60000);
+            double images = Math.Min(r.TrainLimit ?? 60000, r.Dataset == DatasetKind.Cifar10 ? 50000 : 60000);
             var (trainCost, predictCost) = r.Architecture.RelativeCost;
             double train = weights * images * 0.9 * 2.0e-11 * trainCost;
             double predict = weights * 3.8e-11 * predictCost;
@@ -89,12 +89,28 @@ public static class Reproduction
     }
 
     /// <summary>
+    /// The speed a finished CPU run showed, in the cost model's unit (seconds per weight × image of
+    /// training, over the architecture's relative cost); null when the run is too short to tell (under 5 s of training).
+    /// </summary>
+    public static double? ObservedSecondsPerWeightImage(RunSpec spec, RunResult result)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        ArgumentNullException.ThrowIfNull(result);
+        double seconds = result.Epochs.Sum(e => e.TrainSeconds);
+        if (seconds < 5 || result.Epochs.Count == 0 || result.TrainSamples == 0) return null;
+        int[] dims = [spec.Dataset == DatasetKind.Cifar10 ? 3072 : 784, .. spec.Model.HiddenSizes];
+        double weights = 0;
+        for (int i = 1; i < dims.Length; i++) weights += (double)dims[i - 1] * dims[i];
+        return seconds / (weights * result.TrainSamples * result.Epochs.Count * spec.Architecture.RelativeCost.Training);
+    }
+
+    /// <summary>
     /// An estimate as people should read it: a range around <paramref name="seconds"/> (−25 %, +50 %:
     /// other work on the machine only ever slows a run down), in minutes or hours.
     /// </summary>
     public static string Range(double seconds)
     {
-        static string T(double s) => s < 90 ? $"{s:F0} s" : s < 5400 ? $"{s / 60:F0} min" : $"{s / 3600:F1} h";
+        static string T(double s) => s < 120 ? $"{s:F0} s" : s < 5400 ? $"{s / 60:F0} min" : $"{s / 3600:F1} h";
         return $"{T(seconds * 0.75)} to {T(seconds * 1.5)}";
     }
 

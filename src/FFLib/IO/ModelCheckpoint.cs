@@ -184,7 +184,9 @@ public static class ModelCheckpoint
         try { model = arch.FromConfig(cfgJson); }
         catch (Exception e) when (e is NullReferenceException or InvalidOperationException or FormatException or ArgumentException or KeyNotFoundException)
         {
-            throw Bad(path, "config is incomplete or inconsistent: " + e.Message);
+            // The architecture's own words, without .NET's "(Parameter 'Classes')" and "Actual value was …".
+            string why = System.Text.RegularExpressions.Regex.Replace(e.Message.Split('\n')[0], @" ?\(Parameter '[^']*'\)", "").TrimEnd('.');
+            throw Bad(path, "config is incomplete or inconsistent: " + why);
         }
         var byName = new Dictionary<string, NamedTensor>();
         foreach (var tensor in file.Tensors) byName.TryAdd(tensor.Name, tensor);
