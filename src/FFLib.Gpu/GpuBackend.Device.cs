@@ -170,7 +170,7 @@ public sealed partial class GpuBackend
         // This backend's own scratch and resident training set; models' arrays are their owners' to release.
         _terms?.Release();
         _rowStaging?.Release();
-        ForgetResidentData();
+        RaiseDisposing(); // the trainer's resident training set goes with the backend
         _ring.Dispose();
         _blas?.Dispose();
         if (_ownsStream) _stream.Dispose();

@@ -71,17 +71,17 @@ public sealed class FuzzTests : IDisposable
     [Fact]
     public void SparsityCsvReaderSurvivesRandomAndMutatedBytes()
     {
-        var tracker = new Analysis.SparsityTracker(1);
+        var tracker = new Training.SparsityTracker(1);
         tracker.RecordFinal(new Models.FFNetwork(new Models.FFNetworkConfig { ImageFeatures = 5, Classes = 2, HiddenSizes = [4, 3] }, new Compute.FFRandom(1)));
         string valid = Path.Combine(_dir, "valid.csv");
         tracker.WriteCsv(valid);
         var bytes = File.ReadAllBytes(valid);
-        Prop.ForAll<byte[]>(b => Clean(b ?? [], p => Analysis.SparsityTracker.ReadCsv(p))).Check(Cfg);
-        Prop.ForAll<(int, byte)[], int>((edits, cut) => Clean(Mutate(bytes, edits ?? [], cut), p => Analysis.SparsityTracker.ReadCsv(p))).Check(Cfg);
+        Prop.ForAll<byte[]>(b => Clean(b ?? [], p => Training.SparsityTracker.ReadCsv(p))).Check(Cfg);
+        Prop.ForAll<(int, byte)[], int>((edits, cut) => Clean(Mutate(bytes, edits ?? [], cut), p => Training.SparsityTracker.ReadCsv(p))).Check(Cfg);
         // Printable mutations: commas, digits, signs, newlines where the numbers are.
         var alphabet = Encoding.ASCII.GetBytes(",.-+eE0123456789\n\r ");
         Prop.ForAll<(int, byte)[], int>((edits, cut) => Clean(Mutate(bytes, (edits ?? []).Select(e => (e.Item1, alphabet[e.Item2 % alphabet.Length])).ToArray(), cut),
-            p => Analysis.SparsityTracker.ReadCsv(p))).Check(Cfg);
+            p => Training.SparsityTracker.ReadCsv(p))).Check(Cfg);
     }
 
     [Fact]

@@ -101,7 +101,7 @@ public sealed class ReliabilityTests : IDisposable
     {
         string path = Path.Combine(_dir, "sparsity.csv");
         File.WriteAllText(path, content);
-        var e = Assert.Throws<InvalidDataException>(() => Analysis.SparsityTracker.ReadCsv(path));
+        var e = Assert.Throws<InvalidDataException>(() => Training.SparsityTracker.ReadCsv(path));
         Assert.Contains(expected, e.Message);
         Assert.Contains(path, e.Message);
     }
@@ -109,12 +109,12 @@ public sealed class ReliabilityTests : IDisposable
     [Fact]
     public void SparsityCsvRoundTrips()
     {
-        var tracker = new Analysis.SparsityTracker(1);
+        var tracker = new Training.SparsityTracker(1);
         var net = new FFNetwork(new FFNetworkConfig { ImageFeatures = 6, Classes = 2, HiddenSizes = [5, 4] }, new Compute.FFRandom(3));
         tracker.RecordFinal(net);
         string path = Path.Combine(_dir, "round.csv");
         tracker.WriteCsv(path);
-        var back = Analysis.SparsityTracker.ReadCsv(path);
+        var back = Training.SparsityTracker.ReadCsv(path);
         Assert.Equal(tracker.Samples.Count, back.Count);
         for (int i = 0; i < back.Count; i++)
         {

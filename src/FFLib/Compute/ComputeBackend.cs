@@ -130,8 +130,15 @@ public abstract class ComputeBackend
     /// </summary>
     internal virtual bool SharesHostMemory => true;
 
-    /// <summary>Frees the training set a trainer left resident on this backend (for a backend being disposed).</summary>
-    internal void ForgetResidentData() => Training.BatchFeed.Forget(this);
+    /// <summary>
+    /// Raised when the backend is being disposed, so that whoever keeps device memory on it (the
+    /// trainer's resident training set) frees it. The backend knows nothing of its users: Compute
+    /// depends on no namespace above it.
+    /// </summary>
+    internal event Action<ComputeBackend>? Disposing;
+
+    /// <summary>Tells the backend's users it is going (see <see cref="Disposing"/>).</summary>
+    internal void RaiseDisposing() => Disposing?.Invoke(this);
 
     /// <summary>
     /// Batches whose losses a trainer may leave on the backend before reading them in one go: a

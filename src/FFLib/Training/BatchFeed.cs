@@ -61,6 +61,7 @@ internal sealed class BatchFeed
     private sealed record ResidentSet(WeakReference<ImageDataset> Dataset, DeviceArray Images);
 
     private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<ComputeBackend, ResidentSet> Copies = new();
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<ComputeBackend, object> Subscribed = new();
 
     private static DeviceArray ResidentImages(ImageDataset train, ComputeBackend backend)
     {
@@ -77,6 +78,12 @@ internal sealed class BatchFeed
             for (int i = 0; i < everyImage.Length; i++) everyImage[i] = i;
             train.CopyImages(everyImage, all);
             var copy = backend.Attach(all);
+            // The first set on this backend: freed with it when it is disposed.
+            if (!Subscribed.TryGetValue(backend, out _))
+            {
+                backend.Disposing += Forget;
+                Subscribed.Add(backend, new object());
+            }
             Copies.AddOrUpdate(backend, new ResidentSet(new WeakReference<ImageDataset>(train), copy));
             return copy;
         }

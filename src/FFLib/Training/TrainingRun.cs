@@ -9,84 +9,8 @@ using FFLib.Models;
 
 namespace FFLib.Training;
 
-/// <summary>Everything that defines one training run on a built-in dataset.</summary>
-public sealed record RunSpec
-{
-    /// <summary>Which network family to train.</summary>
-    public Architecture Architecture { get; init; } = Architecture.Ffnn;
-
-    /// <summary>Which dataset.</summary>
-    public DatasetKind Dataset { get; init; } = DatasetKind.Mnist;
-
-    /// <summary>The model's settings (widths, learning rate, θ, loss, FFNN+C and FFRNN extras); image size and classes come from the data.</summary>
-    public ModelSettings Model { get; init; } = new();
-
-    /// <summary>Loop settings.</summary>
-    public TrainingOptions Training { get; init; } = new();
-
-    /// <summary>Seed of the run's random source (initialisation, shuffles, negative labels).</summary>
-    public long Seed { get; init; } = 42;
-
-    /// <summary>Use only the first N images of the training file (before the validation split).</summary>
-    public int? TrainLimit { get; init; }
-
-    /// <summary>Evaluate on only the first N test images.</summary>
-    public int? TestLimit { get; init; }
-
-    /// <summary>Fraction of the (limited) training file held out at its end for validation.</summary>
-    public double ValidationFraction { get; init; } = 0.1;
-
-    /// <summary>Where to find the data.</summary>
-    public DatasetLoadOptions Data { get; init; } = new();
-
-    /// <summary>Record the four sparsity metrics of every weight tensor every N batches (written to sparsity.csv); null: off.</summary>
-    public int? TrackSparsityEvery { get; init; }
-
-    /// <summary>Write a resumable <see cref="TrainingCheckpoint"/> every N epochs (and after the last); null: off.</summary>
-    public int? CheckpointEvery { get; init; }
-
-    /// <summary>
-    /// Also checkpoint inside an epoch, at the first batch after this many minutes since the last
-    /// checkpoint (for long epochs: a kill loses at most this much); null: only at epoch ends.
-    /// </summary>
-    public double? CheckpointMinutes { get; init; }
-
-    /// <summary>Where the arithmetic runs (null: the CPU). Not part of the saved specification: a resumed run names its device again.</summary>
-    [System.Text.Json.Serialization.JsonIgnore]
-    public ComputeBackend? Backend { get; init; }
-
-    /// <summary>Folder for model.safetensors and run.json; null writes nothing.</summary>
-    public string? OutputDirectory { get; init; }
-}
-
-/// <summary>
-/// Told what a run is doing between training batches (where the data came from, testing, saving):
-/// a progress reporter passed to <see cref="TrainingRun.Execute"/> may also implement it.
-/// </summary>
-public interface IRunPhaseObserver
-{
-    /// <summary>A phase of the run begins (one line, e.g. "testing on 10000 images").</summary>
-    void PhaseStarted(string description);
-}
-
-/// <summary>The outcome of a <see cref="TrainingRun"/>.</summary>
-public sealed record RunResult(
-    ITrainableModel Model,
-    IReadOnlyList<EpochMetrics> Epochs,
-    double TestAccuracy,
-    int TrainSamples,
-    int ValidationSamples,
-    int TestSamples,
-    double TrainSeconds,
-    double TestSeconds,
-    DatasetLocation DataLocation,
-    string? ModelPath,
-    string? RunJsonPath,
-    IReadOnlyList<Analysis.SparsitySample>? SparsitySamples = null,
-    string? SparsityCsvPath = null);
-
 /// <summary>Load data, build, train, test and save a model: the library call behind <c>fflib train</c>.</summary>
-public static class TrainingRun
+public static partial class TrainingRun
 {
     /// <summary>Runs <paramref name="spec"/>; writes model.safetensors and run.json when an output folder is set.</summary>
     /// <remarks>
@@ -102,7 +26,7 @@ public static class TrainingRun
         var split = Prepare(spec);
         var random = new FFRandom(spec.Seed);
         var model = CreateModel(spec, split.Train.Features, split.Train.Classes, random);
-        return Run(spec, split, model, random, 0, [], null, progress, epochCompleted, cancellationToken, checkpointWhenCancelled);
+        return Run(spec, split, new StartState(model, random, 0, [], null), new Hooks(progress, epochCompleted, cancellationToken, checkpointWhenCancelled));
     }
 
     /// <summary>
@@ -123,7 +47,8 @@ public static class TrainingRun
         (progress as IRunPhaseObserver)?.PhaseStarted(state.Partial is { } inside
             ? $"resuming after epoch {state.EpochsDone}, batch {inside.BatchesDone} of epoch {inside.Epoch}"
             : $"resuming after epoch {state.EpochsDone}");
-        return Run(spec, Prepare(spec), state.Model, state.Random, state.EpochsDone, state.History, state.Partial, progress, epochCompleted, cancellationToken, checkpointWhenCancelled);
+        return Run(spec, Prepare(spec), new StartState(state.Model, state.Random, state.EpochsDone, state.History, state.Partial),
+            new Hooks(progress, epochCompleted, cancellationToken, checkpointWhenCancelled));
     }
 
     private static void Validate(RunSpec spec)
@@ -149,17 +74,21 @@ public static class TrainingRun
         return new Split(train, validation, test, data.Location);
     }
 
-    private static RunResult Run(RunSpec spec, Split split, ITrainableModel model, FFRandom random, int epochsDone, IReadOnlyList<EpochMetrics> previous,
-        PartialEpoch? partial, IProgress<TrainingProgress>? progress, Action<EpochMetrics>? epochCompleted, CancellationToken cancellationToken,
-        Func<bool>? checkpointWhenCancelled)
+    /// <summary>Where a run starts: a fresh model (0 epochs done), or a checkpoint's model, random source and history.</summary>
+    private sealed record StartState(ITrainableModel Model, FFRandom Random, int EpochsDone, IReadOnlyList<EpochMetrics> History, PartialEpoch? Partial);
+
+    /// <summary>What the caller listens and stops with.</summary>
+    private sealed record Hooks(IProgress<TrainingProgress>? Progress, Action<EpochMetrics>? EpochCompleted, CancellationToken Cancellation, Func<bool>? CheckpointWhenCancelled);
+
+    private static RunResult Run(RunSpec spec, Split split, StartState start, Hooks hooks)
     {
         try
         {
             // The output folder is this run's until it returns: a second process given the same folder is refused at once.
             using var hold = spec.OutputDirectory is string dir ? FolderLock.Acquire(dir) : null;
-            return RunModel(spec, split, model, random, epochsDone, previous, partial, progress, epochCompleted, cancellationToken, checkpointWhenCancelled);
+            return RunModel(spec, split, start, hooks);
         }
-        catch when (model is Modules.ComputeModule { Backend: var b } m && b != ComputeBackend.Cpu)
+        catch when (start.Model is Modules.ComputeModule { Backend: var b } m && b != ComputeBackend.Cpu)
         {
             // The caller never sees a model whose run failed (diverged, stopped, a full disk): its
             // device memory goes now, not whenever a collection runs, and nothing is copied back.
@@ -169,10 +98,10 @@ public static class TrainingRun
         }
     }
 
-    private static RunResult RunModel(RunSpec spec, Split split, ITrainableModel model, FFRandom random, int epochsDone, IReadOnlyList<EpochMetrics> previous,
-        PartialEpoch? partial, IProgress<TrainingProgress>? progress, Action<EpochMetrics>? epochCompleted, CancellationToken cancellationToken,
-        Func<bool>? checkpointWhenCancelled)
+    private static RunResult RunModel(RunSpec spec, Split split, StartState start, Hooks hooks)
     {
+        var (model, random, epochsDone, previous, partial) = start;
+        var (progress, epochCompleted, cancellationToken, checkpointWhenCancelled) = hooks;
         var history = previous.ToList();
         var phases = progress as IRunPhaseObserver;
         phases?.PhaseStarted($"data: {split.Location.Source} ({split.Location.Folder}); train {split.Train.Count}, validation {split.Validation.Count}, test {split.Test.Count}");
@@ -184,13 +113,13 @@ public static class TrainingRun
         }
         string? dir = spec.OutputDirectory;
         if (dir is not null) Directory.CreateDirectory(dir);
-        var tracker = spec.TrackSparsityEvery is int every ? new Analysis.SparsityTracker(every) : null;
+        var tracker = spec.TrackSparsityEvery is int every ? new SparsityTracker(every) : null;
         string? sparsityCsv = dir is null ? null : Path.Combine(dir, "sparsity.csv");
         if (tracker is not null && (epochsDone > 0 || partial is not null))
         {
             // Resuming: the samples written with the checkpoint, and the batch count where it was taken.
             long batchesPerEpoch = (split.Train.Count + spec.Training.BatchSize - 1) / spec.Training.BatchSize;
-            var earlier = sparsityCsv is not null && File.Exists(sparsityCsv) ? Analysis.SparsityTracker.ReadCsv(sparsityCsv) : [];
+            var earlier = sparsityCsv is not null && File.Exists(sparsityCsv) ? SparsityTracker.ReadCsv(sparsityCsv) : [];
             tracker.Restore(earlier, epochsDone * batchesPerEpoch + (partial?.BatchesDone ?? 0));
         }
         bool checkpointing = dir is not null && (spec.CheckpointEvery is not null || spec.CheckpointMinutes is not null);
@@ -291,100 +220,4 @@ public static class TrainingRun
         spec.Model.Validate();
         return spec.Architecture.Create(spec.Model, imageFeatures, classes, random);
     }
-
-    /// <summary>The "training" metadata stored in the model file.</summary>
-    public static JsonObject TrainingMetadata(RunSpec spec, RunResult? result) => JsonNumbers.Finite(new JsonObject
-    {
-        ["dataset"] = DatasetCatalog.IdOf(spec.Dataset),
-        ["architecture"] = spec.Architecture.Id,
-        ["seed"] = spec.Seed,
-        ["epochs"] = spec.Training.Epochs,
-        ["batch_size"] = spec.Training.BatchSize,
-        ["train_limit"] = spec.TrainLimit,
-        ["test_limit"] = spec.TestLimit,
-        ["validation_fraction"] = spec.ValidationFraction,
-        ["train_samples"] = result?.TrainSamples,
-        ["test_accuracy"] = result?.TestAccuracy,
-    });
-
-    /// <summary>The run record written to run.json: config, per-epoch metrics, test accuracy, timings, machine.</summary>
-    public static JsonObject RunJson(RunSpec spec, RunResult r)
-    {
-        // The model's own configuration says what it has (θ, loss, frames, …): any architecture's runs are recorded alike.
-        var c = r.Model.ConfigToJson();
-        JsonNode? Key(string key) => c[key]?.DeepClone();
-        // Non-finite numbers (a loss that overflowed) are written as null: a record never fails to write.
-        return JsonNumbers.Finite(new JsonObject
-        {
-            ["format"] = "fflib-run",
-            ["format_version"] = 1,
-            ["status"] = "completed",
-            ["library_version"] = ModelCheckpoint.LibraryVersion,
-            ["created_utc"] = DateTime.UtcNow.ToString("o"),
-            ["config"] = new JsonObject
-            {
-                ["model"] = spec.Architecture.Id,
-                ["dataset"] = DatasetCatalog.IdOf(spec.Dataset),
-                ["layers"] = Key("hidden_sizes"),
-                ["image_features"] = r.Model.ImageFeatures,
-                ["classes"] = r.Model.Classes,
-                ["threshold"] = Key("threshold"),
-                ["loss"] = Key("loss") ?? "cross-entropy",
-                ["lr"] = Key("learning_rate"),
-                ["classifier_lr"] = Key("classifier_learning_rate"),
-                ["beta"] = Key("beta"),
-                ["k_train"] = Key("k_train"),
-                ["k_test_low"] = Key("k_test_low"),
-                ["k_test_high"] = Key("k_test_high"),
-                ["epochs"] = spec.Training.Epochs,
-                ["batch_size"] = spec.Training.BatchSize,
-                ["negatives"] = NegativeModes.Id(spec.Training.Negatives),
-                ["seed"] = spec.Seed,
-                ["train_limit"] = spec.TrainLimit,
-                ["test_limit"] = spec.TestLimit,
-                ["validation_fraction"] = spec.ValidationFraction,
-                ["threads"] = ComputeSettings.Threads,
-                ["device"] = (spec.Backend ?? ComputeBackend.Cpu).Name,
-                ["precision"] = (spec.Backend ?? ComputeBackend.Cpu).Precision,
-                ["device_name"] = (spec.Backend ?? ComputeBackend.Cpu).Description,
-            },
-            ["model_config"] = c,
-            ["data"] = new JsonObject
-            {
-                ["source"] = r.DataLocation.Source,
-                ["folder"] = r.DataLocation.Folder,
-                ["train_samples"] = r.TrainSamples,
-                ["validation_samples"] = r.ValidationSamples,
-                ["test_samples"] = r.TestSamples,
-            },
-            ["epochs"] = EpochsJson(r.Epochs),
-            ["test_accuracy"] = r.TestAccuracy,
-            ["timings"] = new JsonObject
-            {
-                ["train_seconds"] = r.TrainSeconds,
-                ["seconds_per_epoch"] = r.Epochs.Count > 0 ? r.Epochs.Average(e => e.TrainSeconds) : null,
-                ["test_seconds"] = r.TestSeconds,
-            },
-            ["machine"] = new JsonObject
-            {
-                ["processors"] = Environment.ProcessorCount,
-                ["simd"] = ComputeSettings.SimdPath,
-                ["vector512"] = Vector512.IsHardwareAccelerated,
-                ["os"] = System.Runtime.InteropServices.RuntimeInformation.OSDescription,
-                ["runtime"] = System.Runtime.InteropServices.RuntimeInformation.FrameworkDescription,
-            },
-        });
-    }
-
-    /// <summary>Per-epoch metrics as run.json records them.</summary>
-    private static JsonArray EpochsJson(IEnumerable<EpochMetrics> epochs) => new(epochs.Select(e => (JsonNode)new JsonObject
-    {
-        ["epoch"] = e.Epoch,
-        ["phase"] = e.Phase.ToString(),
-        ["loss_names"] = new JsonArray(e.LossNames.Select(x => (JsonNode)x).ToArray()),
-        ["layer_losses"] = new JsonArray(e.LayerLosses.Select(x => (JsonNode)x).ToArray()),
-        ["validation_accuracy"] = e.ValidationAccuracy,
-        ["train_seconds"] = e.TrainSeconds,
-        ["validation_seconds"] = e.ValidationSeconds,
-    }).ToArray());
 }

@@ -1,0 +1,72 @@
+using System.CommandLine;
+using System.Globalization;
+using FFLib.Data;
+using FFLib.Experiments;
+using FFLib.IO;
+using FFLib.Layers;
+using FFLib.Models;
+using FFLib.Training;
+
+namespace FFLib.Cli;
+
+/// <summary><c>fflib reproduce</c>: the sweep behind one of the paper's tables or figures at a budget, then its report.</summary>
+internal static partial class SweepCommand
+{
+    public static Command CreateReproduce()
+    {
+        var target = new Argument<string>("target") { Description = "table2, table3, table5, fig3 (accuracy heatmaps), fig6 (Hoyer heatmaps) or fig19 (prunability curves)." };
+        var dataset = new Option<string>("--dataset") { Description = "Dataset.", DefaultValueFactory = _ => "mnist" };
+        var budget = new Option<string>("--budget") { Description = "smoke (minutes), reduced (hours) or paper (Table 1: 60/120 epochs, 10 seeds, 2×2000).", DefaultValueFactory = _ => "smoke" };
+        var results = new Option<string?>("--results") { Description = "Results folder (default runs/reproduce-TARGET-DATASET-BUDGET)." };
+        var threads = new Option<int>("--threads") { Description = "Compute threads.", DefaultValueFactory = _ => Environment.ProcessorCount };
+        var dataDir = new Option<string?>("--data-dir") { Description = "Folder holding the dataset's files (IDX, raw or .gz)." };
+        var device = Cli.DeviceOption();
+        var precision = Cli.PrecisionOption();
+        var streamsOption = Cli.StreamsOption();
+        var cmd = new Command("reproduce", "Run the sweep behind one of the paper's tables at a chosen budget, then its report.") { target, dataset, budget, results, threads, dataDir, device, precision, streamsOption };
+        cmd.SetAction(pr => Cli.Run(() =>
+        {
+            SetThreads(pr.GetValue(threads));
+            string t = pr.GetValue(target)!.Trim().ToLowerInvariant();
+            var kind = Cli.ParseDataset(pr.GetValue(dataset)!);
+            string b = pr.GetValue(budget)!.Trim().ToLowerInvariant();
+            int streams = Cli.CheckStreams(pr.GetValue(streamsOption));
+            SweepSpec spec;
+            try { spec = Reproduction.Sweep(t, Reproduction.Budget(b, kind)) with { Data = Cli.DataOptions(pr.GetValue(dataDir), noDownload: true), Backend = Cli.OpenDevice(pr.GetValue(device)!, pr.GetValue(precision)!) }; }
+            catch (ArgumentException e) { throw new UsageException(e.Message); }
+            if (t == "fig19") return ReproducePruning(spec, kind, b, pr.GetValue(results));
+            var runs = Reproduction.Runs(t, spec);
+            string dir = pr.GetValue(results) ?? Path.Combine("runs", $"reproduce-{t}-{DatasetCatalog.IdOf(kind)}-{b}");
+            Console.Error.WriteLine($"fflib reproduce {t} ({b}): {runs.Count} runs ({string.Join(", ", spec.Models.Select(m => m.Id))}; layers {string.Join(",", spec.Layers[0])}; {spec.Epochs} epochs; {spec.Seeds} seeds; train {(spec.TrainLimit?.ToString(CultureInfo.InvariantCulture) ?? "all")}, test {(spec.TestLimit?.ToString(CultureInfo.InvariantCulture) ?? "all")}) into {dir}");
+            if (spec.Backend is not Gpu.GpuBackend)
+                Console.Error.WriteLine(Estimate(runs, dir));
+            using var interrupt = new Interruption();
+            SweepRunner.RunConcurrently(runs, dir, Cli.OpenStreams(spec.Backend!, streams, pr.GetValue(device)!), new SweepWorkerOptions { Log = Console.Error.WriteLine }, interrupt.Token);
+            var read = SweepResults.Read(dir);
+            Console.WriteLine(WriteReport(read, dir));
+            return Skipped(read);
+        }));
+        return cmd;
+    }
+
+    /// <summary>
+    /// Figure 19: train one model per architecture at the budget (seed 0; an existing model in the folder is
+    /// reused), prune each at the paper's kept counts (those not above its width) over the budget's seeds,
+    /// and overlay the curves.
+    /// </summary>
+    private static int ReproducePruning(SweepSpec spec, DatasetKind kind, string budget, string? resultsDir)
+    {
+        string dir = resultsDir ?? Path.Combine("runs", $"reproduce-fig19-{DatasetCatalog.IdOf(kind)}-{budget}");
+        var series = Reproduction.Prunability(spec, budget, dir, Console.Error.WriteLine);
+        string png = Path.Combine(dir, "fig19.png");
+        FFLib.Plotting.Plots.Prunability(png, series, $"{DatasetCatalog.IdOf(kind)}: accuracy vs compression ({budget} budget)");
+        foreach (var (label, records) in series)
+        {
+            Console.WriteLine($"{label}:");
+            foreach (var g in records.GroupBy(r => r.Keep))
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  keep {g.Key,5}  ratio {g.Average(r => r.CompressionRatio),8:F2}×  accuracy {g.Average(r => r.Accuracy) * 100:F2}% (min {g.Min(r => r.Accuracy) * 100:F2}, max {g.Max(r => r.Accuracy) * 100:F2})"));
+        }
+        Console.WriteLine($"written: {png}");
+        return 0;
+    }
+}

@@ -1,0 +1,107 @@
+using System.Runtime.Intrinsics;
+using System.Text.Json.Nodes;
+using FFLib.Compute;
+using FFLib.Data;
+using FFLib.IO;
+
+namespace FFLib.Training;
+
+/// <summary>What a run writes about itself: the model file's training metadata and run.json (docs/run-format.md).</summary>
+public static partial class TrainingRun
+{
+    /// <summary>The "training" metadata stored in the model file.</summary>
+    public static JsonObject TrainingMetadata(RunSpec spec, RunResult? result) => JsonNumbers.Finite(new JsonObject
+    {
+        ["dataset"] = DatasetCatalog.IdOf(spec.Dataset),
+        ["architecture"] = spec.Architecture.Id,
+        ["seed"] = spec.Seed,
+        ["epochs"] = spec.Training.Epochs,
+        ["batch_size"] = spec.Training.BatchSize,
+        ["train_limit"] = spec.TrainLimit,
+        ["test_limit"] = spec.TestLimit,
+        ["validation_fraction"] = spec.ValidationFraction,
+        ["train_samples"] = result?.TrainSamples,
+        ["test_accuracy"] = result?.TestAccuracy,
+    });
+
+    /// <summary>The run record written to run.json: config, per-epoch metrics, test accuracy, timings, machine.</summary>
+    public static JsonObject RunJson(RunSpec spec, RunResult r)
+    {
+        // The model's own configuration says what it has (θ, loss, frames, …): any architecture's runs are recorded alike.
+        var c = r.Model.ConfigToJson();
+        JsonNode? Key(string key) => c[key]?.DeepClone();
+        // Non-finite numbers (a loss that overflowed) are written as null: a record never fails to write.
+        return JsonNumbers.Finite(new JsonObject
+        {
+            ["format"] = "fflib-run",
+            ["format_version"] = 1,
+            ["status"] = "completed",
+            ["library_version"] = ModelCheckpoint.LibraryVersion,
+            ["created_utc"] = DateTime.UtcNow.ToString("o"),
+            ["config"] = new JsonObject
+            {
+                ["model"] = spec.Architecture.Id,
+                ["dataset"] = DatasetCatalog.IdOf(spec.Dataset),
+                ["layers"] = Key("hidden_sizes"),
+                ["image_features"] = r.Model.ImageFeatures,
+                ["classes"] = r.Model.Classes,
+                ["threshold"] = Key("threshold"),
+                ["loss"] = Key("loss") ?? "cross-entropy",
+                ["lr"] = Key("learning_rate"),
+                ["classifier_lr"] = Key("classifier_learning_rate"),
+                ["beta"] = Key("beta"),
+                ["k_train"] = Key("k_train"),
+                ["k_test_low"] = Key("k_test_low"),
+                ["k_test_high"] = Key("k_test_high"),
+                ["epochs"] = spec.Training.Epochs,
+                ["batch_size"] = spec.Training.BatchSize,
+                ["negatives"] = NegativeModes.Id(spec.Training.Negatives),
+                ["seed"] = spec.Seed,
+                ["train_limit"] = spec.TrainLimit,
+                ["test_limit"] = spec.TestLimit,
+                ["validation_fraction"] = spec.ValidationFraction,
+                ["threads"] = ComputeSettings.Threads,
+                ["device"] = (spec.Backend ?? ComputeBackend.Cpu).Name,
+                ["precision"] = (spec.Backend ?? ComputeBackend.Cpu).Precision,
+                ["device_name"] = (spec.Backend ?? ComputeBackend.Cpu).Description,
+            },
+            ["model_config"] = c,
+            ["data"] = new JsonObject
+            {
+                ["source"] = r.DataLocation.Source,
+                ["folder"] = r.DataLocation.Folder,
+                ["train_samples"] = r.TrainSamples,
+                ["validation_samples"] = r.ValidationSamples,
+                ["test_samples"] = r.TestSamples,
+            },
+            ["epochs"] = EpochsJson(r.Epochs),
+            ["test_accuracy"] = r.TestAccuracy,
+            ["timings"] = new JsonObject
+            {
+                ["train_seconds"] = r.TrainSeconds,
+                ["seconds_per_epoch"] = r.Epochs.Count > 0 ? r.Epochs.Average(e => e.TrainSeconds) : null,
+                ["test_seconds"] = r.TestSeconds,
+            },
+            ["machine"] = new JsonObject
+            {
+                ["processors"] = Environment.ProcessorCount,
+                ["simd"] = ComputeSettings.SimdPath,
+                ["vector512"] = Vector512.IsHardwareAccelerated,
+                ["os"] = System.Runtime.InteropServices.RuntimeInformation.OSDescription,
+                ["runtime"] = System.Runtime.InteropServices.RuntimeInformation.FrameworkDescription,
+            },
+        });
+    }
+
+    /// <summary>Per-epoch metrics as run.json records them.</summary>
+    private static JsonArray EpochsJson(IEnumerable<EpochMetrics> epochs) => new(epochs.Select(e => (JsonNode)new JsonObject
+    {
+        ["epoch"] = e.Epoch,
+        ["phase"] = e.Phase.ToString(),
+        ["loss_names"] = new JsonArray(e.LossNames.Select(x => (JsonNode)x).ToArray()),
+        ["layer_losses"] = new JsonArray(e.LayerLosses.Select(x => (JsonNode)x).ToArray()),
+        ["validation_accuracy"] = e.ValidationAccuracy,
+        ["train_seconds"] = e.TrainSeconds,
+        ["validation_seconds"] = e.ValidationSeconds,
+    }).ToArray());
+}
