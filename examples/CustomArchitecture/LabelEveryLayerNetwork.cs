@@ -14,7 +14,7 @@ using FFLib.Training;
 namespace FFLib.Examples;
 
 /// <summary>Shape and training rule.</summary>
-public sealed record LabelEveryLayerConfig(int ImageFeatures, int Classes, int[] HiddenSizes, float Threshold, LossDirection Loss, float LearningRate)
+public sealed record LabelEveryLayerConfig(int ImageFeatures, int Classes, int[] HiddenSizes, float Threshold, LossDirection Loss, float LearningRate, int ScoreFromLayer = 1)
 {
     /// <summary>Input width of layer l: the layer below (or the image) plus the label.</summary>
     public int InputWidth(int layer) => (layer == 0 ? ImageFeatures : HiddenSizes[layer - 1]) + Classes;
@@ -91,12 +91,12 @@ public sealed class LabelEveryLayerNetwork : Module, ITrainableModel, ILabelScor
         return Run(images, control);
     }
 
-    /// <summary>Σ_layers softplus(meanh² − θ) for each (image, label).</summary>
+    /// <summary>Σ softplus(meanh² − θ) over the layers from score_from_layer on, for each (image, label).</summary>
     public Matrix LabelScores(Matrix images)
     {
         var scores = new Matrix(images.Rows, Classes);
         for (int c = 0; c < Classes; c++)
-            foreach (var h in LayerActivations(images, c))
+            foreach (var h in LayerActivations(images, c).Skip(Config.ScoreFromLayer - 1))
             {
                 var g = FFDenseLayer.MeanSquares(h);
                 for (int r = 0; r < images.Rows; r++) scores[r, c] += FFLoss.Softplus(g[r] - Config.Threshold);
@@ -113,7 +113,7 @@ public sealed class LabelEveryLayerNetwork : Module, ITrainableModel, ILabelScor
     /// </summary>
     public InferenceGraph BuildInferenceGraph()
     {
-        var g = InferenceGraph.For(this);
+        var g = InferenceGraph.For(Parameters(), ImageFeatures);
         var totals = new int[Classes];
         for (int c = 0; c < Classes; c++)
         {
@@ -123,6 +123,7 @@ public sealed class LabelEveryLayerNetwork : Module, ITrainableModel, ILabelScor
                 int norm = g.AddScalar(g.Sqrt(g.AddScalar(g.SumSquares(below), 1f)), 1e-4f);
                 int pre = g.AddWeightColumn(g.MatMul(below, $"layers.{l}.weight"), $"layers.{l}.weight", g.Width(below) + c);
                 below = g.Relu(g.AddBias(g.DivideRows(pre, norm), $"layers.{l}.bias"));
+                if (l + 1 < Config.ScoreFromLayer) continue;
                 int term = g.Softplus(g.AddScalar(g.MeanSquares(below), -Config.Threshold));
                 total = total < 0 ? term : g.Add(total, term);
             }
@@ -148,16 +149,31 @@ public sealed class LabelEveryLayerArchitecture : Architecture
     public override string DisplayName => "FFNN (label at every layer)";
     public override string Description => "an FFNN whose every layer sees the one-hot label";
 
+    // A hyperparameter of this architecture, declared once: sweep grids, run ids, run.json and
+    // checkpoints are derived from it (and fflib's options would be, were it built in: --score-from-layer).
+    public static readonly ModelSetting<int> ScoreFromLayer = ModelSetting.Integer("score_from_layer", 1,
+        "Prediction sums goodness over the layers from this one (1-based) on.", v => v >= 1 ? null : "score_from_layer must be at least 1");
+    public override IReadOnlyList<ModelSetting> Settings => [FFSettings.Threshold, FFSettings.Loss, ScoreFromLayer];
+
+    public override void ValidateSettings(ModelSettings settings)
+    {
+        base.ValidateSettings(settings);
+        if (settings.Get(ScoreFromLayer) > settings.HiddenSizes.Count)
+            throw new ArgumentOutOfRangeException(ScoreFromLayer.Key, settings.Get(ScoreFromLayer), $"score_from_layer is {settings.Get(ScoreFromLayer)} but the network has {settings.HiddenSizes.Count} layer(s).");
+    }
+
     public static JsonObject Write(LabelEveryLayerConfig c) => new()
     {
         ["image_features"] = c.ImageFeatures, ["classes"] = c.Classes, ["hidden_sizes"] = ConfigJson.IntArray(c.HiddenSizes),
         ["threshold"] = c.Threshold, ["loss"] = ConfigJson.LossText(c.Loss), ["learning_rate"] = c.LearningRate,
+        ["score_from_layer"] = c.ScoreFromLayer,
     };
 
     public override IClassifierModel FromConfig(JsonObject c) => new LabelEveryLayerNetwork(new(
         ConfigJson.Get<int>(c, "image_features"), ConfigJson.Get<int>(c, "classes"), ConfigJson.IntArray(c, "hidden_sizes"),
-        ConfigJson.Get<float>(c, "threshold"), ConfigJson.Loss(c), ConfigJson.Get<float>(c, "learning_rate")), random: null);
+        ConfigJson.Get<float>(c, "threshold"), ConfigJson.Loss(c), ConfigJson.Get<float>(c, "learning_rate"),
+        c.ContainsKey("score_from_layer") ? ConfigJson.Get<int>(c, "score_from_layer") : 1), random: null);
 
     public override ITrainableModel Create(ModelSettings s, int imageFeatures, int classes, FFRandom random) => new LabelEveryLayerNetwork(new(
-        imageFeatures, classes, s.HiddenSizes.ToArray(), s.Threshold, s.Loss, s.LearningRateFor(this)), random);
+        imageFeatures, classes, s.HiddenSizes.ToArray(), s.Get(FFSettings.Threshold), s.Get(FFSettings.Loss), s.LearningRateFor(this), s.Get(ScoreFromLayer)), random);
 }

@@ -53,20 +53,31 @@ Console.WriteLine($"neuron-pruned to 50: {NeuronPruning.ParameterCount(pruned)} 
 var sparse = Compression.MagnitudePrune(model, 0.3);
 Console.WriteLine($"magnitude-pruned to 30%: {Compression.SparseBytes(sparse)} bytes as CSR, accuracy {Evaluation.Accuracy(sparse, test):P2}");
 
-// 5. TrainingRun: the whole `fflib train` job, run.json included.
+// 5. TrainingRun: the whole `fflib train` job, run.json included. The architecture's own
+// hyperparameter (score_from_layer, declared once in LabelEveryLayerArchitecture) reaches run.json,
+// sweep grids and run ids without any change to the library.
+var settings = new ModelSettings { HiddenSizes = [100, 100], LearningRate = 0.01f }
+    .With(FFSettings.Threshold, 2f).With(LabelEveryLayerArchitecture.ScoreFromLayer, 2);
 var result = TrainingRun.Execute(new RunSpec
 {
     Architecture = LabelEveryLayerArchitecture.Instance,
-    Model = new ModelSettings { HiddenSizes = [100], Threshold = 2f, LearningRate = 0.01f },
+    Model = settings,
     Training = new TrainingOptions { Epochs = 1 },
     TrainLimit = 2000, TestLimit = 500, OutputDirectory = Path.Combine(dir, "run"),
 });
 var run = JsonNode.Parse(File.ReadAllText(result.RunJsonPath!))!;
 Check(run["config"]!["model"]!.GetValue<string>() == "ffnn-label-every-layer", "run.json names the architecture");
+Check(run["config"]!["score_from_layer"]!.GetValue<int>() == 2, "run.json records the architecture's own setting");
 Console.WriteLine($"TrainingRun: {result.TestAccuracy:P2}, run.json at {result.RunJsonPath}");
+var sweep = new FFLib.Experiments.SweepSpec { Models = [LabelEveryLayerArchitecture.Instance], Layers = [[100, 100]], Seeds = 1 }
+    .WithGrid(LabelEveryLayerArchitecture.ScoreFromLayer, [1, 2]);
+sweep.Validate();
+var ids = sweep.Expand().Select(FFLib.Experiments.SweepRunner.RunId).Distinct().Count();
+Check(ids == 2 && ArchitectureRegistry.FindSetting("score-from-layer") == LabelEveryLayerArchitecture.ScoreFromLayer,
+    "a grid over score_from_layer gives two runs with their own ids; --score-from-layer finds the setting");
 
 // 6. Export: its own inference graph scores as the model does; ONNX and C are written from it.
-var graphScores = InferenceInterpreter.Scores(model, images);
+var graphScores = ((IInferenceExportable)model).GraphScores(images);
 var modelScores = model.LabelScores(images);
 double worst = modelScores.Data.Zip(graphScores.Data).Max(p => Math.Abs(p.First - p.Second) / Math.Max(Math.Abs(p.First), 1e-6));
 Check(worst < 1e-4 && LabelProbe.Predict(graphScores, LossDirection.Minimize).SequenceEqual(model.Predict(images)), $"the inference graph predicts as the model (largest relative score difference {worst:E1})");

@@ -46,7 +46,7 @@ internal static class PruneCommand
             ModelCheckpoint.RequireFinite(loaded.Model, path);
             var keeps = TrainCommand.ParseLayers(pr.GetValue(keep)!, "--keep");
             long? flashBudget = pr.GetValue(flash) is string fb ? ParseSize(fb, "--flash") : null;
-            if (flashBudget is not null && loaded.Model is not (INeuronPrunable and FFLib.Export.IInferenceExportable))
+            if (flashBudget is not null && loaded.Model is not (INeuronPrunable and IInferenceExportable))
                 throw new UsageException($"--flash: {ModelCheckpoint.ArchitectureId(loaded.Architecture)} models cannot be pruned by neurons and exported to C.");
             if (pr.GetValue(method)!.Trim().ToLowerInvariant() != "magnitude" && loaded.Model is INeuronPrunable)
             {

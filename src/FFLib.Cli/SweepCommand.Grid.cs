@@ -33,30 +33,48 @@ internal static partial class SweepCommand
         catch (ArgumentException e) { throw new UsageException(e.Message); }
     }
 
-    /// <summary>Every --grid, parsed strictly: known names, each once, every value well-formed.</summary>
+    /// <summary>
+    /// Every --grid, parsed strictly: known names, each once, every value well-formed. Besides lr and
+    /// layers, any setting a registered architecture declares can be varied, under its key or its
+    /// option's spelling (k_train or k-train; theta for threshold).
+    /// </summary>
     internal static SweepSpec ApplyGrids(SweepSpec spec, IEnumerable<string> grids)
     {
         var seen = new HashSet<string>(StringComparer.Ordinal);
+        var grid = new Dictionary<ModelSetting, IReadOnlyList<object>>(spec.Grid);
         foreach (var g in grids)
         {
             int eq = g.IndexOf('=');
             if (eq <= 0) throw new UsageException($"--grid '{g}' must look like name=v1,v2.");
             string name = g[..eq].Trim().ToLowerInvariant(), values = g[(eq + 1)..];
             if (name == "theta") name = "threshold";
+            var setting = name is "lr" or "layers" ? null : ArchitectureRegistry.FindSetting(name);
+            if (setting is not null) name = setting.OptionName;
             if (!seen.Add(name)) throw new UsageException($"--grid {name} is given twice; list all its values in one --grid {name}=….");
             string option = $"--grid {name}";
-            float F(string v) => float.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture, out var f) && f > 0 && float.IsFinite(f)
-                ? f : throw new UsageException($"{option}: '{v}' is not a positive finite number.");
-            spec = name switch
+            if (name == "lr")
             {
-                "lr" => spec with { LearningRates = StrictList(values, option).Select(F).ToArray() },
-                "threshold" => spec with { Thresholds = StrictList(values, option).Select(F).ToArray() },
-                "layers" => spec with { Layers = StrictLayers(values) },
-                "loss" => spec with { Losses = StrictList(values, option).Select(v => v switch { "min" => LossDirection.Minimize, "max" => LossDirection.Maximize, _ => throw new UsageException($"--grid loss: '{v}' is neither min nor max.") }).ToArray() },
-                _ => throw new UsageException($"--grid: unknown parameter '{name}' (lr, threshold, layers, loss)."),
-            };
+                spec = spec with
+                {
+                    LearningRates = StrictList(values, option).Select(v => float.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture, out var f) && f > 0 && float.IsFinite(f)
+                        ? f : throw new UsageException($"{option}: '{v}' is not a positive finite number.")).ToArray(),
+                };
+            }
+            else if (name == "layers") spec = spec with { Layers = StrictLayers(values) };
+            else if (setting is null)
+                throw new UsageException($"--grid: unknown parameter '{name}' (lr, layers, {string.Join(", ", ArchitectureRegistry.Settings.Select(s => s.OptionName))}).");
+            else
+            {
+                grid[setting] = StrictList(values, option).Select(v =>
+                {
+                    object value;
+                    try { value = setting.Parse(v); }
+                    catch (FormatException e) { throw new UsageException($"{option}: {e.Message}."); }
+                    return setting.Problem(value) is { } why ? throw new UsageException($"{option}: '{v}': {why}.") : value;
+                }).ToArray();
+            }
         }
-        return spec;
+        return spec with { Grid = grid };
     }
 
     /// <summary>layers=2000x2000;500: ';' between configurations, 'x' between the widths of one.</summary>
@@ -77,7 +95,7 @@ internal static partial class SweepCommand
     /// <summary>A validation message with the command-line names of the grid's parameters.</summary>
     private static string OptionNamed(string message) => message
         .Replace("The grid lists model", "--model lists").Replace("The grid lists dataset", "--dataset lists")
-        .Replace("The grid lists ", "--grid lists ").Replace("Seeds must", "--seeds must").Replace("Epochs must", "--epochs must")
+        .Replace("The grid lists ", "--grid lists ").Replace("The grid varies ", "--grid varies ").Replace("The grid's ", "--grid ").Replace("Seeds must", "--seeds must").Replace("Epochs must", "--epochs must")
         .Replace("The batch size must", "--batch-size must").Replace("The training limit must", "--train-limit must")
         .Replace("The test limit must", "--test-limit must").Replace("Sparsity tracking needs", "--track-sparsity needs");
 

@@ -15,19 +15,14 @@ internal static class TrainCommand
     public static Command Create()
     {
         var model = new Option<string>("--model") { Description = "Architecture: " + string.Join("; ", ArchitectureRegistry.All.Select(a => $"{a.Id} ({a.DisplayName}: {a.Description})")) + ".", DefaultValueFactory = _ => "ffnn" };
-        var beta = new Option<float>("--beta") { Description = "FFRNN damping β.", DefaultValueFactory = _ => 0.7f };
-        var kTrain = new Option<int>("--k-train") { Description = "FFRNN frames per training batch (K_train).", DefaultValueFactory = _ => 10 };
-        var kTestLow = new Option<int>("--k-test-low") { Description = "FFRNN: goodness is averaged over frames after this one (K_testlow).", DefaultValueFactory = _ => 3 };
-        var kTestHigh = new Option<int>("--k-test-high") { Description = "FFRNN frames per label at prediction (K_testhigh).", DefaultValueFactory = _ => 8 };
         var dataset = new Option<string>("--dataset") { Description = "mnist, fashion-mnist or cifar10.", DefaultValueFactory = _ => "mnist" };
         var layers = new Option<string>("--layers") { Description = "Comma-separated hidden layer widths.", DefaultValueFactory = _ => "2000,2000" };
         var epochs = new Option<int?>("--epochs", "-e") { Description = "Training epochs (default and --preset paper: 60 for MNIST/FashionMNIST, 120 for CIFAR-10; FFNN+C: first half FF, second half classifier)." };
         var preset = new Option<string?>("--preset") { Description = "'paper': the paper's Table 1 settings for the model and dataset (explicit options still win)." };
         var batch = new Option<int>("--batch-size") { Description = "Batch size.", DefaultValueFactory = _ => 128 };
         var lr = new Option<float?>("--lr") { Description = "Adam learning rate (default: 0.02 for FF layers, 1e-4 for bpnn)." };
-        var classifierLr = new Option<float>("--classifier-lr") { Description = "Adam learning rate of the FFNN+C classifier.", DefaultValueFactory = _ => 1e-4f };
-        var threshold = new Option<float>("--threshold") { Description = "Loss threshold θ.", DefaultValueFactory = _ => 20f };
-        var loss = new Option<string>("--loss") { Description = "min (L−, paper default) or max (L+).", DefaultValueFactory = _ => "min" };
+        // θ, the loss direction and every other architecture's setting: one option per declared setting.
+        var settingOptions = new SettingOptions();
         var negatives = new Option<string>("--negatives") { Description = "Negative data: random (a uniformly drawn wrong label), inverse (every wrong label set), hard (the wrong label the model finds most plausible) or hard-sampled.", DefaultValueFactory = _ => "random" };
         var seed = new Option<long>("--seed") { Description = "Random seed.", DefaultValueFactory = _ => 42 };
         var trainLimit = new Option<int?>("--train-limit") { Description = "Use only the first N training images (before the 10% validation split)." };
@@ -48,8 +43,9 @@ internal static class TrainCommand
         var cmd = new Command("train", "Train a model on a dataset, report validation and test accuracy, save it.")
         {
             device, precision,
-            model, dataset, preset, layers, epochs, batch, lr, classifierLr, beta, kTrain, kTestLow, kTestHigh, threshold, loss, negatives, seed, trainLimit, testLimit, valFraction, threads, outDir, overwrite, dataDir, noDownload, trackSparsity, checkpointEvery, checkpointMinutes, resume,
+            model, dataset, preset, layers, epochs, batch, lr, negatives, seed, trainLimit, testLimit, valFraction, threads, outDir, overwrite, dataDir, noDownload, trackSparsity, checkpointEvery, checkpointMinutes, resume,
         };
+        foreach (var o in settingOptions.Options) cmd.Options.Add(o);
         cmd.SetAction(pr => Cli.Run(() =>
         {
             if (pr.GetValue(resume) is { } resumeDir)
@@ -72,12 +68,6 @@ internal static class TrainCommand
             if (presetName is not null and not "paper") throw new UsageException($"--preset must be 'paper', not '{presetName}'.");
             var kind = Cli.ParseDataset(pr.GetValue(dataset)!);
             var sizes = ParseLayers(pr.GetValue(layers)!);
-            var direction = pr.GetValue(loss)!.Trim().ToLowerInvariant() switch
-            {
-                "min" or "minimize" or "l-" => LossDirection.Minimize,
-                "max" or "maximize" or "l+" => LossDirection.Maximize,
-                var s => throw new UsageException($"--loss must be 'min' or 'max', not '{s}'."),
-            };
             var negativeMode = NegativeModes.Parse(pr.GetValue(negatives)!)
                 ?? throw new UsageException($"--negatives must be random, inverse, hard or hard-sampled, not '{pr.GetValue(negatives)}'.");
             if (!arch.UsesNegativeData && negativeMode != NegativeMode.Random)
@@ -94,12 +84,7 @@ internal static class TrainCommand
             {
                 Architecture = arch,
                 Dataset = kind,
-                Model = new ModelSettings
-                {
-                    HiddenSizes = sizes, Threshold = pr.GetValue(threshold), Loss = direction, LearningRate = learningRate,
-                    ClassifierLearningRate = pr.GetValue(classifierLr),
-                    Beta = pr.GetValue(beta), TrainFrames = pr.GetValue(kTrain), TestFrameLow = pr.GetValue(kTestLow), TestFrameHigh = pr.GetValue(kTestHigh),
-                },
+                Model = settingOptions.Apply(pr, arch, new ModelSettings { HiddenSizes = sizes, LearningRate = learningRate }),
                 Training = new TrainingOptions { Epochs = epochCount, BatchSize = pr.GetValue(batch), Negatives = negativeMode },
                 Seed = pr.GetValue(seed),
                 TrainLimit = pr.GetValue(trainLimit),
@@ -114,18 +99,7 @@ internal static class TrainCommand
             if (spec.CheckpointEvery is < 1) throw new UsageException($"--checkpoint-every must be at least 1 epoch, not {spec.CheckpointEvery}.");
             if (spec.CheckpointMinutes is double cm && !(cm > 0 && double.IsFinite(cm))) throw new UsageException($"--checkpoint-minutes must be a positive number of minutes, not {cm}.");
             if (spec.TrackSparsityEvery is < 1) throw new UsageException($"--track-sparsity must be at least 1 batch, not {spec.TrackSparsityEvery}.");
-            try { spec.Model.Validate(); }
-            catch (ArgumentOutOfRangeException e)
-            {
-                // Name the option the user typed, not the property.
-                string option = e.ParamName switch
-                {
-                    nameof(ModelSettings.LearningRate) => "--lr", nameof(ModelSettings.Threshold) => "--threshold", nameof(ModelSettings.Beta) => "--beta",
-                    nameof(ModelSettings.TrainFrames) => "--k-train", nameof(ModelSettings.TestFrameLow) => "--k-test-low", nameof(ModelSettings.TestFrameHigh) => "--k-test-high",
-                    nameof(ModelSettings.ClassifierLearningRate) => "--classifier-lr", nameof(ModelSettings.HiddenSizes) => "--layers", _ => "an option",
-                };
-                throw new UsageException($"{option} {e.ActualValue}: {Cli.Clean(e.Message)}");
-            }
+            SettingOptions.Validate(arch, spec.Model);
             if (spec.Training.BatchSize < 1) throw new UsageException($"--batch-size must be at least 1, not {spec.Training.BatchSize}.");
             if (spec.TrainLimit is < 1) throw new UsageException($"--train-limit must be at least 1, not {spec.TrainLimit}.");
             if (spec.TestLimit is < 1) throw new UsageException($"--test-limit must be at least 1, not {spec.TestLimit}.");
@@ -139,7 +113,6 @@ internal static class TrainCommand
             if ((long)spec.Training.BatchSize * sizes.Max() * 2 > Array.MaxLength)
                 throw new UsageException($"--batch-size {spec.Training.BatchSize} with --layers {string.Join(",", sizes)}: a batch's activations ({spec.Training.BatchSize}×{sizes.Max()}, positive and negative) are more than one array can hold ({Array.MaxLength} values).");
             spec.Training.Validate();
-            if (!(spec.Model.ClassifierLearningRate > 0)) throw new UsageException($"--classifier-lr must be positive, not {spec.Model.ClassifierLearningRate}.");
 
             // The folder is locked before it is checked, and held until the run ends: two processes never share one.
             string? chosenOut = pr.GetValue(outDir);
@@ -152,10 +125,11 @@ internal static class TrainCommand
             spec = spec with { OutputDirectory = runDir };
             if (File.Exists(Path.Combine(runDir, "model.safetensors")) && !pr.GetValue(overwrite))
                 throw new UsageException($"--out {runDir} already holds a model; pass --overwrite to replace it, or choose another folder.");
-            // Every setting as its option spells it, and only those the architecture uses.
-            string rule = !arch.UsedSettings.HasFlag(ModelSettingKinds.Loss)
-                ? "loss cross-entropy"
-                : $"threshold {spec.Model.Threshold.ToString(CultureInfo.InvariantCulture)}, loss {(direction == LossDirection.Minimize ? "min" : "max")}, negatives {NegativeModes.Id(negativeMode)}";
+            // Every setting as its option spells it, and only those the architecture declares.
+            var declared = arch.Settings.Select(s => $"{s.OptionName} {s.Format(spec.Model.Get(s))}");
+            if (!arch.Uses(FFSettings.Loss) && !arch.UsesNegativeData) declared = declared.Prepend("loss cross-entropy");
+            if (arch.UsesNegativeData) declared = declared.Append($"negatives {NegativeModes.Id(negativeMode)}");
+            string rule = string.Join(", ", declared);
             Console.Error.WriteLine($"fflib train: {ModelCheckpoint.ArchitectureId(arch)} on {DatasetCatalog.IdOf(kind)}, layers {string.Join(",", sizes)}, {spec.Training.Epochs} epoch{(spec.Training.Epochs == 1 ? "" : "s")}, batch size {spec.Training.BatchSize}, lr {learningRate.ToString(CultureInfo.InvariantCulture)}, {rule}, seed {spec.Seed}, {nThreads} thread(s), {(spec.Backend is Gpu.GpuBackend gpu ? $"{gpu.Description}, {gpu.Precision}" : ComputeSettings.SimdPath)}");
             // From this machine's measured speed (cached for a day, then replaced by what each finished run showed): the same command runs 2.5× longer on some machines than on others.
             if (spec.Backend is not Gpu.GpuBackend)
@@ -164,7 +138,7 @@ internal static class TrainCommand
             using (var interrupt = new Interruption(spec.CheckpointEvery is null && spec.CheckpointMinutes is null
                        ? "nothing was saved (--checkpoint-every N makes a run resumable)"
                        : $"fflib train --resume {spec.OutputDirectory} continues from the last checkpoint"))
-            using (var display = new ProgressDisplay(classifierLater: arch.UsedSettings.HasFlag(ModelSettingKinds.ClassifierLearningRate)))
+            using (var display = new ProgressDisplay(classifierLater: arch.Uses(FFClassifierSettings.ClassifierLearningRate)))
                 result = TrainingRun.Execute(spec, display, display.EpochCompleted, interrupt.Token);
             if (defaultOut) RunFolders.PointLatestAt("runs", runDir);
             // What this run took is the best estimate of the next one's speed on this machine.

@@ -1,3 +1,5 @@
+using FFLib.Models;
+
 namespace FFLib.Export;
 
 /// <summary>What every exporter starts from: the model's inference graph, its parameters up to date on the host.</summary>

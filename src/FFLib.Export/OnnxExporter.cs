@@ -19,7 +19,7 @@ public sealed record ExportOptions
 /// [N, features] of pixels in [0, 1] (N dynamic), and two outputs, <c>class</c> (int64 [N]) and
 /// <c>scores</c> (float32 [N, classes]: the per-label goodness sums of an FF model, the classifier's
 /// scores or logits otherwise). Built from the model's <see cref="InferenceGraph"/>, so any
-/// <see cref="IInferenceExportable"/> model exports, built-in or not. The protobuf messages are
+/// <see cref="Models.IInferenceExportable"/> model exports, built-in or not. The protobuf messages are
 /// OnnxSharp's generated ONNX types.
 /// </summary>
 public static class OnnxExporter

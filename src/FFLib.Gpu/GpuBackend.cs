@@ -1,6 +1,5 @@
 using System.Runtime.InteropServices;
 using FFLib.Compute;
-using FFLib.Layers;
 using ILGPU;
 using ILGPU.Runtime;
 using ILGPU.Runtime.Cuda;
@@ -188,13 +187,13 @@ public sealed partial class GpuBackend : ComputeBackend, IDisposable
         K.MeanInOrder(_stream, 1, V(_terms.Slice(0, rows)), rows, V(loss));
     }
 
-    internal override void FFGoodnessAndLoss(DeviceSpan h, int rows, int cols, DeviceSpan meanSquares, int positives, float threshold, LossDirection direction,
+    internal override void FFGoodnessAndLoss(DeviceSpan h, int rows, int cols, DeviceSpan meanSquares, int positives, float threshold, bool minimize,
         DeviceSpan coefficient, DeviceSpan loss)
     {
         if (rows == 0) return;
         Grow(ref _terms, rows);
         float scale = 2f / ((float)rows * cols);
-        K.GoodnessAndLossRows(_stream, new KernelConfig(rows, _rowGroup), V(h), cols, V(meanSquares), positives, threshold, direction == LossDirection.Minimize ? 1 : 0, scale,
+        K.GoodnessAndLossRows(_stream, new KernelConfig(rows, _rowGroup), V(h), cols, V(meanSquares), positives, threshold, minimize ? 1 : 0, scale,
             V(coefficient.Slice(0, rows)), V(_terms.Slice(0, rows)));
         K.MeanInOrder(_stream, 1, V(_terms.Slice(0, rows)), rows, V(loss));
     }
@@ -259,13 +258,13 @@ public sealed partial class GpuBackend : ComputeBackend, IDisposable
 
     internal override void ColumnSums(DeviceSpan m, int rows, int cols, DeviceSpan sums) => K.ColumnSums(_stream, cols, V(m), rows, cols, V(sums));
 
-    internal override void FFLossAndCoefficients(DeviceSpan meanSquares, int positives, float threshold, LossDirection direction, int width, DeviceSpan coefficient, DeviceSpan loss)
+    internal override void FFLossAndCoefficients(DeviceSpan meanSquares, int positives, float threshold, bool minimize, int width, DeviceSpan coefficient, DeviceSpan loss)
     {
         // On the device, with the CPU's formulas (the loss summed in row order in double): no round trip to the host.
         int rows = meanSquares.Length;
         Grow(ref _terms, rows);
         float scale = 2f / ((float)rows * width);
-        K.FFLossRows(_stream, rows, V(meanSquares), positives, threshold, direction == LossDirection.Minimize ? 1 : 0, scale, V(coefficient.Slice(0, rows)), V(_terms.Slice(0, rows)));
+        K.FFLossRows(_stream, rows, V(meanSquares), positives, threshold, minimize ? 1 : 0, scale, V(coefficient.Slice(0, rows)), V(_terms.Slice(0, rows)));
         K.MeanInOrder(_stream, 1, V(_terms.Slice(0, rows)), rows, V(loss));
     }
 

@@ -204,8 +204,9 @@ public sealed class CliAnalysisTests : IDisposable
     public void TrainWithTrackingThenAnalyzeAndVisualize(string model)
     {
         string run = Path.Combine(_dir, model);
-        var (code, stdout, err) = CliTestsAccess.Run("train", "--model", model, "--layers", "40,30", "--epochs", "1", "--train-limit", "1000",
-            "--test-limit", "200", "--track-sparsity", "3", "--out", run, "--no-download", "--k-train", "2");
+        string[] args = ["train", "--model", model, "--layers", "40,30", "--epochs", "1", "--train-limit", "1000",
+            "--test-limit", "200", "--track-sparsity", "3", "--out", run, "--no-download", .. (model == "ffrnn" ? new[] { "--k-train", "2" } : [])];
+        var (code, stdout, err) = CliTestsAccess.Run(args);
         Assert.True(code == 0, err);
         Assert.Contains("sparsity:", stdout);
         var csv = File.ReadAllLines(Path.Combine(run, "sparsity.csv"));

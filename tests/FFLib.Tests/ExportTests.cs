@@ -82,7 +82,7 @@ public sealed class ExportTests
         var graph = model.BuildInferenceGraph();
         Assert.Equal(4, graph.Width(graph.Scores));
         var expected = ModelScores(model, images);
-        var actual = InferenceInterpreter.Scores(model, images);
+        var actual = model.GraphScores(images);
         AssertClose(expected, actual, 1e-5);
         var predicted = LabelProbe.Predict(actual, graph.PredictLowest ? LossDirection.Minimize : LossDirection.Maximize);
         Assert.Equal(model.Predict(images), predicted);

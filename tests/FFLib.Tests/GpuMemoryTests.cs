@@ -164,7 +164,7 @@ public sealed class GpuMemoryTests : IDisposable
             Experiments.SweepSpec Spec(int seeds) => new()
             {
                 Models = [Architecture.Ffnn, Architecture.Bpnn], Layers = [[16, 8]], Seeds = seeds, Epochs = 1, BatchSize = 40,
-                Recurrent = new ModelSettings { TrainFrames = 2, TestFrameLow = 1, TestFrameHigh = 3 },
+                Base = new ModelSettings { TrainFrames = 2, TestFrameLow = 1, TestFrameHigh = 3 },
                 Data = new DatasetLoadOptions { DataDirectory = data, AllowDownload = false },
             };
             long collectedBefore = CollectAndCount();

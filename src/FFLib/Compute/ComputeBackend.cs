@@ -1,4 +1,3 @@
-using FFLib.Layers;
 
 namespace FFLib.Compute;
 
@@ -116,7 +115,7 @@ public abstract class ComputeBackend
 
     /// <summary>
     /// Mean softmax cross-entropy of the logits' rows into <paramref name="loss"/> (one float, left
-    /// on the device), and its gradient (softmax − onehot)/rows (see <see cref="CrossEntropy"/>).
+    /// on the device), and its gradient (softmax − onehot)/rows (see <see cref="LossKernels.CrossEntropyLossAndGradient"/>).
     /// <paramref name="labels"/> holds each row's class as a float (exact below 2²⁴).
     /// </summary>
     internal abstract void CrossEntropyLossAndGradient(DeviceSpan logits, int rows, int classes, DeviceSpan labels, DeviceSpan gradient, DeviceSpan loss);
@@ -185,9 +184,9 @@ public abstract class ComputeBackend
     /// <summary>
     /// The FF loss of rows whose first <paramref name="positives"/> are positive, written to
     /// <paramref name="loss"/> (one float, so that a device need not stop to hand it back), and per
-    /// row the gradient coefficient (see <see cref="FFLoss.LossAndRowCoefficients"/>).
+    /// row the gradient coefficient (see <see cref="LossKernels.FFLossAndRowCoefficients"/>).
     /// </summary>
-    internal abstract void FFLossAndCoefficients(DeviceSpan meanSquares, int positives, float threshold, LossDirection direction, int width, DeviceSpan coefficient, DeviceSpan loss);
+    internal abstract void FFLossAndCoefficients(DeviceSpan meanSquares, int positives, float threshold, bool minimize, int width, DeviceSpan coefficient, DeviceSpan loss);
 
     /// <summary>dst (count × rows) = columns [first, first + count) of the rows × ld matrix w, transposed.</summary>
     internal abstract void TransposeColumns(DeviceSpan w, int rows, int ld, int first, int count, DeviceSpan dst);
@@ -229,11 +228,11 @@ public abstract class ComputeBackend
     // keeps it: same bits as before); a device backend does each in fewer kernel launches.
 
     /// <summary>Goodness and the FF loss: meanSquares = mean_j h², then <see cref="FFLossAndCoefficients"/>.</summary>
-    internal virtual void FFGoodnessAndLoss(DeviceSpan h, int rows, int cols, DeviceSpan meanSquares, int positives, float threshold, LossDirection direction,
+    internal virtual void FFGoodnessAndLoss(DeviceSpan h, int rows, int cols, DeviceSpan meanSquares, int positives, float threshold, bool minimize,
         DeviceSpan coefficient, DeviceSpan loss)
     {
         MeanSquares(h, rows, cols, meanSquares);
-        FFLossAndCoefficients(meanSquares, positives, threshold, direction, cols, coefficient, loss);
+        FFLossAndCoefficients(meanSquares, positives, threshold, minimize, cols, coefficient, loss);
     }
 
     /// <summary>The FF layer's backward pass over its activations, in place: h_r ← coef_r·h_r, gradBias = Σ_r h_r, then h_r ← h_r·invNorm_r.</summary>

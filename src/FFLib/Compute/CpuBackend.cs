@@ -1,7 +1,6 @@
 using System.Numerics;
 using System.Numerics.Tensors;
 using System.Runtime.InteropServices;
-using FFLib.Layers;
 
 namespace FFLib.Compute;
 
@@ -67,7 +66,7 @@ internal sealed class CpuBackend : ComputeBackend
         var floats = Host(labels);
         int[] classOf = System.Buffers.ArrayPool<int>.Shared.Rent(rows);
         for (int r = 0; r < rows; r++) classOf[r] = (int)floats[r];
-        Host(loss)[0] = CrossEntropy.LossAndGradient(Host(logits), rows, classes, classOf.AsSpan(0, rows), Host(gradient));
+        Host(loss)[0] = LossKernels.CrossEntropyLossAndGradient(Host(logits), rows, classes, classOf.AsSpan(0, rows), Host(gradient));
         System.Buffers.ArrayPool<int>.Shared.Return(classOf);
     }
 
@@ -177,8 +176,8 @@ internal sealed class CpuBackend : ComputeBackend
 
     internal override void ColumnSums(DeviceSpan m, int rows, int cols, DeviceSpan sums) => Kernels.ColumnSums(Host(m), rows, cols, Host(sums));
 
-    internal override void FFLossAndCoefficients(DeviceSpan meanSquares, int positives, float threshold, LossDirection direction, int width, DeviceSpan coefficient, DeviceSpan loss) =>
-        Host(loss)[0] = FFLoss.LossAndRowCoefficients(Host(meanSquares), positives, threshold, direction, width, Host(coefficient));
+    internal override void FFLossAndCoefficients(DeviceSpan meanSquares, int positives, float threshold, bool minimize, int width, DeviceSpan coefficient, DeviceSpan loss) =>
+        Host(loss)[0] = LossKernels.FFLossAndRowCoefficients(Host(meanSquares), positives, threshold, minimize, width, Host(coefficient));
 
     internal override void TransposeColumns(DeviceSpan w, int rows, int ld, int first, int count, DeviceSpan dst)
     {

@@ -30,7 +30,7 @@ public static class Reproduction
         var noDownload = new DatasetLoadOptions { AllowDownload = false };
         return budget.Trim().ToLowerInvariant() switch
         {
-            "smoke" => new SweepSpec { Models = all, Datasets = [dataset], Layers = [[200, 200]], Epochs = 4, Seeds = 2, ClassifierLearningRate = 1e-3f, Data = noDownload },
+            "smoke" => new SweepSpec { Models = all, Datasets = [dataset], Layers = [[200, 200]], Epochs = 4, Seeds = 2, Base = new ModelSettings().With(FFClassifierSettings.ClassifierLearningRate, 1e-3f), Data = noDownload },
             "reduced" => new SweepSpec { Models = all, Datasets = [dataset], Layers = [[2000, 2000]], Epochs = 10, Seeds = 3, Data = noDownload },
             "paper" => new SweepSpec { Models = all, Datasets = [dataset], Layers = [[2000, 2000]], Epochs = dataset == DatasetKind.Cifar10 ? 120 : 60, Seeds = 10, Data = noDownload },
             _ => throw new ArgumentException($"The budget must be smoke, reduced or paper, not '{budget}'."),
@@ -46,7 +46,7 @@ public static class Reproduction
         {
             "table2" or "table3" or "fig19" => budget,
             // Table 5: L+ and L− for the FF models (FFNN3 added by Runs).
-            "table5" => budget with { Models = budget.Models.Where(m => m.UsedSettings.HasFlag(ModelSettingKinds.Loss)).ToArray(), Losses = [LossDirection.Maximize, LossDirection.Minimize] },
+            "table5" => budget with { Models = budget.Models.Where(m => m.Uses(FFSettings.Loss)).ToArray(), Losses = [LossDirection.Maximize, LossDirection.Minimize] },
             // Figures 3–8: one run per cell of a learning-rate × threshold grid.
             "fig3" or "fig6" => budget with { LearningRates = [0.001f, 0.005f, 0.02f], Thresholds = [1f, 5f, 20f], Seeds = 1 },
             _ => throw new ArgumentException($"Unknown target '{target}': {string.Join(", ", Targets)}."),

@@ -79,22 +79,31 @@ public static partial class SweepRunner
     /// A run's canonical configuration: every setting that changes its numbers and nothing else. Its
     /// hash is the run's id, and every record carries it, so a record can be checked against its own name.
     /// </summary>
+    /// <remarks>
+    /// The layout is that of the first version, so that every id ever written still names its run:
+    /// slots "loss" ("ce" for an architecture without a loss direction), "threshold", "classifier_lr"
+    /// and "recurrent" (β/K_train/K_testlow/K_testhigh) hold the built-in settings an architecture
+    /// declares, null where it declares none. Any other setting the architecture declares follows
+    /// the fixed keys, under its key, only when its value is not its default: a hyperparameter added
+    /// later, left at its default (which must reproduce the runs before it), changes no id.
+    /// </remarks>
     public static JsonObject RunSettings(RunSpec run)
     {
         ArgumentNullException.ThrowIfNull(run);
         // The settings the architecture reads, and only those (an id never depends on a value the run ignores).
-        var used = run.Architecture.UsedSettings;
+        var arch = run.Architecture;
         var m = run.Model;
+        string? Slot(params ModelSetting[] settings) => settings.All(arch.Uses) ? string.Join("/", settings.Select(s => s.Format(m.Get(s)))) : null;
         var canonical = new JsonObject
         {
-            ["architecture"] = run.Architecture.Id,
+            ["architecture"] = arch.Id,
             ["dataset"] = DatasetCatalog.IdOf(run.Dataset),
             ["layers"] = new JsonArray(m.HiddenSizes.Select(h => (JsonNode)h).ToArray()),
             ["loss"] = LossId(run),
-            ["lr"] = m.LearningRateFor(run.Architecture).ToString("R", CultureInfo.InvariantCulture),
-            ["threshold"] = used.HasFlag(ModelSettingKinds.Threshold) ? m.Threshold.ToString("R", CultureInfo.InvariantCulture) : null,
-            ["classifier_lr"] = used.HasFlag(ModelSettingKinds.ClassifierLearningRate) ? m.ClassifierLearningRate.ToString("R", CultureInfo.InvariantCulture) : null,
-            ["recurrent"] = used.HasFlag(ModelSettingKinds.RecurrentDynamics) ? $"{m.Beta:R}/{m.TrainFrames}/{m.TestFrameLow}/{m.TestFrameHigh}" : null,
+            ["lr"] = m.LearningRateFor(arch).ToString("R", CultureInfo.InvariantCulture),
+            ["threshold"] = Slot(FFSettings.Threshold),
+            ["classifier_lr"] = Slot(FFClassifierSettings.ClassifierLearningRate),
+            ["recurrent"] = Slot(RecurrentSlot),
             ["epochs"] = run.Training.Epochs,
             ["batch"] = run.Training.BatchSize,
             ["negatives"] = run.Training.Negatives.ToString(),
@@ -105,8 +114,15 @@ public static partial class SweepRunner
         };
         // Products in TF32 give other numbers; fp32 (every device's default) leaves the ids as they always were.
         if (run.Backend is { Precision: not "fp32" } backend) canonical["precision"] = backend.Precision;
+        foreach (var s in arch.Settings)
+            if (!LegacySlots.Contains(s) && !Equals(m.Get(s), s.DefaultValue)) canonical[s.Key] = s.Format(m.Get(s));
         return canonical;
     }
+
+    private static readonly ModelSetting[] RecurrentSlot = [FFRecurrentSettings.Beta, FFRecurrentSettings.TrainFrames, FFRecurrentSettings.TestFrameLow, FFRecurrentSettings.TestFrameHigh];
+
+    /// <summary>The settings the first id layout has slots for (<see cref="RunSettings"/>).</summary>
+    private static readonly ModelSetting[] LegacySlots = [FFSettings.Loss, FFSettings.Threshold, FFClassifierSettings.ClassifierLearningRate, .. RecurrentSlot];
 
     /// <summary>The runs of shard <paramref name="index"/> of <paramref name="count"/>: those at positions p with p mod count = index.</summary>
     public static IReadOnlyList<RunSpec> Shard(IReadOnlyList<RunSpec> runs, int index, int count)
@@ -304,24 +320,28 @@ public static partial class SweepRunner
 
     /// <summary>"min" or "max" for an FF loss direction; "ce" for an architecture without one (cross-entropy).</summary>
     private static string LossId(RunSpec run) =>
-        !run.Architecture.UsedSettings.HasFlag(ModelSettingKinds.Loss) ? "ce" : run.Model.Loss == LossDirection.Minimize ? "min" : "max";
+        run.Architecture.Uses(FFSettings.Loss) ? FFSettings.Loss.Format(run.Model.Get(FFSettings.Loss)) : "ce";
 
     private static RunRecord Make(string id, RunSpec run, string status, string? reason, double? acc, IReadOnlyList<ParameterReport>? sparsity, double seconds) =>
         new(id, status, reason, run.Architecture.Id, DatasetCatalog.IdOf(run.Dataset),
             run.Model.HiddenSizes.ToArray(), LossId(run), run.Model.LearningRateFor(run.Architecture), run.Model.Threshold, (int)run.Seed, run.Training.Epochs, acc, sparsity, seconds,
             DateTime.UtcNow.ToString("o", CultureInfo.InvariantCulture), Settings: RunSettings(run));
 
-    /// <summary>A run in the command line's words, only the settings its architecture uses: "ffnn mnist layers 2000,2000 lr 0.02 threshold 20 loss min seed 3".</summary>
+    /// <summary>
+    /// A run in the command line's words, only the settings its architecture declares ("ffnn mnist
+    /// layers 2000,2000 lr 0.02 threshold 20 loss min seed 3"); a setting beyond θ and the loss
+    /// direction is named only when it is not at its default.
+    /// </summary>
     public static string Describe(RunSpec r)
     {
         ArgumentNullException.ThrowIfNull(r);
-        var used = r.Architecture.UsedSettings;
         var m = r.Model;
         var inv = CultureInfo.InvariantCulture;
+        var settings = r.Architecture.Settings
+            .Where(s => s == FFSettings.Threshold || s == FFSettings.Loss || !Equals(m.Get(s), s.DefaultValue))
+            .Select(s => $" {s.OptionName} {s.Format(m.Get(s))}");
         return $"{r.Architecture.Id} {DatasetCatalog.IdOf(r.Dataset)} layers {string.Join(",", m.HiddenSizes)} lr {m.LearningRateFor(r.Architecture).ToString(inv)}"
-            + (used.HasFlag(ModelSettingKinds.Threshold) ? $" threshold {m.Threshold.ToString(inv)}" : "")
-            + (used.HasFlag(ModelSettingKinds.Loss) ? $" loss {LossId(r)}" : "")
-            + $" seed {r.Seed.ToString(inv)}";
+            + string.Concat(settings) + $" seed {r.Seed.ToString(inv)}";
     }
 
     /// <summary>A progress line inside an epoch at most every 10 s (sweeps print one line per epoch otherwise).</summary>

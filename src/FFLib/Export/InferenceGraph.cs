@@ -37,7 +37,7 @@ public enum InferenceOpKind
 /// <param name="Kind">The operation.</param>
 /// <param name="Output">The value it defines.</param>
 /// <param name="Inputs">The values it reads.</param>
-/// <param name="Parameter">The model parameter it reads (MatMul, AddWeightColumn, AddBias), by its name in <see cref="Models.IClassifierModel.Parameters"/>.</param>
+/// <param name="Parameter">The model parameter it reads (MatMul, AddWeightColumn, AddBias), by its name in a model's <c>Parameters()</c>.</param>
 /// <param name="Column">MatMul: first weight column; AddWeightColumn: the column.</param>
 /// <param name="Scalar">AddScalar, MulScalar: the constant.</param>
 /// <param name="Data">Constant: the row.</param>
@@ -46,7 +46,7 @@ public sealed record InferenceOp(InferenceOpKind Kind, int Output, int[] Inputs,
 /// <summary>
 /// A model's prediction as a straight-line program over per-image rows: the form exporters (ONNX,
 /// C) translate without knowing the architecture. Each architecture builds its own
-/// (<see cref="IInferenceExportable"/>); <see cref="InferenceInterpreter"/> runs one in plain C#.
+/// (<c>IInferenceExportable</c>); <see cref="InferenceInterpreter"/> runs one in plain C#.
 /// </summary>
 public sealed class InferenceGraph
 {
@@ -62,12 +62,12 @@ public sealed class InferenceGraph
         _widths.Add(inputWidth);
     }
 
-    /// <summary>A graph for <paramref name="model"/>'s images, its parameter shapes read from the model.</summary>
-    public static InferenceGraph For(Models.IClassifierModel model)
+    /// <summary>A graph over images of <paramref name="imageFeatures"/> values whose parameter shapes are those of <paramref name="parameters"/> (a model's <c>Parameters()</c>).</summary>
+    public static InferenceGraph For(IReadOnlyList<Modules.Parameter> parameters, int imageFeatures)
     {
-        ArgumentNullException.ThrowIfNull(model);
-        var shapes = model.Parameters().ToDictionary(p => p.Name, p => p.Shape);
-        return new InferenceGraph(model.ImageFeatures, n => shapes.TryGetValue(n, out var s) ? s : throw new ArgumentException($"The model has no parameter '{n}'.", nameof(n)));
+        ArgumentNullException.ThrowIfNull(parameters);
+        var shapes = parameters.ToDictionary(p => p.Name, p => p.Shape);
+        return new InferenceGraph(imageFeatures, n => shapes.TryGetValue(n, out var s) ? s : throw new ArgumentException($"The model has no parameter '{n}'.", nameof(n)));
     }
 
     /// <summary>The image value (pixels in [0, 1]).</summary>
@@ -190,11 +190,4 @@ public sealed class InferenceGraph
         var s = _shapeOf(weight);
         return s.Length == 2 ? s : throw new ArgumentException($"{weight} [{string.Join(", ", s)}] is not a matrix.", nameof(weight));
     }
-}
-
-/// <summary>A model whose prediction can be written as an <see cref="InferenceGraph"/> (and so exported to ONNX and C).</summary>
-public interface IInferenceExportable : Models.IClassifierModel
-{
-    /// <summary>The model's prediction: per-label scores and which end of them is the predicted class.</summary>
-    InferenceGraph BuildInferenceGraph();
 }

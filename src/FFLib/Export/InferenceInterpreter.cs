@@ -30,12 +30,12 @@ public static class InferenceInterpreter
         return result;
     }
 
-    /// <summary>Scores of a model's own graph with its own parameters.</summary>
-    public static Matrix Scores(IInferenceExportable model, Matrix images)
+    /// <summary>Scores of <paramref name="graph"/> with these parameters (a model's <c>Parameters()</c>; <c>IInferenceExportable.GraphScores</c> runs a model's own graph).</summary>
+    public static Matrix Scores(InferenceGraph graph, IReadOnlyList<Modules.Parameter> parameters, Matrix images)
     {
-        ArgumentNullException.ThrowIfNull(model);
-        var ps = model.Parameters().ToDictionary(p => p.Name);
-        return Scores(model.BuildInferenceGraph(), ps.ToDictionary(p => p.Key, p => p.Value.Data), n => ps[n].Shape, images);
+        ArgumentNullException.ThrowIfNull(parameters);
+        var ps = parameters.ToDictionary(p => p.Name);
+        return Scores(graph, ps.ToDictionary(p => p.Key, p => p.Value.Data), n => ps[n].Shape, images);
     }
 
     private static float[] Run(InferenceOp op, float[][] v, int width, IReadOnlyDictionary<string, float[]> parameters, Func<string, int[]> shapeOf)

@@ -1,4 +1,4 @@
-using System.Numerics.Tensors;
+using FFLib.Compute;
 
 namespace FFLib.Layers;
 
@@ -11,20 +11,8 @@ public static class CrossEntropy
     /// </summary>
     public static float LossAndGradient(ReadOnlySpan<float> logits, int rows, int classes, ReadOnlySpan<int> labels, Span<float> gradient)
     {
-        double sum = 0;
-        for (int r = 0; r < rows; r++)
-        {
-            var z = logits.Slice(r * classes, classes);
-            var g = gradient.Slice(r * classes, classes);
-            float max = TensorPrimitives.Max(z);
-            // log-sum-exp with the max subtracted: no overflow for any logits.
-            TensorPrimitives.Subtract(z, max, g);
-            TensorPrimitives.Exp(g, g);
-            float s = TensorPrimitives.Sum(g);
-            sum += Math.Log(s) + max - z[labels[r]];
-            TensorPrimitives.Multiply(g, 1f / (s * rows), g);
-            g[labels[r]] -= 1f / rows;
-        }
-        return (float)(sum / rows);
+        if (rows < 0 || classes < 1 || logits.Length < rows * classes || gradient.Length < rows * classes || labels.Length < rows)
+            throw new ArgumentException($"LossAndGradient needs {rows}×{classes} logits and gradient entries and {rows} labels; got {logits.Length}, {gradient.Length} and {labels.Length}.");
+        return LossKernels.CrossEntropyLossAndGradient(logits, rows, classes, labels, gradient);
     }
 }

@@ -25,8 +25,7 @@ public static class FFLoss
     public static float Softplus(float x) => Kernels.Softplus(x);
 
     /// <summary>+1 where the loss is softplus(meanh² − θ), −1 where it is softplus(θ − meanh²).</summary>
-    internal static float Sign(bool positive, LossDirection direction) =>
-        (positive == (direction == LossDirection.Minimize)) ? 1f : -1f;
+    internal static float Sign(bool positive, LossDirection direction) => LossKernels.Sign(positive, direction == LossDirection.Minimize);
 
     /// <summary>
     /// Loss plus, per row, dLoss/dh_rj ÷ h_rj = sign·σ(sign·(meanh² − θ)) · 2 / (rows · width):
@@ -44,15 +43,6 @@ public static class FFLoss
         if ((uint)positives > (uint)rows) throw new ArgumentOutOfRangeException(nameof(positives), positives, $"positives must be within the {rows} rows.");
         if (width < 1) throw new ArgumentOutOfRangeException(nameof(width), width, "width (neurons in the layer) must be at least 1.");
         if (coefficient.Length < rows) throw new ArgumentException($"coefficient has {coefficient.Length} entries for {rows} rows.", nameof(coefficient));
-        double sum = 0;
-        float scale = 2f / ((float)rows * width);
-        for (int r = 0; r < rows; r++)
-        {
-            float s = Sign(r < positives, direction);
-            float arg = s * (meanSquares[r] - threshold);
-            sum += Kernels.Softplus(arg);
-            coefficient[r] = s * Kernels.Sigmoid(arg) * scale;
-        }
-        return (float)(sum / rows);
+        return LossKernels.FFLossAndRowCoefficients(meanSquares, positives, threshold, direction == LossDirection.Minimize, width, coefficient);
     }
 }

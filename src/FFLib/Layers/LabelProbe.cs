@@ -10,6 +10,18 @@ namespace FFLib.Layers;
 /// </summary>
 public static class LabelProbe
 {
+    /// <summary>Rows = onehot(labels[i]): the control vectors of true labels (positives) or of given wrong ones (negatives).</summary>
+    public static Matrix OneHot(ReadOnlySpan<int> labels, int classes)
+    {
+        var m = new Matrix(labels.Length, classes);
+        for (int i = 0; i < labels.Length; i++)
+        {
+            if ((uint)labels[i] >= (uint)classes) throw new ArgumentOutOfRangeException(nameof(labels), labels[i], $"labels[{i}] = {labels[i]} is not a class in [0, {classes}).");
+            m.Data[i * classes + labels[i]] = 1f;
+        }
+        return m;
+    }
+
     /// <summary>Row r = image_r ⊕ onehot(labels[r]) (images × (pixels + classes)).</summary>
     public static Matrix WithLabels(Matrix images, ReadOnlySpan<int> labels, int classes)
     {

@@ -37,8 +37,28 @@ public abstract class Architecture
     /// <summary>The learning rate a run uses when none is given (the paper's Table 1: 0.02 for FF layers).</summary>
     public virtual float DefaultLearningRate => 0.02f;
 
-    /// <summary>Which settings beyond widths and learning rate this architecture reads (default: an FF model's θ and loss direction).</summary>
-    public virtual ModelSettingKinds UsedSettings => ModelSettingKinds.Threshold | ModelSettingKinds.Loss;
+    /// <summary>
+    /// The settings this architecture reads beyond widths and learning rate, declared once (default:
+    /// an FF model's θ and loss direction, <see cref="FFSettings"/>). The command line's options,
+    /// run.json, sweep grids and run ids are derived from this list, in this order. A key names one
+    /// setting across all registered architectures: reuse the declaration rather than declaring the same key again.
+    /// </summary>
+    public virtual IReadOnlyList<ModelSetting> Settings => [FFSettings.Threshold, FFSettings.Loss];
+
+    /// <summary>Whether <paramref name="setting"/> is one of <see cref="Settings"/>.</summary>
+    public bool Uses(ModelSetting setting) => Settings.Contains(setting);
+
+    /// <summary>
+    /// Throws <see cref="ArgumentOutOfRangeException"/> (parameter name: the setting's key) if the
+    /// settings cannot build this architecture: <see cref="ModelSettings.Validate"/>, each of
+    /// <see cref="Settings"/> by its own rule, and an override's rules between settings.
+    /// </summary>
+    public virtual void ValidateSettings(ModelSettings settings)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        settings.Validate();
+        foreach (var s in Settings) s.Check(settings.Get(s));
+    }
 
     /// <summary>
     /// A model of the shape <paramref name="config"/> describes (as written by

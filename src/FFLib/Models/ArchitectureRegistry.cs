@@ -31,9 +31,39 @@ public static class ArchitectureRegistry
             foreach (var name in (IEnumerable<string>)[architecture.Id, .. architecture.Aliases])
                 if (Find(name) is { } taken)
                     throw new ArgumentException($"The architecture name '{name}' is already taken by {taken.DisplayName} ({taken.Id}).", nameof(architecture));
+            // A key is one setting everywhere (options, grids, run ids): a second declaration under a known key would make them ambiguous.
+            var settings = architecture.Settings ?? throw new ArgumentException($"{architecture.Id} declares no settings list (null).", nameof(architecture));
+            foreach (var s in settings)
+            {
+                if (s is null) throw new ArgumentException($"{architecture.Id} declares a null setting.", nameof(architecture));
+                if (s.Key is "layers" or "lr") throw new ArgumentException($"{architecture.Id} declares a setting '{s.Key}'; every architecture has widths (layers) and a learning rate (lr) already.", nameof(architecture));
+                if (FindSetting(s.Key) is { } known && !ReferenceEquals(known, s))
+                    throw new ArgumentException($"{architecture.Id} declares its own setting '{s.Key}', a key another architecture already declares ({string.Join(", ", UsersOf(known).Select(a => a.Id))}); reuse that declaration.", nameof(architecture));
+            }
+            if (settings.GroupBy(s => s.Key).FirstOrDefault(g => g.Count() > 1) is { } twice)
+                throw new ArgumentException($"{architecture.Id} declares the setting '{twice.Key}' twice.", nameof(architecture));
             Volatile.Write(ref _all, [.. _all, architecture]);
         }
     }
+
+    /// <summary>Every setting a registered architecture declares, each once, in the order first declared.</summary>
+    public static IReadOnlyList<ModelSetting> Settings => All.SelectMany(a => a.Settings).Distinct().ToArray();
+
+    /// <summary>
+    /// The setting with this key (or its command-line spelling, "k-train" for "k_train", or a name
+    /// older files used), case-insensitive, or null.
+    /// </summary>
+    public static ModelSetting? FindSetting(string name)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        var key = name.Trim();
+        return Settings.FirstOrDefault(s => string.Equals(s.Key, key, StringComparison.OrdinalIgnoreCase)
+            || string.Equals(s.OptionName, key, StringComparison.OrdinalIgnoreCase)
+            || s.FormerNames.Any(f => string.Equals(f, key, StringComparison.OrdinalIgnoreCase)));
+    }
+
+    /// <summary>The registered architectures that declare <paramref name="setting"/>.</summary>
+    public static IReadOnlyList<Architecture> UsersOf(ModelSetting setting) => All.Where(a => a.Uses(setting)).ToArray();
 
     /// <summary>The architecture with this id or alias (case-insensitive), or null.</summary>
     public static Architecture? Find(string idOrAlias)

@@ -1,11 +1,10 @@
 using FFLib.Compute;
-using FFLib.Training;
 
 namespace FFLib.Models;
 
 /// <summary>
 /// A training step on a batch that is already on the model's backend, its losses left there: the
-/// <see cref="Trainer"/>'s path, which keeps a device busy (the batch gathered on the device from a
+/// <see cref="Training.Trainer"/>'s path, which keeps a device busy (the batch gathered on the device from a
 /// resident copy of the training set, the losses read every few batches). The public
 /// <see cref="ITrainableModel.TrainBatch"/> stages the batch and reads the losses at once; both
 /// run the same step.

@@ -76,7 +76,7 @@ public abstract class ComputeModule : Module
     internal DeviceSpan Device(float[] host) => _device.GetValue(host, h => _backend.Attach(h)).All;
 
     /// <summary>Sees every optimiser step before it is taken (tests, diagnostics); it does not change the code path training takes.</summary>
-    internal Action<Models.TrainingStep>? StepObserver { get; set; }
+    internal Action<TrainingStep>? StepObserver { get; set; }
 
     /// <summary>
     /// Frees the workspaces the model keeps on its backend (<see cref="ReleaseDeviceMemory"/> and a

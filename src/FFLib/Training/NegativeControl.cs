@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using FFLib.Compute;
 using FFLib.Data;
+using FFLib.Layers;
 using FFLib.Models;
 
 namespace FFLib.Training;
@@ -8,17 +9,8 @@ namespace FFLib.Training;
 /// <summary>Negative control vectors for each <see cref="NegativeMode"/>.</summary>
 public static class NegativeControl
 {
-    /// <summary>Rows = onehot(labels[i]).</summary>
-    public static Matrix OneHot(ReadOnlySpan<int> labels, int classes)
-    {
-        var m = new Matrix(labels.Length, classes);
-        for (int i = 0; i < labels.Length; i++)
-        {
-            if ((uint)labels[i] >= (uint)classes) throw new ArgumentOutOfRangeException(nameof(labels), labels[i], $"labels[{i}] = {labels[i]} is not a class in [0, {classes}).");
-            m.Data[i * classes + labels[i]] = 1f;
-        }
-        return m;
-    }
+    /// <summary>Rows = onehot(labels[i]) (<see cref="LabelProbe.OneHot"/>).</summary>
+    public static Matrix OneHot(ReadOnlySpan<int> labels, int classes) => LabelProbe.OneHot(labels, classes);
 
     /// <summary>Rows = 1 − onehot(labels[i]): every wrong label set (the reference's "inverse" negatives).</summary>
     public static Matrix Inverse(ReadOnlySpan<int> labels, int classes)

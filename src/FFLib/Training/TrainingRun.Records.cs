@@ -27,9 +27,31 @@ public static partial class TrainingRun
     /// <summary>The run record written to run.json: config, per-epoch metrics, test accuracy, timings, machine.</summary>
     public static JsonObject RunJson(RunSpec spec, RunResult r)
     {
-        // The model's own configuration says what it has (θ, loss, frames, …): any architecture's runs are recorded alike.
         var c = r.Model.ConfigToJson();
-        JsonNode? Key(string key) => c[key]?.DeepClone();
+        // Every setting the architecture declares, under its key (the one spelling of options, grids and ids): any architecture's runs are recorded alike.
+        var config = new JsonObject
+        {
+            ["model"] = spec.Architecture.Id,
+            ["dataset"] = DatasetCatalog.IdOf(spec.Dataset),
+            ["layers"] = c["hidden_sizes"]?.DeepClone(),
+            ["image_features"] = r.Model.ImageFeatures,
+            ["classes"] = r.Model.Classes,
+            ["lr"] = spec.Model.LearningRateFor(spec.Architecture),
+        };
+        foreach (var s in spec.Architecture.Settings) config[s.Key] = s.ToJson(spec.Model.Get(s));
+        // A backprop model's objective (its architecture has no FF loss direction).
+        if (!config.ContainsKey("loss") && !spec.Architecture.UsesNegativeData) config["loss"] = "cross-entropy";
+        config["epochs"] = spec.Training.Epochs;
+        config["batch_size"] = spec.Training.BatchSize;
+        config["negatives"] = NegativeModes.Id(spec.Training.Negatives);
+        config["seed"] = spec.Seed;
+        config["train_limit"] = spec.TrainLimit;
+        config["test_limit"] = spec.TestLimit;
+        config["validation_fraction"] = spec.ValidationFraction;
+        config["threads"] = ComputeSettings.Threads;
+        config["device"] = (spec.Backend ?? ComputeBackend.Cpu).Name;
+        config["precision"] = (spec.Backend ?? ComputeBackend.Cpu).Precision;
+        config["device_name"] = (spec.Backend ?? ComputeBackend.Cpu).Description;
         // Non-finite numbers (a loss that overflowed) are written as null: a record never fails to write.
         return JsonNumbers.Finite(new JsonObject
         {
@@ -38,33 +60,7 @@ public static partial class TrainingRun
             ["status"] = "completed",
             ["library_version"] = ModelCheckpoint.LibraryVersion,
             ["created_utc"] = DateTime.UtcNow.ToString("o"),
-            ["config"] = new JsonObject
-            {
-                ["model"] = spec.Architecture.Id,
-                ["dataset"] = DatasetCatalog.IdOf(spec.Dataset),
-                ["layers"] = Key("hidden_sizes"),
-                ["image_features"] = r.Model.ImageFeatures,
-                ["classes"] = r.Model.Classes,
-                ["threshold"] = Key("threshold"),
-                ["loss"] = Key("loss") ?? "cross-entropy",
-                ["lr"] = Key("learning_rate"),
-                ["classifier_lr"] = Key("classifier_learning_rate"),
-                ["beta"] = Key("beta"),
-                ["k_train"] = Key("k_train"),
-                ["k_test_low"] = Key("k_test_low"),
-                ["k_test_high"] = Key("k_test_high"),
-                ["epochs"] = spec.Training.Epochs,
-                ["batch_size"] = spec.Training.BatchSize,
-                ["negatives"] = NegativeModes.Id(spec.Training.Negatives),
-                ["seed"] = spec.Seed,
-                ["train_limit"] = spec.TrainLimit,
-                ["test_limit"] = spec.TestLimit,
-                ["validation_fraction"] = spec.ValidationFraction,
-                ["threads"] = ComputeSettings.Threads,
-                ["device"] = (spec.Backend ?? ComputeBackend.Cpu).Name,
-                ["precision"] = (spec.Backend ?? ComputeBackend.Cpu).Precision,
-                ["device_name"] = (spec.Backend ?? ComputeBackend.Cpu).Description,
-            },
+            ["config"] = config,
             ["model_config"] = c,
             ["data"] = new JsonObject
             {

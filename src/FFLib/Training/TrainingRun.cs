@@ -217,7 +217,7 @@ public static partial class TrainingRun
         ArgumentNullException.ThrowIfNull(spec);
         ArgumentNullException.ThrowIfNull(spec.Architecture);
         ArgumentNullException.ThrowIfNull(spec.Model);
-        spec.Model.Validate();
+        spec.Architecture.ValidateSettings(spec.Model);
         return spec.Architecture.Create(spec.Model, imageFeatures, classes, random);
     }
 }

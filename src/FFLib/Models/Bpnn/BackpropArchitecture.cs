@@ -33,7 +33,7 @@ public sealed class BackpropArchitecture : Architecture
     public override float DefaultLearningRate => 1e-4f;
 
     /// <inheritdoc />
-    public override ModelSettingKinds UsedSettings => ModelSettingKinds.None;
+    public override IReadOnlyList<ModelSetting> Settings => [];
 
     /// <inheritdoc />
     public override ITrainableModel Create(ModelSettings settings, int imageFeatures, int classes, FFRandom random)

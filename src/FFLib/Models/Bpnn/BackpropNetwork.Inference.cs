@@ -7,7 +7,7 @@ public sealed partial class BackpropNetwork : IInferenceExportable
     /// <summary>ReLU layers, then the logits as scores; argmax.</summary>
     public InferenceGraph BuildInferenceGraph()
     {
-        var g = InferenceGraph.For(this);
+        var g = InferenceGraph.For(Parameters(), ImageFeatures);
         int h = g.Input;
         for (int l = 0; l < _layers.Length; l++)
         {

@@ -28,11 +28,11 @@ public sealed class FFClassifierArchitecture : Architecture
     }
 
     /// <inheritdoc />
-    public override ModelSettingKinds UsedSettings => base.UsedSettings | ModelSettingKinds.ClassifierLearningRate;
+    public override IReadOnlyList<ModelSetting> Settings => [FFSettings.Threshold, FFSettings.Loss, FFClassifierSettings.ClassifierLearningRate];
 
     /// <inheritdoc />
     public override ITrainableModel Create(ModelSettings settings, int imageFeatures, int classes, FFRandom random) =>
-        new FFClassifierNetwork(FFNetworkArchitecture.Config(this, settings, imageFeatures, classes), settings.ClassifierLearningRate, random);
+        new FFClassifierNetwork(FFNetworkArchitecture.Config(this, settings, imageFeatures, classes), settings.Get(FFClassifierSettings.ClassifierLearningRate), random);
 
     /// <summary>The FFNN's keys plus "classifier_learning_rate".</summary>
     public static JsonObject WriteConfig(FFNetworkConfig stack, float classifierLearningRate)

@@ -12,7 +12,7 @@ public sealed partial class FFNetwork : IInferenceExportable
     /// </summary>
     public InferenceGraph BuildInferenceGraph()
     {
-        var g = InferenceGraph.For(this);
+        var g = InferenceGraph.For(Parameters(), ImageFeatures);
         var totals = new int[Config.Classes];
         var shared = FirstLayerShared(g, g.Input);
         for (int c = 0; c < Config.Classes; c++)

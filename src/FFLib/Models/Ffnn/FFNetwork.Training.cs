@@ -1,5 +1,6 @@
 using FFLib.Compute;
 using FFLib.Layers;
+using FFLib.Modules;
 
 namespace FFLib.Models;
 
@@ -16,7 +17,7 @@ public sealed partial class FFNetwork : IDeviceTrainable
     {
         if (negativeLabels.Length != labels.Length) throw new ArgumentException($"negativeLabels has {negativeLabels.Length} entries but labels has {labels.Length}.", nameof(negativeLabels));
         CheckLabels(negativeLabels, nameof(negativeLabels));
-        return TrainBatch(images, labels, Training.NegativeControl.OneHot(negativeLabels, Config.Classes));
+        return TrainBatch(images, labels, LabelProbe.OneHot(negativeLabels, Config.Classes));
     }
 
     /// <summary>
@@ -81,7 +82,7 @@ public sealed partial class FFNetwork : IDeviceTrainable
             ForwardLayer(w, l, imagesOnDevice, b, rows, fast, prepared: null, computeNorms: true);
             var ms = w.MeanSquares.Slice(0, rows);
             var coef = w.Coefficient.Slice(0, rows);
-            be.FFGoodnessAndLoss(h, rows, outF, ms, b, Config.Threshold, Config.Loss, coef, lossesOut.Slice(l, 1));
+            be.FFGoodnessAndLoss(h, rows, outF, ms, b, Config.Threshold, Config.Loss == LossDirection.Minimize, coef, lossesOut.Slice(l, 1));
             if (ActivationObserver is { } observe) observe(new LayerActivation(l, 0, rows, b, outF, be.Read(h), be.Read(ms)));
             if (StepObserver is not null) losses[l] = be.Read(lossesOut.Slice(l, 1))[0];
 

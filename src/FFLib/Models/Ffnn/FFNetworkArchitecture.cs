@@ -30,7 +30,7 @@ public sealed class FFNetworkArchitecture : Architecture
         return new FFNetworkConfig
         {
             ImageFeatures = imageFeatures, Classes = classes, HiddenSizes = settings.HiddenSizes.ToArray(),
-            Threshold = settings.Threshold, Loss = settings.Loss, LearningRate = settings.LearningRateFor(architecture),
+            Threshold = settings.Get(FFSettings.Threshold), Loss = settings.Get(FFSettings.Loss), LearningRate = settings.LearningRateFor(architecture),
         };
     }
 

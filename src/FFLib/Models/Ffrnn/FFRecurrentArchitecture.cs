@@ -29,7 +29,17 @@ public sealed class FFRecurrentArchitecture : Architecture
     public override (double Training, double Prediction) RelativeCost => (27, 20);
 
     /// <inheritdoc />
-    public override ModelSettingKinds UsedSettings => base.UsedSettings | ModelSettingKinds.RecurrentDynamics;
+    public override IReadOnlyList<ModelSetting> Settings =>
+        [FFSettings.Threshold, FFSettings.Loss, FFRecurrentSettings.Beta, FFRecurrentSettings.TrainFrames, FFRecurrentSettings.TestFrameLow, FFRecurrentSettings.TestFrameHigh];
+
+    /// <inheritdoc />
+    public override void ValidateSettings(ModelSettings settings)
+    {
+        base.ValidateSettings(settings);
+        int low = settings.Get(FFRecurrentSettings.TestFrameLow), high = settings.Get(FFRecurrentSettings.TestFrameHigh);
+        if (high <= low + 1)
+            throw new ArgumentOutOfRangeException(FFRecurrentSettings.TestFrameHigh.Key, high, $"K_testhigh ({high}) must exceed K_testlow + 1 ({low + 1}) so that at least one frame is scored.");
+    }
 
     /// <inheritdoc />
     public override ITrainableModel Create(ModelSettings settings, int imageFeatures, int classes, FFRandom random)
@@ -38,8 +48,9 @@ public sealed class FFRecurrentArchitecture : Architecture
         return new FFRecurrentNetwork(new FFRecurrentConfig
         {
             ImageFeatures = imageFeatures, Classes = classes, HiddenSizes = settings.HiddenSizes.ToArray(),
-            Threshold = settings.Threshold, Loss = settings.Loss, LearningRate = settings.LearningRateFor(this),
-            Beta = settings.Beta, TrainFrames = settings.TrainFrames, TestFrameLow = settings.TestFrameLow, TestFrameHigh = settings.TestFrameHigh,
+            Threshold = settings.Get(FFSettings.Threshold), Loss = settings.Get(FFSettings.Loss), LearningRate = settings.LearningRateFor(this),
+            Beta = settings.Get(FFRecurrentSettings.Beta), TrainFrames = settings.Get(FFRecurrentSettings.TrainFrames),
+            TestFrameLow = settings.Get(FFRecurrentSettings.TestFrameLow), TestFrameHigh = settings.Get(FFRecurrentSettings.TestFrameHigh),
         }, random);
     }
 

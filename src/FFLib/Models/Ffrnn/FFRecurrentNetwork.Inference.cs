@@ -13,7 +13,7 @@ public sealed partial class FFRecurrentNetwork : IInferenceExportable
     /// </summary>
     public InferenceGraph BuildInferenceGraph()
     {
-        var g = InferenceGraph.For(this);
+        var g = InferenceGraph.For(Parameters(), ImageFeatures);
         var init = PredictionInitialRows();
         int levels = _layers.Length;
         int image = Normalized(g, g.Input); // the bottom state never changes

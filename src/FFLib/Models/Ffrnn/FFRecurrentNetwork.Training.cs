@@ -1,5 +1,6 @@
 using FFLib.Compute;
 using FFLib.Layers;
+using FFLib.Modules;
 
 namespace FFLib.Models;
 
@@ -93,7 +94,7 @@ public sealed partial class FFRecurrentNetwork : IDeviceTrainable
                 be.MeanSquares(nw, rows, w, ms);
                 if (ActivationObserver is { } observe) observe(new LayerActivation(li, frame, rows, b, w, be.Read(nw), be.Read(ms)));
                 var lossSlot = record.Slice(frame * _layers.Length + li, 1);
-                be.FFLossAndCoefficients(ms, b, Config.Threshold, Config.Loss, w, t.Coefficient.Slice(0, rows), lossSlot);
+                be.FFLossAndCoefficients(ms, b, Config.Threshold, Config.Loss == LossDirection.Minimize, w, t.Coefficient.Slice(0, rows), lossSlot);
                 float loss = StepObserver is null ? float.NaN : be.Read(lossSlot)[0];
                 // δ_pre = coef_r · new · β · [pre > 0]: the (1 − β)·old term carries no gradient.
                 be.DampedReluBackward(pre, nw, t.Coefficient, Config.Beta, rows, w);

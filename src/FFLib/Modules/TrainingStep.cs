@@ -1,4 +1,4 @@
-namespace FFLib.Models;
+namespace FFLib.Modules;
 
 /// <summary>
 /// One optimiser step of a model as its step observer sees it, before the step (tests and
