@@ -49,8 +49,22 @@ internal static class Cli
 
     private static int Fail(string message, int code)
     {
-        Console.Error.WriteLine("error: " + message);
+        Console.Error.WriteLine("error: " + InOptionTerms(message));
         return code;
+    }
+
+    /// <summary>The library names the API's properties where a message tells the user what to set; the command line says which option sets them.</summary>
+    private static readonly (string Api, string Option)[] OptionOfProperty =
+    [
+        ("DatasetLoadOptions.DataDirectory", "--data-dir"),
+        ("RunSpec.CheckpointEvery", "--checkpoint-every"),
+    ];
+
+    /// <summary>A library message with the API's property names replaced by the options that set them.</summary>
+    internal static string InOptionTerms(string message)
+    {
+        foreach (var (api, option) in OptionOfProperty) message = message.Replace(api, option, StringComparison.Ordinal);
+        return message;
     }
 
     /// <summary>The --device option of every command that trains or evaluates.</summary>

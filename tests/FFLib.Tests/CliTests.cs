@@ -186,6 +186,10 @@ public sealed class CliTests : IDisposable
         Assert.Equal(3, code);
         Assert.Contains(empty, err);
         Assert.Contains("train-images-idx3-ubyte", err);
+        Assert.Contains("not found in the folder --data-dir names", err); // the library names DatasetLoadOptions.DataDirectory; the CLI the option
+        var library = Assert.Throws<Data.DatasetNotFoundException>(() => Data.DatasetLocator.Locate(Data.DatasetKind.Mnist, new Data.DatasetLoadOptions { DataDirectory = empty, AllowDownload = false }));
+        Assert.Contains("DatasetLoadOptions.DataDirectory", library.Message);
+        Assert.DoesNotContain("--", library.Message);
     }
 }
 

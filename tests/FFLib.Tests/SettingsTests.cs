@@ -165,3 +165,76 @@ public sealed class SettingsTests
         public override ITrainableModel Create(ModelSettings settings, int imageFeatures, int classes, Compute.FFRandom random) => throw new NotSupportedException();
     }
 }
+
+/// <summary>Optimiser state in training checkpoints, saved under the parameters' names.</summary>
+public sealed class OptimizerStateTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("fflib-adam-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private static ITrainableModel Trained(string arch)
+    {
+        var random = new Compute.FFRandom(4);
+        var model = (ITrainableModel)ArchitectureRegistry.Get(arch).Create(new ModelSettings { HiddenSizes = [9, 7], TrainFrames = 2, TestFrameLow = 1, TestFrameHigh = 3 }, 12, 3, random);
+        var images = new Compute.Matrix(6, 12);
+        for (int i = 0; i < images.Data.Length; i++) images.Data[i] = (i * 7 % 11) / 11f;
+        int[] labels = [0, 1, 2, 0, 1, 2];
+        foreach (var phase in model.PlanEpochs(2)) model.TrainBatch(images, labels, NegativeControl.OneHot([1, 2, 0, 2, 0, 1], 3), phase);
+        return model;
+    }
+
+    [Theory]
+    [InlineData("ffnn")]
+    [InlineData("ffc")]
+    [InlineData("ffrnn")]
+    [InlineData("bpnn")]
+    public void MomentsAreSavedUnderTheParameterNameAndFilesOfEarlierVersionsLoad(string arch)
+    {
+        var model = Trained(arch);
+        string path = Path.Combine(_dir, arch + ".safetensors");
+        TrainingCheckpoint.Save(path, model, new Compute.FFRandom(1), 1, [], new RunSpec { Architecture = model.Architecture });
+        var file = IO.SafeTensors.Read(path);
+        // Every optimiser array is a parameter, saved as NAME.adam_m / NAME.adam_v in the parameter's shape.
+        var parameters = model.Parameters().ToDictionary(p => p.Name);
+        var groups = JsonNode.Parse(file.Metadata["optimizer_parameters"])!.AsArray().Select(g => g!.AsArray().Select(n => n!.GetValue<string>()).ToArray()).ToArray();
+        Assert.Equal(model.AllOptimizers.Count, groups.Length);
+        Assert.All(groups.SelectMany(g => g), name => Assert.True(parameters.ContainsKey(name), $"{name} is no parameter"));
+        Assert.Equal(parameters["layers.0.weight".Replace("weight", arch == "ffrnn" ? "forward_weight" : "weight")].Shape, file.Get(groups[0][0] + ".adam_m").Shape);
+        Assert.DoesNotContain(file.Tensors, t => t.Name.StartsWith("optimizer.", StringComparison.Ordinal));
+        var state = TrainingCheckpoint.Load(path).Model;
+        AssertSameMoments(model, state);
+
+        // The same state as an earlier version wrote it: optimizer.{i}.m.{j}, no optimizer_parameters.
+        var old = file.Tensors.Select(t =>
+        {
+            foreach (var (g, i) in groups.Select((g, i) => (g, i)))
+                for (int j = 0; j < g.Length; j++)
+                {
+                    if (t.Name == g[j] + ".adam_m") return t with { Name = $"optimizer.{i}.m.{j}", Shape = [t.Data.Length] };
+                    if (t.Name == g[j] + ".adam_v") return t with { Name = $"optimizer.{i}.v.{j}", Shape = [t.Data.Length] };
+                }
+            return t;
+        }).ToArray();
+        var meta = file.Metadata.Where(p => p.Key != "optimizer_parameters").ToDictionary(p => p.Key, p => p.Value);
+        string oldPath = Path.Combine(_dir, arch + "-old.safetensors");
+        IO.SafeTensors.Write(oldPath, old, meta);
+        AssertSameMoments(model, TrainingCheckpoint.Load(oldPath).Model);
+    }
+
+    private static void AssertSameMoments(ITrainableModel expected, ITrainableModel actual)
+    {
+        Assert.Equal(expected.AllOptimizers.Count, actual.AllOptimizers.Count);
+        for (int i = 0; i < expected.AllOptimizers.Count; i++)
+        {
+            var (e, a) = (expected.AllOptimizers[i], actual.AllOptimizers[i]);
+            Assert.Equal(e.StepCount, a.StepCount);
+            Assert.True(e.StepCount > 0 || i > 0, "the first optimiser took steps");
+            for (int j = 0; j < e.ParameterCount; j++)
+            {
+                Assert.Equal(e.FirstMoments[j], a.FirstMoments[j]);
+                Assert.Equal(e.SecondMoments[j], a.SecondMoments[j]);
+            }
+        }
+    }
+}

