@@ -313,7 +313,4 @@ public sealed partial class GpuBackend : ComputeBackend, IDisposable
     public void Synchronize() => Wait();
 
     internal override bool SharesHostMemory => false;
-
-    /// <summary>Losses are read every 64 batches: one wait instead of 64.</summary>
-    internal override int LossReadInterval => 64;
 }

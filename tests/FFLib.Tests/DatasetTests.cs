@@ -43,7 +43,7 @@ public sealed class DatasetTests : IDisposable
     {
         var folder = MakeTinyIdxFolder(Path.Combine(_dir, "m"), gzip);
         var d = DatasetLoader.Load(DatasetKind.Mnist, Isolated(dataDir: folder));
-        Assert.Equal("--data-dir", d.Location.Source);
+        Assert.Equal("data directory", d.Location.Source);
         Assert.Equal(20, d.Train.Count);
         Assert.Equal(5, d.Test.Count);
         Assert.Equal(784, d.Train.Features);
@@ -77,7 +77,7 @@ public sealed class DatasetTests : IDisposable
         Assert.Contains(Path.Combine(_dir, "cache", "datasets", "fashion-mnist"), e.Message);
         Assert.Contains("download: disabled", e.Message);
         Assert.Contains("apt-get install dataset-fashion-mnist", e.Message);
-        Assert.Contains("--data-dir", e.Message);
+        Assert.Contains("DatasetLoadOptions.DataDirectory", e.Message); // the API's name; fflib says --data-dir (CliTests)
     }
 
     [Fact]

@@ -144,7 +144,7 @@ public sealed class ReliabilityTests : IDisposable
     public void ResumingAModelFileOrNothingFailsClearly()
     {
         var e = Assert.Throws<FileNotFoundException>(() => TrainingRun.Resume(Path.Combine(_dir, "nothing-here")));
-        Assert.Contains("--checkpoint-every", e.Message);
+        Assert.Contains("RunSpec.CheckpointEvery", e.Message); // fflib train --resume says --checkpoint-every
         string model = Path.Combine(_dir, "m.safetensors");
         ModelCheckpoint.Save(model, new FFNetwork(new FFNetworkConfig { ImageFeatures = 4, Classes = 2, HiddenSizes = [3] }, new Compute.FFRandom(1)));
         var e2 = Assert.Throws<InvalidDataException>(() => TrainingCheckpoint.Load(model));

@@ -150,6 +150,9 @@ public sealed class SettingsTests
             r = CliProcess.Run(dir, "train", "--help");
             Assert.Equal(0, r.Code);
             foreach (var s in ArchitectureRegistry.Settings) Assert.Contains("--" + s.OptionName, r.Out);
+            r = CliProcess.Run(dir, "train", "--resume", "nothing-here");
+            Assert.Equal(3, r.Code);
+            Assert.Contains("resume needs a run started with --checkpoint-every set", r.Err); // the library says RunSpec.CheckpointEvery
             Assert.Empty(Directory.EnumerateFileSystemEntries(dir)); // refused before anything was written
         }
         finally { Directory.Delete(dir, recursive: true); }

@@ -139,12 +139,6 @@ public abstract class ComputeBackend
     /// <summary>Tells the backend's users it is going (see <see cref="Disposing"/>).</summary>
     internal void RaiseDisposing() => Disposing?.Invoke(this);
 
-    /// <summary>
-    /// Batches whose losses a trainer may leave on the backend before reading them in one go: a
-    /// device would otherwise stop after every batch to hand them back. 1 reads each batch's.
-    /// </summary>
-    internal virtual int LossReadInterval => 1;
-
     /// <summary>Columns [offset, offset + cols) of dst (rows × ldDst) = src (rows × cols): one block of a concatenation.</summary>
     internal abstract void CopyColumns(DeviceSpan src, int rows, int cols, DeviceSpan dst, int ldDst, int offset);
 

@@ -32,9 +32,6 @@ public sealed record DatasetLoadOptions
 /// <summary>Download progress of one file.</summary>
 public readonly record struct DownloadProgress(string File, long Bytes, long? TotalBytes);
 
-/// <summary>No usable copy of a dataset was found; the message lists every place searched and how to get the files.</summary>
-public sealed class DatasetNotFoundException(string message) : Exception(message);
-
 /// <summary>A dataset's files, found on disk.</summary>
 /// <param name="Folder">The folder holding them.</param>
 /// <param name="Source">How it was found (e.g. "--data-dir", "FFLIB_DATA", "cache", "offline install", "download").</param>

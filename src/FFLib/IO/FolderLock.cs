@@ -1,13 +1,5 @@
 namespace FFLib.IO;
 
-/// <summary>An output folder that another process is writing into now.</summary>
-public sealed class FolderInUseException(string folder)
-    : IOException($"{folder} is in use by another process (another fflib train or sweep writing there now); wait for it to finish, or choose another folder.")
-{
-    /// <summary>The folder.</summary>
-    public string Folder { get; } = folder;
-}
-
 /// <summary>
 /// Exclusive use of an output folder for as long as it is held: an operating-system lock on the
 /// hidden file <see cref="FileName"/> inside it, so two processes given the same folder cannot both

@@ -29,13 +29,38 @@ public sealed class FFDenseLayer : AffineLayer
         var be = ComputeBackend.Cpu;
         int rows = x.Rows;
         var h = new Matrix(rows, OutFeatures);
-        var (xs, hs, invNorm) = (be.Attach(x.Data).All, be.Attach(h.Data).All, be.Allocate(rows).All);
         var (w, b) = OnCpu;
-        be.InverseRowNorms(xs, rows, InFeatures, invNorm);
-        be.Gemm(false, true, rows, OutFeatures, InFeatures, xs, InFeatures, w, InFeatures, hs, OutFeatures, accumulate: false);
-        be.ScaleBiasRelu(hs, rows, OutFeatures, invNorm, b);
+        Forward(be, be.Attach(x.Data).All, rows, w, prepared: null, b, be.Allocate(rows).All, computeNorms: true, be.Attach(h.Data).All);
         return h;
     }
+
+    /// <summary>
+    /// The layer's forward on a backend, the one every FF dense layer runs (the FFNN's and FFNN+C's
+    /// layers through their models, <see cref="Forward(Matrix)"/> on the CPU):
+    /// h (rows × out) = ReLU((x·Wᵀ) ⊙ invNorm + b), invNorm_r = 1/(‖x_r‖ + 1e-4), computed first
+    /// when <paramref name="computeNorms"/> (else as left by an earlier call on the same x).
+    /// <paramref name="weight"/> and <paramref name="bias"/> are the backend's copies of W and b;
+    /// <paramref name="prepared"/> W as <see cref="ComputeBackend.Prepare"/> left it, or null.
+    /// </summary>
+    internal void Forward(ComputeBackend be, DeviceSpan x, int rows, DeviceSpan weight, object? prepared, DeviceSpan bias, DeviceSpan invNorm, bool computeNorms, DeviceSpan h)
+    {
+        int inF = InFeatures, outF = OutFeatures;
+        if (computeNorms) be.InverseRowNorms(x, rows, inF, invNorm);
+        be.Gemm(rows, outF, inF, x, inF, prepared, transB: true, weight, inF, h, outF, accumulate: false);
+        be.ScaleBiasRelu(h, rows, outF, invNorm, bias);
+    }
+
+    /// <summary>
+    /// The first half of the layer's backward on a backend: h becomes δ, δ_r = coefficient_r·h_r / s_r
+    /// (the 1/s of the normalisation folded in, <paramref name="invNorm"/> from <see cref="Forward(ComputeBackend, DeviceSpan, int, DeviceSpan, object?, DeviceSpan, DeviceSpan, bool, DeviceSpan)"/>),
+    /// and db = Σ_r coefficient_r·h_r. <see cref="WeightGradient"/> then gives dW.
+    /// </summary>
+    internal void Deltas(ComputeBackend be, DeviceSpan h, int rows, DeviceSpan coefficient, DeviceSpan invNorm, DeviceSpan gradBias) =>
+        be.FFBackward(h, rows, OutFeatures, coefficient, invNorm, gradBias);
+
+    /// <summary>dW = δᵀ·x (out × in) on a backend, from <see cref="Deltas"/>' δ and the layer's input x.</summary>
+    internal void WeightGradient(ComputeBackend be, DeviceSpan delta, DeviceSpan x, int rows, DeviceSpan gradWeight) =>
+        be.Gemm(true, false, OutFeatures, InFeatures, rows, delta, OutFeatures, x, InFeatures, gradWeight, InFeatures, accumulate: false);
 
     /// <summary>Goodness before the threshold, mean_j h_j², of each row of activations.</summary>
     public static float[] MeanSquares(Matrix h)
@@ -62,7 +87,7 @@ public sealed class FFDenseLayer : AffineLayer
         if (rowCoefficients.Length < x.Rows) throw new ArgumentException($"rowCoefficients has {rowCoefficients.Length} entries for {x.Rows} rows.", nameof(rowCoefficients));
         if (gradWeight.Length != Weight.Length) throw new ArgumentException($"gradWeight has {gradWeight.Length} entries but the weight has {Weight.Length}.", nameof(gradWeight));
         if (gradBias.Length != OutFeatures) throw new ArgumentException($"gradBias has {gradBias.Length} entries but the layer has {OutFeatures} neurons.", nameof(gradBias));
-        // The models' backward step (ComputeBackend.FFBackward), on copies: h and the caller's spans stay as given until the end.
+        // The models' backward step (Deltas, WeightGradient), on copies: h and the caller's spans stay as given until the end.
         var be = ComputeBackend.Cpu;
         int rows = x.Rows;
         var xs = be.Attach(x.Data).All;
@@ -70,8 +95,8 @@ public sealed class FFDenseLayer : AffineLayer
         var invNorm = be.Allocate(rows).All;
         var (gw, gb) = (be.Allocate(Weight.Length).All, be.Allocate(OutFeatures).All);
         be.InverseRowNorms(xs, rows, InFeatures, invNorm);
-        be.FFBackward(delta, rows, OutFeatures, be.Attach(rowCoefficients[..rows].ToArray()).All, invNorm, gb);
-        be.Gemm(true, false, OutFeatures, InFeatures, rows, delta, OutFeatures, xs, InFeatures, gw, InFeatures, accumulate: false);
+        Deltas(be, delta, rows, be.Attach(rowCoefficients[..rows].ToArray()).All, invNorm, gb);
+        WeightGradient(be, delta, xs, rows, gw);
         be.Read(gw).CopyTo(gradWeight);
         be.Read(gb).CopyTo(gradBias);
     }

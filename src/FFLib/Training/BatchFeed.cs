@@ -13,7 +13,7 @@ namespace FFLib.Training;
 /// the epoch's order (uploaded once per epoch) — no per-batch image copies (random and inverse
 /// negatives; hard negatives score the batch on the host, so their batches are staged);</item>
 /// <item>each step's losses stay on the device and are read every
-/// <see cref="ComputeBackend.LossReadInterval"/> batches in one copy (the CPU: every batch).</item>
+/// <see cref="DeviceLossReadInterval"/> batches in one copy (the CPU: every batch).</item>
 /// </list>
 /// Models that are not <see cref="IDeviceTrainable"/> (e.g. one written outside the library) get
 /// the public <see cref="ITrainableModel.TrainBatch"/>, one batch at a time.
@@ -33,6 +33,13 @@ internal sealed class BatchFeed
     private TrainingPhase _phase;
     private int _pending, _recordLength, _lossCount;
 
+    /// <summary>
+    /// Batches whose losses are left on a device before they are read in one go (trainer policy, not
+    /// the backend's): a device would otherwise stop after every batch to hand them back. A backend
+    /// computing in host memory has them at once: each batch's is read.
+    /// </summary>
+    internal const int DeviceLossReadInterval = 64;
+
     /// <summary>A feed for one run; <paramref name="resident"/>: whether to keep the training set on the backend (null: where the backend is not host memory).</summary>
     public BatchFeed(ITrainableModel model, ImageDataset train, int batchSize, NegativeMode negatives, bool? resident)
     {
@@ -41,7 +48,7 @@ internal sealed class BatchFeed
         if (model is IDeviceTrainable device && model is ComputeModule { Backend: var backend })
         {
             (_device, _backend) = (device, backend);
-            _interval = Math.Max(1, backend.LossReadInterval);
+            _interval = backend.SharesHostMemory ? 1 : DeviceLossReadInterval;
             bool wanted = resident ?? !backend.SharesHostMemory;
             // Indices travel as floats (exact below 2^24); hard negatives need the batch on the host anyway.
             Resident = wanted && negatives is NegativeMode.Random or NegativeMode.Inverse

@@ -126,8 +126,7 @@ public sealed partial class BackpropNetwork : ComputeModule, ITrainableModel, IA
         {
             var layer = _layers[l];
             var z = output(l);
-            be.Gemm(rows, layer.OutFeatures, layer.InFeatures, x, layer.InFeatures, prepared?[l], transB: true, Device(layer.Weight.Data), layer.InFeatures, z, layer.OutFeatures, accumulate: false);
-            be.BiasActivation(z, rows, layer.OutFeatures, Device(layer.Bias), relu: l + 1 < _layers.Length);
+            layer.Forward(be, x, rows, Device(layer.Weight.Data), prepared?[l], Device(layer.Bias), relu: l + 1 < _layers.Length, z);
             visit?.Invoke(l, z);
             x = z;
         }
@@ -290,13 +289,12 @@ public sealed partial class BackpropNetwork : ComputeModule, ITrainableModel, IA
             var a = Act(l);
             var d = delta.Slice(0, rows * outF);
             var (gw, gb) = (Device(_grads[2 * l]), Device(_grads[2 * l + 1]));
-            be.Gemm(true, false, outF, inF, rows, d, outF, a, inF, gw, inF, accumulate: false);
-            be.ColumnSums(d, rows, outF, gb);
+            layer.ParameterGradients(be, d, a, rows, gw, gb);
             (parameters[2 * l], parameters[2 * l + 1], gradients[2 * l], gradients[2 * l + 1]) = (Device(layer.Weight.Data), Device(layer.Bias), gw, gb);
             if (l > 0)
             {
                 var dx = prev.Slice(0, rows * inF);
-                be.Gemm(false, false, rows, inF, outF, d, outF, Device(layer.Weight.Data), inF, dx, inF, accumulate: false);
+                layer.InputGradient(be, d, rows, Device(layer.Weight.Data), dx);
                 be.ReluBackward(dx, a); // ReLU'(z) with PyTorch's 0 at 0
                 (delta, prev) = (prev, delta);
             }

@@ -212,8 +212,7 @@ public sealed partial class FFClassifierNetwork : ComputeModule, ITrainableModel
         int total = Classifier.InFeatures;
         var features = b.Features.Slice(0, rows * total);
         var logits = b.Logits.Slice(0, rows * Classes);
-        be.Gemm(rows, Classes, total, features, total, null, transB: true, Device(Classifier.Weight.Data), total, logits, Classes, accumulate: false);
-        be.BiasActivation(logits, rows, Classes, Device(Classifier.Bias), relu);
+        Classifier.Forward(be, features, rows, Device(Classifier.Weight.Data), prepared: null, Device(Classifier.Bias), relu, logits);
         return logits;
     }
 
@@ -251,8 +250,7 @@ public sealed partial class FFClassifierNetwork : ComputeModule, ITrainableModel
         var delta = b.Delta.Slice(0, rows * Classes);
         be.CrossEntropyLossAndGradient(logits, rows, Classes, b.StageLabels(labels), delta, lossOut);
         var (gw, gb) = (Device(_gradW), Device(_gradB));
-        be.Gemm(true, false, Classes, total, rows, delta, Classes, b.Features.Slice(0, rows * total), total, gw, total, accumulate: false);
-        be.ColumnSums(delta, rows, Classes, gb);
+        Classifier.ParameterGradients(be, delta, b.Features.Slice(0, rows * total), rows, gw, gb);
         if (StepObserver is { } observe)
         {
             be.SyncToHost(gw.Array, _gradW);

@@ -219,10 +219,8 @@ public sealed partial class FFNetwork : ComputeModule, ITrainableModel, ILabelSc
             return;
         }
         if (l == 0 && computeNorms) be.EmbedControl(images, n, Config.ImageFeatures, w.Control, Config.Classes, rows, x);
-        if (computeNorms) be.InverseRowNorms(x, rows, inF, invNorm);
         var (weight, bias) = LayerOnDevice(l);
-        be.Gemm(rows, outF, inF, x, inF, prepared, transB: true, weight, inF, h, outF, accumulate: false);
-        be.ScaleBiasRelu(h, rows, outF, invNorm, bias);
+        layer.Forward(be, x, rows, weight, prepared, bias, invNorm, computeNorms, h);
     }
 
     /// <summary>
