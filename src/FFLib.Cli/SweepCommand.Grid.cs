@@ -1,11 +1,7 @@
-using System.CommandLine;
 using System.Globalization;
-using FFLib.Data;
 using FFLib.Experiments;
 using FFLib.IO;
-using FFLib.Layers;
 using FFLib.Models;
-using FFLib.Training;
 
 namespace FFLib.Cli;
 

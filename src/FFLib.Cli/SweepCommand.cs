@@ -2,8 +2,6 @@ using System.CommandLine;
 using System.Globalization;
 using FFLib.Data;
 using FFLib.Experiments;
-using FFLib.IO;
-using FFLib.Layers;
 using FFLib.Models;
 using FFLib.Training;
 

@@ -3,7 +3,6 @@ using System.Globalization;
 using FFLib.Compute;
 using FFLib.Data;
 using FFLib.IO;
-using FFLib.Layers;
 using FFLib.Models;
 using FFLib.Training;
 

@@ -6,7 +6,6 @@ using System.Text.Json.Nodes;
 using FFLib.Analysis;
 using FFLib.Data;
 using FFLib.IO;
-using FFLib.Layers;
 using FFLib.Models;
 using FFLib.Training;
 
