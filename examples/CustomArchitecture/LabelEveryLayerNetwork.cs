@@ -20,11 +20,16 @@ public sealed record LabelEveryLayerConfig(int ImageFeatures, int Classes, int[]
     public int InputWidth(int layer) => (layer == 0 ? ImageFeatures : HiddenSizes[layer - 1]) + Classes;
 }
 
-/// <summary>The model: FF dense layers, each fed the layer below ⊕ the control vector.</summary>
-public sealed class LabelEveryLayerNetwork : Module, ITrainableModel, ILabelScorer, IActivationSource, INeuronPrunable, IInferenceExportable
+/// <summary>
+/// The model: FF dense layers, each fed the layer below ⊕ the control vector. A ComputeModule: it
+/// computes through its Backend (the CPU by default; `Backend = GpuBackend...` or TrainingRun's
+/// backend moves it), with the layers' public backend methods and the backend's primitives.
+/// </summary>
+public sealed class LabelEveryLayerNetwork : ComputeModule, ITrainableModel, ILabelScorer, IActivationSource, INeuronPrunable, IInferenceExportable
 {
     private readonly FFDenseLayer[] _layers;
     private readonly AdamOptimizer[] _optimizers;
+    private readonly float[][] _gradW, _gradB;
 
     public LabelEveryLayerNetwork(LabelEveryLayerConfig config, FFRandom? random)
     {
@@ -34,6 +39,8 @@ public sealed class LabelEveryLayerNetwork : Module, ITrainableModel, ILabelScor
             ? new FFDenseLayer(new Matrix(w, config.InputWidth(l)), new float[w])
             : new FFDenseLayer(config.InputWidth(l), w, random)).ToArray();
         _optimizers = _layers.Select(l => new AdamOptimizer(new AdamSettings(config.LearningRate), l.Weight.Data, l.Bias)).ToArray();
+        _gradW = _layers.Select(l => new float[l.Weight.Length]).ToArray();
+        _gradB = _layers.Select(l => new float[l.OutFeatures]).ToArray();
     }
 
     public LabelEveryLayerConfig Config { get; }
@@ -45,43 +52,74 @@ public sealed class LabelEveryLayerNetwork : Module, ITrainableModel, ILabelScor
     public LayerActivationObserver? ActivationObserver { get; set; }
 
     protected override IEnumerable<ChildModule> Children() => _layers.Select((l, i) => new ChildModule($"layers.{i}", $"layer {i + 1}", l));
+    // Their moments follow the parameters onto the backend: synchronised and freed with the model.
+    protected override IEnumerable<AdamOptimizer> OptimizersToSync() => _optimizers;
     public JsonObject ConfigToJson() => LabelEveryLayerArchitecture.Write(Config);
 
     public IReadOnlyList<TrainingPhase> PlanEpochs(int epochs) => Enumerable.Repeat(TrainingPhase.ForwardForward, epochs).ToArray();
     public IReadOnlyList<string> LossNames(TrainingPhase phase) => _layers.Select((_, i) => $"layer {i + 1}").ToArray();
 
-    /// <summary>Greedy FF step per layer on positives (true label) and negatives (the given control), as the FFNN.</summary>
+    /// <summary>Greedy FF step per layer on positives (true label) and negatives (the given control), as the FFNN, on the model's backend.</summary>
     public float[] TrainBatch(Matrix images, ReadOnlySpan<int> labels, Matrix negativeControl, TrainingPhase phase)
     {
-        int b = images.Rows;
-        var control = Matrix.ConcatRows(NegativeControl.OneHot(labels, Classes), negativeControl);
-        var below = Matrix.ConcatRows(images, images);
+        int b = images.Rows, rows = 2 * b;
+        var be = Backend;
         var losses = new float[_layers.Length];
+        using var s = new Scratch(be);
+        var control = s.Upload(Matrix.ConcatRows(NegativeControl.OneHot(labels, Classes), negativeControl).Data);
+        var below = s.Upload(Matrix.ConcatRows(images, images).Data);
         for (int l = 0; l < _layers.Length; l++)
         {
             var layer = _layers[l];
-            var x = LabelProbe.WithControl(below, control);
-            var h = layer.Forward(x);
-            var goodness = FFDenseLayer.MeanSquares(h);
-            ActivationObserver?.Invoke(new LayerActivation(l, 0, h.Rows, b, h.Cols, h.Data, goodness));
-            var coefficients = new float[h.Rows];
-            losses[l] = FFLoss.LossAndRowCoefficients(goodness, b, Config.Threshold, Config.Loss, h.Cols, coefficients);
-            var gradW = new float[layer.Weight.Length];
-            var gradB = new float[layer.OutFeatures];
-            layer.Gradients(x, h, coefficients, gradW, gradB);
-            _optimizers[l].Step([gradW, gradB]);
-            below = layer.Forward(x); // the next layer learns from the updated layer's output
+            int outF = layer.OutFeatures;
+            var (x, h, invNorm) = LayerForward(s, l, below, control, rows);
+            var (meanSquares, coefficient, loss) = (s.Take(rows), s.Take(rows), s.Take(1));
+            be.FFGoodnessAndLoss(h, rows, outF, meanSquares, b, Config.Threshold, Config.Loss == LossDirection.Minimize, coefficient, loss);
+            ActivationObserver?.Invoke(new LayerActivation(l, 0, rows, b, outF, be.Read(h), be.Read(meanSquares)));
+            losses[l] = be.Read(loss)[0];
+            var (gradW, gradB) = (Device(_gradW[l]), Device(_gradB[l]));
+            layer.Deltas(be, h, rows, coefficient, invNorm, gradB); // h now holds δ
+            layer.WeightGradient(be, h, x, rows, gradW);
+            _optimizers[l].Step(be, [Device(layer.Weight.Data), Device(layer.Bias)], [gradW, gradB]);
+            below = LayerForward(s, l, below, control, rows).H; // the next layer learns from the updated layer's output
         }
         return losses;
     }
 
-    /// <summary>Every layer's activations for images with one control vector.</summary>
+    /// <summary>Layer l on the backend for rows of below ⊕ control: its input x, output h and inverse row norms.</summary>
+    private (DeviceSpan X, DeviceSpan H, DeviceSpan InvNorm) LayerForward(Scratch s, int l, DeviceSpan below, DeviceSpan control, int rows)
+    {
+        var layer = _layers[l];
+        int inF = layer.InFeatures, k = Classes, width = inF - k;
+        var (x, h, invNorm) = (s.Take(rows * inF), s.Take(rows * layer.OutFeatures), s.Take(rows));
+        Backend.CopyColumns(below, rows, width, x, inF, 0);
+        Backend.CopyColumns(control, rows, k, x, inF, width);
+        layer.Forward(Backend, x, rows, Device(layer.Weight.Data), Device(layer.Bias), invNorm, h);
+        return (x, h, invNorm);
+    }
+
+    /// <summary>Every layer's activations for images with one control vector (computed on the backend).</summary>
     private Matrix[] Run(Matrix images, Matrix control)
     {
+        using var s = new Scratch(Backend);
+        int rows = images.Rows;
+        var (below, ctrl) = (s.Upload(images.Data), s.Upload(control.Data));
         var result = new Matrix[_layers.Length];
-        var below = images;
-        for (int l = 0; l < _layers.Length; l++) below = result[l] = _layers[l].Forward(LabelProbe.WithControl(below, control));
+        for (int l = 0; l < _layers.Length; l++)
+        {
+            below = LayerForward(s, l, below, ctrl, rows).H;
+            result[l] = new Matrix(rows, _layers[l].OutFeatures, Backend.Read(below).ToArray());
+        }
         return result;
+    }
+
+    /// <summary>Arrays on the backend for one call, freed at its end (a GPU's memory is not the collector's to free).</summary>
+    private sealed class Scratch(ComputeBackend backend) : IDisposable
+    {
+        private readonly List<DeviceArray> _arrays = [];
+        public DeviceSpan Take(int length) { var a = backend.Allocate(Math.Max(1, length)); _arrays.Add(a); return a.Slice(0, length); }
+        public DeviceSpan Upload(float[] host) { var span = Take(host.Length); backend.Write(host, span); return span; }
+        public void Dispose() { foreach (var a in _arrays) a.Release(); }
     }
 
     public Matrix[] LayerActivations(Matrix images, int? label)

@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using FFLib.Compute;
+using FFLib.Models;
 using ILGPU;
 using ILGPU.Runtime;
 using ILGPU.Runtime.Cuda;
@@ -14,7 +15,7 @@ namespace FFLib.Gpu;
 /// run; only the FF loss's per-row coefficients (one float per row and layer) and what a caller
 /// reads cross to the host.
 /// </summary>
-public sealed partial class GpuBackend : ComputeBackend, IDisposable
+public sealed partial class GpuBackend : ComputeBackend, IDisposable, IFFNetworkFusedOps, IFFRecurrentFusedOps
 {
     private sealed class GpuArray : DeviceArray
     {
@@ -29,7 +30,7 @@ public sealed partial class GpuBackend : ComputeBackend, IDisposable
 
         public MemoryBuffer1D<float, Stride1D.Dense> Buffer { get; }
 
-        internal override void Release()
+        public override void Release()
         {
             if (Interlocked.Exchange(ref _released, 1) != 0) return;
             GC.SuppressFinalize(this);
@@ -84,7 +85,8 @@ public sealed partial class GpuBackend : ComputeBackend, IDisposable
     /// <summary>16,384 rows (1,638 images × 10 labels) per pass: few launches and host round trips per test set.</summary>
     internal override int PreferredRows => 16_384;
 
-    internal override DeviceArray Allocate(int length)
+    /// <inheritdoc />
+    public override DeviceArray Allocate(int length)
     {
         _accelerator.Bind(); // this thread may not have used the GPU yet
         MemoryBuffer1D<float, Stride1D.Dense> buffer;
@@ -97,14 +99,16 @@ public sealed partial class GpuBackend : ComputeBackend, IDisposable
         return new GpuArray(this, buffer, length);
     }
 
-    internal override DeviceArray Attach(float[] host)
+    /// <inheritdoc />
+    public override DeviceArray Attach(float[] host)
     {
         var a = Allocate(host.Length);
         Write(host, a.All);
         return a;
     }
 
-    internal override ReadOnlySpan<float> Read(DeviceSpan source)
+    /// <inheritdoc />
+    public override ReadOnlySpan<float> Read(DeviceSpan source)
     {
         if (source.Length == 0) return [];
         _accelerator.Bind(); // a worker thread's first call may be a read (cheap when already bound)
@@ -115,7 +119,8 @@ public sealed partial class GpuBackend : ComputeBackend, IDisposable
         return host;
     }
 
-    internal override void SyncToHost(DeviceArray attached, float[] host)
+    /// <inheritdoc />
+    public override void SyncToHost(DeviceArray attached, float[] host)
     {
         if (host.Length == 0) return;
         V(attached.All).CopyToCPU(_stream, ref host[0], host.Length);
@@ -123,7 +128,8 @@ public sealed partial class GpuBackend : ComputeBackend, IDisposable
         Wait();
     }
 
-    internal override void Write(ReadOnlySpan<float> source, DeviceSpan destination)
+    /// <inheritdoc />
+    public override void Write(ReadOnlySpan<float> source, DeviceSpan destination)
     {
         if (source.Length != destination.Length) throw new ArgumentException($"Writing {source.Length} values into a span of {destination.Length}.");
         int n = source.Length;
@@ -158,12 +164,14 @@ public sealed partial class GpuBackend : ComputeBackend, IDisposable
     /// <summary>Null while uploads are queued without waiting; otherwise why this backend fell back to uploads that wait for the device.</summary>
     public string? UploadProblem { get; private set; }
 
-    internal override void Clear(DeviceSpan span)
+    /// <inheritdoc />
+    public override void Clear(DeviceSpan span)
     {
         if (span.Length > 0) V(span).MemSetToZero(_stream);
     }
 
-    internal override void Gemm(bool transA, bool transB, int m, int n, int k, DeviceSpan a, int lda, DeviceSpan b, int ldb, DeviceSpan c, int ldc, bool accumulate)
+    /// <inheritdoc />
+    public override void Gemm(bool transA, bool transB, int m, int n, int k, DeviceSpan a, int lda, DeviceSpan b, int ldb, DeviceSpan c, int ldc, bool accumulate)
     {
         if (m == 0 || n == 0) return;
         _products++;
@@ -175,11 +183,14 @@ public sealed partial class GpuBackend : ComputeBackend, IDisposable
         else K.Gemm(_stream, m * n, V(a), V(b), V(c), new GemmShape(transA, transB, n, k, lda, ldb, ldc, accumulate, _precision == GpuPrecision.Tf32));
     }
 
-    internal override void BiasActivation(DeviceSpan z, int rows, int cols, DeviceSpan bias, bool relu) => K.BiasActivation(_stream, rows * cols, V(z), cols, V(bias), relu ? 1 : 0);
+    /// <inheritdoc />
+    public override void BiasActivation(DeviceSpan z, int rows, int cols, DeviceSpan bias, bool relu) => K.BiasActivation(_stream, rows * cols, V(z), cols, V(bias), relu ? 1 : 0);
 
-    internal override void ReluBackward(DeviceSpan dx, DeviceSpan a) => K.ReluBackward(_stream, dx.Length, V(dx), V(a));
+    /// <inheritdoc />
+    public override void ReluBackward(DeviceSpan dx, DeviceSpan a) => K.ReluBackward(_stream, dx.Length, V(dx), V(a));
 
-    internal override void CrossEntropyLossAndGradient(DeviceSpan logits, int rows, int classes, DeviceSpan labels, DeviceSpan gradient, DeviceSpan loss)
+    /// <inheritdoc />
+    public override void CrossEntropyLossAndGradient(DeviceSpan logits, int rows, int classes, DeviceSpan labels, DeviceSpan gradient, DeviceSpan loss)
     {
         if (rows == 0) return;
         Grow(ref _terms, rows);
@@ -187,7 +198,8 @@ public sealed partial class GpuBackend : ComputeBackend, IDisposable
         K.MeanInOrder(_stream, 1, V(_terms.Slice(0, rows)), rows, V(loss));
     }
 
-    internal override void FFGoodnessAndLoss(DeviceSpan h, int rows, int cols, DeviceSpan meanSquares, int positives, float threshold, bool minimize,
+    /// <inheritdoc />
+    public override void FFGoodnessAndLoss(DeviceSpan h, int rows, int cols, DeviceSpan meanSquares, int positives, float threshold, bool minimize,
         DeviceSpan coefficient, DeviceSpan loss)
     {
         if (rows == 0) return;
@@ -202,16 +214,25 @@ public sealed partial class GpuBackend : ComputeBackend, IDisposable
     // one column-per-thread kernel (and strided reads of W's control columns) they measured slower
     // on the H200 (FFNN epoch 0.38–0.39 s against 0.27–0.30 s; docs/measurements, run 7).
 
-    internal override void CopyColumns(DeviceSpan src, int rows, int cols, DeviceSpan dst, int ldDst, int offset) =>
+    /// <inheritdoc />
+    public override void CopyColumns(DeviceSpan src, int rows, int cols, DeviceSpan dst, int ldDst, int offset) =>
         K.CopyColumns(_stream, rows * cols, V(src), cols, V(dst), ldDst, offset);
 
-    internal override void Copy(DeviceSpan src, DeviceSpan dst)
+    /// <inheritdoc />
+    public override void AddScaled(float alpha, DeviceSpan x, float beta, DeviceSpan y)
+    {
+        if (x.Length > 0) K.AddScaled(_stream, x.Length, alpha, V(x), beta, V(y));
+    }
+
+    /// <inheritdoc />
+    public override void Copy(DeviceSpan src, DeviceSpan dst)
     {
         if (src.Length != dst.Length) throw new ArgumentException($"Copying {src.Length} values into {dst.Length}.");
         if (src.Length > 0) K.Copy(_stream, src.Length, V(src), V(dst));
     }
 
-    internal override void BroadcastRow(ReadOnlySpan<float> row, DeviceSpan dst, int rows)
+    /// <inheritdoc />
+    public override void BroadcastRow(ReadOnlySpan<float> row, DeviceSpan dst, int rows)
     {
         if (rows == 0 || row.Length == 0) return;
         Grow(ref _rowStaging, row.Length);
@@ -224,24 +245,28 @@ public sealed partial class GpuBackend : ComputeBackend, IDisposable
 
     private DeviceArray? _rowStaging;
 
-    internal override void GatherIndexed(DeviceSpan src, int cols, DeviceSpan indices, int rows, DeviceSpan dst) =>
+    /// <inheritdoc />
+    public override void GatherIndexed(DeviceSpan src, int cols, DeviceSpan indices, int rows, DeviceSpan dst) =>
         K.GatherIndexed(_stream, rows * cols, V(src), cols, V(indices), V(dst));
 
-    internal override void GatherRows(DeviceSpan src, int cols, DeviceSpan dst, int rows, int multiplier, int divisor, int modulo) =>
+    /// <inheritdoc />
+    public override void GatherRows(DeviceSpan src, int cols, DeviceSpan dst, int rows, int multiplier, int divisor, int modulo) =>
         K.GatherRows(_stream, rows * cols, V(src), cols, V(dst), multiplier, divisor, modulo);
 
-    internal override void NormalizeRows(DeviceSpan x, int rows, int cols, DeviceSpan dst) => RowReduce(x, rows, cols, dst, 2);
+    /// <inheritdoc />
+    public override void NormalizeRows(DeviceSpan x, int rows, int cols, DeviceSpan dst) => RowReduce(x, rows, cols, dst, 2);
 
-    internal override void DampedRelu(DeviceSpan pre, int rows, int cols, DeviceSpan bias, DeviceSpan old, float beta, DeviceSpan result) =>
+    void IFFRecurrentFusedOps.DampedRelu(DeviceSpan pre, int rows, int cols, DeviceSpan bias, DeviceSpan old, float beta, DeviceSpan result) =>
         K.DampedRelu(_stream, rows * cols, V(pre), cols, V(bias), V(old), beta, V(result));
 
-    internal override void DampedReluBackward(DeviceSpan pre, DeviceSpan fresh, DeviceSpan coefficient, float beta, int rows, int cols) =>
+    void IFFRecurrentFusedOps.DampedReluBackward(DeviceSpan pre, DeviceSpan fresh, DeviceSpan coefficient, float beta, int rows, int cols) =>
         K.DampedReluBackward(_stream, rows * cols, V(pre), V(fresh), V(coefficient), beta, cols);
 
-    internal override void EmbedControl(DeviceSpan images, int n, int px, DeviceSpan control, int k, int rows, DeviceSpan dst) =>
+    void IFFNetworkFusedOps.EmbedControl(DeviceSpan images, int n, int px, DeviceSpan control, int k, int rows, DeviceSpan dst) =>
         K.EmbedControl(_stream, rows * (px + k), V(images), n, px, V(control), k, V(dst));
 
-    internal override void InverseRowNorms(DeviceSpan x, int rows, int cols, DeviceSpan invNorm) => RowReduce(x, rows, cols, invNorm, 0);
+    /// <inheritdoc />
+    public override void InverseRowNorms(DeviceSpan x, int rows, int cols, DeviceSpan invNorm) => RowReduce(x, rows, cols, invNorm, 0);
 
     /// <summary>One group of <see cref="GpuKernels.RowGroup"/> threads per row.</summary>
     private void RowReduce(DeviceSpan x, int rows, int cols, DeviceSpan output, int mode)
@@ -250,15 +275,20 @@ public sealed partial class GpuBackend : ComputeBackend, IDisposable
         K.RowReduce(_stream, new KernelConfig(rows, _rowGroup), V(x), cols, V(output), mode);
     }
 
-    internal override void ScaleBiasRelu(DeviceSpan z, int rows, int cols, DeviceSpan invNorm, DeviceSpan bias) => K.ScaleBiasRelu(_stream, rows * cols, V(z), cols, V(invNorm), V(bias));
+    /// <inheritdoc />
+    public override void ScaleBiasRelu(DeviceSpan z, int rows, int cols, DeviceSpan invNorm, DeviceSpan bias) => K.ScaleBiasRelu(_stream, rows * cols, V(z), cols, V(invNorm), V(bias));
 
-    internal override void MeanSquares(DeviceSpan h, int rows, int cols, DeviceSpan meanSquares) => RowReduce(h, rows, cols, meanSquares, 1);
+    /// <inheritdoc />
+    public override void MeanSquares(DeviceSpan h, int rows, int cols, DeviceSpan meanSquares) => RowReduce(h, rows, cols, meanSquares, 1);
 
-    internal override void ScaleRows(DeviceSpan m, int rows, int cols, DeviceSpan scale) => K.ScaleRows(_stream, rows * cols, V(m), cols, V(scale));
+    /// <inheritdoc />
+    public override void ScaleRows(DeviceSpan m, int rows, int cols, DeviceSpan scale) => K.ScaleRows(_stream, rows * cols, V(m), cols, V(scale));
 
-    internal override void ColumnSums(DeviceSpan m, int rows, int cols, DeviceSpan sums) => K.ColumnSums(_stream, cols, V(m), rows, cols, V(sums));
+    /// <inheritdoc />
+    public override void ColumnSums(DeviceSpan m, int rows, int cols, DeviceSpan sums) => K.ColumnSums(_stream, cols, V(m), rows, cols, V(sums));
 
-    internal override void FFLossAndCoefficients(DeviceSpan meanSquares, int positives, float threshold, bool minimize, int width, DeviceSpan coefficient, DeviceSpan loss)
+    /// <inheritdoc />
+    public override void FFLossAndCoefficients(DeviceSpan meanSquares, int positives, float threshold, bool minimize, int width, DeviceSpan coefficient, DeviceSpan loss)
     {
         // On the device, with the CPU's formulas (the loss summed in row order in double): no round trip to the host.
         int rows = meanSquares.Length;
@@ -271,26 +301,28 @@ public sealed partial class GpuBackend : ComputeBackend, IDisposable
     private DeviceArray? _terms;
 
 
-    internal override void TransposeColumns(DeviceSpan w, int rows, int ld, int first, int count, DeviceSpan dst) => K.TransposeColumns(_stream, count * rows, V(w), rows, ld, first, V(dst));
+    void IFFNetworkFusedOps.TransposeColumns(DeviceSpan w, int rows, int ld, int first, int count, DeviceSpan dst) => K.TransposeColumns(_stream, count * rows, V(w), rows, ld, first, V(dst));
 
-    internal override void ScatterColumns(DeviceSpan src, int rows, int ld, int first, int count, DeviceSpan w) => K.ScatterColumns(_stream, count * rows, V(src), rows, ld, first, V(w));
+    void IFFNetworkFusedOps.ScatterColumns(DeviceSpan src, int rows, int ld, int first, int count, DeviceSpan w) => K.ScatterColumns(_stream, count * rows, V(src), rows, ld, first, V(w));
 
-    internal override void SumBlocks(DeviceSpan src, int blockLength, int blocks, DeviceSpan dst) => K.SumBlocks(_stream, blockLength, V(src), blockLength, blocks, V(dst));
+    void IFFNetworkFusedOps.SumBlocks(DeviceSpan src, int blockLength, int blocks, DeviceSpan dst) => K.SumBlocks(_stream, blockLength, V(src), blockLength, blocks, V(dst));
 
-    internal override void ControlRowsForward(DeviceSpan images, int n, int px, DeviceSpan control, int k, int rows,
+    void IFFNetworkFusedOps.ControlRowsForward(DeviceSpan images, int n, int px, DeviceSpan control, int k, int rows,
         DeviceSpan p, DeviceSpan controlWeights, DeviceSpan bias, int width, DeviceSpan h, DeviceSpan invNorm, bool computeNorms)
     {
         if (computeNorms && rows > 0) K.ControlRowNormsGrouped(_stream, new KernelConfig(rows, _rowGroup), V(images), n, px, V(control), k, V(invNorm));
         K.ControlRowsForward(_stream, rows * width, V(control), k, n, V(p), V(controlWeights), V(bias), width, V(h), V(invNorm));
     }
 
-    internal override void ControlGradient(DeviceSpan control, int k, DeviceSpan delta, int rows, int width, DeviceSpan dst) =>
+    void IFFNetworkFusedOps.ControlGradient(DeviceSpan control, int k, DeviceSpan delta, int rows, int width, DeviceSpan dst) =>
         K.ControlGradient(_stream, k * width, V(control), k, V(delta), rows, width, V(dst));
 
-    internal override void AdamStep(DeviceSpan p, DeviceSpan g, DeviceSpan m, DeviceSpan v, float lr, float beta1, float beta2, float eps, int step) =>
+    /// <inheritdoc />
+    public override void AdamStep(DeviceSpan p, DeviceSpan g, DeviceSpan m, DeviceSpan v, float lr, float beta1, float beta2, float eps, int step) =>
         AdamSteps([p], [g], [m], [v], lr, beta1, beta2, eps, step);
 
-    internal override void AdamSteps(IReadOnlyList<DeviceSpan> p, IReadOnlyList<DeviceSpan> g, IReadOnlyList<DeviceSpan> m, IReadOnlyList<DeviceSpan> v,
+    /// <inheritdoc />
+    public override void AdamSteps(IReadOnlyList<DeviceSpan> p, IReadOnlyList<DeviceSpan> g, IReadOnlyList<DeviceSpan> m, IReadOnlyList<DeviceSpan> v,
         float lr, float beta1, float beta2, float eps, int step)
     {
         // The per-step scalars exactly as the CPU kernel computes them; up to three parameters per launch.

@@ -180,6 +180,12 @@ internal static class GpuKernels
         dst[i] = src[s * cols + j];
     }
 
+    /// <summary>y = α·x + β·y; β = 0 ignores y (even NaN).</summary>
+    public static void AddScaled(Index1D i, float alpha, ArrayView<float> x, float beta, ArrayView<float> y)
+    {
+        y[i] = beta == 0f ? alpha * x[i] : alpha * x[i] + beta * y[i];
+    }
+
     /// <summary>pre += b; result = β·max(pre, 0) + (1 − β)·old.</summary>
     public static void DampedRelu(Index1D i, ArrayView<float> pre, int cols, ArrayView<float> bias, ArrayView<float> old, float beta, ArrayView<float> result)
     {

@@ -18,6 +18,9 @@ public sealed class GpuBackendTests : IDisposable
 
     public void Dispose() => _gpu.Dispose();
 
+    /// <summary>The FFNN's fused operations of a backend (the CPU's, or the GPU's kernels).</summary>
+    private static IFFNetworkFusedOps Fused(ComputeBackend be) => FFNetworkFusedOps.For(be)!;
+
     private static void Close(ReadOnlySpan<float> expected, ReadOnlySpan<float> actual, float rel = 1e-5f)
     {
         Assert.Equal(expected.Length, actual.Length);
@@ -71,8 +74,8 @@ public sealed class GpuBackendTests : IDisposable
             ("mean squares", (be, dx, db, ds, o) => be.MeanSquares(dx, rows, cols, o), rows),
             ("scale rows", (be, dx, db, ds, o) => be.ScaleRows(dx, rows, cols, ds), 1),
             ("column sums", (be, dx, db, ds, o) => be.ColumnSums(dx, rows, cols, o), cols),
-            ("transpose columns", (be, dx, db, ds, o) => be.TransposeColumns(dx, rows, cols, 3, 4, o), 4 * rows),
-            ("sum blocks", (be, dx, db, ds, o) => be.SumBlocks(dx, 2 * cols, 3, o), 2 * cols),
+            ("transpose columns", (be, dx, db, ds, o) => Fused(be).TransposeColumns(dx, rows, cols, 3, 4, o), 4 * rows),
+            ("sum blocks", (be, dx, db, ds, o) => Fused(be).SumBlocks(dx, 2 * cols, 3, o), 2 * cols),
             ("adam", (be, dx, db, ds, o) => be.AdamStep(dx.Slice(0, cols), db, dx.Slice(cols, cols), dx.Slice(2 * cols, cols), 0.02f, 0.9f, 0.999f, 1e-8f, 3), 1),
         };
         foreach (var (name, op, length) in ops)
@@ -105,7 +108,7 @@ public sealed class GpuBackendTests : IDisposable
         float[] Gradient(ComputeBackend be)
         {
             var dst = be.Allocate(k * cols);
-            be.ControlGradient(be.Attach((float[])control.Clone()).All, k, be.Attach((float[])m.Clone()).All, rows, cols, dst.All);
+            Fused(be).ControlGradient(be.Attach((float[])control.Clone()).All, k, be.Attach((float[])m.Clone()).All, rows, cols, dst.All);
             return be.Read(dst.All).ToArray();
         }
         Assert.Equal(Sums(ComputeBackend.Cpu), Sums(_gpu));

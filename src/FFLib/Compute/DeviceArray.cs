@@ -33,7 +33,7 @@ public abstract class DeviceArray
     /// memory): for large arrays replaced during a run. The array must not be used afterwards.
     /// Host arrays have nothing to free.
     /// </summary>
-    internal virtual void Release() { }
+    public virtual void Release() { }
 }
 
 /// <summary>A range of a <see cref="DeviceArray"/> (what backend operations take, like Span for host memory).</summary>

@@ -35,12 +35,23 @@ public sealed class FFDenseLayer : AffineLayer
     }
 
     /// <summary>
-    /// The layer's forward on a backend, the one every FF dense layer runs (the FFNN's and FFNN+C's
-    /// layers through their models, <see cref="Forward(Matrix)"/> on the CPU):
-    /// h (rows × out) = ReLU((x·Wᵀ) ⊙ invNorm + b), invNorm_r = 1/(‖x_r‖ + 1e-4), computed first
-    /// when <paramref name="computeNorms"/> (else as left by an earlier call on the same x).
-    /// <paramref name="weight"/> and <paramref name="bias"/> are the backend's copies of W and b;
-    /// <paramref name="prepared"/> W as <see cref="ComputeBackend.Prepare"/> left it, or null.
+    /// The layer's forward on a backend, for a model that computes on one (see
+    /// examples/CustomArchitecture): h (rows × out) = ReLU((x·Wᵀ) ⊙ invNorm + b) with
+    /// invNorm_r = 1/(‖x_r‖ + 1e-4), written to <paramref name="invNorm"/> for <see cref="Deltas"/>.
+    /// <paramref name="weight"/> and <paramref name="bias"/> are the backend's copies of W and b
+    /// (a <see cref="Modules.ComputeModule"/>'s Device(...)). Every span lives on <paramref name="backend"/>.
+    /// </summary>
+    public void Forward(ComputeBackend backend, DeviceSpan x, int rows, DeviceSpan weight, DeviceSpan bias, DeviceSpan invNorm, DeviceSpan h)
+    {
+        Check(backend, rows, (x, rows * InFeatures, nameof(x)), (weight, Weight.Length, nameof(weight)), (bias, OutFeatures, nameof(bias)),
+            (invNorm, rows, nameof(invNorm)), (h, rows * OutFeatures, nameof(h)));
+        Forward(backend, x, rows, weight, prepared: null, bias, invNorm, computeNorms: true, h);
+    }
+
+    /// <summary>
+    /// The same forward, unchecked, with the library's options: <paramref name="prepared"/> W as
+    /// <see cref="ComputeBackend.Prepare"/> left it (or null), and without <paramref name="computeNorms"/>
+    /// the row norms as an earlier call on the same x left them (same input, new weights).
     /// </summary>
     internal void Forward(ComputeBackend be, DeviceSpan x, int rows, DeviceSpan weight, object? prepared, DeviceSpan bias, DeviceSpan invNorm, bool computeNorms, DeviceSpan h)
     {
@@ -51,16 +62,37 @@ public sealed class FFDenseLayer : AffineLayer
     }
 
     /// <summary>
-    /// The first half of the layer's backward on a backend: h becomes δ, δ_r = coefficient_r·h_r / s_r
-    /// (the 1/s of the normalisation folded in, <paramref name="invNorm"/> from <see cref="Forward(ComputeBackend, DeviceSpan, int, DeviceSpan, object?, DeviceSpan, DeviceSpan, bool, DeviceSpan)"/>),
-    /// and db = Σ_r coefficient_r·h_r. <see cref="WeightGradient"/> then gives dW.
+    /// The first half of the layer's backward on a backend: h (the forward's output) becomes δ,
+    /// δ_r = coefficient_r·h_r / s_r (the 1/s of the normalisation folded in, <paramref name="invNorm"/>
+    /// from <see cref="Forward(ComputeBackend, DeviceSpan, int, DeviceSpan, DeviceSpan, DeviceSpan, DeviceSpan)"/>),
+    /// and db = Σ_r coefficient_r·h_r into <paramref name="gradBias"/>. The coefficients are the FF
+    /// loss's (<see cref="ComputeBackend.FFGoodnessAndLoss"/>). <see cref="WeightGradient"/> then gives dW.
     /// </summary>
-    internal void Deltas(ComputeBackend be, DeviceSpan h, int rows, DeviceSpan coefficient, DeviceSpan invNorm, DeviceSpan gradBias) =>
-        be.FFBackward(h, rows, OutFeatures, coefficient, invNorm, gradBias);
+    public void Deltas(ComputeBackend backend, DeviceSpan h, int rows, DeviceSpan coefficient, DeviceSpan invNorm, DeviceSpan gradBias)
+    {
+        Check(backend, rows, (h, rows * OutFeatures, nameof(h)), (coefficient, rows, nameof(coefficient)), (invNorm, rows, nameof(invNorm)), (gradBias, OutFeatures, nameof(gradBias)));
+        backend.FFBackward(h, rows, OutFeatures, coefficient, invNorm, gradBias);
+    }
 
-    /// <summary>dW = δᵀ·x (out × in) on a backend, from <see cref="Deltas"/>' δ and the layer's input x.</summary>
-    internal void WeightGradient(ComputeBackend be, DeviceSpan delta, DeviceSpan x, int rows, DeviceSpan gradWeight) =>
-        be.Gemm(true, false, OutFeatures, InFeatures, rows, delta, OutFeatures, x, InFeatures, gradWeight, InFeatures, accumulate: false);
+    /// <summary>dW = δᵀ·x (out × in) on a backend into <paramref name="gradWeight"/>, from <see cref="Deltas"/>' δ and the layer's input x.</summary>
+    public void WeightGradient(ComputeBackend backend, DeviceSpan delta, DeviceSpan x, int rows, DeviceSpan gradWeight)
+    {
+        Check(backend, rows, (delta, rows * OutFeatures, nameof(delta)), (x, rows * InFeatures, nameof(x)), (gradWeight, Weight.Length, nameof(gradWeight)));
+        backend.Gemm(true, false, OutFeatures, InFeatures, rows, delta, OutFeatures, x, InFeatures, gradWeight, InFeatures, accumulate: false);
+    }
+
+    /// <summary>The public backend methods' argument check: one backend, room for the rows.</summary>
+    private static void Check(ComputeBackend backend, int rows, params (DeviceSpan Span, int Needed, string Name)[] spans)
+    {
+        ArgumentNullException.ThrowIfNull(backend);
+        ArgumentOutOfRangeException.ThrowIfNegative(rows);
+        foreach (var (span, needed, name) in spans)
+        {
+            if (span.Array is null) throw new ArgumentException($"{name} is an empty DeviceSpan (no array).", name);
+            if (span.Array.Backend != backend) throw new ArgumentException($"{name} lives on the {span.Array.Backend.Name} backend, not {backend.Name}.", name);
+            if (span.Length < needed) throw new ArgumentException($"{name} has {span.Length} floats; {rows} rows need {needed}.", name);
+        }
+    }
 
     /// <summary>Goodness before the threshold, mean_j h_j², of each row of activations.</summary>
     public static float[] MeanSquares(Matrix h)
@@ -95,8 +127,8 @@ public sealed class FFDenseLayer : AffineLayer
         var invNorm = be.Allocate(rows).All;
         var (gw, gb) = (be.Allocate(Weight.Length).All, be.Allocate(OutFeatures).All);
         be.InverseRowNorms(xs, rows, InFeatures, invNorm);
-        Deltas(be, delta, rows, be.Attach(rowCoefficients[..rows].ToArray()).All, invNorm, gb);
-        WeightGradient(be, delta, xs, rows, gw);
+        be.FFBackward(delta, rows, OutFeatures, be.Attach(rowCoefficients[..rows].ToArray()).All, invNorm, gb);
+        be.Gemm(true, false, OutFeatures, InFeatures, rows, delta, OutFeatures, xs, InFeatures, gw, InFeatures, accumulate: false);
         be.Read(gw).CopyTo(gradWeight);
         be.Read(gb).CopyTo(gradBias);
     }

@@ -72,8 +72,12 @@ public abstract class ComputeModule : Module
         if (_backend != ComputeBackend.Cpu) SynchronizeToHost();
     }
 
-    /// <summary>The backend's copy of a host array this model owns (made at first use, then kept).</summary>
-    internal DeviceSpan Device(float[] host) => _device.GetValue(host, h => _backend.Attach(h)).All;
+    /// <summary>
+    /// The backend's copy of a host array this model owns, its parameters above all (made at first
+    /// use, then kept; the CPU shares the array itself). <see cref="SynchronizeToHost"/> copies
+    /// every such array back; <see cref="ReleaseDeviceMemory"/> frees them.
+    /// </summary>
+    protected internal DeviceSpan Device(float[] host) => _device.GetValue(host, h => _backend.Attach(h)).All;
 
     /// <summary>Sees every optimiser step before it is taken (tests, diagnostics); it does not change the code path training takes.</summary>
     internal Action<TrainingStep>? StepObserver { get; set; }
@@ -88,6 +92,6 @@ public abstract class ComputeModule : Module
     /// <summary>The model now computes on a new <see cref="Backend"/> (its old one's memory is already freed): a model made of other modules hands the backend on.</summary>
     protected virtual void OnBackendChanged() { }
 
-    /// <summary>The optimisers whose moments may live on the backend.</summary>
-    internal virtual IEnumerable<Optim.AdamOptimizer> OptimizersToSync() => [];
+    /// <summary>The optimisers whose moments may live on the backend (stepped with <see cref="Optim.AdamOptimizer.Step(ComputeBackend, IReadOnlyList{DeviceSpan}, IReadOnlyList{DeviceSpan})"/>): synchronised and released with the model.</summary>
+    protected internal virtual IEnumerable<Optim.AdamOptimizer> OptimizersToSync() => [];
 }

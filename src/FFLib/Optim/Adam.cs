@@ -79,11 +79,13 @@ public sealed class AdamOptimizer
 
     /// <summary>
     /// As <see cref="Step(IReadOnlyList{float[]})"/> on <paramref name="backend"/>: <paramref name="parameters"/> are this
-    /// optimiser's parameters as the backend holds them (in order), <paramref name="gradients"/>
-    /// their gradients there. The moments move to the backend at the first such step (the CPU
-    /// shares them); <see cref="SyncToHost"/> brings them back. Same arithmetic as <see cref="Step(IReadOnlyList{float[]})"/>.
+    /// optimiser's parameters as the backend holds them (in order; a model's
+    /// <see cref="Modules.ComputeModule.Device"/> copies), <paramref name="gradients"/> their
+    /// gradients there. The moments move to the backend at the first such step (the CPU shares
+    /// them); the model's <see cref="Modules.ComputeModule.SynchronizeToHost"/> brings them back when
+    /// the model lists this optimiser in its OptimizersToSync. Same arithmetic as <see cref="Step(IReadOnlyList{float[]})"/>.
     /// </summary>
-    internal void Step(ComputeBackend backend, IReadOnlyList<DeviceSpan> parameters, IReadOnlyList<DeviceSpan> gradients)
+    public void Step(ComputeBackend backend, IReadOnlyList<DeviceSpan> parameters, IReadOnlyList<DeviceSpan> gradients)
     {
         if (parameters.Count != _parameters.Length || gradients.Count != _parameters.Length)
             throw new ArgumentException($"Got {parameters.Count} parameters and {gradients.Count} gradients for an optimiser of {_parameters.Length}.");

@@ -108,7 +108,7 @@ public static partial class TrainingRun
         if (spec.Backend is { } backend)
         {
             if (model is not Modules.ComputeModule device)
-                throw new ArgumentException($"{model.Architecture.DisplayName} models compute on the CPU only; the {backend.Name} backend was asked for.", nameof(spec));
+                throw new ArgumentException($"{model.Architecture.DisplayName} models compute on the CPU only (the class is not a ComputeModule computing through its Backend, as examples/CustomArchitecture's is); the {backend.Name} backend was asked for.", nameof(spec));
             device.Backend = backend;
         }
         string? dir = spec.OutputDirectory;

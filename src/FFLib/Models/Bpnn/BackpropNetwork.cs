@@ -111,7 +111,7 @@ public sealed partial class BackpropNetwork : ComputeModule, ITrainableModel, IA
     }
 
     /// <inheritdoc />
-    internal override IEnumerable<AdamOptimizer> OptimizersToSync() => [_optimizer];
+    protected internal override IEnumerable<AdamOptimizer> OptimizersToSync() => [_optimizer];
 
     /// <summary>
     /// The forward pass every caller shares (training, prediction, activations): rows of

@@ -176,7 +176,7 @@ public sealed partial class FFClassifierNetwork : ComputeModule, ITrainableModel
     }
 
     /// <inheritdoc />
-    internal override IEnumerable<AdamOptimizer> OptimizersToSync() => [_classifierOptimizer];
+    protected internal override IEnumerable<AdamOptimizer> OptimizersToSync() => [_classifierOptimizer];
 
     /// <summary>Features, logits and their gradient for up to <see cref="Rows"/> images.</summary>
     private sealed class ClassifierBuffers : DeviceWorkspace

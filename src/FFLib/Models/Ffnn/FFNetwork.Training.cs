@@ -69,7 +69,7 @@ public sealed partial class FFNetwork : IDeviceTrainable
         for (int r = 0; r < b; r++) control[r * k + labels[r]] = 1f;
         negativeControl.Data.AsSpan(0, b * k).CopyTo(control.Slice(b * k));
         be.Write(control, w.Control.Slice(0, rows * k));
-        bool identity = UseInputIdentity;
+        bool identity = FirstLayer is not null;
 
         var losses = new float[_layers.Length];
         for (int l = 0; l < _layers.Length; l++)
@@ -109,7 +109,7 @@ public sealed partial class FFNetwork : IDeviceTrainable
             }
             else
             {
-                if (fast) FirstLayer.WeightGradient(w, imagesOnDevice, b, rows);
+                if (fast) FirstLayer!.WeightGradient(w, imagesOnDevice, b, rows);
                 else layer.WeightGradient(be, h, x, rows, gradW);
                 if (StepObserver is { } observeStep)
                 {

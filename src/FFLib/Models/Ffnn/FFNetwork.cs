@@ -126,7 +126,7 @@ public sealed partial class FFNetwork : ComputeModule, ITrainableModel, ILabelSc
     }
 
     /// <inheritdoc />
-    internal override IEnumerable<AdamOptimizer> OptimizersToSync() => _optimizers;
+    protected internal override IEnumerable<AdamOptimizer> OptimizersToSync() => _optimizers;
 
     /// <summary>
     /// Writes the concatenation of every layer's activations (zero control vector) of each image
@@ -215,10 +215,10 @@ public sealed partial class FFNetwork : ComputeModule, ITrainableModel, ILabelSc
         var invNorm = w.InvNorm.Slice(0, rows);
         if (fast)
         {
-            FirstLayer.Forward(w, images, n, rows, computeNorms, prepared);
+            FirstLayer!.Forward(w, images, n, rows, computeNorms, prepared);
             return;
         }
-        if (l == 0 && computeNorms) be.EmbedControl(images, n, Config.ImageFeatures, w.Control, Config.Classes, rows, x);
+        if (l == 0 && computeNorms) FFNetworkFusedOps.EmbedControl(be, images, n, Config.ImageFeatures, w.Control, Config.Classes, rows, x);
         var (weight, bias) = LayerOnDevice(l);
         layer.Forward(be, x, rows, weight, prepared, bias, invNorm, computeNorms, h);
     }
@@ -263,8 +263,26 @@ public sealed partial class FFNetwork : ComputeModule, ITrainableModel, ILabelSc
     /// <summary>Layer l's weight and bias as the backend sees them.</summary>
     internal (DeviceSpan Weight, DeviceSpan Bias) LayerOnDevice(int l) => (Device(_layers[l].Weight.Data), Device(_layers[l].Bias));
 
-    /// <summary>The layer-1 identity (its own type: forward and weight gradient through the image/control split).</summary>
-    private FirstLayerShortcut FirstLayer => _firstLayer ??= new FirstLayerShortcut(this);
+    private ComputeBackend? _firstLayerBackend;
+
+    /// <summary>
+    /// The layer-1 identity (its own type: forward and weight gradient through the image/control
+    /// split) on the current backend; null when switched off or where the backend lacks the FFNN's
+    /// fused operations (<see cref="IFFNetworkFusedOps"/>): layer 1 is then an ordinary FF layer.
+    /// </summary>
+    private FirstLayerShortcut? FirstLayer
+    {
+        get
+        {
+            if (!UseInputIdentity) return null;
+            var be = Backend;
+            if (_firstLayerBackend == be) return _firstLayer;
+            var ops = FFNetworkFusedOps.For(be);
+            _firstLayer = ops is null ? null : new FirstLayerShortcut(this, ops);
+            _firstLayerBackend = be;
+            return _firstLayer;
+        }
+    }
 
     /// <summary>
     /// Summed goodness per (image, label): row i, column c holds Σ_layers softplus(meanh² − θ) for
@@ -294,7 +312,7 @@ public sealed partial class FFNetwork : ComputeModule, ITrainableModel, ILabelSc
             {
                 var layer = _layers[l];
                 var weight = LayerOnDevice(l).Weight;
-                prepared[l] = l == 0 && UseInputIdentity
+                prepared[l] = l == 0 && FirstLayer is not null
                     ? be.Prepare(true, px, layer.OutFeatures, weight, layer.InFeatures, prepared[l])
                     : be.Prepare(true, layer.InFeatures, layer.OutFeatures, weight, layer.InFeatures, prepared[l]);
             }
@@ -308,7 +326,7 @@ public sealed partial class FFNetwork : ComputeModule, ITrainableModel, ILabelSc
             control.Clear();
             for (int r = 0; r < rows; r++) control[r * classes + r / count] = 1f;
             be.Write(control, w.Control.Slice(0, rows * classes));
-            Forward(w, allImages.Slice(start * px, count * px), count, rows, UseInputIdentity, prepared, (l, h, width) =>
+            Forward(w, allImages.Slice(start * px, count * px), count, rows, FirstLayer is not null, prepared, (l, h, width) =>
             {
                 var ms = w.MeanSquares.Slice(0, rows);
                 be.MeanSquares(h, rows, width, ms);

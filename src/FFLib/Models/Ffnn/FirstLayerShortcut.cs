@@ -9,7 +9,7 @@ namespace FFLib.Models;
 /// a test image's ten labels), so the image product is computed once per image. Exact maths;
 /// float rounding differs from the plain path.
 /// </summary>
-internal sealed class FirstLayerShortcut(FFNetwork network)
+internal sealed class FirstLayerShortcut(FFNetwork network, IFFNetworkFusedOps ops)
 {
     /// <summary>
     /// Layer-1 activations of rows r = 0..rows−1, row r being image (r mod n) ⊕ control_r:
@@ -26,7 +26,8 @@ internal sealed class FirstLayerShortcut(FFNetwork network)
         be.Gemm(n, outF, px, images, px, prepared, transB: true, weight, inF, p, outF, accumulate: false);
         // W_ctrlᵀ (row c = column px + c of W) is laid out contiguously in ControlWeights on the CPU for the per-row sums.
         var h = w.Buffers(0, rows, inF, outF).H;
-        be.ControlLayerForward(images, n, px, w.Control, k, rows, p, weight, inF, w.ControlWeights, bias, outF, h, w.InvNorm, computeNorms);
+        ops.TransposeColumns(weight, outF, inF, px, k, w.ControlWeights);
+        ops.ControlRowsForward(images, n, px, w.Control, k, rows, p, w.ControlWeights, bias, outF, h, w.InvNorm, computeNorms);
     }
 
     /// <summary>
@@ -42,8 +43,10 @@ internal sealed class FirstLayerShortcut(FFNetwork network)
         var gradW = network.GradientsOnDevice(0).Weight;
         // The sum over rows sharing an image reuses the image-product buffer (free during the step).
         var sum = w.P.Slice(0, n * outF);
-        be.SumBlocks(delta, n * outF, rows / n, sum);
+        ops.SumBlocks(delta, n * outF, rows / n, sum);
         be.Gemm(true, false, outF, px, n, sum, outF, images, px, gradW, inF, accumulate: false);
-        be.ControlLayerGradient(w.Control, k, delta, rows, outF, gradW, inF, px, w.ControlWeights);
+        // dW_ctrl into the scratch (k × width), then into W's control columns.
+        ops.ControlGradient(w.Control, k, delta, rows, outF, w.ControlWeights);
+        ops.ScatterColumns(w.ControlWeights, outF, inF, px, k, gradW);
     }
 }

@@ -97,7 +97,7 @@ public sealed partial class FFRecurrentNetwork : IDeviceTrainable
                 be.FFLossAndCoefficients(ms, b, Config.Threshold, Config.Loss == LossDirection.Minimize, w, t.Coefficient.Slice(0, rows), lossSlot);
                 float loss = StepObserver is null ? float.NaN : be.Read(lossSlot)[0];
                 // δ_pre = coef_r · new · β · [pre > 0]: the (1 − β)·old term carries no gradient.
-                be.DampedReluBackward(pre, nw, t.Coefficient, Config.Beta, rows, w);
+                FFRecurrentFusedOps.For(be).DampedReluBackward(pre, nw, t.Coefficient, Config.Beta, rows, w);
                 var layer = _layers[li];
                 int inF = layer.ForwardWeight.Cols, inB = layer.BackwardWeight.Cols;
                 var (gF, gB, gBias) = (Device(_gradF[li]), Device(_gradB[li]), Device(_gradBias[li]));

@@ -160,7 +160,7 @@ public sealed partial class FFRecurrentNetwork : ComputeModule, ITrainableModel,
     }
 
     /// <inheritdoc />
-    internal override IEnumerable<AdamOptimizer> OptimizersToSync() => _optimizers;
+    protected internal override IEnumerable<AdamOptimizer> OptimizersToSync() => _optimizers;
 
     /// <summary>
     /// Mean goodness per (image, label): row i, column c averages softplus(mean h² − θ) over the
@@ -362,7 +362,7 @@ public sealed partial class FFRecurrentNetwork : ComputeModule, ITrainableModel,
         else
             be.Gemm(rows, w, inF, belowNormed, inF, prepared?[li], transB: true, Device(layer.ForwardWeight.Data), inF, pre, w, accumulate: false);
         be.Gemm(rows, w, inB, aboveNormed, inB, prepared?[_layers.Length + li], transB: true, Device(layer.BackwardWeight.Data), inB, pre, w, accumulate: true);
-        be.DampedRelu(pre, rows, w, Device(layer.Bias), old.Slice(0, rows * w), Config.Beta, result);
+        FFRecurrentFusedOps.For(be).DampedRelu(pre, rows, w, Device(layer.Bias), old.Slice(0, rows * w), Config.Beta, result);
     }
 
     private void Normalise(DeviceSpan[] states, int rows, DeviceSpan[] result)

@@ -1,0 +1,103 @@
+namespace FFLib.Compute;
+
+// The composite operations: each default is built from the primitives (ComputeBackend.cs), so a
+// new device needs none of them; a device replaces one with a fused kernel when it pays. The CPU
+// and GPU backends replace most (their results agree with these defaults to float rounding; the
+// tests compare them, ComputeBackendTests).
+public abstract partial class ComputeBackend
+{
+    /// <summary>
+    /// op(B) (k×n) prepared once for several products with it (the CPU packs it; a backend with
+    /// nothing to prepare returns null). <paramref name="reuse"/> is an earlier result to refill.
+    /// Valid until B changes.
+    /// </summary>
+    internal virtual object? Prepare(bool transB, int k, int n, DeviceSpan b, int ldb, object? reuse) => null;
+
+    /// <summary>C[m×n] = A·B (or +=) with B from <see cref="Prepare"/>, or from <paramref name="b"/> when that gave null. Same bits either way.</summary>
+    internal virtual void Gemm(int m, int n, int k, DeviceSpan a, int lda, object? prepared, bool transB, DeviceSpan b, int ldb, DeviceSpan c, int ldc, bool accumulate) =>
+        Gemm(false, transB, m, n, k, a, lda, b, ldb, c, ldc, accumulate);
+
+    /// <summary>Copies an array made by <see cref="Attach"/> back into its host array (by default through <see cref="Read"/>; the CPU shares it: nothing to do).</summary>
+    public virtual void SyncToHost(DeviceArray attached, float[] host) => Read(attached.All).CopyTo(host);
+
+    /// <summary>Every one of the first <paramref name="rows"/> rows of dst set to <paramref name="row"/> (by default one <see cref="Write"/> per row).</summary>
+    public virtual void BroadcastRow(ReadOnlySpan<float> row, DeviceSpan dst, int rows)
+    {
+        for (int r = 0; r < rows; r++) Write(row, dst.Slice(r * row.Length, row.Length));
+    }
+
+    /// <summary>In place z_r = ReLU(z_r·invNorm[r] + b) (by default <see cref="ScaleRows"/> then <see cref="BiasActivation"/>).</summary>
+    public virtual void ScaleBiasRelu(DeviceSpan z, int rows, int cols, DeviceSpan invNorm, DeviceSpan bias)
+    {
+        ScaleRows(z, rows, cols, invNorm);
+        BiasActivation(z, rows, cols, bias, relu: true);
+    }
+
+    /// <summary>Row-normalised copy: dst_r = x_r / (‖x_r‖ + 1e-4) (by default <see cref="InverseRowNorms"/>, <see cref="Copy"/>, <see cref="ScaleRows"/>).</summary>
+    public virtual void NormalizeRows(DeviceSpan x, int rows, int cols, DeviceSpan dst)
+    {
+        var inv = Allocate(Math.Max(1, rows));
+        try
+        {
+            InverseRowNorms(x, rows, cols, inv.All);
+            Copy(x.Slice(0, rows * cols), dst.Slice(0, rows * cols));
+            ScaleRows(dst, rows, cols, inv.All);
+        }
+        finally { inv.Release(); }
+    }
+
+    /// <summary>
+    /// The FF loss of rows whose first <paramref name="positives"/> are positive, written to
+    /// <paramref name="loss"/> (one float, so that a device need not stop to hand it back), and per
+    /// row the gradient coefficient (see <see cref="LossKernels.FFLossAndRowCoefficients"/>). By
+    /// default computed on the host: the goodness is read, the coefficients written back.
+    /// </summary>
+    public virtual void FFLossAndCoefficients(DeviceSpan meanSquares, int positives, float threshold, bool minimize, int width, DeviceSpan coefficient, DeviceSpan loss)
+    {
+        var goodness = Read(meanSquares).ToArray();
+        var coefficients = new float[goodness.Length];
+        float value = LossKernels.FFLossAndRowCoefficients(goodness, positives, threshold, minimize, width, coefficients);
+        Write(coefficients, coefficient);
+        Write([value], loss.Slice(0, 1));
+    }
+
+    /// <summary>
+    /// Mean softmax cross-entropy of the logits' rows into <paramref name="loss"/> (one float, left
+    /// on the device), and its gradient (softmax − onehot)/rows (see <see cref="LossKernels.CrossEntropyLossAndGradient"/>).
+    /// <paramref name="labels"/> holds each row's class as a float (exact below 2²⁴). By default computed on the host.
+    /// </summary>
+    public virtual void CrossEntropyLossAndGradient(DeviceSpan logits, int rows, int classes, DeviceSpan labels, DeviceSpan gradient, DeviceSpan loss)
+    {
+        var z = Read(logits.Slice(0, rows * classes)).ToArray();
+        var floats = Read(labels.Slice(0, rows));
+        var classOf = new int[rows];
+        for (int r = 0; r < rows; r++) classOf[r] = (int)floats[r];
+        var g = new float[rows * classes];
+        float value = LossKernels.CrossEntropyLossAndGradient(z, rows, classes, classOf, g);
+        Write(g, gradient);
+        Write([value], loss.Slice(0, 1));
+    }
+
+    /// <summary>Goodness and the FF loss: meanSquares = mean_j h², then <see cref="FFLossAndCoefficients"/>.</summary>
+    public virtual void FFGoodnessAndLoss(DeviceSpan h, int rows, int cols, DeviceSpan meanSquares, int positives, float threshold, bool minimize,
+        DeviceSpan coefficient, DeviceSpan loss)
+    {
+        MeanSquares(h, rows, cols, meanSquares);
+        FFLossAndCoefficients(meanSquares.Slice(0, rows), positives, threshold, minimize, cols, coefficient, loss);
+    }
+
+    /// <summary>The FF layer's backward pass over its activations, in place: h_r ← coef_r·h_r, gradBias = Σ_r h_r, then h_r ← h_r·invNorm_r.</summary>
+    public virtual void FFBackward(DeviceSpan h, int rows, int cols, DeviceSpan coefficient, DeviceSpan invNorm, DeviceSpan gradBias)
+    {
+        ScaleRows(h, rows, cols, coefficient);
+        ColumnSums(h, rows, cols, gradBias);
+        ScaleRows(h, rows, cols, invNorm);
+    }
+
+    /// <summary>One Adam step over each of several parameters (see <see cref="AdamStep"/>); a device may do them in one launch.</summary>
+    public virtual void AdamSteps(IReadOnlyList<DeviceSpan> p, IReadOnlyList<DeviceSpan> g, IReadOnlyList<DeviceSpan> m, IReadOnlyList<DeviceSpan> v,
+        float lr, float beta1, float beta2, float eps, int step)
+    {
+        for (int i = 0; i < p.Count; i++) AdamStep(p[i], g[i], m[i], v[i], lr, beta1, beta2, eps, step);
+    }
+}
