@@ -29,7 +29,6 @@ public sealed class LabelEveryLayerNetwork : ComputeModule, ITrainableModel, ILa
 {
     private readonly FFDenseLayer[] _layers;
     private readonly AdamOptimizer[] _optimizers;
-    private readonly float[][] _gradW, _gradB;
 
     public LabelEveryLayerNetwork(LabelEveryLayerConfig config, FFRandom? random)
     {
@@ -38,9 +37,9 @@ public sealed class LabelEveryLayerNetwork : ComputeModule, ITrainableModel, ILa
         _layers = config.HiddenSizes.Select((w, l) => random is null
             ? new FFDenseLayer(new Matrix(w, config.InputWidth(l)), new float[w])
             : new FFDenseLayer(config.InputWidth(l), w, random)).ToArray();
-        _optimizers = _layers.Select(l => new AdamOptimizer(new AdamSettings(config.LearningRate), l.Weight.Data, l.Bias)).ToArray();
-        _gradW = _layers.Select(l => new float[l.Weight.Length]).ToArray();
-        _gradB = _layers.Select(l => new float[l.OutFeatures]).ToArray();
+        // One Adam per layer over its parameters: the moments live in the parameters, beside their
+        // gradients and device copies, so saving, synchronising and freeing the model covers them.
+        _optimizers = _layers.Select(l => new AdamOptimizer(new AdamSettings(config.LearningRate), l.Parameters())).ToArray();
     }
 
     public LabelEveryLayerConfig Config { get; }
@@ -52,8 +51,6 @@ public sealed class LabelEveryLayerNetwork : ComputeModule, ITrainableModel, ILa
     public LayerActivationObserver? ActivationObserver { get; set; }
 
     protected override IEnumerable<ChildModule> Children() => _layers.Select((l, i) => new ChildModule($"layers.{i}", $"layer {i + 1}", l));
-    // Their moments follow the parameters onto the backend: synchronised and freed with the model.
-    protected override IEnumerable<AdamOptimizer> OptimizersToSync() => _optimizers;
     public JsonObject ConfigToJson() => LabelEveryLayerArchitecture.Write(Config);
 
     public IReadOnlyList<TrainingPhase> PlanEpochs(int epochs) => Enumerable.Repeat(TrainingPhase.ForwardForward, epochs).ToArray();
@@ -77,10 +74,10 @@ public sealed class LabelEveryLayerNetwork : ComputeModule, ITrainableModel, ILa
             be.FFGoodnessAndLoss(h, rows, outF, meanSquares, b, Config.Threshold, Config.Loss == LossDirection.Minimize, coefficient, loss);
             ActivationObserver?.Invoke(new LayerActivation(l, 0, rows, b, outF, be.Read(h), be.Read(meanSquares)));
             losses[l] = be.Read(loss)[0];
-            var (gradW, gradB) = (Device(_gradW[l]), Device(_gradB[l]));
+            var (gradW, gradB) = (DeviceGradient(layer.WeightParameter), DeviceGradient(layer.BiasParameter));
             layer.Deltas(be, h, rows, coefficient, invNorm, gradB); // h now holds δ
             layer.WeightGradient(be, h, x, rows, gradW);
-            _optimizers[l].Step(be, [Device(layer.Weight.Data), Device(layer.Bias)], [gradW, gradB]);
+            _optimizers[l].Step(be, [Device(layer.WeightParameter), Device(layer.BiasParameter)], [gradW, gradB]);
             below = LayerForward(s, l, below, control, rows).H; // the next layer learns from the updated layer's output
         }
         return losses;
@@ -94,7 +91,7 @@ public sealed class LabelEveryLayerNetwork : ComputeModule, ITrainableModel, ILa
         var (x, h, invNorm) = (s.Take(rows * inF), s.Take(rows * layer.OutFeatures), s.Take(rows));
         Backend.CopyColumns(below, rows, width, x, inF, 0);
         Backend.CopyColumns(control, rows, k, x, inF, width);
-        layer.Forward(Backend, x, rows, Device(layer.Weight.Data), Device(layer.Bias), invNorm, h);
+        layer.Forward(Backend, x, rows, Device(layer.WeightParameter), Device(layer.BiasParameter), invNorm, h);
         return (x, h, invNorm);
     }
 

@@ -20,6 +20,7 @@ public abstract class AffineLayer : Module
         float bound = 1f / MathF.Sqrt(inFeatures);
         LayerParameters.FillUniform(Weight.Data, bound, random);
         LayerParameters.FillUniform(Bias, bound, random);
+        (WeightParameter, BiasParameter) = Declare();
     }
 
     /// <summary>Wraps existing parameters (no copy).</summary>
@@ -31,7 +32,17 @@ public abstract class AffineLayer : Module
         if (bias.Length != weight.Rows) throw new ArgumentException($"bias has {bias.Length} entries but weight has {weight.Rows} rows (neurons).", nameof(bias));
         Weight = weight;
         Bias = bias;
+        (WeightParameter, BiasParameter) = Declare();
     }
+
+    private (LocalParameter, LocalParameter) Declare() =>
+        (new("weight", "weight", [OutFeatures, InFeatures], Weight.Data), new("bias", "bias", [OutFeatures], Bias));
+
+    /// <summary>W with its state (gradient, moments, device copies).</summary>
+    public LocalParameter WeightParameter { get; }
+
+    /// <summary>b with its state.</summary>
+    public LocalParameter BiasParameter { get; }
 
     /// <summary>W, out×in, row-major (one row per neuron).</summary>
     public Matrix Weight { get; }
@@ -49,11 +60,7 @@ public abstract class AffineLayer : Module
     internal (DeviceSpan Weight, DeviceSpan Bias) OnCpu => (ComputeBackend.Cpu.Attach(Weight.Data).All, ComputeBackend.Cpu.Attach(Bias).All);
 
     /// <summary>"weight" [out, in] and "bias" [out].</summary>
-    protected internal override IEnumerable<LocalParameter> LocalParameters() =>
-    [
-        new("weight", "weight", [OutFeatures, InFeatures], Weight.Data),
-        new("bias", "bias", [OutFeatures], Bias),
-    ];
+    protected internal override IEnumerable<LocalParameter> LocalParameters() => [WeightParameter, BiasParameter];
 }
 
 /// <summary>Initialisation shared by the layer types.</summary>

@@ -4,9 +4,10 @@ using FFLib.Compute;
 namespace FFLib.Modules;
 
 /// <summary>
-/// A model that computes through a <see cref="ComputeBackend"/>: it holds the backend and the
-/// backend's copies of its host arrays (parameters, optimiser moments, gradients), made on first
-/// use. On the CPU those copies are the arrays themselves; on a device,
+/// A model that computes through a <see cref="ComputeBackend"/>: it holds the backend, and its
+/// parameters (<see cref="LocalParameter"/>) hold the backend's copies of their value, gradient
+/// and optimiser moments, made on first use (other host arrays the model attaches: see
+/// <see cref="Device(float[])"/>). On the CPU those copies are the arrays themselves; on a device,
 /// <see cref="SynchronizeToHost"/> brings the host arrays up to date (saving, analysis and
 /// pruning read them), changing <see cref="Backend"/> does so first, and
 /// <see cref="ReleaseDeviceMemory"/> frees the device's copies.
@@ -53,17 +54,17 @@ public abstract class ComputeModule : Module
     private protected virtual void FreeDeviceMemory(bool keepState)
     {
         if (keepState) SynchronizeToHost();
+        foreach (var p in ParameterStates()) p.ReleaseDevice();
         foreach (var (_, device) in _device) device.Release();
         _device = [];
-        foreach (var o in OptimizersToSync()) o.ReleaseDevice();
         ReleaseWorkspaces();
     }
 
-    /// <summary>Copies everything the backend holds for this model back into the host arrays (nothing to do on the CPU).</summary>
+    /// <summary>Copies everything the backend holds for this model (its parameters' values, gradients and moments, and any other attached array) back into the host arrays (nothing to do on the CPU).</summary>
     public virtual void SynchronizeToHost()
     {
+        foreach (var p in ParameterStates()) p.SynchronizeToHost();
         foreach (var (host, device) in _device) _backend.SyncToHost(device, host);
-        foreach (var o in OptimizersToSync()) o.SyncToHost();
     }
 
     /// <summary>The host arrays <see cref="Module.Parameters"/> hands out are current: on a device, they are copied back first.</summary>
@@ -72,12 +73,20 @@ public abstract class ComputeModule : Module
         if (_backend != ComputeBackend.Cpu) SynchronizeToHost();
     }
 
+    /// <summary>A parameter's value on the model's backend (made at first use, then kept; the CPU shares the array itself).</summary>
+    protected internal DeviceSpan Device(LocalParameter parameter) => parameter.DeviceValue(_backend);
+
+    /// <summary>A parameter's gradient on the model's backend.</summary>
+    protected internal DeviceSpan DeviceGradient(LocalParameter parameter) => parameter.DeviceGradient(_backend);
+
     /// <summary>
-    /// The backend's copy of a host array this model owns, its parameters above all (made at first
-    /// use, then kept; the CPU shares the array itself). <see cref="SynchronizeToHost"/> copies
-    /// every such array back; <see cref="ReleaseDeviceMemory"/> frees them.
+    /// The backend's copy of a host array the model owns that is not a parameter (made at first
+    /// use, then kept): <see cref="SynchronizeToHost"/> copies it back, <see cref="ReleaseDeviceMemory"/> frees it.
     /// </summary>
-    protected internal DeviceSpan Device(float[] host) => _device.GetValue(host, h => _backend.Attach(h)).All;
+    protected internal DeviceSpan Device(float[] host) => _device.GetValue(host, h =>
+        ParameterStates().Any(p => ReferenceEquals(p.Data, h))
+            ? throw new ArgumentException("The array is a parameter's value: use Device(LocalParameter), whose copy the optimiser and synchronisation share.", nameof(host))
+            : _backend.Attach(h)).All;
 
     /// <summary>Sees every optimiser step before it is taken (tests, diagnostics); it does not change the code path training takes.</summary>
     internal Action<TrainingStep>? StepObserver { get; set; }
@@ -91,7 +100,4 @@ public abstract class ComputeModule : Module
 
     /// <summary>The model now computes on a new <see cref="Backend"/> (its old one's memory is already freed): a model made of other modules hands the backend on.</summary>
     protected virtual void OnBackendChanged() { }
-
-    /// <summary>The optimisers whose moments may live on the backend (stepped with <see cref="Optim.AdamOptimizer.Step(ComputeBackend, IReadOnlyList{DeviceSpan}, IReadOnlyList{DeviceSpan})"/>): synchronised and released with the model.</summary>
-    protected internal virtual IEnumerable<Optim.AdamOptimizer> OptimizersToSync() => [];
 }

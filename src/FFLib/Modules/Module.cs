@@ -7,7 +7,10 @@ namespace FFLib.Modules;
 /// </summary>
 public abstract class Module
 {
-    /// <summary>This module's own parameters (not its children's), named relative to it.</summary>
+    /// <summary>
+    /// This module's own parameters (not its children's), named relative to it: the same objects
+    /// on every call (each holds its tensor's state: gradient, moments, device copies).
+    /// </summary>
     protected internal virtual IEnumerable<LocalParameter> LocalParameters() => [];
 
     /// <summary>Called before <see cref="Parameters"/> hands out the host arrays (a model on a device brings them up to date).</summary>
@@ -34,10 +37,14 @@ public abstract class Module
             ?? throw new KeyNotFoundException($"No parameter '{name}'. This model has: {string.Join(", ", all.Select(p => p.Name))}.");
     }
 
+    /// <summary>Every parameter's state, this module's and its sub-modules', in <see cref="Parameters"/>' order, without bringing anything back from a device first.</summary>
+    internal IEnumerable<LocalParameter> ParameterStates() =>
+        LocalParameters().Concat(Children().SelectMany(c => c.Module.ParameterStates()));
+
     private static void Collect(Module module, string prefix, string label, List<Parameter> into)
     {
         foreach (var p in module.LocalParameters())
-            into.Add(new Parameter(prefix + p.Name, label, p.Kind, p.Shape, p.Data, p.Trainable));
+            into.Add(new Parameter(prefix + p.Name, label, p.Kind, p.Shape, p.Data, p.Trainable) { State = p });
         foreach (var c in module.Children())
             Collect(c.Module, prefix + c.Name + ".", c.Label, into);
     }

@@ -2,8 +2,9 @@ namespace FFLib.Modules;
 
 /// <summary>
 /// One named parameter tensor of a model: the live array the model computes with (not a copy),
-/// its shape, and the labels the analysis tables use. Generic code (checkpoints, cloning,
-/// analysis, pruning, quantisation, optimisers) works over a model's list of these.
+/// its shape, and the labels the analysis tables use, with the state its module keeps for it
+/// (<see cref="State"/>: optimiser moments, gradient buffer, device copies). Generic code (checkpoints,
+/// cloning, analysis, pruning, quantisation, optimisers) works over a model's list of these.
 /// </summary>
 /// <param name="Name">Dotted path, e.g. "layers.0.weight", "classifier.bias", "layers.1.backward_weight"; the tensor name in model files.</param>
 /// <param name="Layer">Human label of the layer it belongs to, e.g. "layer 1", "output", "classifier".</param>
@@ -13,6 +14,9 @@ namespace FFLib.Modules;
 /// <param name="Trainable">Whether optimisers update it.</param>
 public sealed record Parameter(string Name, string Layer, string Kind, int[] Shape, float[] Data, bool Trainable = true)
 {
+    /// <summary>The module's own record of this tensor, which holds its state (null for a parameter made by hand).</summary>
+    public LocalParameter? State { get; init; }
+
     /// <summary>Whether this is a matrix (weights), as opposed to a vector (biases).</summary>
     public bool IsMatrix => Shape.Length == 2;
 
@@ -25,14 +29,6 @@ public sealed record Parameter(string Name, string Layer, string Kind, int[] Sha
     /// <summary>The shape as text, e.g. "[2000, 794]".</summary>
     public string ShapeText => "[" + string.Join(", ", Shape) + "]";
 }
-
-/// <summary>A parameter declared by a module, named relative to it (see <see cref="Module.LocalParameters"/>).</summary>
-/// <param name="Name">Local name, e.g. "weight".</param>
-/// <param name="Kind">Analysis label, e.g. "weight", "forward".</param>
-/// <param name="Shape">Row-major shape.</param>
-/// <param name="Data">The live array.</param>
-/// <param name="Trainable">Whether optimisers update it.</param>
-public readonly record struct LocalParameter(string Name, string Kind, int[] Shape, float[] Data, bool Trainable = true);
 
 /// <summary>A sub-module with its name in parameter paths ("layers.0") and its human label ("layer 1").</summary>
 public readonly record struct ChildModule(string Name, string Label, Module Module);

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Numerics.Tensors;
 using FFLib.Compute;
+using FFLib.Modules;
 
 namespace FFLib.Optim;
 
@@ -21,16 +22,48 @@ public sealed record AdamSettings(float LearningRate, float Beta1 = 0.9f, float 
 }
 
 /// <summary>
-/// Adam over a fixed list of parameter arrays, numerically identical in formula to
-/// torch.optim.Adam (bias-corrected, no weight decay). Holds the moment estimates and the step count.
+/// Adam over a fixed list of parameters, numerically identical in formula to torch.optim.Adam
+/// (bias-corrected, no weight decay). Built over a model's parameters, it keeps its moment
+/// estimates in them (<see cref="LocalParameter.FirstMoment"/>, on a device their copies there),
+/// so the model's synchronisation, release and checkpoints find them; it holds the step count.
 /// </summary>
 public sealed class AdamOptimizer
 {
     private readonly float[][] _parameters;
     private readonly float[][] _m;
     private readonly float[][] _v;
+    private readonly LocalParameter[]? _states;
 
-    /// <summary>Creates an optimiser for the given parameter arrays (updated in place).</summary>
+    /// <summary>
+    /// Creates an optimiser for parameters of a model (their values updated in place; their moments
+    /// set to zero: a new optimiser starts afresh, as PyTorch's does).
+    /// </summary>
+    public AdamOptimizer(AdamSettings settings, IEnumerable<Parameter> parameters)
+        : this(settings, (parameters ?? throw new ArgumentNullException(nameof(parameters)))
+            .Select(p => p.State ?? throw new ArgumentException($"Parameter '{p.Name}' was made by hand, not by a module: it has nowhere to keep its moments.", nameof(parameters))).ToArray())
+    {
+    }
+
+    /// <summary>As the <see cref="Parameter"/> constructor, for a module's own <see cref="LocalParameter"/>s.</summary>
+    public AdamOptimizer(AdamSettings settings, IReadOnlyList<LocalParameter> parameters)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        ArgumentNullException.ThrowIfNull(parameters);
+        settings.Validate();
+        Settings = settings;
+        _states = parameters.ToArray();
+        _parameters = _states.Select(p => p.Data).ToArray();
+        _m = _states.Select(p => p.FirstMoment).ToArray();
+        _v = _states.Select(p => p.SecondMoment).ToArray();
+        foreach (var p in _states) p.ReleaseDeviceMoments();
+        foreach (var a in _m.Concat(_v)) Array.Clear(a);
+    }
+
+    /// <summary>
+    /// Creates an optimiser for plain arrays (updated in place); it keeps its own moments. On a
+    /// device backend it keeps their copies itself: <see cref="SynchronizeToHost"/> and
+    /// <see cref="ReleaseDeviceMemory"/> are then the caller's to call.
+    /// </summary>
     public AdamOptimizer(AdamSettings settings, params float[][] parameters)
     {
         ArgumentNullException.ThrowIfNull(settings);
@@ -80,10 +113,10 @@ public sealed class AdamOptimizer
     /// <summary>
     /// As <see cref="Step(IReadOnlyList{float[]})"/> on <paramref name="backend"/>: <paramref name="parameters"/> are this
     /// optimiser's parameters as the backend holds them (in order; a model's
-    /// <see cref="Modules.ComputeModule.Device"/> copies), <paramref name="gradients"/> their
+    /// <see cref="ComputeModule.Device(LocalParameter)"/> copies), <paramref name="gradients"/> their
     /// gradients there. The moments move to the backend at the first such step (the CPU shares
-    /// them); the model's <see cref="Modules.ComputeModule.SynchronizeToHost"/> brings them back when
-    /// the model lists this optimiser in its OptimizersToSync. Same arithmetic as <see cref="Step(IReadOnlyList{float[]})"/>.
+    /// them): into the parameters' state when built over parameters (the model synchronises and
+    /// frees them), else kept here. Same arithmetic as <see cref="Step(IReadOnlyList{float[]})"/>.
     /// </summary>
     public void Step(ComputeBackend backend, IReadOnlyList<DeviceSpan> parameters, IReadOnlyList<DeviceSpan> gradients)
     {
@@ -92,20 +125,36 @@ public sealed class AdamOptimizer
         for (int i = 0; i < _parameters.Length; i++)
             if (parameters[i].Length != _parameters[i].Length || gradients[i].Length != _parameters[i].Length)
                 throw new ArgumentException($"Parameter {i} has {_parameters[i].Length} elements; got {parameters[i].Length} and a gradient of {gradients[i].Length}.");
-        if (_device is not { } d || d.Backend != backend)
+        IReadOnlyList<DeviceSpan> m, v;
+        if (_states is not null)
         {
-            var (m, v) = (_m.Select(backend.Attach).ToArray(), _v.Select(backend.Attach).ToArray());
-            _device = d = (backend, m, v, m.Select(a => a.All).ToArray(), v.Select(a => a.All).ToArray());
+            var moments = _states.Select(p => p.DeviceMoments(backend)).ToArray();
+            (m, v) = (moments.Select(x => x.First).ToArray(), moments.Select(x => x.Second).ToArray());
+        }
+        else
+        {
+            if (_device is not { } d || d.Backend != backend)
+            {
+                ReleaseDeviceMemory();
+                var (dm, dv) = (_m.Select(backend.Attach).ToArray(), _v.Select(backend.Attach).ToArray());
+                _device = d = (backend, dm, dv, dm.Select(a => a.All).ToArray(), dv.Select(a => a.All).ToArray());
+            }
+            (m, v) = (d.MAll, d.VAll);
         }
         StepCount++;
         _quietRows = null; // a dense step may wake any row
         // All of the optimiser's parameters in one call: a device updates a layer's in one launch.
-        backend.AdamSteps(parameters, gradients, d.MAll, d.VAll, Settings.LearningRate, Settings.Beta1, Settings.Beta2, Settings.Epsilon, StepCount);
+        backend.AdamSteps(parameters, gradients, m, v, Settings.LearningRate, Settings.Beta1, Settings.Beta2, Settings.Epsilon, StepCount);
     }
 
-    /// <summary>Brings moments held by a device backend back into the host arrays (before a checkpoint).</summary>
-    internal void SyncToHost()
+    /// <summary>
+    /// Brings the moments a device backend holds back into <see cref="FirstMoments"/> and
+    /// <see cref="SecondMoments"/> (an optimiser over plain arrays; one over a model's parameters is
+    /// synchronised with the model).
+    /// </summary>
+    public void SynchronizeToHost()
     {
+        if (_states is not null) { foreach (var p in _states) p.SynchronizeToHost(); return; }
         if (_device is not { } d) return;
         for (int i = 0; i < _m.Length; i++)
         {
@@ -114,8 +163,8 @@ public sealed class AdamOptimizer
         }
     }
 
-    /// <summary>Frees the backend's copies of the moments (after <see cref="SyncToHost"/>; the next device step copies them again).</summary>
-    internal void ReleaseDevice()
+    /// <summary>Frees a device backend's copies of the moments of an optimiser over plain arrays (after <see cref="SynchronizeToHost"/> to keep them; the next device step copies them again).</summary>
+    public void ReleaseDeviceMemory()
     {
         if (_device is not { } d) return;
         foreach (var a in d.M.Concat(d.V)) a.Release();
@@ -215,7 +264,9 @@ public sealed class AdamOptimizer
             firstMoments[i].CopyTo(_m[i], 0);
             secondMoments[i].CopyTo(_v[i], 0);
         }
-        _device = null; // a device backend uploads the restored moments at its next step
+        // A device backend uploads the restored moments at its next step.
+        ReleaseDeviceMemory();
+        if (_states is not null) foreach (var p in _states) p.ReleaseDeviceMoments();
         StepCount = stepCount;
         _quietRows = null;
     }

@@ -15,7 +15,6 @@ public sealed partial class BackpropNetwork : ComputeModule, ITrainableModel, IA
 {
     private readonly DenseLayer[] _layers;
     private readonly AdamOptimizer _optimizer;
-    private readonly float[][] _grads;
     private TrainBuffers? _train;
     private PredictBuffers? _predict;
 
@@ -29,7 +28,7 @@ public sealed partial class BackpropNetwork : ComputeModule, ITrainableModel, IA
         var widths = Widths(config);
         _layers = new DenseLayer[widths.Length - 1];
         for (int i = 0; i < _layers.Length; i++) _layers[i] = new DenseLayer(widths[i], widths[i + 1], random);
-        (_optimizer, _grads) = CreateOptimizer();
+        _optimizer = CreateOptimizer();
     }
 
     /// <summary>Wraps existing layers (e.g. from a checkpoint); widths must chain and match the config.</summary>
@@ -45,17 +44,13 @@ public sealed partial class BackpropNetwork : ComputeModule, ITrainableModel, IA
                 throw new ArgumentException($"Layer {i + 1} is {layers[i].InFeatures}→{layers[i].OutFeatures} but the config needs {widths[i]}→{widths[i + 1]}.", nameof(layers));
         Config = config;
         _layers = layers.ToArray();
-        (_optimizer, _grads) = CreateOptimizer();
+        _optimizer = CreateOptimizer();
     }
 
     private static int[] Widths(BackpropNetworkConfig c) => [c.ImageFeatures, .. c.HiddenSizes, c.Classes];
 
-    private (AdamOptimizer, float[][]) CreateOptimizer()
-    {
-        // One Adam over the whole parameter list, in its order (W0, b0, W1, b1, …).
-        var parameters = Parameters().Where(p => p.Trainable).Select(p => p.Data).ToArray();
-        return (new AdamOptimizer(new AdamSettings(Config.LearningRate), parameters), parameters.Select(p => new float[p.Length]).ToArray());
-    }
+    // One Adam over the whole parameter list, in its order (W0, b0, W1, b1, …).
+    private AdamOptimizer CreateOptimizer() => new(new AdamSettings(Config.LearningRate), Parameters().Where(p => p.Trainable));
 
     /// <summary>The configuration.</summary>
     public BackpropNetworkConfig Config { get; }
@@ -110,9 +105,6 @@ public sealed partial class BackpropNetwork : ComputeModule, ITrainableModel, IA
         DeviceWorkspace.Free(ref _predict);
     }
 
-    /// <inheritdoc />
-    protected internal override IEnumerable<AdamOptimizer> OptimizersToSync() => [_optimizer];
-
     /// <summary>
     /// The forward pass every caller shares (training, prediction, activations): rows of
     /// <paramref name="input"/> through every layer, layer l writing into <paramref name="output"/>(l),
@@ -126,7 +118,7 @@ public sealed partial class BackpropNetwork : ComputeModule, ITrainableModel, IA
         {
             var layer = _layers[l];
             var z = output(l);
-            layer.Forward(be, x, rows, Device(layer.Weight.Data), prepared?[l], Device(layer.Bias), relu: l + 1 < _layers.Length, z);
+            layer.Forward(be, x, rows, Device(layer.WeightParameter), prepared?[l], Device(layer.BiasParameter), relu: l + 1 < _layers.Length, z);
             visit?.Invoke(l, z);
             x = z;
         }
@@ -151,7 +143,7 @@ public sealed partial class BackpropNetwork : ComputeModule, ITrainableModel, IA
         var prepared = new object?[_layers.Length];
         if (n > pw.Rows)
             for (int l = 0; l < _layers.Length; l++)
-                prepared[l] = pw.Prepared[l] = be.Prepare(true, _layers[l].InFeatures, _layers[l].OutFeatures, Device(_layers[l].Weight.Data), _layers[l].InFeatures, pw.Prepared[l]);
+                prepared[l] = pw.Prepared[l] = be.Prepare(true, _layers[l].InFeatures, _layers[l].OutFeatures, Device(_layers[l].WeightParameter), _layers[l].InFeatures, pw.Prepared[l]);
         var all = pw.StageImages(images.Data, n * ImageFeatures);
         for (int start = 0; start < n; start += pw.Rows)
         {
@@ -288,21 +280,22 @@ public sealed partial class BackpropNetwork : ComputeModule, ITrainableModel, IA
             int inF = layer.InFeatures, outF = layer.OutFeatures;
             var a = Act(l);
             var d = delta.Slice(0, rows * outF);
-            var (gw, gb) = (Device(_grads[2 * l]), Device(_grads[2 * l + 1]));
+            var (gw, gb) = (DeviceGradient(layer.WeightParameter), DeviceGradient(layer.BiasParameter));
             layer.ParameterGradients(be, d, a, rows, gw, gb);
-            (parameters[2 * l], parameters[2 * l + 1], gradients[2 * l], gradients[2 * l + 1]) = (Device(layer.Weight.Data), Device(layer.Bias), gw, gb);
+            (parameters[2 * l], parameters[2 * l + 1], gradients[2 * l], gradients[2 * l + 1]) = (Device(layer.WeightParameter), Device(layer.BiasParameter), gw, gb);
             if (l > 0)
             {
                 var dx = prev.Slice(0, rows * inF);
-                layer.InputGradient(be, d, rows, Device(layer.Weight.Data), dx);
+                layer.InputGradient(be, d, rows, Device(layer.WeightParameter), dx);
                 be.ReluBackward(dx, a); // ReLU'(z) with PyTorch's 0 at 0
                 (delta, prev) = (prev, delta);
             }
         }
         if (StepObserver is { } observeStep)
         {
-            foreach (var g in _grads) be.SyncToHost(Device(g).Array, g);
-            observeStep(new TrainingStep(0, 0, be.Read(lossOut)[0], [], _grads));
+            var grads = _layers.SelectMany(x => new[] { x.WeightParameter, x.BiasParameter }).ToArray();
+            foreach (var g in grads) be.SyncToHost(DeviceGradient(g).Array, g.Gradient);
+            observeStep(new TrainingStep(0, 0, be.Read(lossOut)[0], [], grads.Select(g => g.Gradient).ToArray()));
         }
         _optimizer.Step(be, parameters, gradients);
     }

@@ -16,7 +16,6 @@ namespace FFLib.Models;
 public sealed partial class FFClassifierNetwork : ComputeModule, ITrainableModel, IActivationSource, INeuronPrunable, ILabelScorerSource, IDeviceTrainable
 {
     private readonly AdamOptimizer _classifierOptimizer;
-    private readonly float[] _gradW, _gradB;
     private ClassifierBuffers? _train, _predict;
 
     /// <summary>A fresh FFNN+C: the FF stack is drawn first, then the classifier.</summary>
@@ -40,9 +39,7 @@ public sealed partial class FFClassifierNetwork : ComputeModule, ITrainableModel
         Stack = stack;
         Classifier = classifier;
         ClassifierLearningRate = classifierLearningRate;
-        _classifierOptimizer = new AdamOptimizer(new AdamSettings(classifierLearningRate), classifier.Parameters().Select(p => p.Data).ToArray());
-        _gradW = new float[classifier.Weight.Length];
-        _gradB = new float[classifier.OutFeatures];
+        _classifierOptimizer = new AdamOptimizer(new AdamSettings(classifierLearningRate), classifier.Parameters());
     }
 
     /// <summary>The FF stack.</summary>
@@ -168,16 +165,6 @@ public sealed partial class FFClassifierNetwork : ComputeModule, ITrainableModel
         else Stack.DiscardDeviceMemory();
     }
 
-    /// <inheritdoc />
-    public override void SynchronizeToHost()
-    {
-        base.SynchronizeToHost();
-        Stack.SynchronizeToHost();
-    }
-
-    /// <inheritdoc />
-    protected internal override IEnumerable<AdamOptimizer> OptimizersToSync() => [_classifierOptimizer];
-
     /// <summary>Features, logits and their gradient for up to <see cref="Rows"/> images.</summary>
     private sealed class ClassifierBuffers : DeviceWorkspace
     {
@@ -212,7 +199,7 @@ public sealed partial class FFClassifierNetwork : ComputeModule, ITrainableModel
         int total = Classifier.InFeatures;
         var features = b.Features.Slice(0, rows * total);
         var logits = b.Logits.Slice(0, rows * Classes);
-        Classifier.Forward(be, features, rows, Device(Classifier.Weight.Data), prepared: null, Device(Classifier.Bias), relu, logits);
+        Classifier.Forward(be, features, rows, Device(Classifier.WeightParameter), prepared: null, Device(Classifier.BiasParameter), relu, logits);
         return logits;
     }
 
@@ -249,15 +236,16 @@ public sealed partial class FFClassifierNetwork : ComputeModule, ITrainableModel
         var logits = ClassifierLogits(rows, b, relu: false);
         var delta = b.Delta.Slice(0, rows * Classes);
         be.CrossEntropyLossAndGradient(logits, rows, Classes, b.StageLabels(labels), delta, lossOut);
-        var (gw, gb) = (Device(_gradW), Device(_gradB));
+        var (gw, gb) = (DeviceGradient(Classifier.WeightParameter), DeviceGradient(Classifier.BiasParameter));
+        var (hostGradW, hostGradB) = (Classifier.WeightParameter.Gradient, Classifier.BiasParameter.Gradient);
         Classifier.ParameterGradients(be, delta, b.Features.Slice(0, rows * total), rows, gw, gb);
         if (StepObserver is { } observe)
         {
-            be.SyncToHost(gw.Array, _gradW);
-            be.SyncToHost(gb.Array, _gradB);
-            observe(new TrainingStep(Stack.Layers.Count, 0, be.Read(lossOut)[0], [], [_gradW, _gradB]));
+            be.SyncToHost(gw.Array, hostGradW);
+            be.SyncToHost(gb.Array, hostGradB);
+            observe(new TrainingStep(Stack.Layers.Count, 0, be.Read(lossOut)[0], [], [hostGradW, hostGradB]));
         }
-        _classifierOptimizer.Step(be, [Device(Classifier.Weight.Data), Device(Classifier.Bias)], [gw, gb]);
+        _classifierOptimizer.Step(be, [Device(Classifier.WeightParameter), Device(Classifier.BiasParameter)], [gw, gb]);
     }
 
     /// <summary>ReLU(classifier(features)) per image. Safe to call from several threads at once.</summary>

@@ -88,6 +88,7 @@ public sealed partial class FFNetwork : IDeviceTrainable
 
             // δ_r = coef_r · h_r; db = Σ_r δ_r; dW = Σ_r (δ_r / s_r) ⊗ x_r, the 1/s folding the normalisation.
             var (gradW, gradB) = GradientsOnDevice(l);
+            var (hostGradW, hostGradB) = (layer.WeightParameter.Gradient, layer.BiasParameter.Gradient);
             layer.Deltas(be, h, rows, coef, invNorm, gradB);
             // Neurons silent on every row of the batch have δ = 0, so their rows of dW are exactly 0:
             // where the backend can, the product runs over the active neurons only (dead neurons are
@@ -95,17 +96,17 @@ public sealed partial class FFNetwork : IDeviceTrainable
             if (!fast && UseSparseGradient && w.Active is { } active && active.TryCompact(be.Read(h), rows, outF))
             {
                 var columns = active.Columns;
-                active.WeightGradient(be.Read(x), inF, _gradW[l]);
+                active.WeightGradient(be.Read(x), inF, hostGradW);
                 SparseGradientSteps++;
                 if (StepObserver is { } stepObserver)
                 {
                     // The observer sees the full gradient; the step stays the row-sparse one.
-                    var full = new float[_gradW[l].Length];
-                    _gradW[l].AsSpan(0, columns.Length * inF).CopyTo(full);
+                    var full = new float[hostGradW.Length];
+                    hostGradW.AsSpan(0, columns.Length * inF).CopyTo(full);
                     Kernels.SpreadRows(full, columns, inF, outF);
-                    stepObserver(new TrainingStep(l, 0, losses[l], be.Read(ms).ToArray(), [full, (float[])_gradB[l].Clone()]));
+                    stepObserver(new TrainingStep(l, 0, losses[l], be.Read(ms).ToArray(), [full, (float[])hostGradB.Clone()]));
                 }
-                _optimizers[l].StepRowSparse(outF, columns, [_gradW[l], _gradB[l]], [0]);
+                _optimizers[l].StepRowSparse(outF, columns, [hostGradW, hostGradB], [0]);
             }
             else
             {
@@ -113,9 +114,9 @@ public sealed partial class FFNetwork : IDeviceTrainable
                 else layer.WeightGradient(be, h, x, rows, gradW);
                 if (StepObserver is { } observeStep)
                 {
-                    be.SyncToHost(gradW.Array, _gradW[l]);
-                    be.SyncToHost(gradB.Array, _gradB[l]);
-                    observeStep(new TrainingStep(l, 0, losses[l], be.Read(ms).ToArray(), [_gradW[l], _gradB[l]]));
+                    be.SyncToHost(gradW.Array, hostGradW);
+                    be.SyncToHost(gradB.Array, hostGradB);
+                    observeStep(new TrainingStep(l, 0, losses[l], be.Read(ms).ToArray(), [hostGradW, hostGradB]));
                 }
                 var (weight, bias) = LayerOnDevice(l);
                 _optimizers[l].Step(be, [weight, bias], [gradW, gradB]);

@@ -15,8 +15,6 @@ public sealed partial class FFNetwork : ComputeModule, ITrainableModel, ILabelSc
 {
     private readonly FFDenseLayer[] _layers;
     private readonly AdamOptimizer[] _optimizers;
-    private readonly float[][] _gradW;
-    private readonly float[][] _gradB;
     private FFNetworkWorkspace? _train, _predict, _features;
 
     /// <summary>Creates a freshly initialised network (PyTorch nn.Linear initialisation, drawn from <paramref name="random"/> layer by layer: W then b).</summary>
@@ -33,7 +31,7 @@ public sealed partial class FFNetwork : ComputeModule, ITrainableModel, ILabelSc
             _layers[i] = new FFDenseLayer(inF, config.HiddenSizes[i], random);
             inF = config.HiddenSizes[i];
         }
-        (_optimizers, _gradW, _gradB) = CreateOptimizers(config, _layers);
+        _optimizers = CreateOptimizers(config, _layers);
     }
 
     /// <summary>Builds a network around existing layers (e.g. loaded from a checkpoint). Layer widths must chain.</summary>
@@ -53,7 +51,7 @@ public sealed partial class FFNetwork : ComputeModule, ITrainableModel, ILabelSc
         }
         Config = config;
         _layers = layers.ToArray();
-        (_optimizers, _gradW, _gradB) = CreateOptimizers(config, _layers);
+        _optimizers = CreateOptimizers(config, _layers);
     }
 
     /// <summary>Architecture and training rule.</summary>
@@ -125,9 +123,6 @@ public sealed partial class FFNetwork : ComputeModule, ITrainableModel, ILabelSc
         DeviceWorkspace.Free(ref _features);
     }
 
-    /// <inheritdoc />
-    protected internal override IEnumerable<AdamOptimizer> OptimizersToSync() => _optimizers;
-
     /// <summary>
     /// Writes the concatenation of every layer's activations (zero control vector) of each image
     /// into <paramref name="concat"/> (rows × Σ widths, on this network's backend): the FFNN+C
@@ -185,20 +180,9 @@ public sealed partial class FFNetwork : ComputeModule, ITrainableModel, ILabelSc
         finally { w.Release(); } // sized for this call's rows: not worth keeping
     }
 
-    private static (AdamOptimizer[], float[][], float[][]) CreateOptimizers(FFNetworkConfig config, FFDenseLayer[] layers)
-    {
-        var opts = new AdamOptimizer[layers.Length];
-        var gw = new float[layers.Length][];
-        var gb = new float[layers.Length][];
-        for (int i = 0; i < layers.Length; i++)
-        {
-            // One Adam per layer over that layer's parameter list (the FF rule: no gradient crosses layers).
-            opts[i] = new AdamOptimizer(new AdamSettings(config.LearningRate), layers[i].Parameters().Select(p => p.Data).ToArray());
-            gw[i] = new float[layers[i].Weight.Length];
-            gb[i] = new float[layers[i].OutFeatures];
-        }
-        return (opts, gw, gb);
-    }
+    // One Adam per layer over that layer's parameters (the FF rule: no gradient crosses layers).
+    private static AdamOptimizer[] CreateOptimizers(FFNetworkConfig config, FFDenseLayer[] layers) =>
+        layers.Select(l => new AdamOptimizer(new AdamSettings(config.LearningRate), l.Parameters())).ToArray();
 
     /// <summary>
     /// Layer l's activations for the workspace's rows, written to its output buffer: through the
@@ -258,10 +242,10 @@ public sealed partial class FFNetwork : ComputeModule, ITrainableModel, ILabelSc
     private FirstLayerShortcut? _firstLayer;
 
     /// <summary>Layer l's gradient buffers as the backend sees them (the CPU: the same arrays the optimiser reads).</summary>
-    internal (DeviceSpan Weight, DeviceSpan Bias) GradientsOnDevice(int l) => (Device(_gradW[l]), Device(_gradB[l]));
+    internal (DeviceSpan Weight, DeviceSpan Bias) GradientsOnDevice(int l) => (DeviceGradient(_layers[l].WeightParameter), DeviceGradient(_layers[l].BiasParameter));
 
     /// <summary>Layer l's weight and bias as the backend sees them.</summary>
-    internal (DeviceSpan Weight, DeviceSpan Bias) LayerOnDevice(int l) => (Device(_layers[l].Weight.Data), Device(_layers[l].Bias));
+    internal (DeviceSpan Weight, DeviceSpan Bias) LayerOnDevice(int l) => (Device(_layers[l].WeightParameter), Device(_layers[l].BiasParameter));
 
     private ComputeBackend? _firstLayerBackend;
 

@@ -68,8 +68,8 @@ internal sealed class FFRecurrentBuffers : DeviceWorkspace
         {
             var f = layers[l].ForwardWeight;
             var b = layers[l].BackwardWeight;
-            _prepared[l] = be.Prepare(true, f.Cols, f.Rows, net.Device(f.Data), f.Cols, _prepared[l]);
-            _prepared[layers.Count + l] = be.Prepare(true, b.Cols, b.Rows, net.Device(b.Data), b.Cols, _prepared[layers.Count + l]);
+            _prepared[l] = be.Prepare(true, f.Cols, f.Rows, net.Device(layers[l].ForwardParameter), f.Cols, _prepared[l]);
+            _prepared[layers.Count + l] = be.Prepare(true, b.Cols, b.Rows, net.Device(layers[l].BackwardParameter), b.Cols, _prepared[layers.Count + l]);
         }
         return _prepared;
     }

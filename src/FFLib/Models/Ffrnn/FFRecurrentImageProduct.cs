@@ -30,7 +30,7 @@ internal sealed class FFRecurrentImageProduct(FFRecurrentNetwork net, FFRecurren
         // One row per image: row (i·divisor) of the states holds image i.
         var images = _images!.Slice(0, _count * inF);
         be.GatherRows(normedStates, inF, images, _count, _divisor, 1, int.MaxValue);
-        be.Gemm(_count, w, inF, images, inF, prepared, transB: true, net.Device(layer.ForwardWeight.Data), inF, _data!.Slice(0, _count * w), w, accumulate: false);
+        be.Gemm(_count, w, inF, images, inF, prepared, transB: true, net.Device(layer.ForwardParameter), inF, _data!.Slice(0, _count * w), w, accumulate: false);
     }
 
     /// <summary>pre row r = the product row of the image row r holds.</summary>

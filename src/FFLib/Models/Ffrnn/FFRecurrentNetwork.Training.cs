@@ -96,42 +96,41 @@ public sealed partial class FFRecurrentNetwork : IDeviceTrainable
                 var lossSlot = record.Slice(frame * _layers.Length + li, 1);
                 be.FFLossAndCoefficients(ms, b, Config.Threshold, Config.Loss == LossDirection.Minimize, w, t.Coefficient.Slice(0, rows), lossSlot);
                 float loss = StepObserver is null ? float.NaN : be.Read(lossSlot)[0];
-                // δ_pre = coef_r · new · β · [pre > 0]: the (1 − β)·old term carries no gradient.
-                FFRecurrentFusedOps.For(be).DampedReluBackward(pre, nw, t.Coefficient, Config.Beta, rows, w);
                 var layer = _layers[li];
                 int inF = layer.ForwardWeight.Cols, inB = layer.BackwardWeight.Cols;
-                var (gF, gB, gBias) = (Device(_gradF[li]), Device(_gradB[li]), Device(_gradBias[li]));
-                be.ColumnSums(pre, rows, w, gBias);
+                var (gF, gB, gBias) = (DeviceGradient(layer.ForwardParameter), DeviceGradient(layer.BackwardParameter), DeviceGradient(layer.BiasParameter));
+                var (hostF, hostB, hostBias) = (layer.ForwardParameter.Gradient, layer.BackwardParameter.Gradient, layer.BiasParameter.Gradient);
+                layer.Deltas(be, pre, nw, t.Coefficient, rows, Config.Beta, gBias); // pre now holds δ
                 // Neurons with pre ≤ 0 on every row have zero rows in both weight gradients: where
                 // the backend can, the products run over the active neurons only (bit-identical).
                 if (UseSparseGradient && t.Active is { } active && active.TryCompact(be.Read(pre), rows, w))
                 {
                     var columns = active.Columns;
-                    active.WeightGradient(be.Read(normed[i - 1]), inF, _gradF[li]);
-                    active.WeightGradient(be.Read(normed[i + 1]), inB, _gradB[li]);
+                    active.WeightGradient(be.Read(normed[i - 1]), inF, hostF);
+                    active.WeightGradient(be.Read(normed[i + 1]), inB, hostB);
                     SparseGradientSteps++;
                     if (StepObserver is { } observeStep)
                     {
                         // The observer sees the full gradients; the step stays the row-sparse one.
-                        var (fullF, fullB) = (new float[_gradF[li].Length], new float[_gradB[li].Length]);
-                        _gradF[li].AsSpan(0, columns.Length * inF).CopyTo(fullF);
-                        _gradB[li].AsSpan(0, columns.Length * inB).CopyTo(fullB);
+                        var (fullF, fullB) = (new float[hostF.Length], new float[hostB.Length]);
+                        hostF.AsSpan(0, columns.Length * inF).CopyTo(fullF);
+                        hostB.AsSpan(0, columns.Length * inB).CopyTo(fullB);
                         Kernels.SpreadRows(fullF, columns, inF, w);
                         Kernels.SpreadRows(fullB, columns, inB, w);
-                        observeStep(new TrainingStep(li, frame, loss, be.Read(ms).ToArray(), [fullF, fullB, _gradBias[li]]));
+                        observeStep(new TrainingStep(li, frame, loss, be.Read(ms).ToArray(), [fullF, fullB, hostBias]));
                     }
-                    _optimizers[li].StepRowSparse(w, columns, [_gradF[li], _gradB[li], _gradBias[li]], [0, 1]);
+                    _optimizers[li].StepRowSparse(w, columns, [hostF, hostB, hostBias], [0, 1]);
                 }
                 else
                 {
-                    be.Gemm(true, false, w, inF, rows, pre, w, normed[i - 1], inF, gF, inF, false);
-                    be.Gemm(true, false, w, inB, rows, pre, w, normed[i + 1], inB, gB, inB, false);
+                    layer.WeightGradients(be, pre, normed[i - 1], normed[i + 1], rows, gF, gB);
                     if (StepObserver is { } observeStep)
                     {
-                        foreach (var g in new[] { _gradF[li], _gradB[li], _gradBias[li] }) be.SyncToHost(Device(g).Array, g);
-                        observeStep(new TrainingStep(li, frame, loss, be.Read(ms).ToArray(), [_gradF[li], _gradB[li], _gradBias[li]]));
+                        foreach (var (g, host) in new[] { (gF, hostF), (gB, hostB), (gBias, hostBias) }) be.SyncToHost(g.Array, host);
+                        observeStep(new TrainingStep(li, frame, loss, be.Read(ms).ToArray(), [hostF, hostB, hostBias]));
                     }
-                    _optimizers[li].Step(be, [Device(layer.ForwardWeight.Data), Device(layer.BackwardWeight.Data), Device(layer.Bias)], [gF, gB, gBias]);
+                    var (wf, wb, bias) = LayerOnDevice(li);
+                    _optimizers[li].Step(be, [wf, wb, bias], [gF, gB, gBias]);
                 }
                 // The layer's state for the next frame, from this frame's states and its new weights
                 // (layer 1's image product anew: it serves this update and the next frame's first).

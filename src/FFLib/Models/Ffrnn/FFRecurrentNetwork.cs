@@ -20,7 +20,6 @@ public sealed partial class FFRecurrentNetwork : ComputeModule, ITrainableModel,
 {
     private readonly FFRecurrentLayer[] _layers;
     private readonly AdamOptimizer[] _optimizers;
-    private readonly float[][] _gradF, _gradB, _gradBias;
     private readonly FFRandom _stateRandom;
 
     /// <summary>A fresh network: each layer draws Wf, Wb, b uniform in ±1/√width from <paramref name="random"/>;
@@ -43,7 +42,7 @@ public sealed partial class FFRecurrentNetwork : ComputeModule, ITrainableModel,
             _layers[i - 1] = new FFRecurrentLayer(wf, wb, b);
         }
         _stateRandom = new FFRandom((long)random.NextUInt64());
-        (_optimizers, _gradF, _gradB, _gradBias) = CreateOptimizers();
+        _optimizers = CreateOptimizers();
     }
 
     /// <summary>Wraps existing parameters (e.g. from a checkpoint); shapes must match the config.</summary>
@@ -65,14 +64,11 @@ public sealed partial class FFRecurrentNetwork : ComputeModule, ITrainableModel,
         }
         Config = config;
         _stateRandom = new FFRandom(stateSeed);
-        (_optimizers, _gradF, _gradB, _gradBias) = CreateOptimizers();
+        _optimizers = CreateOptimizers();
     }
 
-    private (AdamOptimizer[], float[][], float[][], float[][]) CreateOptimizers() => (
-        _layers.Select(l => new AdamOptimizer(new AdamSettings(Config.LearningRate), l.Parameters().Select(p => p.Data).ToArray())).ToArray(),
-        _layers.Select(l => new float[l.ForwardWeight.Length]).ToArray(),
-        _layers.Select(l => new float[l.BackwardWeight.Length]).ToArray(),
-        _layers.Select(l => new float[l.Width]).ToArray());
+    // One Adam per layer over its Wf, Wb, b.
+    private AdamOptimizer[] CreateOptimizers() => _layers.Select(l => new AdamOptimizer(new AdamSettings(Config.LearningRate), l.Parameters())).ToArray();
 
     /// <summary>The configuration.</summary>
     public FFRecurrentConfig Config { get; }
@@ -158,9 +154,6 @@ public sealed partial class FFRecurrentNetwork : ComputeModule, ITrainableModel,
         DeviceWorkspace.Free(ref _train);
         DeviceWorkspace.Free(ref _predict);
     }
-
-    /// <inheritdoc />
-    protected internal override IEnumerable<AdamOptimizer> OptimizersToSync() => _optimizers;
 
     /// <summary>
     /// Mean goodness per (image, label): row i, column c averages softplus(mean h² − θ) over the
@@ -349,21 +342,21 @@ public sealed partial class FFRecurrentNetwork : ComputeModule, ITrainableModel,
         }
     }
 
-    /// <summary>pre = x̂_below·Wfᵀ + x̂_above·Wbᵀ + b; result = β·ReLU(pre) + (1 − β)·old.
+    /// <summary>Layer li's damped update (<see cref="FFRecurrentLayer.Forward"/>), layer 1's product from below taken from the shared image product when there is one.
     /// <paramref name="prepared"/>: [Wf₀, …, Wb₀, …] prepared for this call, or null.</summary>
     private void Update(int li, DeviceSpan belowNormed, DeviceSpan aboveNormed, DeviceSpan old, int rows, DeviceSpan pre, DeviceSpan result,
         object?[]? prepared, FFRecurrentImageProduct? image)
     {
-        var be = Backend;
         var layer = _layers[li];
-        int w = layer.Width, inF = layer.ForwardWeight.Cols, inB = layer.BackwardWeight.Cols;
-        if (li == 0 && image is not null)
-            image.CopyRows(pre, rows); // layer 1's input from below is the image, shared by many rows
-        else
-            be.Gemm(rows, w, inF, belowNormed, inF, prepared?[li], transB: true, Device(layer.ForwardWeight.Data), inF, pre, w, accumulate: false);
-        be.Gemm(rows, w, inB, aboveNormed, inB, prepared?[_layers.Length + li], transB: true, Device(layer.BackwardWeight.Data), inB, pre, w, accumulate: true);
-        FFRecurrentFusedOps.For(be).DampedRelu(pre, rows, w, Device(layer.Bias), old.Slice(0, rows * w), Config.Beta, result);
+        bool shared = li == 0 && image is not null;
+        if (shared) image!.CopyRows(pre, rows); // layer 1's input from below is the image, shared by many rows
+        layer.Forward(Backend, LayerOnDevice(li), belowNormed, aboveNormed, old, rows, Config.Beta, pre, result,
+            belowProductInPre: shared, prepared?[li], prepared?[_layers.Length + li]);
     }
+
+    /// <summary>Layer li's Wf, Wb and b as the backend holds them.</summary>
+    private (DeviceSpan Forward, DeviceSpan Backward, DeviceSpan Bias) LayerOnDevice(int li) =>
+        (Device(_layers[li].ForwardParameter), Device(_layers[li].BackwardParameter), Device(_layers[li].BiasParameter));
 
     private void Normalise(DeviceSpan[] states, int rows, DeviceSpan[] result)
     {
