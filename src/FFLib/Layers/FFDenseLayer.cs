@@ -71,15 +71,23 @@ public sealed class FFDenseLayer : AffineLayer
     public void Deltas(ComputeBackend backend, DeviceSpan h, int rows, DeviceSpan coefficient, DeviceSpan invNorm, DeviceSpan gradBias)
     {
         Check(backend, rows, (h, rows * OutFeatures, nameof(h)), (coefficient, rows, nameof(coefficient)), (invNorm, rows, nameof(invNorm)), (gradBias, OutFeatures, nameof(gradBias)));
-        backend.FFBackward(h, rows, OutFeatures, coefficient, invNorm, gradBias);
+        DeltasUnchecked(backend, h, rows, coefficient, invNorm, gradBias);
     }
+
+    /// <summary><see cref="Deltas"/> without the argument check (the library's models, whose buffers are sized once).</summary>
+    internal void DeltasUnchecked(ComputeBackend be, DeviceSpan h, int rows, DeviceSpan coefficient, DeviceSpan invNorm, DeviceSpan gradBias) =>
+        be.FFBackward(h, rows, OutFeatures, coefficient, invNorm, gradBias);
 
     /// <summary>dW = δᵀ·x (out × in) on a backend into <paramref name="gradWeight"/>, from <see cref="Deltas"/>' δ and the layer's input x.</summary>
     public void WeightGradient(ComputeBackend backend, DeviceSpan delta, DeviceSpan x, int rows, DeviceSpan gradWeight)
     {
         Check(backend, rows, (delta, rows * OutFeatures, nameof(delta)), (x, rows * InFeatures, nameof(x)), (gradWeight, Weight.Length, nameof(gradWeight)));
-        backend.Gemm(true, false, OutFeatures, InFeatures, rows, delta, OutFeatures, x, InFeatures, gradWeight, InFeatures, accumulate: false);
+        WeightGradientUnchecked(backend, delta, x, rows, gradWeight);
     }
+
+    /// <summary><see cref="WeightGradient"/> without the argument check.</summary>
+    internal void WeightGradientUnchecked(ComputeBackend be, DeviceSpan delta, DeviceSpan x, int rows, DeviceSpan gradWeight) =>
+        be.Gemm(true, false, OutFeatures, InFeatures, rows, delta, OutFeatures, x, InFeatures, gradWeight, InFeatures, accumulate: false);
 
     /// <summary>The public backend methods' argument check: one backend, room for the rows.</summary>
     private static void Check(ComputeBackend backend, int rows, params (DeviceSpan Span, int Needed, string Name)[] spans)
@@ -127,8 +135,8 @@ public sealed class FFDenseLayer : AffineLayer
         var invNorm = be.Allocate(rows).All;
         var (gw, gb) = (be.Allocate(Weight.Length).All, be.Allocate(OutFeatures).All);
         be.InverseRowNorms(xs, rows, InFeatures, invNorm);
-        be.FFBackward(delta, rows, OutFeatures, be.Attach(rowCoefficients[..rows].ToArray()).All, invNorm, gb);
-        be.Gemm(true, false, OutFeatures, InFeatures, rows, delta, OutFeatures, xs, InFeatures, gw, InFeatures, accumulate: false);
+        DeltasUnchecked(be, delta, rows, be.Attach(rowCoefficients[..rows].ToArray()).All, invNorm, gb);
+        WeightGradientUnchecked(be, delta, xs, rows, gw);
         be.Read(gw).CopyTo(gradWeight);
         be.Read(gb).CopyTo(gradBias);
     }

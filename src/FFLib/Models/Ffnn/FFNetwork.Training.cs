@@ -89,7 +89,7 @@ public sealed partial class FFNetwork : IDeviceTrainable
             // δ_r = coef_r · h_r; db = Σ_r δ_r; dW = Σ_r (δ_r / s_r) ⊗ x_r, the 1/s folding the normalisation.
             var (gradW, gradB) = GradientsOnDevice(l);
             var (hostGradW, hostGradB) = (layer.WeightParameter.Gradient, layer.BiasParameter.Gradient);
-            layer.Deltas(be, h, rows, coef, invNorm, gradB);
+            layer.DeltasUnchecked(be, h, rows, coef, invNorm, gradB);
             // Neurons silent on every row of the batch have δ = 0, so their rows of dW are exactly 0:
             // where the backend can, the product runs over the active neurons only (dead neurons are
             // ~40% of a trained layer 2 on MNIST) and Adam skips rows whose moments are still zero.
@@ -111,7 +111,7 @@ public sealed partial class FFNetwork : IDeviceTrainable
             else
             {
                 if (fast) FirstLayer!.WeightGradient(w, imagesOnDevice, b, rows);
-                else layer.WeightGradient(be, h, x, rows, gradW);
+                else layer.WeightGradientUnchecked(be, h, x, rows, gradW);
                 if (StepObserver is { } observeStep)
                 {
                     be.SyncToHost(gradW.Array, hostGradW);
