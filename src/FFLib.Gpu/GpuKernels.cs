@@ -183,7 +183,7 @@ internal static class GpuKernels
     /// <summary>y = α·x + β·y; β = 0 ignores y (even NaN).</summary>
     public static void AddScaled(Index1D i, float alpha, ArrayView<float> x, float beta, ArrayView<float> y)
     {
-        y[i] = beta == 0f ? alpha * x[i] : alpha * x[i] + beta * y[i];
+        y[i] = beta == 0f ? alpha * x[i] : alpha == 0f ? beta * y[i] : alpha * x[i] + beta * y[i];
     }
 
     /// <summary>pre += b; result = β·max(pre, 0) + (1 − β)·old.</summary>

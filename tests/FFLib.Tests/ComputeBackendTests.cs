@@ -1,4 +1,5 @@
 using FFLib.Compute;
+using FFLib.Data;
 using FFLib.Gpu;
 using FFLib.Models;
 using FFLib.Training;
@@ -185,5 +186,56 @@ public sealed class ComputeBackendTests : IDisposable
         var test = TestUtil.RandomMatrix(30, 20, r);
         Assert.Equal(cpu.Predict(test), plain.Predict(test));
         foreach (var (a, b) in cpu.Parameters().Zip(plain.Parameters())) Close(a.Data, b.Data, 1e-4f, a.Name);
+    }
+
+    [Fact]
+    public void TrainingRunRefusesABackendForAModelThatIsNotAComputeModule()
+    {
+        // A host-only outside architecture (its model wraps an FFNN but is no ComputeModule) asked to
+        // run on a backend: one clear refusal before any training, and no model file left behind.
+        var dir = Directory.CreateTempSubdirectory("fflib-hostonly-").FullName;
+        try
+        {
+            var spec = new RunSpec
+            {
+                Architecture = new HostOnlyArchitecture(), Dataset = DatasetKind.Mnist, Model = new ModelSettings { HiddenSizes = [8] },
+                Training = new TrainingOptions { Epochs = 1 }, TrainLimit = 200, TestLimit = 20, Seed = 1,
+                Data = new DatasetLoadOptions { AllowDownload = false }, OutputDirectory = dir, Backend = new PrimitivesOnlyBackend(ComputeBackend.Cpu),
+            };
+            var e = Assert.Throws<ArgumentException>(() => TrainingRun.Execute(spec));
+            Assert.Contains("host-only test models compute on the CPU only", e.Message);
+            Assert.Contains("primitives(cpu)", e.Message);
+            Assert.False(File.Exists(Path.Combine(dir, "model.safetensors")));
+            Assert.False(File.Exists(Path.Combine(dir, "run.json")));
+            // Without a backend the same model trains.
+            var result = TrainingRun.Execute(spec with { Backend = null });
+            Assert.True(File.Exists(result.RunJsonPath));
+        }
+        finally { Directory.Delete(dir, recursive: true); }
+    }
+
+    private sealed class HostOnlyArchitecture : Architecture
+    {
+        public override string Id => "test-host-only";
+        public override string DisplayName => "host-only test";
+        public override string Description => "an FFNN behind a wrapper that is not a ComputeModule";
+        public override IClassifierModel FromConfig(System.Text.Json.Nodes.JsonObject config) => throw new NotSupportedException();
+        public override ITrainableModel Create(ModelSettings settings, int imageFeatures, int classes, FFRandom random) =>
+            new HostOnlyModel(this, Architecture.Ffnn.Create(settings, imageFeatures, classes, random));
+    }
+
+    private sealed class HostOnlyModel(Architecture architecture, ITrainableModel inner) : ITrainableModel
+    {
+        public Architecture Architecture => architecture;
+        public IReadOnlyList<Modules.Parameter> Parameters() => inner.Parameters();
+        public System.Text.Json.Nodes.JsonObject ConfigToJson() => inner.ConfigToJson();
+        public int ImageFeatures => inner.ImageFeatures;
+        public int Classes => inner.Classes;
+        public int[] Predict(Matrix images) => inner.Predict(images);
+        public IReadOnlyList<Optim.AdamOptimizer> AllOptimizers => inner.AllOptimizers;
+        public LayerActivationObserver? ActivationObserver { get => inner.ActivationObserver; set => inner.ActivationObserver = value; }
+        public IReadOnlyList<TrainingPhase> PlanEpochs(int requestedEpochs) => inner.PlanEpochs(requestedEpochs);
+        public IReadOnlyList<string> LossNames(TrainingPhase phase) => inner.LossNames(phase);
+        public float[] TrainBatch(Matrix images, ReadOnlySpan<int> labels, Matrix negativeControl, TrainingPhase phase) => inner.TrainBatch(images, labels, negativeControl, phase);
     }
 }

@@ -140,7 +140,7 @@ public sealed class SettingsTests
         {
             var r = CliProcess.Run(dir, "train", "--model", "ffnn", "--beta", "0.5", "--no-download");
             Assert.Equal(2, r.Code);
-            Assert.Contains("--beta is a setting of ffrnn; ffnn has no such setting (its settings: --threshold, --loss)", r.Err);
+            Assert.Contains("--beta is a setting of ffrnn; ffnn has no such setting (its settings: --threshold, --loss, --peer-norm, --activity-l1, --weight-decay)", r.Err);
             r = CliProcess.Run(dir, "train", "--model", "ffrnn", "--k-test-low", "5", "--k-test-high", "6", "--no-download");
             Assert.Equal(2, r.Code);
             Assert.Contains("--k-test-high 6: K_testhigh (6) must exceed K_testlow + 1 (6)", r.Err);

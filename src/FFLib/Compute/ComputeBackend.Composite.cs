@@ -94,6 +94,19 @@ public abstract partial class ComputeBackend
         ScaleRows(h, rows, cols, invNorm);
     }
 
+    /// <summary>
+    /// As <see cref="FFBackward(DeviceSpan, int, int, DeviceSpan, DeviceSpan, DeviceSpan)"/> with a further
+    /// gradient (rows × cols, e.g. a regulariser's) added to the deltas before the bias gradient:
+    /// h_r ← coef_r·h_r + extra_r, gradBias = Σ_r h_r, then h_r ← h_r·invNorm_r.
+    /// </summary>
+    public virtual void FFBackward(DeviceSpan h, int rows, int cols, DeviceSpan coefficient, DeviceSpan invNorm, DeviceSpan gradBias, DeviceSpan extra)
+    {
+        ScaleRows(h, rows, cols, coefficient);
+        AddScaled(1f, extra.Slice(0, rows * cols), 1f, h.Slice(0, rows * cols));
+        ColumnSums(h, rows, cols, gradBias);
+        ScaleRows(h, rows, cols, invNorm);
+    }
+
     /// <summary>One Adam step over each of several parameters (see <see cref="AdamStep"/>); a device may do them in one launch.</summary>
     public virtual void AdamSteps(IReadOnlyList<DeviceSpan> p, IReadOnlyList<DeviceSpan> g, IReadOnlyList<DeviceSpan> m, IReadOnlyList<DeviceSpan> v,
         float lr, float beta1, float beta2, float eps, int step)

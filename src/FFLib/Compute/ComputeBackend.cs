@@ -79,7 +79,7 @@ public abstract partial class ComputeBackend
     /// <summary>In place m_r *= scale[r] for each of the <paramref name="rows"/> rows.</summary>
     public abstract void ScaleRows(DeviceSpan m, int rows, int cols, DeviceSpan scale);
 
-    /// <summary>In place y_i = α·x_i + β·y_i (same length); β = 0 ignores y's old values (even NaN).</summary>
+    /// <summary>In place y_i = α·x_i + β·y_i (same length); β = 0 ignores y's old values, α = 0 ignores x (even NaN).</summary>
     public abstract void AddScaled(float alpha, DeviceSpan x, float beta, DeviceSpan y);
 
     // ---- Row and column reductions ----

@@ -92,7 +92,14 @@ internal sealed class CpuBackend : ComputeBackend
         var xs = Host(x);
         var ys = Host(y).Slice(0, xs.Length);
         if (beta == 0f) TensorPrimitives.Multiply(xs, alpha, ys);
-        else for (int i = 0; i < ys.Length; i++) ys[i] = alpha * xs[i] + beta * ys[i];
+        else if (alpha == 0f) TensorPrimitives.Multiply(ys, beta, ys);
+        else if (xs.Overlaps(ys)) for (int i = 0; i < ys.Length; i++) ys[i] = alpha * xs[i] + beta * ys[i];
+        else
+        {
+            // α·x + β·y with both products rounded, then the sum: the scalar formula's bits, vectorised.
+            if (beta != 1f) TensorPrimitives.Multiply(ys, beta, ys);
+            TensorPrimitives.MultiplyAdd(xs, alpha, ys, ys);
+        }
     }
 
     public override void BroadcastRow(ReadOnlySpan<float> row, DeviceSpan dst, int rows)

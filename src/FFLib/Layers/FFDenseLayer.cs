@@ -78,6 +78,10 @@ public sealed class FFDenseLayer : AffineLayer
     internal void DeltasUnchecked(ComputeBackend be, DeviceSpan h, int rows, DeviceSpan coefficient, DeviceSpan invNorm, DeviceSpan gradBias) =>
         be.FFBackward(h, rows, OutFeatures, coefficient, invNorm, gradBias);
 
+    /// <summary>As <see cref="DeltasUnchecked(ComputeBackend, DeviceSpan, int, DeviceSpan, DeviceSpan, DeviceSpan)"/>, adding <paramref name="extra"/> (a regulariser's ∂/∂z) to the deltas.</summary>
+    internal void DeltasUnchecked(ComputeBackend be, DeviceSpan h, int rows, DeviceSpan coefficient, DeviceSpan invNorm, DeviceSpan gradBias, DeviceSpan extra) =>
+        be.FFBackward(h, rows, OutFeatures, coefficient, invNorm, gradBias, extra);
+
     /// <summary>dW = δᵀ·x (out × in) on a backend into <paramref name="gradWeight"/>, from <see cref="Deltas"/>' δ and the layer's input x.</summary>
     public void WeightGradient(ComputeBackend backend, DeviceSpan delta, DeviceSpan x, int rows, DeviceSpan gradWeight)
     {

@@ -37,15 +37,31 @@ public abstract class Module
             ?? throw new KeyNotFoundException($"No parameter '{name}'. This model has: {string.Join(", ", all.Select(p => p.Name))}.");
     }
 
-    /// <summary>Every parameter's state, this module's and its sub-modules', in <see cref="Parameters"/>' order, without bringing anything back from a device first.</summary>
-    internal IEnumerable<LocalParameter> ParameterStates() =>
-        LocalParameters().Concat(Children().SelectMany(c => c.Module.ParameterStates()));
+    /// <summary>
+    /// This module's own training state that is no parameter (e.g. a regulariser's running means):
+    /// kept on a device with the parameters, saved in training checkpoints, not in model files
+    /// (prediction does not read it). The same objects on every call.
+    /// </summary>
+    protected internal virtual IEnumerable<LocalParameter> LocalBuffers() => [];
 
-    private static void Collect(Module module, string prefix, string label, List<Parameter> into)
+    /// <summary>Every buffer (see <see cref="LocalBuffers"/>) of this module and its sub-modules, with full dotted names.</summary>
+    public IReadOnlyList<Parameter> Buffers()
     {
-        foreach (var p in module.LocalParameters())
+        BeforeParametersRead();
+        var list = new List<Parameter>();
+        Collect(this, "", "", list, buffers: true);
+        return list;
+    }
+
+    /// <summary>Every parameter's and buffer's state, this module's and its sub-modules', without bringing anything back from a device first.</summary>
+    internal IEnumerable<LocalParameter> ParameterStates() =>
+        LocalParameters().Concat(LocalBuffers()).Concat(Children().SelectMany(c => c.Module.ParameterStates()));
+
+    private static void Collect(Module module, string prefix, string label, List<Parameter> into, bool buffers = false)
+    {
+        foreach (var p in buffers ? module.LocalBuffers() : module.LocalParameters())
             into.Add(new Parameter(prefix + p.Name, label, p.Kind, p.Shape, p.Data, p.Trainable) { State = p });
         foreach (var c in module.Children())
-            Collect(c.Module, prefix + c.Name + ".", c.Label, into);
+            Collect(c.Module, prefix + c.Name + ".", c.Label, into, buffers);
     }
 }

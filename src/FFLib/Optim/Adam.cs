@@ -10,10 +10,14 @@ namespace FFLib.Optim;
 /// <param name="Beta1">First-moment decay.</param>
 /// <param name="Beta2">Second-moment decay.</param>
 /// <param name="Epsilon">Added to the denominator.</param>
-public sealed record AdamSettings(float LearningRate, float Beta1 = 0.9f, float Beta2 = 0.999f, float Epsilon = 1e-8f)
+/// <param name="WeightDecay">Decoupled weight decay λ (AdamW): before each step a decayed tensor is multiplied by
+/// 1 − lr·λ, as torch.optim.AdamW does. An optimiser over a model's parameters decays its matrices (not biases
+/// or other vectors); one over plain arrays decays every array. 0 (the default) leaves Adam unchanged.</param>
+public sealed record AdamSettings(float LearningRate, float Beta1 = 0.9f, float Beta2 = 0.999f, float Epsilon = 1e-8f, float WeightDecay = 0f)
 {
     internal void Validate()
     {
+        if (!(WeightDecay >= 0) || !float.IsFinite(WeightDecay)) throw new ArgumentOutOfRangeException(nameof(WeightDecay), WeightDecay, "The weight decay must be a finite number ≥ 0.");
         if (!(LearningRate > 0) || !float.IsFinite(LearningRate)) throw new ArgumentOutOfRangeException(nameof(LearningRate), LearningRate, "The learning rate must be a positive finite number.");
         if (!(Beta1 >= 0 && Beta1 < 1)) throw new ArgumentOutOfRangeException(nameof(Beta1), Beta1, "Beta1 must be in [0, 1).");
         if (!(Beta2 >= 0 && Beta2 < 1)) throw new ArgumentOutOfRangeException(nameof(Beta2), Beta2, "Beta2 must be in [0, 1).");
@@ -23,7 +27,7 @@ public sealed record AdamSettings(float LearningRate, float Beta1 = 0.9f, float 
 
 /// <summary>
 /// Adam over a fixed list of parameters, numerically identical in formula to torch.optim.Adam
-/// (bias-corrected, no weight decay). Built over a model's parameters, it keeps its moment
+/// (bias-corrected; with <see cref="AdamSettings.WeightDecay"/> the decoupled decay of torch.optim.AdamW). Built over a model's parameters, it keeps its moment
 /// estimates in them (<see cref="LocalParameter.FirstMoment"/>, on a device their copies there),
 /// so the model's synchronisation, release and checkpoints find them; it holds the step count.
 /// </summary>
@@ -55,6 +59,7 @@ public sealed class AdamOptimizer
         _parameters = _states.Select(p => p.Data).ToArray();
         _m = _states.Select(p => p.FirstMoment).ToArray();
         _v = _states.Select(p => p.SecondMoment).ToArray();
+        _decayed = _states.Select(p => p.Shape.Length >= 2).ToArray();
         foreach (var p in _states) p.ReleaseDeviceMoments();
         foreach (var a in _m.Concat(_v)) Array.Clear(a);
     }
@@ -72,6 +77,19 @@ public sealed class AdamOptimizer
         _parameters = parameters;
         _m = parameters.Select(p => new float[p.Length]).ToArray();
         _v = parameters.Select(p => new float[p.Length]).ToArray();
+        _decayed = parameters.Select(_ => true).ToArray();
+    }
+
+    private readonly bool[] _decayed;
+
+    /// <summary>w ← w·(1 − lr·λ) for each decayed parameter, on the host (AdamW's decoupled decay; nothing when λ = 0).</summary>
+    private void DecayOnHost()
+    {
+        if (Settings.WeightDecay == 0) return;
+        float keep = 1 - Settings.LearningRate * Settings.WeightDecay;
+        var cpu = ComputeBackend.Cpu;
+        for (int i = 0; i < _parameters.Length; i++)
+            if (_decayed[i]) { var all = cpu.Attach(_parameters[i]).All; cpu.AddScaled(0f, all, keep, all); }
     }
 
     /// <summary>The hyper-parameters; the learning rate may be changed between steps.</summary>
@@ -97,12 +115,14 @@ public sealed class AdamOptimizer
     {
         if (gradients.Count != _parameters.Length)
             throw new ArgumentException($"Got {gradients.Count} gradients for {_parameters.Length} parameters.", nameof(gradients));
-        StepCount++;
-        _quietRows = null; // a dense step may wake any row; the next row-sparse step rescans
         for (int i = 0; i < _parameters.Length; i++)
-        {
             if (gradients[i].Length != _parameters[i].Length)
                 throw new ArgumentException($"Gradient {i} has {gradients[i].Length} elements but its parameter has {_parameters[i].Length}.", nameof(gradients));
+        StepCount++;
+        _quietRows = null; // a dense step may wake any row; the next row-sparse step rescans
+        DecayOnHost();
+        for (int i = 0; i < _parameters.Length; i++)
+        {
             Kernels.AdamStep(_parameters[i], gradients[i], _m[i], _v[i],
                 Settings.LearningRate, Settings.Beta1, Settings.Beta2, Settings.Epsilon, StepCount, ComputeSettings.Threads);
         }
@@ -143,6 +163,12 @@ public sealed class AdamOptimizer
         }
         StepCount++;
         _quietRows = null; // a dense step may wake any row
+        if (Settings.WeightDecay != 0)
+        {
+            float keep = 1 - Settings.LearningRate * Settings.WeightDecay;
+            for (int i = 0; i < _parameters.Length; i++)
+                if (_decayed[i]) backend.AddScaled(0f, parameters[i], keep, parameters[i]);
+        }
         // All of the optimiser's parameters in one call: a device updates a layer's in one launch.
         backend.AdamSteps(parameters, gradients, m, v, Settings.LearningRate, Settings.Beta1, Settings.Beta2, Settings.Epsilon, StepCount);
     }
@@ -185,6 +211,7 @@ public sealed class AdamOptimizer
         if (gradients.Count != _parameters.Length)
             throw new ArgumentException($"Got {gradients.Count} gradients for {_parameters.Length} parameters.", nameof(gradients));
         StepCount++;
+        DecayOnHost(); // every row, active or not: a quiet row's Adam step is zero but its decay is not
         var c = new Kernels.AdamConstants(Settings.LearningRate, Settings.Beta1, Settings.Beta2, Settings.Epsilon, StepCount);
         _quietRows ??= new bool[]?[_parameters.Length];
         for (int i = 0; i < _parameters.Length; i++)

@@ -17,4 +17,6 @@ public sealed record RunResult(
     string? ModelPath,
     string? RunJsonPath,
     IReadOnlyList<Analysis.SparsitySample>? SparsitySamples = null,
-    string? SparsityCsvPath = null);
+    string? SparsityCsvPath = null,
+    IReadOnlyList<DeadNeuronSample>? DeadNeuronSamples = null,
+    string? DeadNeuronsCsvPath = null);

@@ -69,6 +69,9 @@ public static class TrainingCheckpoint
             rates.Add(o.Settings.LearningRate);
             groups.Add(group);
         }
+        // Training state that is no parameter (a regulariser's running means), under its own name.
+        if (model is Modules.Module module)
+            foreach (var b in module.Buffers()) tensors.Add(new NamedTensor(b.Name, b.Shape, b.Data));
         var meta = new Dictionary<string, string>
         {
             ["checkpoint"] = "training",
@@ -131,6 +134,14 @@ public static class TrainingCheckpoint
                 o.Restore(steps[i], first, second);
                 o.Settings = o.Settings with { LearningRate = rates[i] };
             }
+            if (model is Modules.Module module)
+                foreach (var b in module.Buffers())
+                {
+                    // A checkpoint written before the buffer existed leaves it at its starting value.
+                    if (file.Tensors.FirstOrDefault(t => t.Name == b.Name) is not { } saved) continue;
+                    if (saved.Data.Length != b.Data.Length) throw new InvalidDataException($"{path}: {b.Name} holds {saved.Data.Length} values; the model needs {b.Data.Length}.");
+                    saved.Data.CopyTo(b.Data, 0);
+                }
             var random = new FFRandom(0);
             random.SetState(ParseState(m["rng"]));
             if (model is IRandomStateOwner owner && m.TryGetValue("state_rng", out var sr)) owner.StateRandom.SetState(ParseState(sr));

@@ -53,7 +53,7 @@ public static partial class TrainingRun
         config["precision"] = (spec.Backend ?? ComputeBackend.Cpu).Precision;
         config["device_name"] = (spec.Backend ?? ComputeBackend.Cpu).Description;
         // Non-finite numbers (a loss that overflowed) are written as null: a record never fails to write.
-        return JsonNumbers.Finite(new JsonObject
+        var record = JsonNumbers.Finite(new JsonObject
         {
             ["format"] = "fflib-run",
             ["format_version"] = 1,
@@ -87,6 +87,16 @@ public static partial class TrainingRun
                 ["runtime"] = System.Runtime.InteropServices.RuntimeInformation.FrameworkDescription,
             },
         });
+        // With sparsity tracking: each layer's dead neurons on the probe after training (dead-neurons.csv has the series).
+        if (r.DeadNeuronSamples is { Count: > 0 } dead)
+        {
+            long last = dead[^1].Step;
+            record["dead_neurons"] = new JsonArray(dead.Where(d => d.Step == last).Select(d => (JsonNode)new JsonObject
+            {
+                ["layer"] = d.Layer, ["neurons"] = d.Neurons, ["dead"] = d.Dead,
+            }).ToArray());
+        }
+        return record;
     }
 
     /// <summary>Per-epoch metrics as run.json records them.</summary>

@@ -60,6 +60,15 @@ public static partial class TrainingRun
         spec.Training.Validate();
     }
 
+    /// <summary>Images the dead-neuron count is taken on: up to 1,000 validation images (training images when there is no validation split).</summary>
+    private static DeadNeuronTracker DeadNeuronProbe(Split split, int everyBatches)
+    {
+        var source = split.Validation.Count > 0 ? split.Validation : split.Train;
+        int n = Math.Min(1000, source.Count);
+        var labels = Enumerable.Range(0, n).Select(source.Label).ToArray();
+        return new DeadNeuronTracker(everyBatches, source.ToMatrix(0, n), labels, source.Classes);
+    }
+
     private sealed record Split(ImageDataset Train, ImageDataset Validation, ImageDataset Test, DatasetLocation Location);
 
     private static Split Prepare(RunSpec spec)
@@ -122,6 +131,15 @@ public static partial class TrainingRun
             var earlier = sparsityCsv is not null && File.Exists(sparsityCsv) ? SparsityTracker.ReadCsv(sparsityCsv) : [];
             tracker.Restore(earlier, epochsDone * batchesPerEpoch + (partial?.BatchesDone ?? 0));
         }
+        // Dead neurons beside the weight metrics, on a fixed probe: the first validation images (training ones without a validation split).
+        var dead = tracker is null || model is not IActivationSource ? null : DeadNeuronProbe(split, tracker.EveryBatches);
+        string? deadCsv = dir is null ? null : Path.Combine(dir, "dead-neurons.csv");
+        if (dead is not null && (epochsDone > 0 || partial is not null))
+        {
+            long batchesPerEpoch = (split.Train.Count + spec.Training.BatchSize - 1) / spec.Training.BatchSize;
+            var earlier = deadCsv is not null && File.Exists(deadCsv) ? DeadNeuronTracker.ReadCsv(deadCsv) : [];
+            dead.Restore(earlier, epochsDone * batchesPerEpoch + (partial?.BatchesDone ?? 0));
+        }
         bool checkpointing = dir is not null && (spec.CheckpointEvery is not null || spec.CheckpointMinutes is not null);
         var sinceCheckpoint = Stopwatch.StartNew();
         // Every checkpoint: after epochsDone epochs, or inside the next one; the sparsity record so far goes
@@ -130,6 +148,7 @@ public static partial class TrainingRun
         {
             TrainingCheckpoint.Save(Path.Combine(dir!, TrainingCheckpoint.FileName), model, random, done, history, spec, inside);
             tracker?.WriteCsv(sparsityCsv!);
+            dead?.WriteCsv(deadCsv!);
             sinceCheckpoint.Restart();
         }
         void OnEpoch(EpochMetrics m)
@@ -148,7 +167,7 @@ public static partial class TrainingRun
         }
         var trainer = new Trainer
         {
-            Progress = progress, EpochCompleted = OnEpoch, BeforeBatch = tracker is null ? null : tracker.BeforeBatch, Interrupted = OnInterrupted,
+            Progress = progress, EpochCompleted = OnEpoch, BeforeBatch = tracker is null ? null : b => { tracker.BeforeBatch(b); dead?.BeforeBatch(b); }, Interrupted = OnInterrupted,
             SnapshotDue = checkpointing && spec.CheckpointMinutes is double minutes ? () => sinceCheckpoint.Elapsed.TotalMinutes >= minutes : null,
             Snapshot = checkpointing ? SaveInside : null,
         };
@@ -177,13 +196,14 @@ public static partial class TrainingRun
         }
         double trainSeconds = sw.Elapsed.TotalSeconds + previous.Sum(e => e.TrainSeconds + e.ValidationSeconds) + (partial?.Seconds ?? 0);
         tracker?.RecordFinal(model);
+        dead?.RecordFinal(model);
         sw.Restart();
         phases?.PhaseStarted($"testing on {split.Test.Count} images");
         double testAcc = Evaluation.Accuracy(model, split.Test);
         double testSeconds = sw.Elapsed.TotalSeconds;
 
         var result = new RunResult(model, history, testAcc, split.Train.Count, split.Validation.Count, split.Test.Count,
-            trainSeconds, testSeconds, split.Location, null, null, tracker?.Samples);
+            trainSeconds, testSeconds, split.Location, null, null, tracker?.Samples, DeadNeuronSamples: dead?.Samples);
         if (dir is not null)
         {
             // The folder's files are replaced as a set, run.json last: a folder whose run.json is missing
@@ -199,6 +219,11 @@ public static partial class TrainingRun
                 {
                     tracker.WriteCsv(files.Stage(sparsityCsv!));
                     result = result with { SparsityCsvPath = sparsityCsv };
+                }
+                if (dead is not null)
+                {
+                    dead.WriteCsv(files.Stage(deadCsv!));
+                    result = result with { DeadNeuronsCsvPath = deadCsv };
                 }
                 files.WriteAllText(runPath, RunJson(spec, result).ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
             }

@@ -28,7 +28,8 @@ public sealed class FFClassifierArchitecture : Architecture
     }
 
     /// <inheritdoc />
-    public override IReadOnlyList<ModelSetting> Settings => [FFSettings.Threshold, FFSettings.Loss, FFClassifierSettings.ClassifierLearningRate];
+    public override IReadOnlyList<ModelSetting> Settings =>
+        [FFSettings.Threshold, FFSettings.Loss, FFClassifierSettings.ClassifierLearningRate, FFSettings.PeerNormalization, FFSettings.ActivityL1, FFSettings.WeightDecay];
 
     /// <inheritdoc />
     public override ITrainableModel Create(ModelSettings settings, int imageFeatures, int classes, FFRandom random) =>

@@ -45,6 +45,9 @@ public sealed partial class FFClassifierNetwork : ComputeModule, ITrainableModel
     /// <summary>The FF stack.</summary>
     public FFNetwork Stack { get; }
 
+    /// <inheritdoc />
+    protected internal override IEnumerable<Modules.LocalParameter> LocalBuffers() => Stack.LocalBuffers();
+
     /// <summary>The linear classifier on the concatenated FF outputs.</summary>
     public DenseLayer Classifier { get; }
 

@@ -89,7 +89,14 @@ public sealed partial class FFNetwork : IDeviceTrainable
             // δ_r = coef_r · h_r; db = Σ_r δ_r; dW = Σ_r (δ_r / s_r) ⊗ x_r, the 1/s folding the normalisation.
             var (gradW, gradB) = GradientsOnDevice(l);
             var (hostGradW, hostGradB) = (layer.WeightParameter.Gradient, layer.BiasParameter.Gradient);
-            layer.DeltasUnchecked(be, h, rows, coef, invNorm, gradB);
+            if (_regularizers is { } regularizers)
+            {
+                // Peer normalisation / activity L1: their gradient joins the FF loss's before the bias and weight gradients.
+                var extra = w.RegularizerGradient.Slice(0, rows * outF);
+                regularizers[l].GradientUnchecked(be, h, rows, b, Device(regularizers[l].RunningMean), w.RegularizerScratch, extra);
+                layer.DeltasUnchecked(be, h, rows, coef, invNorm, gradB, extra);
+            }
+            else layer.DeltasUnchecked(be, h, rows, coef, invNorm, gradB);
             // Neurons silent on every row of the batch have δ = 0, so their rows of dW are exactly 0:
             // where the backend can, the product runs over the active neurons only (dead neurons are
             // ~40% of a trained layer 2 on MNIST) and Adam skips rows whose moments are still zero.

@@ -15,6 +15,7 @@ public sealed partial class FFNetwork : ComputeModule, ITrainableModel, ILabelSc
 {
     private readonly FFDenseLayer[] _layers;
     private readonly AdamOptimizer[] _optimizers;
+    private readonly ActivityRegularizer[]? _regularizers;
     private FFNetworkWorkspace? _train, _predict, _features;
 
     /// <summary>Creates a freshly initialised network (PyTorch nn.Linear initialisation, drawn from <paramref name="random"/> layer by layer: W then b).</summary>
@@ -32,6 +33,7 @@ public sealed partial class FFNetwork : ComputeModule, ITrainableModel, ILabelSc
             inF = config.HiddenSizes[i];
         }
         _optimizers = CreateOptimizers(config, _layers);
+        _regularizers = CreateRegularizers(config, _layers);
     }
 
     /// <summary>Builds a network around existing layers (e.g. loaded from a checkpoint). Layer widths must chain.</summary>
@@ -52,6 +54,7 @@ public sealed partial class FFNetwork : ComputeModule, ITrainableModel, ILabelSc
         Config = config;
         _layers = layers.ToArray();
         _optimizers = CreateOptimizers(config, _layers);
+        _regularizers = CreateRegularizers(config, _layers);
     }
 
     /// <summary>Architecture and training rule.</summary>
@@ -182,7 +185,18 @@ public sealed partial class FFNetwork : ComputeModule, ITrainableModel, ILabelSc
 
     // One Adam per layer over that layer's parameters (the FF rule: no gradient crosses layers).
     private static AdamOptimizer[] CreateOptimizers(FFNetworkConfig config, FFDenseLayer[] layers) =>
-        layers.Select(l => new AdamOptimizer(new AdamSettings(config.LearningRate), l.Parameters())).ToArray();
+        layers.Select(l => new AdamOptimizer(new AdamSettings(config.LearningRate, WeightDecay: config.Regularization.WeightDecay), l.Parameters())).ToArray();
+
+    /// <summary>Each layer's activity regulariser when peer normalisation or activity L1 is on; else null.</summary>
+    private static ActivityRegularizer[]? CreateRegularizers(FFNetworkConfig config, FFDenseLayer[] layers) =>
+        config.Regularization.HasActivityTerms ? layers.Select((l, i) => new ActivityRegularizer(l.OutFeatures, config.Regularization, $"layers.{i}.peer_running_mean")).ToArray() : null;
+
+    /// <summary>The layers' activity regularisers (null when the config has none): their running means are training state.</summary>
+    public IReadOnlyList<ActivityRegularizer>? Regularizers => _regularizers;
+
+    /// <inheritdoc />
+    protected internal override IEnumerable<LocalParameter> LocalBuffers() =>
+        _regularizers?.Select(r => r.RunningMean) ?? [];
 
     /// <summary>
     /// Layer l's activations for the workspace's rows, written to its output buffer: through the

@@ -31,6 +31,7 @@ public sealed class FFNetworkArchitecture : Architecture
         {
             ImageFeatures = imageFeatures, Classes = classes, HiddenSizes = settings.HiddenSizes.ToArray(),
             Threshold = settings.Get(FFSettings.Threshold), Loss = settings.Get(FFSettings.Loss), LearningRate = settings.LearningRateFor(architecture),
+            Regularization = FFSettings.Regularization(settings),
         };
     }
 
@@ -52,7 +53,7 @@ public sealed class FFNetworkArchitecture : Architecture
     public static JsonObject WriteConfig(FFNetworkConfig config)
     {
         ArgumentNullException.ThrowIfNull(config);
-        return new()
+        var json = new JsonObject
         {
             ["image_features"] = config.ImageFeatures,
             ["classes"] = config.Classes,
@@ -61,7 +62,19 @@ public sealed class FFNetworkArchitecture : Architecture
             ["loss"] = ConfigJson.LossText(config.Loss),
             ["learning_rate"] = config.LearningRate,
         };
+        // Only when on: a model trained without them has the same file as before they existed.
+        var r = config.Regularization;
+        if (r.PeerNormalization != 0) json["peer_norm"] = r.PeerNormalization;
+        if (r.ActivityL1 != 0) json["activity_l1"] = r.ActivityL1;
+        if (r.WeightDecay != 0) json["weight_decay"] = r.WeightDecay;
+        return json;
     }
+
+    private static float Optional(JsonObject c, string key) => c.ContainsKey(key) ? ConfigJson.Get<float>(c, key) : 0f;
+
+    /// <inheritdoc />
+    public override IReadOnlyList<ModelSetting> Settings =>
+        [FFSettings.Threshold, FFSettings.Loss, FFSettings.PeerNormalization, FFSettings.ActivityL1, FFSettings.WeightDecay];
 
     /// <summary>Reads <see cref="WriteConfig"/>'s form back and validates it.</summary>
     public static FFNetworkConfig ReadConfig(JsonObject c)
@@ -74,6 +87,10 @@ public sealed class FFNetworkArchitecture : Architecture
             Threshold = ConfigJson.Get<float>(c, "threshold"),
             Loss = ConfigJson.Loss(c),
             LearningRate = ConfigJson.Get<float>(c, "learning_rate"),
+            Regularization = new FFRegularization
+            {
+                PeerNormalization = Optional(c, "peer_norm"), ActivityL1 = Optional(c, "activity_l1"), WeightDecay = Optional(c, "weight_decay"),
+            },
         };
         config.Validate();
         return config;

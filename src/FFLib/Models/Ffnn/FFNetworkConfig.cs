@@ -25,6 +25,9 @@ public sealed record FFNetworkConfig
     /// <summary>Adam learning rate of every FF layer.</summary>
     public float LearningRate { get; init; } = 0.02f;
 
+    /// <summary>Training regularisers (none by default).</summary>
+    public FFRegularization Regularization { get; init; } = FFRegularization.None;
+
     /// <summary>Input width of the first layer: image plus control vector.</summary>
     public int InputFeatures => ImageFeatures + Classes;
 
@@ -38,5 +41,7 @@ public sealed record FFNetworkConfig
             if (HiddenSizes[i] < 1) throw new ArgumentOutOfRangeException(nameof(HiddenSizes), HiddenSizes[i], $"Layer {i + 1} has {HiddenSizes[i]} neurons; each needs at least 1.");
         if (!float.IsFinite(Threshold)) throw new ArgumentOutOfRangeException(nameof(Threshold), Threshold, "The threshold must be finite.");
         if (!(LearningRate > 0) || !float.IsFinite(LearningRate)) throw new ArgumentOutOfRangeException(nameof(LearningRate), LearningRate, "The learning rate must be a positive finite number.");
+        ArgumentNullException.ThrowIfNull(Regularization);
+        Regularization.Validate();
     }
 }

@@ -29,6 +29,11 @@ internal sealed class FFNetworkWorkspace : DeviceWorkspace
         ControlWeights = Allocate(k * first).All;
         Prepared = new object?[layers.Count];
         if (training) Active = backend.CreateActiveNeurons(rows, maxWidth);
+        if (training && config.Regularization.HasActivityTerms)
+        {
+            RegularizerGradient = Allocate(rows * maxWidth).All;
+            RegularizerScratch = Allocate(3 * maxWidth + 1).All;
+        }
     }
 
     public int Rows { get; }
@@ -63,4 +68,10 @@ internal sealed class FFNetworkWorkspace : DeviceWorkspace
 
     /// <summary>Training on a backend that has it: the dead-neuron shortcut's scratch.</summary>
     public ActiveNeurons? Active { get; }
+
+    /// <summary>The activity regularisers' gradient (rows × width) and their scratch space; empty without them.</summary>
+    public DeviceSpan RegularizerGradient { get; }
+
+    /// <inheritdoc cref="RegularizerGradient"/>
+    public DeviceSpan RegularizerScratch { get; }
 }

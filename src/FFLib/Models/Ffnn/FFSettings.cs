@@ -2,7 +2,7 @@ using FFLib.Layers;
 
 namespace FFLib.Models;
 
-/// <summary>The settings every FF architecture here declares (the FFNN, FFNN+C and FFRNN reuse them): the loss threshold θ and the loss direction.</summary>
+/// <summary>The settings of the FF architectures here: the loss threshold θ and the loss direction (FFNN, FFNN+C and FFRNN), and the regularisers (FFNN and the FFNN+C's FF stack).</summary>
 public static class FFSettings
 {
     /// <summary>θ, the goodness threshold of the FF loss (Table 1: 20).</summary>
@@ -13,4 +13,25 @@ public static class FFSettings
     public static readonly ModelSetting<LossDirection> Loss = ModelSetting.Choice("loss", LossDirection.Minimize,
         "Loss direction: min (L−, the paper's default) or max (L+).",
         [(LossDirection.Minimize, ["min", "minimize", "l-"]), (LossDirection.Maximize, ["max", "maximize", "l+"])], formerNames: ["Loss"]);
+
+    /// <summary>λ of peer normalisation (<see cref="FFRegularization.PeerNormalization"/>); 0: off.</summary>
+    public static readonly ModelSetting<float> PeerNormalization = ModelSetting.Number("peer_norm", 0f,
+        "Peer-normalisation λ (Hinton 2022): pushes each unit's running mean activity toward its layer's; 0 = off, Hinton's setting 0.03.",
+        v => FFRegularization.Problem(v) is string p ? "peer_norm " + p : null);
+
+    /// <summary>λ of the L1 penalty on activations (<see cref="FFRegularization.ActivityL1"/>); 0: off.</summary>
+    public static readonly ModelSetting<float> ActivityL1 = ModelSetting.Number("activity_l1", 0f,
+        "L1 penalty λ on each FF layer's activations (mean over samples of the sum over units); 0 = off.",
+        v => FFRegularization.Problem(v) is string p ? "activity_l1 " + p : null);
+
+    /// <summary>λ of decoupled weight decay on the FF layers' weight matrices (<see cref="FFRegularization.WeightDecay"/>); 0: off.</summary>
+    public static readonly ModelSetting<float> WeightDecay = ModelSetting.Number("weight_decay", 0f,
+        "Decoupled (AdamW) weight decay λ of the FF layers' weight matrices: w ← w·(1 − lr·λ) each step; 0 = off.",
+        v => FFRegularization.Problem(v) is string p ? "weight_decay " + p : null);
+
+    /// <summary>The three regularisers of <paramref name="settings"/>.</summary>
+    public static FFRegularization Regularization(ModelSettings settings) => new()
+    {
+        PeerNormalization = settings.Get(PeerNormalization), ActivityL1 = settings.Get(ActivityL1), WeightDecay = settings.Get(WeightDecay),
+    };
 }
