@@ -10,7 +10,7 @@ internal static partial class SweepCommand
 {
     public static Command CreateReproduce()
     {
-        var target = new Argument<string>("target") { Description = "table2, table3, table5, fig3 (accuracy heatmaps), fig6 (Hoyer heatmaps) or fig19 (prunability curves)." };
+        var target = new Argument<string>("target") { Description = "table2, table3, table5, fig3 (accuracy heatmaps), fig6 (Hoyer heatmaps), fig19 (prunability curves) or regularisation (peer normalisation, activity L1 and weight decay against sparsity and pruning: the paper's future-work question)." };
         var dataset = new Option<string>("--dataset") { Description = "Dataset.", DefaultValueFactory = _ => "mnist" };
         var budget = new Option<string>("--budget") { Description = "smoke (minutes), reduced (hours) or paper (Table 1: 60/120 epochs, 10 seeds, 2×2000).", DefaultValueFactory = _ => "smoke" };
         var results = new Option<string?>("--results") { Description = "Results folder (default runs/reproduce-TARGET-DATASET-BUDGET)." };
@@ -39,6 +39,7 @@ internal static partial class SweepCommand
             using var interrupt = new Interruption();
             SweepRunner.RunConcurrently(runs, dir, Cli.OpenStreams(spec.Backend!, streams, pr.GetValue(device)!), new SweepWorkerOptions { Log = Console.Error.WriteLine }, interrupt.Token);
             var read = SweepResults.Read(dir);
+            if (t == "regularisation") return ReportRegularisation(runs, dir, kind, b, read, interrupt.Token);
             Console.WriteLine(WriteReport(read, dir));
             return Skipped(read);
         }));
@@ -64,5 +65,28 @@ internal static partial class SweepCommand
         }
         Console.WriteLine($"written: {png}");
         return 0;
+    }
+
+    /// <summary>
+    /// The regularisation study after its sweep: every finished model measured (weight sparsity, dead neurons,
+    /// random one-shot pruning to 8× and 20×; resumable through regularisation-runs.csv), then
+    /// regularisation.csv, regularisation.md and two PNGs per regulariser.
+    /// </summary>
+    private static int ReportRegularisation(IReadOnlyList<Training.RunSpec> runs, string dir, DatasetKind kind, string budget, SweepResults read, CancellationToken token)
+    {
+        var grids = RegularisationStudy.GridsFor(budget);
+        var measured = RegularisationStudy.MeasureAll(runs, dir, grids, log: Console.Error.WriteLine, cancellationToken: token);
+        var summary = RegularisationReport.Summarise(measured);
+        RegularisationReport.WriteCsv(Path.Combine(dir, "regularisation.csv"), summary);
+        string title = $"{DatasetCatalog.IdOf(kind)}: regularisers against λ = 0 ({budget} budget, {runs.Select(r => r.Seed).Distinct().Count()} seeds)";
+        var md = RegularisationReport.Markdown(summary, title);
+        var pngs = grids.SelectMany(g => FFLib.Plotting.RegularisationPlots.Effects(dir, "regularisation-" + g.Setting.Key.Replace('_', '-'), summary, g.Setting.Key,
+            $"{DatasetCatalog.IdOf(kind)} {g.Setting.Key}")).ToArray();
+        md += "\n" + string.Concat(pngs.Select(p => $"![{Path.GetFileNameWithoutExtension(p)}]({Path.GetFileName(p)})\n"));
+        IO.AtomicFile.WriteAllText(Path.Combine(dir, "regularisation.md"), md);
+        Console.WriteLine(md);
+        Console.WriteLine($"written: {Path.Combine(dir, "regularisation.md")}, regularisation.csv, {RegularisationStudy.RunsFileName}, {string.Join(", ", pngs.Select(Path.GetFileName))}");
+        if (measured.Count < runs.Count) Console.Error.WriteLine($"warning: {runs.Count - measured.Count} of {runs.Count} runs are not measured (unfinished or diverged; listed above)");
+        return Skipped(read);
     }
 }

@@ -40,19 +40,28 @@ public sealed class RegularizationTests
         var grad = new float[rows * n];
         reg.Gradient(be, be.Attach(h).All, rows, positives, be.Attach(running).All, be.Allocate(reg.ScratchLength).All, be.Attach(grad).All);
 
-        double Loss(double[] zz) => reg.Loss(zz.Select(v => Math.Max(v, 0)).ToArray(), rows, positives, before);
+        // L1 through the ReLU (∂/∂z); peer normalisation straight through it (∂/∂h, also where z < 0).
+        var l1Only = new ActivityRegularizer(n, new FFRegularization { ActivityL1 = l1 });
+        var peerOnly = new ActivityRegularizer(n, new FFRegularization { PeerNormalization = peer });
         var z0 = z.Select(v => (double)v).ToArray();
+        var h0 = z0.Select(v => Math.Max(v, 0)).ToArray();
         const double step = 1e-3;
         double maxG = grad.Max(MathF.Abs);
         Assert.True(maxG > 1e-4, "the check needs a non-trivial gradient");
         for (int i = 0; i < z0.Length; i++)
         {
-            var q = (double[])z0.Clone();
-            q[i] = z0[i] + step; double up = Loss(q);
-            q[i] = z0[i] - step; double down = Loss(q);
-            double numeric = (up - down) / (2 * step);
+            double Numeric(double[] at, Func<double[], double> loss)
+            {
+                var q = (double[])at.Clone();
+                q[i] = at[i] + step; double up = loss(q);
+                q[i] = at[i] - step; double down = loss(q);
+                return (up - down) / (2 * step);
+            }
+            double numeric = Numeric(z0, zz => l1Only.Loss(zz.Select(v => Math.Max(v, 0)).ToArray(), rows, positives, before))
+                + Numeric(h0, hh => peerOnly.Loss(hh, rows, positives, before));
             Assert.True(Math.Abs(numeric - grad[i]) <= 2e-3 * (Math.Abs(numeric) + 0.1 * maxG) + 1e-7, $"∂/∂z[{i}]: analytic {grad[i]}, numeric {numeric}");
         }
+        if (peer != 0) Assert.Contains(Enumerable.Range(0, positives * n), i => z[i] < 0 && grad[i] != 0); // reaches units that are off
         // The running means moved by this batch: r ← 0.9 r + 0.1 · mean over positives.
         for (int j = 0; j < n; j++)
         {
@@ -78,12 +87,19 @@ public sealed class RegularizationTests
         net.TrainBatch(images, labels, neg);
 
         var x = Inputs(images, labels, neg, img, classes);
-        var regularizer = new ActivityRegularizer(width, reg);
         var startMeans = Enumerable.Repeat(FFRegularization.PeerInitialMean, width).ToArray();
+        // The gradient it checks: L1 through the ReLU, peer normalisation straight through it — the derivative at
+        // (w0, b0) of the peer loss of h̃ = ReLU(z0) + (z − z0).
+        var l1Only = new ActivityRegularizer(width, reg with { PeerNormalization = 0 });
+        var peerOnly = new ActivityRegularizer(width, reg with { ActivityL1 = 0 });
+        var z0 = PreActivations(x, w0, b0, width, cfg.InputFeatures);
         double Total(double[] w, double[] b)
         {
             double ff = GradientCheckTests.Loss(x, w, b, width, cfg.InputFeatures, batch, cfg.Threshold, cfg.Loss);
-            return ff + regularizer.Loss(Activations(x, w, b, width, cfg.InputFeatures), x.Length, batch, startMeans);
+            var z = PreActivations(x, w, b, width, cfg.InputFeatures);
+            var h = z.Select(v => Math.Max(v, 0)).ToArray();
+            var through = z.Select((v, i) => Math.Max(z0[i], 0) + (v - z0[i])).ToArray();
+            return ff + l1Only.Loss(h, x.Length, batch, startMeans) + peerOnly.Loss(through, x.Length, batch, startMeans);
         }
         const double step = 1e-6;
         double maxG = gw.Concat(gb).Max(MathF.Abs);
@@ -129,10 +145,15 @@ public sealed class RegularizationTests
         Assert.Throws<ArgumentOutOfRangeException>(() => new AdamOptimizer(new AdamSettings(0.1f, WeightDecay: -1f), p));
     }
 
-    [Fact]
-    public void DeadNeuronShortcutKeepsTheBitsWithRegularizers()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void DeadNeuronShortcutKeepsTheBitsWithRegularizers(bool peer)
     {
-        var cfg = new FFNetworkConfig { ImageFeatures = 40, Classes = 5, HiddenSizes = [30, 30, 20], Threshold = 0.5f, Regularization = All };
+        // Peer normalisation reaches dead units (straight through the ReLU): no column is then silent and the
+        // shortcut stands aside; without it, L1 and weight decay leave dead units' deltas at 0 and it runs.
+        var regularization = peer ? All : All with { PeerNormalization = 0 };
+        var cfg = new FFNetworkConfig { ImageFeatures = 40, Classes = 5, HiddenSizes = [30, 30, 20], Threshold = 0.5f, Regularization = regularization };
         FFNetwork Make(bool sparse)
         {
             var net = new FFNetwork(cfg, new FFRandom(4)) { UseSparseGradient = sparse };
@@ -145,7 +166,8 @@ public sealed class RegularizationTests
         var labels = Enumerable.Range(0, 24).Select(i => i % 5).ToArray();
         var neg = labels.Select(l => (l + 2) % 5).ToArray();
         for (int step = 0; step < 4; step++) Assert.Equal(off.TrainBatch(images, labels, neg), on.TrainBatch(images, labels, neg));
-        Assert.True(on.SparseGradientSteps >= 8);
+        if (peer) Assert.Equal(0, on.SparseGradientSteps);
+        else Assert.True(on.SparseGradientSteps >= 8, $"{on.SparseGradientSteps} sparse steps");
         foreach (var (a, b) in off.Parameters().Concat(off.Buffers()).Zip(on.Parameters().Concat(on.Buffers())))
             Assert.True(a.Data.AsSpan().SequenceEqual(b.Data), a.Name);
         // Decay reached the dead neurons' rows too (their Adam step is zero).
@@ -276,8 +298,8 @@ public sealed class RegularizationTests
         return rows.ToArray();
     }
 
-    /// <summary>The layer's ReLU outputs in double precision.</summary>
-    private static double[] Activations(double[][] x, double[] w, double[] b, int outF, int inF)
+    /// <summary>The layer's pre-activations (normalised input · Wᵀ + b) in double precision.</summary>
+    private static double[] PreActivations(double[][] x, double[] w, double[] b, int outF, int inF)
     {
         var h = new double[x.Length * outF];
         for (int r = 0; r < x.Length; r++)
@@ -287,7 +309,7 @@ public sealed class RegularizationTests
             {
                 double z = b[j];
                 for (int k = 0; k < inF; k++) z += x[r][k] / norm * w[j * inF + k];
-                h[r * outF + j] = Math.Max(z, 0);
+                h[r * outF + j] = z;
             }
         }
         return h;

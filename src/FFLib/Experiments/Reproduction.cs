@@ -15,8 +15,8 @@ namespace FFLib.Experiments;
 /// </summary>
 public static class Reproduction
 {
-    /// <summary>The targets: table2, table3, table5, fig3 and fig6 (lr × θ heatmaps), fig19 (prunability).</summary>
-    public static IReadOnlyList<string> Targets { get; } = ["table2", "table3", "table5", "fig3", "fig6", "fig19"];
+    /// <summary>The targets: table2, table3, table5, fig3 and fig6 (lr × θ heatmaps), fig19 (prunability), regularisation (the future-work study of <see cref="RegularisationStudy"/>).</summary>
+    public static IReadOnlyList<string> Targets { get; } = ["table2", "table3", "table5", "fig3", "fig6", "fig19", "regularisation"];
 
     /// <summary>
     /// The documented budgets for the four built-in architectures: smoke = 200×200, 4 epochs,
@@ -49,6 +49,12 @@ public static class Reproduction
             "table5" => budget with { Models = budget.Models.Where(m => m.Uses(FFSettings.Loss)).ToArray(), Losses = [LossDirection.Maximize, LossDirection.Minimize] },
             // Figures 3–8: one run per cell of a learning-rate × threshold grid.
             "fig3" or "fig6" => budget with { LearningRates = [0.001f, 0.005f, 0.02f], Thresholds = [1f, 5f, 20f], Seeds = 1 },
+            // The regularisation study: the FF models with regularisers, at least 3 seeds; smoke on 10,000 images for 2 epochs.
+            "regularisation" => budget with
+            {
+                Models = [Architecture.Ffnn, Architecture.Ffc], Seeds = Math.Max(3, budget.Seeds),
+                Epochs = budget.Layers[0].Max() <= 200 ? 2 : budget.Epochs, TrainLimit = budget.Layers[0].Max() <= 200 ? 10_000 : budget.TrainLimit,
+            },
             _ => throw new ArgumentException($"Unknown target '{target}': {string.Join(", ", Targets)}."),
         };
     }
@@ -57,6 +63,8 @@ public static class Reproduction
     public static List<RunSpec> Runs(string target, SweepSpec sweep)
     {
         ArgumentNullException.ThrowIfNull(sweep);
+        if (target.Trim().Equals("regularisation", StringComparison.OrdinalIgnoreCase))
+            return RegularisationStudy.Runs(sweep, RegularisationStudy.GridsFor(sweep.Layers[0].Max() <= 200 ? "smoke" : "reduced"));
         var runs = sweep.Expand().ToList();
         if (target.Trim().Equals("table5", StringComparison.OrdinalIgnoreCase))
             runs.AddRange((sweep with { Models = [Architecture.Ffnn], Layers = [[.. sweep.Layers[0], sweep.Layers[0][^1]]] }).Expand());

@@ -40,10 +40,12 @@ public sealed class ActivityRegularizer
     public int ScratchLength => 3 * Units + 1;
 
     /// <summary>
-    /// Writes into <paramref name="gradient"/> (rows × units) ∂(regularisers)/∂z for the layer's
-    /// activations <paramref name="h"/> = ReLU(z), positive samples in the first
-    /// <paramref name="positives"/> rows, and moves the running means (on the backend:
+    /// Writes into <paramref name="gradient"/> (rows × units) the regularisers' gradient with respect to the
+    /// pre-activations z of the layer's activations <paramref name="h"/> = ReLU(z), positive samples in the
+    /// first <paramref name="positives"/> rows, and moves the running means (on the backend:
     /// <paramref name="runningMean"/>) by this batch, once per call, as the reference does once per batch.
+    /// Activity L1's gradient goes through the ReLU (∂/∂z); peer normalisation's passes straight through it
+    /// (∂/∂h applied to z, as Hinton's reference code does), so that it reaches units that are off.
     /// </summary>
     public void Gradient(ComputeBackend backend, DeviceSpan h, int rows, int positives, DeviceSpan runningMean, DeviceSpan scratch, DeviceSpan gradient)
     {
@@ -58,11 +60,17 @@ public sealed class ActivityRegularizer
     internal void GradientUnchecked(ComputeBackend be, DeviceSpan h, int rows, int positives, DeviceSpan runningMean, DeviceSpan scratch, DeviceSpan gradient)
     {
         int n = Units;
-        var (c, other, sum) = (scratch.Slice(0, n), scratch.Slice(n, n), scratch.Slice(3 * n, 1));
-        var work = scratch.Slice(2 * n, n);
-        // What every negative row gets (before the ReLU mask): the L1 term alone.
+        var (c, l1Row, work, sum) = (scratch.Slice(0, n), scratch.Slice(n, n), scratch.Slice(2 * n, n), scratch.Slice(3 * n, 1));
+        var all = gradient.Slice(0, rows * n);
+        // Activity L1 on every row, through the ReLU: a unit that is off in a row gets nothing from it.
         float l1 = Settings.ActivityL1 / rows;
-        if (l1 != 0) be.Write(Filled(l1), other); else be.Clear(other);
+        if (l1 != 0)
+        {
+            be.Write(Filled(l1), l1Row);
+            be.GatherRows(l1Row, n, all, rows, 0, 1, 1);
+            be.ReluBackward(all, h.Slice(0, rows * n));
+        }
+        else be.Clear(all);
         if (Settings.PeerNormalization != 0)
         {
             const float m = FFRegularization.PeerMomentum;
@@ -75,13 +83,11 @@ public sealed class ActivityRegularizer
             float kappa = 2 * Settings.PeerNormalization * (1 - m) / ((float)n * positives);
             be.AddScaled(kappa, runningMean.Slice(0, n), 0f, c);
             be.AddScaled(-kappa / n, work, 1f, c);
-            if (l1 != 0) be.AddScaled(1f, other, 1f, c);
+            // Passed straight through the ReLU, as the reference implementation's ReLU passes every gradient:
+            // only so does a unit that is off get pushed back up (through the ReLU's derivative a dead unit never
+            // moves, and a large λ then only pushes busy units down: 491 of 500 units dead at λ = 3 in a trial).
+            be.BiasActivation(gradient.Slice(0, positives * n), positives, n, c, relu: false);
         }
-        else be.Copy(other, c);
-        be.GatherRows(c, n, gradient.Slice(0, positives * n), positives, 0, 1, 1);
-        if (rows > positives) be.GatherRows(other, n, gradient.Slice(positives * n, (rows - positives) * n), rows - positives, 0, 1, 1);
-        // Through the ReLU: units that are off in a row get nothing from it.
-        be.ReluBackward(gradient.Slice(0, rows * n), h.Slice(0, rows * n));
     }
 
     private float[]? _filled;

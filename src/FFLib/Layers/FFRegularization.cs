@@ -6,7 +6,8 @@ namespace FFLib.Layers;
 /// <item><see cref="PeerNormalization"/> (Hinton 2022, §"peer normalisation"): λ·mean_j (r̄ − r_j)², where
 /// r_j is unit j's running mean activity over positive samples (r ← m·r + (1 − m)·batch mean, momentum
 /// m = <see cref="PeerMomentum"/>, r starting at 0.5 as in the reference implementation) and r̄ the
-/// layer's mean of r. It pushes every unit's activity toward the layer's: no unit stays dead or dominates.</item>
+/// layer's mean of r. It pushes every unit's activity toward the layer's: no unit stays dead or dominates. Its
+/// gradient passes straight through the ReLU (as in Hinton's reference code), so that it reaches units that are off.</item>
 /// <item><see cref="ActivityL1"/>: λ·(1/rows)·Σ_r Σ_j |h_rj| over positive and negative rows (activations are
 /// ReLU outputs, so |h| = h): pushes activity toward 0.</item>
 /// <item><see cref="WeightDecay"/>: decoupled decay as AdamW: each weight matrix w ← w·(1 − lr·λ) before
