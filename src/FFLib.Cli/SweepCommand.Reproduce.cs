@@ -37,7 +37,7 @@ internal static partial class SweepCommand
             if (spec.Backend is not Gpu.GpuBackend)
                 Console.Error.WriteLine(Estimate(runs, dir));
             using var interrupt = new Interruption();
-            SweepRunner.RunConcurrently(runs, dir, Cli.OpenStreams(spec.Backend!, streams, pr.GetValue(device)!), new SweepWorkerOptions { Log = Console.Error.WriteLine }, interrupt.Token);
+            SweepRunner.RunConcurrently(runs, dir, Cli.OpenStreams(spec.Backend!, streams, pr.GetValue(device)!), new SweepWorkerOptions { Log = Console.Error.WriteLine, SaveModels = t == "regularisation" }, interrupt.Token);
             var read = SweepResults.Read(dir);
             if (t == "regularisation") return ReportRegularisation(runs, dir, kind, b, read, interrupt.Token);
             Console.WriteLine(WriteReport(read, dir));

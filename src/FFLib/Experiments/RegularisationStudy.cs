@@ -145,7 +145,8 @@ public static class RegularisationStudy
     public const string RunsFileName = "regularisation-runs.csv";
 
     /// <summary>
-    /// Measures every finished run of <paramref name="runs"/> in <paramref name="resultsDir"/> not yet in its
+    /// Measures every finished run of <paramref name="runs"/> in <paramref name="resultsDir"/> (a sweep run with
+    /// <see cref="SweepWorkerOptions.SaveModels"/>) not yet in its
     /// <see cref="RunsFileName"/> (written after each), on the runs' test set; unfinished or diverged runs are
     /// left out and named in the log. Returns every measurement of these runs.
     /// </summary>
@@ -164,6 +165,7 @@ public static class RegularisationStudy
             string id = SweepRunner.RunId(run);
             if (done.FirstOrDefault(m => m.Id == id) is { } known) { result.Add(known); continue; }
             if (!records.TryGetValue(id, out var record)) { log?.Invoke($"not measured: {SweepRunner.Describe(run)} (no completed run {id})"); continue; }
+            if (!File.Exists(Path.Combine(resultsDir, "models", id + ".safetensors"))) { log?.Invoke($"not measured: {SweepRunner.Describe(run)} (its model was not kept: run the sweep with SaveModels)"); continue; }
             if (!tests.TryGetValue((run.Dataset, run.TestLimit), out var test))
             {
                 var all = DatasetLoader.Load(run.Dataset, data ?? run.Data).Test;
