@@ -98,6 +98,11 @@ public sealed class RegularisationStudyTests : IDisposable
         Assert.Equal(summary.Count + 1, File.ReadAllLines(Path.Combine(_dir, "regularisation.csv")).Length);
         foreach (var png in RegularisationPlots.Effects(_dir, "peer", summary, "peer_norm", "test"))
             Assert.True(new FileInfo(png).Length > 10_000, png);
+
+        // The ordinary sweep report keeps runs that differ only in a regulariser apart.
+        string report = SweepReport.Write(SweepResults.Read(_dir).Records, _dir);
+        Assert.Contains("peer-norm 0.05", report);
+        Assert.Contains("activity-l1 0.01", report);
     }
 
     [Fact]

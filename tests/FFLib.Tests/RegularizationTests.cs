@@ -145,6 +145,29 @@ public sealed class RegularizationTests
         Assert.Throws<ArgumentOutOfRangeException>(() => new AdamOptimizer(new AdamSettings(0.1f, WeightDecay: -1f), p));
     }
 
+    [Fact]
+    public void FusedAdamWOnTheCpuGivesTheBitsOfDecayThenStep()
+    {
+        // The CPU fuses the decay into its Adam kernel; the default (a backend of primitives only) decays in
+        // its own pass first. Same bits, over a vector length that exercises the SIMD body and the scalar tail.
+        var r = new FFRandom(6);
+        float[] Random(int n) => Enumerable.Range(0, n).Select(_ => r.NextSingle() - 0.5f).ToArray();
+        var (p, g) = (Random(1037), Random(1037));
+        var (q, h) = (Random(13), Random(13));
+        float[][] Run(ComputeBackend be)
+        {
+            var arrays = new[] { (float[])p.Clone(), (float[])g.Clone(), new float[p.Length], new float[p.Length], (float[])q.Clone(), (float[])h.Clone(), new float[q.Length], new float[q.Length] };
+            var s = arrays.Select(a => be.Attach(a).All).ToArray();
+            for (int step = 1; step <= 3; step++)
+                be.AdamWSteps([s[0], s[4]], [s[1], s[5]], [s[2], s[6]], [s[3], s[7]], 0.01f, 0.9f, 0.999f, 1e-8f, step, 1 - 0.01f * 0.3f, [true, false]);
+            return s.Select(x => be.Read(x).ToArray()).ToArray();
+        }
+        var fused = Run(ComputeBackend.Cpu);
+        var plain = Run(new PrimitivesOnlyBackend(ComputeBackend.Cpu));
+        for (int i = 0; i < fused.Length; i++) Assert.Equal(plain[i], fused[i]);
+        Assert.NotEqual(p, fused[0]);
+    }
+
     [Theory]
     [InlineData(false)]
     [InlineData(true)]

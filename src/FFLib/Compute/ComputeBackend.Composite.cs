@@ -113,4 +113,17 @@ public abstract partial class ComputeBackend
     {
         for (int i = 0; i < p.Count; i++) AdamStep(p[i], g[i], m[i], v[i], lr, beta1, beta2, eps, step);
     }
+
+    /// <summary>
+    /// AdamW: each parameter i with <paramref name="decay"/>[i] is first multiplied by <paramref name="keep"/>
+    /// (1 − lr·λ, torch.optim.AdamW's decoupled decay), then every parameter takes its Adam step (<see cref="AdamStep"/>).
+    /// A device may fuse the two: the decayed value is rounded before the step is added either way.
+    /// </summary>
+    public virtual void AdamWSteps(IReadOnlyList<DeviceSpan> p, IReadOnlyList<DeviceSpan> g, IReadOnlyList<DeviceSpan> m, IReadOnlyList<DeviceSpan> v,
+        float lr, float beta1, float beta2, float eps, int step, float keep, IReadOnlyList<bool> decay)
+    {
+        for (int i = 0; i < p.Count; i++)
+            if (decay[i] && keep != 1f) AddScaled(0f, p[i], keep, p[i]);
+        AdamSteps(p, g, m, v, lr, beta1, beta2, eps, step);
+    }
 }

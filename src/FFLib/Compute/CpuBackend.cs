@@ -143,6 +143,14 @@ internal sealed class CpuBackend : ComputeBackend
     public override void AdamStep(DeviceSpan p, DeviceSpan g, DeviceSpan m, DeviceSpan v, float lr, float beta1, float beta2, float eps, int step) =>
         Kernels.AdamStep(Host(p), Host(g), Host(m), Host(v), lr, beta1, beta2, eps, step, ComputeSettings.Threads);
 
+    /// <summary>The decay fused into the Adam kernel (one pass over each parameter; the same bits as decaying first).</summary>
+    public override void AdamWSteps(IReadOnlyList<DeviceSpan> p, IReadOnlyList<DeviceSpan> g, IReadOnlyList<DeviceSpan> m, IReadOnlyList<DeviceSpan> v,
+        float lr, float beta1, float beta2, float eps, int step, float keep, IReadOnlyList<bool> decay)
+    {
+        for (int i = 0; i < p.Count; i++)
+            Kernels.AdamStep(Host(p[i]), Host(g[i]), Host(m[i]), Host(v[i]), lr, beta1, beta2, eps, step, ComputeSettings.Threads, decay[i] ? keep : 1f);
+    }
+
     public override void SyncToHost(DeviceArray attached, float[] host) { }
 
     internal override ActiveNeurons? CreateActiveNeurons(int rows, int width) => new(rows, width);

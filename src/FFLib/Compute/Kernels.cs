@@ -160,10 +160,10 @@ internal static class Kernels
     /// bit-identical to <see cref="AdamStepReference"/> for any thread count.
     /// </summary>
     public static unsafe void AdamStep(Span<float> p, ReadOnlySpan<float> g, Span<float> m, Span<float> v,
-        float lr, float beta1, float beta2, float eps, int step, int threads = 1)
+        float lr, float beta1, float beta2, float eps, int step, int threads = 1, float keep = 1f)
     {
         Debug.Assert(p.Length == g.Length && m.Length == p.Length && v.Length == p.Length);
-        var c = new AdamConstants(lr, beta1, beta2, eps, step);
+        var c = new AdamConstants(lr, beta1, beta2, eps, step, keep);
         int n = p.Length;
         fixed (float* pp = p) fixed (float* pg = g) fixed (float* pm = m) fixed (float* pv = v)
         {
@@ -180,8 +180,10 @@ internal static class Kernels
     }
 
     /// <summary>The per-step scalars of Adam, computed once as the reference does.</summary>
-    internal readonly struct AdamConstants(float lr, float beta1, float beta2, float eps, int step)
+    /// <summary>Adam's per-step constants; <c>keep</c> = 1 − lr·λ multiplies the parameter first (AdamW's decoupled decay; 1: none).</summary>
+    internal readonly struct AdamConstants(float lr, float beta1, float beta2, float eps, int step, float keep = 1f)
     {
+        public readonly float Keep = keep;
         public readonly float Beta1 = beta1, OneMinusBeta1 = 1f - beta1, Beta2 = beta2, OneMinusBeta2 = 1f - beta2, Eps = eps;
         public readonly float Bc2Sqrt = MathF.Sqrt(1f - MathF.Pow(beta2, step));
         public readonly float NegStepSize = -(lr / (1f - MathF.Pow(beta1, step)));
@@ -205,6 +207,8 @@ internal static class Kernels
             var b1 = Vector512.Create(c.Beta1); var a1 = Vector512.Create(c.OneMinusBeta1);
             var b2 = Vector512.Create(c.Beta2); var a2 = Vector512.Create(c.OneMinusBeta2);
             var bc = Vector512.Create(c.Bc2Sqrt); var e = Vector512.Create(c.Eps); var ss = Vector512.Create(c.NegStepSize);
+            var kp = Vector512.Create(c.Keep);
+            bool decay = c.Keep != 1f;
             for (; i <= n - 16; i += 16)
             {
                 var gi = Vector512.Load(g + i);
@@ -213,7 +217,9 @@ internal static class Kernels
                 var denom = Vector512.Sqrt(vi) / bc + e;
                 mi.Store(m + i);
                 vi.Store(v + i);
-                (Vector512.Load(p + i) + ss * (mi / denom)).Store(p + i);
+                var pi = Vector512.Load(p + i);
+                if (decay) pi *= kp; // AdamW: the decay first, then the step (torch.optim.AdamW's order)
+                (pi + ss * (mi / denom)).Store(p + i);
             }
         }
         else if (Vector256.IsHardwareAccelerated)
@@ -221,6 +227,8 @@ internal static class Kernels
             var b1 = Vector256.Create(c.Beta1); var a1 = Vector256.Create(c.OneMinusBeta1);
             var b2 = Vector256.Create(c.Beta2); var a2 = Vector256.Create(c.OneMinusBeta2);
             var bc = Vector256.Create(c.Bc2Sqrt); var e = Vector256.Create(c.Eps); var ss = Vector256.Create(c.NegStepSize);
+            var kp = Vector256.Create(c.Keep);
+            bool decay = c.Keep != 1f;
             for (; i <= n - 8; i += 8)
             {
                 var gi = Vector256.Load(g + i);
@@ -229,7 +237,9 @@ internal static class Kernels
                 var denom = Vector256.Sqrt(vi) / bc + e;
                 mi.Store(m + i);
                 vi.Store(v + i);
-                (Vector256.Load(p + i) + ss * (mi / denom)).Store(p + i);
+                var pi = Vector256.Load(p + i);
+                if (decay) pi *= kp;
+                (pi + ss * (mi / denom)).Store(p + i);
             }
         }
         for (; i < n; i++)
@@ -238,7 +248,8 @@ internal static class Kernels
             float vi = v[i] * c.Beta2 + g[i] * g[i] * c.OneMinusBeta2;
             m[i] = mi;
             v[i] = vi;
-            p[i] += c.NegStepSize * (mi / (MathF.Sqrt(vi) / c.Bc2Sqrt + c.Eps));
+            float pi = c.Keep != 1f ? p[i] * c.Keep : p[i];
+            p[i] = pi + c.NegStepSize * (mi / (MathF.Sqrt(vi) / c.Bc2Sqrt + c.Eps));
         }
     }
 

@@ -43,8 +43,8 @@ public static class RegularisationStudy
     public static IReadOnlyList<RegulariserGrid> DefaultGrids { get; } =
     [
         new(FFSettings.PeerNormalization, [0.003f, 0.03f, 0.3f]),
-        new(FFSettings.ActivityL1, [1e-5f, 1e-4f, 1e-3f]),
-        new(FFSettings.WeightDecay, [1e-4f, 1e-3f, 1e-2f]),
+        new(FFSettings.ActivityL1, [1e-6f, 1e-5f, 1e-4f]),
+        new(FFSettings.WeightDecay, [1e-3f, 1e-2f, 1e-1f]),
     ];
 
     /// <summary>Compression ratios at which pruned accuracy is reported (the 8× and 20×).</summary>

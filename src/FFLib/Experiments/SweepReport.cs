@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using FFLib.Analysis;
 using System.Globalization;
 using System.Text;
@@ -87,9 +88,17 @@ public static class SweepReport
     /// <summary>The configuration of a run apart from its seed and dataset (a table row).</summary>
     /// <remarks>Settings are named as the command line names them (--layers 2000,2000, --threshold, --loss min), and only those the run uses.</remarks>
     private static string Config(RunRecord r) =>
-        r.Loss == "ce"
+        (r.Loss == "ce"
             ? string.Create(Inv, $"{r.Architecture}, layers {string.Join(",", r.Layers)}, lr {r.LearningRate:G4}")
-            : string.Create(Inv, $"{r.Architecture}, layers {string.Join(",", r.Layers)}, lr {r.LearningRate:G4}, threshold {r.Threshold:G4}, loss {r.Loss}");
+            : string.Create(Inv, $"{r.Architecture}, layers {string.Join(",", r.Layers)}, lr {r.LearningRate:G4}, threshold {r.Threshold:G4}, loss {r.Loss}")) + Extra(r);
+
+    /// <summary>The record's settings beyond the id's first layout, away from their defaults (", peer-norm 0.03"): runs that differ in them are not pooled.</summary>
+    private static string Extra(RunRecord r) => r.Settings is null ? "" : string.Concat(r.Settings
+        .Where(kv => !FirstLayoutKeys.Contains(kv.Key))
+        .Select(kv => $", {kv.Key.Replace('_', '-')} {(kv.Value is JsonValue v && v.TryGetValue<string>(out var text) ? text : kv.Value?.ToJsonString())}"));
+
+    private static readonly HashSet<string> FirstLayoutKeys =
+        ["architecture", "dataset", "layers", "loss", "lr", "threshold", "classifier_lr", "recurrent", "epochs", "batch", "negatives", "seed", "train_limit", "test_limit", "validation", "precision"];
 
     private static (double Mean, double Std, int N) Stats(IEnumerable<double> values)
     {
@@ -173,7 +182,7 @@ public static class SweepReport
         var csv5 = new StringBuilder("model,dataset,max_mean,max_std,max_max,min_mean,min_std,min_max,p_student,p_welch,n_max,n_min\n");
         int pairs = 0;
         foreach (var g in ok.Where(r => r.Loss != "ce")
-                     .GroupBy(r => string.Create(Inv, $"{r.Architecture}, layers {string.Join(",", r.Layers)}, lr {r.LearningRate:G4}, threshold {r.Threshold:G4}") + "|" + r.Dataset)
+                     .GroupBy(r => string.Create(Inv, $"{r.Architecture}, layers {string.Join(",", r.Layers)}, lr {r.LearningRate:G4}, threshold {r.Threshold:G4}") + Extra(r) + "|" + r.Dataset)
                      .OrderBy(g => g.Key, StringComparer.Ordinal))
         {
             var plus = g.Where(r => r.Loss == "max").Select(r => r.TestAccuracy!.Value * 100).ToArray();

@@ -82,15 +82,8 @@ public sealed class AdamOptimizer
 
     private readonly bool[] _decayed;
 
-    /// <summary>w ← w·(1 − lr·λ) for each decayed parameter, on the host (AdamW's decoupled decay; nothing when λ = 0).</summary>
-    private void DecayOnHost()
-    {
-        if (Settings.WeightDecay == 0) return;
-        float keep = 1 - Settings.LearningRate * Settings.WeightDecay;
-        var cpu = ComputeBackend.Cpu;
-        for (int i = 0; i < _parameters.Length; i++)
-            if (_decayed[i]) { var all = cpu.Attach(_parameters[i]).All; cpu.AddScaled(0f, all, keep, all); }
-    }
+    /// <summary>What parameter i is multiplied by before its step: 1 − lr·λ when it is decayed (AdamW), else 1.</summary>
+    private float Keep(int i) => _decayed[i] && Settings.WeightDecay != 0 ? 1 - Settings.LearningRate * Settings.WeightDecay : 1f;
 
     /// <summary>The hyper-parameters; the learning rate may be changed between steps.</summary>
     public AdamSettings Settings { get; set; }
@@ -120,12 +113,9 @@ public sealed class AdamOptimizer
                 throw new ArgumentException($"Gradient {i} has {gradients[i].Length} elements but its parameter has {_parameters[i].Length}.", nameof(gradients));
         StepCount++;
         _quietRows = null; // a dense step may wake any row; the next row-sparse step rescans
-        DecayOnHost();
         for (int i = 0; i < _parameters.Length; i++)
-        {
             Kernels.AdamStep(_parameters[i], gradients[i], _m[i], _v[i],
-                Settings.LearningRate, Settings.Beta1, Settings.Beta2, Settings.Epsilon, StepCount, ComputeSettings.Threads);
-        }
+                Settings.LearningRate, Settings.Beta1, Settings.Beta2, Settings.Epsilon, StepCount, ComputeSettings.Threads, Keep(i));
     }
 
     private (ComputeBackend Backend, DeviceArray[] M, DeviceArray[] V, DeviceSpan[] MAll, DeviceSpan[] VAll)? _device;
@@ -163,14 +153,12 @@ public sealed class AdamOptimizer
         }
         StepCount++;
         _quietRows = null; // a dense step may wake any row
-        if (Settings.WeightDecay != 0)
-        {
-            float keep = 1 - Settings.LearningRate * Settings.WeightDecay;
-            for (int i = 0; i < _parameters.Length; i++)
-                if (_decayed[i]) backend.AddScaled(0f, parameters[i], keep, parameters[i]);
-        }
         // All of the optimiser's parameters in one call: a device updates a layer's in one launch.
-        backend.AdamSteps(parameters, gradients, m, v, Settings.LearningRate, Settings.Beta1, Settings.Beta2, Settings.Epsilon, StepCount);
+        if (Settings.WeightDecay != 0)
+            backend.AdamWSteps(parameters, gradients, m, v, Settings.LearningRate, Settings.Beta1, Settings.Beta2, Settings.Epsilon, StepCount,
+                1 - Settings.LearningRate * Settings.WeightDecay, _decayed);
+        else
+            backend.AdamSteps(parameters, gradients, m, v, Settings.LearningRate, Settings.Beta1, Settings.Beta2, Settings.Epsilon, StepCount);
     }
 
     /// <summary>
@@ -211,8 +199,6 @@ public sealed class AdamOptimizer
         if (gradients.Count != _parameters.Length)
             throw new ArgumentException($"Got {gradients.Count} gradients for {_parameters.Length} parameters.", nameof(gradients));
         StepCount++;
-        DecayOnHost(); // every row, active or not: a quiet row's Adam step is zero but its decay is not
-        var c = new Kernels.AdamConstants(Settings.LearningRate, Settings.Beta1, Settings.Beta2, Settings.Epsilon, StepCount);
         _quietRows ??= new bool[]?[_parameters.Length];
         for (int i = 0; i < _parameters.Length; i++)
         {
@@ -220,16 +206,17 @@ public sealed class AdamOptimizer
             {
                 _quietRows[i] = null; // a dense step may wake any row
                 Kernels.AdamStep(_parameters[i], gradients[i], _m[i], _v[i],
-                    Settings.LearningRate, Settings.Beta1, Settings.Beta2, Settings.Epsilon, StepCount, ComputeSettings.Threads);
+                    Settings.LearningRate, Settings.Beta1, Settings.Beta2, Settings.Epsilon, StepCount, ComputeSettings.Threads, Keep(i));
             }
         }
         if (_rowSlot is null || _rowSlot.Length != rows) _rowSlot = new int[rows];
         Array.Fill(_rowSlot, -1);
         for (int i = 0; i < activeRows.Length; i++) _rowSlot[activeRows[i]] = i;
-        // With ε = 0 a zero step is 0/0: nothing may be skipped.
-        bool skipQuiet = Settings.Epsilon > 0;
         foreach (int index in sparseIndices)
         {
+            // With ε = 0 a zero step is 0/0, and with weight decay a quiet row still decays: nothing may be skipped then.
+            var c = new Kernels.AdamConstants(Settings.LearningRate, Settings.Beta1, Settings.Beta2, Settings.Epsilon, StepCount, Keep(index));
+            bool skipQuiet = Settings.Epsilon > 0 && c.Keep == 1f;
             var p = _parameters[index];
             int cols = p.Length / rows;
             Debug.Assert(p.Length == rows * cols && gradients[index].Length >= activeRows.Length * cols);
