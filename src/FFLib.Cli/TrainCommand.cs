@@ -159,6 +159,13 @@ internal static class TrainCommand
             var pngs = FFLib.Plotting.Plots.SparsityOverTraining(samples, dir, title ?? "sparsity");
             Console.WriteLine($"sparsity: {result.SparsityCsvPath}, {string.Join(", ", pngs.Select(Path.GetFileName))}");
         }
+        if (result.DeadNeuronSamples is { Count: > 0 } dead && dir is not null)
+        {
+            string png = Path.Combine(dir, "dead-neurons.png");
+            FFLib.Plotting.DeadNeuronPlots.OverTraining(png, dead, title ?? "training");
+            var last = dead.Where(d => d.Step == dead[^1].Step).Select(d => $"layer {d.Layer} {d.Dead}/{d.Neurons}");
+            Console.WriteLine($"dead neurons after training: {string.Join(", ", last)} ({result.DeadNeuronsCsvPath}, {Path.GetFileName(png)})");
+        }
     }
 
     internal static int[] ParseLayers(string text, string option = "--layers")
