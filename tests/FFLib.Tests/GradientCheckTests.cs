@@ -53,7 +53,7 @@ public class GradientCheckTests
         Assert.True(maxG > 1e-6, "the check needs a non-trivial gradient");
     }
 
-    private static double Central(double[] p, int i, double h, Func<double[], double> f)
+    internal static double Central(double[] p, int i, double h, Func<double[], double> f)
     {
         var q = (double[])p.Clone();
         q[i] = p[i] + h; double up = f(q);
@@ -61,7 +61,7 @@ public class GradientCheckTests
         return (up - down) / (2 * h);
     }
 
-    private static double[][] BuildInputs(Matrix images, int[] labels, int[] neg, int img, int classes)
+    internal static double[][] BuildInputs(Matrix images, int[] labels, int[] neg, int img, int classes)
     {
         var rows = new List<double[]>();
         foreach (var set in new[] { labels, neg })

@@ -86,7 +86,7 @@ public sealed class RegularizationTests
         net.StepObserver = s => { gw = s.Gradients[0].ToArray(); gb = s.Gradients[1].ToArray(); };
         net.TrainBatch(images, labels, neg);
 
-        var x = Inputs(images, labels, neg, img, classes);
+        var x = GradientCheckTests.BuildInputs(images, labels, neg, img, classes);
         var startMeans = Enumerable.Repeat(FFRegularization.PeerInitialMean, width).ToArray();
         // The gradient it checks: L1 through the ReLU, peer normalisation straight through it — the derivative at
         // (w0, b0) of the peer loss of h̃ = ReLU(z0) + (z − z0).
@@ -105,12 +105,12 @@ public sealed class RegularizationTests
         double maxG = gw.Concat(gb).Max(MathF.Abs);
         for (int i = 0; i < w0.Length; i++)
         {
-            double num = Central(w0, i, step, p => Total(p, b0));
+            double num = GradientCheckTests.Central(w0, i, step, p => Total(p, b0));
             Assert.True(Math.Abs(num - gw[i]) <= 1e-3 * (Math.Abs(num) + 0.1 * maxG) + 1e-8, $"dL/dW[{i}]: analytic {gw[i]}, numeric {num}");
         }
         for (int j = 0; j < b0.Length; j++)
         {
-            double num = Central(b0, j, step, p => Total(w0, p));
+            double num = GradientCheckTests.Central(b0, j, step, p => Total(w0, p));
             Assert.True(Math.Abs(num - gb[j]) <= 1e-3 * (Math.Abs(num) + 0.1 * maxG) + 1e-8, $"dL/db[{j}]: analytic {gb[j]}, numeric {num}");
         }
         // Without the regularisers the gradient differs: the check above saw their terms.
@@ -297,28 +297,6 @@ public sealed class RegularizationTests
             Assert.Empty(Directory.EnumerateFileSystemEntries(dir));
         }
         finally { Directory.Delete(dir, recursive: true); }
-    }
-
-    private static double Central(double[] p, int i, double h, Func<double[], double> f)
-    {
-        var q = (double[])p.Clone();
-        q[i] = p[i] + h; double up = f(q);
-        q[i] = p[i] - h; double down = f(q);
-        return (up - down) / (2 * h);
-    }
-
-    private static double[][] Inputs(Matrix images, int[] labels, int[] neg, int img, int classes)
-    {
-        var rows = new List<double[]>();
-        foreach (var set in new[] { labels, neg })
-            for (int r = 0; r < images.Rows; r++)
-            {
-                var row = new double[img + classes];
-                for (int k = 0; k < img; k++) row[k] = images[r, k];
-                row[img + set[r]] = 1;
-                rows.Add(row);
-            }
-        return rows.ToArray();
     }
 
     /// <summary>The layer's pre-activations (normalised input · Wᵀ + b) in double precision.</summary>

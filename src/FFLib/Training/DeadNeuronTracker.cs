@@ -12,7 +12,7 @@ public sealed record DeadNeuronSample(long Step, double Progress, int Layer, int
 
 /// <summary>
 /// Counts every hidden layer's dead neurons (<see cref="DeadNeurons"/>) on a fixed probe set every N
-/// batches, beside <see cref="SparsityTracker"/>'s weight metrics; a resumed run records what an
+/// batches (at least a quarter epoch apart), beside <see cref="SparsityTracker"/>'s weight metrics; a resumed run records what an
 /// uninterrupted one would. Hook it into a <see cref="Trainer"/> through <see cref="BeforeBatch"/>.
 /// </summary>
 public sealed class DeadNeuronTracker
@@ -36,8 +36,15 @@ public sealed class DeadNeuronTracker
         (_images, _labels, _classes) = (images, labels, classes);
     }
 
-    /// <summary>The interval in batches.</summary>
+    /// <summary>The interval in batches asked for.</summary>
     public int EveryBatches { get; }
+
+    /// <summary>
+    /// The interval used in an epoch of <paramref name="batches"/> batches: <see cref="EveryBatches"/>, but at
+    /// least a quarter epoch — each record runs the model over the probe (for the FFRNN, over all its frames),
+    /// which at the few-batch intervals weight metrics allow would cost more than the training.
+    /// </summary>
+    public int Interval(int batches) => Math.Max(EveryBatches, (batches + 3) / 4);
 
     /// <summary>Everything recorded so far.</summary>
     public IReadOnlyList<DeadNeuronSample> Samples => _samples;
@@ -46,7 +53,7 @@ public sealed class DeadNeuronTracker
     public void BeforeBatch(BatchStart b)
     {
         _batchesPerEpoch = b.Batches;
-        if (_step % EveryBatches == 0) Record(b.Model);
+        if (_step % Interval(b.Batches) == 0) Record(b.Model);
         _step++;
     }
 

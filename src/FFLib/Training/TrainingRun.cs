@@ -60,11 +60,11 @@ public static partial class TrainingRun
         spec.Training.Validate();
     }
 
-    /// <summary>Images the dead-neuron count is taken on: up to 1,000 validation images (training images when there is no validation split).</summary>
+    /// <summary>Images the dead-neuron count is taken on: up to 500 validation images (training images when there is no validation split).</summary>
     private static DeadNeuronTracker DeadNeuronProbe(Split split, int everyBatches)
     {
         var source = split.Validation.Count > 0 ? split.Validation : split.Train;
-        int n = Math.Min(1000, source.Count);
+        int n = Math.Min(500, source.Count);
         var labels = Enumerable.Range(0, n).Select(source.Label).ToArray();
         return new DeadNeuronTracker(everyBatches, source.ToMatrix(0, n), labels, source.Classes);
     }
