@@ -124,8 +124,11 @@ internal static class TrainCommand
             spec = spec with { OutputDirectory = runDir };
             if (File.Exists(Path.Combine(runDir, "model.safetensors")) && !pr.GetValue(overwrite))
                 throw new UsageException($"--out {runDir} already holds a model; pass --overwrite to replace it, or choose another folder.");
-            // Every setting as its option spells it, and only those the architecture declares.
-            var declared = arch.Settings.Select(s => $"{s.OptionName} {s.Format(spec.Model.Get(s))}");
+            // Every setting as its option spells it, and only those the architecture declares; one that is off (0, its
+            // default: the regularisers) is left out, so the line names what shapes this run.
+            var declared = arch.Settings
+                .Where(s => !(s.DefaultValue is float d && d == 0f && spec.Model.Get(s) is float v && v == 0f))
+                .Select(s => $"{s.OptionName} {s.Format(spec.Model.Get(s))}");
             if (!arch.Uses(FFSettings.Loss) && !arch.UsesNegativeData) declared = declared.Prepend("loss cross-entropy");
             if (arch.UsesNegativeData) declared = declared.Append($"negatives {NegativeModes.Id(negativeMode)}");
             string rule = string.Join(", ", declared);
