@@ -83,7 +83,8 @@ public sealed class SweepClusterTests : IDisposable
         // The same grid in one process gives the same report.
         string single = Path.Combine(_dir, "single");
         var one = StartCli(args.Replace(results, single));
-        Assert.Equal(0, Wait(one, one.StandardError.ReadToEndAsync()).Code);
+        var alone = Wait(one, one.StandardError.ReadToEndAsync());
+        Assert.True(alone.Code == 0, alone.Err);
         Assert.Equal(SweepReport.Markdown(SweepResults.Read(single).Records, out _, out _, out _),
             SweepReport.Markdown(records.Records, out _, out _, out _));
     }
@@ -97,7 +98,8 @@ public sealed class SweepClusterTests : IDisposable
             $"sweep --grid layers=256x128 --seeds 1 --epochs 40 --batch-size 100 --threads 1 --save-models --claim-timeout {timeout} --data-dir \"{data}\" --results \"{results}\"";
         string reference = Path.Combine(_dir, "reference");
         var r = StartCli(Args(reference, 300));
-        Assert.Equal(0, Wait(r, r.StandardError.ReadToEndAsync()).Code);
+        var refRun = Wait(r, r.StandardError.ReadToEndAsync());
+        Assert.True(refRun.Code == 0, refRun.Err);
         string id = Assert.Single(SweepResults.Read(reference).Records).Id;
 
         // Worker A is killed (SIGKILL: no chance to release anything) once it has checkpointed a few epochs.

@@ -18,7 +18,7 @@ public static class ModelCheckpoint
     /// <summary>Value of the "format" metadata key.</summary>
     public const string FormatName = "fflib-model";
 
-    /// <summary>Current format version.</summary>
+    /// <summary>Format version of plain model files (files with compressed weights are <see cref="CompressedWeights.FormatVersion"/>).</summary>
     public const int FormatVersion = 1;
 
     /// <summary>The library's version string, written into every file.</summary>
@@ -73,7 +73,8 @@ public static class ModelCheckpoint
 
     /// <summary>Writes a model file, optionally with extra tensors and metadata (training checkpoints add the optimiser state).</summary>
     internal static void Write(string path, IClassifierModel model, JsonObject? training, bool quantize,
-        IReadOnlyList<NamedTensor>? extraTensors = null, IReadOnlyDictionary<string, string>? extraMetadata = null)
+        IReadOnlyList<NamedTensor>? extraTensors = null, IReadOnlyDictionary<string, string>? extraMetadata = null,
+        (IReadOnlyCollection<PackedMatrix> Matrices, bool EntropyCoded)? packed = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         if (quantize) RequireFinite(model, "the model");
@@ -104,6 +105,11 @@ public static class ModelCheckpoint
             }
             tensors = qt;
         }
+        if (packed is var (matrices, coded))
+        {
+            (tensors, meta[CompressedWeights.MetadataKey]) = CompressedWeights.Encode(tensors, matrices, coded);
+            meta["format_version"] = CompressedWeights.FormatVersion.ToString(CultureInfo.InvariantCulture);
+        }
         if (extraTensors is not null) tensors.AddRange(extraTensors);
         if (extraMetadata is not null)
             foreach (var (k, v) in extraMetadata) meta[k] = v;
@@ -113,6 +119,7 @@ public static class ModelCheckpoint
     /// <summary>Replaces every I8 tensor by its dequantised float values (q × row scale).</summary>
     private static SafeTensorsFile Dequantize(string path, SafeTensorsFile file)
     {
+        if (file.Metadata.TryGetValue(CompressedWeights.MetadataKey, out var packed)) return CompressedWeights.Decode(path, file, packed);
         if (!file.Metadata.TryGetValue("quantization", out var q)) return file;
         if (q != Int8PerRow) throw Bad(path, $"quantization '{q}' is not supported (this library reads '{Int8PerRow}')");
         var byName = file.Tensors.ToDictionary(t => t.Name);
@@ -162,8 +169,10 @@ public static class ModelCheckpoint
         var m = file.Metadata;
         string Need(string key) => m.TryGetValue(key, out var v) ? v : throw Bad(path, $"metadata key '{key}' is missing");
         if (Need("format") != FormatName) throw Bad(path, $"format is '{m["format"]}', expected '{FormatName}'");
-        if (!int.TryParse(Need("format_version"), NumberStyles.Integer, CultureInfo.InvariantCulture, out int version) || version < 1 || version > FormatVersion)
-            throw Bad(path, $"format_version '{m["format_version"]}' is not supported (this library reads 1..{FormatVersion})");
+        if (!int.TryParse(Need("format_version"), NumberStyles.Integer, CultureInfo.InvariantCulture, out int version) || version < 1 || version > CompressedWeights.FormatVersion)
+            throw Bad(path, $"format_version '{m["format_version"]}' is not supported (this library reads 1..{CompressedWeights.FormatVersion})");
+        if (version == CompressedWeights.FormatVersion != m.ContainsKey(CompressedWeights.MetadataKey))
+            throw Bad(path, version == CompressedWeights.FormatVersion ? "format_version 2 needs the compression metadata" : $"compressed weights need format_version {CompressedWeights.FormatVersion}");
         var arch = ArchitectureRegistry.Find(Need("architecture"))
             ?? throw Bad(path, $"architecture '{m["architecture"]}' is not known (registered: {ArchitectureRegistry.KnownIds})");
         JsonObject cfgJson, training;
@@ -193,6 +202,7 @@ public static class ModelCheckpoint
         foreach (var p in model.Parameters())
         {
             if (!byName.TryGetValue(p.Name, out var tensor)) throw Bad(path, $"tensor {p.Name} is missing");
+            if (tensor.Bytes is not null) throw Bad(path, $"{p.Name} is stored as raw bytes (U8), not float32");
             if (!tensor.Shape.SequenceEqual(p.Shape))
                 throw Bad(path, $"{p.Name} has shape [{string.Join(", ", tensor.Shape)}] but the config needs {p.ShapeText}");
             tensor.Data.CopyTo(p.Data, 0);

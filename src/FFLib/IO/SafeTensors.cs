@@ -11,7 +11,14 @@ namespace FFLib.IO;
 /// <param name="Shape">Dimensions, outermost first.</param>
 /// <param name="Data">Row-major values; length = product of <paramref name="Shape"/>.</param>
 /// <param name="StoreAsInt8">Write as "I8" (values must be integers in [−128, 127]); reading gives them back as floats.</param>
-public sealed record NamedTensor(string Name, int[] Shape, float[] Data, bool StoreAsInt8 = false);
+public sealed record NamedTensor(string Name, int[] Shape, float[] Data, bool StoreAsInt8 = false)
+{
+    /// <summary>Raw bytes of a "U8" tensor (packed or entropy-coded weights); <see cref="Data"/> is then empty.</summary>
+    public byte[]? Bytes { get; init; }
+
+    /// <summary>A "U8" tensor of raw bytes, shape [length].</summary>
+    public static NamedTensor OfBytes(string name, byte[] bytes) => new(name, [bytes.Length], []) { Bytes = bytes };
+}
 
 /// <summary>The content of a safetensors file: tensors in file order and the string metadata.</summary>
 public sealed record SafeTensorsFile(IReadOnlyList<NamedTensor> Tensors, IReadOnlyDictionary<string, string> Metadata)
@@ -24,7 +31,7 @@ public sealed record SafeTensorsFile(IReadOnlyList<NamedTensor> Tensors, IReadOn
 
 /// <summary>
 /// Reader and writer of the safetensors format (little-endian u64 header length, a JSON header,
-/// then raw tensor bytes) for float32 ("F32") and int8 ("I8") tensors. Loading runs no code; every malformed
+/// then raw tensor bytes) for float32 ("F32"), int8 ("I8") and raw-byte ("U8") tensors. Loading runs no code; every malformed
 /// header, offset or shape is rejected with a message naming the file.
 /// </summary>
 public static class SafeTensors
@@ -55,15 +62,15 @@ public static class SafeTensors
                 if (d < 0) throw new ArgumentException($"Tensor '{t.Name}' has a negative dimension in shape [{string.Join(", ", t.Shape)}].", nameof(tensors));
                 count *= d;
             }
-            if (count != t.Data.Length)
-                throw new ArgumentException($"Tensor '{t.Name}' has shape [{string.Join(", ", t.Shape)}] ({count} values) but {t.Data.Length} values.", nameof(tensors));
+            if (count != (t.Bytes?.Length ?? t.Data.Length) || (t.Bytes is not null && (t.Data.Length != 0 || t.StoreAsInt8)))
+                throw new ArgumentException($"Tensor '{t.Name}' has shape [{string.Join(", ", t.Shape)}] ({count} values) but {(t.Bytes is null ? t.Data.Length : $"{t.Bytes.Length} bytes and {t.Data.Length}")} values.", nameof(tensors));
             if (t.StoreAsInt8)
                 foreach (var v in t.Data)
                     if (v != MathF.Round(v) || v < -128 || v > 127) throw new ArgumentException($"Tensor '{t.Name}' is stored as I8 but holds {v}.", nameof(tensors));
-            int size = t.StoreAsInt8 ? 1 : 4;
+            int size = t.StoreAsInt8 || t.Bytes is not null ? 1 : 4;
             header[t.Name] = new JsonObject
             {
-                ["dtype"] = t.StoreAsInt8 ? "I8" : "F32",
+                ["dtype"] = t.Bytes is not null ? "U8" : t.StoreAsInt8 ? "I8" : "F32",
                 ["shape"] = new JsonArray(t.Shape.Select(d => (JsonNode)d).ToArray()),
                 ["data_offsets"] = new JsonArray(offset, offset + size * count),
             };
@@ -80,7 +87,8 @@ public static class SafeTensors
             for (int i = json.Length; i < padded; i++) s.WriteByte((byte)' ');
             foreach (var t in tensors)
             {
-                if (t.StoreAsInt8)
+                if (t.Bytes is not null) s.Write(t.Bytes);
+                else if (t.StoreAsInt8)
                 {
                     var q = new byte[t.Data.Length];
                     for (int i = 0; i < q.Length; i++) q[i] = unchecked((byte)(sbyte)t.Data[i]);
@@ -96,7 +104,7 @@ public static class SafeTensors
         });
     }
 
-    /// <summary>Reads a safetensors file of F32 and I8 tensors (I8 values come back as floats).</summary>
+    /// <summary>Reads a safetensors file of F32, I8 and U8 tensors (I8 values come back as floats, U8 as <see cref="NamedTensor.Bytes"/>).</summary>
     public static SafeTensorsFile Read(string path)
     {
         ArgumentNullException.ThrowIfNull(path);
@@ -130,7 +138,7 @@ public static class SafeTensors
         catch (ArgumentException) { throw Bad(name, "the header names the same key twice"); }
 
         var metadata = new Dictionary<string, string>();
-        var entries = new List<(string Name, int[] Shape, long Begin, long End, bool Int8)>();
+        var entries = new List<(string Name, int[] Shape, long Begin, long End, string DType)>();
         foreach (var (key, node) in root)
         {
             if (key == "__metadata__")
@@ -145,8 +153,8 @@ public static class SafeTensors
             }
             if (node is not JsonObject t) throw Bad(name, $"tensor '{key}' is not an object");
             string dtype = t["dtype"] is JsonValue dv && dv.TryGetValue<string>(out var ds) ? ds : throw Bad(name, $"tensor '{key}' has no dtype");
-            if (dtype is not ("F32" or "I8")) throw Bad(name, $"tensor '{key}' has dtype {dtype}; this reader handles F32 and I8 only");
-            int size = dtype == "I8" ? 1 : 4;
+            if (dtype is not ("F32" or "I8" or "U8")) throw Bad(name, $"tensor '{key}' has dtype {dtype}; this reader handles F32, I8 and U8 only");
+            int size = dtype == "F32" ? 4 : 1;
             if (t["shape"] is not JsonArray shapeArr) throw Bad(name, $"tensor '{key}' has no shape");
             var shape = new int[shapeArr.Count];
             long count = 1;
@@ -166,7 +174,7 @@ public static class SafeTensors
                 throw Bad(name, $"tensor '{key}' has data_offsets [{begin}, {end}] outside the {dataLength} data bytes");
             if (end - begin != count * size)
                 throw Bad(name, $"tensor '{key}' has shape [{string.Join(", ", shape)}] ({count * size} bytes as {dtype}) but data_offsets span {end - begin} bytes");
-            entries.Add((key, shape, begin, end, size == 1));
+            entries.Add((key, shape, begin, end, dtype));
         }
         var sorted = entries.OrderBy(e => e.Begin).ThenBy(e => e.End).ToList();
         for (int i = 1; i < sorted.Count; i++)
@@ -178,7 +186,14 @@ public static class SafeTensors
         foreach (var e in sorted)
         {
             stream.Position = dataStart + e.Begin;
-            if (e.Int8)
+            if (e.DType == "U8")
+            {
+                var raw = new byte[e.End - e.Begin];
+                stream.ReadExactly(raw);
+                tensors.Add(new NamedTensor(e.Name, e.Shape, []) { Bytes = raw });
+                continue;
+            }
+            if (e.DType == "I8")
             {
                 var raw = new byte[e.End - e.Begin];
                 stream.ReadExactly(raw);

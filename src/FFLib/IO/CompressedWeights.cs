@@ -1,0 +1,145 @@
+using System.Globalization;
+using System.Text.Json.Nodes;
+using FFLib.Coding;
+using FFLib.Models;
+
+namespace FFLib.IO;
+
+/// <summary>
+/// Model files whose weight matrices are stored as <see cref="PackedMatrix"/> codes (format_version 2):
+/// each packed matrix W becomes "W.codes" (U8: the codes bit-packed, or rANS-coded), "W.scale" and
+/// "W.minimum" (F32 per row) or "W.codebook" (F32); the metadata key "compression" says which
+/// (JSON: version, entropy_coding, and per matrix its scheme, bits and shape). Every other
+/// parameter stays float32. <see cref="ModelCheckpoint.Load(string)"/> reads these files back into an
+/// ordinary model, so eval, analyze, prune and export take them as they are.
+/// </summary>
+public static class CompressedWeights
+{
+    /// <summary>The metadata key that marks a compressed file.</summary>
+    public const string MetadataKey = "compression";
+
+    /// <summary>The format_version of compressed files (plain model files stay at 1).</summary>
+    public const int FormatVersion = 2;
+
+    /// <summary>
+    /// Saves <paramref name="model"/> with the matrices in <paramref name="packed"/> stored as codes
+    /// (each must name one of the model's matrix parameters, with its shape); with
+    /// <paramref name="entropyCoded"/> the codes are rANS-coded instead of bit-packed.
+    /// </summary>
+    public static void Save(string path, IClassifierModel model, IReadOnlyCollection<PackedMatrix> packed, bool entropyCoded, JsonObject? training = null)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(packed);
+        var byName = model.Parameters().ToDictionary(p => p.Name);
+        foreach (var m in packed)
+        {
+            if (!byName.TryGetValue(m.Name, out var p)) throw new ArgumentException($"Packed weights {m.Name} name no parameter of the model (it has {string.Join(", ", byName.Keys)}).", nameof(packed));
+            if (!p.IsMatrix || p.Rows != m.Rows || p.Cols != m.Cols) throw new ArgumentException($"Packed weights {m.Name} are [{m.Rows}, {m.Cols}] but the parameter is {p.ShapeText}.", nameof(packed));
+            try { m.Validate("the packed weights"); }
+            catch (InvalidDataException e) { throw new ArgumentException(e.Message, nameof(packed)); }
+        }
+        if (packed.Select(m => m.Name).Distinct().Count() != packed.Count) throw new ArgumentException("A matrix is packed twice.", nameof(packed));
+        ModelCheckpoint.Write(path, model, training, quantize: false, packed: (packed, entropyCoded));
+    }
+
+    /// <summary>The tensors and metadata of a compressed file: packed matrices replaced by their parts.</summary>
+    internal static (List<NamedTensor> Tensors, string Json) Encode(List<NamedTensor> tensors, IReadOnlyCollection<PackedMatrix> packed, bool entropyCoded)
+    {
+        var byName = packed.ToDictionary(m => m.Name);
+        var entries = new JsonObject();
+        var result = new List<NamedTensor>();
+        foreach (var t in tensors)
+        {
+            if (!byName.TryGetValue(t.Name, out var m)) { result.Add(t); continue; }
+            result.Add(NamedTensor.OfBytes(m.Name + ".codes", entropyCoded ? RansCoder.Encode(m.Codes) : BitPacking.Pack(m.Codes, m.Bits)));
+            if (m.Scale is not null) result.Add(new NamedTensor(m.Name + ".scale", [m.Rows], m.Scale));
+            if (m.Minimum is not null) result.Add(new NamedTensor(m.Name + ".minimum", [m.Rows], m.Minimum));
+            if (m.Codebook is not null) result.Add(new NamedTensor(m.Name + ".codebook", [m.Codebook.Length], m.Codebook));
+            entries[m.Name] = new JsonObject
+            {
+                ["scheme"] = SchemeId(m.Scheme),
+                ["bits"] = m.Bits,
+                ["shape"] = new JsonArray(m.Rows, m.Cols),
+            };
+        }
+        var json = new JsonObject { ["version"] = 1, ["entropy_coding"] = entropyCoded ? "rans" : "none", ["tensors"] = entries };
+        return (result, json.ToJsonString());
+    }
+
+    /// <summary>The matrices a compressed file stores as codes, as they are in the file (codes decoded).</summary>
+    public static IReadOnlyList<PackedMatrix> ReadPacked(string path)
+    {
+        var file = SafeTensors.Read(path);
+        if (!file.Metadata.TryGetValue(MetadataKey, out var json)) return [];
+        return Parse(path, file, json).Select(x => x.Matrix).ToList();
+    }
+
+    /// <summary>The file with every packed matrix replaced by its float weights.</summary>
+    internal static SafeTensorsFile Decode(string path, SafeTensorsFile file, string json)
+    {
+        var parsed = Parse(path, file, json);
+        var parts = parsed.SelectMany(x => x.Parts).ToHashSet();
+        var result = file.Tensors.Where(t => !parts.Contains(t.Name)).ToList();
+        foreach (var (m, _) in parsed) result.Add(new NamedTensor(m.Name, [m.Rows, m.Cols], m.Dequantize()));
+        return new SafeTensorsFile(result, file.Metadata);
+    }
+
+    private static List<(PackedMatrix Matrix, string[] Parts)> Parse(string path, SafeTensorsFile file, string json)
+    {
+        InvalidDataException Bad(string problem) => new($"{path}: not a valid FFLib model: {problem}.");
+        JsonObject root;
+        try { root = JsonNode.Parse(json) as JsonObject ?? throw Bad("compression metadata is not a JSON object"); }
+        catch (System.Text.Json.JsonException e) { throw Bad("compression metadata is not valid JSON: " + e.Message); }
+        if (root["version"]?.ToString() != "1") throw Bad($"compression version {root["version"]?.ToJsonString() ?? "(none)"} is not supported (this library reads 1)");
+        string coding = root["entropy_coding"]?.ToString() ?? "none";
+        if (coding is not ("none" or "rans")) throw Bad($"entropy_coding '{coding}' is not supported (none, rans)");
+        if (root["tensors"] is not JsonObject entries) throw Bad("compression metadata lists no tensors");
+        var byName = new Dictionary<string, NamedTensor>();
+        foreach (var t in file.Tensors) byName.TryAdd(t.Name, t);
+        var result = new List<(PackedMatrix, string[])>();
+        foreach (var (name, node) in entries)
+        {
+            if (node is not JsonObject e) throw Bad($"compression entry {name} is not an object");
+            WeightScheme scheme = ParseScheme(e["scheme"]?.ToString()) ?? throw Bad($"{name} has scheme {e["scheme"]?.ToJsonString() ?? "(none)"}; known: symmetric, asymmetric, codebook");
+            int bits = Int(e["bits"]) ?? throw Bad($"{name} has no bits");
+            if (e["shape"] is not JsonArray { Count: 2 } shape || Int(shape[0]) is not int rows || Int(shape[1]) is not int cols || rows < 1 || cols < 1)
+                throw Bad($"{name} has no valid shape [rows, cols]");
+            if (bits is < 1 or > 8) throw Bad($"{name} has {bits} bits; 1–8 are possible");
+            if (!byName.TryGetValue(name + ".codes", out var codesTensor) || codesTensor.Bytes is null) throw Bad($"{name}.codes (U8) is missing");
+            long count = (long)rows * cols;
+            byte[] codes;
+            try { codes = coding == "rans" ? RansCoder.Decode(codesTensor.Bytes) : BitPacking.Unpack(codesTensor.Bytes, (int)Math.Min(count, int.MaxValue), bits); }
+            catch (Exception ex) when (ex is InvalidDataException or ArgumentException) { throw Bad($"{name}.codes: {ex.Message.TrimEnd('.')}"); }
+            if (codes.Length != count) throw Bad($"{name}.codes hold {codes.Length} codes for a [{rows}, {cols}] matrix");
+            float[]? Floats(string part, bool needed, int? length)
+            {
+                if (!byName.TryGetValue(name + "." + part, out var t)) return needed ? throw Bad($"{name}.{part} is missing") : null;
+                if (t.Bytes is not null || t.StoreAsInt8 || t.Shape.Length != 1 || (length is int n && t.Data.Length != n)) throw Bad($"{name}.{part} is not F32 [{(length is int l ? l.ToString(CultureInfo.InvariantCulture) : "k")}]");
+                return t.Data;
+            }
+            var m = new PackedMatrix
+            {
+                Name = name, Rows = rows, Cols = cols, Scheme = scheme, Bits = bits, Codes = codes,
+                Scale = scheme == WeightScheme.Codebook ? null : Floats("scale", true, rows),
+                Minimum = scheme == WeightScheme.Asymmetric ? Floats("minimum", true, rows) : null,
+                Codebook = scheme == WeightScheme.Codebook ? Floats("codebook", true, null) : null,
+            };
+            m.Validate(path);
+            result.Add((m, [name + ".codes", name + ".scale", name + ".minimum", name + ".codebook"]));
+        }
+        return result;
+    }
+
+    /// <summary>"symmetric", "asymmetric" or "codebook".</summary>
+    public static string SchemeId(WeightScheme scheme) => scheme.ToString().ToLowerInvariant();
+
+    private static WeightScheme? ParseScheme(string? id) => id switch
+    {
+        "symmetric" => WeightScheme.Symmetric,
+        "asymmetric" => WeightScheme.Asymmetric,
+        "codebook" => WeightScheme.Codebook,
+        _ => null,
+    };
+
+    private static int? Int(JsonNode? n) => n is JsonValue v && v.TryGetValue<int>(out int i) ? i : n is JsonValue d && d.TryGetValue<double>(out double x) && x == Math.Floor(x) && Math.Abs(x) < int.MaxValue ? (int)x : null;
+}

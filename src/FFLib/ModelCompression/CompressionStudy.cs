@@ -1,0 +1,162 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using System.Text.Json.Nodes;
+using FFLib.Coding;
+using FFLib.Compute;
+using FFLib.Data;
+using FFLib.IO;
+using FFLib.Models;
+using FFLib.Pruning;
+using FFLib.Training;
+
+namespace FFLib.ModelCompression;
+
+/// <summary>What <see cref="CompressionStudy.Run"/> tries on one model.</summary>
+public sealed record CompressionOptions
+{
+    /// <summary>Neurons kept per hidden layer by random one-shot pruning (the paper's method); null: the model as it is only. Counts at or above the widest layer mean no pruning.</summary>
+    public IReadOnlyList<int>? Keep { get; init; }
+    /// <summary>Weight formats tried at every kept count.</summary>
+    public IReadOnlyList<WeightFormat> Formats { get; init; } =
+        [WeightFormat.Float32, WeightFormat.Uniform(8, true), WeightFormat.Uniform(4, true), WeightFormat.Uniform(4, false), WeightFormat.Uniform(2, false), WeightFormat.Codebook(16), WeightFormat.Codebook(4)];
+    /// <summary>General-purpose coders each stored file is passed through.</summary>
+    public IReadOnlyList<LosslessCoder> Coders { get; init; } = LosslessCoders.All;
+    /// <summary>Seed of the pruning permutation.</summary>
+    public int Seed { get; init; }
+    /// <summary>k-means rounds for codebook formats.</summary>
+    public int KMeansIterations { get; init; } = 30;
+}
+
+/// <summary>One model of the study: how it was made, how well it predicts, and how many bytes each way of storing it takes.</summary>
+/// <param name="Architecture">The architecture id.</param>
+/// <param name="Method">The chain, e.g. "prune-random keep 256 → int4-asym".</param>
+/// <param name="Keep">Neurons kept per hidden layer (0: not pruned).</param>
+/// <param name="Format">The weight format id.</param>
+/// <param name="Seed">The pruning permutation's seed.</param>
+/// <param name="Parameters">Parameters of the pruned model.</param>
+/// <param name="Accuracy">Test accuracy of the model read back from its file.</param>
+/// <param name="Bytes">The model file with bit-packed codes (float32 for fp32).</param>
+/// <param name="RansBytes">The model file with rANS-coded codes (a real file that loads); null for fp32.</param>
+/// <param name="EntropyBoundBytes">The bit-packed file with its codes at their empirical entropy: the size rANS approaches; null for fp32.</param>
+/// <param name="EntropyBitsPerWeight">The codes' empirical entropy, bits per weight; null for fp32.</param>
+/// <param name="CodedBytes">The file's size after each general-purpose coder, by coder id.</param>
+/// <param name="Seconds">Time to make, store, code and evaluate this model.</param>
+public sealed record CompressionRecord(string Architecture, string Method, int Keep, string Format, int Seed, long Parameters, double Accuracy,
+    long Bytes, long? RansBytes, long? EntropyBoundBytes, double? EntropyBitsPerWeight, IReadOnlyDictionary<string, long> CodedBytes, double Seconds)
+{
+    /// <summary>The smallest of every size measured.</summary>
+    public long BestBytes => new[] { Bytes, RansBytes ?? long.MaxValue }.Concat(CodedBytes.Values).Min();
+
+    /// <summary>Which storage gave <see cref="BestBytes"/>.</summary>
+    public string BestCoder => RansBytes == BestBytes ? "rans" : CodedBytes.FirstOrDefault(kv => kv.Value == BestBytes).Key ?? "none";
+}
+
+/// <summary>
+/// The compressibility study of one model: random one-shot neuron pruning at several kept counts,
+/// then every weight format at each, each model written as a real file (and re-read from it for
+/// its accuracy), passed through every lossless coder, rANS-coded and compared with its entropy bound.
+/// </summary>
+public static class CompressionStudy
+{
+    /// <summary>Runs the grid; <paramref name="workDir"/> receives the model files (kept by the caller or deleted).</summary>
+    public static IReadOnlyList<CompressionRecord> Run(IClassifierModel model, ImageDataset test, CompressionOptions options, string workDir,
+        JsonObject? training = null, Action<CompressionRecord>? progress = null)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(test);
+        ArgumentNullException.ThrowIfNull(options);
+        if (options.Formats.Count == 0) throw new ArgumentException("At least one weight format is needed.", nameof(options));
+        ModelCheckpoint.RequireFinite(model, "the model");
+        Directory.CreateDirectory(workDir);
+        string arch = ModelCheckpoint.ArchitectureId(model.Architecture);
+        var keeps = new List<int>();
+        int widest = 0;
+        if (options.Keep is { Count: > 0 } wanted)
+        {
+            if (model is not INeuronPrunable) throw new ArgumentException($"{arch} models cannot be pruned by neurons; leave Keep empty.", nameof(options));
+            if (wanted.Any(k => k < 1)) throw new ArgumentException("Kept counts must be positive.", nameof(options));
+            widest = NeuronPruning.HiddenWidths(model).Max();
+            keeps.AddRange(wanted.Select(k => Math.Min(k, widest)).Distinct().OrderByDescending(k => k));
+        }
+        else keeps.Add(0);
+        var ranking = keeps.Any(k => k > 0 && k < widest) ? NeuronPruning.RandomRanking(model, new FFRandom(options.Seed)) : null;
+        var records = new List<CompressionRecord>();
+        foreach (int keep in keeps)
+        {
+            var pruned = keep > 0 && keep < widest ? NeuronPruning.Prune(model, ranking!, keep) : model;
+            string prunedName = keep > 0 && keep < widest ? $"prune-random keep {keep}" : "";
+            foreach (var format in options.Formats)
+            {
+                var clock = Stopwatch.StartNew();
+                var packed = WeightQuantizer.Pack(pruned, format, options.KMeansIterations);
+                string stem = Path.Combine(workDir, $"keep{(keep == 0 ? "all" : keep.ToString(CultureInfo.InvariantCulture))}-{format.Id}");
+                var meta = training?.DeepClone().AsObject() ?? [];
+                meta["compression_chain"] = Chain(prunedName, format);
+                string file = stem + ".safetensors";
+                if (packed.Count == 0) ModelCheckpoint.Save(file, pruned, meta);
+                else CompressedWeights.Save(file, pruned, packed, entropyCoded: false, meta);
+                long bytes = new FileInfo(file).Length;
+                var raw = File.ReadAllBytes(file);
+                var coded = options.Coders.ToDictionary(LosslessCoders.Id, c => (long)LosslessCoders.Encode(c, raw).Length);
+                long? rans = null, bound = null;
+                double? bitsPerWeight = null;
+                string measured = file;
+                if (packed.Count > 0)
+                {
+                    string ransFile = stem + ".rans.safetensors";
+                    CompressedWeights.Save(ransFile, pruned, packed, entropyCoded: true, meta);
+                    rans = new FileInfo(ransFile).Length;
+                    long packedCodes = packed.Sum(m => BitPacking.PackedLength(m.Codes.Length, m.Bits));
+                    double entropyBits = packed.Sum(m => SymbolEntropy.TotalBits(m.Codes));
+                    bound = bytes - packedCodes + packed.Sum(m => SymbolEntropy.Bytes(m.Codes));
+                    bitsPerWeight = entropyBits / packed.Sum(m => (double)m.Codes.Length);
+                    measured = ransFile; // the accuracy is read back from the entropy-coded file: its decoder is under test too
+                }
+                var reloaded = ModelCheckpoint.Load(measured).Model;
+                double accuracy = Evaluation.Accuracy(reloaded, test);
+                var rec = new CompressionRecord(arch, Chain(prunedName, format), keep == 0 ? 0 : keep, format.Id, options.Seed,
+                    NeuronPruning.ParameterCount(pruned), accuracy, bytes, rans, bound, bitsPerWeight, coded, clock.Elapsed.TotalSeconds);
+                records.Add(rec);
+                progress?.Invoke(rec);
+            }
+        }
+        return records;
+    }
+
+    private static string Chain(string pruned, WeightFormat format) =>
+        pruned.Length == 0 ? format.Id : format.Scheme is null ? pruned : $"{pruned} → {format.Id}";
+
+    /// <summary>
+    /// The records no other record beats: none is both at least as accurate and at least as small
+    /// (by <see cref="CompressionRecord.BestBytes"/>), ordered by size.
+    /// </summary>
+    public static IReadOnlyList<CompressionRecord> Frontier(IEnumerable<CompressionRecord> records)
+    {
+        var sorted = records.OrderBy(r => r.BestBytes).ThenByDescending(r => r.Accuracy).ToList();
+        var front = new List<CompressionRecord>();
+        double best = double.NegativeInfinity;
+        foreach (var r in sorted)
+            if (r.Accuracy > best) { front.Add(r); best = r.Accuracy; }
+        return front;
+    }
+
+    /// <summary>CSV columns of <see cref="WriteCsv"/>: sizes in bytes; coded sizes one column per coder.</summary>
+    public static string CsvHeader(IReadOnlyList<string> coders) =>
+        "architecture,method,keep,format,seed,parameters,accuracy,bytes," + string.Concat(coders.Select(c => c + "_bytes,")) +
+        "rans_bytes,entropy_bound_bytes,entropy_bits_per_weight,best_bytes,best_coder,seconds";
+
+    /// <summary>Writes compress.csv (atomically).</summary>
+    public static void WriteCsv(string path, IReadOnlyList<CompressionRecord> records)
+    {
+        var coders = records.SelectMany(r => r.CodedBytes.Keys).Distinct().ToList();
+        var sb = new StringBuilder(CsvHeader(coders)).Append('\n');
+        foreach (var r in records)
+        {
+            sb.Append(string.Create(CultureInfo.InvariantCulture, $"{r.Architecture},\"{r.Method}\",{r.Keep},{r.Format},{r.Seed},{r.Parameters},{r.Accuracy:R},{r.Bytes},"));
+            foreach (var c in coders) sb.Append(r.CodedBytes.TryGetValue(c, out long b) ? b.ToString(CultureInfo.InvariantCulture) : "").Append(',');
+            sb.Append(string.Create(CultureInfo.InvariantCulture, $"{r.RansBytes},{r.EntropyBoundBytes},{(r.EntropyBitsPerWeight is double e ? e.ToString("F4", CultureInfo.InvariantCulture) : "")},{r.BestBytes},{r.BestCoder},{r.Seconds:F2}\n"));
+        }
+        AtomicFile.WriteAllText(path, sb.ToString());
+    }
+}

@@ -1,0 +1,266 @@
+using FFLib.Coding;
+using FFLib.Compute;
+using FFLib.Data;
+using FFLib.IO;
+using FFLib.ModelCompression;
+using FFLib.Models;
+using FFLib.Training;
+using Xunit;
+
+namespace FFLib.Tests;
+
+/// <summary>Bit packing, rANS, lossless coders, quantisers, compressed model files and the compression study.</summary>
+public sealed class ModelCompressionTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("fflib-compress-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private static byte[] Skewed(int n, int seed, int alphabet = 16)
+    {
+        // Geometric-like: symbol s with probability ∝ 2^−s, as quantised weights near zero are.
+        var r = new FFRandom(seed);
+        var data = new byte[n];
+        for (int i = 0; i < n; i++)
+        {
+            int s = 0;
+            while (s < alphabet - 1 && r.NextSingle() < 0.5f) s++;
+            data[i] = (byte)s;
+        }
+        return data;
+    }
+
+    [Theory]
+    [InlineData(1)] [InlineData(2)] [InlineData(3)] [InlineData(4)] [InlineData(5)] [InlineData(7)] [InlineData(8)]
+    public void BitPackingRoundTripsAndTakesTheStatedBytes(int bits)
+    {
+        var r = new FFRandom(bits);
+        foreach (int n in new[] { 0, 1, 7, 8, 9, 1001 })
+        {
+            var codes = Enumerable.Range(0, n).Select(_ => (byte)r.NextInt(1 << bits)).ToArray();
+            var packed = BitPacking.Pack(codes, bits);
+            Assert.Equal((n * bits + 7) / 8, packed.Length);
+            Assert.Equal(codes, BitPacking.Unpack(packed, n, bits));
+        }
+        // Known layout: codes 1, 2, 3 at 2 bits = 0b00_11_10_01.
+        Assert.Equal([0b00111001], BitPacking.Pack([1, 2, 3], 2));
+    }
+
+    [Fact]
+    public void BitPackingRefusesCodesThatDoNotFitAndWrongLengths()
+    {
+        Assert.Throws<ArgumentException>(() => BitPacking.Pack([4], 2));
+        Assert.Throws<ArgumentException>(() => BitPacking.Unpack(new byte[3], 7, 4));
+        Assert.Throws<ArgumentOutOfRangeException>(() => BitPacking.Pack([1], 0));
+        Assert.Throws<ArgumentOutOfRangeException>(() => BitPacking.Pack([1], 9));
+    }
+
+    [Fact]
+    public void EntropyHasItsKnownValues()
+    {
+        Assert.Equal(1.0, SymbolEntropy.BitsPerSymbol([0, 0, 1, 1]), 12);
+        Assert.Equal(0.0, SymbolEntropy.BitsPerSymbol([5, 5, 5]), 12);
+        Assert.Equal(8.0, SymbolEntropy.BitsPerSymbol(Enumerable.Range(0, 256).Select(i => (byte)i).ToArray()), 12);
+        // p = (1/2, 1/4, 1/4): H = 1.5 bits, 4 symbols → 6 bits → 1 byte.
+        Assert.Equal(1.5, SymbolEntropy.BitsPerSymbol([0, 0, 1, 2]), 12);
+        Assert.Equal(1, SymbolEntropy.Bytes([0, 0, 1, 2]));
+    }
+
+    [Fact]
+    public void RansRoundTripsAndComesWithinItsTableOfTheEntropy()
+    {
+        foreach (var data in new[] { Array.Empty<byte>(), new byte[] { 7 }, new byte[1000], Enumerable.Range(0, 5000).Select(i => (byte)(i * 31)).ToArray(), Skewed(200_000, 1) })
+        {
+            var coded = RansCoder.Encode(data);
+            Assert.Equal(data, RansCoder.Decode(coded));
+        }
+        var skewed = Skewed(200_000, 2);
+        long entropy = SymbolEntropy.Bytes(skewed);
+        long size = RansCoder.Encode(skewed).Length;
+        // 2^15 frequencies cost well under 0.5 % on this stream; the table is < 50 bytes for 16 symbols.
+        Assert.InRange(size, entropy, entropy * 1.005 + 60);
+        // A constant stream costs its header only.
+        Assert.True(RansCoder.Encode(new byte[100_000]).Length < 16);
+    }
+
+    [Fact]
+    public void RansRefusesDamagedStreams()
+    {
+        var coded = RansCoder.Encode(Skewed(5000, 3));
+        Assert.Throws<InvalidDataException>(() => RansCoder.Decode(coded[..^10]));
+        Assert.Throws<InvalidDataException>(() => RansCoder.Decode([.. coded, 1]));
+        Assert.Throws<InvalidDataException>(() => RansCoder.Decode(coded[..3]));
+        var bad = (byte[])coded.Clone();
+        bad[^1] ^= 0x55; // a flipped bit in the data ends in a wrong final state or a wrong length
+        Assert.Throws<InvalidDataException>(() => RansCoder.Decode(bad));
+        Assert.Throws<InvalidDataException>(() => RansCoder.Decode([0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x01]));
+    }
+
+    [Fact]
+    public void EveryLosslessCoderRoundTripsAndRefusesDamage()
+    {
+        var data = Skewed(50_000, 4).Concat(Enumerable.Range(0, 3000).Select(i => (byte)i)).ToArray();
+        foreach (var coder in LosslessCoders.All.Prepend(LosslessCoder.None))
+        {
+            var coded = LosslessCoders.Encode(coder, data);
+            Assert.Equal(data, LosslessCoders.Decode(coder, coded));
+            if (coder != LosslessCoder.None) Assert.True(coded.Length < data.Length / 2, $"{coder}: {coded.Length} of {data.Length}");
+            if (coder != LosslessCoder.None) Assert.True(Assert.Throws<InvalidDataException>(() => LosslessCoders.Decode(coder, coded[..(coded.Length / 2)])) is not null, coder.ToString());
+        }
+    }
+
+    [Fact]
+    public void UniformQuantisationHasItsKnownCodesAndHalfAStepOfError()
+    {
+        // Symmetric 2 bits: step = 1, codes centred on 1 → −1, 0, 0.4, 1 become codes 0, 1, 1, 2.
+        var m = WeightQuantizer.Uniform("w", [-1f, 0f, 0.4f, 1f], 1, 4, 2, symmetric: true);
+        Assert.Equal([0, 1, 1, 2], m.Codes);
+        Assert.Equal([-1f, 0f, 0f, 1f], m.Dequantize());
+        // Asymmetric 2 bits over [−1, 2]: step 1, codes 0..3 exactly.
+        var a = WeightQuantizer.Uniform("w", [-1f, 0f, 1f, 2f], 1, 4, 2, symmetric: false);
+        Assert.Equal([0, 1, 2, 3], a.Codes);
+        Assert.Equal([-1f, 0f, 1f, 2f], a.Dequantize());
+
+        var r = new FFRandom(5);
+        var w = Enumerable.Range(0, 40 * 30).Select(_ => (r.NextSingle() - 0.3f) * (1 + r.NextInt(3))).ToArray();
+        foreach (bool symmetric in new[] { true, false })
+            foreach (int bits in new[] { 2, 4, 8 })
+            {
+                var q = WeightQuantizer.Uniform("w", w, 40, 30, bits, symmetric);
+                var back = q.Dequantize();
+                for (int i = 0; i < w.Length; i++)
+                    Assert.True(MathF.Abs(back[i] - w[i]) <= q.Scale![i / 30] * 0.5f + 1e-6f, $"{bits} bits {(symmetric ? "sym" : "asym")}: weight {i}");
+            }
+        Assert.Throws<ArgumentOutOfRangeException>(() => WeightQuantizer.Uniform("w", w, 40, 30, 9, true));
+        Assert.Throws<ArgumentOutOfRangeException>(() => WeightQuantizer.Uniform("w", w, 40, 30, 1, true));
+    }
+
+    [Fact]
+    public void KMeansFindsTightClustersAndRefusesACodebookLargerThanTheLayer()
+    {
+        var r = new FFRandom(6);
+        float[] centres = [-0.8f, -0.1f, 0.05f, 0.6f];
+        var w = Enumerable.Range(0, 4000).Select(i => centres[i % 4] + (r.NextSingle() - 0.5f) * 0.01f).ToArray();
+        var m = WeightQuantizer.Cluster("w", w, 40, 100, 4);
+        Assert.Equal(2, m.Bits);
+        for (int j = 0; j < 4; j++) Assert.InRange(m.Codebook![j], centres[j] - 0.005f, centres[j] + 0.005f);
+        for (int i = 0; i < w.Length; i++) Assert.Equal(i % 4, m.Codes[i]);
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => WeightQuantizer.Cluster("layers.0.weight", [1f, 2f, 3f], 1, 3, 4));
+        Assert.Contains("layers.0.weight", e.Message);
+        // A 16-value codebook is never worse than 4 evenly spaced levels (the start it improves on).
+        var spread = Enumerable.Range(0, 3000).Select(_ => (r.NextSingle() - 0.5f) * r.NextSingle()).ToArray();
+        double Err(float[] x, float[] y) => x.Zip(y).Sum(p => (double)(p.First - p.Second) * (p.First - p.Second));
+        Assert.True(Err(spread, WeightQuantizer.Cluster("w", spread, 30, 100, 16).Dequantize()) < Err(spread, WeightQuantizer.Uniform("w", spread, 30, 100, 4, false).Dequantize()) * 4);
+    }
+
+    private static FFNetwork SmallNetwork() => new(new FFNetworkConfig { ImageFeatures = 12, Classes = 3, HiddenSizes = [20, 16], Threshold = 1f }, new FFRandom(1));
+
+    [Theory]
+    [InlineData("int8", false)] [InlineData("int4", true)] [InlineData("int2-asym", false)] [InlineData("int3-asym", true)] [InlineData("kmeans16", true)] [InlineData("kmeans5", false)]
+    public void CompressedFilesLoadToTheWeightsTheirCodesStandFor(string formatId, bool entropyCoded)
+    {
+        var model = SmallNetwork();
+        var format = WeightFormat.TryParse(formatId, out _)!;
+        var packed = WeightQuantizer.Pack(model, format);
+        Assert.Equal(2, packed.Count);
+        string path = Path.Combine(_dir, $"{formatId}.safetensors");
+        CompressedWeights.Save(path, model, packed, entropyCoded);
+        var loaded = ModelCheckpoint.Load(path).Model;
+        var expected = WeightQuantizer.Apply(model, packed);
+        foreach (var (p, q) in loaded.Parameters().Zip(expected.Parameters())) Assert.Equal(q.Data, p.Data);
+        var x = TestUtil.RandomMatrix(30, 12, new FFRandom(2));
+        Assert.Equal(expected.Predict(x), loaded.Predict(x));
+        // The codes come back as stored; a plain file of the same model is larger than a 4-bit one.
+        var back = CompressedWeights.ReadPacked(path);
+        Assert.Equal(packed.Select(m => m.Codes), back.Select(m => m.Codes));
+        Assert.Equal("2", SafeTensors.Read(path).Metadata["format_version"]);
+    }
+
+    [Fact]
+    public void DamagedCompressedFilesAreRefusedWithTheFileAndTensorNamed()
+    {
+        var model = SmallNetwork();
+        var packed = WeightQuantizer.Pack(model, WeightFormat.Uniform(4, false));
+        string good = Path.Combine(_dir, "good.safetensors");
+        CompressedWeights.Save(good, model, packed, entropyCoded: false);
+        var file = SafeTensors.Read(good);
+
+        string Write(string name, Func<NamedTensor, NamedTensor?> edit, Func<Dictionary<string, string>, Dictionary<string, string>>? meta = null)
+        {
+            string p = Path.Combine(_dir, name);
+            SafeTensors.Write(p, file.Tensors.Select(edit).Where(t => t is not null).ToList()!, (meta ?? (m => m))(new Dictionary<string, string>(file.Metadata)));
+            return p;
+        }
+        var missing = Write("missing.safetensors", t => t.Name == "layers.0.weight.minimum" ? null : t);
+        Assert.Contains("layers.0.weight.minimum is missing", Assert.Throws<InvalidDataException>(() => ModelCheckpoint.Load(missing)).Message);
+        var shortCodes = Write("short.safetensors", t => t.Name == "layers.0.weight.codes" ? NamedTensor.OfBytes(t.Name, t.Bytes![..^3]) : t);
+        var e = Assert.Throws<InvalidDataException>(() => ModelCheckpoint.Load(shortCodes));
+        Assert.Contains("short.safetensors", e.Message);
+        Assert.Contains("layers.0.weight.codes", e.Message);
+        var noMeta = Write("nometa.safetensors", t => t, m => { m.Remove(CompressedWeights.MetadataKey); return m; });
+        Assert.Contains("format_version 2 needs the compression metadata", Assert.Throws<InvalidDataException>(() => ModelCheckpoint.Load(noMeta)).Message);
+        var badScheme = Write("scheme.safetensors", t => t, m => { m[CompressedWeights.MetadataKey] = m[CompressedWeights.MetadataKey].Replace("asymmetric", "log"); return m; });
+        Assert.Contains("scheme \"log\"", Assert.Throws<InvalidDataException>(() => ModelCheckpoint.Load(badScheme)).Message);
+        // Codes beyond a symmetric scheme's range (all ones = 15 at 4 bits; the largest symmetric code is 14).
+        var sym = WeightQuantizer.Pack(model, WeightFormat.Uniform(4, true));
+        string symPath = Path.Combine(_dir, "sym.safetensors");
+        CompressedWeights.Save(symPath, model, sym, entropyCoded: false);
+        file = SafeTensors.Read(symPath);
+        var over = Write("over.safetensors", t => t.Name == "layers.1.weight.codes" ? NamedTensor.OfBytes(t.Name, t.Bytes!.Select(_ => (byte)0xFF).ToArray()) : t);
+        Assert.Contains("code 15 at weight 0 exceeds 14", Assert.Throws<InvalidDataException>(() => ModelCheckpoint.Load(over)).Message);
+    }
+
+    [Fact]
+    public void WeightFormatsParseAndRefuseWithTheValueNamed()
+    {
+        Assert.Equal("int4-asym", WeightFormat.TryParse("INT4-asym", out _)!.Id);
+        Assert.Equal(4, WeightFormat.TryParse("kmeans16", out _)!.Bits);
+        Assert.Equal(3, WeightFormat.TryParse("kmeans5", out _)!.Bits);
+        Assert.Same(WeightFormat.Float32, WeightFormat.TryParse("fp32", out _));
+        foreach (var bad in new[] { "int9", "int0", "int1", "kmeans1", "kmeans300", "float16", "int4-sym" })
+        {
+            Assert.Null(WeightFormat.TryParse(bad, out var problem));
+            Assert.Contains($"'{bad}'", problem);
+        }
+    }
+
+    [Fact]
+    public void TheStudyMeasuresRealFilesAndItsFrontierIsMonotone()
+    {
+        var train = GpuPipelineTests.Synthetic(300);
+        var test = GpuPipelineTests.Synthetic(90);
+        var model = new FFNetwork(new FFNetworkConfig { ImageFeatures = 12, Classes = 3, HiddenSizes = [40, 40], Threshold = 1f }, new FFRandom(3));
+        new Trainer().Train(model, train, null, new TrainingOptions { Epochs = 3, BatchSize = 50, ValidateEachEpoch = false }, new FFRandom(4));
+        double full = Evaluation.Accuracy(model, test);
+        var options = new CompressionOptions { Keep = [40, 20], Formats = [WeightFormat.Float32, WeightFormat.Uniform(8, true), WeightFormat.Uniform(2, false), WeightFormat.Codebook(4)] };
+        var records = CompressionStudy.Run(model, test, options, Path.Combine(_dir, "work"));
+        Assert.Equal(8, records.Count);
+        var fp32 = records.Single(r => r.Keep == 40 && r.Format == "fp32");
+        Assert.Equal(full, fp32.Accuracy); // unpruned float32 read back from its file predicts as the model does
+        Assert.Null(fp32.RansBytes);
+        foreach (var r in records.Where(r => r.Format != "fp32"))
+        {
+            Assert.True(r.EntropyBoundBytes <= r.Bytes, $"{r.Method}: bound {r.EntropyBoundBytes} > file {r.Bytes}");
+            Assert.True(r.RansBytes >= r.EntropyBoundBytes, $"{r.Method}: rANS {r.RansBytes} below its entropy bound {r.EntropyBoundBytes}");
+            Assert.InRange(r.EntropyBitsPerWeight!.Value, 0, int.Parse(r.Format.Replace("int", "").Replace("-asym", "").Replace("kmeans4", "2")));
+            Assert.Equal(4, r.CodedBytes.Count);
+        }
+        // Smaller formats give smaller files at each kept count.
+        foreach (int keep in new[] { 40, 20 })
+        {
+            var at = records.Where(r => r.Keep == keep).ToDictionary(r => r.Format);
+            Assert.True(at["int2-asym"].Bytes < at["int8"].Bytes && at["int8"].Bytes < at["fp32"].Bytes);
+        }
+        var front = CompressionStudy.Frontier(records);
+        for (int i = 1; i < front.Count; i++)
+        {
+            Assert.True(front[i].BestBytes >= front[i - 1].BestBytes);
+            Assert.True(front[i].Accuracy > front[i - 1].Accuracy);
+        }
+        string csv = Path.Combine(_dir, "compress.csv");
+        CompressionStudy.WriteCsv(csv, records);
+        var lines = File.ReadAllLines(csv);
+        Assert.Equal(9, lines.Length);
+        Assert.StartsWith("architecture,method,keep,format,seed,parameters,accuracy,bytes,gzip_bytes,brotli_bytes,lzma_bytes,zstd_bytes,rans_bytes", lines[0]);
+    }
+}
