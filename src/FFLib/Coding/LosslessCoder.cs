@@ -11,7 +11,7 @@ public enum LosslessCoder
     None,
     /// <summary>GZip (Deflate), <see cref="CompressionLevel.SmallestSize"/>.</summary>
     Gzip,
-    /// <summary>Brotli, quality 11, 4 MiB window.</summary>
+    /// <summary>Brotli, quality 9, 4 MiB window (quality 11 took 58 s instead of a few on a 22 MB float32 model here, for about 1 % less).</summary>
     Brotli,
     /// <summary>LZMA (SharpCompress's encoder, 16 MiB dictionary); a 13-byte header (length, properties) precedes the stream.</summary>
     Lzma,
@@ -38,7 +38,7 @@ public static class LosslessCoders
             case LosslessCoder.Brotli:
                 {
                     var output = new byte[BrotliEncoder.GetMaxCompressedLength(data.Length)];
-                    if (!BrotliEncoder.TryCompress(data, output, out int written, 11, 22)) throw new InvalidOperationException("Brotli could not code the data.");
+                    if (!BrotliEncoder.TryCompress(data, output, out int written, 9, 22)) throw new InvalidOperationException("Brotli could not code the data.");
                     return output[..written];
                 }
             case LosslessCoder.Lzma:

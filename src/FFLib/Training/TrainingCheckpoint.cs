@@ -107,7 +107,7 @@ public static class TrainingCheckpoint
         var file = SafeTensors.Read(path);
         var m = file.Metadata;
         if (!m.TryGetValue("checkpoint", out var kind) || kind != "training")
-            throw new InvalidDataException($"{path}: not a training checkpoint (a model file cannot be resumed: train with RunSpec.CheckpointEvery set).");
+            throw new InvalidDataException($"{path}: not a training checkpoint (a model file{(m.ContainsKey(CompressedWeights.MetadataKey) ? " with compressed weights" : "")} cannot be resumed: train with RunSpec.CheckpointEvery set).");
         try
         {
             var loaded = ModelCheckpoint.Load(path, file);

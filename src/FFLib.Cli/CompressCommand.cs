@@ -1,0 +1,111 @@
+using System.CommandLine;
+using System.Globalization;
+using FFLib.Coding;
+using FFLib.Data;
+using FFLib.IO;
+using FFLib.ModelCompression;
+using FFLib.Models;
+using FFLib.Plotting;
+using FFLib.Pruning;
+
+namespace FFLib.Cli;
+
+/// <summary><c>fflib compress</c>: how small one model can get (pruning × weight formats × coders).</summary>
+internal static class CompressCommand
+{
+    internal const string DefaultFormats = "fp32,int8,int4,int4-asym,int2-asym,kmeans16,kmeans4";
+
+    public static Command Create()
+    {
+        var modelPath = new Option<string>("--model", "-m") { Description = "A model file (model.safetensors) or a run folder written by fflib train.", Required = true };
+        var keep = new Option<string?>("--keep") { Description = "Neurons kept per hidden layer by random one-shot pruning, comma-separated; the unpruned model is always included. Default: halving from the widest layer down to 32." };
+        var formats = new Option<string>("--formats") { Description = "Weight formats: fp32, intB (symmetric per row, B = 2..8), intB-asym, kmeansK (shared codebook of K = 2..256 values per matrix).", DefaultValueFactory = _ => DefaultFormats };
+        var seed = new Option<int>("--seed") { Description = "Seed of the pruning permutation.", DefaultValueFactory = _ => 0 };
+        var dataset = new Option<string?>("--dataset") { Description = "Dataset (default: the one the model was trained on)." };
+        var testLimit = new Option<int?>("--test-limit") { Description = "Evaluate on only the first N test images." };
+        var outDir = new Option<string?>("--out", "-o") { Description = "Output folder (compress.csv, compress.png; model files in models/ with --save-models); default: a new runs/TIME-compress-MODEL." };
+        var overwrite = Cli.OverwriteOption();
+        var saveModels = new Option<bool>("--save-models") { Description = "Keep every compressed model file (bit-packed and rANS-coded) in models/." };
+        var threads = new Option<int>("--threads") { Description = "Compute threads.", DefaultValueFactory = _ => Environment.ProcessorCount };
+        var dataDir = new Option<string?>("--data-dir") { Description = "Folder holding the dataset's files." };
+        var noDownload = new Option<bool>("--no-download") { Description = "Never download." };
+        var cmd = new Command("compress", "Prune a saved model at several kept counts, store each in several weight formats (quantised, weight-shared), code every file (gzip, brotli, lzma, zstd, rANS) and measure its accuracy; write compress.csv and the accuracy-vs-bytes frontier (compress.png).")
+        {
+            modelPath, keep, formats, seed, dataset, testLimit, outDir, overwrite, saveModels, threads, dataDir, noDownload,
+        };
+        cmd.SetAction(pr => Cli.Run(() =>
+        {
+            int nThreads = pr.GetValue(threads);
+            if (nThreads < 1) throw new UsageException($"--threads must be at least 1, not {nThreads}.");
+            Compute.ComputeSettings.Threads = nThreads;
+            var chosen = ParseFormats(pr.GetValue(formats)!);
+            var (path, loaded) = Cli.LoadModel(pr.GetValue(modelPath)!);
+            ModelCheckpoint.RequireFinite(loaded.Model, path);
+            string arch = ModelCheckpoint.ArchitectureId(loaded.Architecture);
+            IReadOnlyList<int>? keeps = null;
+            if (loaded.Model is INeuronPrunable)
+            {
+                int widest = NeuronPruning.HiddenWidths(loaded.Model).Max();
+                var asked = pr.GetValue(keep) is string k ? TrainCommand.ParseLayers(k, "--keep") : DefaultKeeps(widest);
+                if (asked.FirstOrDefault(x => x > widest) is int tooMany and > 0)
+                    throw new UsageException($"--keep {tooMany} exceeds the widest hidden layer of {path} ({widest} neurons); use counts up to {widest}.");
+                keeps = [widest, .. asked];
+            }
+            else if (pr.GetValue(keep) is not null)
+                throw new UsageException($"--keep: {arch} models cannot be pruned by neurons; leave --keep out to compress the model as it is.");
+            foreach (var f in chosen.Where(f => f.Scheme == WeightScheme.Codebook))
+                if (loaded.Model.Parameters().Where(p => p.IsMatrix).FirstOrDefault(p => p.Data.Length < f.CodebookSize) is { } small)
+                    throw new UsageException($"--formats {f.Id}: a codebook of {f.CodebookSize} values is larger than {small.Name} of {path}, which has {small.Data.Length} weights.");
+            string? dsName = pr.GetValue(dataset) ?? loaded.Dataset;
+            if (dsName is null) throw new UsageException($"{path} does not record its dataset; pass --dataset.");
+            var data = DatasetLoader.Load(Cli.ParseDataset(dsName), Cli.DataOptions(pr.GetValue(dataDir), pr.GetValue(noDownload)));
+            var test = pr.GetValue(testLimit) is int tl ? (tl >= 1 ? data.Test.Take(tl) : throw new UsageException($"--test-limit must be at least 1, not {tl}.")) : data.Test;
+            var (dir, hold) = Cli.ClaimOutput(pr.GetValue(outDir), $"compress-{arch}", pr.GetValue(overwrite), "compress.csv", "compress.png");
+            using var held = hold;
+            var options = new CompressionOptions { Keep = keeps, Formats = chosen, Seed = pr.GetValue(seed) };
+            int total = (keeps?.Count ?? 1) * chosen.Count, done = 0;
+            Console.Error.WriteLine($"fflib compress: {arch} from {path}, keep {(keeps is null ? "all" : string.Join(",", keeps))}, formats {string.Join(",", chosen.Select(f => f.Id))}, {test.Count} test images: {total} models");
+            var records = CompressionStudy.Run(loaded.Model, test, options, Path.Combine(dir, "models"), loaded.Training,
+                r => Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"[{++done}/{total}] {r.Method,-32} {r.Accuracy * 100,6:F2}%  file {Kb(r.Bytes),9}  best {Kb(r.BestBytes),9} ({r.BestCoder}){(r.EntropyBitsPerWeight is double e ? $"  {e:F2} bits/weight" : "")}  {r.Seconds:F1} s")));
+            string modelsDir = Path.Combine(dir, "models");
+            if (!pr.GetValue(saveModels) && Directory.Exists(modelsDir)) Directory.Delete(modelsDir, recursive: true);
+            string csv = Path.Combine(dir, "compress.csv"), png = Path.Combine(dir, "compress.png");
+            CompressionStudy.WriteCsv(csv, records);
+            CompressionPlots.Frontier(png, [(arch, records)], $"{arch} on {dsName}: accuracy vs stored size");
+            PrintFrontier(records);
+            Console.WriteLine($"written: {csv}, {png}");
+            return 0;
+        }));
+        return cmd;
+    }
+
+    internal static IReadOnlyList<WeightFormat> ParseFormats(string text)
+    {
+        var list = new List<WeightFormat>();
+        foreach (var item in text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+            list.Add(WeightFormat.TryParse(item, out var problem) ?? throw new UsageException($"--formats {problem}."));
+        if (list.Count == 0) throw new UsageException("--formats lists no weight format.");
+        return list.DistinctBy(f => f.Id).ToList();
+    }
+
+    /// <summary>Halving from the widest layer: 2000 → 1000, 500, 250, 125, 62, 32.</summary>
+    internal static int[] DefaultKeeps(int widest)
+    {
+        var keeps = new List<int>();
+        for (int k = widest / 2; k >= 32; k /= 2) keeps.Add(k);
+        if (keeps.Count == 0 || keeps[^1] != 32 && widest > 32) keeps.Add(Math.Min(32, widest));
+        return keeps.Where(k => k < widest).Distinct().ToArray();
+    }
+
+    private static string Kb(long bytes) => string.Create(CultureInfo.InvariantCulture, $"{bytes / 1024.0:F1} KiB");
+
+    private static void PrintFrontier(IReadOnlyList<CompressionRecord> records)
+    {
+        Console.WriteLine("frontier (no other model is both smaller and more accurate):");
+        Console.WriteLine($"{"model",-34} {"accuracy",9} {"best size",11} {"coder",7} {"file",11} {"entropy bound",14}");
+        foreach (var r in CompressionStudy.Frontier(records))
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{r.Method,-34} {r.Accuracy * 100,8:F2}% {Kb(r.BestBytes),11} {r.BestCoder,7} {Kb(r.Bytes),11} {(r.EntropyBoundBytes is long b ? Kb(b) : "—"),14}"));
+    }
+}

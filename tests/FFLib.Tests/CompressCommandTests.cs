@@ -1,0 +1,75 @@
+using Xunit;
+
+namespace FFLib.Tests;
+
+/// <summary><c>fflib compress</c> end to end on a small model, and its refusals.</summary>
+public sealed class CompressCommandTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("fflib-compress-cli-").FullName;
+
+    public void Dispose()
+    {
+        try { Directory.Delete(_dir, recursive: true); } catch (IOException) { }
+    }
+
+    private static (int Code, string Out, string Err) Run(params string[] args) => CliTestsAccess.Run(args);
+
+    private (string Data, string Run) Trained()
+    {
+        string data = SweepClusterTests.SyntheticMnist(Path.Combine(_dir, "data"), 600, 100);
+        string run = Path.Combine(_dir, "run");
+        var (code, _, err) = Run("train", "--layers", "16,12", "--epochs", "2", "--data-dir", data, "--no-download", "--out", run);
+        Assert.True(code == 0, err);
+        return (data, run);
+    }
+
+    [Fact]
+    public void CompressWritesEveryModelsSizesAndAFrontierAndItsFilesLoadElsewhere()
+    {
+        var (data, run) = Trained();
+        string outDir = Path.Combine(_dir, "c");
+        var (code, stdout, err) = Run("compress", "--model", run, "--keep", "8", "--formats", "fp32,int4,kmeans4", "--data-dir", data, "--no-download", "--out", outDir, "--save-models");
+        Assert.True(code == 0, err);
+        Assert.Contains("[6/6]", err);
+        Assert.Contains("frontier", stdout);
+        var lines = File.ReadAllLines(Path.Combine(outDir, "compress.csv"));
+        Assert.Equal(7, lines.Length);
+        Assert.Contains(lines, l => l.Contains("\"prune-random keep 8 → kmeans4\""));
+        Assert.True(new FileInfo(Path.Combine(outDir, "compress.png")).Length > 10_000);
+        // A compressed file is an ordinary model to every other command; it cannot be trained on.
+        string coded = Path.Combine(outDir, "models", "keep8-int4.rans.safetensors");
+        Assert.True(File.Exists(coded), string.Join(", ", Directory.GetFiles(Path.Combine(outDir, "models"))));
+        (code, _, err) = Run("eval", "--model", coded, "--data-dir", data, "--no-download");
+        Assert.True(code == 0, err);
+        (code, _, err) = Run("train", "--resume", coded);
+        Assert.Equal(3, code);
+        Assert.Contains("with compressed weights cannot be resumed", err);
+        // The same folder again is refused, not overwritten.
+        (code, _, err) = Run("compress", "--model", run, "--keep", "8", "--formats", "int8", "--data-dir", data, "--no-download", "--out", outDir);
+        Assert.Equal(2, code);
+        Assert.Contains("--overwrite", err);
+    }
+
+    [Fact]
+    public void BadFormatsAndCountsAreOneLineNamingTheOptionAndWriteNothing()
+    {
+        var (data, run) = Trained();
+        string outDir = Path.Combine(_dir, "bad");
+        foreach (var (args, expected) in new (string[], string)[]
+        {
+            (["--formats", "int9"], "--formats 'int9': uniform quantisation takes 2 to 8 bits"),
+            (["--formats", "int0"], "--formats 'int0'"),
+            (["--formats", "kmeans1"], "--formats 'kmeans1': a codebook holds 2 to 256 values"),
+            (["--formats", "fp16"], "--formats 'fp16' is not a weight format"),
+            (["--formats", "kmeans256"], "--formats kmeans256: a codebook of 256 values is larger than layers.1.weight"),
+            (["--keep", "20"], "--keep 20 exceeds the widest hidden layer"),
+        })
+        {
+            var (code, _, err) = Run(["compress", "--model", run, "--data-dir", data, "--no-download", "--out", outDir, .. args]);
+            Assert.True(code == 2, $"{string.Join(' ', args)}: exit {code}: {err}");
+            Assert.Contains(expected, err);
+            Assert.Single(err.Trim().Split('\n'));
+            Assert.False(Directory.Exists(outDir), string.Join(' ', args));
+        }
+    }
+}
