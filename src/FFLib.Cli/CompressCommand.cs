@@ -20,9 +20,13 @@ internal static class CompressCommand
         var modelPath = new Option<string>("--model", "-m") { Description = "A model file (model.safetensors) or a run folder written by fflib train.", Required = true };
         var keep = new Option<string?>("--keep") { Description = "Neurons kept per hidden layer by random one-shot pruning, comma-separated; the unpruned model is always included. Default: halving from the widest layer down to 32." };
         var formats = new Option<string>("--formats") { Description = "Weight formats: fp32, intB (symmetric per row, B = 2..8), intB-asym, kmeansK (shared codebook of K = 2..256 values per matrix).", DefaultValueFactory = _ => DefaultFormats };
+        var ranks = new Option<string>("--ranks") { Description = "Ranks of low-rank factorisation (randomized SVD) tried at every kept count, comma-separated; 0 keeps the matrices whole. A matrix is factored only where the factors are smaller.", DefaultValueFactory = _ => "0" };
         var seed = new Option<int>("--seed") { Description = "Seed of the pruning permutation.", DefaultValueFactory = _ => 0 };
         var dataset = new Option<string?>("--dataset") { Description = "Dataset (default: the one the model was trained on)." };
         var testLimit = new Option<int?>("--test-limit") { Description = "Evaluate on only the first N test images." };
+        var finetune = new Option<int>("--finetune-epochs") { Description = "Retrain each pruned model for N epochs with its own rule before storing it (0: one-shot pruning, the paper's method).", DefaultValueFactory = _ => 0 };
+        var finetuneLr = new Option<float?>("--finetune-lr") { Description = "Learning rate of the fine-tuning (default: the model's own)." };
+        var trainLimit = new Option<int?>("--train-limit") { Description = "Fine-tune on only the first N training images." };
         var outDir = new Option<string?>("--out", "-o") { Description = "Output folder (compress.csv, compress.png; model files in models/ with --save-models); default: a new runs/TIME-compress-MODEL." };
         var overwrite = Cli.OverwriteOption();
         var saveModels = new Option<bool>("--save-models") { Description = "Keep every compressed model file (bit-packed and rANS-coded) in models/." };
@@ -31,7 +35,7 @@ internal static class CompressCommand
         var noDownload = new Option<bool>("--no-download") { Description = "Never download." };
         var cmd = new Command("compress", "Prune a saved model at several kept counts, store each in several weight formats (quantised, weight-shared), code every file (gzip, brotli, lzma, zstd, rANS) and measure its accuracy; write compress.csv and the accuracy-vs-bytes frontier (compress.png).")
         {
-            modelPath, keep, formats, seed, dataset, testLimit, outDir, overwrite, saveModels, threads, dataDir, noDownload,
+            modelPath, keep, formats, ranks, seed, dataset, testLimit, finetune, finetuneLr, trainLimit, outDir, overwrite, saveModels, threads, dataDir, noDownload,
         };
         cmd.SetAction(pr => Cli.Run(() =>
         {
@@ -39,6 +43,9 @@ internal static class CompressCommand
             if (nThreads < 1) throw new UsageException($"--threads must be at least 1, not {nThreads}.");
             Compute.ComputeSettings.Threads = nThreads;
             var chosen = ParseFormats(pr.GetValue(formats)!);
+            var chosenRanks = ParseRanks(pr.GetValue(ranks)!);
+            int epochs = pr.GetValue(finetune) is var fe && fe >= 0 ? fe : throw new UsageException($"--finetune-epochs must be 0 or more, not {fe}.");
+            float? flr = pr.GetValue(finetuneLr) is float f0 ? (f0 > 0 && float.IsFinite(f0) ? f0 : throw new UsageException($"--finetune-lr must be a positive number, not {f0.ToString(CultureInfo.InvariantCulture)}.")) : null;
             var (path, loaded) = Cli.LoadModel(pr.GetValue(modelPath)!);
             ModelCheckpoint.RequireFinite(loaded.Model, path);
             string arch = ModelCheckpoint.ArchitectureId(loaded.Architecture);
@@ -53,6 +60,8 @@ internal static class CompressCommand
             }
             else if (pr.GetValue(keep) is not null)
                 throw new UsageException($"--keep: {arch} models cannot be pruned by neurons; leave --keep out to compress the model as it is.");
+            if (chosenRanks.Max() is int topRank and > 0 && loaded.Model.Parameters().Where(p => p.IsMatrix).Select(p => Math.Min(p.Rows, p.Cols)).Max() is int largest && topRank > largest)
+                throw new UsageException($"--ranks {topRank} is larger than every weight matrix of {path} allows (at most {largest}, its largest matrix's smaller side).");
             foreach (var f in chosen.Where(f => f.Scheme == WeightScheme.Codebook))
                 if (loaded.Model.Parameters().Where(p => p.IsMatrix).FirstOrDefault(p => p.Data.Length < f.CodebookSize) is { } small)
                     throw new UsageException($"--formats {f.Id}: a codebook of {f.CodebookSize} values is larger than {small.Name} of {path}, which has {small.Data.Length} weights.");
@@ -60,14 +69,16 @@ internal static class CompressCommand
             if (dsName is null) throw new UsageException($"{path} does not record its dataset; pass --dataset.");
             var data = DatasetLoader.Load(Cli.ParseDataset(dsName), Cli.DataOptions(pr.GetValue(dataDir), pr.GetValue(noDownload)));
             var test = pr.GetValue(testLimit) is int tl ? (tl >= 1 ? data.Test.Take(tl) : throw new UsageException($"--test-limit must be at least 1, not {tl}.")) : data.Test;
+            if (epochs > 0 && loaded.Model is not ITrainableModel) throw new UsageException($"--finetune-epochs: {arch} models cannot be trained.");
+            var train = pr.GetValue(trainLimit) is int trl ? (trl >= 1 ? data.Train.Take(trl) : throw new UsageException($"--train-limit must be at least 1, not {trl}.")) : data.Train;
             var (dir, hold) = Cli.ClaimOutput(pr.GetValue(outDir), $"compress-{arch}", pr.GetValue(overwrite), "compress.csv", "compress.png");
             using var held = hold;
-            var options = new CompressionOptions { Keep = keeps, Formats = chosen, Seed = pr.GetValue(seed) };
-            int total = (keeps?.Count ?? 1) * chosen.Count, done = 0;
-            Console.Error.WriteLine($"fflib compress: {arch} from {path}, keep {(keeps is null ? "all" : string.Join(",", keeps))}, formats {string.Join(",", chosen.Select(f => f.Id))}, {test.Count} test images: {total} models");
+            var options = new CompressionOptions { Keep = keeps, Formats = chosen, Seed = pr.GetValue(seed), FinetuneEpochs = epochs, FinetuneLearningRate = flr, Ranks = chosenRanks };
+            int total = (keeps?.Count ?? 1) * chosen.Count * chosenRanks.Count, done = 0;
+            Console.Error.WriteLine($"fflib compress: {arch} from {path}, keep {(keeps is null ? "all" : string.Join(",", keeps))}, formats {string.Join(",", chosen.Select(f => f.Id))}{(chosenRanks.Any(r => r > 0) ? $", ranks {string.Join(",", chosenRanks)}" : "")}{(epochs > 0 ? $", fine-tuning {epochs} epoch(s) on {train.Count} images" : "")}, {test.Count} test images: {total} models");
             var records = CompressionStudy.Run(loaded.Model, test, options, Path.Combine(dir, "models"), loaded.Training,
                 r => Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"[{++done}/{total}] {r.Method,-32} {r.Accuracy * 100,6:F2}%  file {Kb(r.Bytes),9}  best {Kb(r.BestBytes),9} ({r.BestCoder}){(r.EntropyBitsPerWeight is double e ? $"  {e:F2} bits/weight" : "")}  {r.Seconds:F1} s")));
+                    $"[{++done}/{total}] {r.Method,-44} {r.Accuracy * 100,6:F2}%  file {Kb(r.Bytes),9}  best {Kb(r.BestBytes),9} ({r.BestCoder}){(r.EntropyBitsPerWeight is double e ? $"  {e:F2} bits/weight" : "")}  {r.Seconds:F1} s")), epochs > 0 ? train : null);
             string modelsDir = Path.Combine(dir, "models");
             if (!pr.GetValue(saveModels) && Directory.Exists(modelsDir)) Directory.Delete(modelsDir, recursive: true);
             string csv = Path.Combine(dir, "compress.csv"), png = Path.Combine(dir, "compress.png");
@@ -89,6 +100,15 @@ internal static class CompressCommand
         return list.DistinctBy(f => f.Id).ToList();
     }
 
+    internal static IReadOnlyList<int> ParseRanks(string text)
+    {
+        var list = new List<int>();
+        foreach (var item in text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+            list.Add(int.TryParse(item, NumberStyles.None, CultureInfo.InvariantCulture, out int r) ? r : throw new UsageException($"--ranks must list whole numbers (0 = matrices whole), not '{item}'."));
+        if (list.Count == 0) throw new UsageException("--ranks lists no rank.");
+        return list.Distinct().ToList();
+    }
+
     /// <summary>Halving from the widest layer: 2000 → 1000, 500, 250, 125, 62, 32.</summary>
     internal static int[] DefaultKeeps(int widest)
     {
@@ -103,9 +123,9 @@ internal static class CompressCommand
     private static void PrintFrontier(IReadOnlyList<CompressionRecord> records)
     {
         Console.WriteLine("frontier (no other model is both smaller and more accurate):");
-        Console.WriteLine($"{"model",-34} {"accuracy",9} {"best size",11} {"coder",7} {"file",11} {"entropy bound",14}");
+        Console.WriteLine($"{"model",-44} {"accuracy",9} {"best size",11} {"coder",7} {"file",11} {"entropy bound",14}");
         foreach (var r in CompressionStudy.Frontier(records))
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{r.Method,-34} {r.Accuracy * 100,8:F2}% {Kb(r.BestBytes),11} {r.BestCoder,7} {Kb(r.Bytes),11} {(r.EntropyBoundBytes is long b ? Kb(b) : "—"),14}"));
+                $"{r.Method,-44} {r.Accuracy * 100,8:F2}% {Kb(r.BestBytes),11} {r.BestCoder,7} {Kb(r.Bytes),11} {(r.EntropyBoundBytes is long b ? Kb(b) : "—"),14}"));
     }
 }

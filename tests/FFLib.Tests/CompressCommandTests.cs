@@ -28,13 +28,14 @@ public sealed class CompressCommandTests : IDisposable
     {
         var (data, run) = Trained();
         string outDir = Path.Combine(_dir, "c");
-        var (code, stdout, err) = Run("compress", "--model", run, "--keep", "8", "--formats", "fp32,int4,kmeans4", "--data-dir", data, "--no-download", "--out", outDir, "--save-models");
+        var (code, stdout, err) = Run("compress", "--model", run, "--keep", "8", "--formats", "fp32,int4,kmeans4", "--ranks", "0,4", "--finetune-epochs", "1", "--finetune-lr", "0.001", "--data-dir", data, "--no-download", "--out", outDir, "--save-models");
         Assert.True(code == 0, err);
-        Assert.Contains("[6/6]", err);
+        Assert.Contains("[12/12]", err);
         Assert.Contains("frontier", stdout);
         var lines = File.ReadAllLines(Path.Combine(outDir, "compress.csv"));
-        Assert.Equal(7, lines.Length);
-        Assert.Contains(lines, l => l.Contains("\"prune-random keep 8 → kmeans4\""));
+        Assert.Equal(13, lines.Length);
+        Assert.Contains(lines, l => l.Contains("\"prune-random keep 8 → finetune 1 → lowrank 4 → kmeans4\""));
+        Assert.Contains(lines, l => l.Contains("\"lowrank 4 → int4\""));
         Assert.True(new FileInfo(Path.Combine(outDir, "compress.png")).Length > 10_000);
         // A compressed file is an ordinary model to every other command; it cannot be trained on.
         string coded = Path.Combine(outDir, "models", "keep8-int4.rans.safetensors");
@@ -63,6 +64,10 @@ public sealed class CompressCommandTests : IDisposable
             (["--formats", "fp16"], "--formats 'fp16' is not a weight format"),
             (["--formats", "kmeans256"], "--formats kmeans256: a codebook of 256 values is larger than layers.1.weight"),
             (["--keep", "20"], "--keep 20 exceeds the widest hidden layer"),
+            (["--ranks", "0,17"], "--ranks 17 is larger than every weight matrix of"),
+            (["--ranks", "-4"], "--ranks must list whole numbers (0 = matrices whole), not '-4'"),
+            (["--finetune-epochs", "-1"], "--finetune-epochs must be 0 or more, not -1"),
+            (["--finetune-lr", "0"], "--finetune-lr must be a positive number, not 0"),
         })
         {
             var (code, _, err) = Run(["compress", "--model", run, "--data-dir", data, "--no-download", "--out", outDir, .. args]);

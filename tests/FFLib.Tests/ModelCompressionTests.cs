@@ -153,6 +153,73 @@ public sealed class ModelCompressionTests : IDisposable
         Assert.True(Err(spread, WeightQuantizer.Cluster("w", spread, 30, 100, 16).Dequantize()) < Err(spread, WeightQuantizer.Uniform("w", spread, 30, 100, 4, false).Dequantize()) * 4);
     }
 
+    /// <summary>A matrix with singular values 1, 0.8, 0.64, … (geometric decay), as trained weights roughly have.</summary>
+    private static float[] Decaying(int rows, int cols, int seed, double decay = 0.8)
+    {
+        var r = new FFRandom(seed);
+        var a = MathNet.Numerics.LinearAlgebra.Matrix<double>.Build.Dense(rows, cols, (_, _) => r.NextDouble() - 0.5);
+        var svd = a.Svd(true);
+        var s = MathNet.Numerics.LinearAlgebra.Matrix<double>.Build.Dense(rows, cols);
+        for (int i = 0; i < Math.Min(rows, cols); i++) s[i, i] = Math.Pow(decay, i);
+        var w = svd.U * s * svd.VT;
+        return Enumerable.Range(0, rows * cols).Select(i => (float)w[i / cols, i % cols]).ToArray();
+    }
+
+    private static double FrobeniusError(float[] a, float[] b) => Math.Sqrt(a.Zip(b).Sum(p => (double)(p.First - p.Second) * (p.First - p.Second)));
+
+    [Fact]
+    public void RandomizedLowRankComesWithinAPerMilleOfTheOptimalTruncatedSvd()
+    {
+        foreach (var (rows, cols, rank, decay) in new[] { (120, 80, 10, 0.8), (60, 150, 20, 0.9), (100, 100, 30, 0.95) })
+        {
+            var w = Decaying(rows, cols, rows + cols, decay);
+            var f = LowRank.Factor("w", w, rows, cols, rank);
+            Assert.Equal(rows * rank, f.U.Length);
+            Assert.Equal(rank * cols, f.V.Length);
+            // Optimal error (Eckart–Young): the norm of the dropped singular values.
+            double optimal = Math.Sqrt(Enumerable.Range(rank, Math.Min(rows, cols) - rank).Sum(i => Math.Pow(decay, 2 * i)));
+            double error = FrobeniusError(w, f.Reconstruct());
+            Assert.InRange(error, optimal * 0.999, optimal * 1.001 + 1e-5);
+        }
+        // An exactly low-rank matrix comes back whole.
+        var r = new FFRandom(8);
+        var u = Enumerable.Range(0, 50 * 3).Select(_ => r.NextSingle() - 0.5f).ToArray();
+        var v = Enumerable.Range(0, 3 * 40).Select(_ => r.NextSingle() - 0.5f).ToArray();
+        var exact = new LowRankMatrix { Name = "w", Rows = 50, Cols = 40, Rank = 3, U = u, V = v }.Reconstruct();
+        Assert.True(FrobeniusError(exact, LowRank.Factor("w", exact, 50, 40, 3).Reconstruct()) < 1e-4);
+        Assert.Throws<ArgumentOutOfRangeException>(() => LowRank.Factor("w", exact, 50, 40, 41));
+        Assert.Throws<ArgumentOutOfRangeException>(() => LowRank.Factor("w", exact, 50, 40, 0));
+    }
+
+    [Fact]
+    public void LowRankFilesStoreTheFactorsQuantisedOrNotAndLoadTheirProduct()
+    {
+        var model = new FFNetwork(new FFNetworkConfig { ImageFeatures = 30, Classes = 3, HiddenSizes = [40, 40], Threshold = 1f }, new FFRandom(1));
+        var factors = LowRank.Factor(model, 8);
+        Assert.Equal(["layers.0.weight", "layers.1.weight"], factors.Select(f => f.Name));
+        foreach (var format in new[] { WeightFormat.Float32, WeightFormat.Uniform(8, true), WeightFormat.Codebook(16) })
+        {
+            var packed = WeightQuantizer.Pack(model, factors, format);
+            string path = Path.Combine(_dir, $"lowrank-{format.Id}.safetensors");
+            CompressedWeights.Save(path, model, packed, entropyCoded: format.Scheme is not null, lowRank: factors);
+            var loaded = ModelCheckpoint.Load(path).Model.Parameters().ToDictionary(p => p.Name);
+            var unpacked = packed.ToDictionary(m => m.Name, m => m.Dequantize());
+            foreach (var f in factors)
+            {
+                var expected = new LowRankMatrix { Name = f.Name, Rows = f.Rows, Cols = f.Cols, Rank = f.Rank,
+                    U = unpacked.GetValueOrDefault(f.UName, f.U), V = unpacked.GetValueOrDefault(f.VName, f.V) }.Reconstruct();
+                Assert.Equal(expected, loaded[f.Name].Data);
+            }
+            Assert.Equal(model.Parameters().Single(p => p.Name == "layers.0.bias").Data, loaded["layers.0.bias"].Data);
+        }
+        // A stored factor of the wrong shape is named.
+        string good = Path.Combine(_dir, "lowrank-fp32.safetensors");
+        var file = SafeTensors.Read(good);
+        string bad = Path.Combine(_dir, "lowrank-bad.safetensors");
+        SafeTensors.Write(bad, file.Tensors.Select(t => t.Name == "layers.1.weight.lowrank_v" ? new NamedTensor(t.Name, [4, 80], t.Data) : t).ToList(), file.Metadata);
+        Assert.Contains("layers.1.weight.lowrank_v (F32 [8, 40]) is missing", Assert.Throws<InvalidDataException>(() => ModelCheckpoint.Load(bad)).Message);
+    }
+
     private static FFNetwork SmallNetwork() => new(new FFNetworkConfig { ImageFeatures = 12, Classes = 3, HiddenSizes = [20, 16], Threshold = 1f }, new FFRandom(1));
 
     [Theory]
@@ -235,6 +302,12 @@ public sealed class ModelCompressionTests : IDisposable
         var options = new CompressionOptions { Keep = [40, 20], Formats = [WeightFormat.Float32, WeightFormat.Uniform(8, true), WeightFormat.Uniform(2, false), WeightFormat.Codebook(4)] };
         var records = CompressionStudy.Run(model, test, options, Path.Combine(_dir, "work"));
         Assert.Equal(8, records.Count);
+        var ranked = CompressionStudy.Run(model, test, options with { Keep = [40], Ranks = [0, 6], Formats = [WeightFormat.Float32] }, Path.Combine(_dir, "work2"));
+        Assert.Equal(["fp32", "lowrank 6"], ranked.Select(r => r.Method));
+        // W0 [40, 12 + 3 labels] and W1 [40, 40] as factors of rank 6, plus the two biases.
+        Assert.Equal(40 * 15 + 40 * 40 + 80, ranked[0].Parameters);
+        Assert.Equal(6 * (40 + 15) + 6 * (40 + 40) + 80, ranked[1].Parameters);
+        Assert.True(ranked[1].Bytes < ranked[0].Bytes);
         var fp32 = records.Single(r => r.Keep == 40 && r.Format == "fp32");
         Assert.Equal(full, fp32.Accuracy); // unpruned float32 read back from its file predicts as the model does
         Assert.Null(fp32.RansBytes);
@@ -261,6 +334,6 @@ public sealed class ModelCompressionTests : IDisposable
         CompressionStudy.WriteCsv(csv, records);
         var lines = File.ReadAllLines(csv);
         Assert.Equal(9, lines.Length);
-        Assert.StartsWith("architecture,method,keep,format,seed,parameters,accuracy,bytes,gzip_bytes,brotli_bytes,lzma_bytes,zstd_bytes,rans_bytes", lines[0]);
+        Assert.StartsWith("architecture,method,keep,format,rank,seed,parameters,accuracy,bytes,gzip_bytes,brotli_bytes,lzma_bytes,zstd_bytes,rans_bytes", lines[0]);
     }
 }

@@ -9,7 +9,9 @@ namespace FFLib.IO;
 /// Model files whose weight matrices are stored as <see cref="PackedMatrix"/> codes (format_version 2):
 /// each packed matrix W becomes "W.codes" (U8: the codes bit-packed, or rANS-coded), "W.scale" and
 /// "W.minimum" (F32 per row) or "W.codebook" (F32); the metadata key "compression" says which
-/// (JSON: version, entropy_coding, and per matrix its scheme, bits and shape). Every other
+/// (JSON: version, entropy_coding, and per matrix its scheme, bits and shape). A matrix stored as
+/// low-rank factors (<see cref="LowRankMatrix"/>) becomes "W.lowrank_u" and "W.lowrank_v" (listed
+/// under "lowrank" with its rank and shape), which may themselves be packed. Every other
 /// parameter stays float32. <see cref="ModelCheckpoint.Load(string)"/> reads these files back into an
 /// ordinary model, so eval, analyze, prune and export take them as they are.
 /// </summary>
@@ -24,31 +26,57 @@ public static class CompressedWeights
     /// <summary>
     /// Saves <paramref name="model"/> with the matrices in <paramref name="packed"/> stored as codes
     /// (each must name one of the model's matrix parameters, with its shape); with
-    /// <paramref name="entropyCoded"/> the codes are rANS-coded instead of bit-packed.
+    /// <paramref name="entropyCoded"/> the codes are rANS-coded instead of bit-packed. Matrices in
+    /// <paramref name="lowRank"/> are stored as their factors; a packed matrix may name a factor
+    /// ("layers.0.weight.lowrank_u") to quantise it.
     /// </summary>
-    public static void Save(string path, IClassifierModel model, IReadOnlyCollection<PackedMatrix> packed, bool entropyCoded, JsonObject? training = null)
+    public static void Save(string path, IClassifierModel model, IReadOnlyCollection<PackedMatrix> packed, bool entropyCoded, JsonObject? training = null,
+        IReadOnlyCollection<LowRankMatrix>? lowRank = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(packed);
-        var byName = model.Parameters().ToDictionary(p => p.Name);
+        lowRank ??= [];
+        var shapes = model.Parameters().Where(p => p.IsMatrix).ToDictionary(p => p.Name, p => (p.Rows, p.Cols));
+        foreach (var f in lowRank)
+        {
+            if (!shapes.TryGetValue(f.Name, out var shape) || shape != (f.Rows, f.Cols))
+                throw new ArgumentException($"Low-rank factors of {f.Name} [{f.Rows}, {f.Cols}] match no matrix of the model.", nameof(lowRank));
+            try { f.Validate("the low-rank factors"); }
+            catch (InvalidDataException e) { throw new ArgumentException(e.Message, nameof(lowRank)); }
+            shapes.Remove(f.Name);
+            shapes[f.UName] = (f.Rows, f.Rank);
+            shapes[f.VName] = (f.Rank, f.Cols);
+        }
+        if (lowRank.Select(f => f.Name).Distinct().Count() != lowRank.Count) throw new ArgumentException("A matrix is factored twice.", nameof(lowRank));
         foreach (var m in packed)
         {
-            if (!byName.TryGetValue(m.Name, out var p)) throw new ArgumentException($"Packed weights {m.Name} name no parameter of the model (it has {string.Join(", ", byName.Keys)}).", nameof(packed));
-            if (!p.IsMatrix || p.Rows != m.Rows || p.Cols != m.Cols) throw new ArgumentException($"Packed weights {m.Name} are [{m.Rows}, {m.Cols}] but the parameter is {p.ShapeText}.", nameof(packed));
+            if (!shapes.TryGetValue(m.Name, out var shape)) throw new ArgumentException($"Packed weights {m.Name} name no matrix of the model (it has {string.Join(", ", shapes.Keys)}).", nameof(packed));
+            if (shape != (m.Rows, m.Cols)) throw new ArgumentException($"Packed weights {m.Name} are [{m.Rows}, {m.Cols}] but the matrix is [{shape.Rows}, {shape.Cols}].", nameof(packed));
             try { m.Validate("the packed weights"); }
             catch (InvalidDataException e) { throw new ArgumentException(e.Message, nameof(packed)); }
         }
         if (packed.Select(m => m.Name).Distinct().Count() != packed.Count) throw new ArgumentException("A matrix is packed twice.", nameof(packed));
-        ModelCheckpoint.Write(path, model, training, quantize: false, packed: (packed, entropyCoded));
+        ModelCheckpoint.Write(path, model, training, quantize: false, packed: (packed, lowRank, entropyCoded));
     }
 
     /// <summary>The tensors and metadata of a compressed file: packed matrices replaced by their parts.</summary>
-    internal static (List<NamedTensor> Tensors, string Json) Encode(List<NamedTensor> tensors, IReadOnlyCollection<PackedMatrix> packed, bool entropyCoded)
+    internal static (List<NamedTensor> Tensors, string Json) Encode(List<NamedTensor> tensors, IReadOnlyCollection<PackedMatrix> packed,
+        IReadOnlyCollection<LowRankMatrix> lowRank, bool entropyCoded)
     {
+        var factored = lowRank.ToDictionary(f => f.Name);
+        var factors = new JsonObject();
+        var expanded = new List<NamedTensor>();
+        foreach (var t in tensors)
+        {
+            if (!factored.TryGetValue(t.Name, out var f)) { expanded.Add(t); continue; }
+            expanded.Add(new NamedTensor(f.UName, [f.Rows, f.Rank], f.U));
+            expanded.Add(new NamedTensor(f.VName, [f.Rank, f.Cols], f.V));
+            factors[f.Name] = new JsonObject { ["rank"] = f.Rank, ["shape"] = new JsonArray(f.Rows, f.Cols) };
+        }
         var byName = packed.ToDictionary(m => m.Name);
         var entries = new JsonObject();
         var result = new List<NamedTensor>();
-        foreach (var t in tensors)
+        foreach (var t in expanded)
         {
             if (!byName.TryGetValue(t.Name, out var m)) { result.Add(t); continue; }
             result.Add(NamedTensor.OfBytes(m.Name + ".codes", entropyCoded ? RansCoder.Encode(m.Codes) : BitPacking.Pack(m.Codes, m.Bits)));
@@ -63,6 +91,7 @@ public static class CompressedWeights
             };
         }
         var json = new JsonObject { ["version"] = 1, ["entropy_coding"] = entropyCoded ? "rans" : "none", ["tensors"] = entries };
+        if (factors.Count > 0) json["lowrank"] = factors;
         return (result, json.ToJsonString());
     }
 
@@ -81,8 +110,32 @@ public static class CompressedWeights
         var parts = parsed.SelectMany(x => x.Parts).ToHashSet();
         var result = file.Tensors.Where(t => !parts.Contains(t.Name)).ToList();
         foreach (var (m, _) in parsed) result.Add(new NamedTensor(m.Name, [m.Rows, m.Cols], m.Dequantize()));
+        // Factors last: they may have been packed themselves.
+        if (JsonNode.Parse(json)?["lowrank"] is JsonObject factors)
+        {
+            var byName = new Dictionary<string, NamedTensor>();
+            foreach (var t in result) byName.TryAdd(t.Name, t);
+            foreach (var (name, node) in factors)
+            {
+                InvalidDataException Bad(string problem) => new($"{path}: not a valid FFLib model: {problem}.");
+                if (node is not JsonObject e || Int(e["rank"]) is not int rank || e["shape"] is not JsonArray { Count: 2 } shape || Int(shape[0]) is not int rows || Int(shape[1]) is not int cols)
+                    throw Bad($"low-rank entry {name} has no rank and shape [rows, cols]");
+                var f = new LowRankMatrix
+                {
+                    Name = name, Rows = rows, Cols = cols, Rank = rank,
+                    U = Factor(byName, name + ".lowrank_u", rows, rank) ?? throw Bad($"{name}.lowrank_u (F32 [{rows}, {rank}]) is missing"),
+                    V = Factor(byName, name + ".lowrank_v", rank, cols) ?? throw Bad($"{name}.lowrank_v (F32 [{rank}, {cols}]) is missing"),
+                };
+                f.Validate(path);
+                result.RemoveAll(t => t.Name == f.UName || t.Name == f.VName);
+                result.Add(new NamedTensor(name, [rows, cols], f.Reconstruct()));
+            }
+        }
         return new SafeTensorsFile(result, file.Metadata);
     }
+
+    private static float[]? Factor(Dictionary<string, NamedTensor> byName, string name, int rows, int cols) =>
+        byName.TryGetValue(name, out var t) && t.Bytes is null && !t.StoreAsInt8 && t.Shape is [var r, var c] && r == rows && c == cols ? t.Data : null;
 
     private static List<(PackedMatrix Matrix, string[] Parts)> Parse(string path, SafeTensorsFile file, string json)
     {

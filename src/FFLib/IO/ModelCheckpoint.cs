@@ -74,7 +74,7 @@ public static class ModelCheckpoint
     /// <summary>Writes a model file, optionally with extra tensors and metadata (training checkpoints add the optimiser state).</summary>
     internal static void Write(string path, IClassifierModel model, JsonObject? training, bool quantize,
         IReadOnlyList<NamedTensor>? extraTensors = null, IReadOnlyDictionary<string, string>? extraMetadata = null,
-        (IReadOnlyCollection<PackedMatrix> Matrices, bool EntropyCoded)? packed = null)
+        (IReadOnlyCollection<PackedMatrix> Matrices, IReadOnlyCollection<LowRankMatrix> LowRank, bool EntropyCoded)? packed = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         if (quantize) RequireFinite(model, "the model");
@@ -105,9 +105,9 @@ public static class ModelCheckpoint
             }
             tensors = qt;
         }
-        if (packed is var (matrices, coded))
+        if (packed is var (matrices, factors, coded))
         {
-            (tensors, meta[CompressedWeights.MetadataKey]) = CompressedWeights.Encode(tensors, matrices, coded);
+            (tensors, meta[CompressedWeights.MetadataKey]) = CompressedWeights.Encode(tensors, matrices, factors, coded);
             meta["format_version"] = CompressedWeights.FormatVersion.ToString(CultureInfo.InvariantCulture);
         }
         if (extraTensors is not null) tensors.AddRange(extraTensors);

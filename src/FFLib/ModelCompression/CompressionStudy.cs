@@ -20,12 +20,20 @@ public sealed record CompressionOptions
     /// <summary>Weight formats tried at every kept count.</summary>
     public IReadOnlyList<WeightFormat> Formats { get; init; } =
         [WeightFormat.Float32, WeightFormat.Uniform(8, true), WeightFormat.Uniform(4, true), WeightFormat.Uniform(4, false), WeightFormat.Uniform(2, false), WeightFormat.Codebook(16), WeightFormat.Codebook(4)];
+    /// <summary>Ranks of low-rank factorisation tried at every kept count (0: the matrices whole); a matrix is factored only where that stores fewer numbers.</summary>
+    public IReadOnlyList<int> Ranks { get; init; } = [0];
     /// <summary>General-purpose coders each stored file is passed through.</summary>
     public IReadOnlyList<LosslessCoder> Coders { get; init; } = LosslessCoders.All;
     /// <summary>Seed of the pruning permutation.</summary>
     public int Seed { get; init; }
     /// <summary>k-means rounds for codebook formats.</summary>
     public int KMeansIterations { get; init; } = 30;
+    /// <summary>Epochs of retraining each pruned model with its own rule before it is stored (0: one-shot, the paper's method).</summary>
+    public int FinetuneEpochs { get; init; }
+    /// <summary>Learning rate of the fine-tuning (null: the model's own).</summary>
+    public float? FinetuneLearningRate { get; init; }
+    /// <summary>Batch size of the fine-tuning.</summary>
+    public int FinetuneBatchSize { get; init; } = 128;
 }
 
 /// <summary>One model of the study: how it was made, how well it predicts, and how many bytes each way of storing it takes.</summary>
@@ -33,8 +41,9 @@ public sealed record CompressionOptions
 /// <param name="Method">The chain, e.g. "prune-random keep 256 → int4-asym".</param>
 /// <param name="Keep">Neurons kept per hidden layer (0: not pruned).</param>
 /// <param name="Format">The weight format id.</param>
+/// <param name="Rank">Rank of the low-rank factors (0: matrices whole).</param>
 /// <param name="Seed">The pruning permutation's seed.</param>
-/// <param name="Parameters">Parameters of the pruned model.</param>
+/// <param name="Parameters">Numbers stored: parameters of the pruned model, factored matrices counted by their factors.</param>
 /// <param name="Accuracy">Test accuracy of the model read back from its file.</param>
 /// <param name="Bytes">The model file with bit-packed codes (float32 for fp32).</param>
 /// <param name="RansBytes">The model file with rANS-coded codes (a real file that loads); null for fp32.</param>
@@ -42,7 +51,7 @@ public sealed record CompressionOptions
 /// <param name="EntropyBitsPerWeight">The codes' empirical entropy, bits per weight; null for fp32.</param>
 /// <param name="CodedBytes">The file's size after each general-purpose coder, by coder id.</param>
 /// <param name="Seconds">Time to make, store, code and evaluate this model.</param>
-public sealed record CompressionRecord(string Architecture, string Method, int Keep, string Format, int Seed, long Parameters, double Accuracy,
+public sealed record CompressionRecord(string Architecture, string Method, int Keep, string Format, int Rank, int Seed, long Parameters, double Accuracy,
     long Bytes, long? RansBytes, long? EntropyBoundBytes, double? EntropyBitsPerWeight, IReadOnlyDictionary<string, long> CodedBytes, double Seconds)
 {
     /// <summary>The smallest of every size measured.</summary>
@@ -60,13 +69,25 @@ public sealed record CompressionRecord(string Architecture, string Method, int K
 public static class CompressionStudy
 {
     /// <summary>Runs the grid; <paramref name="workDir"/> receives the model files (kept by the caller or deleted).</summary>
+    /// <param name="model">The trained model (left unchanged).</param>
+    /// <param name="test">Data every stored model is evaluated on.</param>
+    /// <param name="options">The grid.</param>
+    /// <param name="workDir">Folder for the model files.</param>
+    /// <param name="training">Training metadata copied into each file.</param>
+    /// <param name="progress">Called with each record as it is measured.</param>
+    /// <param name="finetuneData">Training data, needed when <see cref="CompressionOptions.FinetuneEpochs"/> &gt; 0.</param>
     public static IReadOnlyList<CompressionRecord> Run(IClassifierModel model, ImageDataset test, CompressionOptions options, string workDir,
-        JsonObject? training = null, Action<CompressionRecord>? progress = null)
+        JsonObject? training = null, Action<CompressionRecord>? progress = null, ImageDataset? finetuneData = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(test);
         ArgumentNullException.ThrowIfNull(options);
         if (options.Formats.Count == 0) throw new ArgumentException("At least one weight format is needed.", nameof(options));
+        if (options.Ranks.Count == 0 || options.Ranks.Any(r => r < 0)) throw new ArgumentException("Ranks must list 0 (whole matrices) or positive ranks.", nameof(options));
+        if (options.FinetuneEpochs < 0) throw new ArgumentOutOfRangeException(nameof(options), options.FinetuneEpochs, "FinetuneEpochs must be non-negative.");
+        if (options.FinetuneEpochs > 0 && finetuneData is null) throw new ArgumentException("Fine-tuning needs training data.", nameof(finetuneData));
+        if (options.FinetuneEpochs > 0 && model is not ITrainableModel) throw new ArgumentException($"{model.Architecture.Id} models cannot be fine-tuned.", nameof(options));
+        if (options.FinetuneLearningRate is float flr && !(flr > 0 && float.IsFinite(flr))) throw new ArgumentOutOfRangeException(nameof(options), flr, "FinetuneLearningRate must be positive.");
         ModelCheckpoint.RequireFinite(model, "the model");
         Directory.CreateDirectory(workDir);
         string arch = ModelCheckpoint.ArchitectureId(model.Architecture);
@@ -84,18 +105,32 @@ public static class CompressionStudy
         var records = new List<CompressionRecord>();
         foreach (int keep in keeps)
         {
-            var pruned = keep > 0 && keep < widest ? NeuronPruning.Prune(model, ranking!, keep) : model;
-            string prunedName = keep > 0 && keep < widest ? $"prune-random keep {keep}" : "";
+            bool prunes = keep > 0 && keep < widest;
+            var pruned = prunes ? NeuronPruning.Prune(model, ranking!, keep) : model;
+            string prunedName = prunes ? $"prune-random keep {keep}" : "";
+            if (prunes && options.FinetuneEpochs > 0)
+            {
+                var trainable = (ITrainableModel)pruned;
+                if (options.FinetuneLearningRate is float lr)
+                    foreach (var o in trainable.AllOptimizers) o.Settings = o.Settings with { LearningRate = lr };
+                new Trainer().Train(trainable, finetuneData!, null,
+                    new TrainingOptions { Epochs = options.FinetuneEpochs, BatchSize = options.FinetuneBatchSize, ValidateEachEpoch = false }, new FFRandom(1000 + options.Seed));
+                prunedName += $" → finetune {options.FinetuneEpochs}";
+            }
+            foreach (int rank in options.Ranks.Distinct())
             foreach (var format in options.Formats)
             {
                 var clock = Stopwatch.StartNew();
-                var packed = WeightQuantizer.Pack(pruned, format, options.KMeansIterations);
-                string stem = Path.Combine(workDir, $"keep{(keep == 0 ? "all" : keep.ToString(CultureInfo.InvariantCulture))}-{format.Id}");
+                var factors = rank > 0 ? LowRank.Factor(pruned, rank, options.Seed) : [];
+                string chain = Chain(Chain(prunedName, factors.Count > 0 ? $"lowrank {rank}" : ""), format.Scheme is null ? "" : format.Id);
+                if (chain.Length == 0) chain = "fp32";
+                var packed = WeightQuantizer.Pack(pruned, factors, format, options.KMeansIterations);
+                string stem = Path.Combine(workDir, $"keep{(keep == 0 ? "all" : keep.ToString(CultureInfo.InvariantCulture))}{(rank > 0 ? $"-rank{rank}" : "")}-{format.Id}");
                 var meta = training?.DeepClone().AsObject() ?? [];
-                meta["compression_chain"] = Chain(prunedName, format);
+                meta["compression_chain"] = chain;
                 string file = stem + ".safetensors";
-                if (packed.Count == 0) ModelCheckpoint.Save(file, pruned, meta);
-                else CompressedWeights.Save(file, pruned, packed, entropyCoded: false, meta);
+                if (packed.Count == 0 && factors.Count == 0) ModelCheckpoint.Save(file, pruned, meta);
+                else CompressedWeights.Save(file, pruned, packed, entropyCoded: false, meta, factors);
                 long bytes = new FileInfo(file).Length;
                 var raw = File.ReadAllBytes(file);
                 var coded = options.Coders.ToDictionary(LosslessCoders.Id, c => (long)LosslessCoders.Encode(c, raw).Length);
@@ -105,7 +140,7 @@ public static class CompressionStudy
                 if (packed.Count > 0)
                 {
                     string ransFile = stem + ".rans.safetensors";
-                    CompressedWeights.Save(ransFile, pruned, packed, entropyCoded: true, meta);
+                    CompressedWeights.Save(ransFile, pruned, packed, entropyCoded: true, meta, factors);
                     rans = new FileInfo(ransFile).Length;
                     long packedCodes = packed.Sum(m => BitPacking.PackedLength(m.Codes.Length, m.Bits));
                     double entropyBits = packed.Sum(m => SymbolEntropy.TotalBits(m.Codes));
@@ -115,8 +150,8 @@ public static class CompressionStudy
                 }
                 var reloaded = ModelCheckpoint.Load(measured).Model;
                 double accuracy = Evaluation.Accuracy(reloaded, test);
-                var rec = new CompressionRecord(arch, Chain(prunedName, format), keep == 0 ? 0 : keep, format.Id, options.Seed,
-                    NeuronPruning.ParameterCount(pruned), accuracy, bytes, rans, bound, bitsPerWeight, coded, clock.Elapsed.TotalSeconds);
+                var rec = new CompressionRecord(arch, chain, keep == 0 ? 0 : keep, format.Id, rank, options.Seed,
+                    NeuronPruning.ParameterCount(pruned) - factors.Sum(f => (long)f.Rows * f.Cols - (long)f.Rank * (f.Rows + f.Cols)), accuracy, bytes, rans, bound, bitsPerWeight, coded, clock.Elapsed.TotalSeconds);
                 records.Add(rec);
                 progress?.Invoke(rec);
             }
@@ -124,8 +159,7 @@ public static class CompressionStudy
         return records;
     }
 
-    private static string Chain(string pruned, WeightFormat format) =>
-        pruned.Length == 0 ? format.Id : format.Scheme is null ? pruned : $"{pruned} → {format.Id}";
+    private static string Chain(string first, string then) => first.Length == 0 ? then : then.Length == 0 ? first : $"{first} → {then}";
 
     /// <summary>
     /// The records no other record beats: none is both at least as accurate and at least as small
@@ -143,7 +177,7 @@ public static class CompressionStudy
 
     /// <summary>CSV columns of <see cref="WriteCsv"/>: sizes in bytes; coded sizes one column per coder.</summary>
     public static string CsvHeader(IReadOnlyList<string> coders) =>
-        "architecture,method,keep,format,seed,parameters,accuracy,bytes," + string.Concat(coders.Select(c => c + "_bytes,")) +
+        "architecture,method,keep,format,rank,seed,parameters,accuracy,bytes," + string.Concat(coders.Select(c => c + "_bytes,")) +
         "rans_bytes,entropy_bound_bytes,entropy_bits_per_weight,best_bytes,best_coder,seconds";
 
     /// <summary>Writes compress.csv (atomically).</summary>
@@ -153,7 +187,7 @@ public static class CompressionStudy
         var sb = new StringBuilder(CsvHeader(coders)).Append('\n');
         foreach (var r in records)
         {
-            sb.Append(string.Create(CultureInfo.InvariantCulture, $"{r.Architecture},\"{r.Method}\",{r.Keep},{r.Format},{r.Seed},{r.Parameters},{r.Accuracy:R},{r.Bytes},"));
+            sb.Append(string.Create(CultureInfo.InvariantCulture, $"{r.Architecture},\"{r.Method}\",{r.Keep},{r.Format},{r.Rank},{r.Seed},{r.Parameters},{r.Accuracy:R},{r.Bytes},"));
             foreach (var c in coders) sb.Append(r.CodedBytes.TryGetValue(c, out long b) ? b.ToString(CultureInfo.InvariantCulture) : "").Append(',');
             sb.Append(string.Create(CultureInfo.InvariantCulture, $"{r.RansBytes},{r.EntropyBoundBytes},{(r.EntropyBitsPerWeight is double e ? e.ToString("F4", CultureInfo.InvariantCulture) : "")},{r.BestBytes},{r.BestCoder},{r.Seconds:F2}\n"));
         }

@@ -17,10 +17,29 @@ public static class WeightQuantizer
         ArgumentNullException.ThrowIfNull(format);
         if (format.Scheme is null) return [];
         ModelCheckpoint.RequireFinite(model, "the model");
-        return model.Parameters().Where(p => p.IsMatrix).Select(p => format.Scheme == WeightScheme.Codebook
-            ? Cluster(p.Name, p.Data, p.Rows, p.Cols, format.CodebookSize, kmeansIterations)
-            : Uniform(p.Name, p.Data, p.Rows, p.Cols, format.Bits, format.Scheme == WeightScheme.Symmetric)).ToList();
+        return Pack(model.Parameters().Where(p => p.IsMatrix).Select(p => (p.Name, p.Data, p.Rows, p.Cols)), format, kmeansIterations);
     }
+
+    /// <summary>
+    /// The model's matrices in <paramref name="format"/>, with those in <paramref name="lowRank"/>
+    /// replaced by their two factors (which are what gets quantised).
+    /// </summary>
+    public static IReadOnlyList<PackedMatrix> Pack(IClassifierModel model, IReadOnlyCollection<LowRankMatrix> lowRank, WeightFormat format, int kmeansIterations = 30)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(lowRank);
+        if (format.Scheme is null) return [];
+        var factored = lowRank.ToDictionary(f => f.Name);
+        var matrices = model.Parameters().Where(p => p.IsMatrix).SelectMany(p => factored.TryGetValue(p.Name, out var f)
+            ? new[] { (f.UName, f.U, f.Rows, f.Rank), (f.VName, f.V, f.Rank, f.Cols) }
+            : [(p.Name, p.Data, p.Rows, p.Cols)]);
+        return Pack(matrices, format, kmeansIterations);
+    }
+
+    private static IReadOnlyList<PackedMatrix> Pack(IEnumerable<(string Name, float[] Data, int Rows, int Cols)> matrices, WeightFormat format, int kmeansIterations) =>
+        matrices.Select(m => format.Scheme == WeightScheme.Codebook
+            ? Cluster(m.Name, m.Data, m.Rows, m.Cols, Math.Min(format.CodebookSize, m.Data.Length), kmeansIterations)
+            : Uniform(m.Name, m.Data, m.Rows, m.Cols, format.Bits, format.Scheme == WeightScheme.Symmetric)).ToList();
 
     /// <summary>
     /// Per-row uniform quantisation. Symmetric: step = max|row| / (2^(b−1) − 1), code = round(w/step) + 2^(b−1) − 1.
