@@ -91,6 +91,52 @@ internal static class CompressCommand
         return cmd;
     }
 
+    /// <summary>Deep Compression's LeNet-300-100 on MNIST (Han et al., ICLR 2016, Table 1): 27 KB at 1.58 % error, drawn at 27 × 1024 bytes.</summary>
+    internal static readonly CompressionPlots.Mark DeepCompressionLeNet300 = new("Deep Compression LeNet-300-100 (MNIST)", 27 * 1024, 0.9842);
+
+    public static Command CreateCompare()
+    {
+        var results = new Option<string>("--results") { Description = "Comma-separated compress.csv files (or folders holding one), one frontier each.", Required = true };
+        var labels = new Option<string?>("--labels") { Description = "Comma-separated names for the series (default: each file's architecture)." };
+        var reference = new Option<string>("--reference") { Description = "A published point to draw: deep-compression (LeNet-300-100 on MNIST, 27 KB at 98.42 %) or none.", DefaultValueFactory = _ => "none" };
+        var outPath = new Option<string>("--out", "-o") { Description = "Output PNG.", DefaultValueFactory = _ => "runs/compress-compare.png" };
+        var title = new Option<string>("--title") { Description = "Plot title.", DefaultValueFactory = _ => "Accuracy vs stored size" };
+        var overwrite = Cli.OverwriteOption();
+        var cmd = new Command("compress-compare", "Draw the accuracy-vs-bytes frontiers of several compress.csv files on one figure.") { results, labels, reference, outPath, title, overwrite };
+        cmd.SetAction(pr => Cli.Run(() =>
+        {
+            var files = pr.GetValue(results)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+                .Select(item => Directory.Exists(item) ? Path.Combine(item, "compress.csv") : item).ToArray();
+            var names = pr.GetValue(labels)?.Split(',', StringSplitOptions.TrimEntries);
+            if (names is not null && names.Length != files.Length) throw new UsageException($"--labels names {names.Length} series but --results lists {files.Length}.");
+            var marks = pr.GetValue(reference)!.Trim().ToLowerInvariant() switch
+            {
+                "none" => Array.Empty<CompressionPlots.Mark>(),
+                "deep-compression" => [DeepCompressionLeNet300],
+                var other => throw new UsageException($"--reference must be deep-compression or none, not '{other}'."),
+            };
+            var series = new List<(string, IReadOnlyList<CompressionRecord>)>();
+            for (int i = 0; i < files.Length; i++)
+            {
+                if (!File.Exists(files[i])) throw new UsageException($"--results {files[i]} does not exist.");
+                var records = CompressionStudy.ReadCsv(files[i]);
+                if (records.Count == 0) throw new InvalidDataException($"{files[i]}: no records.");
+                series.Add((names?[i] ?? records[0].Architecture, records));
+            }
+            string png = pr.GetValue(outPath)!;
+            Cli.RefuseOverwrite(png, pr.GetValue(overwrite));
+            CompressionPlots.Frontier(png, series, pr.GetValue(title)!, marks);
+            foreach (var (label, records) in series)
+            {
+                Console.WriteLine($"{label}:");
+                PrintFrontier(records);
+            }
+            Console.WriteLine($"written: {png}");
+            return 0;
+        }));
+        return cmd;
+    }
+
     internal static IReadOnlyList<WeightFormat> ParseFormats(string text)
     {
         var list = new List<WeightFormat>();

@@ -13,6 +13,7 @@ internal static class Program
         root.Subcommands.Add(VisualizeCommand.Create());
         root.Subcommands.Add(PruneCommand.Create());
         root.Subcommands.Add(CompressCommand.Create());
+        root.Subcommands.Add(CompressCommand.CreateCompare());
         root.Subcommands.Add(PruneCommand.CreateCompare());
         root.Subcommands.Add(SweepCommand.CreateSweep());
         root.Subcommands.Add(SweepCommand.CreateStatus());

@@ -45,6 +45,17 @@ public sealed class CompressCommandTests : IDisposable
         (code, _, err) = Run("train", "--resume", coded);
         Assert.Equal(3, code);
         Assert.Contains("with compressed weights cannot be resumed", err);
+        // Two result sets on one figure, with the published reference point.
+        string png = Path.Combine(_dir, "both.png");
+        (code, stdout, err) = Run("compress-compare", "--results", $"{outDir},{Path.Combine(outDir, "compress.csv")}", "--labels", "a,b", "--reference", "deep-compression", "--out", png);
+        Assert.True(code == 0, err);
+        Assert.True(new FileInfo(png).Length > 10_000);
+        Assert.Contains("b:", stdout);
+        string broken = Path.Combine(_dir, "broken.csv");
+        File.WriteAllLines(broken, File.ReadAllLines(Path.Combine(outDir, "compress.csv")).Select((l, i) => i == 2 ? l.Replace(",", ",x", StringComparison.Ordinal) : l));
+        (code, _, err) = Run("compress-compare", "--results", broken, "--out", Path.Combine(_dir, "broken.png"));
+        Assert.Equal(3, code);
+        Assert.Contains("line 3 is malformed", err);
         // The same folder again is refused, not overwritten.
         (code, _, err) = Run("compress", "--model", run, "--keep", "8", "--formats", "int8", "--data-dir", data, "--no-download", "--out", outDir);
         Assert.Equal(2, code);

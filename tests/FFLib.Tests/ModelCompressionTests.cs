@@ -334,6 +334,14 @@ public sealed class ModelCompressionTests : IDisposable
         CompressionStudy.WriteCsv(csv, records);
         var lines = File.ReadAllLines(csv);
         Assert.Equal(9, lines.Length);
+        var back = CompressionStudy.ReadCsv(csv);
+        Assert.Equal(records.Select(r => (r.Method, r.Keep, r.Format, r.Rank, r.Parameters, r.Accuracy, r.Bytes, r.RansBytes, r.EntropyBoundBytes, r.BestBytes, r.BestCoder)),
+            back.Select(r => (r.Method, r.Keep, r.Format, r.Rank, r.Parameters, r.Accuracy, r.Bytes, r.RansBytes, r.EntropyBoundBytes, r.BestBytes, r.BestCoder)));
+        Assert.Equal(records[3].CodedBytes.OrderBy(kv => kv.Key), back[3].CodedBytes.OrderBy(kv => kv.Key));
+        File.WriteAllLines(csv, lines.Take(3).Append("ffnn,\"int8\",40"));
+        Assert.Contains("line 4 is malformed", Assert.Throws<InvalidDataException>(() => CompressionStudy.ReadCsv(csv)).Message);
+        File.WriteAllText(csv, "architecture,accuracy\n");
+        Assert.Contains("not a compress.csv", Assert.Throws<InvalidDataException>(() => CompressionStudy.ReadCsv(csv)).Message);
         Assert.StartsWith("architecture,method,keep,format,rank,seed,parameters,accuracy,bytes,gzip_bytes,brotli_bytes,lzma_bytes,zstd_bytes,rans_bytes", lines[0]);
     }
 }

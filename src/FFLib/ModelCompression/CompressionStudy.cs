@@ -180,6 +180,47 @@ public static class CompressionStudy
         "architecture,method,keep,format,rank,seed,parameters,accuracy,bytes," + string.Concat(coders.Select(c => c + "_bytes,")) +
         "rans_bytes,entropy_bound_bytes,entropy_bits_per_weight,best_bytes,best_coder,seconds";
 
+    /// <summary>Reads a compress.csv written by <see cref="WriteCsv"/>; a malformed file is an <see cref="InvalidDataException"/> naming the line.</summary>
+    public static IReadOnlyList<CompressionRecord> ReadCsv(string path)
+    {
+        var lines = File.ReadAllLines(path);
+        if (lines.Length == 0) throw new InvalidDataException($"{path}: empty; a compress.csv starts with the header '{CsvHeader(["gzip", "…"])}'.");
+        var header = lines[0].Trim().Split(',');
+        int first = Array.IndexOf(header, "bytes") + 1, rans = Array.IndexOf(header, "rans_bytes");
+        var coders = first > 0 && rans >= first ? header[first..rans] : null;
+        if (coders is null || coders.Any(c => !c.EndsWith("_bytes", StringComparison.Ordinal))
+            || lines[0].Trim() != CsvHeader(coders.Select(c => c[..^6]).ToList()))
+            throw new InvalidDataException($"{path}: not a compress.csv (its header is not '{CsvHeader(["gzip", "…"])}').");
+        var ids = coders.Select(c => c[..^6]).ToArray();
+        var list = new List<CompressionRecord>();
+        var inv = CultureInfo.InvariantCulture;
+        for (int i = 1; i < lines.Length; i++)
+        {
+            if (string.IsNullOrWhiteSpace(lines[i])) continue;
+            // The method is the one quoted field (it holds no comma or quote of its own).
+            var q = lines[i].Split('"');
+            try
+            {
+                if (q.Length != 3) throw new FormatException("the method is not one quoted field");
+                var before = q[0].TrimEnd(',').Split(',');
+                var after = q[2].TrimStart(',').Split(',');
+                if (before.Length != 1 || after.Length != header.Length - 2) throw new FormatException($"{before.Length + after.Length + 1} fields instead of {header.Length}");
+                long? L(string x) => x.Length == 0 ? null : long.Parse(x, inv);
+                double? D(string x) => x.Length == 0 ? null : double.Parse(x, inv);
+                // After the method: keep, format, rank, seed, parameters, accuracy, bytes, one column per coder, rans, bound, bits, best, best coder, seconds.
+                var coded = new Dictionary<string, long>();
+                for (int c = 0; c < ids.Length; c++)
+                    if (after[7 + c].Length > 0) coded[ids[c]] = long.Parse(after[7 + c], inv);
+                int tail = 7 + ids.Length;
+                list.Add(new CompressionRecord(before[0], q[1], int.Parse(after[0], inv), after[1], int.Parse(after[2], inv), int.Parse(after[3], inv),
+                    long.Parse(after[4], inv), double.Parse(after[5], inv), long.Parse(after[6], inv),
+                    L(after[tail]), L(after[tail + 1]), D(after[tail + 2]), coded, double.Parse(after[tail + 5], inv)));
+            }
+            catch (Exception e) when (e is FormatException or OverflowException) { throw new InvalidDataException($"{path}: line {i + 1} is malformed ({e.Message})."); }
+        }
+        return list;
+    }
+
     /// <summary>Writes compress.csv (atomically).</summary>
     public static void WriteCsv(string path, IReadOnlyList<CompressionRecord> records)
     {
