@@ -75,7 +75,7 @@ internal static class CompressCommand
             using var held = hold;
             var options = new CompressionOptions { Keep = keeps, Formats = chosen, Seed = pr.GetValue(seed), FinetuneEpochs = epochs, FinetuneLearningRate = flr, Ranks = chosenRanks };
             int total = (keeps?.Count ?? 1) * chosen.Count * chosenRanks.Count, done = 0;
-            Console.Error.WriteLine($"fflib compress: {arch} from {path}, keep {(keeps is null ? "all" : string.Join(",", keeps))}, formats {string.Join(",", chosen.Select(f => f.Id))}{(chosenRanks.Any(r => r > 0) ? $", ranks {string.Join(",", chosenRanks)}" : "")}{(epochs > 0 ? $", fine-tuning {epochs} epoch(s) on {train.Count} images" : "")}, {test.Count} test images: {total} models");
+            Console.Error.WriteLine($"fflib compress: {arch} from {path}, keep {(keeps is null ? "all" : string.Join(",", keeps))}, formats {string.Join(",", chosen.Select(f => f.Id))}{(chosenRanks.Any(r => r > 0) ? $", ranks {string.Join(",", chosenRanks)}" : "")}{(epochs > 0 ? $", fine-tuning {epochs} epoch(s) on {train.Count} images" : "")}, {test.Count} test images: {total} models{(chosenRanks.Any(r => r > 0) ? " at most (a rank that would not shrink any matrix is skipped)" : "")}");
             var records = CompressionStudy.Run(loaded.Model, test, options, Path.Combine(dir, "models"), loaded.Training,
                 r => Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"[{++done}/{total}] {r.Method,-44} {r.Accuracy * 100,6:F2}%  file {Kb(r.Bytes),9}  best {Kb(r.BestBytes),9} ({r.BestCoder}){(r.EntropyBitsPerWeight is double e ? $"  {e:F2} bits/weight" : "")}  {r.Seconds:F1} s")), epochs > 0 ? train : null);

@@ -10,7 +10,7 @@ internal static partial class SweepCommand
 {
     public static Command CreateReproduce()
     {
-        var target = new Argument<string>("target") { Description = "table2, table3, table5, fig3 (accuracy heatmaps), fig6 (Hoyer heatmaps), fig19 (prunability curves) or regularisation (peer normalisation, activity L1 and weight decay against sparsity and pruning: the paper's future-work question)." };
+        var target = new Argument<string>("target") { Description = "table2, table3, table5, fig3 (accuracy heatmaps), fig6 (Hoyer heatmaps), fig19 (prunability curves), regularisation (peer normalisation, activity L1 and weight decay against sparsity and pruning) or compressibility (pruning, low rank, quantisation, weight sharing and entropy coding: how small FF and backprop models get); the last two answer the paper's future-work questions." };
         var dataset = new Option<string>("--dataset") { Description = "Dataset.", DefaultValueFactory = _ => "mnist" };
         var budget = new Option<string>("--budget") { Description = "smoke (minutes), reduced (hours) or paper (Table 1: 60/120 epochs, 10 seeds, 2×2000).", DefaultValueFactory = _ => "smoke" };
         var results = new Option<string?>("--results") { Description = "Results folder (default runs/reproduce-TARGET-DATASET-BUDGET)." };
@@ -37,13 +37,35 @@ internal static partial class SweepCommand
             if (spec.Backend is not Gpu.GpuBackend)
                 Console.Error.WriteLine(Estimate(runs, dir));
             using var interrupt = new Interruption();
-            SweepRunner.RunConcurrently(runs, dir, Cli.OpenStreams(spec.Backend!, streams, pr.GetValue(device)!), new SweepWorkerOptions { Log = Console.Error.WriteLine, SaveModels = t == "regularisation" }, interrupt.Token);
+            SweepRunner.RunConcurrently(runs, dir, Cli.OpenStreams(spec.Backend!, streams, pr.GetValue(device)!), new SweepWorkerOptions { Log = Console.Error.WriteLine, SaveModels = t is "regularisation" or "compressibility" }, interrupt.Token);
             var read = SweepResults.Read(dir);
             if (t == "regularisation") return ReportRegularisation(runs, dir, kind, b, read, interrupt.Token);
+            if (t == "compressibility") return ReportCompressibility(runs, dir, kind, b, interrupt.Token);
             Console.WriteLine(WriteReport(read, dir));
             return Skipped(read);
         }));
         return cmd;
+    }
+
+    /// <summary>
+    /// The compressibility study after its sweep: every kept model through the compression grid (resumable through
+    /// compress/ID.csv), pooled over seeds into compressibility.csv, compressibility.md and compressibility.png
+    /// (the frontiers of every architecture on one figure; Deep Compression's LeNet-300-100 marked on MNIST).
+    /// </summary>
+    private static int ReportCompressibility(IReadOnlyList<Training.RunSpec> runs, string dir, DatasetKind kind, string budget, CancellationToken token)
+    {
+        var records = CompressibilityStudy.MeasureAll(runs, dir, budget, log: Console.Error.WriteLine, cancellationToken: token);
+        var rows = CompressibilityStudy.Summarise(records);
+        string csv = Path.Combine(dir, "compressibility.csv"), md = Path.Combine(dir, "compressibility.md"), png = Path.Combine(dir, "compressibility.png");
+        CompressibilityStudy.WriteCsv(csv, rows);
+        string title = $"Compressibility on {DatasetCatalog.IdOf(kind)} ({budget} budget)";
+        string report = CompressibilityStudy.Markdown(rows, title);
+        IO.AtomicFile.WriteAllText(md, report + "\n![frontiers](compressibility.png)\n");
+        var series = rows.GroupBy(r => r.Architecture).Select(g => (g.Key, (IReadOnlyList<CompressibilityRow>)g.ToList())).ToList();
+        FFLib.Plotting.CompressionPlots.Frontier(png, series, title, kind == DatasetKind.Mnist ? [CompressCommand.DeepCompressionLeNet300] : null);
+        Console.WriteLine(report);
+        Console.WriteLine($"written: {md}, {csv}, {png}");
+        return 0;
     }
 
     /// <summary>

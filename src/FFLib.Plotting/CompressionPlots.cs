@@ -19,6 +19,29 @@ public static class CompressionPlots
     public static void Frontier(string path, IReadOnlyList<(string Label, IReadOnlyList<CompressionRecord> Records)> series, string title, IReadOnlyList<Mark>? marks = null)
     {
         ArgumentNullException.ThrowIfNull(series);
+        Draw(path, series.Select(s => (s.Label, (IReadOnlyList<Point>)s.Records.Select(r => new Point(r.Format, r.BestBytes, r.Accuracy)).ToList())).ToList(), title, marks);
+    }
+
+    /// <summary>The same figure from pooled rows (each point a chain's mean size and mean accuracy over seeds; the frontier over those means).</summary>
+    public static void Frontier(string path, IReadOnlyList<(string Label, IReadOnlyList<FFLib.Experiments.CompressibilityRow> Rows)> series, string title, IReadOnlyList<Mark>? marks = null)
+    {
+        ArgumentNullException.ThrowIfNull(series);
+        Draw(path, series.Select(s => (s.Label, (IReadOnlyList<Point>)s.Rows.Select(r => new Point(r.Format, r.BestBytes, r.Accuracy)).ToList())).ToList(), title, marks);
+    }
+
+    private sealed record Point(string Format, double BestBytes, double Accuracy);
+
+    private static IReadOnlyList<Point> FrontierOf(IEnumerable<Point> points)
+    {
+        var front = new List<Point>();
+        double best = double.NegativeInfinity;
+        foreach (var p in points.OrderBy(p => p.BestBytes).ThenByDescending(p => p.Accuracy))
+            if (p.Accuracy > best) { front.Add(p); best = p.Accuracy; }
+        return front;
+    }
+
+    private static void Draw(string path, IReadOnlyList<(string Label, IReadOnlyList<Point> Records)> series, string title, IReadOnlyList<Mark>? marks)
+    {
         var plot = new Plot();
         plot.Font.Set("DejaVu Sans");
         var palette = new ScottPlot.Palettes.Category10();
@@ -36,7 +59,7 @@ public static class CompressionPlots
                 dots.MarkerShape = shapes[formats.IndexOf(group.Key) % shapes.Length];
                 dots.MarkerSize = 7;
             }
-            var front = CompressionStudy.Frontier(series[s].Records);
+            var front = FrontierOf(series[s].Records);
             if (front.Count == 0) continue;
             // Step line: each frontier accuracy holds until a larger model does better.
             var xs = new List<double>();

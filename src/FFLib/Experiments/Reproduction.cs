@@ -15,8 +15,8 @@ namespace FFLib.Experiments;
 /// </summary>
 public static class Reproduction
 {
-    /// <summary>The targets: table2, table3, table5, fig3 and fig6 (lr × θ heatmaps), fig19 (prunability), regularisation (the future-work study of <see cref="RegularisationStudy"/>).</summary>
-    public static IReadOnlyList<string> Targets { get; } = ["table2", "table3", "table5", "fig3", "fig6", "fig19", "regularisation"];
+    /// <summary>The targets: table2, table3, table5, fig3 and fig6 (lr × θ heatmaps), fig19 (prunability), regularisation (the future-work study of <see cref="RegularisationStudy"/>), compressibility (<see cref="CompressibilityStudy"/>).</summary>
+    public static IReadOnlyList<string> Targets { get; } = ["table2", "table3", "table5", "fig3", "fig6", "fig19", "regularisation", "compressibility"];
 
     /// <summary>
     /// The documented budgets for the four built-in architectures: smoke = 200×200, 4 epochs,
@@ -51,6 +51,8 @@ public static class Reproduction
             "fig3" or "fig6" => budget with { LearningRates = [0.001f, 0.005f, 0.02f], Thresholds = [1f, 5f, 20f], Seeds = 1 },
             // The regularisation study: the FF models with regularisers, at least 3 seeds.
             "regularisation" => budget with { Models = [Architecture.Ffnn, Architecture.Ffc], Seeds = Math.Max(3, budget.Seeds) },
+            // How small each architecture gets: FF and backprop side by side, at least 3 seeds (the FFRNN beyond the smoke budget).
+            "compressibility" => budget with { Models = budget.Layers[0].Max() <= 200 ? [Architecture.Ffnn, Architecture.Ffc, Architecture.Bpnn] : [Architecture.Ffnn, Architecture.Ffc, Architecture.Ffrnn, Architecture.Bpnn], Seeds = Math.Max(3, budget.Seeds) },
             _ => throw new ArgumentException($"Unknown target '{target}': {string.Join(", ", Targets)}."),
         };
     }
