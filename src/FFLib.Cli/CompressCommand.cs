@@ -26,6 +26,7 @@ internal static class CompressCommand
         var testLimit = new Option<int?>("--test-limit") { Description = "Evaluate on only the first N test images." };
         var finetune = new Option<int>("--finetune-epochs") { Description = "Retrain each pruned model for N epochs with its own rule before storing it (0: one-shot pruning, the paper's method).", DefaultValueFactory = _ => 0 };
         var finetuneLr = new Option<float?>("--finetune-lr") { Description = "Learning rate of the fine-tuning (default: the model's own)." };
+        var rounds = new Option<int>("--prune-rounds") { Description = "Prune to each kept count in R rounds (kept counts falling geometrically), fine-tuning after every round; needs --finetune-epochs.", DefaultValueFactory = _ => 1 };
         var trainLimit = new Option<int?>("--train-limit") { Description = "Fine-tune on only the first N training images." };
         var outDir = new Option<string?>("--out", "-o") { Description = "Output folder (compress.csv, compress.png; model files in models/ with --save-models); default: a new runs/TIME-compress-MODEL." };
         var overwrite = Cli.OverwriteOption();
@@ -35,7 +36,7 @@ internal static class CompressCommand
         var noDownload = new Option<bool>("--no-download") { Description = "Never download." };
         var cmd = new Command("compress", "Prune a saved model at several kept counts, store each in several weight formats (quantised, weight-shared), code every file (gzip, brotli, lzma, zstd, rANS) and measure its accuracy; write compress.csv and the accuracy-vs-bytes frontier (compress.png).")
         {
-            modelPath, keep, formats, ranks, seed, dataset, testLimit, finetune, finetuneLr, trainLimit, outDir, overwrite, saveModels, threads, dataDir, noDownload,
+            modelPath, keep, formats, ranks, seed, dataset, testLimit, finetune, finetuneLr, rounds, trainLimit, outDir, overwrite, saveModels, threads, dataDir, noDownload,
         };
         cmd.SetAction(pr => Cli.Run(() =>
         {
@@ -69,11 +70,14 @@ internal static class CompressCommand
             if (dsName is null) throw new UsageException($"{path} does not record its dataset; pass --dataset.");
             var data = DatasetLoader.Load(Cli.ParseDataset(dsName), Cli.DataOptions(pr.GetValue(dataDir), pr.GetValue(noDownload)));
             var test = pr.GetValue(testLimit) is int tl ? (tl >= 1 ? data.Test.Take(tl) : throw new UsageException($"--test-limit must be at least 1, not {tl}.")) : data.Test;
+            int pruneRounds = pr.GetValue(rounds);
+            if (pruneRounds < 1) throw new UsageException($"--prune-rounds must be at least 1, not {pruneRounds}.");
+            if (pruneRounds > 1 && epochs == 0) throw new UsageException($"--prune-rounds {pruneRounds} needs --finetune-epochs: the rounds differ from one-shot pruning only by the retraining between them.");
             if (epochs > 0 && loaded.Model is not ITrainableModel) throw new UsageException($"--finetune-epochs: {arch} models cannot be trained.");
             var train = pr.GetValue(trainLimit) is int trl ? (trl >= 1 ? data.Train.Take(trl) : throw new UsageException($"--train-limit must be at least 1, not {trl}.")) : data.Train;
             var (dir, hold) = Cli.ClaimOutput(pr.GetValue(outDir), $"compress-{arch}", pr.GetValue(overwrite), "compress.csv", "compress.png");
             using var held = hold;
-            var options = new CompressionOptions { Keep = keeps, Formats = chosen, Seed = pr.GetValue(seed), FinetuneEpochs = epochs, FinetuneLearningRate = flr, Ranks = chosenRanks };
+            var options = new CompressionOptions { Keep = keeps, Formats = chosen, Seed = pr.GetValue(seed), FinetuneEpochs = epochs, FinetuneLearningRate = flr, Ranks = chosenRanks, PruneRounds = pruneRounds };
             int total = (keeps?.Count ?? 1) * chosen.Count * chosenRanks.Count, done = 0;
             Console.Error.WriteLine($"fflib compress: {arch} from {path}, keep {(keeps is null ? "all" : string.Join(",", keeps))}, formats {string.Join(",", chosen.Select(f => f.Id))}{(chosenRanks.Any(r => r > 0) ? $", ranks {string.Join(",", chosenRanks)}" : "")}{(epochs > 0 ? $", fine-tuning {epochs} epoch(s) on {train.Count} images" : "")}, {test.Count} test images: {total} models{(chosenRanks.Any(r => r > 0) ? " at most (a rank that would not shrink any matrix is skipped)" : "")}");
             var records = CompressionStudy.Run(loaded.Model, test, options, Path.Combine(dir, "models"), loaded.Training,

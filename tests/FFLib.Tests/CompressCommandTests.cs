@@ -79,6 +79,8 @@ public sealed class CompressCommandTests : IDisposable
             (["--ranks", "-4"], "--ranks must list whole numbers (0 = matrices whole), not '-4'"),
             (["--finetune-epochs", "-1"], "--finetune-epochs must be 0 or more, not -1"),
             (["--finetune-lr", "0"], "--finetune-lr must be a positive number, not 0"),
+            (["--prune-rounds", "3"], "--prune-rounds 3 needs --finetune-epochs"),
+            (["--prune-rounds", "0"], "--prune-rounds must be at least 1, not 0"),
         })
         {
             var (code, _, err) = Run(["compress", "--model", run, "--data-dir", data, "--no-download", "--out", outDir, .. args]);

@@ -220,6 +220,23 @@ public sealed class ModelCompressionTests : IDisposable
         Assert.Contains("layers.1.weight.lowrank_v (F32 [8, 40]) is missing", Assert.Throws<InvalidDataException>(() => ModelCheckpoint.Load(bad)).Message);
     }
 
+    [Fact]
+    public void PruningInRoundsDownOneRankingRemovesTheNeuronsOneShotRemoves()
+    {
+        var model = new FFNetwork(new FFNetworkConfig { ImageFeatures = 12, Classes = 3, HiddenSizes = [30, 20], Threshold = 1f }, new FFRandom(5));
+        var ranking = FFLib.Pruning.NeuronPruning.RandomRanking(model, new FFRandom(6));
+        var oneShot = FFLib.Pruning.NeuronPruning.Prune(model, ranking, 7);
+        var first = FFLib.Pruning.NeuronPruning.Prune(model, ranking, 15);
+        var twice = FFLib.Pruning.NeuronPruning.Prune(first, FFLib.Pruning.NeuronPruning.RankingAfter(ranking, 15), 7);
+        Assert.Equal(oneShot.Parameters().Select(p => p.Data), twice.Parameters().Select(p => p.Data));
+
+        var train = GpuPipelineTests.Synthetic(120);
+        var options = new CompressionOptions { Keep = [30, 7], Formats = [WeightFormat.Float32], PruneRounds = 3, FinetuneEpochs = 1, FinetuneLearningRate = 1e-3f };
+        var records = CompressionStudy.Run(model, train, options, Path.Combine(_dir, "rounds"), finetuneData: train);
+        Assert.Equal(["fp32", "prune-random keep 7 in 3 rounds → finetune 1 each"], records.Select(r => r.Method));
+        Assert.Throws<ArgumentException>(() => CompressionStudy.Run(model, train, options with { FinetuneEpochs = 0 }, Path.Combine(_dir, "r2")));
+    }
+
     private static FFNetwork SmallNetwork() => new(new FFNetworkConfig { ImageFeatures = 12, Classes = 3, HiddenSizes = [20, 16], Threshold = 1f }, new FFRandom(1));
 
     [Theory]

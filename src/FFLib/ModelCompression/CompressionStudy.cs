@@ -32,6 +32,12 @@ public sealed record CompressionOptions
     public int FinetuneEpochs { get; init; }
     /// <summary>Learning rate of the fine-tuning (null: the model's own).</summary>
     public float? FinetuneLearningRate { get; init; }
+    /// <summary>
+    /// Rounds of pruning to each kept count (1: one-shot). With more, the kept counts fall
+    /// geometrically from the widest layer to the target, with <see cref="FinetuneEpochs"/> of
+    /// retraining after every round; the neurons removed are the same as one-shot's.
+    /// </summary>
+    public int PruneRounds { get; init; } = 1;
     /// <summary>Batch size of the fine-tuning.</summary>
     public int FinetuneBatchSize { get; init; } = 128;
 }
@@ -85,6 +91,8 @@ public static class CompressionStudy
         if (options.Formats.Count == 0) throw new ArgumentException("At least one weight format is needed.", nameof(options));
         if (options.Ranks.Count == 0 || options.Ranks.Any(r => r < 0)) throw new ArgumentException("Ranks must list 0 (whole matrices) or positive ranks.", nameof(options));
         if (options.FinetuneEpochs < 0) throw new ArgumentOutOfRangeException(nameof(options), options.FinetuneEpochs, "FinetuneEpochs must be non-negative.");
+        if (options.PruneRounds < 1) throw new ArgumentOutOfRangeException(nameof(options), options.PruneRounds, "PruneRounds must be at least 1.");
+        if (options.PruneRounds > 1 && options.FinetuneEpochs == 0) throw new ArgumentException("Pruning in several rounds needs fine-tuning between them (FinetuneEpochs > 0).", nameof(options));
         if (options.FinetuneEpochs > 0 && finetuneData is null) throw new ArgumentException("Fine-tuning needs training data.", nameof(finetuneData));
         if (options.FinetuneEpochs > 0 && model is not ITrainableModel) throw new ArgumentException($"{model.Architecture.Id} models cannot be fine-tuned.", nameof(options));
         if (options.FinetuneLearningRate is float flr && !(flr > 0 && float.IsFinite(flr))) throw new ArgumentOutOfRangeException(nameof(options), flr, "FinetuneLearningRate must be positive.");
@@ -106,16 +114,23 @@ public static class CompressionStudy
         foreach (int keep in keeps)
         {
             bool prunes = keep > 0 && keep < widest;
-            var pruned = prunes ? NeuronPruning.Prune(model, ranking!, keep) : model;
-            string prunedName = prunes ? $"prune-random keep {keep}" : "";
-            if (prunes && options.FinetuneEpochs > 0)
+            var pruned = model;
+            string prunedName = "";
+            if (prunes)
             {
-                var trainable = (ITrainableModel)pruned;
-                if (options.FinetuneLearningRate is float lr)
-                    foreach (var o in trainable.AllOptimizers) o.Settings = o.Settings with { LearningRate = lr };
-                new Trainer().Train(trainable, finetuneData!, null,
-                    new TrainingOptions { Epochs = options.FinetuneEpochs, BatchSize = options.FinetuneBatchSize, ValidateEachEpoch = false }, new FFRandom(1000 + options.Seed));
-                prunedName += $" → finetune {options.FinetuneEpochs}";
+                // Round r keeps widest·(keep/widest)^(r/R) neurons, down the same ranking each time.
+                var current = ranking!;
+                int previous = widest;
+                for (int round = 1; round <= options.PruneRounds; round++)
+                {
+                    int k = round == options.PruneRounds ? keep : (int)Math.Round(widest * Math.Pow((double)keep / widest, (double)round / options.PruneRounds));
+                    if (k >= previous) continue;
+                    pruned = NeuronPruning.Prune(pruned, current, k);
+                    current = NeuronPruning.RankingAfter(current, k);
+                    previous = k;
+                    if (options.FinetuneEpochs > 0) Finetune(pruned, finetuneData!, options, round);
+                }
+                prunedName = $"prune-random keep {keep}{(options.PruneRounds > 1 ? $" in {options.PruneRounds} rounds" : "")}{(options.FinetuneEpochs > 0 ? $" → finetune {options.FinetuneEpochs}{(options.PruneRounds > 1 ? " each" : "")}" : "")}";
             }
             foreach (int rank in options.Ranks.Distinct())
             {
@@ -163,6 +178,15 @@ public static class CompressionStudy
             }
         }
         return records;
+    }
+
+    private static void Finetune(IClassifierModel model, ImageDataset data, CompressionOptions options, int round)
+    {
+        var trainable = (ITrainableModel)model;
+        if (options.FinetuneLearningRate is float lr)
+            foreach (var o in trainable.AllOptimizers) o.Settings = o.Settings with { LearningRate = lr };
+        new Trainer().Train(trainable, data, null,
+            new TrainingOptions { Epochs = options.FinetuneEpochs, BatchSize = options.FinetuneBatchSize, ValidateEachEpoch = false }, new FFRandom(1000 * round + options.Seed));
     }
 
     private static string Chain(string first, string then) => first.Length == 0 ? then : then.Length == 0 ? first : $"{first} → {then}";

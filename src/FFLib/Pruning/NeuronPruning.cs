@@ -121,6 +121,22 @@ public static class NeuronPruning
         return Cut((INeuronPrunable)model, kept);
     }
 
+    /// <summary>
+    /// The ranking of the neurons <see cref="Prune"/> kept, in the pruned model's numbering (kept neurons
+    /// keep their original order): pruning again with it continues down the same ranking, so
+    /// pruning in several rounds removes the same neurons as one-shot pruning to the last count.
+    /// </summary>
+    public static int[][] RankingAfter(IReadOnlyList<int[]> ranking, int keep)
+    {
+        ArgumentNullException.ThrowIfNull(ranking);
+        return ranking.Select(layer =>
+        {
+            var kept = layer.Take(Math.Min(keep, layer.Length)).ToArray();
+            var sorted = kept.Order().ToArray();
+            return kept.Select(i => Array.BinarySearch(sorted, i)).ToArray();
+        }).ToArray();
+    }
+
     /// <summary>Number of parameters (weights and biases) of a model.</summary>
     public static long ParameterCount(IClassifierModel model)
     {
