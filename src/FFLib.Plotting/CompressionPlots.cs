@@ -31,15 +31,6 @@ public static class CompressionPlots
 
     private sealed record Point(string Format, double BestBytes, double Accuracy);
 
-    private static IReadOnlyList<Point> FrontierOf(IEnumerable<Point> points)
-    {
-        var front = new List<Point>();
-        double best = double.NegativeInfinity;
-        foreach (var p in points.OrderBy(p => p.BestBytes).ThenByDescending(p => p.Accuracy))
-            if (p.Accuracy > best) { front.Add(p); best = p.Accuracy; }
-        return front;
-    }
-
     private static void Draw(string path, IReadOnlyList<(string Label, IReadOnlyList<Point> Records)> series, string title, IReadOnlyList<Mark>? marks)
     {
         var plot = new Plot();
@@ -59,7 +50,7 @@ public static class CompressionPlots
                 dots.MarkerShape = shapes[formats.IndexOf(group.Key) % shapes.Length];
                 dots.MarkerSize = 7;
             }
-            var front = FrontierOf(series[s].Records);
+            var front = CompressionStudy.Frontier(series[s].Records, p => p.BestBytes, p => p.Accuracy);
             if (front.Count == 0) continue;
             // Step line: each frontier accuracy holds until a larger model does better.
             var xs = new List<double>();

@@ -98,14 +98,8 @@ public static class CompressibilityStudy
         }).OrderBy(r => r.Architecture, StringComparer.Ordinal).ThenBy(r => r.BestBytes).ToList();
 
     /// <summary>The rows of one architecture that no other of its rows beats in both mean size and mean accuracy, smallest first.</summary>
-    public static IReadOnlyList<CompressibilityRow> Frontier(IEnumerable<CompressibilityRow> rows)
-    {
-        var front = new List<CompressibilityRow>();
-        double best = double.NegativeInfinity;
-        foreach (var r in rows.OrderBy(r => r.BestBytes).ThenByDescending(r => r.Accuracy))
-            if (r.Accuracy > best) { front.Add(r); best = r.Accuracy; }
-        return front;
-    }
+    public static IReadOnlyList<CompressibilityRow> Frontier(IEnumerable<CompressibilityRow> rows) =>
+        CompressionStudy.Frontier(rows, r => r.BestBytes, r => r.Accuracy);
 
     /// <summary>The smallest row of an architecture whose mean accuracy reaches <paramref name="accuracy"/>; null when none does.</summary>
     public static CompressibilityRow? SmallestAtLeast(IEnumerable<CompressibilityRow> rows, double accuracy) =>

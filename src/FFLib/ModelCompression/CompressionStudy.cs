@@ -195,13 +195,17 @@ public static class CompressionStudy
     /// The records no other record beats: none is both at least as accurate and at least as small
     /// (by <see cref="CompressionRecord.BestBytes"/>), ordered by size.
     /// </summary>
-    public static IReadOnlyList<CompressionRecord> Frontier(IEnumerable<CompressionRecord> records)
+    public static IReadOnlyList<CompressionRecord> Frontier(IEnumerable<CompressionRecord> records) =>
+        Frontier(records, r => r.BestBytes, r => r.Accuracy);
+
+    /// <summary>The items that no other item beats in both size and accuracy, smallest first (accuracy rises strictly along it).</summary>
+    public static IReadOnlyList<T> Frontier<T>(IEnumerable<T> items, Func<T, double> bytes, Func<T, double> accuracy)
     {
-        var sorted = records.OrderBy(r => r.BestBytes).ThenByDescending(r => r.Accuracy).ToList();
-        var front = new List<CompressionRecord>();
+        ArgumentNullException.ThrowIfNull(items);
+        var front = new List<T>();
         double best = double.NegativeInfinity;
-        foreach (var r in sorted)
-            if (r.Accuracy > best) { front.Add(r); best = r.Accuracy; }
+        foreach (var item in items.OrderBy(bytes).ThenByDescending(accuracy))
+            if (accuracy(item) > best) { front.Add(item); best = accuracy(item); }
         return front;
     }
 
