@@ -19,7 +19,7 @@ internal static class CompressCommand
     {
         var modelPath = new Option<string>("--model", "-m") { Description = "A model file (model.safetensors) or a run folder written by fflib train.", Required = true };
         var keep = new Option<string?>("--keep") { Description = "Neurons kept per hidden layer by random one-shot pruning, comma-separated; the unpruned model is always included. Default: halving from the widest layer down to 32." };
-        var formats = new Option<string>("--formats") { Description = "Weight formats: fp32, intB (symmetric per row, B = 2..8), intB-asym, kmeansK (shared codebook of K = 2..256 values per matrix).", DefaultValueFactory = _ => DefaultFormats };
+        var formats = new Option<string>("--formats") { Description = "Weight formats: fp32, intB (symmetric per row, B = 2..8), intB-asym, kmeansK (shared codebook of K = 2..256 values per matrix); +outliers after any but fp32 keeps columns more than 8x the median column's size in float32 (an FF network's label inputs).", DefaultValueFactory = _ => DefaultFormats };
         var ranks = new Option<string>("--ranks") { Description = "Ranks of low-rank factorisation (randomized SVD) tried at every kept count, comma-separated; 0 keeps the matrices whole. A matrix is factored only where the factors are smaller.", DefaultValueFactory = _ => "0" };
         var seed = new Option<int>("--seed") { Description = "Seed of the pruning permutation.", DefaultValueFactory = _ => 0 };
         var dataset = new Option<string?>("--dataset") { Description = "Dataset (default: the one the model was trained on)." };

@@ -237,6 +237,59 @@ public sealed class ModelCompressionTests : IDisposable
         Assert.Throws<ArgumentException>(() => CompressionStudy.Run(model, train, options with { FinetuneEpochs = 0 }, Path.Combine(_dir, "r2")));
     }
 
+    [Fact]
+    public void OutlierColumnsStayExactAndLeaveTheGridToTheOtherColumns()
+    {
+        // 40 × 60 small weights with three columns 50× larger, as an FFNN's label inputs are.
+        var r = new FFRandom(11);
+        int rows = 40, cols = 60;
+        var w = Enumerable.Range(0, rows * cols).Select(_ => (r.NextSingle() - 0.5f) * 0.1f).ToArray();
+        int[] big = [7, 30, 59];
+        for (int i = 0; i < rows; i++) foreach (int c in big) w[i * cols + c] = (r.NextSingle() - 0.5f) * 5f;
+        Assert.Equal(big, WeightQuantizer.OutlierColumns(w, rows, cols));
+        double Err(float[] a) => Enumerable.Range(0, a.Length).Where(i => !big.Contains(i % cols)).Sum(i => (double)(a[i] - w[i]) * (a[i] - w[i]));
+        foreach (var format in new[] { "int4", "int4-asym", "kmeans16" })
+        {
+            var plain = WeightFormat.TryParse(format, out _)!;
+            var kept = WeightFormat.TryParse(format + "+outliers", out _)!;
+            Assert.True(kept.Outliers);
+            Assert.Equal(format + "+outliers", kept.Id);
+            FFLib.IO.PackedMatrix Pack(WeightFormat f) => f.Scheme == WeightScheme.Codebook
+                ? WeightQuantizer.Cluster("w", w, rows, cols, 16, outlierColumns: f.Outliers ? WeightQuantizer.OutlierColumns(w, rows, cols) : null)
+                : WeightQuantizer.Uniform("w", w, rows, cols, 4, f.Scheme == WeightScheme.Symmetric, f.Outliers ? WeightQuantizer.OutlierColumns(w, rows, cols) : null);
+            var withOutliers = Pack(kept).Dequantize();
+            foreach (int i in Enumerable.Range(0, rows)) foreach (int c in big) Assert.Equal(w[i * cols + c], withOutliers[i * cols + c]);
+            // The other columns are represented at least 10× better than when the big columns set the grid.
+            Assert.True(Err(withOutliers) * 10 < Err(Pack(plain).Dequantize()), format);
+        }
+        Assert.Null(WeightFormat.TryParse("fp32+outliers", out var problem));
+        Assert.Contains("float32 has nothing to keep apart", problem);
+    }
+
+    [Fact]
+    public void OutlierColumnsRoundTripThroughFilesAndDamageIsNamed()
+    {
+        var model = SmallNetwork();
+        // Make the label columns of layer 0 (the last 3 of its 15 inputs) the outliers.
+        var w0 = model.Parameters().Single(p => p.Name == "layers.0.weight");
+        for (int r = 0; r < w0.Rows; r++) for (int c = 12; c < 15; c++) w0.Data[r * w0.Cols + c] *= 100;
+        foreach (bool coded in new[] { false, true })
+            foreach (var id in new[] { "int4+outliers", "kmeans16+outliers" })
+            {
+                var packed = WeightQuantizer.Pack(model, WeightFormat.TryParse(id, out _)!);
+                Assert.Equal([12, 13, 14], packed[0].OutlierColumns!);
+                string path = Path.Combine(_dir, $"{id}-{coded}.safetensors");
+                CompressedWeights.Save(path, model, packed, coded);
+                var loaded = ModelCheckpoint.Load(path).Model.Parameters();
+                Assert.Equal(packed[0].Dequantize(), loaded.Single(p => p.Name == "layers.0.weight").Data);
+            }
+        string good = Path.Combine(_dir, "int4+outliers-False.safetensors");
+        var file = SafeTensors.Read(good);
+        string bad = Path.Combine(_dir, "no-outlier-values.safetensors");
+        SafeTensors.Write(bad, file.Tensors.Where(t => t.Name != "layers.0.weight.outlier_values").ToList(), file.Metadata);
+        Assert.Contains("layers.0.weight.outlier_values (F32 [20, 3]) is missing", Assert.Throws<InvalidDataException>(() => ModelCheckpoint.Load(bad)).Message);
+    }
+
     private static FFNetwork SmallNetwork() => new(new FFNetworkConfig { ImageFeatures = 12, Classes = 3, HiddenSizes = [20, 16], Threshold = 1f }, new FFRandom(1));
 
     [Theory]

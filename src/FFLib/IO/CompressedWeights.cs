@@ -83,12 +83,22 @@ public static class CompressedWeights
             if (m.Scale is not null) result.Add(new NamedTensor(m.Name + ".scale", [m.Rows], m.Scale));
             if (m.Minimum is not null) result.Add(new NamedTensor(m.Name + ".minimum", [m.Rows], m.Minimum));
             if (m.Codebook is not null) result.Add(new NamedTensor(m.Name + ".codebook", [m.Codebook.Length], m.Codebook));
-            entries[m.Name] = new JsonObject
+            var entry = new JsonObject
             {
                 ["scheme"] = SchemeId(m.Scheme),
                 ["bits"] = m.Bits,
                 ["shape"] = new JsonArray(m.Rows, m.Cols),
             };
+            if (m.OutlierColumns is { Length: > 0 } oc)
+            {
+                // Column indices as little-endian int32 (U8), their weights as F32 [rows, n].
+                var bytes = new byte[4 * oc.Length];
+                for (int j = 0; j < oc.Length; j++) System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(bytes.AsSpan(4 * j), oc[j]);
+                result.Add(NamedTensor.OfBytes(m.Name + ".outlier_columns", bytes));
+                result.Add(new NamedTensor(m.Name + ".outlier_values", [m.Rows, oc.Length], m.OutlierValues!));
+                entry["outlier_columns"] = oc.Length;
+            }
+            entries[m.Name] = entry;
         }
         var json = new JsonObject { ["version"] = 1, ["entropy_coding"] = entropyCoded ? "rans" : "none", ["tensors"] = entries };
         if (factors.Count > 0) json["lowrank"] = factors;
@@ -170,15 +180,27 @@ public static class CompressedWeights
                 if (t.Bytes is not null || t.StoreAsInt8 || t.Shape.Length != 1 || (length is int n && t.Data.Length != n)) throw Bad($"{name}.{part} is not F32 [{(length is int l ? l.ToString(CultureInfo.InvariantCulture) : "k")}]");
                 return t.Data;
             }
+            int[]? outlierColumns = null;
+            float[]? outlierValues = null;
+            if (Int(e["outlier_columns"]) is int nOut and > 0)
+            {
+                if (!byName.TryGetValue(name + ".outlier_columns", out var oct) || oct.Bytes is null || oct.Bytes.Length != 4 * nOut)
+                    throw Bad($"{name}.outlier_columns (U8, {nOut} little-endian int32) is missing");
+                outlierColumns = new int[nOut];
+                for (int j = 0; j < nOut; j++) outlierColumns[j] = System.Buffers.Binary.BinaryPrimitives.ReadInt32LittleEndian(oct.Bytes.AsSpan(4 * j));
+                if (!byName.TryGetValue(name + ".outlier_values", out var ovt) || ovt.Bytes is not null || ovt.StoreAsInt8 || ovt.Shape is not [var r0, var c0] || r0 != rows || c0 != nOut)
+                    throw Bad($"{name}.outlier_values (F32 [{rows}, {nOut}]) is missing");
+                outlierValues = ovt.Data;
+            }
             var m = new PackedMatrix
             {
-                Name = name, Rows = rows, Cols = cols, Scheme = scheme, Bits = bits, Codes = codes,
+                Name = name, Rows = rows, Cols = cols, Scheme = scheme, Bits = bits, Codes = codes, OutlierColumns = outlierColumns, OutlierValues = outlierValues,
                 Scale = scheme == WeightScheme.Codebook ? null : Floats("scale", true, rows),
                 Minimum = scheme == WeightScheme.Asymmetric ? Floats("minimum", true, rows) : null,
                 Codebook = scheme == WeightScheme.Codebook ? Floats("codebook", true, null) : null,
             };
             m.Validate(path);
-            result.Add((m, [name + ".codes", name + ".scale", name + ".minimum", name + ".codebook"]));
+            result.Add((m, [name + ".codes", name + ".scale", name + ".minimum", name + ".codebook", name + ".outlier_columns", name + ".outlier_values"]));
         }
         return result;
     }

@@ -36,6 +36,14 @@ public sealed record PackedMatrix
     public float[]? Minimum { get; init; }
     /// <summary>The shared values (codebook scheme); null otherwise.</summary>
     public float[]? Codebook { get; init; }
+    /// <summary>
+    /// Columns kept in float32 beside the codes (ascending), whose codes are ignored: columns far
+    /// larger than the rest (an FF network's label inputs) would otherwise take every level of a
+    /// row's grid. Null when none.
+    /// </summary>
+    public int[]? OutlierColumns { get; init; }
+    /// <summary>Those columns' weights, row-major [Rows × OutlierColumns.Length].</summary>
+    public float[]? OutlierValues { get; init; }
 
     /// <summary>The largest code the scheme allows at <see cref="Bits"/> bits.</summary>
     public int MaxCode => Scheme switch
@@ -65,6 +73,9 @@ public sealed record PackedMatrix
                 };
             }
         }
+        if (OutlierColumns is { Length: > 0 } outliers)
+            for (int r = 0; r < Rows; r++)
+                for (int j = 0; j < outliers.Length; j++) w[r * Cols + outliers[j]] = OutlierValues![r * outliers.Length + j];
         return w;
     }
 
@@ -79,6 +90,13 @@ public sealed record PackedMatrix
         if (Scheme == WeightScheme.Asymmetric && Minimum?.Length != Rows) throw new InvalidDataException(Where($"{Minimum?.Length ?? 0} row minima for {Rows} rows"));
         if (Scheme == WeightScheme.Codebook && (Codebook is null || Codebook.Length < 1 || Codebook.Length > 1 << Bits))
             throw new InvalidDataException(Where($"a codebook of {Codebook?.Length ?? 0} values does not fit {Bits}-bit codes"));
+        if (OutlierColumns is { } oc)
+        {
+            for (int j = 0; j < oc.Length; j++)
+                if (oc[j] < 0 || oc[j] >= Cols || (j > 0 && oc[j] <= oc[j - 1])) throw new InvalidDataException(Where($"outlier column {oc[j]} is not an ascending column index below {Cols}"));
+            if (OutlierValues?.Length != (long)Rows * oc.Length) throw new InvalidDataException(Where($"{OutlierValues?.Length ?? 0} outlier values for {Rows} rows × {oc.Length} columns"));
+        }
+        else if (OutlierValues is not null) throw new InvalidDataException(Where("outlier values without their columns"));
         int max = MaxCode;
         for (int i = 0; i < Codes.Length; i++)
             if (Codes[i] > max) throw new InvalidDataException(Where($"code {Codes[i]} at weight {i} exceeds {max}"));
