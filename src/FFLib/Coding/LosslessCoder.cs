@@ -22,6 +22,9 @@ public enum LosslessCoder
 /// <summary>Encodes and decodes whole byte arrays with a <see cref="LosslessCoder"/>; every encoding decodes back bit for bit.</summary>
 public static class LosslessCoders
 {
+    /// <summary>Brotli quality (9, with a 4 MiB window).</summary>
+    public const int BrotliQuality = 9;
+
     /// <summary>Every coder but <see cref="LosslessCoder.None"/>, in the order reports list them.</summary>
     public static IReadOnlyList<LosslessCoder> All { get; } = [LosslessCoder.Gzip, LosslessCoder.Brotli, LosslessCoder.Lzma, LosslessCoder.Zstd];
 
@@ -38,7 +41,7 @@ public static class LosslessCoders
             case LosslessCoder.Brotli:
                 {
                     var output = new byte[BrotliEncoder.GetMaxCompressedLength(data.Length)];
-                    if (!BrotliEncoder.TryCompress(data, output, out int written, 9, 22)) throw new InvalidOperationException("Brotli could not code the data.");
+                    if (!BrotliEncoder.TryCompress(data, output, out int written, BrotliQuality, 22)) throw new InvalidOperationException("Brotli could not code the data.");
                     return output[..written];
                 }
             case LosslessCoder.Lzma:

@@ -15,9 +15,7 @@ public static class WeightQuantizer
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(format);
-        if (format.Scheme is null) return [];
-        ModelCheckpoint.RequireFinite(model, "the model");
-        return Pack(model.Parameters().Where(p => p.IsMatrix).Select(p => (p.Name, p.Data, p.Rows, p.Cols)), format, kmeansIterations);
+        return Pack(model, [], format, kmeansIterations);
     }
 
     /// <summary>
@@ -29,6 +27,7 @@ public static class WeightQuantizer
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(lowRank);
         if (format.Scheme is null) return [];
+        ModelCheckpoint.RequireFinite(model, "the model");
         var factored = lowRank.ToDictionary(f => f.Name);
         var matrices = model.Parameters().Where(p => p.IsMatrix).SelectMany(p => factored.TryGetValue(p.Name, out var f)
             ? new[] { (f.UName, f.U, f.Rows, f.Rank), (f.VName, f.V, f.Rank, f.Cols) }

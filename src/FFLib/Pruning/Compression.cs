@@ -8,15 +8,14 @@ namespace FFLib.Pruning;
 public static class Compression
 {
     /// <summary>Brotli quality used for sizes (11 is ~10× slower on 20 MB files for ~1% smaller output on float weights).</summary>
-    public const int BrotliQuality = 9;
+    public const int BrotliQuality = FFLib.Coding.LosslessCoders.BrotliQuality;
 
     /// <summary>Bytes of the file after Brotli (quality 9, 4 MiB window) and GZip (CompressionLevel.Optimal).</summary>
     public static (long Brotli, long Gzip) CompressedSizes(string path)
     {
         var bytes = File.ReadAllBytes(path);
-        var output = new byte[BrotliEncoder.GetMaxCompressedLength(bytes.Length)];
-        if (!BrotliEncoder.TryCompress(bytes, output, out int brotli, BrotliQuality, 22))
-            throw new InvalidOperationException($"Brotli could not compress {path}.");
+        // The same Brotli settings as the compression study's coder; GZip stays at Optimal, as prune.csv has always reported it.
+        long brotli = FFLib.Coding.LosslessCoders.Encode(FFLib.Coding.LosslessCoder.Brotli, bytes).Length;
         return (brotli, Compressed(bytes, s => new GZipStream(s, CompressionLevel.Optimal, leaveOpen: true)));
     }
 
