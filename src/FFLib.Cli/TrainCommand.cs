@@ -15,7 +15,7 @@ internal static class TrainCommand
     {
         var model = new Option<string>("--model") { Description = "Architecture: " + string.Join("; ", ArchitectureRegistry.All.Select(a => $"{a.Id} ({a.DisplayName}: {a.Description})")) + ".", DefaultValueFactory = _ => "ffnn" };
         var dataset = new Option<string>("--dataset") { Description = "mnist, fashion-mnist or cifar10.", DefaultValueFactory = _ => "mnist" };
-        var layers = new Option<string>("--layers") { Description = "Comma-separated hidden layer widths.", DefaultValueFactory = _ => "2000,2000" };
+        var layers = new Option<string?>("--layers") { Description = "Comma-separated hidden layer widths (channels per layer for ffcnn/bpcnn). Default: 2000,2000 (CNNs: 32,64,128)." };
         var epochs = new Option<int?>("--epochs", "-e") { Description = "Training epochs (default and --preset paper: 60 for MNIST/FashionMNIST, 120 for CIFAR-10; FFNN+C: first half FF, second half classifier)." };
         var preset = new Option<string?>("--preset") { Description = "'paper': the paper's Table 1 settings for the model and dataset (explicit options still win)." };
         var batch = new Option<int>("--batch-size") { Description = "Batch size.", DefaultValueFactory = _ => 128 };
@@ -66,7 +66,7 @@ internal static class TrainCommand
             string? presetName = pr.GetValue(preset)?.Trim().ToLowerInvariant();
             if (presetName is not null and not "paper") throw new UsageException($"--preset must be 'paper', not '{presetName}'.");
             var kind = Cli.ParseDataset(pr.GetValue(dataset)!);
-            var sizes = ParseLayers(pr.GetValue(layers)!);
+            var sizes = pr.GetValue(layers) is { } layerText ? ParseLayers(layerText) : arch.DefaultHiddenSizes.ToArray();
             var negativeMode = NegativeModes.Parse(pr.GetValue(negatives)!)
                 ?? throw new UsageException($"--negatives must be random, inverse, hard or hard-sampled, not '{pr.GetValue(negatives)}'.");
             if (!arch.UsesNegativeData && negativeMode != NegativeMode.Random)

@@ -151,6 +151,45 @@ internal sealed class CpuBackend : ComputeBackend
             Kernels.AdamStep(Host(p[i]), Host(g[i]), Host(m[i]), Host(v[i]), lr, beta1, beta2, eps, step, ComputeSettings.Threads, decay[i] ? keep : 1f);
     }
 
+    // Convolution primitives on the arrays themselves, split over images between the threads (each image's rows are its own).
+    public override void Im2Col(DeviceSpan x, int images, ConvGeometry geometry, DeviceSpan columns)
+    {
+        int inSize = geometry.InputSize, outSize = geometry.Positions * geometry.PatchSize;
+        ForImages(images, (first, count) => ConvKernels.Im2Col(Host(x).Slice(first * inSize, count * inSize), count, geometry, Host(columns).Slice(first * outSize, count * outSize)));
+    }
+
+    public override void Col2Im(DeviceSpan columns, int images, ConvGeometry geometry, DeviceSpan dx)
+    {
+        int inSize = geometry.InputSize, colSize = geometry.Positions * geometry.PatchSize;
+        ForImages(images, (first, count) => ConvKernels.Col2Im(Host(columns).Slice(first * colSize, count * colSize), count, geometry, Host(dx).Slice(first * inSize, count * inSize)));
+    }
+
+    public override void MaxPool(DeviceSpan x, int images, int height, int width, int channels, DeviceSpan y, DeviceSpan argmax)
+    {
+        int inSize = height * width * channels, outSize = (height / 2) * (width / 2) * channels;
+        ForImages(images, (first, count) => ConvKernels.MaxPool(Host(x).Slice(first * inSize, count * inSize), count, height, width, channels,
+            Host(y).Slice(first * outSize, count * outSize), Host(argmax).Slice(first * outSize, count * outSize)));
+    }
+
+    public override void MaxPoolBackward(DeviceSpan dy, DeviceSpan argmax, int images, int height, int width, int channels, DeviceSpan dx)
+    {
+        int inSize = height * width * channels, outSize = (height / 2) * (width / 2) * channels;
+        ForImages(images, (first, count) => ConvKernels.MaxPoolBackward(Host(dy).Slice(first * outSize, count * outSize), Host(argmax).Slice(first * outSize, count * outSize),
+            count, height, width, channels, Host(dx).Slice(first * inSize, count * inSize)));
+    }
+
+    /// <summary>Runs body(first, count) over contiguous blocks of images, one block per thread (ComputeSettings.Threads).</summary>
+    private static void ForImages(int images, Action<int, int> body)
+    {
+        int threads = Math.Min(ComputeSettings.Threads, images);
+        if (threads <= 1) { body(0, images); return; }
+        Parallel.For(0, threads, new ParallelOptions { MaxDegreeOfParallelism = threads }, t =>
+        {
+            int first = (int)((long)images * t / threads), end = (int)((long)images * (t + 1) / threads);
+            body(first, end - first);
+        });
+    }
+
     public override void SyncToHost(DeviceArray attached, float[] host) { }
 
     internal override ActiveNeurons? CreateActiveNeurons(int rows, int width) => new(rows, width);

@@ -34,6 +34,9 @@ public abstract class Architecture
     /// <summary>Training and prediction cost relative to an FFNN of the same widths (for time estimates; the FFRNN is 27× and 20×).</summary>
     public virtual (double Training, double Prediction) RelativeCost => (1, 1);
 
+    /// <summary>The widths (neurons per hidden layer; channels per layer of a CNN) a run uses when none are given (the paper's 2000, 2000).</summary>
+    public virtual IReadOnlyList<int> DefaultHiddenSizes => [2000, 2000];
+
     /// <summary>The learning rate a run uses when none is given (the paper's Table 1: 0.02 for FF layers).</summary>
     public virtual float DefaultLearningRate => 0.02f;
 

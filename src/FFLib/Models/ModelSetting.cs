@@ -81,6 +81,21 @@ public abstract class ModelSetting
             formerNames);
 
     /// <summary>
+    /// A setting written as text with its own grammar (e.g. a convolution stack "5p,3p,3"):
+    /// <paramref name="normalize"/> checks a value and returns its one written form, throwing
+    /// <see cref="FormatException"/> saying what is expected; values are stored normalised, so equal settings compare equal.
+    /// </summary>
+    public static ModelSetting<string> Text(string key, string defaultValue, string help, Func<string, string> normalize, IReadOnlyList<string>? formerNames = null)
+    {
+        ArgumentNullException.ThrowIfNull(normalize);
+        return new(key, defaultValue, help,
+            v => { try { return normalize(v) == v ? null : $"{key} '{v}' is not in its written form '{normalize(v)}'"; } catch (FormatException e) { return $"{key} {e.Message}"; } },
+            normalize, v => v, v => JsonValue.Create(v),
+            n => n is JsonValue j && j.TryGetValue<string>(out var s) ? normalize(s) : throw new FormatException($"{n.ToJsonString()} is not text"),
+            formerNames);
+    }
+
+    /// <summary>
     /// A setting with named values, e.g. loss = min | max. The first spelling of each value is the one
     /// written; the others are read too (aliases, and the enum names older files used).
     /// </summary>

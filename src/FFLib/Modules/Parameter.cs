@@ -17,14 +17,17 @@ public sealed record Parameter(string Name, string Layer, string Kind, int[] Sha
     /// <summary>The module's own record of this tensor, which holds its state (null for a parameter made by hand).</summary>
     public LocalParameter? State { get; init; }
 
-    /// <summary>Whether this is a matrix (weights), as opposed to a vector (biases).</summary>
-    public bool IsMatrix => Shape.Length == 2;
+    /// <summary>
+    /// Whether this is a weight tensor (two or more axes), as opposed to a vector (biases). A
+    /// convolution kernel [out, K, K, in] counts as a matrix of one row per output channel.
+    /// </summary>
+    public bool IsMatrix => Shape.Length >= 2;
 
-    /// <summary>Rows of a matrix (neurons); the length of a vector.</summary>
+    /// <summary>Rows of a matrix (neurons, output channels); the length of a vector.</summary>
     public int Rows => Shape[0];
 
-    /// <summary>Columns of a matrix (inputs); 1 for a vector.</summary>
-    public int Cols => Shape.Length == 2 ? Shape[1] : 1;
+    /// <summary>Columns of a matrix: the product of every axis after the first (inputs; K·K·in for a kernel); 1 for a vector.</summary>
+    public int Cols => Shape.Length >= 2 ? Data.Length / Math.Max(1, Shape[0]) : 1;
 
     /// <summary>The shape as text, e.g. "[2000, 794]".</summary>
     public string ShapeText => "[" + string.Join(", ", Shape) + "]";

@@ -173,7 +173,7 @@ public static class NeuronPruning
             var idx = keepMask[p.Name].Select(m => Enumerable.Range(0, m.Length).Where(i => m[i]).ToArray()).ToArray();
             if (!target.TryGetValue(p.Name, out var t) || !t.Shape.SequenceEqual(idx.Select(i => i.Length)))
                 throw new InvalidOperationException($"{model.Architecture.Id}: the pruned model's {p.Name} is {(t is null ? "missing" : t.ShapeText)}, the cut gives [{string.Join(", ", idx.Select(i => i.Length))}].");
-            if (p.IsMatrix)
+            if (idx.Length == 2)
             {
                 int cols = p.Cols, k = idx[1].Length;
                 for (int r = 0; r < idx[0].Length; r++)
@@ -183,10 +183,27 @@ public static class NeuronPruning
                     for (int c = 0; c < k; c++) dst[c] = src[idx[1][c]];
                 }
             }
-            else
+            else if (idx.Length == 1)
                 for (int i = 0; i < idx[0].Length; i++) t.Data[i] = p.Data[idx[0][i]];
+            else CopyKept(p.Data, p.Shape, idx, t.Data);
         }
         return pruned;
+    }
+
+    /// <summary>Copies the kept entries of a tensor of any rank (a convolution kernel [out, K, K, in]): every index combination of <paramref name="kept"/>, row-major.</summary>
+    private static void CopyKept(float[] source, int[] shape, int[][] kept, float[] target)
+    {
+        var strides = new int[shape.Length];
+        strides[^1] = 1;
+        for (int a = shape.Length - 2; a >= 0; a--) strides[a] = strides[a + 1] * shape[a + 1];
+        var at = new int[shape.Length];
+        for (int o = 0; o < target.Length; o++)
+        {
+            int src = 0;
+            for (int a = 0; a < shape.Length; a++) src += kept[a][at[a]] * strides[a];
+            target[o] = source[src];
+            for (int a = shape.Length - 1; a >= 0 && ++at[a] == kept[a].Length; a--) at[a] = 0;
+        }
     }
 
     private static double[] ColumnSums(Matrix m)

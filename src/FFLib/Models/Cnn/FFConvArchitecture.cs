@@ -1,0 +1,71 @@
+using System.Text.Json.Nodes;
+using FFLib.Compute;
+
+namespace FFLib.Models;
+
+/// <summary>The FF CNN's registry entry: id "ffcnn", its settings, its configuration's JSON form, construction.</summary>
+public sealed class FFConvArchitecture : Architecture
+{
+    /// <summary>"ffcnn".</summary>
+    public const string ArchitectureId = "ffcnn";
+
+    /// <inheritdoc />
+    public override string Id => ArchitectureId;
+
+    /// <inheritdoc />
+    public override string DisplayName => "FF-CNN";
+
+    /// <inheritdoc />
+    public override string Description => "an FF-trained convolutional network (goodness per conv layer, label as an image pattern)";
+
+    /// <inheritdoc />
+    public override IReadOnlyList<int> DefaultHiddenSizes => CnnSettings.DefaultChannels;
+
+    /// <inheritdoc />
+    public override IReadOnlyList<ModelSetting> Settings => [FFSettings.Threshold, FFSettings.Loss, CnnSettings.Conv, CnnSettings.Labels];
+
+    /// <inheritdoc />
+    public override void ValidateSettings(ModelSettings settings)
+    {
+        base.ValidateSettings(settings);
+        int layers = ConvStack.Parse(settings.Get(CnnSettings.Conv)).Length;
+        if (layers != settings.HiddenSizes.Count)
+            throw new ArgumentOutOfRangeException("conv", settings.Get(CnnSettings.Conv), $"--conv {settings.Get(CnnSettings.Conv)} describes {layers} layer(s) but --layers gives {settings.HiddenSizes.Count} channel count(s) ({string.Join(",", settings.HiddenSizes)}).");
+    }
+
+    /// <inheritdoc />
+    public override ITrainableModel Create(ModelSettings settings, int imageFeatures, int classes, FFRandom random)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        ValidateSettings(settings);
+        var stack = new ConvStack(ImageShape.FromFeatures(imageFeatures), settings.HiddenSizes.ToArray(), ConvStack.Parse(settings.Get(CnnSettings.Conv)));
+        return new FFConvNetwork(new FFConvNetworkConfig(stack, classes, settings.Get(FFSettings.Threshold), settings.Get(FFSettings.Loss),
+            settings.LearningRateFor(this), settings.Get(CnnSettings.Labels)), random);
+    }
+
+    /// <inheritdoc />
+    public override IClassifierModel FromConfig(JsonObject config) => new FFConvNetwork(ReadConfig(config), random: null);
+
+    /// <summary>The configuration's JSON form.</summary>
+    public static JsonObject WriteConfig(FFConvNetworkConfig config)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        var o = new JsonObject { ["classes"] = config.Classes };
+        config.Stack.WriteTo(o);
+        o["threshold"] = config.Threshold;
+        o["loss"] = ConfigJson.LossText(config.Loss);
+        o["learning_rate"] = config.LearningRate;
+        o["label_encoding"] = CnnSettings.Labels.Format(config.Labels);
+        return o;
+    }
+
+    /// <summary>Reads <see cref="WriteConfig"/>'s form back and validates it.</summary>
+    public static FFConvNetworkConfig ReadConfig(JsonObject c)
+    {
+        var config = new FFConvNetworkConfig(ConvStack.Read(c), ConfigJson.Get<int>(c, "classes"), ConfigJson.Get<float>(c, "threshold"), ConfigJson.Loss(c),
+            ConfigJson.Get<float>(c, "learning_rate"), (LabelEncoding)CnnSettings.Labels.FromJson(c["label_encoding"] ?? throw new FormatException("config key 'label_encoding' is missing")));
+        try { config.Validate(); }
+        catch (ArgumentException e) { throw new FormatException($"config is invalid: {e.Message}"); }
+        return config;
+    }
+}

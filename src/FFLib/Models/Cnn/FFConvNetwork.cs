@@ -1,0 +1,254 @@
+using System.Text.Json.Nodes;
+using FFLib.Compute;
+using FFLib.Layers;
+using FFLib.Modules;
+using FFLib.Optim;
+
+namespace FFLib.Models;
+
+/// <summary>
+/// The FF CNN (<c>ffcnn</c>): convolutional FF layers, each h = ReLU(conv(x̂, W) + b) with
+/// x̂ = x / (‖x‖ + 1e-4) over the whole input map (the FFNN's length normalisation, folded into the
+/// product as there), goodness = mean over the layer's whole output map (positions × channels) of
+/// h², the FFNN's loss and threshold, greedy layer-local Adam steps, optional 2×2 max-pooling
+/// between layers. The label is an image added to the input (<see cref="LabelPatterns"/>):
+/// positives carry their own class's pattern, negatives the control vector's. Prediction: the label
+/// whose input gives the best Σ_layers softplus(goodness − θ), as the FFNN's probe.
+/// </summary>
+public sealed class FFConvNetwork : ComputeModule, ITrainableModel, ILabelScorer, IActivationSource, INeuronPrunable
+{
+    private readonly Conv2dLayer[] _layers;
+    private readonly AdamOptimizer[] _optimizers;
+    private readonly float[] _patterns;
+    private ConvBuffers? _buffers;
+
+    /// <summary>A model of <paramref name="config"/>'s shape: initialised from <paramref name="random"/> (layer by layer, W then b), or all zeros without one (to be filled by a checkpoint or a pruning cut).</summary>
+    public FFConvNetwork(FFConvNetworkConfig config, FFRandom? random)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        config.Validate();
+        Config = config;
+        var stack = config.Stack;
+        _layers = new Conv2dLayer[stack.Count];
+        for (int l = 0; l < stack.Count; l++)
+            _layers[l] = random is null
+                ? new Conv2dLayer(stack.Geometry(l), stack.Channels[l], new float[stack.Channels[l] * stack.Geometry(l).PatchSize], new float[stack.Channels[l]])
+                : new Conv2dLayer(stack.Geometry(l), stack.Channels[l], random);
+        _optimizers = _layers.Select(l => new AdamOptimizer(new AdamSettings(config.LearningRate), l.Parameters())).ToArray();
+        _patterns = LabelPatterns.Build(config.Labels, stack.Image, config.Classes).Data;
+    }
+
+    /// <summary>The configuration.</summary>
+    public FFConvNetworkConfig Config { get; }
+
+    /// <summary>The convolutional layers, input side first.</summary>
+    public IReadOnlyList<Conv2dLayer> Layers => _layers;
+
+    /// <inheritdoc />
+    public Architecture Architecture => ArchitectureRegistry.Get(FFConvArchitecture.ArchitectureId);
+
+    /// <inheritdoc />
+    public int ImageFeatures => Config.Stack.Image.Features;
+
+    /// <inheritdoc />
+    public int Classes => Config.Classes;
+
+    /// <inheritdoc />
+    public LossDirection ScoreDirection => Config.Loss;
+
+    /// <inheritdoc />
+    public IReadOnlyList<AdamOptimizer> AllOptimizers => _optimizers;
+
+    /// <inheritdoc />
+    public LayerActivationObserver? ActivationObserver { get; set; }
+
+    /// <summary>"layers.{i}", labelled "layer {i+1}".</summary>
+    protected internal override IEnumerable<ChildModule> Children() => _layers.Select((l, i) => new ChildModule($"layers.{i}", $"layer {i + 1}", l));
+
+    /// <inheritdoc />
+    public JsonObject ConfigToJson() => FFConvArchitecture.WriteConfig(Config);
+
+    /// <inheritdoc />
+    public IReadOnlyList<TrainingPhase> PlanEpochs(int requestedEpochs) => Enumerable.Repeat(TrainingPhase.ForwardForward, requestedEpochs).ToArray();
+
+    /// <inheritdoc />
+    public IReadOnlyList<string> LossNames(TrainingPhase phase) => _layers.Select((_, i) => $"layer {i + 1}").ToArray();
+
+    private ConvBuffers Work => _buffers ??= new ConvBuffers(Backend);
+
+    /// <inheritdoc />
+    protected override void ReleaseWorkspaces()
+    {
+        _buffers?.Release();
+        _buffers = null;
+    }
+
+    /// <summary>
+    /// One greedy FF step per layer: rows [0, b) are image + pattern(label), rows [b, 2b) image +
+    /// control·patterns; each layer takes one Adam step on its loss, then its outputs are recomputed
+    /// with the new weights and (pooled) handed to the next layer. Returns each layer's loss before its step.
+    /// </summary>
+    public float[] TrainBatch(Matrix images, ReadOnlySpan<int> labels, Matrix negativeControl, TrainingPhase phase)
+    {
+        ArgumentNullException.ThrowIfNull(images);
+        ArgumentNullException.ThrowIfNull(negativeControl);
+        if (phase != TrainingPhase.ForwardForward) throw new ArgumentException($"An FF CNN trains only in the ForwardForward phase, not {phase}.", nameof(phase));
+        CheckImages(images);
+        int b = images.Rows, rows = 2 * b, k = Classes, features = ImageFeatures;
+        if (labels.Length != b) throw new ArgumentException($"labels has {labels.Length} entries but images has {b} rows.", nameof(labels));
+        if (negativeControl.Rows != b || negativeControl.Cols != k) throw new ArgumentException($"negativeControl is {negativeControl.Rows}×{negativeControl.Cols} but must be {b}×{k}.", nameof(negativeControl));
+        var control = new float[rows * k];
+        for (int r = 0; r < b; r++)
+        {
+            if ((uint)labels[r] >= (uint)k) throw new ArgumentOutOfRangeException(nameof(labels), labels[r], $"Label {labels[r]} of row {r} is not one of the {k} classes.");
+            control[r * k + labels[r]] = 1f;
+        }
+        negativeControl.Data.AsSpan(0, b * k).CopyTo(control.AsSpan(b * k));
+
+        var be = Backend;
+        var s = Work;
+        var nhwc = ToNhwc(images);
+        var x = s.Get("x0", rows * features);
+        be.Write(nhwc, x.Slice(0, b * features));
+        be.Write(nhwc, x.Slice(b * features, b * features));
+        be.Gemm(false, false, rows, features, k, s.Upload("control", control), k, Device(_patterns), features, x, features, accumulate: true);
+
+        var lossOut = s.Get("loss", _layers.Length);
+        for (int l = 0; l < _layers.Length; l++)
+        {
+            var layer = _layers[l];
+            var g = layer.Geometry;
+            int outSize = layer.OutputSize;
+            var (h, invNorm, cols) = (s.Get("h", rows * outSize), s.Get("invnorm", rows), s.Get("cols", rows * g.Positions * g.PatchSize));
+            Forward(l, x, rows, h, invNorm, cols, computeNorms: true, reuseColumns: false);
+            var (ms, coef) = (s.Get("ms", rows), s.Get("coef", rows));
+            be.FFGoodnessAndLoss(h, rows, outSize, ms, b, Config.Threshold, Config.Loss == LossDirection.Minimize, coef, lossOut.Slice(l, 1));
+            ActivationObserver?.Invoke(new LayerActivation(l, 0, rows, b, outSize, be.Read(h), be.Read(ms)));
+
+            // δ = coef_n·h (zero where ReLU is off); db = Σ over images and positions; dW = (δ/s_n)ᵀ·patches.
+            var (gradW, gradB) = (DeviceGradient(layer.WeightParameter), DeviceGradient(layer.BiasParameter));
+            be.ScaleRows(h, rows, outSize, coef);
+            be.ColumnSums(h, rows * g.Positions, layer.OutChannels, gradB);
+            be.ScaleRows(h, rows, outSize, invNorm);
+            layer.WeightGradient(be, h, cols, rows, gradW);
+            if (StepObserver is { } observeStep)
+                observeStep(new TrainingStep(l, 0, be.Read(lossOut.Slice(l, 1))[0], be.Read(ms).ToArray(), [be.Read(gradW).ToArray(), be.Read(gradB).ToArray()]));
+            _optimizers[l].Step(be, [Device(layer.WeightParameter), Device(layer.BiasParameter)], [gradW, gradB]);
+
+            if (l + 1 == _layers.Length) break;
+            // The next layer learns from this layer's output under its new weights.
+            Forward(l, x, rows, h, invNorm, cols, computeNorms: false, reuseColumns: true);
+            x = Next(l, h, rows, s.Get($"x{(l + 1) % 2 + 1}", rows * _layers[l + 1].Geometry.InputSize));
+        }
+        return be.Read(lossOut).ToArray();
+    }
+
+    /// <summary>Layer l on rows of input x: h = ReLU((patches·Wᵀ)/s_n + b), with invNorm_n = 1/(‖x_n‖ + 1e-4) and the patches in cols.</summary>
+    private void Forward(int l, DeviceSpan x, int rows, DeviceSpan h, DeviceSpan invNorm, DeviceSpan cols, bool computeNorms, bool reuseColumns)
+    {
+        var be = Backend;
+        var layer = _layers[l];
+        var g = layer.Geometry;
+        if (computeNorms) be.InverseRowNorms(x, rows, g.InputSize, invNorm);
+        if (reuseColumns) layer.ConvolveColumns(be, cols, rows, Device(layer.WeightParameter), h);
+        else layer.Convolve(be, x, rows, Device(layer.WeightParameter), cols, h);
+        be.ScaleRows(h, rows, layer.OutputSize, invNorm);
+        be.BiasActivation(h, rows * g.Positions, layer.OutChannels, Device(layer.BiasParameter), relu: true);
+    }
+
+    /// <summary>Layer l's output as the next layer's input: pooled when the stack says so, else copied.</summary>
+    private DeviceSpan Next(int l, DeviceSpan h, int rows, DeviceSpan next)
+    {
+        var g = _layers[l].Geometry;
+        if (Config.Stack.Layers[l].Pool)
+            Backend.MaxPool(h, rows, g.OutHeight, g.OutWidth, _layers[l].OutChannels, next, Work.Get("argmax", next.Length));
+        else Backend.Copy(h.Slice(0, next.Length), next);
+        return next;
+    }
+
+    /// <summary>Images in the dataset's order (channel-major for colour) as NHWC.</summary>
+    private float[] ToNhwc(Matrix images)
+    {
+        var shape = Config.Stack.Image;
+        if (shape.Channels == 1) return images.Data.Length == images.Rows * ImageFeatures ? images.Data : images.Data[..(images.Rows * ImageFeatures)];
+        var y = new float[images.Rows * ImageFeatures];
+        ConvKernels.ChannelMajorToNhwc(images.Data, images.Rows, shape.Channels, shape.Height, shape.Width, y);
+        return y;
+    }
+
+    private void CheckImages(Matrix images)
+    {
+        if (images.Cols != ImageFeatures)
+            throw new ArgumentException($"The images have {images.Cols} values each but this network was built for {Config.Stack.Image} images ({ImageFeatures} values).", nameof(images));
+    }
+
+    private const int ChunkImages = 256;
+
+    /// <summary>Runs every layer on chunks of images with one label pattern (or none), handing each layer's output (rows × OH·OW·C, NHWC) to <paramref name="visit"/>.</summary>
+    private void Run(Matrix images, int? label, Action<int, int, int, ReadOnlySpan<float>> visit)
+    {
+        CheckImages(images);
+        var be = Backend;
+        var s = Work;
+        int features = ImageFeatures;
+        var nhwc = ToNhwc(images);
+        for (int start = 0; start < images.Rows; start += ChunkImages)
+        {
+            int n = Math.Min(ChunkImages, images.Rows - start);
+            var x = s.Get("px0", n * features);
+            if (label is int c) be.BroadcastRow(_patterns.AsSpan(c * features, features), x, n);
+            else be.Clear(x);
+            be.AddScaled(1f, s.Upload("pimages", nhwc.AsSpan(start * features, n * features)), 1f, x);
+            for (int l = 0; l < _layers.Length; l++)
+            {
+                var layer = _layers[l];
+                var g = layer.Geometry;
+                var (h, invNorm, cols) = (s.Get("ph", n * layer.OutputSize), s.Get("pinvnorm", n), s.Get("pcols", n * g.Positions * g.PatchSize));
+                Forward(l, x, n, h, invNorm, cols, computeNorms: true, reuseColumns: false);
+                visit(l, start, n, be.Read(h));
+                if (l + 1 < _layers.Length) x = Next(l, h, n, s.Get($"px{(l + 1) % 2 + 1}", n * _layers[l + 1].Geometry.InputSize));
+            }
+        }
+    }
+
+    /// <summary>Row i, column c: Σ_layers softplus(goodness − θ) of image i with class c's pattern.</summary>
+    public Matrix LabelScores(Matrix images)
+    {
+        ArgumentNullException.ThrowIfNull(images);
+        var scores = new Matrix(images.Rows, Classes);
+        for (int c = 0; c < Classes; c++)
+            Run(images, c, (l, start, n, h) =>
+            {
+                int size = _layers[l].OutputSize;
+                var ms = new float[n];
+                Kernels.MeanSquares(h, n, size, ms);
+                for (int r = 0; r < n; r++) scores[start + r, c] += FFLoss.Softplus(ms[r] - Config.Threshold);
+            });
+        return scores;
+    }
+
+    /// <inheritdoc />
+    public int[] Predict(Matrix images) => LabelProbe.Predict(LabelScores(images), Config.Loss);
+
+    /// <summary>Each layer's output map (rows × OH·OW·channels, NHWC, before pooling) with <paramref name="label"/>'s pattern added (null: none).</summary>
+    public Matrix[] LayerActivations(Matrix images, int? label)
+    {
+        ArgumentNullException.ThrowIfNull(images);
+        if (label is int c && (uint)c >= (uint)Classes) throw new ArgumentOutOfRangeException(nameof(label), c, $"label must be one of the {Classes} classes.");
+        var result = _layers.Select(l => new Matrix(images.Rows, l.OutputSize)).ToArray();
+        Run(images, label, (l, start, n, h) => h.Slice(0, n * _layers[l].OutputSize).CopyTo(result[l].Data.AsSpan(start * _layers[l].OutputSize)));
+        return result;
+    }
+
+    /// <summary>Output channels per layer (what channel pruning cuts).</summary>
+    public IReadOnlyList<int> HiddenWidths => Config.Stack.Channels;
+
+    /// <summary>A channel owns its kernel (axis 0) and bias entry, and the next layer's input channel (axis 3 of its kernel).</summary>
+    public IReadOnlyList<NeuronSlice> NeuronSlices(int layer) => layer + 1 < _layers.Length
+        ? [new($"layers.{layer}.weight", 0), new($"layers.{layer}.bias", 0), new($"layers.{layer + 1}.weight", 3)]
+        : [new($"layers.{layer}.weight", 0), new($"layers.{layer}.bias", 0)];
+
+    /// <inheritdoc />
+    public JsonObject ConfigWithHiddenWidths(IReadOnlyList<int> widths) =>
+        FFConvArchitecture.WriteConfig(Config with { Stack = Config.Stack with { Channels = widths.ToArray() } });
+}

@@ -1,0 +1,25 @@
+using FFLib.Layers;
+
+namespace FFLib.Models;
+
+/// <summary>An FF CNN's shape and training rule.</summary>
+/// <param name="Stack">Image, channels, kernels and pooling.</param>
+/// <param name="Classes">Number of classes.</param>
+/// <param name="Threshold">θ of the FF loss (goodness = mean over a layer's whole output map of h²).</param>
+/// <param name="Loss">L− or L+.</param>
+/// <param name="LearningRate">Adam's step size for every layer.</param>
+/// <param name="Labels">How the label enters the image.</param>
+public sealed record FFConvNetworkConfig(ConvStack Stack, int Classes, float Threshold, LossDirection Loss, float LearningRate, LabelEncoding Labels)
+{
+    /// <summary>Throws <see cref="ArgumentException"/> if the configuration cannot build a model.</summary>
+    public void Validate()
+    {
+        ArgumentNullException.ThrowIfNull(Stack);
+        Stack.Validate();
+        if (Classes < 2) throw new ArgumentOutOfRangeException(nameof(Classes), Classes, "At least 2 classes.");
+        if (!float.IsFinite(Threshold)) throw new ArgumentOutOfRangeException("threshold", Threshold, "The threshold must be finite.");
+        if (!(LearningRate > 0 && float.IsFinite(LearningRate))) throw new ArgumentOutOfRangeException("lr", LearningRate, "The learning rate must be a positive finite number.");
+        if (Labels == LabelEncoding.Corner && Classes > Stack.Image.Height * Stack.Image.Width)
+            throw new ArgumentOutOfRangeException("label_encoding", "corner", $"{Classes} one-hot pixels do not fit a {Stack.Image.Height}×{Stack.Image.Width} image.");
+    }
+}
