@@ -8,7 +8,7 @@ namespace FFLib.Models;
 public static class ArchitectureRegistry
 {
     private static readonly object Gate = new();
-    private static Architecture[] _all = [new FFNetworkArchitecture(), new FFClassifierArchitecture(), new FFRecurrentArchitecture(), new BackpropArchitecture(), new FFConvArchitecture()];
+    private static Architecture[] _all = [new FFNetworkArchitecture(), new FFClassifierArchitecture(), new FFRecurrentArchitecture(), new BackpropArchitecture(), new FFConvArchitecture(), new BackpropConvArchitecture()];
 
     /// <summary>Every registered architecture, built-in ones first.</summary>
     public static IReadOnlyList<Architecture> All => Volatile.Read(ref _all);

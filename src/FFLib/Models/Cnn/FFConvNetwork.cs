@@ -166,15 +166,7 @@ public sealed class FFConvNetwork : ComputeModule, ITrainableModel, ILabelScorer
         return next;
     }
 
-    /// <summary>Images in the dataset's order (channel-major for colour) as NHWC.</summary>
-    private float[] ToNhwc(Matrix images)
-    {
-        var shape = Config.Stack.Image;
-        if (shape.Channels == 1) return images.Data.Length == images.Rows * ImageFeatures ? images.Data : images.Data[..(images.Rows * ImageFeatures)];
-        var y = new float[images.Rows * ImageFeatures];
-        ConvKernels.ChannelMajorToNhwc(images.Data, images.Rows, shape.Channels, shape.Height, shape.Width, y);
-        return y;
-    }
+    private float[] ToNhwc(Matrix images) => CnnImages.ToNhwc(images, Config.Stack.Image);
 
     private void CheckImages(Matrix images)
     {
