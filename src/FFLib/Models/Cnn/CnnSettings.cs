@@ -8,6 +8,19 @@ public enum LabelEncoding
 
     /// <summary>Hinton's one-hot label in the first pixels of the image (of its first channel): only the kernels at the top-left corner see it.</summary>
     Corner,
+
+    /// <summary>The one-hot label as K constant planes appended to every layer's input channels (spatially extended, and seen by every layer, not only the first).</summary>
+    Channels,
+}
+
+/// <summary>Over what an FF conv layer's goodness (mean of h²) is taken.</summary>
+public enum ConvGoodness
+{
+    /// <summary>The whole output map of an image (positions × channels): one goodness, one loss term per image.</summary>
+    Map,
+
+    /// <summary>Each position's channels: one goodness and one loss term per image and position (as the self-contrastive FF of Chen et al. 2025), scores averaged over positions.</summary>
+    Position,
 }
 
 /// <summary>The settings of the convolutional architectures (FF CNN and backprop CNN), declared once for both.</summary>
@@ -20,8 +33,13 @@ public static class CnnSettings
 
     /// <summary>The FF CNN's label encoding: fourier (default) or corner.</summary>
     public static readonly ModelSetting<LabelEncoding> Labels = ModelSetting.Choice("label_encoding", LabelEncoding.Fourier,
-        "How the FF CNN sees the label: fourier (a class grating over the whole image, the default) or corner (Hinton's one-hot pixels).",
-        [(LabelEncoding.Fourier, ["fourier"]), (LabelEncoding.Corner, ["corner", "one-hot", "onehot"])]);
+        "How the FF CNN sees the label: fourier (a class grating over the whole image, the default), corner (Hinton's one-hot pixels) or channels (one-hot planes appended to every layer's input).",
+        [(LabelEncoding.Fourier, ["fourier"]), (LabelEncoding.Corner, ["corner", "one-hot", "onehot"]), (LabelEncoding.Channels, ["channels"])]);
+
+    /// <summary>The FF CNN's goodness: map (default) or position.</summary>
+    public static readonly ModelSetting<ConvGoodness> Goodness = ModelSetting.Choice("goodness", ConvGoodness.Map,
+        "Over what the FF CNN's goodness is taken: map (the whole output map of an image) or position (each position's channels, one loss term per position).",
+        [(ConvGoodness.Map, ["map"]), (ConvGoodness.Position, ["position"])]);
 
     /// <summary>The widths a CNN trains with when none are given: 32, 64, 128 channels.</summary>
     public static readonly IReadOnlyList<int> DefaultChannels = [32, 64, 128];

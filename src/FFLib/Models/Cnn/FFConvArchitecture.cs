@@ -22,7 +22,7 @@ public sealed class FFConvArchitecture : Architecture
     public override IReadOnlyList<int> DefaultHiddenSizes => CnnSettings.DefaultChannels;
 
     /// <inheritdoc />
-    public override IReadOnlyList<ModelSetting> Settings => [FFSettings.Threshold, FFSettings.Loss, CnnSettings.Conv, CnnSettings.Labels];
+    public override IReadOnlyList<ModelSetting> Settings => [FFSettings.Threshold, FFSettings.Loss, CnnSettings.Conv, CnnSettings.Labels, CnnSettings.Goodness];
 
     /// <inheritdoc />
     public override void ValidateSettings(ModelSettings settings)
@@ -40,7 +40,7 @@ public sealed class FFConvArchitecture : Architecture
         ValidateSettings(settings);
         var stack = new ConvStack(ImageShape.FromFeatures(imageFeatures), settings.HiddenSizes.ToArray(), ConvStack.Parse(settings.Get(CnnSettings.Conv)));
         return new FFConvNetwork(new FFConvNetworkConfig(stack, classes, settings.Get(FFSettings.Threshold), settings.Get(FFSettings.Loss),
-            settings.LearningRateFor(this), settings.Get(CnnSettings.Labels)), random);
+            settings.LearningRateFor(this), settings.Get(CnnSettings.Labels), settings.Get(CnnSettings.Goodness)), random);
     }
 
     /// <inheritdoc />
@@ -56,6 +56,7 @@ public sealed class FFConvArchitecture : Architecture
         o["loss"] = ConfigJson.LossText(config.Loss);
         o["learning_rate"] = config.LearningRate;
         o["label_encoding"] = CnnSettings.Labels.Format(config.Labels);
+        o["goodness"] = CnnSettings.Goodness.Format(config.Goodness);
         return o;
     }
 
@@ -63,7 +64,8 @@ public sealed class FFConvArchitecture : Architecture
     public static FFConvNetworkConfig ReadConfig(JsonObject c)
     {
         var config = new FFConvNetworkConfig(ConvStack.Read(c), ConfigJson.Get<int>(c, "classes"), ConfigJson.Get<float>(c, "threshold"), ConfigJson.Loss(c),
-            ConfigJson.Get<float>(c, "learning_rate"), (LabelEncoding)CnnSettings.Labels.FromJson(c["label_encoding"] ?? throw new FormatException("config key 'label_encoding' is missing")));
+            ConfigJson.Get<float>(c, "learning_rate"), (LabelEncoding)CnnSettings.Labels.FromJson(c["label_encoding"] ?? throw new FormatException("config key 'label_encoding' is missing")),
+            (ConvGoodness)CnnSettings.Goodness.FromJson(c["goodness"] ?? throw new FormatException("config key 'goodness' is missing")));
         try { config.Validate(); }
         catch (ArgumentException e) { throw new FormatException($"config is invalid: {e.Message}"); }
         return config;

@@ -31,9 +31,14 @@ public sealed class FFConvNetwork : ComputeModule, ITrainableModel, ILabelScorer
         var stack = config.Stack;
         _layers = new Conv2dLayer[stack.Count];
         for (int l = 0; l < stack.Count; l++)
+        {
+            // With label channels every layer reads K more input channels: the label planes after its own.
+            var g = stack.Geometry(l);
+            if (config.Labels == LabelEncoding.Channels) g = g with { Channels = g.Channels + config.Classes };
             _layers[l] = random is null
-                ? new Conv2dLayer(stack.Geometry(l), stack.Channels[l], new float[stack.Channels[l] * stack.Geometry(l).PatchSize], new float[stack.Channels[l]])
-                : new Conv2dLayer(stack.Geometry(l), stack.Channels[l], random);
+                ? new Conv2dLayer(g, stack.Channels[l], new float[stack.Channels[l] * g.PatchSize], new float[stack.Channels[l]])
+                : new Conv2dLayer(g, stack.Channels[l], random);
+        }
         _optimizers = _layers.Select(l => new AdamOptimizer(new AdamSettings(config.LearningRate), l.Parameters())).ToArray();
         _patterns = LabelPatterns.Build(config.Labels, stack.Image, config.Classes).Data;
     }
@@ -74,6 +79,8 @@ public sealed class FFConvNetwork : ComputeModule, ITrainableModel, ILabelScorer
     /// <inheritdoc />
     public IReadOnlyList<string> LossNames(TrainingPhase phase) => _layers.Select((_, i) => $"layer {i + 1}").ToArray();
 
+    private bool PerPosition => Config.Goodness == ConvGoodness.Position;
+
     private ConvBuffers Work => _buffers ??= new ConvBuffers(Backend);
 
     /// <inheritdoc />
@@ -111,7 +118,7 @@ public sealed class FFConvNetwork : ComputeModule, ITrainableModel, ILabelScorer
         var x = s.Get("x0", rows * features);
         be.Write(nhwc, x.Slice(0, b * features));
         be.Write(nhwc, x.Slice(b * features, b * features));
-        be.Gemm(false, false, rows, features, k, s.Upload("control", control), k, Device(_patterns), features, x, features, accumulate: true);
+        if (!LabelPlanes) be.Gemm(false, false, rows, features, k, s.Upload("control", control), k, Device(_patterns), features, x, features, accumulate: true);
 
         var lossOut = s.Get("loss", _layers.Length);
         for (int l = 0; l < _layers.Length; l++)
@@ -120,14 +127,22 @@ public sealed class FFConvNetwork : ComputeModule, ITrainableModel, ILabelScorer
             var g = layer.Geometry;
             int outSize = layer.OutputSize;
             var (h, invNorm, cols) = (s.Get("h", rows * outSize), s.Get("invnorm", rows), s.Get("cols", rows * g.Positions * g.PatchSize));
+            x = WithLabelPlanes(l, x, rows, control, "xlabels");
             Forward(l, x, rows, h, invNorm, cols, computeNorms: true, reuseColumns: false);
-            var (ms, coef) = (s.Get("ms", rows), s.Get("coef", rows));
-            be.FFGoodnessAndLoss(h, rows, outSize, ms, b, Config.Threshold, Config.Loss == LossDirection.Minimize, coef, lossOut.Slice(l, 1));
-            ActivationObserver?.Invoke(new LayerActivation(l, 0, rows, b, outSize, be.Read(h), be.Read(ms)));
+            // Goodness rows: one per image (the whole map) or one per image and position (its channels).
+            var (gRows, gWidth) = PerPosition ? (rows * g.Positions, layer.OutChannels) : (rows, outSize);
+            var (ms, coef) = (s.Get("ms", gRows), s.Get("coef", gRows));
+            be.FFGoodnessAndLoss(h, gRows, gWidth, ms, PerPosition ? b * g.Positions : b, Config.Threshold, Config.Loss == LossDirection.Minimize, coef, lossOut.Slice(l, 1));
+            if (ActivationObserver is { } observe)
+            {
+                var imageMs = s.Get("msimage", rows);
+                be.MeanSquares(h, rows, outSize, imageMs);
+                observe(new LayerActivation(l, 0, rows, b, outSize, be.Read(h), be.Read(imageMs)));
+            }
 
-            // δ = coef_n·h (zero where ReLU is off); db = Σ over images and positions; dW = (δ/s_n)ᵀ·patches.
+            // δ = coef·h (zero where ReLU is off); db = Σ over images and positions; dW = (δ/s_n)ᵀ·patches.
             var (gradW, gradB) = (DeviceGradient(layer.WeightParameter), DeviceGradient(layer.BiasParameter));
-            be.ScaleRows(h, rows, outSize, coef);
+            be.ScaleRows(h, gRows, gWidth, coef);
             be.ColumnSums(h, rows * g.Positions, layer.OutChannels, gradB);
             be.ScaleRows(h, rows, outSize, invNorm);
             layer.WeightGradient(be, h, cols, rows, gradW);
@@ -138,7 +153,7 @@ public sealed class FFConvNetwork : ComputeModule, ITrainableModel, ILabelScorer
             if (l + 1 == _layers.Length) break;
             // The next layer learns from this layer's output under its new weights.
             Forward(l, x, rows, h, invNorm, cols, computeNorms: false, reuseColumns: true);
-            x = Next(l, h, rows, s.Get($"x{(l + 1) % 2 + 1}", rows * _layers[l + 1].Geometry.InputSize));
+            x = Next(l, h, rows, s.Get($"x{(l + 1) % 2 + 1}", rows * PooledSize(l)));
         }
         return be.Read(lossOut).ToArray();
     }
@@ -154,6 +169,30 @@ public sealed class FFConvNetwork : ComputeModule, ITrainableModel, ILabelScorer
         else layer.Convolve(be, x, rows, Device(layer.WeightParameter), cols, h);
         be.ScaleRows(h, rows, layer.OutputSize, invNorm);
         be.BiasActivation(h, rows * g.Positions, layer.OutChannels, Device(layer.BiasParameter), relu: true);
+    }
+
+    private bool LabelPlanes => Config.Labels == LabelEncoding.Channels;
+
+    /// <summary>Values per image of layer l's pooled output (the next layer's input without label planes).</summary>
+    private int PooledSize(int l) { var (c, h, w) = Config.Stack.PooledShape(l); return c * h * w; }
+
+    /// <summary>
+    /// With label channels: x (rows × positions × C) with each row's control vector appended to every
+    /// position as K more channels, in the buffer <paramref name="name"/>; otherwise x itself.
+    /// </summary>
+    private DeviceSpan WithLabelPlanes(int l, DeviceSpan x, int rows, float[] control, string name)
+    {
+        if (!LabelPlanes) return x;
+        var g = _layers[l].Geometry;
+        int k = Classes, own = g.Channels - k, positions = g.Height * g.Width;
+        var planes = new float[rows * positions * k];
+        for (int r = 0; r < rows; r++)
+            for (int q = 0; q < positions; q++) control.AsSpan(r * k, k).CopyTo(planes.AsSpan((r * positions + q) * k, k));
+        var s = Work;
+        var wide = s.Get(name, rows * g.InputSize);
+        Backend.CopyColumns(x, rows * positions, own, wide, g.Channels, 0);
+        Backend.CopyColumns(s.Upload(name + "-planes", planes), rows * positions, k, wide, g.Channels, own);
+        return wide;
     }
 
     /// <summary>Layer l's output as the next layer's input: pooled when the stack says so, else copied.</summary>
@@ -188,17 +227,20 @@ public sealed class FFConvNetwork : ComputeModule, ITrainableModel, ILabelScorer
         {
             int n = Math.Min(ChunkImages, images.Rows - start);
             var x = s.Get("px0", n * features);
-            if (label is int c) be.BroadcastRow(_patterns.AsSpan(c * features, features), x, n);
+            if (label is int c && !LabelPlanes) be.BroadcastRow(_patterns.AsSpan(c * features, features), x, n);
             else be.Clear(x);
             be.AddScaled(1f, s.Upload("pimages", nhwc.AsSpan(start * features, n * features)), 1f, x);
+            var control = new float[n * Classes];
+            if (label is int cc) for (int r = 0; r < n; r++) control[r * Classes + cc] = 1f;
             for (int l = 0; l < _layers.Length; l++)
             {
                 var layer = _layers[l];
                 var g = layer.Geometry;
                 var (h, invNorm, cols) = (s.Get("ph", n * layer.OutputSize), s.Get("pinvnorm", n), s.Get("pcols", n * g.Positions * g.PatchSize));
+                x = WithLabelPlanes(l, x, n, control, "pxlabels");
                 Forward(l, x, n, h, invNorm, cols, computeNorms: true, reuseColumns: false);
                 visit(l, start, n, be.Read(h));
-                if (l + 1 < _layers.Length) x = Next(l, h, n, s.Get($"px{(l + 1) % 2 + 1}", n * _layers[l + 1].Geometry.InputSize));
+                if (l + 1 < _layers.Length) x = Next(l, h, n, s.Get($"px{(l + 1) % 2 + 1}", n * PooledSize(l)));
             }
         }
     }
@@ -211,10 +253,25 @@ public sealed class FFConvNetwork : ComputeModule, ITrainableModel, ILabelScorer
         for (int c = 0; c < Classes; c++)
             Run(images, c, (l, start, n, h) =>
             {
-                int size = _layers[l].OutputSize;
-                var ms = new float[n];
-                Kernels.MeanSquares(h, n, size, ms);
-                for (int r = 0; r < n; r++) scores[start + r, c] += FFLoss.Softplus(ms[r] - Config.Threshold);
+                int size = _layers[l].OutputSize, positions = _layers[l].Geometry.Positions;
+                if (PerPosition)
+                {
+                    // The mean over positions of each position's softplus(goodness − θ).
+                    var ms = new float[n * positions];
+                    Kernels.MeanSquares(h, n * positions, _layers[l].OutChannels, ms);
+                    for (int r = 0; r < n; r++)
+                    {
+                        double sum = 0;
+                        for (int q = 0; q < positions; q++) sum += FFLoss.Softplus(ms[r * positions + q] - Config.Threshold);
+                        scores[start + r, c] += (float)(sum / positions);
+                    }
+                }
+                else
+                {
+                    var ms = new float[n];
+                    Kernels.MeanSquares(h, n, size, ms);
+                    for (int r = 0; r < n; r++) scores[start + r, c] += FFLoss.Softplus(ms[r] - Config.Threshold);
+                }
             });
         return scores;
     }

@@ -9,7 +9,8 @@ namespace FFLib.Models;
 /// <param name="Loss">L− or L+.</param>
 /// <param name="LearningRate">Adam's step size for every layer.</param>
 /// <param name="Labels">How the label enters the image.</param>
-public sealed record FFConvNetworkConfig(ConvStack Stack, int Classes, float Threshold, LossDirection Loss, float LearningRate, LabelEncoding Labels)
+/// <param name="Goodness">Over what the goodness is taken: the layer's whole map, or each position's channels.</param>
+public sealed record FFConvNetworkConfig(ConvStack Stack, int Classes, float Threshold, LossDirection Loss, float LearningRate, LabelEncoding Labels, ConvGoodness Goodness = ConvGoodness.Map)
 {
     /// <summary>Throws <see cref="ArgumentException"/> if the configuration cannot build a model.</summary>
     public void Validate()

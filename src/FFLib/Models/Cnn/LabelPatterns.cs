@@ -24,6 +24,7 @@ public static class LabelPatterns
         if (classes < 2) throw new ArgumentOutOfRangeException(nameof(classes), classes, "At least 2 classes.");
         int C = image.Channels, H = image.Height, W = image.Width;
         var p = new Matrix(classes, image.Features);
+        if (encoding == LabelEncoding.Channels) return p; // the label enters as planes, not in the image
         if (encoding == LabelEncoding.Corner)
         {
             if (classes > H * W) throw new ArgumentException($"{classes} classes do not fit the {H * W} pixels of a {H}×{W} image as one-hot corners.");

@@ -1,0 +1,190 @@
+using FFLib.Compute;
+using FFLib.Gpu;
+using FFLib.IO;
+using FFLib.Layers;
+using FFLib.Models;
+using FFLib.Pruning;
+using FFLib.Training;
+using Xunit;
+
+namespace FFLib.Tests;
+
+/// <summary>The FF CNN and the backprop CNN as models: gradients, checkpoints, channel pruning, the GPU backend, bad input.</summary>
+public class ConvModelTests
+{
+    private static readonly ImageShape Grey8 = new(1, 8, 8);
+
+    private static FFConvNetwork SmallFF(LabelEncoding labels = LabelEncoding.Fourier, ConvGoodness goodness = ConvGoodness.Map, int seed = 3) =>
+        new(new FFConvNetworkConfig(new ConvStack(Grey8, [4, 6], ConvStack.Parse("3p,3")), 3, 0.5f, LossDirection.Minimize, 0.01f, labels, goodness), new FFRandom(seed));
+
+    private static BackpropConvNetwork SmallBP(int seed = 3) =>
+        new(new BackpropConvNetworkConfig(new ConvStack(Grey8, [4, 6], ConvStack.Parse("3p,3")), 3, 0.01f), new FFRandom(seed));
+
+    private static Matrix Images(int n, int seed = 9) => TestUtil.RandomMatrix(n, Grey8.Features, new FFRandom(seed));
+
+    [Fact]
+    public void BackpropConvGradientMatchesFiniteDifferences()
+    {
+        var net = SmallBP();
+        var images = Images(4);
+        int[] labels = [0, 2, 1, 2];
+        IReadOnlyList<float[]> grads = [];
+        float loss = 0;
+        net.StepObserver = s => (grads, loss) = (s.Gradients.Select(g => g.ToArray()).ToArray(), s.Loss);
+        var probe = SmallBP(); // same seed: the parameters before the step
+        net.TrainBatch(images, labels, new Matrix(4, 3), TrainingPhase.Backprop);
+        double Loss()
+        {
+            var z = probe.Logits(images);
+            double total = 0;
+            for (int r = 0; r < z.Rows; r++)
+            {
+                var row = z.Row(r).ToArray().Select(v => (double)v).ToArray();
+                double max = row.Max(), lse = max + Math.Log(row.Sum(v => Math.Exp(v - max)));
+                total += lse - row[labels[r]];
+            }
+            return total / z.Rows;
+        }
+        Assert.Equal(Loss(), loss, 4);
+        var ps = probe.Parameters();
+        Assert.Equal(ps.Count, grads.Count);
+        double maxG = grads.SelectMany(g => g).Max(v => Math.Abs(v));
+        Assert.True(maxG > 1e-4, "the check needs a non-trivial gradient");
+        int kinks = 0, checkedCount = 0;
+        for (int t = 0; t < ps.Count; t++)
+            for (int i = 0; i < ps[t].Data.Length; i += 5)
+            {
+                float keep = ps[t].Data[i];
+                double mid = Loss();
+                ps[t].Data[i] = keep + 1e-3f; double up = Loss();
+                ps[t].Data[i] = keep - 1e-3f; double down = Loss();
+                ps[t].Data[i] = keep;
+                // A ReLU or max-pool switch inside ±h makes the one-sided slopes disagree: no derivative to check there.
+                if (Math.Abs((up - mid) - (mid - down)) > 0.05 * (Math.Abs(up - mid) + Math.Abs(mid - down)) + 1e-7) { kinks++; continue; }
+                double numeric = (up - down) / 2e-3;
+                checkedCount++;
+                Assert.True(Math.Abs(numeric - grads[t][i]) <= 1e-2 * (Math.Abs(numeric) + 0.1 * maxG) + 1e-4, $"{ps[t].Name}[{i}]: analytic {grads[t][i]}, numeric {numeric}");
+            }
+        Assert.True(checkedCount > 10 * Math.Max(1, kinks), $"{checkedCount} entries checked, {kinks} skipped at kinks");
+    }
+
+    [Fact]
+    public void CheckpointsRoundTripBothCnnsBitForBit()
+    {
+        string dir = Directory.CreateTempSubdirectory("fflib-cnn-").FullName;
+        try
+        {
+            var images = Images(5);
+            var ff = SmallFF(LabelEncoding.Corner, ConvGoodness.Position);
+            ff.TrainBatch(images, [0, 1, 2, 0, 1], NegativeControl.OneHot([1, 2, 0, 2, 0], 3), TrainingPhase.ForwardForward);
+            ModelCheckpoint.Save(Path.Combine(dir, "ff.safetensors"), ff);
+            var ffBack = (FFConvNetwork)ModelCheckpoint.Load(Path.Combine(dir, "ff.safetensors")).Model;
+            Assert.Equal(ff.Config with { Stack = ff.Config.Stack }, ffBack.Config with { Stack = ff.Config.Stack });
+            Assert.Equal(ff.LabelScores(images).Data, ffBack.LabelScores(images).Data);
+            Assert.Equal([4, 3, 3, 1], ffBack.Parameters()[0].Shape);
+            Assert.Equal([6, 3, 3, 4], ffBack.Parameters()[2].Shape);
+
+            var bp = SmallBP();
+            bp.TrainBatch(images, [0, 1, 2, 0, 1], new Matrix(5, 3), TrainingPhase.Backprop);
+            ModelCheckpoint.Save(Path.Combine(dir, "bp.safetensors"), bp);
+            var bpBack = (BackpropConvNetwork)ModelCheckpoint.Load(Path.Combine(dir, "bp.safetensors")).Model;
+            Assert.Equal(bp.Logits(images).Data, bpBack.Logits(images).Data);
+            Assert.Equal([3, 4, 4, 6], bpBack.Parameters().Single(p => p.Name == "classifier.weight").Shape);
+        }
+        finally { Directory.Delete(dir, true); }
+    }
+
+    /// <summary>Pruning channels equals zeroing them: a clone whose removed channels' kernels and biases are 0 scores as the pruned model does.</summary>
+    [Fact]
+    public void ChannelPruningEqualsZeroingTheRemovedChannels()
+    {
+        var images = Images(6);
+        foreach (IClassifierModel model in new IClassifierModel[] { SmallFF(), SmallBP() })
+        {
+            var ranking = NeuronPruning.RandomRanking(model, new FFRandom(5));
+            var pruned = NeuronPruning.Prune(model, ranking, keep: 2);
+            Assert.Equal([2, 2], NeuronPruning.HiddenWidths(pruned));
+            var zeroed = ModelCheckpoint.Clone(model);
+            var ps = zeroed.Parameters().ToDictionary(p => p.Name);
+            for (int l = 0; l < 2; l++)
+                foreach (int ch in ranking[l].Skip(2))
+                {
+                    var w = ps[$"layers.{l}.weight"];
+                    Array.Clear(w.Data, ch * w.Cols, w.Cols);
+                    ps[$"layers.{l}.bias"].Data[ch] = 0;
+                }
+            // Kept channels keep their order; the FF CNN's map goodness is a mean over channels, so compare maps, not scores.
+            var a = ((IActivationSource)zeroed).LayerActivations(images, 1);
+            var b = ((IActivationSource)pruned).LayerActivations(images, 1);
+            for (int l = 0; l < 2; l++)
+            {
+                var kept = ranking[l].Take(2).Order().ToArray();
+                int width = ((INeuronPrunable)model).HiddenWidths[l];
+                var expected = new float[b[l].Length];
+                for (int i = 0; i < expected.Length; i++) expected[i] = a[l].Data[i / 2 * width + kept[i % 2]];
+                TestUtil.AssertClose(expected, b[l].Data, 1e-5, $"{model.Architecture.Id} layer {l + 1}: pruned vs zeroed");
+            }
+            if (model is BackpropConvNetwork) TestUtil.AssertClose(((BackpropConvNetwork)zeroed).Logits(images).Data, ((BackpropConvNetwork)pruned).Logits(images).Data, 1e-5, "logits");
+        }
+    }
+
+    [Fact]
+    public void TheGpuBackendTrainsTheSameAsTheCpu()
+    {
+        using var gpu = GpuBackend.CreateSimulator();
+        var images = Images(6);
+        int[] labels = [0, 1, 2, 0, 1, 2];
+        var negatives = NegativeControl.OneHot([1, 2, 0, 2, 0, 1], 3);
+        foreach (var (cpu, dev, phase) in new (ITrainableModel, ITrainableModel, TrainingPhase)[]
+                 { (SmallFF(), SmallFF(), TrainingPhase.ForwardForward), (SmallBP(), SmallBP(), TrainingPhase.Backprop) })
+        {
+            ((Modules.ComputeModule)dev).Backend = gpu;
+            for (int step = 0; step < 3; step++)
+            {
+                var a = cpu.TrainBatch(images, labels, negatives, phase);
+                var b = dev.TrainBatch(images, labels, negatives, phase);
+                TestUtil.AssertClose(a, b, 1e-4, $"{cpu.Architecture.Id} losses, step {step}");
+            }
+            var pc = cpu.Parameters();
+            var pd = dev.Parameters();
+            for (int i = 0; i < pc.Count; i++) TestUtil.AssertClose(pc[i].Data, pd[i].Data, 1e-3, $"{cpu.Architecture.Id} {pc[i].Name}");
+            Assert.Equal(cpu.Predict(images), dev.Predict(images));
+            ((Modules.ComputeModule)dev).ReleaseDeviceMemory();
+        }
+    }
+
+    [Fact]
+    public void ColourImagesAreReadChannelMajorAsTheCifarReaderStoresThem()
+    {
+        // A 3-channel 32×32 net: an image whose only content is in channel 2 (channel-major) must equal the NHWC reference.
+        var stack = new ConvStack(new ImageShape(3, 32, 32), [2], ConvStack.Parse("3"));
+        var net = new BackpropConvNetwork(new BackpropConvNetworkConfig(stack, 2, 0.01f), new FFRandom(1));
+        var chw = TestUtil.RandomMatrix(2, 3072, new FFRandom(2));
+        var nhwc = new float[chw.Length];
+        ConvKernels.ChannelMajorToNhwc(chw.Data, 2, 3, 32, 32, nhwc);
+        var expected = new float[2 * 32 * 32 * 2];
+        ConvKernels.ConvolveReference(nhwc, 2, stack.Geometry(0), net.Layers[0].Weight, 2, expected);
+        for (int i = 0; i < expected.Length; i++) expected[i] = Math.Max(0, expected[i] + net.Layers[0].Bias[i % 2]);
+        var act = net.LayerActivations(chw, null)[0];
+        TestUtil.AssertClose(expected, act.Data, 1e-5, "colour conv");
+        Assert.Equal(2 * 1024 * 2, act.Length);
+        Assert.Equal(nhwc[3 * 5 + 1], chw.Data[1024 + 5]); // pixel 5 of channel 1
+    }
+
+    [Fact]
+    public void BadSettingsAndImagesAreOneClearLine()
+    {
+        var arch = ArchitectureRegistry.Get("ffcnn");
+        var settings = new ModelSettings { HiddenSizes = [8, 8] }.With(CnnSettings.Conv, "5p,3p,3");
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => arch.Create(settings, 784, 10, new FFRandom(1)));
+        Assert.Equal("conv", e.ParamName);
+        Assert.Contains("3 layer(s)", e.Message);
+        var big = Assert.Throws<ArgumentOutOfRangeException>(() => arch.Create(new ModelSettings { HiddenSizes = [8] }.With(CnnSettings.Conv, "31"), 784, 10, new FFRandom(1)));
+        Assert.Contains("larger than its 28×28 input", big.Message);
+        Assert.Throws<ArgumentException>(() => arch.Create(new ModelSettings { HiddenSizes = [8] }.With(CnnSettings.Conv, "3"), 785, 10, new FFRandom(1)));
+        Assert.Throws<FormatException>(() => CnnSettings.Conv.Parse("32:5"));
+        var net = SmallFF();
+        var wrong = Assert.Throws<ArgumentException>(() => net.Predict(new Matrix(2, 784)));
+        Assert.Contains("built for 1×8×8 images", wrong.Message);
+    }
+}
