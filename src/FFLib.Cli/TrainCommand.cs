@@ -19,7 +19,7 @@ internal static class TrainCommand
         var epochs = new Option<int?>("--epochs", "-e") { Description = "Training epochs (default and --preset paper: 60 for MNIST/FashionMNIST, 120 for CIFAR-10; FFNN+C: first half FF, second half classifier)." };
         var preset = new Option<string?>("--preset") { Description = "'paper': the paper's Table 1 settings for the model and dataset (explicit options still win)." };
         var batch = new Option<int>("--batch-size") { Description = "Batch size.", DefaultValueFactory = _ => 128 };
-        var lr = new Option<float?>("--lr") { Description = "Adam learning rate (default: 0.02 for FF layers, 1e-4 for bpnn)." };
+        var lr = new Option<float?>("--lr") { Description = "Adam learning rate (default: 0.02 for FF layers, 1e-4 for bpnn, 1e-3 for bpcnn)." };
         // θ, the loss direction and every other architecture's setting: one option per declared setting.
         var settingOptions = new SettingOptions();
         var negatives = new Option<string>("--negatives") { Description = "Negative data: random (a uniformly drawn wrong label), inverse (every wrong label set), hard (the wrong label the model finds most plausible) or hard-sampled.", DefaultValueFactory = _ => "random" };

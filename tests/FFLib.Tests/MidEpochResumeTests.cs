@@ -32,13 +32,15 @@ public sealed class MidEpochResumeTests : IDisposable
     [InlineData("ffc", 27)]   // epoch 3: the classifier phase
     [InlineData("ffrnn", 13)]
     [InlineData("bpnn", 21)]
+    [InlineData("ffcnn", 15)]
+    [InlineData("bpcnn", 21)]
     public void InterruptedMidEpochResumesToTheSameWeights(string arch, int stopAfter)
     {
         string data = SweepClusterTests.SyntheticMnist(Path.Combine(_dir, "data"), 600, 60);
         RunSpec Spec(string dir) => new()
         {
             Architecture = ArchitectureRegistry.Get(arch),
-            Model = new ModelSettings { HiddenSizes = [16, 12], Threshold = 0.5f, TrainFrames = 2, TestFrameLow = 1, TestFrameHigh = 3 },
+            Model = new ModelSettings { HiddenSizes = [16, 12], Threshold = 0.5f, TrainFrames = 2, TestFrameLow = 1, TestFrameHigh = 3 }.With(CnnSettings.Conv, "3p,3"),
             Training = new TrainingOptions { Epochs = 4, BatchSize = 50 },
             Seed = 5,
             CheckpointEvery = 1,

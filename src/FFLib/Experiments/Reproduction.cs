@@ -82,9 +82,7 @@ public static class Reproduction
         double factor = speed?.RelativeToReference ?? 1;
         return factor * runs.Sum(r =>
         {
-            int[] dims = [r.Dataset == DatasetKind.Cifar10 ? 3072 : 784, .. r.Model.HiddenSizes];
-            double weights = 0;
-            for (int i = 1; i < dims.Length; i++) weights += (double)dims[i - 1] * dims[i];
+            double weights = r.Architecture.MultiplyAddsPerImage(r.Model, r.Dataset == DatasetKind.Cifar10 ? 3072 : 784);
             double images = Math.Min(r.TrainLimit ?? 60000, r.Dataset == DatasetKind.Cifar10 ? 50000 : 60000);
             var (trainCost, predictCost) = r.Architecture.RelativeCost;
             double train = weights * images * 0.9 * 2.0e-11 * trainCost;
@@ -104,9 +102,7 @@ public static class Reproduction
         ArgumentNullException.ThrowIfNull(result);
         double seconds = result.Epochs.Sum(e => e.TrainSeconds);
         if (seconds < 5 || result.Epochs.Count == 0 || result.TrainSamples == 0) return null;
-        int[] dims = [spec.Dataset == DatasetKind.Cifar10 ? 3072 : 784, .. spec.Model.HiddenSizes];
-        double weights = 0;
-        for (int i = 1; i < dims.Length; i++) weights += (double)dims[i - 1] * dims[i];
+        double weights = spec.Architecture.MultiplyAddsPerImage(spec.Model, spec.Dataset == DatasetKind.Cifar10 ? 3072 : 784);
         return seconds / (weights * result.TrainSamples * result.Epochs.Count * spec.Architecture.RelativeCost.Training);
     }
 

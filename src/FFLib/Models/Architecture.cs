@@ -37,6 +37,19 @@ public abstract class Architecture
     /// <summary>The widths (neurons per hidden layer; channels per layer of a CNN) a run uses when none are given (the paper's 2000, 2000).</summary>
     public virtual IReadOnlyList<int> DefaultHiddenSizes => [2000, 2000];
 
+    /// <summary>
+    /// Multiply-adds of one forward pass per image at these settings (the time estimates' unit of
+    /// work, with <see cref="RelativeCost"/> on top): by default the dense stack's weights,
+    /// image → widths; a convolutional architecture counts positions × patch × channels.
+    /// </summary>
+    public virtual double MultiplyAddsPerImage(ModelSettings settings, int imageFeatures)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        double total = 0, below = imageFeatures;
+        foreach (int w in settings.HiddenSizes) { total += below * w; below = w; }
+        return total;
+    }
+
     /// <summary>The learning rate a run uses when none is given (the paper's Table 1: 0.02 for FF layers).</summary>
     public virtual float DefaultLearningRate => 0.02f;
 

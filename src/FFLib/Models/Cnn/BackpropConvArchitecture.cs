@@ -49,6 +49,14 @@ public sealed class BackpropConvArchitecture : Architecture
     }
 
     /// <inheritdoc />
+    public override double MultiplyAddsPerImage(ModelSettings settings, int imageFeatures)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        var stack = new ConvStack(ImageShape.FromFeatures(imageFeatures), settings.HiddenSizes.ToArray(), ConvStack.Parse(settings.Get(CnnSettings.Conv)));
+        return stack.Problem() is null ? stack.MultiplyAdds(0) : base.MultiplyAddsPerImage(settings, imageFeatures);
+    }
+
+    /// <inheritdoc />
     public override IClassifierModel FromConfig(JsonObject config) => new BackpropConvNetwork(ReadConfig(config), random: null);
 
     /// <summary>The configuration's JSON form.</summary>

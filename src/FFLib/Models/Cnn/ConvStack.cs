@@ -60,6 +60,18 @@ public sealed record ConvStack(ImageShape Image, int[] Channels, ConvLayerSpec[]
     /// <summary>Values per image after the last layer's pooling (the input of a classifier head).</summary>
     public int FeatureSize { get { var (c, h, w) = PooledShape(Count - 1); return c * h * w; } }
 
+    /// <summary>Multiply-adds of one forward pass per image: Σ positions × patch × channels (plus <paramref name="extraInputChannels"/> per layer, e.g. label planes).</summary>
+    public double MultiplyAdds(int extraInputChannels = 0)
+    {
+        double total = 0;
+        for (int l = 0; l < Count; l++)
+        {
+            var g = Geometry(l);
+            total += (double)g.Positions * g.Kernel * g.Kernel * (g.Channels + extraInputChannels) * Channels[l];
+        }
+        return total;
+    }
+
     /// <summary>Why this stack cannot be built, or null (a kernel larger than its input, pooling below 1×1, zero channels).</summary>
     public string? Problem()
     {
