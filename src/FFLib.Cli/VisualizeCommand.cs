@@ -57,7 +57,7 @@ internal static class VisualizeCommand
             var rows = new List<Plots.ActivationRow>();
             var summary = new JsonObject { ["model"] = path, ["sample"] = index, ["label"] = label };
             var layersJson = new JsonArray();
-            if (loaded.Architecture == Architecture.Bpnn)
+            if (!source.ActivationsDependOnLabel)
             {
                 var acts = source.LayerActivations(image, null);
                 rows.Add(new($"sample {index}, class {label}", acts.Select(a => a.Data).ToArray()));
@@ -76,7 +76,20 @@ internal static class VisualizeCommand
             bool colour = data.Test.Features == 3072;
             var input = new Plots.InputImage(image.Data, colour ? 32 : 28, colour ? 32 : 28, colour ? 3 : 1);
             string actPath = Path.Combine(dir, "activation_maps.png");
-            Plots.ActivationMaps(actPath, input, rows, $"{arch}: activations per layer (normalised per layer; black = lowest, white = highest)");
+            // A CNN's layers are feature maps: one small image per channel reads better than a grid of units.
+            IReadOnlyList<(int, int, string)>? panels = null;
+            if (source is IFeatureMapSource maps)
+            {
+                var tiled = rows.Select(r => new Plots.ActivationRow(r.Caption, r.Layers.Select((a, l) => { var (c, h, w) = maps.MapShape(l); return Plots.TileChannels(a, c, h, w).Values; }).ToArray())).ToList();
+                panels = Enumerable.Range(0, rows[0].Layers.Count).Select(l =>
+                {
+                    var (c, h, w) = maps.MapShape(l);
+                    var t = Plots.TileChannels(new float[c * h * w], c, h, w);
+                    return (t.Width, t.Height, $"{c} channels of {h}×{w}");
+                }).ToArray();
+                rows = tiled;
+            }
+            Plots.ActivationMaps(actPath, input, rows, $"{arch}: activations per layer (normalised per layer; black = lowest, white = highest)", panels: panels);
 
             var images = data.Test.ToMatrix(0, count);
             var labels = Enumerable.Range(0, count).Select(data.Test.Label).ToArray();

@@ -188,16 +188,52 @@ public static class Plots
     public sealed record ActivationRow(string Caption, IReadOnlyList<float[]> Layers);
 
     /// <summary>
+    /// One sample's NHWC feature map (channels × height × width) laid out as one small image per
+    /// channel, side by side in a near-square grid with a one-cell gap (filled with the map's lowest
+    /// value): the values, and the panel's width and height in cells.
+    /// </summary>
+    public static (float[] Values, int Width, int Height) TileChannels(ReadOnlySpan<float> nhwc, int channels, int height, int width)
+    {
+        if (nhwc.Length != channels * height * width) throw new ArgumentException($"The map has {nhwc.Length} values, not {channels}×{height}×{width}.", nameof(nhwc));
+        int across = (int)Math.Ceiling(Math.Sqrt(channels * (double)height / width)), down = (channels + across - 1) / across;
+        int pw = across * (width + 1) - 1, ph = down * (height + 1) - 1;
+        float low = nhwc.Length == 0 ? 0 : TensorPrimitivesMin(nhwc);
+        var tiled = new float[pw * ph];
+        Array.Fill(tiled, low);
+        for (int c = 0; c < channels; c++)
+        {
+            int ox = c % across * (width + 1), oy = c / across * (height + 1);
+            for (int y = 0; y < height; y++)
+                for (int x = 0; x < width; x++) tiled[(oy + y) * pw + ox + x] = nhwc[(y * width + x) * channels + c];
+        }
+        return (tiled, pw, ph);
+    }
+
+    private static float TensorPrimitivesMin(ReadOnlySpan<float> v)
+    {
+        float m = v[0];
+        foreach (float x in v) if (x < m) m = x;
+        return m;
+    }
+
+    /// <summary>
     /// Figure 13: the input image, then each layer's activations of one sample normalised per layer
     /// (black = the layer's lowest, white = its highest activation) as a near-square grid, one row per
     /// <see cref="ActivationRow"/> (e.g. positive and negative label).
     /// </summary>
-    public static void ActivationMaps(string path, InputImage input, IReadOnlyList<ActivationRow> rows, string title, int cell = 6)
+    /// <param name="path">PNG file to write.</param>
+    /// <param name="input">The sample's image.</param>
+    /// <param name="rows">One row of panels per caption.</param>
+    /// <param name="title">Top line.</param>
+    /// <param name="cell">Pixels per unit.</param>
+    /// <param name="panels">Per layer, a panel shape in cells (e.g. from <see cref="TileChannels"/>) and its label; null: a near-square grid labelled by neuron count.</param>
+    public static void ActivationMaps(string path, InputImage input, IReadOnlyList<ActivationRow> rows, string title, int cell = 6, IReadOnlyList<(int Width, int Height, string Label)>? panels = null)
     {
         ArgumentNullException.ThrowIfNull(input);
         ArgumentNullException.ThrowIfNull(rows);
         int layers = rows.Max(r => r.Layers.Count);
-        var shapes = Enumerable.Range(0, layers).Select(l => FunctionalMaps.GridShape(rows.Max(r => l < r.Layers.Count ? r.Layers[l].Length : 0))).ToArray();
+        var shapes = Enumerable.Range(0, layers).Select(l => panels is not null && l < panels.Count ? (panels[l].Width, panels[l].Height)
+            : FunctionalMaps.GridShape(rows.Max(r => l < r.Layers.Count ? r.Layers[l].Length : 0))).ToArray();
         int inputW = input.Width * cell, inputH = input.Height * cell;
         // Row layout: the row's caption on its own line, then each panel's label, then the panels.
         int pad = 16, captionH = 44, titleH = 30, barH = 46;
@@ -226,7 +262,7 @@ public static class Plots
                         byte v = (byte)Math.Round(norm[j] * 255);
                         FillCell(bmp, x + j % gw * cell, y + j / gw * cell, cell, new SKColor(v, v, v));
                     }
-                    canvas.DrawText($"layer {l + 1} ({norm.Length} neurons)", x, y0 + 36, SKTextAlign.Left, font, ink);
+                    canvas.DrawText(panels is not null && l < panels.Count ? $"layer {l + 1} ({panels[l].Label})" : $"layer {l + 1} ({norm.Length} neurons)", x, y0 + 36, SKTextAlign.Left, font, ink);
                 }
                 x += gw * cell + pad;
             }

@@ -188,3 +188,25 @@ public class ConvModelTests
         Assert.Contains("built for 1×8×8 images", wrong.Message);
     }
 }
+
+/// <summary>A CNN's layer drawn as one small image per channel.</summary>
+public class FeatureMapPlotTests
+{
+    [Fact]
+    public void TileChannelsPutsEachChannelInItsOwnTile()
+    {
+        // 3 channels of 2×2, NHWC: value = 10·channel + position.
+        const int C = 3, H = 2, W = 2;
+        var nhwc = new float[C * H * W];
+        for (int p = 0; p < H * W; p++)
+            for (int c = 0; c < C; c++) nhwc[p * C + c] = 10 * c + p;
+        var (values, width, height) = FFLib.Plotting.Plots.TileChannels(nhwc, C, H, W);
+        // ceil(sqrt(3)) = 2 tiles across, 2 down, one-cell gaps: 5 × 5 cells.
+        Assert.Equal((5, 5), (width, height));
+        Assert.Equal([0, 1, 0, 10, 11], values[0..5]);            // channel 0 row 0, gap, channel 1 row 0
+        Assert.Equal([2, 3, 0, 12, 13], values[5..10]);
+        Assert.Equal([0, 0, 0, 0, 0], values[10..15]);             // the gap row (the lowest value)
+        Assert.Equal([20, 21, 0, 0, 0], values[15..20]);           // channel 2, then empty
+        Assert.Throws<ArgumentException>(() => FFLib.Plotting.Plots.TileChannels(nhwc, 2, 2, 2));
+    }
+}

@@ -13,7 +13,7 @@ namespace FFLib.Models;
 /// softmax cross-entropy, one Adam over all parameters, ordinary backpropagation. Prediction = argmax.
 /// The classifier's weight is [classes, H, W, C] (the last map's shape), so a channel owns axis 3 of it.
 /// </summary>
-public sealed class BackpropConvNetwork : ComputeModule, ITrainableModel, IActivationSource, INeuronPrunable
+public sealed class BackpropConvNetwork : ComputeModule, ITrainableModel, IFeatureMapSource, INeuronPrunable
 {
     private readonly Conv2dLayer[] _layers;
     private readonly ClassifierHead _head;
@@ -225,6 +225,9 @@ public sealed class BackpropConvNetwork : ComputeModule, ITrainableModel, IActiv
         });
         return result;
     }
+
+    /// <inheritdoc />
+    public (int Channels, int Height, int Width) MapShape(int layer) => (_layers[layer].OutChannels, _layers[layer].Geometry.OutHeight, _layers[layer].Geometry.OutWidth);
 
     /// <inheritdoc />
     public IReadOnlyList<int> HiddenWidths => Config.Stack.Channels;

@@ -26,9 +26,9 @@ public enum ConvGoodness
 /// <summary>The settings of the convolutional architectures (FF CNN and backprop CNN), declared once for both.</summary>
 public static class CnnSettings
 {
-    /// <summary>Per layer: kernel side and optional 2×2 max-pooling ("5p,3p,3"); the channels are the widths (<c>--layers</c>).</summary>
+    /// <summary>Per layer: kernel side and optional 2×2 max-pooling ("5p,3p,3"); the channels are the layer widths.</summary>
     public static readonly ModelSetting<string> Conv = ModelSetting.Text("conv", "5p,3p,3",
-        "Convolutional layers: kernel side per layer, 'p' for 2×2 max-pooling after it (e.g. 5p,3p,3); the channels are --layers (e.g. 32,64,128).",
+        "Convolutional layers: kernel side per layer, 'p' for 2×2 max-pooling after it (e.g. 5p,3p,3); the channels per layer are the layer widths (e.g. 32,64,128).",
         text => ConvStack.Format(ConvStack.Parse(text)));
 
     /// <summary>The FF CNN's label encoding: fourier (default) or corner.</summary>

@@ -76,7 +76,7 @@ public sealed record ConvStack(ImageShape Image, int[] Channels, ConvLayerSpec[]
     public string? Problem()
     {
         if (Channels.Length == 0) return "a convolutional network needs at least one layer";
-        if (Channels.Length != Layers.Length) return $"--layers gives {Channels.Length} channel count(s) but --conv {Layers.Length} layer(s) ({KernelText})";
+        if (Channels.Length != Layers.Length) return $"the layer widths give {Channels.Length} channel count(s) but conv {KernelText} describes {Layers.Length} layer(s)";
         for (int l = 0; l < Count; l++)
         {
             if (Channels[l] < 1) return $"layer {l + 1} has {Channels[l]} channels; each needs at least 1";

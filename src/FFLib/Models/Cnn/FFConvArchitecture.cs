@@ -37,7 +37,7 @@ public sealed class FFConvArchitecture : Architecture
         base.ValidateSettings(settings);
         int layers = ConvStack.Parse(settings.Get(CnnSettings.Conv)).Length;
         if (layers != settings.HiddenSizes.Count)
-            throw new ArgumentOutOfRangeException("conv", settings.Get(CnnSettings.Conv), $"--conv {settings.Get(CnnSettings.Conv)} describes {layers} layer(s) but --layers gives {settings.HiddenSizes.Count} channel count(s) ({string.Join(",", settings.HiddenSizes)}).");
+            throw new ArgumentOutOfRangeException("conv", settings.Get(CnnSettings.Conv), $"conv {settings.Get(CnnSettings.Conv)} describes {layers} layer(s) but the layer widths give {settings.HiddenSizes.Count} channel count(s) ({string.Join(",", settings.HiddenSizes)}).");
     }
 
     /// <inheritdoc />

@@ -15,7 +15,7 @@ namespace FFLib.Models;
 /// positives carry their own class's pattern, negatives the control vector's. Prediction: the label
 /// whose input gives the best Σ_layers softplus(goodness − θ), as the FFNN's probe.
 /// </summary>
-public sealed class FFConvNetwork : ComputeModule, ITrainableModel, ILabelScorer, IActivationSource, INeuronPrunable
+public sealed class FFConvNetwork : ComputeModule, ITrainableModel, ILabelScorer, IFeatureMapSource, INeuronPrunable
 {
     private readonly Conv2dLayer[] _layers;
     private readonly AdamOptimizer[] _optimizers;
@@ -288,6 +288,9 @@ public sealed class FFConvNetwork : ComputeModule, ITrainableModel, ILabelScorer
         Run(images, label, (l, start, n, h) => h.Slice(0, n * _layers[l].OutputSize).CopyTo(result[l].Data.AsSpan(start * _layers[l].OutputSize)));
         return result;
     }
+
+    /// <inheritdoc />
+    public (int Channels, int Height, int Width) MapShape(int layer) => (_layers[layer].OutChannels, _layers[layer].Geometry.OutHeight, _layers[layer].Geometry.OutWidth);
 
     /// <summary>Output channels per layer (what channel pruning cuts).</summary>
     public IReadOnlyList<int> HiddenWidths => Config.Stack.Channels;
