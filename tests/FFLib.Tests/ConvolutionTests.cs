@@ -140,6 +140,7 @@ public class ConvolutionTests
         Assert.Throws<FormatException>(() => ConvStack.Parse("5x,3"));
         Assert.Throws<FormatException>(() => ConvStack.Parse("32:5"));
         Assert.Equal("5p,3", ConvStack.Format(ConvStack.Parse(" 5P , 3 ")));
+        Assert.Equal("5p,3p,3", ConvStack.Format(ConvStack.Parse("5p/3p/3")));
         Assert.Throws<ArgumentException>(() => ImageShape.FromFeatures(785));
         Assert.Equal(new ImageShape(3, 32, 32), ImageShape.FromFeatures(3072));
     }

@@ -95,11 +95,14 @@ public sealed record ConvStack(ImageShape Image, int[] Channels, ConvLayerSpec[]
         if (Problem() is { } why) throw new ArgumentOutOfRangeException("conv", KernelText, why + ".");
     }
 
-    /// <summary>"5p,3p,3" → kernels 5, 3, 3, pooling after the first two. <see cref="FormatException"/> saying what is expected.</summary>
+    /// <summary>
+    /// "5p,3p,3" → kernels 5, 3, 3, pooling after the first two; '/' separates layers too ("5p/3p/3",
+    /// for sweep grids, whose values are separated by commas). <see cref="FormatException"/> saying what is expected.
+    /// </summary>
     public static ConvLayerSpec[] Parse(string text)
     {
         ArgumentNullException.ThrowIfNull(text);
-        var parts = text.Split(',', StringSplitOptions.TrimEntries);
+        var parts = text.Split([',', '/'], StringSplitOptions.TrimEntries);
         var result = new ConvLayerSpec[parts.Length];
         for (int i = 0; i < parts.Length; i++)
         {
