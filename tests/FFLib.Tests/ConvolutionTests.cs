@@ -146,15 +146,19 @@ public class ConvolutionTests
     }
 
     [Theory]
-    [InlineData(LossDirection.Minimize, LabelEncoding.Fourier)]
-    [InlineData(LossDirection.Maximize, LabelEncoding.Corner)]
-    public void FFConvLayerGradientMatchesADoublePrecisionDerivation(LossDirection direction, LabelEncoding encoding)
+    [InlineData(LossDirection.Minimize, LabelEncoding.Fourier, ConvGoodness.Map)]
+    [InlineData(LossDirection.Maximize, LabelEncoding.Corner, ConvGoodness.Map)]
+    [InlineData(LossDirection.Minimize, LabelEncoding.Channels, ConvGoodness.Map)]
+    [InlineData(LossDirection.Minimize, LabelEncoding.Fourier, ConvGoodness.Position)]
+    [InlineData(LossDirection.Maximize, LabelEncoding.Channels, ConvGoodness.Position)]
+    public void FFConvLayerGradientMatchesADoublePrecisionDerivation(LossDirection direction, LabelEncoding encoding, ConvGoodness goodness)
     {
-        // One FF conv layer on grey 6×6 images, 3 classes.
+        // One FF conv layer (3 channels, 3×3) on grey 6×6 images, 3 classes.
+        const int classes = 3, outC = 3;
         var image = new ImageShape(1, 6, 6);
-        var stack = new ConvStack(image, [3], ConvStack.Parse("3"));
+        var stack = new ConvStack(image, [outC], ConvStack.Parse("3"));
         const float threshold = 0.05f;
-        var net = new FFConvNetwork(new FFConvNetworkConfig(stack, 3, threshold, direction, 0.01f, encoding), new FFRandom(3));
+        var net = new FFConvNetwork(new FFConvNetworkConfig(stack, classes, threshold, direction, 0.01f, encoding, goodness), new FFRandom(3));
         var images = TestUtil.RandomMatrix(4, image.Features, new FFRandom(9));
         int[] labels = [0, 1, 2, 1], negatives = [2, 0, 1, 0];
         float[] gw = [], gb = [];
@@ -162,38 +166,57 @@ public class ConvolutionTests
         net.StepObserver = s => { (gw, gb, loss) = (s.Gradients[0], s.Gradients[1], s.Loss); };
         var w0 = net.Layers[0].Weight.Select(v => (double)v).ToArray();
         var b0 = net.Layers[0].Bias.Select(v => (double)v).ToArray();
-        net.TrainBatch(images, labels, Training.NegativeControl.OneHot(negatives, 3), TrainingPhase.ForwardForward);
+        net.TrainBatch(images, labels, Training.NegativeControl.OneHot(negatives, classes), TrainingPhase.ForwardForward);
 
-        var patterns = LabelPatterns.Build(encoding, image, 3);
-        var inputs = labels.Concat(negatives).Select((c, r) => images.Row(r % 4).ToArray().Select((v, i) => (double)v + patterns[c, i]).ToArray()).ToArray();
+        // Each row's input as channels per pixel: the image plus the label pattern, and with label
+        // channels the one-hot label appended to every pixel (NHWC).
+        int inC = encoding == LabelEncoding.Channels ? 1 + classes : 1;
+        Assert.Equal(outC * 9 * inC, w0.Length);
+        var patterns = LabelPatterns.Build(encoding, image, classes);
+        var inputs = labels.Concat(negatives).Select((c, r) =>
+        {
+            var x = new double[36 * inC];
+            for (int i = 0; i < 36; i++)
+            {
+                x[i * inC] = images[r % 4, i] + patterns[c, i];
+                if (inC > 1) x[i * inC + 1 + c] = 1;
+            }
+            return x;
+        }).ToArray();
         var g = stack.Geometry(0);
+        double Softplus(double t) => Math.Max(t, 0) + Math.Log(1 + Math.Exp(-Math.Abs(t)));
         double Loss(double[] w, double[] b)
         {
             double total = 0;
+            int terms = 0;
             for (int r = 0; r < inputs.Length; r++)
             {
                 var x = inputs[r];
                 double norm = Math.Sqrt(x.Sum(v => v * v)) + 1e-4, ms = 0;
+                double sign = (r < 4) == (direction == LossDirection.Minimize) ? 1 : -1;
                 for (int oy = 0; oy < g.OutHeight; oy++)
                     for (int ox = 0; ox < g.OutWidth; ox++)
-                        for (int o = 0; o < 3; o++)
+                    {
+                        double msHere = 0;
+                        for (int o = 0; o < outC; o++)
                         {
                             double z = 0;
                             for (int ky = 0; ky < 3; ky++)
                                 for (int kx = 0; kx < 3; kx++)
                                 {
                                     int iy = oy - 1 + ky, ix = ox - 1 + kx;
-                                    if ((uint)iy < 6 && (uint)ix < 6) z += w[(o * 3 + ky) * 3 + kx] * x[iy * 6 + ix];
+                                    if ((uint)iy >= 6 || (uint)ix >= 6) continue;
+                                    for (int c = 0; c < inC; c++) z += w[((o * 3 + ky) * 3 + kx) * inC + c] * x[(iy * 6 + ix) * inC + c];
                                 }
                             double hh = Math.Max(0, z / norm + b[o]);
-                            ms += hh * hh;
+                            msHere += hh * hh;
                         }
-                ms /= g.Positions * 3;
-                double sign = (r < 4) == (direction == LossDirection.Minimize) ? 1 : -1;
-                double t = sign * (ms - threshold);
-                total += Math.Max(t, 0) + Math.Log(1 + Math.Exp(-Math.Abs(t)));
+                        ms += msHere;
+                        if (goodness == ConvGoodness.Position) { total += Softplus(sign * (msHere / outC - threshold)); terms++; }
+                    }
+                if (goodness == ConvGoodness.Map) { total += Softplus(sign * (ms / (g.Positions * outC) - threshold)); terms++; }
             }
-            return total / inputs.Length;
+            return total / terms;
         }
         Assert.Equal(Loss(w0, b0), loss, 4);
         double maxG = gw.Concat(gb).Max(v => Math.Abs(v));
