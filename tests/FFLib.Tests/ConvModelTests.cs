@@ -69,6 +69,36 @@ public class ConvModelTests
         Assert.True(checkedCount > 10 * Math.Max(1, kinks), $"{checkedCount} entries checked, {kinks} skipped at kinks");
     }
 
+    /// <summary>Label channels through the tap-sum shortcut give the materialised planes' scores and training steps (relative 1e-4).</summary>
+    [Theory]
+    [InlineData(ConvGoodness.Map, "3p,3")]
+    [InlineData(ConvGoodness.Position, "5,3p")]
+    public void TheLabelPlaneShortcutMatchesMaterialisedPlanes(ConvGoodness goodness, string conv)
+    {
+        FFConvNetwork Make() => new(new FFConvNetworkConfig(new ConvStack(Grey8, [4, 6], ConvStack.Parse(conv)), 3, 0.5f, LossDirection.Minimize, 0.01f, LabelEncoding.Channels, goodness), new FFRandom(3));
+        var (fast, plain) = (Make(), Make());
+        plain.UseLabelPlaneShortcut = false;
+        var images = Images(6);
+        TestUtil.AssertClose(plain.LabelScores(images).Data, fast.LabelScores(images).Data, 1e-4, "scores before training");
+        var steps = new List<(float[] Plain, float[] Fast)>();
+        plain.StepObserver = st => steps.Add((st.Gradients[0].ToArray(), []));
+        int seen = 0;
+        fast.StepObserver = st => { steps[seen] = (steps[seen].Plain, st.Gradients[0].ToArray()); seen++; };
+        for (int step = 0; step < 3; step++)
+        {
+            var negatives = NegativeControl.OneHot([(step + 1) % 3, 2, 0, 2, 0, 1], 3);
+            var a = plain.TrainBatch(images, [0, 1, 2, 0, 1, 2], negatives, TrainingPhase.ForwardForward);
+            var b = fast.TrainBatch(images, [0, 1, 2, 0, 1, 2], negatives, TrainingPhase.ForwardForward);
+            TestUtil.AssertClose(a, b, 1e-4, $"losses, step {step}");
+        }
+        Assert.Equal(6, steps.Count);
+        foreach (var (p, f) in steps) TestUtil.AssertClose(p, f, 1e-3, "weight gradient");
+        var pp = plain.Parameters();
+        var fp = fast.Parameters();
+        for (int i = 0; i < pp.Count; i++) TestUtil.AssertClose(pp[i].Data, fp[i].Data, 1e-3, pp[i].Name);
+        TestUtil.AssertClose(plain.LabelScores(images).Data, fast.LabelScores(images).Data, 1e-3, "scores after training");
+    }
+
     [Fact]
     public void CheckpointsRoundTripBothCnnsBitForBit()
     {

@@ -118,7 +118,8 @@ public sealed class FFConvNetwork : ComputeModule, ITrainableModel, ILabelScorer
         var x = s.Get("x0", rows * features);
         be.Write(nhwc, x.Slice(0, b * features));
         be.Write(nhwc, x.Slice(b * features, b * features));
-        if (!LabelPlanes) be.Gemm(false, false, rows, features, k, s.Upload("control", control), k, Device(_patterns), features, x, features, accumulate: true);
+        var controlOnDevice = s.Upload("control", control);
+        if (!LabelPlanes) be.Gemm(false, false, rows, features, k, controlOnDevice, k, Device(_patterns), features, x, features, accumulate: true);
 
         var lossOut = s.Get("loss", _layers.Length);
         for (int l = 0; l < _layers.Length; l++)
@@ -127,8 +128,8 @@ public sealed class FFConvNetwork : ComputeModule, ITrainableModel, ILabelScorer
             var g = layer.Geometry;
             int outSize = layer.OutputSize;
             var (h, invNorm, cols) = (s.Get("h", rows * outSize), s.Get("invnorm", rows), s.Get("cols", rows * g.Positions * g.PatchSize));
-            x = WithLabelPlanes(l, x, rows, control, "xlabels");
-            Forward(l, x, rows, h, invNorm, cols, computeNorms: true, reuseColumns: false);
+            if (!Shortcut) x = WithLabelPlanes(l, x, rows, control, "xlabels");
+            LayerForward(l, x, rows, control, controlOnDevice, h, invNorm, cols, computeNorms: true, reuseColumns: false);
             // Goodness rows: one per image (the whole map) or one per image and position (its channels).
             var (gRows, gWidth) = PerPosition ? (rows * g.Positions, layer.OutChannels) : (rows, outSize);
             var (ms, coef) = (s.Get("ms", gRows), s.Get("coef", gRows));
@@ -145,14 +146,15 @@ public sealed class FFConvNetwork : ComputeModule, ITrainableModel, ILabelScorer
             be.ScaleRows(h, gRows, gWidth, coef);
             be.ColumnSums(h, rows * g.Positions, layer.OutChannels, gradB);
             be.ScaleRows(h, rows, outSize, invNorm);
-            layer.WeightGradient(be, h, cols, rows, gradW);
+            if (Shortcut) ShortcutWeightGradient(l, h, cols, controlOnDevice, rows, gradW);
+            else layer.WeightGradient(be, h, cols, rows, gradW);
             if (StepObserver is { } observeStep)
                 observeStep(new TrainingStep(l, 0, be.Read(lossOut.Slice(l, 1))[0], be.Read(ms).ToArray(), [be.Read(gradW).ToArray(), be.Read(gradB).ToArray()]));
             _optimizers[l].Step(be, [Device(layer.WeightParameter), Device(layer.BiasParameter)], [gradW, gradB]);
 
             if (l + 1 == _layers.Length) break;
             // The next layer learns from this layer's output under its new weights.
-            Forward(l, x, rows, h, invNorm, cols, computeNorms: false, reuseColumns: true);
+            LayerForward(l, x, rows, control, controlOnDevice, h, invNorm, cols, computeNorms: false, reuseColumns: true);
             x = Next(l, h, rows, s.Get($"x{(l + 1) % 2 + 1}", rows * PooledSize(l)));
         }
         return be.Read(lossOut).ToArray();
@@ -172,6 +174,64 @@ public sealed class FFConvNetwork : ComputeModule, ITrainableModel, ILabelScorer
     }
 
     private bool LabelPlanes => Config.Labels == LabelEncoding.Channels;
+
+    /// <summary>Label channels through <see cref="LabelPlaneShortcut"/> (default) rather than materialised planes (the reference path the tests compare it with).</summary>
+    internal bool UseLabelPlaneShortcut { get; set; } = true;
+
+    private bool Shortcut => LabelPlanes && UseLabelPlaneShortcut;
+
+    /// <summary>Layer l's forward: with label channels through the shortcut (x then holds only the layer's own channels), else <see cref="Forward"/>.</summary>
+    private void LayerForward(int l, DeviceSpan x, int rows, float[] control, DeviceSpan controlOnDevice, DeviceSpan h, DeviceSpan invNorm, DeviceSpan cols, bool computeNorms, bool reuseColumns)
+    {
+        if (!Shortcut) { Forward(l, x, rows, h, invNorm, cols, computeNorms, reuseColumns); return; }
+        var be = Backend;
+        var s = Work;
+        var layer = _layers[l];
+        var g = layer.Geometry;
+        int k = Classes, outC = layer.OutChannels, positions = g.Positions;
+        var own = g with { Channels = g.Channels - k };
+        if (computeNorms)
+        {
+            // ‖x ⊕ planes‖² = ‖x‖² + (input positions)·‖v‖².
+            var ms = s.Get("sc-ms", rows);
+            be.MeanSquares(x, rows, own.InputSize, ms);
+            var m = be.Read(ms).ToArray();
+            var inv = new float[rows];
+            for (int r = 0; r < rows; r++)
+            {
+                double v2 = 0;
+                for (int c = 0; c < k; c++) v2 += (double)control[r * k + c] * control[r * k + c];
+                inv[r] = (float)(1 / (Math.Sqrt((double)m[r] * own.InputSize + (double)g.Height * g.Width * v2) + Kernels.NormEpsilon));
+            }
+            be.Write(inv, invNorm.Slice(0, rows));
+        }
+        var weight = be.Read(Device(layer.WeightParameter)).ToArray();
+        var (ownWeight, tapSums) = (new float[outC * own.PatchSize], new float[k * positions * outC]);
+        LabelPlaneShortcut.Split(weight, own, outC, k, ownWeight, tapSums);
+        if (!reuseColumns) be.Im2Col(x, rows, own, cols);
+        be.Gemm(false, true, rows * positions, outC, own.PatchSize, cols, own.PatchSize, s.Upload("sc-wown", ownWeight), own.PatchSize, h, outC, accumulate: false);
+        be.Gemm(false, false, rows, positions * outC, k, controlOnDevice, k, s.Upload("sc-taps", tapSums), positions * outC, h, positions * outC, accumulate: true);
+        be.ScaleRows(h, rows, layer.OutputSize, invNorm);
+        be.BiasActivation(h, rows * positions, outC, Device(layer.BiasParameter), relu: true);
+    }
+
+    /// <summary>dW through the shortcut: the own channels' part from the patches, the label part from D = controlᵀ·δ summed over each tap's in-image positions.</summary>
+    private void ShortcutWeightGradient(int l, DeviceSpan delta, DeviceSpan cols, DeviceSpan controlOnDevice, int rows, DeviceSpan gradWeight)
+    {
+        var be = Backend;
+        var s = Work;
+        var layer = _layers[l];
+        var g = layer.Geometry;
+        int k = Classes, outC = layer.OutChannels, positions = g.Positions;
+        var own = g with { Channels = g.Channels - k };
+        var ownGrad = s.Get("sc-gown", outC * own.PatchSize);
+        be.Gemm(true, false, outC, own.PatchSize, rows * positions, delta, outC, cols, own.PatchSize, ownGrad, own.PatchSize, accumulate: false);
+        var labelDeltas = s.Get("sc-d", k * positions * outC);
+        be.Gemm(true, false, k, positions * outC, rows, controlOnDevice, k, delta, positions * outC, labelDeltas, positions * outC, accumulate: false);
+        var full = new float[layer.Weight.Length];
+        LabelPlaneShortcut.MergeGradient(be.Read(ownGrad).ToArray(), be.Read(labelDeltas).ToArray(), own, outC, k, full);
+        be.Write(full, gradWeight);
+    }
 
     /// <summary>Values per image of layer l's pooled output (the next layer's input without label planes).</summary>
     private int PooledSize(int l) { var (c, h, w) = Config.Stack.PooledShape(l); return c * h * w; }
@@ -232,13 +292,14 @@ public sealed class FFConvNetwork : ComputeModule, ITrainableModel, ILabelScorer
             be.AddScaled(1f, s.Upload("pimages", nhwc.AsSpan(start * features, n * features)), 1f, x);
             var control = new float[n * Classes];
             if (label is int cc) for (int r = 0; r < n; r++) control[r * Classes + cc] = 1f;
+            var controlOnDevice = s.Upload("pcontrol", control);
             for (int l = 0; l < _layers.Length; l++)
             {
                 var layer = _layers[l];
                 var g = layer.Geometry;
                 var (h, invNorm, cols) = (s.Get("ph", n * layer.OutputSize), s.Get("pinvnorm", n), s.Get("pcols", n * g.Positions * g.PatchSize));
-                x = WithLabelPlanes(l, x, n, control, "pxlabels");
-                Forward(l, x, n, h, invNorm, cols, computeNorms: true, reuseColumns: false);
+                if (!Shortcut) x = WithLabelPlanes(l, x, n, control, "pxlabels");
+                LayerForward(l, x, n, control, controlOnDevice, h, invNorm, cols, computeNorms: true, reuseColumns: false);
                 visit(l, start, n, be.Read(h));
                 if (l + 1 < _layers.Length) x = Next(l, h, n, s.Get($"px{(l + 1) % 2 + 1}", n * PooledSize(l)));
             }
