@@ -109,6 +109,8 @@ internal static class TrainCommand
                 string why = Cli.Clean(e.Message);
                 throw new UsageException($"--layers {string.Join(",", sizes)}: {why[(why.IndexOf(": ", StringComparison.Ordinal) + 2)..]}");
             }
+            if (arch.ShapeProblem(spec.Model, kind == DatasetKind.Cifar10 ? 3072 : 784) is { } shapeProblem)
+                throw new UsageException($"--layers {string.Join(",", sizes)}{(arch.Uses(CnnSettings.Conv) ? $" --conv {spec.Model.Get(CnnSettings.Conv)}" : "")}: {shapeProblem} ({DatasetCatalog.IdOf(kind)} images).");
             if ((long)spec.Training.BatchSize * sizes.Max() * 2 > Array.MaxLength)
                 throw new UsageException($"--batch-size {spec.Training.BatchSize} with --layers {string.Join(",", sizes)}: a batch's activations ({spec.Training.BatchSize}×{sizes.Max()}, positive and negative) are more than one array can hold ({Array.MaxLength} values).");
             spec.Training.Validate();

@@ -287,3 +287,26 @@ public class ConvLearningTests
         Assert.True(accuracy >= low && accuracy <= high, $"{labels}/{goodness}: test accuracy {accuracy:P1} on four textures (chance 25%), expected in [{low:P0}, {high:P0}]");
     }
 }
+
+/// <summary>The command line's answers to bad CNN input: one line naming the option, before any data is read.</summary>
+public class ConvCliTests
+{
+    [Theory]
+    [InlineData("ffcnn", "--layers 8 --conv 31", "--layers 8 --conv 31: layer 1's 31×31 kernel is larger than its 28×28 input (mnist images).")]
+    [InlineData("bpcnn", "--layers 8,8,8,8,8 --conv 3p,3p,3p,3p,3p", "layer 5's 3×3 kernel is larger than its 1×1 input")]
+    [InlineData("ffcnn", "--layers 0 --conv 3", "--layers: '0' is not a positive count.")]
+    [InlineData("ffcnn", "--layers 8 --conv 32:5", "--conv: '32:5' is not a list of kernel sides")]
+    [InlineData("ffcnn", "--layers 8,8 --conv 3", "describes 1 layer(s) but the layer widths give 2 channel count(s)")]
+    [InlineData("ffcnn", "--layers 8 --conv 4", "kernels are odd")]
+    [InlineData("bpcnn", "--layers 8 --conv 3 --label-encoding corner", "--label-encoding is a setting of ffcnn; bpcnn has no such setting")]
+    [InlineData("ffcnn", "--layers 8 --conv 3 --goodness pixel", "'pixel' is not one of map, position")]
+    public void BadCnnInputIsOneClearLine(string model, string options, string expected)
+    {
+        var dir = Path.Combine(Path.GetTempPath(), "fflib-badcnn-" + Guid.NewGuid().ToString("N"));
+        var (code, _, err) = CliTestsAccess.Run(["train", "--model", model, .. options.Split(' '), "--epochs", "1", "--data-dir", dir, "--no-download", "--out", dir]);
+        Assert.NotEqual(0, code);
+        Assert.Contains(expected, err);
+        Assert.Single(err.Split('\n', StringSplitOptions.RemoveEmptyEntries), l => l.StartsWith("error:", StringComparison.Ordinal));
+        Assert.False(Directory.Exists(dir) && Directory.EnumerateFiles(dir, "*", SearchOption.AllDirectories).Any(), "nothing is written");
+    }
+}

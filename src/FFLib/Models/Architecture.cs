@@ -38,6 +38,13 @@ public abstract class Architecture
     public virtual IReadOnlyList<int> DefaultHiddenSizes => [2000, 2000];
 
     /// <summary>
+    /// Why a model of these settings cannot be built for images of <paramref name="imageFeatures"/>
+    /// values, or null (checked before any data is read; a CNN: a kernel larger than its input,
+    /// pooling below 1×1, images that are not square).
+    /// </summary>
+    public virtual string? ShapeProblem(ModelSettings settings, int imageFeatures) => null;
+
+    /// <summary>
     /// Multiply-adds of one forward pass per image at these settings (the time estimates' unit of
     /// work, with <see cref="RelativeCost"/> on top): by default the dense stack's weights,
     /// image → widths; a convolutional architecture counts positions × patch × channels.

@@ -51,6 +51,15 @@ public sealed class FFConvArchitecture : Architecture
     }
 
     /// <inheritdoc />
+    public override string? ShapeProblem(ModelSettings settings, int imageFeatures)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        try { return new ConvStack(ImageShape.FromFeatures(imageFeatures), settings.HiddenSizes.ToArray(), ConvStack.Parse(settings.Get(CnnSettings.Conv))).Problem(); }
+        catch (ArgumentException e) { return e.Message; }
+        catch (FormatException e) { return e.Message; }
+    }
+
+    /// <inheritdoc />
     public override double MultiplyAddsPerImage(ModelSettings settings, int imageFeatures)
     {
         ArgumentNullException.ThrowIfNull(settings);
