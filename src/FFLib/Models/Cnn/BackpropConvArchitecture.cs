@@ -4,7 +4,7 @@ using FFLib.Compute;
 namespace FFLib.Models;
 
 /// <summary>The backprop CNN's registry entry: id "bpcnn", its configuration's JSON form, construction.</summary>
-public sealed class BackpropConvArchitecture : Architecture
+public sealed class BackpropConvArchitecture : ConvArchitecture
 {
     /// <summary>"bpcnn".</summary>
     public const string ArchitectureId = "bpcnn";
@@ -21,48 +21,20 @@ public sealed class BackpropConvArchitecture : Architecture
     /// <inheritdoc />
     public override bool UsesNegativeData => false;
 
+    /// <summary>Measured: 32.2 s per epoch of 54,000 images and 1.5 s to validate 6,000 at --layers 16,32 --conv 5p,3p (1.22 M multiply-adds per image).</summary>
+    public override (double Training, double Prediction) RelativeCost => (25, 6);
+
     /// <summary>1e-3, Adam's usual step for a small CNN (the BPNN's 1e-4 is the paper's for its MLP).</summary>
     public override float DefaultLearningRate => 1e-3f;
-
-    /// <inheritdoc />
-    public override IReadOnlyList<int> DefaultHiddenSizes => CnnSettings.DefaultChannels;
 
     /// <inheritdoc />
     public override IReadOnlyList<ModelSetting> Settings => [CnnSettings.Conv];
 
     /// <inheritdoc />
-    public override void ValidateSettings(ModelSettings settings)
-    {
-        base.ValidateSettings(settings);
-        int layers = ConvStack.Parse(settings.Get(CnnSettings.Conv)).Length;
-        if (layers != settings.HiddenSizes.Count)
-            throw new ArgumentOutOfRangeException("conv", settings.Get(CnnSettings.Conv), $"conv {settings.Get(CnnSettings.Conv)} describes {layers} layer(s) but the layer widths give {settings.HiddenSizes.Count} channel count(s) ({string.Join(",", settings.HiddenSizes)}).");
-    }
-
-    /// <inheritdoc />
     public override ITrainableModel Create(ModelSettings settings, int imageFeatures, int classes, FFRandom random)
     {
-        ArgumentNullException.ThrowIfNull(settings);
-        ValidateSettings(settings);
-        var stack = new ConvStack(ImageShape.FromFeatures(imageFeatures), settings.HiddenSizes.ToArray(), ConvStack.Parse(settings.Get(CnnSettings.Conv)));
+        var stack = CreateStack(settings, imageFeatures);
         return new BackpropConvNetwork(new BackpropConvNetworkConfig(stack, classes, settings.LearningRateFor(this)), random);
-    }
-
-    /// <inheritdoc />
-    public override string? ShapeProblem(ModelSettings settings, int imageFeatures)
-    {
-        ArgumentNullException.ThrowIfNull(settings);
-        try { return new ConvStack(ImageShape.FromFeatures(imageFeatures), settings.HiddenSizes.ToArray(), ConvStack.Parse(settings.Get(CnnSettings.Conv))).Problem(); }
-        catch (ArgumentException e) { return e.Message; }
-        catch (FormatException e) { return e.Message; }
-    }
-
-    /// <inheritdoc />
-    public override double MultiplyAddsPerImage(ModelSettings settings, int imageFeatures)
-    {
-        ArgumentNullException.ThrowIfNull(settings);
-        var stack = new ConvStack(ImageShape.FromFeatures(imageFeatures), settings.HiddenSizes.ToArray(), ConvStack.Parse(settings.Get(CnnSettings.Conv)));
-        return stack.Problem() is null ? stack.MultiplyAdds(0) : base.MultiplyAddsPerImage(settings, imageFeatures);
     }
 
     /// <inheritdoc />

@@ -4,7 +4,7 @@ using FFLib.Compute;
 namespace FFLib.Models;
 
 /// <summary>The FF CNN's registry entry: id "ffcnn", its settings, its configuration's JSON form, construction.</summary>
-public sealed class FFConvArchitecture : Architecture
+public sealed class FFConvArchitecture : ConvArchitecture
 {
     /// <summary>"ffcnn".</summary>
     public const string ArchitectureId = "ffcnn";
@@ -16,7 +16,7 @@ public sealed class FFConvArchitecture : Architecture
     public override string DisplayName => "FF-CNN";
 
     /// <inheritdoc />
-    public override string Description => "an FF-trained convolutional network (goodness per conv layer, label as an image pattern)";
+    public override string Description => "an FF-trained convolutional network (goodness per conv layer; the label as an image pattern or as planes at every layer)";
 
     /// <summary>
     /// Per multiply-add, an FF CNN epoch costs ~50× an FFNN's here: measured 67.5 s for 54,000 images
@@ -26,45 +26,17 @@ public sealed class FFConvArchitecture : Architecture
     public override (double Training, double Prediction) RelativeCost => (50, 55);
 
     /// <inheritdoc />
-    public override IReadOnlyList<int> DefaultHiddenSizes => CnnSettings.DefaultChannels;
-
-    /// <inheritdoc />
     public override IReadOnlyList<ModelSetting> Settings => [FFSettings.Threshold, FFSettings.Loss, CnnSettings.Conv, CnnSettings.Labels, CnnSettings.Goodness];
 
-    /// <inheritdoc />
-    public override void ValidateSettings(ModelSettings settings)
-    {
-        base.ValidateSettings(settings);
-        int layers = ConvStack.Parse(settings.Get(CnnSettings.Conv)).Length;
-        if (layers != settings.HiddenSizes.Count)
-            throw new ArgumentOutOfRangeException("conv", settings.Get(CnnSettings.Conv), $"conv {settings.Get(CnnSettings.Conv)} describes {layers} layer(s) but the layer widths give {settings.HiddenSizes.Count} channel count(s) ({string.Join(",", settings.HiddenSizes)}).");
-    }
+    /// <summary>Label planes: every layer reads one more input channel per class (10: the time estimate's MNIST/CIFAR-10).</summary>
+    protected override int ExtraInputChannels(ModelSettings settings) => settings.Get(CnnSettings.Labels) == LabelEncoding.Channels ? 10 : 0;
 
     /// <inheritdoc />
     public override ITrainableModel Create(ModelSettings settings, int imageFeatures, int classes, FFRandom random)
     {
-        ArgumentNullException.ThrowIfNull(settings);
-        ValidateSettings(settings);
-        var stack = new ConvStack(ImageShape.FromFeatures(imageFeatures), settings.HiddenSizes.ToArray(), ConvStack.Parse(settings.Get(CnnSettings.Conv)));
+        var stack = CreateStack(settings, imageFeatures);
         return new FFConvNetwork(new FFConvNetworkConfig(stack, classes, settings.Get(FFSettings.Threshold), settings.Get(FFSettings.Loss),
             settings.LearningRateFor(this), settings.Get(CnnSettings.Labels), settings.Get(CnnSettings.Goodness)), random);
-    }
-
-    /// <inheritdoc />
-    public override string? ShapeProblem(ModelSettings settings, int imageFeatures)
-    {
-        ArgumentNullException.ThrowIfNull(settings);
-        try { return new ConvStack(ImageShape.FromFeatures(imageFeatures), settings.HiddenSizes.ToArray(), ConvStack.Parse(settings.Get(CnnSettings.Conv))).Problem(); }
-        catch (ArgumentException e) { return e.Message; }
-        catch (FormatException e) { return e.Message; }
-    }
-
-    /// <inheritdoc />
-    public override double MultiplyAddsPerImage(ModelSettings settings, int imageFeatures)
-    {
-        ArgumentNullException.ThrowIfNull(settings);
-        var stack = new ConvStack(ImageShape.FromFeatures(imageFeatures), settings.HiddenSizes.ToArray(), ConvStack.Parse(settings.Get(CnnSettings.Conv)));
-        return stack.Problem() is null ? stack.MultiplyAdds(settings.Get(CnnSettings.Labels) == LabelEncoding.Channels ? 10 : 0) : base.MultiplyAddsPerImage(settings, imageFeatures);
     }
 
     /// <inheritdoc />
