@@ -13,44 +13,34 @@ namespace FFLib.Models;
 /// softmax cross-entropy, one Adam over all parameters, ordinary backpropagation. Prediction = argmax.
 /// The classifier's weight is [classes, H, W, C] (the last map's shape), so a channel owns axis 3 of it.
 /// </summary>
-public sealed class BackpropConvNetwork : ComputeModule, ITrainableModel, IFeatureMapSource, INeuronPrunable
+public sealed class BackpropConvNetwork : ConvNetwork, ITrainableModel, INeuronPrunable
 {
-    private readonly Conv2dLayer[] _layers;
     private readonly ClassifierHead _head;
     private readonly AdamOptimizer _optimizer;
-    private ConvBuffers? _buffers;
 
     /// <summary>A model of <paramref name="config"/>'s shape, initialised from <paramref name="random"/> (W then b per layer, then the classifier), or all zeros without one.</summary>
     public BackpropConvNetwork(BackpropConvNetworkConfig config, FFRandom? random)
+        : base(Validated(config).Stack, config.Classes, 0, random)
     {
-        ArgumentNullException.ThrowIfNull(config);
-        config.Validate();
         Config = config;
         var stack = config.Stack;
-        _layers = new Conv2dLayer[stack.Count];
-        for (int l = 0; l < stack.Count; l++)
-            _layers[l] = random is null
-                ? new Conv2dLayer(stack.Geometry(l), stack.Channels[l], new float[stack.Channels[l] * stack.Geometry(l).PatchSize], new float[stack.Channels[l]])
-                : new Conv2dLayer(stack.Geometry(l), stack.Channels[l], random);
         var (c, h, w) = stack.PooledShape(stack.Count - 1);
         _head = new ClassifierHead(config.Classes, h, w, c, random);
         _optimizer = new AdamOptimizer(new AdamSettings(config.LearningRate), Parameters().Where(p => p.Trainable));
     }
 
+    private static BackpropConvNetworkConfig Validated(BackpropConvNetworkConfig config)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        config.Validate();
+        return config;
+    }
+
     /// <summary>The configuration.</summary>
     public BackpropConvNetworkConfig Config { get; }
 
-    /// <summary>The convolutional layers, input side first.</summary>
-    public IReadOnlyList<Conv2dLayer> Layers => _layers;
-
     /// <inheritdoc />
     public Architecture Architecture => ArchitectureRegistry.Get(BackpropConvArchitecture.ArchitectureId);
-
-    /// <inheritdoc />
-    public int ImageFeatures => Config.Stack.Image.Features;
-
-    /// <inheritdoc />
-    public int Classes => Config.Classes;
 
     /// <inheritdoc />
     public IReadOnlyList<AdamOptimizer> AllOptimizers => [_optimizer];
@@ -63,7 +53,7 @@ public sealed class BackpropConvNetwork : ComputeModule, ITrainableModel, IFeatu
 
     /// <summary>"layers.{i}" ("layer {i+1}"), then "classifier".</summary>
     protected internal override IEnumerable<ChildModule> Children() =>
-        _layers.Select((l, i) => new ChildModule($"layers.{i}", $"layer {i + 1}", (Module)l)).Append(new ChildModule("classifier", "classifier", _head));
+        ConvLayers.Select((l, i) => new ChildModule($"layers.{i}", $"layer {i + 1}", (Module)l)).Append(new ChildModule("classifier", "classifier", _head));
 
     /// <inheritdoc />
     public JsonObject ConfigToJson() => BackpropConvArchitecture.WriteConfig(Config);
@@ -73,15 +63,6 @@ public sealed class BackpropConvNetwork : ComputeModule, ITrainableModel, IFeatu
 
     /// <inheritdoc />
     public IReadOnlyList<string> LossNames(TrainingPhase phase) => ["cross-entropy"];
-
-    private ConvBuffers Work => _buffers ??= new ConvBuffers(Backend);
-
-    /// <inheritdoc />
-    protected override void ReleaseWorkspaces()
-    {
-        _buffers?.Release();
-        _buffers = null;
-    }
 
     /// <summary>One Adam step on the batch's mean cross-entropy; returns the loss before the step.</summary>
     public float[] TrainBatch(Matrix images, ReadOnlySpan<int> labels, Matrix negativeControl, TrainingPhase phase)
@@ -94,7 +75,7 @@ public sealed class BackpropConvNetwork : ComputeModule, ITrainableModel, IFeatu
         foreach (int c in labels) if ((uint)c >= (uint)k) throw new ArgumentOutOfRangeException(nameof(labels), c, $"Label {c} is not one of the {k} classes.");
         var be = Backend;
         var s = Work;
-        var inputs = Forward(s, s.Upload("x0", CnnImages.ToNhwc(images, Config.Stack.Image)), b, keepColumns: true, observe: true);
+        var inputs = Forward(s, s.Upload("x0", ToNhwc(images)), b, keepColumns: true, observe: true);
         int f = Config.Stack.FeatureSize;
         var top = inputs[^1];
         var logits = s.Get("logits", b * k);
@@ -107,11 +88,11 @@ public sealed class BackpropConvNetwork : ComputeModule, ITrainableModel, IFeatu
         var (gw, gb) = (DeviceGradient(_head.WeightParameter), DeviceGradient(_head.BiasParameter));
         be.Gemm(true, false, k, f, b, grad, k, top, f, gw, f, accumulate: false);
         be.ColumnSums(grad, b, k, gb);
-        var dx = s.Get("dx" + _layers.Length, b * f);
+        var dx = s.Get("dx" + ConvLayers.Length, b * f);
         be.Gemm(false, false, b, f, k, grad, k, Device(_head.WeightParameter), f, dx, f, accumulate: false);
-        for (int l = _layers.Length - 1; l >= 0; l--)
+        for (int l = ConvLayers.Length - 1; l >= 0; l--)
         {
-            var layer = _layers[l];
+            var layer = ConvLayers[l];
             var g = layer.Geometry;
             DeviceSpan da;
             if (Config.Stack.Layers[l].Pool)
@@ -127,7 +108,7 @@ public sealed class BackpropConvNetwork : ComputeModule, ITrainableModel, IFeatu
             dx = s.Get($"dx{l}", b * g.InputSize);
             layer.InputGradient(be, da, Device(layer.WeightParameter), b, s.Get("dcols", b * g.Positions * g.PatchSize), dx);
         }
-        var ps = _layers.SelectMany(l => new[] { l.WeightParameter, l.BiasParameter }).Append(_head.WeightParameter).Append(_head.BiasParameter).ToArray();
+        var ps = ConvLayers.SelectMany(l => new[] { l.WeightParameter, l.BiasParameter }).Append(_head.WeightParameter).Append(_head.BiasParameter).ToArray();
         if (StepObserver is { } observeStep)
             observeStep(new TrainingStep(0, 0, be.Read(loss)[0], [], ps.Select(p => be.Read(DeviceGradient(p)).ToArray()).ToArray()));
         _optimizer.Step(be, ps.Select(Device).ToArray(), ps.Select(DeviceGradient).ToArray());
@@ -141,11 +122,11 @@ public sealed class BackpropConvNetwork : ComputeModule, ITrainableModel, IFeatu
     private DeviceSpan[] Forward(ConvBuffers s, DeviceSpan x0, int n, bool keepColumns, bool observe)
     {
         var be = Backend;
-        var inputs = new DeviceSpan[_layers.Length + 1];
+        var inputs = new DeviceSpan[ConvLayers.Length + 1];
         inputs[0] = x0;
-        for (int l = 0; l < _layers.Length; l++)
+        for (int l = 0; l < ConvLayers.Length; l++)
         {
-            var layer = _layers[l];
+            var layer = ConvLayers[l];
             var g = layer.Geometry;
             var a = s.Get($"a{l}", n * layer.OutputSize);
             layer.Convolve(be, inputs[l], n, Device(layer.WeightParameter), s.Get(keepColumns ? $"cols{l}" : "cols", n * g.Positions * g.PatchSize), a);
@@ -161,14 +142,6 @@ public sealed class BackpropConvNetwork : ComputeModule, ITrainableModel, IFeatu
         }
         return inputs;
     }
-
-    private void CheckImages(Matrix images)
-    {
-        if (images.Cols != ImageFeatures)
-            throw new ArgumentException($"The images have {images.Cols} values each but this network was built for {Config.Stack.Image} images ({ImageFeatures} values).", nameof(images));
-    }
-
-    private const int ChunkImages = 256;
 
     /// <summary>Class scores (logits), one row per image.</summary>
     public Matrix Logits(Matrix images)
@@ -188,7 +161,7 @@ public sealed class BackpropConvNetwork : ComputeModule, ITrainableModel, IFeatu
     private void Chunks(Matrix images, Action<int, int, ConvBuffers, DeviceSpan[]> visit)
     {
         var s = Work;
-        var nhwc = CnnImages.ToNhwc(images, Config.Stack.Image);
+        var nhwc = ToNhwc(images);
         for (int start = 0; start < images.Rows; start += ChunkImages)
         {
             int n = Math.Min(ChunkImages, images.Rows - start);
@@ -213,28 +186,22 @@ public sealed class BackpropConvNetwork : ComputeModule, ITrainableModel, IFeatu
     }
 
     /// <summary>Each layer's post-ReLU map (rows × OH·OW·channels, NHWC, before pooling); the label is ignored.</summary>
-    public Matrix[] LayerActivations(Matrix images, int? label)
+    public override Matrix[] LayerActivations(Matrix images, int? label)
     {
         ArgumentNullException.ThrowIfNull(images);
         CheckImages(images);
-        var result = _layers.Select(l => new Matrix(images.Rows, l.OutputSize)).ToArray();
+        var result = ConvLayers.Select(l => new Matrix(images.Rows, l.OutputSize)).ToArray();
         Chunks(images, (start, n, s, _) =>
         {
-            for (int l = 0; l < _layers.Length; l++)
-                Backend.Read(s.Get($"a{l}", n * _layers[l].OutputSize)).CopyTo(result[l].Data.AsSpan(start * _layers[l].OutputSize));
+            for (int l = 0; l < ConvLayers.Length; l++)
+                Backend.Read(s.Get($"a{l}", n * ConvLayers[l].OutputSize)).CopyTo(result[l].Data.AsSpan(start * ConvLayers[l].OutputSize));
         });
         return result;
     }
 
-    /// <inheritdoc />
-    public (int Channels, int Height, int Width) MapShape(int layer) => (_layers[layer].OutChannels, _layers[layer].Geometry.OutHeight, _layers[layer].Geometry.OutWidth);
-
-    /// <inheritdoc />
-    public IReadOnlyList<int> HiddenWidths => Config.Stack.Channels;
-
     /// <summary>A channel owns its kernel and bias entry, and axis 3 (input channel) of the next kernel or of the classifier's [classes, H, W, C] weight.</summary>
     public IReadOnlyList<NeuronSlice> NeuronSlices(int layer) =>
-        [new($"layers.{layer}.weight", 0), new($"layers.{layer}.bias", 0), new(layer + 1 < _layers.Length ? $"layers.{layer + 1}.weight" : "classifier.weight", 3)];
+        [new($"layers.{layer}.weight", 0), new($"layers.{layer}.bias", 0), new(layer + 1 < ConvLayers.Length ? $"layers.{layer + 1}.weight" : "classifier.weight", 3)];
 
     /// <inheritdoc />
     public JsonObject ConfigWithHiddenWidths(IReadOnlyList<int> widths) =>

@@ -13,50 +13,35 @@ namespace FFLib.Models;
 /// h², the FFNN's loss and threshold, greedy layer-local Adam steps, optional 2×2 max-pooling
 /// between layers. The label is an image added to the input (<see cref="LabelPatterns"/>):
 /// positives carry their own class's pattern, negatives the control vector's. Prediction: the label
-/// whose input gives the best Σ_layers softplus(goodness − θ), as the FFNN's probe.
+/// whose input gives the best ΣConvLayers softplus(goodness − θ), as the FFNN's probe.
 /// </summary>
-public sealed class FFConvNetwork : ComputeModule, ITrainableModel, ILabelScorer, IFeatureMapSource, INeuronPrunable
+public sealed class FFConvNetwork : ConvNetwork, ITrainableModel, ILabelScorer, INeuronPrunable
 {
-    private readonly Conv2dLayer[] _layers;
     private readonly AdamOptimizer[] _optimizers;
     private readonly float[] _patterns;
-    private ConvBuffers? _buffers;
 
     /// <summary>A model of <paramref name="config"/>'s shape: initialised from <paramref name="random"/> (layer by layer, W then b), or all zeros without one (to be filled by a checkpoint or a pruning cut).</summary>
     public FFConvNetwork(FFConvNetworkConfig config, FFRandom? random)
+        : base(Validated(config).Stack, config.Classes, config.Labels == LabelEncoding.Channels ? config.Classes : 0, random)
+    {
+        // With label channels every layer reads K more input channels: the label planes after its own.
+        Config = config;
+        _optimizers = ConvLayers.Select(l => new AdamOptimizer(new AdamSettings(config.LearningRate), l.Parameters())).ToArray();
+        _patterns = LabelPatterns.Build(config.Labels, config.Stack.Image, config.Classes).Data;
+    }
+
+    private static FFConvNetworkConfig Validated(FFConvNetworkConfig config)
     {
         ArgumentNullException.ThrowIfNull(config);
         config.Validate();
-        Config = config;
-        var stack = config.Stack;
-        _layers = new Conv2dLayer[stack.Count];
-        for (int l = 0; l < stack.Count; l++)
-        {
-            // With label channels every layer reads K more input channels: the label planes after its own.
-            var g = stack.Geometry(l);
-            if (config.Labels == LabelEncoding.Channels) g = g with { Channels = g.Channels + config.Classes };
-            _layers[l] = random is null
-                ? new Conv2dLayer(g, stack.Channels[l], new float[stack.Channels[l] * g.PatchSize], new float[stack.Channels[l]])
-                : new Conv2dLayer(g, stack.Channels[l], random);
-        }
-        _optimizers = _layers.Select(l => new AdamOptimizer(new AdamSettings(config.LearningRate), l.Parameters())).ToArray();
-        _patterns = LabelPatterns.Build(config.Labels, stack.Image, config.Classes).Data;
+        return config;
     }
 
     /// <summary>The configuration.</summary>
     public FFConvNetworkConfig Config { get; }
 
-    /// <summary>The convolutional layers, input side first.</summary>
-    public IReadOnlyList<Conv2dLayer> Layers => _layers;
-
     /// <inheritdoc />
     public Architecture Architecture => ArchitectureRegistry.Get(FFConvArchitecture.ArchitectureId);
-
-    /// <inheritdoc />
-    public int ImageFeatures => Config.Stack.Image.Features;
-
-    /// <inheritdoc />
-    public int Classes => Config.Classes;
 
     /// <inheritdoc />
     public LossDirection ScoreDirection => Config.Loss;
@@ -68,7 +53,7 @@ public sealed class FFConvNetwork : ComputeModule, ITrainableModel, ILabelScorer
     public LayerActivationObserver? ActivationObserver { get; set; }
 
     /// <summary>"layers.{i}", labelled "layer {i+1}".</summary>
-    protected internal override IEnumerable<ChildModule> Children() => _layers.Select((l, i) => new ChildModule($"layers.{i}", $"layer {i + 1}", l));
+    protected internal override IEnumerable<ChildModule> Children() => ConvLayers.Select((l, i) => new ChildModule($"layers.{i}", $"layer {i + 1}", l));
 
     /// <inheritdoc />
     public JsonObject ConfigToJson() => FFConvArchitecture.WriteConfig(Config);
@@ -77,18 +62,9 @@ public sealed class FFConvNetwork : ComputeModule, ITrainableModel, ILabelScorer
     public IReadOnlyList<TrainingPhase> PlanEpochs(int requestedEpochs) => Enumerable.Repeat(TrainingPhase.ForwardForward, requestedEpochs).ToArray();
 
     /// <inheritdoc />
-    public IReadOnlyList<string> LossNames(TrainingPhase phase) => _layers.Select((_, i) => $"layer {i + 1}").ToArray();
+    public IReadOnlyList<string> LossNames(TrainingPhase phase) => ConvLayers.Select((_, i) => $"layer {i + 1}").ToArray();
 
     private bool PerPosition => Config.Goodness == ConvGoodness.Position;
-
-    private ConvBuffers Work => _buffers ??= new ConvBuffers(Backend);
-
-    /// <inheritdoc />
-    protected override void ReleaseWorkspaces()
-    {
-        _buffers?.Release();
-        _buffers = null;
-    }
 
     /// <summary>
     /// One greedy FF step per layer: rows [0, b) are image + pattern(label), rows [b, 2b) image +
@@ -121,10 +97,10 @@ public sealed class FFConvNetwork : ComputeModule, ITrainableModel, ILabelScorer
         var controlOnDevice = s.Upload("control", control);
         if (!LabelPlanes) be.Gemm(false, false, rows, features, k, controlOnDevice, k, Device(_patterns), features, x, features, accumulate: true);
 
-        var lossOut = s.Get("loss", _layers.Length);
-        for (int l = 0; l < _layers.Length; l++)
+        var lossOut = s.Get("loss", ConvLayers.Length);
+        for (int l = 0; l < ConvLayers.Length; l++)
         {
-            var layer = _layers[l];
+            var layer = ConvLayers[l];
             var g = layer.Geometry;
             int outSize = layer.OutputSize;
             var (h, invNorm, cols) = (s.Get("h", rows * outSize), s.Get("invnorm", rows), s.Get("cols", rows * g.Positions * g.PatchSize));
@@ -152,7 +128,7 @@ public sealed class FFConvNetwork : ComputeModule, ITrainableModel, ILabelScorer
                 observeStep(new TrainingStep(l, 0, be.Read(lossOut.Slice(l, 1))[0], be.Read(ms).ToArray(), [be.Read(gradW).ToArray(), be.Read(gradB).ToArray()]));
             _optimizers[l].Step(be, [Device(layer.WeightParameter), Device(layer.BiasParameter)], [gradW, gradB]);
 
-            if (l + 1 == _layers.Length) break;
+            if (l + 1 == ConvLayers.Length) break;
             // The next layer learns from this layer's output under its new weights.
             LayerForward(l, x, rows, control, controlOnDevice, h, invNorm, cols, computeNorms: false, reuseColumns: true);
             x = Next(l, h, rows, s.Get($"x{(l + 1) % 2 + 1}", rows * PooledSize(l)));
@@ -164,7 +140,7 @@ public sealed class FFConvNetwork : ComputeModule, ITrainableModel, ILabelScorer
     private void Forward(int l, DeviceSpan x, int rows, DeviceSpan h, DeviceSpan invNorm, DeviceSpan cols, bool computeNorms, bool reuseColumns)
     {
         var be = Backend;
-        var layer = _layers[l];
+        var layer = ConvLayers[l];
         var g = layer.Geometry;
         if (computeNorms) be.InverseRowNorms(x, rows, g.InputSize, invNorm);
         if (reuseColumns) layer.ConvolveColumns(be, cols, rows, Device(layer.WeightParameter), h);
@@ -186,7 +162,7 @@ public sealed class FFConvNetwork : ComputeModule, ITrainableModel, ILabelScorer
         if (!Shortcut) { Forward(l, x, rows, h, invNorm, cols, computeNorms, reuseColumns); return; }
         var be = Backend;
         var s = Work;
-        var layer = _layers[l];
+        var layer = ConvLayers[l];
         var g = layer.Geometry;
         int k = Classes, outC = layer.OutChannels, positions = g.Positions;
         var own = g with { Channels = g.Channels - k };
@@ -220,7 +196,7 @@ public sealed class FFConvNetwork : ComputeModule, ITrainableModel, ILabelScorer
     {
         var be = Backend;
         var s = Work;
-        var layer = _layers[l];
+        var layer = ConvLayers[l];
         var g = layer.Geometry;
         int k = Classes, outC = layer.OutChannels, positions = g.Positions;
         var own = g with { Channels = g.Channels - k };
@@ -243,7 +219,7 @@ public sealed class FFConvNetwork : ComputeModule, ITrainableModel, ILabelScorer
     private DeviceSpan WithLabelPlanes(int l, DeviceSpan x, int rows, float[] control, string name)
     {
         if (!LabelPlanes) return x;
-        var g = _layers[l].Geometry;
+        var g = ConvLayers[l].Geometry;
         int k = Classes, own = g.Channels - k, positions = g.Height * g.Width;
         var planes = new float[rows * positions * k];
         for (int r = 0; r < rows; r++)
@@ -258,22 +234,12 @@ public sealed class FFConvNetwork : ComputeModule, ITrainableModel, ILabelScorer
     /// <summary>Layer l's output as the next layer's input: pooled when the stack says so, else copied.</summary>
     private DeviceSpan Next(int l, DeviceSpan h, int rows, DeviceSpan next)
     {
-        var g = _layers[l].Geometry;
+        var g = ConvLayers[l].Geometry;
         if (Config.Stack.Layers[l].Pool)
-            Backend.MaxPool(h, rows, g.OutHeight, g.OutWidth, _layers[l].OutChannels, next, Work.Get("argmax", next.Length));
+            Backend.MaxPool(h, rows, g.OutHeight, g.OutWidth, ConvLayers[l].OutChannels, next, Work.Get("argmax", next.Length));
         else Backend.Copy(h.Slice(0, next.Length), next);
         return next;
     }
-
-    private float[] ToNhwc(Matrix images) => CnnImages.ToNhwc(images, Config.Stack.Image);
-
-    private void CheckImages(Matrix images)
-    {
-        if (images.Cols != ImageFeatures)
-            throw new ArgumentException($"The images have {images.Cols} values each but this network was built for {Config.Stack.Image} images ({ImageFeatures} values).", nameof(images));
-    }
-
-    private const int ChunkImages = 256;
 
     /// <summary>Runs every layer on chunks of images with one label pattern (or none), handing each layer's output (rows × OH·OW·C, NHWC) to <paramref name="visit"/>.</summary>
     private void Run(Matrix images, int? label, Action<int, int, int, ReadOnlySpan<float>> visit)
@@ -293,20 +259,20 @@ public sealed class FFConvNetwork : ComputeModule, ITrainableModel, ILabelScorer
             var control = new float[n * Classes];
             if (label is int cc) for (int r = 0; r < n; r++) control[r * Classes + cc] = 1f;
             var controlOnDevice = s.Upload("pcontrol", control);
-            for (int l = 0; l < _layers.Length; l++)
+            for (int l = 0; l < ConvLayers.Length; l++)
             {
-                var layer = _layers[l];
+                var layer = ConvLayers[l];
                 var g = layer.Geometry;
                 var (h, invNorm, cols) = (s.Get("ph", n * layer.OutputSize), s.Get("pinvnorm", n), s.Get("pcols", n * g.Positions * g.PatchSize));
                 if (!Shortcut) x = WithLabelPlanes(l, x, n, control, "pxlabels");
                 LayerForward(l, x, n, control, controlOnDevice, h, invNorm, cols, computeNorms: true, reuseColumns: false);
                 visit(l, start, n, be.Read(h));
-                if (l + 1 < _layers.Length) x = Next(l, h, n, s.Get($"px{(l + 1) % 2 + 1}", n * PooledSize(l)));
+                if (l + 1 < ConvLayers.Length) x = Next(l, h, n, s.Get($"px{(l + 1) % 2 + 1}", n * PooledSize(l)));
             }
         }
     }
 
-    /// <summary>Row i, column c: Σ_layers softplus(goodness − θ) of image i with class c's pattern.</summary>
+    /// <summary>Row i, column c: ΣConvLayers softplus(goodness − θ) of image i with class c's pattern.</summary>
     public Matrix LabelScores(Matrix images)
     {
         ArgumentNullException.ThrowIfNull(images);
@@ -314,12 +280,12 @@ public sealed class FFConvNetwork : ComputeModule, ITrainableModel, ILabelScorer
         for (int c = 0; c < Classes; c++)
             Run(images, c, (l, start, n, h) =>
             {
-                int size = _layers[l].OutputSize, positions = _layers[l].Geometry.Positions;
+                int size = ConvLayers[l].OutputSize, positions = ConvLayers[l].Geometry.Positions;
                 if (PerPosition)
                 {
                     // The mean over positions of each position's softplus(goodness − θ).
                     var ms = new float[n * positions];
-                    Kernels.MeanSquares(h, n * positions, _layers[l].OutChannels, ms);
+                    Kernels.MeanSquares(h, n * positions, ConvLayers[l].OutChannels, ms);
                     for (int r = 0; r < n; r++)
                     {
                         double sum = 0;
@@ -341,23 +307,17 @@ public sealed class FFConvNetwork : ComputeModule, ITrainableModel, ILabelScorer
     public int[] Predict(Matrix images) => LabelProbe.Predict(LabelScores(images), Config.Loss);
 
     /// <summary>Each layer's output map (rows × OH·OW·channels, NHWC, before pooling) with <paramref name="label"/>'s pattern added (null: none).</summary>
-    public Matrix[] LayerActivations(Matrix images, int? label)
+    public override Matrix[] LayerActivations(Matrix images, int? label)
     {
         ArgumentNullException.ThrowIfNull(images);
         if (label is int c && (uint)c >= (uint)Classes) throw new ArgumentOutOfRangeException(nameof(label), c, $"label must be one of the {Classes} classes.");
-        var result = _layers.Select(l => new Matrix(images.Rows, l.OutputSize)).ToArray();
-        Run(images, label, (l, start, n, h) => h.Slice(0, n * _layers[l].OutputSize).CopyTo(result[l].Data.AsSpan(start * _layers[l].OutputSize)));
+        var result = ConvLayers.Select(l => new Matrix(images.Rows, l.OutputSize)).ToArray();
+        Run(images, label, (l, start, n, h) => h.Slice(0, n * ConvLayers[l].OutputSize).CopyTo(result[l].Data.AsSpan(start * ConvLayers[l].OutputSize)));
         return result;
     }
 
-    /// <inheritdoc />
-    public (int Channels, int Height, int Width) MapShape(int layer) => (_layers[layer].OutChannels, _layers[layer].Geometry.OutHeight, _layers[layer].Geometry.OutWidth);
-
-    /// <summary>Output channels per layer (what channel pruning cuts).</summary>
-    public IReadOnlyList<int> HiddenWidths => Config.Stack.Channels;
-
     /// <summary>A channel owns its kernel (axis 0) and bias entry, and the next layer's input channel (axis 3 of its kernel).</summary>
-    public IReadOnlyList<NeuronSlice> NeuronSlices(int layer) => layer + 1 < _layers.Length
+    public IReadOnlyList<NeuronSlice> NeuronSlices(int layer) => layer + 1 < ConvLayers.Length
         ? [new($"layers.{layer}.weight", 0), new($"layers.{layer}.bias", 0), new($"layers.{layer + 1}.weight", 3)]
         : [new($"layers.{layer}.weight", 0), new($"layers.{layer}.bias", 0)];
 
