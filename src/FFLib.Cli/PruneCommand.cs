@@ -14,7 +14,7 @@ internal static class PruneCommand
     public static Command Create()
     {
         var modelPath = new Option<string>("--model", "-m") { Description = "A model file (model.safetensors) or a run folder written by fflib train.", Required = true };
-        var keep = new Option<string>("--keep") { Description = "Kept neurons per hidden layer, comma-separated.", DefaultValueFactory = _ => "2000,1500,1024,512,256,128,64,32,16,8,4,2" };
+        var keep = new Option<string?>("--keep") { Description = "Kept neurons (channels for a CNN) per hidden layer, comma-separated. Default: the model's widest layer, then those of 1500,1024,512,256,128,64,32,16,8,4,2 below it." };
         var method = new Option<string>("--method") { Description = "random (the paper), activation, activation-minus-negative, weight-norm, or magnitude (unstructured: keep t/width of each matrix's largest weights).", DefaultValueFactory = _ => "random" };
         var seeds = new Option<int>("--seeds") { Description = "Random permutations per kept count (random method).", DefaultValueFactory = _ => 10 };
         var dataset = new Option<string?>("--dataset") { Description = "Dataset (default: the one the model was trained on)." };
@@ -44,7 +44,12 @@ internal static class PruneCommand
             string path = Cli.ModelFile(pr.GetValue(modelPath)!);
             var loaded = ModelCheckpoint.Load(path);
             ModelCheckpoint.RequireFinite(loaded.Model, path);
-            var keeps = TrainCommand.ParseLayers(pr.GetValue(keep)!, "--keep");
+            // The paper's ladder below the model's widest layer (a CNN's 32 channels as well as an FFNN's 2000 neurons).
+            int[] ladder = [1500, 1024, 512, 256, 128, 64, 32, 16, 8, 4, 2];
+            var keeps = pr.GetValue(keep) is { } keepText ? TrainCommand.ParseLayers(keepText, "--keep")
+                : loaded.Model is INeuronPrunable prunable && prunable.HiddenWidths.Count > 0
+                    ? [prunable.HiddenWidths.Max(), .. ladder.Where(k => k < prunable.HiddenWidths.Max())]
+                    : [2000, .. ladder];
             long? flashBudget = pr.GetValue(flash) is string fb ? ParseSize(fb, "--flash") : null;
             if (flashBudget is not null && loaded.Model is not (INeuronPrunable and IInferenceExportable))
                 throw new UsageException($"--flash: {ModelCheckpoint.ArchitectureId(loaded.Architecture)} models cannot be pruned by neurons and exported to C.");
