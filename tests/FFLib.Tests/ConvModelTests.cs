@@ -274,6 +274,41 @@ public class ConvLearningTests
     }
 
     /// <summary>
+    /// The linear head (as the FFNN+C): FF epochs, then the classifier on the frozen layers; one-pass
+    /// prediction; its weight [classes, H, W, C] saved, reloaded and cut with the last layer's channels.
+    /// </summary>
+    [Fact]
+    public void TheLinearHeadTrainsAfterTheFFLayersAndPrunesWithThem()
+    {
+        var train = Textures(2000, 1);
+        var test = Textures(300, 2);
+        var settings = new ModelSettings { HiddenSizes = [8, 8], LearningRate = 0.05f, Threshold = 1f }
+            .With(CnnSettings.Conv, "3p,3").With(CnnSettings.Labels, LabelEncoding.Channels).With(CnnSettings.Goodness, ConvGoodness.Position)
+            .With(CnnSettings.Head, ConvHead.Linear).With(FFClassifierSettings.ClassifierLearningRate, 1e-2f);
+        var model = (FFConvNetwork)ArchitectureRegistry.Get("ffcnn").Create(settings, 144, 4, new FFRandom(3));
+        Assert.Equal([TrainingPhase.ForwardForward, TrainingPhase.ForwardForward, TrainingPhase.Classifier], model.PlanEpochs(3));
+        var metrics = new Trainer().Train(model, train, null, new TrainingOptions { Epochs = 40, BatchSize = 20 }, new FFRandom(4));
+        Assert.Equal(["classifier"], metrics[^1].LossNames);
+        Assert.Equal(3, model.AllOptimizers.Count); // one per FF layer, one for the classifier
+        double accuracy = Evaluation.Accuracy(model, test);
+        Assert.True(accuracy > 0.9, $"linear head on textures: {accuracy:P1}");
+
+        string dir = Directory.CreateTempSubdirectory("fflib-cnnhead-").FullName;
+        try
+        {
+            var images = test.ToMatrix(0, 50);
+            ModelCheckpoint.Save(Path.Combine(dir, "m.safetensors"), model);
+            var back = (FFConvNetwork)ModelCheckpoint.Load(Path.Combine(dir, "m.safetensors")).Model;
+            Assert.Equal(model.Logits(images).Data, back.Logits(images).Data);
+            Assert.Equal([4, 6, 6, 8], back.Parameters().Single(p => p.Name == "classifier.weight").Shape);
+            var pruned = (FFConvNetwork)NeuronPruning.Prune(model, NeuronPruning.RandomRanking(model, new FFRandom(5)), keep: 5);
+            Assert.Equal([4, 6, 6, 5], pruned.Parameters().Single(p => p.Name == "classifier.weight").Shape);
+            Assert.Equal(50, pruned.Predict(images).Length);
+        }
+        finally { Directory.Delete(dir, true); }
+    }
+
+    /// <summary>
     /// Label planes at every layer let a shared kernel tie the local texture to the label (100 % here at
     /// the seeds below); Hinton's corner pixels are invisible to almost every position, and the FF CNN
     /// stays near chance with them. θ = 1: at the FFNN's θ = 20 neither learns in these 3,000 steps.

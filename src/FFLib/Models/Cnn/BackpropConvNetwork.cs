@@ -15,7 +15,7 @@ namespace FFLib.Models;
 /// </summary>
 public sealed class BackpropConvNetwork : ConvNetwork, ITrainableModel, INeuronPrunable
 {
-    private readonly ClassifierHead _head;
+    private readonly ConvClassifierHead _head;
     private readonly AdamOptimizer _optimizer;
 
     /// <summary>A model of <paramref name="config"/>'s shape, initialised from <paramref name="random"/> (W then b per layer, then the classifier), or all zeros without one.</summary>
@@ -25,7 +25,7 @@ public sealed class BackpropConvNetwork : ConvNetwork, ITrainableModel, INeuronP
         Config = config;
         var stack = config.Stack;
         var (c, h, w) = stack.PooledShape(stack.Count - 1);
-        _head = new ClassifierHead(config.Classes, h, w, c, random);
+        _head = new ConvClassifierHead(config.Classes, h, w, c, random);
         _optimizer = new AdamOptimizer(new AdamSettings(config.LearningRate), Parameters().Where(p => p.Trainable));
     }
 
@@ -86,8 +86,7 @@ public sealed class BackpropConvNetwork : ConvNetwork, ITrainableModel, INeuronP
         be.CrossEntropyLossAndGradient(logits, b, k, s.Upload("labels", labelFloats), grad, loss);
 
         var (gw, gb) = (DeviceGradient(_head.WeightParameter), DeviceGradient(_head.BiasParameter));
-        be.Gemm(true, false, k, f, b, grad, k, top, f, gw, f, accumulate: false);
-        be.ColumnSums(grad, b, k, gb);
+        _head.Gradients(be, grad, top, b, gw, gb);
         var dx = s.Get("dx" + ConvLayers.Length, b * f);
         be.Gemm(false, false, b, f, k, grad, k, Device(_head.WeightParameter), f, dx, f, accumulate: false);
         for (int l = ConvLayers.Length - 1; l >= 0; l--)
@@ -206,36 +205,4 @@ public sealed class BackpropConvNetwork : ConvNetwork, ITrainableModel, INeuronP
     /// <inheritdoc />
     public JsonObject ConfigWithHiddenWidths(IReadOnlyList<int> widths) =>
         BackpropConvArchitecture.WriteConfig(Config with { Stack = Config.Stack with { Channels = widths.ToArray() } });
-
-    /// <summary>The linear classifier over the last (pooled) map: weight [classes, H, W, C], bias [classes]; nn.Linear's initialisation over H·W·C inputs.</summary>
-    private sealed class ClassifierHead : Module
-    {
-        public ClassifierHead(int classes, int height, int width, int channels, FFRandom? random)
-        {
-            int inputs = height * width * channels;
-            var w = new float[classes * inputs];
-            var b = new float[classes];
-            if (random is not null)
-            {
-                LayerParameters.FillUniform(w, 1f / MathF.Sqrt(inputs), random);
-                LayerParameters.FillUniform(b, 1f / MathF.Sqrt(inputs), random);
-            }
-            (Classes, Inputs) = (classes, inputs);
-            WeightParameter = new("weight", "weight", [classes, height, width, channels], w);
-            BiasParameter = new("bias", "bias", [classes], b);
-        }
-
-        public int Classes { get; }
-        public int Inputs { get; }
-        public LocalParameter WeightParameter { get; }
-        public LocalParameter BiasParameter { get; }
-
-        protected internal override IEnumerable<LocalParameter> LocalParameters() => [WeightParameter, BiasParameter];
-
-        public void Logits(ComputeBackend be, DeviceSpan x, int rows, DeviceSpan weight, DeviceSpan bias, DeviceSpan logits)
-        {
-            be.Gemm(false, true, rows, Classes, Inputs, x, Inputs, weight, Inputs, logits, Classes, accumulate: false);
-            be.BiasActivation(logits, rows, Classes, bias, relu: false);
-        }
-    }
 }

@@ -23,6 +23,16 @@ public enum ConvGoodness
     Position,
 }
 
+/// <summary>How an FF CNN predicts.</summary>
+public enum ConvHead
+{
+    /// <summary>Try every label and pick the best Σ_layers softplus(goodness − θ) (the FFNN's probe).</summary>
+    Goodness,
+
+    /// <summary>A linear classifier on the last layer's (pooled) map with no label, trained with cross-entropy on the frozen FF layers in the second half of the epochs (as the FFNN+C); one pass to predict.</summary>
+    Linear,
+}
+
 /// <summary>The settings of the convolutional architectures (FF CNN and backprop CNN), declared once for both.</summary>
 public static class CnnSettings
 {
@@ -40,6 +50,11 @@ public static class CnnSettings
     public static readonly ModelSetting<ConvGoodness> Goodness = ModelSetting.Choice("goodness", ConvGoodness.Map,
         "Over what the FF CNN's goodness is taken: map (the whole output map of an image) or position (each position's channels, one loss term per position).",
         [(ConvGoodness.Map, ["map"]), (ConvGoodness.Position, ["position"])]);
+
+    /// <summary>The FF CNN's prediction: goodness (default) or linear.</summary>
+    public static readonly ModelSetting<ConvHead> Head = ModelSetting.Choice("head", ConvHead.Goodness,
+        "How the FF CNN predicts: goodness (try every label, the default) or linear (a classifier on the last layer's map, trained on the frozen FF layers in the second half of the epochs, as the FFNN+C).",
+        [(ConvHead.Goodness, ["goodness"]), (ConvHead.Linear, ["linear"])]);
 
     /// <summary>The widths a CNN trains with when none are given: 32, 64, 128 channels.</summary>
     public static readonly IReadOnlyList<int> DefaultChannels = [32, 64, 128];

@@ -15,10 +15,12 @@ namespace FFLib.Models;
 /// positives carry their own class's pattern, negatives the control vector's. Prediction: the label
 /// whose input gives the best ΣConvLayers softplus(goodness − θ), as the FFNN's probe.
 /// </summary>
-public sealed class FFConvNetwork : ConvNetwork, ITrainableModel, ILabelScorer, INeuronPrunable
+public sealed partial class FFConvNetwork : ConvNetwork, ITrainableModel, ILabelScorer, INeuronPrunable
 {
     private readonly AdamOptimizer[] _optimizers;
     private readonly float[] _patterns;
+    private readonly ConvClassifierHead? _classifier;
+    private readonly AdamOptimizer? _classifierOptimizer;
 
     /// <summary>A model of <paramref name="config"/>'s shape: initialised from <paramref name="random"/> (layer by layer, W then b), or all zeros without one (to be filled by a checkpoint or a pruning cut).</summary>
     public FFConvNetwork(FFConvNetworkConfig config, FFRandom? random)
@@ -27,6 +29,12 @@ public sealed class FFConvNetwork : ConvNetwork, ITrainableModel, ILabelScorer, 
         // With label channels every layer reads K more input channels: the label planes after its own.
         Config = config;
         _optimizers = ConvLayers.Select(l => new AdamOptimizer(new AdamSettings(config.LearningRate), l.Parameters())).ToArray();
+        if (config.Head == ConvHead.Linear)
+        {
+            var (c, h, w) = config.Stack.PooledShape(config.Stack.Count - 1);
+            _classifier = new ConvClassifierHead(config.Classes, h, w, c, random);
+            _classifierOptimizer = new AdamOptimizer(new AdamSettings(config.ClassifierLearningRate), _classifier.Parameters());
+        }
         _patterns = LabelPatterns.Build(config.Labels, config.Stack.Image, config.Classes).Data;
     }
 
@@ -47,22 +55,33 @@ public sealed class FFConvNetwork : ConvNetwork, ITrainableModel, ILabelScorer, 
     public LossDirection ScoreDirection => Config.Loss;
 
     /// <inheritdoc />
-    public IReadOnlyList<AdamOptimizer> AllOptimizers => _optimizers;
+    public IReadOnlyList<AdamOptimizer> AllOptimizers => _classifierOptimizer is { } co ? [.. _optimizers, co] : _optimizers;
 
     /// <inheritdoc />
     public LayerActivationObserver? ActivationObserver { get; set; }
 
     /// <summary>"layers.{i}", labelled "layer {i+1}".</summary>
-    protected internal override IEnumerable<ChildModule> Children() => ConvLayers.Select((l, i) => new ChildModule($"layers.{i}", $"layer {i + 1}", l));
+    protected internal override IEnumerable<ChildModule> Children()
+    {
+        var layers = ConvLayers.Select((l, i) => new ChildModule($"layers.{i}", $"layer {i + 1}", l));
+        return _classifier is null ? layers : layers.Append(new ChildModule("classifier", "classifier", _classifier));
+    }
 
     /// <inheritdoc />
     public JsonObject ConfigToJson() => FFConvArchitecture.WriteConfig(Config);
 
     /// <inheritdoc />
-    public IReadOnlyList<TrainingPhase> PlanEpochs(int requestedEpochs) => Enumerable.Repeat(TrainingPhase.ForwardForward, requestedEpochs).ToArray();
+    public IReadOnlyList<TrainingPhase> PlanEpochs(int requestedEpochs)
+    {
+        if (_classifier is null || requestedEpochs <= 0) return Enumerable.Repeat(TrainingPhase.ForwardForward, Math.Max(0, requestedEpochs)).ToArray();
+        // As the FFNN+C: the FF layers for the first half (rounded up), then the classifier (at least one epoch).
+        int ff = (requestedEpochs + 1) / 2, cls = Math.Max(1, requestedEpochs - ff);
+        return [.. Enumerable.Repeat(TrainingPhase.ForwardForward, ff), .. Enumerable.Repeat(TrainingPhase.Classifier, cls)];
+    }
 
     /// <inheritdoc />
-    public IReadOnlyList<string> LossNames(TrainingPhase phase) => ConvLayers.Select((_, i) => $"layer {i + 1}").ToArray();
+    public IReadOnlyList<string> LossNames(TrainingPhase phase) =>
+        phase == TrainingPhase.Classifier ? ["classifier"] : ConvLayers.Select((_, i) => $"layer {i + 1}").ToArray();
 
     private bool PerPosition => Config.Goodness == ConvGoodness.Position;
 
@@ -75,7 +94,8 @@ public sealed class FFConvNetwork : ConvNetwork, ITrainableModel, ILabelScorer, 
     {
         ArgumentNullException.ThrowIfNull(images);
         ArgumentNullException.ThrowIfNull(negativeControl);
-        if (phase != TrainingPhase.ForwardForward) throw new ArgumentException($"An FF CNN trains only in the ForwardForward phase, not {phase}.", nameof(phase));
+        if (phase == TrainingPhase.Classifier && _classifier is not null) return TrainClassifier(images, labels);
+        if (phase != TrainingPhase.ForwardForward) throw new ArgumentException($"An FF CNN trains in the ForwardForward phase{(_classifier is null ? "" : " and its classifier in the Classifier phase")}, not {phase}.", nameof(phase));
         CheckImages(images);
         int b = images.Rows, rows = 2 * b, k = Classes, features = ImageFeatures;
         if (labels.Length != b) throw new ArgumentException($"labels has {labels.Length} entries but images has {b} rows.", nameof(labels));
@@ -147,88 +167,6 @@ public sealed class FFConvNetwork : ConvNetwork, ITrainableModel, ILabelScorer, 
         else layer.Convolve(be, x, rows, Device(layer.WeightParameter), cols, h);
         be.ScaleRows(h, rows, layer.OutputSize, invNorm);
         be.BiasActivation(h, rows * g.Positions, layer.OutChannels, Device(layer.BiasParameter), relu: true);
-    }
-
-    private bool LabelPlanes => Config.Labels == LabelEncoding.Channels;
-
-    /// <summary>Label channels through <see cref="LabelPlaneShortcut"/> (default) rather than materialised planes (the reference path the tests compare it with).</summary>
-    internal bool UseLabelPlaneShortcut { get; set; } = true;
-
-    private bool Shortcut => LabelPlanes && UseLabelPlaneShortcut;
-
-    /// <summary>Layer l's forward: with label channels through the shortcut (x then holds only the layer's own channels), else <see cref="Forward"/>.</summary>
-    private void LayerForward(int l, DeviceSpan x, int rows, float[] control, DeviceSpan controlOnDevice, DeviceSpan h, DeviceSpan invNorm, DeviceSpan cols, bool computeNorms, bool reuseColumns)
-    {
-        if (!Shortcut) { Forward(l, x, rows, h, invNorm, cols, computeNorms, reuseColumns); return; }
-        var be = Backend;
-        var s = Work;
-        var layer = ConvLayers[l];
-        var g = layer.Geometry;
-        int k = Classes, outC = layer.OutChannels, positions = g.Positions;
-        var own = g with { Channels = g.Channels - k };
-        if (computeNorms)
-        {
-            // ‖x ⊕ planes‖² = ‖x‖² + (input positions)·‖v‖².
-            var ms = s.Get("sc-ms", rows);
-            be.MeanSquares(x, rows, own.InputSize, ms);
-            var m = be.Read(ms).ToArray();
-            var inv = new float[rows];
-            for (int r = 0; r < rows; r++)
-            {
-                double v2 = 0;
-                for (int c = 0; c < k; c++) v2 += (double)control[r * k + c] * control[r * k + c];
-                inv[r] = (float)(1 / (Math.Sqrt((double)m[r] * own.InputSize + (double)g.Height * g.Width * v2) + Kernels.NormEpsilon));
-            }
-            be.Write(inv, invNorm.Slice(0, rows));
-        }
-        var weight = be.Read(Device(layer.WeightParameter)).ToArray();
-        var (ownWeight, tapSums) = (new float[outC * own.PatchSize], new float[k * positions * outC]);
-        LabelPlaneShortcut.Split(weight, own, outC, k, ownWeight, tapSums);
-        if (!reuseColumns) be.Im2Col(x, rows, own, cols);
-        be.Gemm(false, true, rows * positions, outC, own.PatchSize, cols, own.PatchSize, s.Upload("sc-wown", ownWeight), own.PatchSize, h, outC, accumulate: false);
-        be.Gemm(false, false, rows, positions * outC, k, controlOnDevice, k, s.Upload("sc-taps", tapSums), positions * outC, h, positions * outC, accumulate: true);
-        be.ScaleRows(h, rows, layer.OutputSize, invNorm);
-        be.BiasActivation(h, rows * positions, outC, Device(layer.BiasParameter), relu: true);
-    }
-
-    /// <summary>dW through the shortcut: the own channels' part from the patches, the label part from D = controlᵀ·δ summed over each tap's in-image positions.</summary>
-    private void ShortcutWeightGradient(int l, DeviceSpan delta, DeviceSpan cols, DeviceSpan controlOnDevice, int rows, DeviceSpan gradWeight)
-    {
-        var be = Backend;
-        var s = Work;
-        var layer = ConvLayers[l];
-        var g = layer.Geometry;
-        int k = Classes, outC = layer.OutChannels, positions = g.Positions;
-        var own = g with { Channels = g.Channels - k };
-        var ownGrad = s.Get("sc-gown", outC * own.PatchSize);
-        be.Gemm(true, false, outC, own.PatchSize, rows * positions, delta, outC, cols, own.PatchSize, ownGrad, own.PatchSize, accumulate: false);
-        var labelDeltas = s.Get("sc-d", k * positions * outC);
-        be.Gemm(true, false, k, positions * outC, rows, controlOnDevice, k, delta, positions * outC, labelDeltas, positions * outC, accumulate: false);
-        var full = new float[layer.Weight.Length];
-        LabelPlaneShortcut.MergeGradient(be.Read(ownGrad).ToArray(), be.Read(labelDeltas).ToArray(), own, outC, k, full);
-        be.Write(full, gradWeight);
-    }
-
-    /// <summary>Values per image of layer l's pooled output (the next layer's input without label planes).</summary>
-    private int PooledSize(int l) { var (c, h, w) = Config.Stack.PooledShape(l); return c * h * w; }
-
-    /// <summary>
-    /// With label channels: x (rows × positions × C) with each row's control vector appended to every
-    /// position as K more channels, in the buffer <paramref name="name"/>; otherwise x itself.
-    /// </summary>
-    private DeviceSpan WithLabelPlanes(int l, DeviceSpan x, int rows, float[] control, string name)
-    {
-        if (!LabelPlanes) return x;
-        var g = ConvLayers[l].Geometry;
-        int k = Classes, own = g.Channels - k, positions = g.Height * g.Width;
-        var planes = new float[rows * positions * k];
-        for (int r = 0; r < rows; r++)
-            for (int q = 0; q < positions; q++) control.AsSpan(r * k, k).CopyTo(planes.AsSpan((r * positions + q) * k, k));
-        var s = Work;
-        var wide = s.Get(name, rows * g.InputSize);
-        Backend.CopyColumns(x, rows * positions, own, wide, g.Channels, 0);
-        Backend.CopyColumns(s.Upload(name + "-planes", planes), rows * positions, k, wide, g.Channels, own);
-        return wide;
     }
 
     /// <summary>Layer l's output as the next layer's input: pooled when the stack says so, else copied.</summary>
@@ -304,7 +242,85 @@ public sealed class FFConvNetwork : ConvNetwork, ITrainableModel, ILabelScorer, 
     }
 
     /// <inheritdoc />
-    public int[] Predict(Matrix images) => LabelProbe.Predict(LabelScores(images), Config.Loss);
+    public int[] Predict(Matrix images)
+    {
+        if (_classifier is null) return LabelProbe.Predict(LabelScores(images), Config.Loss);
+        var z = Logits(images);
+        var p = new int[z.Rows];
+        for (int r = 0; r < z.Rows; r++)
+        {
+            var row = z.Row(r);
+            int best = 0;
+            for (int c = 1; c < row.Length; c++) if (row[c] > row[best]) best = c;
+            p[r] = best;
+        }
+        return p;
+    }
+
+    /// <summary>The linear classifier's class scores (no label in the input), one row per image; only with the linear head.</summary>
+    public Matrix Logits(Matrix images)
+    {
+        var head = _classifier ?? throw new InvalidOperationException("This FF CNN predicts by goodness; it has no linear classifier (head = linear).");
+        CheckImages(images);
+        var be = Backend;
+        var s = Work;
+        var nhwc = ToNhwc(images);
+        var result = new Matrix(images.Rows, Classes);
+        for (int start = 0; start < images.Rows; start += ChunkImages)
+        {
+            int n = Math.Min(ChunkImages, images.Rows - start);
+            var top = Features(s.Upload("cx0", nhwc.AsSpan(start * ImageFeatures, n * ImageFeatures)), n);
+            var logits = s.Get("clogits", n * Classes);
+            head.Logits(be, top, n, Device(head.WeightParameter), Device(head.BiasParameter), logits);
+            be.Read(logits).CopyTo(result.Data.AsSpan(start * Classes));
+        }
+        return result;
+    }
+
+    /// <summary>The last layer's pooled map for n images with no label (zero control): the classifier's input.</summary>
+    private DeviceSpan Features(DeviceSpan x, int n)
+    {
+        var s = Work;
+        var control = new float[n * Classes];
+        var controlOnDevice = s.Upload("ccontrol", control);
+        for (int l = 0; l < ConvLayers.Length; l++)
+        {
+            var layer = ConvLayers[l];
+            var g = layer.Geometry;
+            var (h, invNorm, cols) = (s.Get("ch", n * layer.OutputSize), s.Get("cinvnorm", n), s.Get("ccols", n * g.Positions * g.PatchSize));
+            if (!Shortcut) x = WithLabelPlanes(l, x, n, control, "cxlabels");
+            LayerForward(l, x, n, control, controlOnDevice, h, invNorm, cols, computeNorms: true, reuseColumns: false);
+            x = Next(l, h, n, s.Get($"cx{l % 2 + 1}", n * PooledSize(l)));
+        }
+        return x;
+    }
+
+    /// <summary>One Adam step of the classifier on the frozen FF layers' features (cross-entropy); returns its loss before the step.</summary>
+    private float[] TrainClassifier(Matrix images, ReadOnlySpan<int> labels)
+    {
+        var head = _classifier!;
+        CheckImages(images);
+        int b = images.Rows, k = Classes;
+        if (labels.Length != b) throw new ArgumentException($"labels has {labels.Length} entries but images has {b} rows.", nameof(labels));
+        var labelFloats = new float[b];
+        for (int i = 0; i < b; i++)
+        {
+            if ((uint)labels[i] >= (uint)k) throw new ArgumentOutOfRangeException(nameof(labels), labels[i], $"Label {labels[i]} is not one of the {k} classes.");
+            labelFloats[i] = labels[i];
+        }
+        var be = Backend;
+        var s = Work;
+        var top = Features(s.Upload("cx0", ToNhwc(images)), b);
+        var (logits, grad, loss) = (s.Get("clogits", b * k), s.Get("cgrad", b * k), s.Get("closs", 1));
+        head.Logits(be, top, b, Device(head.WeightParameter), Device(head.BiasParameter), logits);
+        be.CrossEntropyLossAndGradient(logits, b, k, s.Upload("clabels", labelFloats), grad, loss);
+        var (gw, gb) = (DeviceGradient(head.WeightParameter), DeviceGradient(head.BiasParameter));
+        head.Gradients(be, grad, top, b, gw, gb);
+        if (StepObserver is { } observeStep)
+            observeStep(new TrainingStep(ConvLayers.Length, 0, be.Read(loss)[0], [], [be.Read(gw).ToArray(), be.Read(gb).ToArray()]));
+        _classifierOptimizer!.Step(be, [Device(head.WeightParameter), Device(head.BiasParameter)], [gw, gb]);
+        return [be.Read(loss)[0]];
+    }
 
     /// <summary>Each layer's output map (rows × OH·OW·channels, NHWC, before pooling) with <paramref name="label"/>'s pattern added (null: none).</summary>
     public override Matrix[] LayerActivations(Matrix images, int? label)
@@ -319,7 +335,9 @@ public sealed class FFConvNetwork : ConvNetwork, ITrainableModel, ILabelScorer, 
     /// <summary>A channel owns its kernel (axis 0) and bias entry, and the next layer's input channel (axis 3 of its kernel).</summary>
     public IReadOnlyList<NeuronSlice> NeuronSlices(int layer) => layer + 1 < ConvLayers.Length
         ? [new($"layers.{layer}.weight", 0), new($"layers.{layer}.bias", 0), new($"layers.{layer + 1}.weight", 3)]
-        : [new($"layers.{layer}.weight", 0), new($"layers.{layer}.bias", 0)];
+        : _classifier is null
+            ? [new($"layers.{layer}.weight", 0), new($"layers.{layer}.bias", 0)]
+            : [new($"layers.{layer}.weight", 0), new($"layers.{layer}.bias", 0), new("classifier.weight", 3)];
 
     /// <inheritdoc />
     public JsonObject ConfigWithHiddenWidths(IReadOnlyList<int> widths) =>

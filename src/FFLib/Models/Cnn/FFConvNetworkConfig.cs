@@ -10,7 +10,10 @@ namespace FFLib.Models;
 /// <param name="LearningRate">Adam's step size for every layer.</param>
 /// <param name="Labels">How the label enters the image.</param>
 /// <param name="Goodness">Over what the goodness is taken: the layer's whole map, or each position's channels.</param>
-public sealed record FFConvNetworkConfig(ConvStack Stack, int Classes, float Threshold, LossDirection Loss, float LearningRate, LabelEncoding Labels, ConvGoodness Goodness = ConvGoodness.Map)
+/// <param name="Head">How the model predicts: by goodness, or with a linear classifier.</param>
+/// <param name="ClassifierLearningRate">The linear classifier's Adam step size.</param>
+public sealed record FFConvNetworkConfig(ConvStack Stack, int Classes, float Threshold, LossDirection Loss, float LearningRate, LabelEncoding Labels,
+    ConvGoodness Goodness = ConvGoodness.Map, ConvHead Head = ConvHead.Goodness, float ClassifierLearningRate = 1e-4f)
 {
     /// <summary>Throws <see cref="ArgumentException"/> if the configuration cannot build a model.</summary>
     public void Validate()
@@ -20,6 +23,7 @@ public sealed record FFConvNetworkConfig(ConvStack Stack, int Classes, float Thr
         if (Classes < 2) throw new ArgumentOutOfRangeException(nameof(Classes), Classes, "At least 2 classes.");
         if (!float.IsFinite(Threshold)) throw new ArgumentOutOfRangeException("threshold", Threshold, "The threshold must be finite.");
         if (!(LearningRate > 0 && float.IsFinite(LearningRate))) throw new ArgumentOutOfRangeException("lr", LearningRate, "The learning rate must be a positive finite number.");
+        if (!(ClassifierLearningRate > 0 && float.IsFinite(ClassifierLearningRate))) throw new ArgumentOutOfRangeException("classifier_lr", ClassifierLearningRate, "The classifier learning rate must be a positive finite number.");
         if (Labels == LabelEncoding.Corner && Classes > Stack.Image.Height * Stack.Image.Width)
             throw new ArgumentOutOfRangeException("label_encoding", "corner", $"{Classes} one-hot pixels do not fit a {Stack.Image.Height}×{Stack.Image.Width} image.");
     }
