@@ -112,6 +112,13 @@ public sealed class NewcomerTests : IDisposable
         }.ToJsonString());
         Assert.Equal(7e-11, MachineSpeed.Current(other).SecondsPerWeightImage);
         Assert.Equal(3.5, MachineSpeed.Current(other).RelativeToReference, 6);
+
+        // A run's observed speed replaces the cached one, unless it is 10× off the reference machine
+        // (another job on the cores, a misjudged relative cost): then it says nothing about the machine.
+        MachineSpeed.Observe(100 * MachineSpeed.ReferenceSecondsPerWeightImage, other);
+        Assert.Equal(7e-11, JsonNode.Parse(File.ReadAllText(Path.Combine(other, "speed.json")))![MachineSpeed.CacheKey]!["seconds_per_weight_image"]!.GetValue<double>());
+        MachineSpeed.Observe(3e-11, other);
+        Assert.Equal(3e-11, JsonNode.Parse(File.ReadAllText(Path.Combine(other, "speed.json")))![MachineSpeed.CacheKey]!["seconds_per_weight_image"]!.GetValue<double>());
     }
 
     [Fact]

@@ -61,6 +61,10 @@ public static class MachineSpeed
     public static void Observe(double secondsPerWeightImage, string? cacheRoot = null)
     {
         if (!(secondsPerWeightImage > 0 && double.IsFinite(secondsPerWeightImage))) return;
+        // A run 10× off the reference machine in either direction says more about the run (another
+        // job sharing the cores, an architecture whose relative cost is misjudged) than about the
+        // machine: kept for a day, it would make every estimate absurd. Such a run is not recorded.
+        if (secondsPerWeightImage > 10 * ReferenceSecondsPerWeightImage || secondsPerWeightImage < ReferenceSecondsPerWeightImage / 10) return;
         string file = Path.Combine(cacheRoot ?? DatasetLocator.DefaultCacheRoot(), "speed.json");
         Store(file, CacheKey, new SpeedCalibration(secondsPerWeightImage, ComputeSettings.Threads, ComputeSettings.SimdPath, DateTime.UtcNow));
     }
