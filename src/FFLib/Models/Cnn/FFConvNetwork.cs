@@ -196,17 +196,7 @@ public sealed partial class FFConvNetwork : ConvNetwork, ITrainableModel, ILabel
             be.AddScaled(1f, s.Upload("pimages", nhwc.AsSpan(start * features, n * features)), 1f, x);
             var control = new float[n * Classes];
             if (label is int cc) for (int r = 0; r < n; r++) control[r * Classes + cc] = 1f;
-            var controlOnDevice = s.Upload("pcontrol", control);
-            for (int l = 0; l < ConvLayers.Length; l++)
-            {
-                var layer = ConvLayers[l];
-                var g = layer.Geometry;
-                var (h, invNorm, cols) = (s.Get("ph", n * layer.OutputSize), s.Get("pinvnorm", n), s.Get("pcols", n * g.Positions * g.PatchSize));
-                if (!Shortcut) x = WithLabelPlanes(l, x, n, control, "pxlabels");
-                LayerForward(l, x, n, control, controlOnDevice, h, invNorm, cols, computeNorms: true, reuseColumns: false);
-                visit(l, start, n, be.Read(h));
-                if (l + 1 < ConvLayers.Length) x = Next(l, h, n, s.Get($"px{(l + 1) % 2 + 1}", n * PooledSize(l)));
-            }
+            ForwardAll(x, n, control, "p", (l, h) => visit(l, start, n, be.Read(h)));
         }
     }
 
@@ -280,17 +270,27 @@ public sealed partial class FFConvNetwork : ConvNetwork, ITrainableModel, ILabel
     /// <summary>The last layer's pooled map for n images with no label (zero control): the classifier's input.</summary>
     private DeviceSpan Features(DeviceSpan x, int n)
     {
+        return ForwardAll(x, n, new float[n * Classes], "c", visit: null);
+    }
+
+    /// <summary>
+    /// Every layer on n rows of input x (the label patterns already added) with one control vector per
+    /// row (label planes), handing each layer's output before pooling to <paramref name="visit"/>;
+    /// returns the last layer's pooled output. <paramref name="prefix"/> keeps the caller's buffers apart.
+    /// </summary>
+    private DeviceSpan ForwardAll(DeviceSpan x, int n, float[] control, string prefix, Action<int, DeviceSpan>? visit)
+    {
         var s = Work;
-        var control = new float[n * Classes];
-        var controlOnDevice = s.Upload("ccontrol", control);
+        var controlOnDevice = s.Upload(prefix + "control", control);
         for (int l = 0; l < ConvLayers.Length; l++)
         {
             var layer = ConvLayers[l];
             var g = layer.Geometry;
-            var (h, invNorm, cols) = (s.Get("ch", n * layer.OutputSize), s.Get("cinvnorm", n), s.Get("ccols", n * g.Positions * g.PatchSize));
-            if (!Shortcut) x = WithLabelPlanes(l, x, n, control, "cxlabels");
+            var (h, invNorm, cols) = (s.Get(prefix + "h", n * layer.OutputSize), s.Get(prefix + "invnorm", n), s.Get(prefix + "cols", n * g.Positions * g.PatchSize));
+            if (!Shortcut) x = WithLabelPlanes(l, x, n, control, prefix + "xlabels");
             LayerForward(l, x, n, control, controlOnDevice, h, invNorm, cols, computeNorms: true, reuseColumns: false);
-            x = Next(l, h, n, s.Get($"cx{l % 2 + 1}", n * PooledSize(l)));
+            visit?.Invoke(l, h);
+            x = Next(l, h, n, s.Get($"{prefix}x{l % 2 + 1}", n * PooledSize(l)));
         }
         return x;
     }
