@@ -333,6 +333,23 @@ public class ConvLearningTests
 /// <summary>The command line's answers to bad CNN input: one line naming the option, before any data is read.</summary>
 public class ConvCliTests
 {
+    /// <summary>Only a model with a classifier trained later says its FF epochs' validation waits for it.</summary>
+    [Theory]
+    [InlineData("goodness", false)]
+    [InlineData("linear", true)]
+    public void TheClassifierNoteAppearsOnlyWithTheLinearHead(string head, bool note)
+    {
+        var dir = Path.Combine(Path.GetTempPath(), "fflib-cnnhead-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            var (code, _, err) = CliTestsAccess.Run(["train", "--model", "ffcnn", "--layers", "4", "--conv", "3p", "--head", head, "--epochs", "2",
+                "--train-limit", "300", "--test-limit", "50", "--no-download", "--out", dir]);
+            Assert.True(code == 0, err);
+            Assert.Equal(note, err.Contains("through the classifier", StringComparison.Ordinal));
+        }
+        finally { if (Directory.Exists(dir)) Directory.Delete(dir, true); }
+    }
+
     [Theory]
     [InlineData("ffcnn", "--layers 8 --conv 31", "--layers 8 --conv 31: layer 1's 31×31 kernel is larger than its 28×28 input (mnist images).")]
     [InlineData("bpcnn", "--layers 8,8,8,8,8 --conv 3p,3p,3p,3p,3p", "layer 5's 3×3 kernel is larger than its 1×1 input")]
