@@ -56,6 +56,14 @@ internal static partial class SweepCommand
         {
             md = SweepReport.Write(read.Records, dir, read.Skipped, files);
             pngs = Heatmaps(read.Records, dir, files.Stage).ToArray();
+            // Beside the paper: only when some run was trained at its Table 1 settings.
+            var cells = PaperComparison.Cells(read.Records);
+            if (cells.Any(c => c.Ours.HasValue))
+            {
+                files.WriteAllText(Path.Combine(dir, "paper-comparison.md"), PaperComparison.Markdown(cells, "Our results beside the paper's Tables 2–5"));
+                files.WriteAllText(Path.Combine(dir, "paper-comparison.csv"), PaperComparison.Csv(cells));
+                pngs = [.. pngs, Path.Combine(dir, "paper-comparison.md")];
+            }
         }
         catch (IOException e)
         {

@@ -10,41 +10,144 @@ internal static partial class SweepCommand
 {
     public static Command CreateReproduce()
     {
-        var target = new Argument<string>("target") { Description = "table2, table3, table5, fig3 (accuracy heatmaps), fig6 (Hoyer heatmaps), fig19 (prunability curves), regularisation (peer normalisation, activity L1 and weight decay against sparsity and pruning) or compressibility (pruning, low rank, quantisation, weight sharing and entropy coding: how small FF and backprop models get); the last two answer the paper's future-work questions." };
-        var dataset = new Option<string>("--dataset") { Description = "Dataset.", DefaultValueFactory = _ => "mnist" };
+        var target = new Argument<string>("target")
+        {
+            Description = "What to make: " + string.Join("; ", Reproduction.TargetDescriptions.Select(d => $"{d.Target} ({d.Description})")) + ".",
+        };
+        var dataset = new Option<string?>("--dataset") { Description = $"Dataset, a comma-separated list, or all (mnist, fashion-mnist, cifar10; those not found are skipped with a warning). Default: all for {string.Join(", ", Reproduction.MultiDatasetTargets)}, mnist for the rest." };
         var budget = new Option<string>("--budget") { Description = "smoke (minutes), reduced (hours) or paper (Table 1: 60/120 epochs, 10 seeds, 2×2000).", DefaultValueFactory = _ => "smoke" };
         var results = new Option<string?>("--results") { Description = "Results folder (default runs/reproduce-TARGET-DATASET-BUDGET)." };
         var threads = new Option<int>("--threads") { Description = "Compute threads.", DefaultValueFactory = _ => Environment.ProcessorCount };
-        var dataDir = new Option<string?>("--data-dir") { Description = "Folder holding the dataset's files (IDX, raw or .gz)." };
+        var dataDir = new Option<string?>("--data-dir") { Description = "Folder holding the dataset's files (IDX, raw or .gz); one dataset only." };
+        var models = new Option<int>("--models") { Description = "fig19: trained models per architecture whose pruning records are pooled (the authors pruned one model with 10 seeds).", DefaultValueFactory = _ => 1 };
         var device = Cli.DeviceOption();
         var precision = Cli.PrecisionOption();
         var streamsOption = Cli.StreamsOption();
-        var cmd = new Command("reproduce", "Run the sweep behind one of the paper's tables at a chosen budget, then its report.") { target, dataset, budget, results, threads, dataDir, device, precision, streamsOption };
+        var cmd = new Command("reproduce", "Run the sweep behind one of the paper's tables or figures (or all of them: paper) at a chosen budget, then its report.")
+        {
+            target, dataset, budget, results, threads, dataDir, models, device, precision, streamsOption,
+        };
         cmd.SetAction(pr => Cli.Run(() =>
         {
             SetThreads(pr.GetValue(threads));
             string t = pr.GetValue(target)!.Trim().ToLowerInvariant();
-            var kind = Cli.ParseDataset(pr.GetValue(dataset)!);
+            if (!Reproduction.Targets.Contains(t)) throw new UsageException($"unknown target '{t}': {string.Join(", ", Reproduction.Targets)}.");
             string b = pr.GetValue(budget)!.Trim().ToLowerInvariant();
+            if (b is not ("smoke" or "reduced" or "paper")) throw new UsageException($"--budget must be smoke, reduced or paper, not '{b}'.");
             int streams = Cli.CheckStreams(pr.GetValue(streamsOption));
-            SweepSpec spec;
-            try { spec = Reproduction.Sweep(t, Reproduction.Budget(b, kind)) with { Data = Cli.DataOptions(pr.GetValue(dataDir), noDownload: true), Backend = Cli.OpenDevice(pr.GetValue(device)!, pr.GetValue(precision)!) }; }
-            catch (ArgumentException e) { throw new UsageException(e.Message); }
-            if (t == "fig19") return ReproducePruning(spec, kind, b, pr.GetValue(results));
-            var runs = Reproduction.Runs(t, spec);
-            string dir = pr.GetValue(results) ?? Path.Combine("runs", $"reproduce-{t}-{DatasetCatalog.IdOf(kind)}-{b}");
-            Console.Error.WriteLine($"fflib reproduce {t} ({b}): {runs.Count} runs ({string.Join(", ", spec.Models.Select(m => m.Id))}; layers {string.Join(",", spec.Layers[0])}; {spec.Epochs} epochs; {spec.Seeds} seeds; train {(spec.TrainLimit?.ToString(CultureInfo.InvariantCulture) ?? "all")}, test {(spec.TestLimit?.ToString(CultureInfo.InvariantCulture) ?? "all")}) into {dir}");
-            if (spec.Backend is not Gpu.GpuBackend)
-                Console.Error.WriteLine(Estimate(runs, dir));
+            int modelCount = pr.GetValue(models);
+            if (modelCount < 1) throw new UsageException($"--models must be at least 1, not {modelCount}.");
+            var data = Cli.DataOptions(pr.GetValue(dataDir), noDownload: true);
+            var kinds = Datasets(t, pr.GetValue(dataset), data);
+            string dsId = kinds.Count == 1 ? DatasetCatalog.IdOf(kinds[0]) : kinds.Count == 3 ? "all" : string.Join("+", kinds.Select(DatasetCatalog.IdOf));
+            string dir = pr.GetValue(results) ?? Path.Combine("runs", $"reproduce-{t}-{dsId}-{b}");
+            var backend = Cli.OpenDevice(pr.GetValue(device)!, pr.GetValue(precision)!);
+            SweepSpec Spec(string target, DatasetKind kind) => Reproduction.Sweep(target, Reproduction.Budget(b, kind)) with { Data = data, Backend = backend };
             using var interrupt = new Interruption();
-            SweepRunner.RunConcurrently(runs, dir, Cli.OpenStreams(spec.Backend!, streams, pr.GetValue(device)!), new SweepWorkerOptions { Log = Console.Error.WriteLine, SaveModels = t is "regularisation" or "compressibility" }, interrupt.Token);
+            Func<IReadOnlyList<Compute.ComputeBackend>> open = () => Cli.OpenStreams(backend, streams, pr.GetValue(device)!);
+            if (t == "paper") return ReproducePaper(kinds, b, dir, (target, kind) => Reproduction.ForPaper(Spec(target, kind)), open, interrupt.Token);
+            if (t == "fig19") return ReproducePruning(Spec(t, kinds[0]), kinds[0], b, dir, modelCount);
+            if (t is "fig13" or "fig14") return ReproduceMaps(t, Spec(t, kinds[0]), kinds[0], b, dir, dir);
+            var runs = kinds.SelectMany(k => Reproduction.Runs(t, Spec(t, k))).ToList();
+            var first = Spec(t, kinds[0]);
+            Console.Error.WriteLine($"fflib reproduce {t} ({b}): {runs.Count} runs ({string.Join(", ", runs.Select(r => r.Architecture.Id).Distinct())}; {string.Join(", ", kinds.Select(DatasetCatalog.IdOf))}; layers {string.Join(" ", runs.Select(r => string.Join(",", r.Model.HiddenSizes)).Distinct())}; {first.Epochs} epochs; {first.Seeds} seeds) into {dir}");
+            if (backend is not Gpu.GpuBackend)
+                Console.Error.WriteLine(Estimate(runs, dir));
+            SweepRunner.RunConcurrently(runs, dir, open(), new SweepWorkerOptions { Log = Console.Error.WriteLine, SaveModels = t is "regularisation" or "compressibility" }, interrupt.Token);
             var read = SweepResults.Read(dir);
-            if (t == "regularisation") return ReportRegularisation(runs, dir, kind, b, read, interrupt.Token);
-            if (t == "compressibility") return ReportCompressibility(runs, dir, kind, b, interrupt.Token);
+            if (t == "regularisation") return ReportRegularisation(runs, dir, kinds[0], b, read, interrupt.Token);
+            if (t == "compressibility") return ReportCompressibility(runs, dir, kinds[0], b, interrupt.Token);
             Console.WriteLine(WriteReport(read, dir));
+            if (t == "fig15") DrawTrainingSparsity(read, dir, first.Layers[0].Max(), b);
             return Skipped(read);
         }));
         return cmd;
+    }
+
+    /// <summary>
+    /// The datasets a target runs on: --dataset as given (one, a list, or all), else all for the paper's multi-dataset
+    /// tables and figures and MNIST for the rest. Under "all" (or the default) a dataset not found on this machine is
+    /// skipped with a warning; a dataset named explicitly must be there.
+    /// </summary>
+    private static IReadOnlyList<DatasetKind> Datasets(string target, string? value, DatasetLoadOptions data)
+    {
+        bool multi = Reproduction.MultiDatasetTargets.Contains(target);
+        string text = value?.Trim().ToLowerInvariant() ?? (multi ? "all" : "mnist");
+        bool all = text == "all";
+        var kinds = all ? [DatasetKind.Mnist, DatasetKind.FashionMnist, DatasetKind.Cifar10] : text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(Cli.ParseDataset).Distinct().ToList();
+        if (kinds.Count == 0) throw new UsageException("--dataset names no dataset.");
+        if (kinds.Count > 1 && !multi) throw new UsageException($"reproduce {target} runs on one dataset at a time; --dataset {value} names {kinds.Count} (several in one folder: {string.Join(", ", Reproduction.MultiDatasetTargets)}).");
+        if (kinds.Count > 1 && data.DataDirectory is not null) throw new UsageException($"--data-dir names one dataset's folder, but --dataset {text} names {kinds.Count}; set FFLIB_DATA to a root with one folder per dataset instead.");
+        if (!all) return kinds;
+        var found = new List<DatasetKind>();
+        foreach (var k in kinds)
+        {
+            try { DatasetLocator.Locate(k, data); found.Add(k); }
+            catch (DatasetNotFoundException) { Console.Error.WriteLine($"warning: {DatasetCatalog.IdOf(k)} skipped: not found on this machine, so its cells stay empty (FFLIB_DATA/{DatasetCatalog.IdOf(k)} or the cache would include it)."); }
+        }
+        if (found.Count == 0) throw new UsageException("--dataset all: none of mnist, fashion-mnist, cifar10 was found on this machine; scripts/get-data.sh installs MNIST and FashionMNIST.");
+        return found;
+    }
+
+    /// <summary>Figures 15–18 from the folder's tracked runs at the budget's width: sparsity_training_METRIC.png, one panel per dataset.</summary>
+    private static IReadOnlyList<string> DrawTrainingSparsity(SweepResults read, string dir, int width, string budget)
+    {
+        var panels = TrainingSparsity.PerLayer(read.Records, width);
+        var pngs = FFLib.Plotting.PaperPlots.SparsityBands(dir, panels, "sparsity_training", $"{width} neurons per layer, {budget} budget, mean ± std over seeds");
+        foreach (var png in pngs) Console.Error.WriteLine($"written: {png}");
+        return pngs;
+    }
+
+    /// <summary>
+    /// Figures 13 and 14: one model per architecture at the budget (trained into <paramref name="modelsDir"/> or reused
+    /// from it), then each model's figure and the four side by side (BPNN, FFNN, FFNN+C, FFRNN as the paper orders them):
+    /// fig13.png (activation maps of test image 0), fig14_authors.png and fig14_ours.png (HSV maps over 2,560 test
+    /// images: the authors' 10 batches of 256).
+    /// </summary>
+    private static int ReproduceMaps(string target, SweepSpec spec, DatasetKind kind, string budget, string modelsDir, string outDir)
+    {
+        var trained = Reproduction.TrainedModels(spec, modelsDir, log: Console.Error.WriteLine)
+            .OrderBy(m => m.Run.Architecture.Id switch { "bpnn" => 0, "ffnn" => 1, "ffc" => 2, "ffrnn" => 3, _ => 4 }).ToArray();
+        var test = DatasetLoader.Load(kind, spec.Data).Test;
+        Directory.CreateDirectory(outDir);
+        var written = new List<string>();
+        var fig13 = new List<string>();
+        var fig14 = new Dictionary<bool, List<string>> { [true] = [], [false] = [] };
+        foreach (var (run, modelPath) in trained)
+        {
+            var loaded = IO.ModelCheckpoint.Load(modelPath);
+            if (loaded.Model is not Models.IActivationSource source) continue;
+            string arch = run.Architecture.Id;
+            if (target == "fig13")
+            {
+                string png = Path.Combine(outDir, $"fig13_{arch}.png");
+                FFLib.Plotting.ModelFigures.ActivationMaps(png, source, test, 0, loaded.Model.Classes, $"{arch}: activations of test image 0 per layer (normalised per layer)");
+                fig13.Add(png);
+            }
+            else
+                foreach (bool authors in new[] { true, false })
+                {
+                    string png = Path.Combine(outDir, $"fig14_{arch}_{(authors ? "authors" : "ours")}.png");
+                    FFLib.Plotting.ModelFigures.HsvMap(png, source, test, 2560, kind, loaded.Model.Classes, authors,
+                        $"{arch}: {(authors ? "the authors' method (no label, summed |activation|)" : "our method (true label fed, means)")}, 2,560 test images");
+                    fig14[authors].Add(png);
+                }
+        }
+        string title = $"{DatasetCatalog.IdOf(kind)}, {budget} budget";
+        if (fig13.Count > 0)
+        {
+            string png = Path.Combine(outDir, "fig13.png");
+            FFLib.Plotting.ModelFigures.Compose(png, fig13, 2, $"Figure 13: activation maps, {title}");
+            written.Add(png);
+        }
+        foreach (var (authors, list) in fig14.Where(kv => kv.Value.Count > 0))
+        {
+            string png = Path.Combine(outDir, $"fig14_{(authors ? "authors" : "ours")}.png");
+            FFLib.Plotting.ModelFigures.Compose(png, list, 2, $"Figure 14 by {(authors ? "the authors' method" : "our method")}, {title}");
+            written.Add(png);
+        }
+        foreach (var png in written) Console.WriteLine($"written: {png}");
+        return 0;
     }
 
     /// <summary>
@@ -69,16 +172,14 @@ internal static partial class SweepCommand
     }
 
     /// <summary>
-    /// Figure 19: train one model per architecture at the budget (seed 0; an existing model in the folder is
-    /// reused), prune each at the paper's kept counts (those not above its width) over the budget's seeds,
-    /// and overlay the curves.
+    /// Figure 19: train <paramref name="models"/> models per architecture at the budget (existing models in the folder are
+    /// reused), prune each at the paper's kept counts over the budget's seeds, and overlay the pooled curves.
     /// </summary>
-    private static int ReproducePruning(SweepSpec spec, DatasetKind kind, string budget, string? resultsDir)
+    private static int ReproducePruning(SweepSpec spec, DatasetKind kind, string budget, string dir, int models)
     {
-        string dir = resultsDir ?? Path.Combine("runs", $"reproduce-fig19-{DatasetCatalog.IdOf(kind)}-{budget}");
-        var series = Reproduction.Prunability(spec, budget, dir, Console.Error.WriteLine);
+        var series = Reproduction.Prunability(spec, budget, dir, Console.Error.WriteLine, models);
         string png = Path.Combine(dir, "fig19.png");
-        FFLib.Plotting.Plots.Prunability(png, series, $"{DatasetCatalog.IdOf(kind)}: accuracy vs compression ({budget} budget)");
+        FFLib.Plotting.Plots.Prunability(png, series, $"{DatasetCatalog.IdOf(kind)}: accuracy vs compression ({budget} budget{(models > 1 ? $", {models} models pooled" : "")})");
         foreach (var (label, records) in series)
         {
             Console.WriteLine($"{label}:");

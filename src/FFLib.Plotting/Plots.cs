@@ -235,10 +235,14 @@ public static class Plots
         var shapes = Enumerable.Range(0, layers).Select(l => panels is not null && l < panels.Count ? (panels[l].Width, panels[l].Height)
             : FunctionalMaps.GridShape(rows.Max(r => l < r.Layers.Count ? r.Layers[l].Length : 0))).ToArray();
         int inputW = input.Width * cell, inputH = input.Height * cell;
+        // Each panel's slot is as wide as its grid or its label, whichever is wider (small layers have long labels).
+        var labels = Enumerable.Range(0, layers).Select(l => panels is not null && l < panels.Count ? $"layer {l + 1} ({panels[l].Label})"
+            : $"layer {l + 1} ({rows.Max(r => l < r.Layers.Count ? r.Layers[l].Length : 0)} neurons)").ToArray();
+        var slots = Enumerable.Range(0, layers).Select(l => Math.Max(shapes[l].Width * cell, Figure.TextWidth(labels[l]))).ToArray();
         // Row layout: the row's caption on its own line, then each panel's label, then the panels.
         int pad = 16, captionH = 44, titleH = 30, barH = 46;
         int rowH = Math.Max(inputH, shapes.Select(s => s.Height * cell).DefaultIfEmpty(0).Max()) + captionH;
-        int width = Math.Max(pad + inputW + shapes.Sum(s => s.Width * cell + pad) + pad, Figure.TextWidth(title) + 2 * pad);
+        int width = Math.Max(pad + inputW + slots.Sum(w => w + pad) + pad, Figure.TextWidth(title) + 2 * pad);
         width = Math.Max(width, rows.Max(r => Figure.TextWidth(r.Caption)) + 2 * pad);
         int height = titleH + rows.Count * (rowH + pad) + barH + pad;
         using var fig = new Figure(width, height, title, pad);
@@ -262,9 +266,9 @@ public static class Plots
                         byte v = (byte)Math.Round(norm[j] * 255);
                         FillCell(bmp, x + j % gw * cell, y + j / gw * cell, cell, new SKColor(v, v, v));
                     }
-                    canvas.DrawText(panels is not null && l < panels.Count ? $"layer {l + 1} ({panels[l].Label})" : $"layer {l + 1} ({norm.Length} neurons)", x, y0 + 36, SKTextAlign.Left, font, ink);
+                    canvas.DrawText(labels[l], x, y0 + 36, SKTextAlign.Left, font, ink);
                 }
-                x += gw * cell + pad;
+                x += slots[l] + pad;
             }
         }
         // Colour bar: the grey levels of the panels, per layer from its lowest to its highest activation.
@@ -289,7 +293,8 @@ public static class Plots
     /// <param name="classNames">The classes, in hue order.</param>
     /// <param name="title">Top line.</param>
     /// <param name="cell">Pixels per neuron; 0 (default) picks the size that makes the panels fill the figure's width.</param>
-    public static void HsvMaps(string path, IReadOnlyList<LayerHsvMap> layers, IReadOnlyList<string> classNames, string title, int cell = 0)
+    /// <param name="authors">Draw saturation and value as given and place class c at hue c/(K−1) (<see cref="FunctionalMaps.HsvAuthors"/>), instead of our rescaled map.</param>
+    public static void HsvMaps(string path, IReadOnlyList<LayerHsvMap> layers, IReadOnlyList<string> classNames, string title, int cell = 0, bool authors = false)
     {
         ArgumentNullException.ThrowIfNull(layers);
         ArgumentNullException.ThrowIfNull(classNames);
@@ -302,7 +307,10 @@ public static class Plots
         int width = Math.Max(Math.Max(pad + shapes.Sum(s => s.Width * cell + pad), legendW), Figure.TextWidth(title) + 2 * pad);
         int gridH = shapes.Select(s => s.Height * cell).DefaultIfEmpty(0).Max();
         int height = titleH + captionH + gridH + pad + legendH + 24 + pad;
-        width = Math.Max(width, Figure.TextWidth("hue = preferred class; saturation = selectivity above chance, brightness = strength (each: the layer's 95th percentile = full)") + 2 * pad);
+        string key = authors
+            ? "the authors' method: no label fed; hue = class with the largest summed |activation|, saturation = its share, brightness = min-max over the layer"
+            : "hue = preferred class; saturation = selectivity above chance, brightness = strength (each: the layer's 95th percentile = full)";
+        width = Math.Max(width, Figure.TextWidth(key) + 2 * pad);
         using var fig = new Figure(width, height, title, pad);
         var (bmp, canvas, font, ink) = (fig.Bitmap, fig.Canvas, fig.Font, fig.Ink);
         int x = pad;
@@ -319,8 +327,9 @@ public static class Plots
             for (int j = 0; j < layers[l].Neurons.Count; j++)
             {
                 var n = layers[l].Neurons[j];
-                double sat = Math.Min(1, Math.Max(0, n.Saturation - chance) / selectivityScale);
-                FillCell(bmp, x + j % gw * cell, titleH + captionH + j / gw * cell, cell, HsvToColor(n.Hue, sat, Math.Min(1, n.Value / valueScale)));
+                double sat = authors ? Math.Clamp(n.Saturation, 0, 1) : Math.Min(1, Math.Max(0, n.Saturation - chance) / selectivityScale);
+                double value = authors ? Math.Clamp(n.Value, 0, 1) : Math.Min(1, n.Value / valueScale);
+                FillCell(bmp, x + j % gw * cell, titleH + captionH + j / gw * cell, cell, HsvToColor(n.Hue, sat, value));
             }
             x += gw * cell + pad;
         }
@@ -328,11 +337,12 @@ public static class Plots
         for (int c = 0; c < classNames.Count; c++)
         {
             int lx = pad + c * 110;
-            using var swatch = new SKPaint { Color = HsvToColor(360.0 * c / classNames.Count, 1, 1) };
+            double hue = authors ? 360.0 * c / Math.Max(1, classNames.Count - 1) % 360.0 : 360.0 * c / classNames.Count;
+            using var swatch = new SKPaint { Color = HsvToColor(hue, 1, 1) };
             canvas.DrawRect(lx, ly, 20, 20, swatch);
             canvas.DrawText(classNames[c], lx + 26, ly + 15, SKTextAlign.Left, font, ink);
         }
-        canvas.DrawText("hue = preferred class; saturation = selectivity above chance, brightness = strength (each: the layer's 95th percentile = full)", pad, ly + 44, SKTextAlign.Left, font, ink);
+        canvas.DrawText(key, pad, ly + 44, SKTextAlign.Left, font, ink);
         Save(bmp, path);
     }
 

@@ -69,6 +69,54 @@ public static class FunctionalMaps
     }
 
     /// <summary>
+    /// Figure 14 as the authors drew it (ff-research, utils.plot_activations_hsv with the loaders' --save-activations-hsv):
+    /// every image fed with an all-zero control vector (no label), per neuron the sum of |activation| over the images of
+    /// each class a[c]; hue from c* = argmax a[c], placed at c*/(K−1) of the circle (their np.linspace(0, 1, K): the first
+    /// and the last class are both red); saturation |a[c*]| / |Σ a|; value (a[c*] − min) / (max − min) over all classes ×
+    /// neurons of the layer. Sums, not means: a class with more images weighs more, as in theirs.
+    /// </summary>
+    public static IReadOnlyList<LayerHsvMap> HsvAuthors(IActivationSource model, Matrix images, ReadOnlySpan<int> labels, int classCount)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(images);
+        if (labels.Length != images.Rows) throw new ArgumentException($"labels has {labels.Length} entries but images has {images.Rows} rows.", nameof(labels));
+        if (classCount < 2) throw new ArgumentOutOfRangeException(nameof(classCount), classCount, "The authors' hue scale needs at least 2 classes.");
+        var layers = model.LayerActivations(images, null);
+        var maps = new LayerHsvMap[layers.Length];
+        for (int l = 0; l < layers.Length; l++)
+        {
+            var acts = layers[l];
+            int w = acts.Cols;
+            var sums = new double[classCount, w];
+            for (int r = 0; r < acts.Rows; r++)
+            {
+                int c = labels[r];
+                if ((uint)c >= (uint)classCount) throw new ArgumentOutOfRangeException(nameof(labels), c, $"label {c} of row {r} is outside [0, {classCount}).");
+                var row = acts.Row(r);
+                for (int j = 0; j < w; j++) sums[c, j] += Math.Abs(row[j]);
+            }
+            double lo = double.PositiveInfinity, hi = double.NegativeInfinity;
+            foreach (double v in sums) { lo = Math.Min(lo, v); hi = Math.Max(hi, v); }
+            double range = hi != lo ? hi - lo : 1;
+            var neurons = new NeuronColour[w];
+            for (int j = 0; j < w; j++)
+            {
+                int best = 0;
+                double total = 0;
+                for (int c = 0; c < classCount; c++)
+                {
+                    total += sums[c, j];
+                    if (sums[c, j] > sums[best, j]) best = c;
+                }
+                double raw = sums[best, j];
+                neurons[j] = new NeuronColour(best, 360.0 * best / (classCount - 1) % 360.0, Math.Abs(raw) / (Math.Abs(total) + 1e-5), Math.Clamp((raw - lo) / range, 0, 1));
+            }
+            maps[l] = new LayerHsvMap($"layer {l + 1}", neurons);
+        }
+        return maps;
+    }
+
+    /// <summary>
     /// Every hidden layer's activations with each image fed its own control label (rows aligned
     /// with <paramref name="images"/>); one pass per distinct label.
     /// </summary>

@@ -159,19 +159,23 @@ public static class SweepReport
             sb.Append(" |\n");
         }
 
-        // Table 3: weight sparsity per layer.
+        // Table 3: weight sparsity per layer, the paper's four measures.
         sb.Append("\n## Weight sparsity per layer, mean ± std over seeds (Table 3)\n\n");
-        sb.Append("| configuration | dataset | layer | tensor | Hoyer | Gini |\n|---|---|---|---|---|---|\n");
-        var csv3 = new StringBuilder("configuration,dataset,layer,tensor,hoyer_mean,hoyer_std,gini_mean,gini_std,n\n");
+        sb.Append("| configuration | dataset | layer | tensor | Hoyer | L1 neg. entropy | L2 neg. entropy | Gini |\n|---|---|---|---|---|---|---|---|\n");
+        var csv3 = new StringBuilder("configuration,dataset,layer,tensor,hoyer_mean,hoyer_std,gini_mean,gini_std,n,l1_entropy_mean,l1_entropy_std,l2_entropy_mean,l2_entropy_std\n");
         foreach (var g in ok.Where(r => r.Sparsity is not null).GroupBy(r => (Config(r), r.Dataset)).OrderBy(g => g.Key.Item1, StringComparer.Ordinal).ThenBy(g => g.Key.Dataset, StringComparer.Ordinal))
         {
             var tensors = g.First().Sparsity!.Where(p => p.Parameter is "weight" or "forward" or "backward").Select(p => (p.Layer, p.Parameter)).ToArray();
             foreach (var (layer, tensor) in tensors)
             {
-                var hoyer = Stats(g.Select(r => r.Sparsity!.First(p => p.Layer == layer && p.Parameter == tensor).Sparsity.Hoyer));
-                var gini = Stats(g.Select(r => r.Sparsity!.First(p => p.Layer == layer && p.Parameter == tensor).Sparsity.Gini));
-                sb.Append(Inv, $"| {g.Key.Item1} | {g.Key.Dataset} | {layer} | {tensor} | {Cell(hoyer, "F3")} | {Cell(gini, "F3")} |\n");
-                csv3.Append(Inv, $"\"{g.Key.Item1}\",{g.Key.Dataset},{layer},{tensor},{hoyer.Mean:F5},{hoyer.Std:F5},{gini.Mean:F5},{gini.Std:F5},{hoyer.N}\n");
+                var values = g.Select(r => r.Sparsity!.First(p => p.Layer == layer && p.Parameter == tensor).Sparsity).ToArray();
+                var hoyer = Stats(values.Select(v => v.Hoyer));
+                var gini = Stats(values.Select(v => v.Gini));
+                var l1 = Stats(values.Select(v => v.L1NegativeEntropy));
+                var l2 = Stats(values.Select(v => v.L2NegativeEntropy));
+                sb.Append(Inv, $"| {g.Key.Item1} | {g.Key.Dataset} | {layer} | {tensor} | {Cell(hoyer, "F3")} | {Cell(l1, "F3")} | {Cell(l2, "F3")} | {Cell(gini, "F3")} |\n");
+                // New columns go last, so readers of the older file's columns keep working.
+                csv3.Append(Inv, $"\"{g.Key.Item1}\",{g.Key.Dataset},{layer},{tensor},{hoyer.Mean:F5},{hoyer.Std:F5},{gini.Mean:F5},{gini.Std:F5},{hoyer.N},{l1.Mean:F5},{l1.Std:F5},{l2.Mean:F5},{l2.Std:F5}\n");
             }
         }
 
