@@ -20,6 +20,7 @@ internal static class Program
         root.Subcommands.Add(SweepCommand.CreateReport());
         root.Subcommands.Add(SweepCommand.CreateReproduce());
         root.Subcommands.Add(ExportCommand.Create());
+        root.Subcommands.Add(ImportCommand.Create());
         var result = root.Parse(args);
         // Mistakes on the command line are one line and exit 2, not the whole help text.
         return result.Errors.Count > 0 ? ParseErrors.Report(result) : result.Invoke();

@@ -250,8 +250,12 @@ public sealed partial class FFRecurrentNetwork : ComputeModule, ITrainableModel,
     }
 
     /// <summary>One uniform initial row per label and layer (and one more for "no label"), from the prediction seed.</summary>
+    /// <summary>Test hook: the initial rows [label][layer][unit] prediction starts from instead of the seeded ones (the original's recorded draws).</summary>
+    internal float[][][]? PredictionInitialRowsOverride { get; set; }
+
     private float[][][] PredictionInitialRows()
     {
+        if (PredictionInitialRowsOverride is { } given) return given;
         var initRandom = new FFRandom(Config.PredictionSeed);
         var init = new float[Classes + 1][][];
         for (int c = 0; c <= Classes; c++)
