@@ -105,8 +105,9 @@ internal static class PruneCommand
         var models = new Option<string>("--models") { Description = "Comma-separated prune.csv files (or folders holding one).", Required = true };
         var outPath = new Option<string>("--out", "-o") { Description = "Output PNG.", DefaultValueFactory = _ => "runs/prune-compare.png" };
         var title = new Option<string>("--title") { Description = "Plot title.", DefaultValueFactory = _ => "Prunability: accuracy vs compression" };
+        var pool = new Option<bool>("--pool") { Description = "Pool the files of the same architecture and method into one curve (several trained models: their training-seed variance joins the bands)." };
         var overwrite = Cli.OverwriteOption();
-        var cmd = new Command("prune-compare", "Overlay the prunability curves of several prune.csv files in one plot (Figure 19).") { models, outPath, title, overwrite };
+        var cmd = new Command("prune-compare", "Overlay the prunability curves of several prune.csv files in one plot (Figure 19).") { models, outPath, title, pool, overwrite };
         cmd.SetAction(pr => Cli.Run(() =>
         {
             var series = new List<(string, IReadOnlyList<PruneRecord>)>();
@@ -117,8 +118,12 @@ internal static class PruneCommand
                 if (records.Count == 0) throw new InvalidDataException($"{csv}: no records.");
                 series.Add(($"{records[0].Architecture} ({records[0].Method})", records));
             }
+            if (pr.GetValue(pool))
+                series = series.GroupBy(x => x.Item1)
+                    .Select(g => ($"{g.Key}{(g.Count() > 1 ? $", {g.Count()} models" : "")}", (IReadOnlyList<PruneRecord>)g.SelectMany(x => x.Item2).ToList())).ToList();
             string png = pr.GetValue(outPath)!;
             Cli.RefuseOverwrite(png, pr.GetValue(overwrite));
+            foreach (var (label, records) in series) Console.WriteLine($"{label}: {records.Count} records");
             Plots.Prunability(png, series, pr.GetValue(title)!);
             Console.WriteLine($"written: {png}");
             return 0;

@@ -212,6 +212,22 @@ public sealed class PaperReproductionTests : IDisposable
     }
 
     [Fact]
+    public void PruneComparePoolsTrainedModelsIntoOneCurve()
+    {
+        Pruning.PruneRecord R(int seed, int keep, double acc) => new("ffnn", "random", seed, keep, 100, 1000, 2000.0 / keep, acc, 0, 0, null, null, null, null);
+        string a = Path.Combine(_dir, "a.csv"), b = Path.Combine(_dir, "b.csv"), png = Path.Combine(_dir, "pooled.png");
+        Pruning.PruneExperiment.WriteCsv(a, [R(0, 2000, 0.98), R(1, 2000, 0.98), R(0, 16, 0.5)]);
+        Pruning.PruneExperiment.WriteCsv(b, [R(0, 2000, 0.97), R(0, 16, 0.3)]);
+        var (code, stdout, err) = CliTestsAccess.Run("prune-compare", "--models", $"{a},{b}", "--out", png, "--pool");
+        Assert.True(code == 0, err);
+        Assert.Contains("ffnn (random), 2 models: 5 records", stdout);
+        Assert.True(File.Exists(png));
+        (code, stdout, _) = CliTestsAccess.Run("prune-compare", "--models", $"{a},{b}", "--out", png, "--overwrite");
+        Assert.Equal(0, code);
+        Assert.Contains("ffnn (random): 3 records", stdout); // without --pool: one curve per file
+    }
+
+    [Fact]
     public void ReproduceRejectsBadTargetsDatasetListsAndCounts()
     {
         var (code, _, err) = CliTestsAccess.Run("reproduce", "table9");
