@@ -83,6 +83,16 @@ public sealed class PaperReproductionTests : IDisposable
     }
 
     [Fact]
+    public void TableFiveGivesWelchsPOnlyWhereTheSamplesSpread()
+    {
+        var constant = PaperComparison.Cells([Rec("ffc", "max", 0, 0.5), Rec("ffc", "max", 1, 0.5), Rec("ffc", "min", 0, 0.4), Rec("ffc", "min", 1, 0.4)]);
+        Assert.Null(constant.Single(c => c.Table == "Table 5" && c.Network == "ffc" && c.Row.StartsWith("p ", StringComparison.Ordinal)).Ours);
+        double[] plus = [98.0, 98.2, 98.1], minus = [98.3, 98.4, 98.2];
+        var spread = PaperComparison.Cells([.. plus.Select((a, i) => Rec("ffc", "max", i, a / 100)), .. minus.Select((a, i) => Rec("ffc", "min", i, a / 100))]);
+        Assert.Equal(TTest.Welch(plus, minus).PValue, spread.Single(c => c.Table == "Table 5" && c.Network == "ffc" && c.Row.StartsWith("p ", StringComparison.Ordinal)).Ours!.Value, 6);
+    }
+
+    [Fact]
     public void TableFourRunsEveryNetworkWithBothLossesAndTheThreeLayerFfnn()
     {
         var budget = Reproduction.Budget("smoke", DatasetKind.Mnist);

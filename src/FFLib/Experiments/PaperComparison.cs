@@ -105,7 +105,9 @@ public static class PaperComparison
             var minus = ok.Where(r => NetworkKey(r) == n && r.Dataset == "mnist" && r.Loss == "min").ToArray();
             cells.Add(Cell("Table 5", n, "L+ mnist", plus, plus.Select(r => r.TestAccuracy!.Value * 100), paper?.Max, 0.01));
             cells.Add(Cell("Table 5", n, "L− mnist", minus, minus.Select(r => r.TestAccuracy!.Value * 100), paper?.Min, 0.01));
-            double? p = plus.Length >= 2 && minus.Length >= 2
+            // Welch's test needs some spread: two constant samples (a model stuck at chance) have no p-value.
+            bool spread = Std(plus.Select(r => r.TestAccuracy!.Value)) > 0 || Std(minus.Select(r => r.TestAccuracy!.Value)) > 0;
+            double? p = plus.Length >= 2 && minus.Length >= 2 && spread
                 ? TTest.Welch(plus.Select(r => r.TestAccuracy!.Value * 100).ToArray(), minus.Select(r => r.TestAccuracy!.Value * 100).ToArray()).PValue
                 : null;
             cells.Add(new ComparisonCell("Table 5", n, "p (Welch) mnist", p, 0, Math.Min(plus.Length, minus.Length), paper?.P, null, null, Setting([.. plus, .. minus])));
