@@ -93,7 +93,7 @@ public static class PaperComparison
                          {
                              ("min", s => s.Min, paper?.Min), ("max", s => s.Max, paper?.Max), ("mean", s => s.Mean, paper?.Mean), ("std", s => s.Std, paper?.Std),
                          })
-                    cells.Add(new ComparisonCell("Table 4", n, $"{LossName(loss)} layer {layer} {stat}", Mean(runs.Select(r => pick(Weight(r, layer)!.Stats))), Std(runs.Select(r => pick(Weight(r, layer)!.Stats))),
+                    cells.Add(new ComparisonCell("Table 4", n, $"{LossName(loss)} layer {layer} {stat}", Mean(runs.Select(r => pick(Weight(r, layer)!.Stats))), SampleStatistics.Std(runs.Select(r => pick(Weight(r, layer)!.Stats))),
                         runs.Length, paperValue, null, null, Setting(runs)));
             }
 
@@ -106,7 +106,7 @@ public static class PaperComparison
             cells.Add(Cell("Table 5", n, "L+ mnist", plus, plus.Select(r => r.TestAccuracy!.Value * 100), paper?.Max, 0.01));
             cells.Add(Cell("Table 5", n, "L− mnist", minus, minus.Select(r => r.TestAccuracy!.Value * 100), paper?.Min, 0.01));
             // Welch's test needs some spread: two constant samples (a model stuck at chance) have no p-value.
-            bool spread = Std(plus.Select(r => r.TestAccuracy!.Value)) > 0 || Std(minus.Select(r => r.TestAccuracy!.Value)) > 0;
+            bool spread = SampleStatistics.Std(plus.Select(r => r.TestAccuracy!.Value)) > 0 || SampleStatistics.Std(minus.Select(r => r.TestAccuracy!.Value)) > 0;
             double? p = plus.Length >= 2 && minus.Length >= 2 && spread
                 ? TTest.Welch(plus.Select(r => r.TestAccuracy!.Value * 100).ToArray(), minus.Select(r => r.TestAccuracy!.Value * 100).ToArray()).PValue
                 : null;
@@ -129,7 +129,7 @@ public static class PaperComparison
         var v = values.ToArray();
         double? mean = Mean(v);
         bool? inside = mean is double m && paper is PaperBand b ? b.Contains(m, resolution) : null;
-        return new ComparisonCell(table, network, row, mean, Std(v), v.Length, paper?.Mean, paper?.Std, inside, Setting(runs));
+        return new ComparisonCell(table, network, row, mean, SampleStatistics.Std(v), v.Length, paper?.Mean, paper?.Std, inside, Setting(runs));
     }
 
     /// <summary>The record's weight matrix of layer <paramref name="layer"/> (1-based; hidden+1 = the output layer): "weight", or the FFRNN's forward matrix.</summary>
@@ -148,13 +148,6 @@ public static class PaperComparison
         return v.Length == 0 ? null : v.Average();
     }
 
-    private static double Std(IEnumerable<double> values)
-    {
-        var v = values.ToArray();
-        if (v.Length < 2) return 0;
-        double m = v.Average();
-        return Math.Sqrt(v.Sum(x => (x - m) * (x - m)) / (v.Length - 1));
-    }
 
     private static string Setting(IEnumerable<RunRecord> runs) =>
         string.Join("; ", runs.Select(r => $"{string.Join(",", r.Layers)} × {r.Epochs} epochs").Distinct().Order(StringComparer.Ordinal));

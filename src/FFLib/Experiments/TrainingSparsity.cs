@@ -40,7 +40,7 @@ public static class TrainingSparsity
                     {
                         var v = steps[i].Select(s => s.Sparsity).ToArray();
                         mean[i] = new SparsityValues(v.Average(x => x.L1NegativeEntropy), v.Average(x => x.L2NegativeEntropy), v.Average(x => x.Hoyer), v.Average(x => x.Gini));
-                        std[i] = new SparsityValues(Std(v.Select(x => x.L1NegativeEntropy)), Std(v.Select(x => x.L2NegativeEntropy)), Std(v.Select(x => x.Hoyer)), Std(v.Select(x => x.Gini)));
+                        std[i] = new SparsityValues(SampleStatistics.Std(v.Select(x => x.L1NegativeEntropy)), SampleStatistics.Std(v.Select(x => x.L2NegativeEntropy)), SampleStatistics.Std(v.Select(x => x.Hoyer)), SampleStatistics.Std(v.Select(x => x.Gini)));
                     }
                     string label = parameter == "weight" ? $"{a.Key.Architecture} {layer}" : $"{a.Key.Architecture} {layer} {parameter}";
                     bands.Add(new SparsityBand(label, steps.Select(s => s.First().Progress).ToArray(), mean, std, runs.Length));
@@ -51,11 +51,4 @@ public static class TrainingSparsity
         return result;
     }
 
-    private static double Std(IEnumerable<double> values)
-    {
-        var v = values.ToArray();
-        if (v.Length < 2) return 0;
-        double m = v.Average();
-        return Math.Sqrt(v.Sum(x => (x - m) * (x - m)) / (v.Length - 1));
-    }
 }
