@@ -16,6 +16,7 @@ using Architecture = FFLib.Models.Architecture;
 //   (train/ffnn --plain: the exact shortcuts off, for an A/B comparison)
 //   dotnet run -c Release --project bench/FFLib.Benchmarks -- profile   (each part of an FFNN 2×2000 batch, timed alone)
 //   dotnet run -c Release --project bench/FFLib.Benchmarks -- sparsity  (dead neurons per layer during FFNN training)
+//   dotnet run -c Release --project bench/FFLib.Benchmarks -- regularisers [--model ffnn|ffrnn] [--rounds N]  (each regulariser's epoch cost, same run)
 // --openblas compares with OpenBLAS's sgemm (Debian libopenblas0-pthread, OPENBLAS_CORETYPE=SkylakeX set here);
 // --torch runs tests/reference/ffnn_torch.py (Debian python3-torch) on the same data and prints the ratio.
 var argv = args.ToList();
@@ -30,7 +31,8 @@ else if (mode == "train") TrainBench(OptString("--model", "ffnn"), argv.Contains
 else if (mode == "profile") Profile();
 else if (mode == "sparsity") SparsityProbe();
 else if (mode == "memory") MemoryProbe();
-else { Console.Error.WriteLine($"unknown mode '{mode}' (gemm, train, ffnn, profile, sparsity)"); return 2; }
+else if (mode == "regularisers") RegulariserCost(OptString("--model", "ffnn"), Opt("--rounds", 3));
+else { Console.Error.WriteLine($"unknown mode '{mode}' (gemm, train, ffnn, profile, sparsity, memory, regularisers)"); return 2; }
 return 0;
 
 string OptString(string name, string fallback)
@@ -212,6 +214,51 @@ void Profile()
     T("ScaleRows 256x2000", () => Kernels.ScaleRows(out2, rows, h, inv));
     T("ColumnSums 256x2000", () => Kernels.ColumnSums(out2, rows, h, cs));
     T("InverseRowNorms 256x2000", () => Kernels.InverseRowNorms(x2, rows, h, inv));
+}
+
+// Each regulariser's cost on an FF epoch, against no regulariser in the same run: configurations alternate
+// within each round, every run trains a fresh model from the same seed for 2 epochs and keeps its faster
+// epoch; the median over rounds is reported. "plain" runs turn the dead-neuron shortcut off, so the ratio
+// between them is the regulariser's own arithmetic, not the work of the units it keeps alive.
+void RegulariserCost(string model, int rounds)
+{
+    var arch = ModelCheckpoint.ParseArchitecture(model);
+    var data = DatasetLoader.Load(DatasetKind.Mnist, new DatasetLoadOptions { AllowDownload = false });
+    var (train, _) = data.Train.Take(trainLimit == 60000 ? 12000 : trainLimit).SplitLast(0.1);
+    var baseSettings = new ModelSettings { HiddenSizes = arch == Architecture.Ffrnn ? [500, 500] : [2000, 2000] };
+    var configs = new (string Name, ModelSettings Settings, bool Plain)[]
+    {
+        ("none", baseSettings, false),
+        ("peer-norm 0.03", baseSettings.With(FFSettings.PeerNormalization, 0.03f), false),
+        ("activity-l1 1e-5", baseSettings.With(FFSettings.ActivityL1, 1e-5f), false),
+        ("weight-decay 1e-2", baseSettings.With(FFSettings.WeightDecay, 1e-2f), false),
+        ("none, plain", baseSettings, true),
+        ("peer-norm 0.03, plain", baseSettings.With(FFSettings.PeerNormalization, 0.03f), true),
+    };
+    Console.WriteLine($"{arch.DisplayName} {string.Join('×', baseSettings.HiddenSizes)}, {train.Count} images, 2 epochs per run (faster kept), {rounds} rounds, threads {threads}");
+    double Run(ModelSettings settings, bool plain, int epochs = 2)
+    {
+        var net = arch.Create(settings, 784, 10, new FFRandom(42));
+        if (plain && net is FFNetwork f) f.UseSparseGradient = false;
+        if (plain && net is FFRecurrentNetwork rn) rn.UseSparseGradient = false;
+        var history = new Trainer().Train(net, train, null, new TrainingOptions { Epochs = epochs, ValidateEachEpoch = false }, new FFRandom(2));
+        return history.Min(h => h.TrainSeconds);
+    }
+    Run(baseSettings, false, 1); // warm-up: the JIT's optimised code before the first timed run
+    var times = configs.Select(_ => new List<double>()).ToArray();
+    for (int round = 0; round < rounds; round++)
+        for (int c = 0; c < configs.Length; c++)
+        {
+            times[c].Add(Run(configs[c].Settings, configs[c].Plain));
+            Console.WriteLine($"  round {round + 1} {configs[c].Name,-24} {times[c][^1]:F2} s");
+        }
+    double Median(List<double> t) { var s = t.Order().ToArray(); return s.Length % 2 == 1 ? s[s.Length / 2] : (s[s.Length / 2 - 1] + s[s.Length / 2]) / 2; }
+    for (int c = 0; c < configs.Length; c++)
+    {
+        int baseline = configs[c].Plain ? 4 : 0;
+        Console.WriteLine($"{configs[c].Name,-24} median {Median(times[c]):F2} s  ({string.Join(" / ", times[c].Select(t => t.ToString("F2", CultureInfo.InvariantCulture)))})  " +
+            $"{(Median(times[c]) / Median(times[baseline]) - 1) * 100:+0;-0}% vs {configs[baseline].Name}");
+    }
 }
 
 void SparsityProbe()

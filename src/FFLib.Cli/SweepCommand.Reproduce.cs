@@ -19,13 +19,14 @@ internal static partial class SweepCommand
         var results = new Option<string?>("--results") { Description = "Results folder (default runs/reproduce-TARGET-DATASET-BUDGET)." };
         var threads = new Option<int>("--threads") { Description = "Compute threads.", DefaultValueFactory = _ => Environment.ProcessorCount };
         var dataDir = new Option<string?>("--data-dir") { Description = "Folder holding the dataset's files (IDX, raw or .gz); one dataset only." };
+        var only = new Option<string?>("--model") { Description = "Only these architectures' runs of the target (comma-separated ids, e.g. ffnn); sweep targets only. Default: all of the target's." };
         var models = new Option<int>("--models") { Description = "fig19: trained models per architecture whose pruning records are pooled (the authors pruned one model with 10 seeds).", DefaultValueFactory = _ => 1 };
         var device = Cli.DeviceOption();
         var precision = Cli.PrecisionOption();
         var streamsOption = Cli.StreamsOption();
         var cmd = new Command("reproduce", "Run the sweep behind one of the paper's tables or figures (or all of them: paper) at a chosen budget, then its report.")
         {
-            target, dataset, budget, results, threads, dataDir, models, device, precision, streamsOption,
+            target, dataset, budget, results, threads, dataDir, only, models, device, precision, streamsOption,
         };
         cmd.SetAction(pr => Cli.Run(() =>
         {
@@ -45,10 +46,13 @@ internal static partial class SweepCommand
             SweepSpec Spec(string target, DatasetKind kind) => Reproduction.Sweep(target, Reproduction.Budget(b, kind)) with { Data = data, Backend = backend };
             using var interrupt = new Interruption();
             Func<IReadOnlyList<Compute.ComputeBackend>> open = () => Cli.OpenStreams(backend, streams, pr.GetValue(device)!);
+            if (pr.GetValue(only) is not null && !Reproduction.IsSweepTarget(t))
+                throw new UsageException($"--model picks architectures of a sweep target's runs; {t} trains its own models (sweep targets: {string.Join(", ", Reproduction.Targets.Where(Reproduction.IsSweepTarget))}).");
             if (t == "paper") return ReproducePaper(kinds, b, dir, (target, kind) => Reproduction.ForPaper(Spec(target, kind)), open, interrupt.Token);
             if (t == "fig19") return ReproducePruning(Spec(t, kinds[0]), kinds[0], b, dir, modelCount);
             if (t is "fig13" or "fig14") return ReproduceMaps(t, Spec(t, kinds[0]), kinds[0], b, dir, dir);
             var runs = kinds.SelectMany(k => Reproduction.Runs(t, Spec(t, k))).ToList();
+            if (pr.GetValue(only) is string chosen) runs = OnlyModels(t, runs, chosen);
             var first = Spec(t, kinds[0]);
             Console.Error.WriteLine($"fflib reproduce {t} ({b}): {runs.Count} runs ({string.Join(", ", runs.Select(r => r.Architecture.Id).Distinct())}; {string.Join(", ", kinds.Select(DatasetCatalog.IdOf))}; layers {string.Join(" ", runs.Select(r => string.Join(",", r.Model.HiddenSizes)).Distinct())}; {first.Epochs} epochs; {first.Seeds} seeds) into {dir}");
             if (backend is not Gpu.GpuBackend)
@@ -62,6 +66,17 @@ internal static partial class SweepCommand
             return Skipped(read);
         }));
         return cmd;
+    }
+
+    /// <summary>The runs of the architectures <paramref name="value"/> names (--model); each must be one the target runs.</summary>
+    private static List<Training.RunSpec> OnlyModels(string target, List<Training.RunSpec> runs, string value)
+    {
+        var available = runs.Select(r => r.Architecture.Id).Distinct().ToList();
+        var ids = value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(v => v.ToLowerInvariant()).Distinct().ToList();
+        if (ids.Count == 0) throw new UsageException("--model names no architecture.");
+        foreach (var id in ids)
+            if (!available.Contains(id)) throw new UsageException($"--model {id}: reproduce {target} runs {string.Join(", ", available)} at this budget, not {id}.");
+        return runs.Where(r => ids.Contains(r.Architecture.Id)).ToList();
     }
 
     /// <summary>

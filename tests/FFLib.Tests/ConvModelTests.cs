@@ -15,8 +15,11 @@ public class ConvModelTests
 {
     private static readonly ImageShape Grey8 = new(1, 8, 8);
 
-    private static FFConvNetwork SmallFF(LabelEncoding labels = LabelEncoding.Fourier, ConvGoodness goodness = ConvGoodness.Map, int seed = 3) =>
-        new(new FFConvNetworkConfig(new ConvStack(Grey8, [4, 6], ConvStack.Parse("3p,3")), 3, 0.5f, LossDirection.Minimize, 0.01f, labels, goodness), new FFRandom(seed));
+    private static FFConvNetwork SmallFF(LabelEncoding labels = LabelEncoding.Fourier, ConvGoodness goodness = ConvGoodness.Map, int seed = 3, FFRegularization? regularization = null) =>
+        new(new FFConvNetworkConfig(new ConvStack(Grey8, [4, 6], ConvStack.Parse("3p,3")), 3, 0.5f, LossDirection.Minimize, 0.01f, labels, goodness)
+            { Regularization = regularization ?? FFRegularization.None }, new FFRandom(seed));
+
+    private static readonly FFRegularization AllThree = new() { PeerNormalization = 0.3f, ActivityL1 = 0.01f, WeightDecay = 0.1f };
 
     private static BackpropConvNetwork SmallBP(int seed = 3) =>
         new(new BackpropConvNetworkConfig(new ConvStack(Grey8, [4, 6], ConvStack.Parse("3p,3")), 3, 0.01f), new FFRandom(seed));
@@ -173,7 +176,8 @@ public class ConvModelTests
         int[] labels = [0, 1, 2, 0, 1, 2];
         var negatives = NegativeControl.OneHot([1, 2, 0, 2, 0, 1], 3);
         foreach (var (cpu, dev, phase) in new (ITrainableModel, ITrainableModel, TrainingPhase)[]
-                 { (SmallFF(), SmallFF(), TrainingPhase.ForwardForward), (SmallFF(LabelEncoding.Channels, ConvGoodness.Position), SmallFF(LabelEncoding.Channels, ConvGoodness.Position), TrainingPhase.ForwardForward), (SmallBP(), SmallBP(), TrainingPhase.Backprop) })
+                 { (SmallFF(), SmallFF(), TrainingPhase.ForwardForward), (SmallFF(LabelEncoding.Channels, ConvGoodness.Position), SmallFF(LabelEncoding.Channels, ConvGoodness.Position), TrainingPhase.ForwardForward),
+                   (SmallFF(regularization: AllThree), SmallFF(regularization: AllThree), TrainingPhase.ForwardForward), (SmallBP(), SmallBP(), TrainingPhase.Backprop) })
         {
             ((Modules.ComputeModule)dev).Backend = gpu;
             // The forward path first (scores or logits, before any step), then one training step.

@@ -146,19 +146,23 @@ public class ConvolutionTests
     }
 
     [Theory]
-    [InlineData(LossDirection.Minimize, LabelEncoding.Fourier, ConvGoodness.Map)]
-    [InlineData(LossDirection.Maximize, LabelEncoding.Corner, ConvGoodness.Map)]
-    [InlineData(LossDirection.Minimize, LabelEncoding.Channels, ConvGoodness.Map)]
-    [InlineData(LossDirection.Minimize, LabelEncoding.Fourier, ConvGoodness.Position)]
-    [InlineData(LossDirection.Maximize, LabelEncoding.Channels, ConvGoodness.Position)]
-    public void FFConvLayerGradientMatchesADoublePrecisionDerivation(LossDirection direction, LabelEncoding encoding, ConvGoodness goodness)
+    [InlineData(LossDirection.Minimize, LabelEncoding.Fourier, ConvGoodness.Map, false)]
+    [InlineData(LossDirection.Maximize, LabelEncoding.Corner, ConvGoodness.Map, false)]
+    [InlineData(LossDirection.Minimize, LabelEncoding.Channels, ConvGoodness.Map, false)]
+    [InlineData(LossDirection.Minimize, LabelEncoding.Fourier, ConvGoodness.Position, false)]
+    [InlineData(LossDirection.Maximize, LabelEncoding.Channels, ConvGoodness.Position, false)]
+    [InlineData(LossDirection.Minimize, LabelEncoding.Fourier, ConvGoodness.Map, true)]
+    [InlineData(LossDirection.Maximize, LabelEncoding.Channels, ConvGoodness.Position, true)]
+    public void FFConvLayerGradientMatchesADoublePrecisionDerivation(LossDirection direction, LabelEncoding encoding, ConvGoodness goodness, bool regularized)
     {
-        // One FF conv layer (3 channels, 3×3) on grey 6×6 images, 3 classes.
+        // One FF conv layer (3 channels, 3×3) on grey 6×6 images, 3 classes; regularised: peer normalisation and
+        // activity L1 with a channel as the unit and the (image, position) pairs as rows, λs large enough to show.
         const int classes = 3, outC = 3;
         var image = new ImageShape(1, 6, 6);
         var stack = new ConvStack(image, [outC], ConvStack.Parse("3"));
         const float threshold = 0.05f;
-        var net = new FFConvNetwork(new FFConvNetworkConfig(stack, classes, threshold, direction, 0.01f, encoding, goodness), new FFRandom(3));
+        var reg = regularized ? new FFRegularization { PeerNormalization = 20f, ActivityL1 = 0.2f } : FFRegularization.None;
+        var net = new FFConvNetwork(new FFConvNetworkConfig(stack, classes, threshold, direction, 0.01f, encoding, goodness) { Regularization = reg }, new FFRandom(3));
         var images = TestUtil.RandomMatrix(4, image.Features, new FFRandom(9));
         int[] labels = [0, 1, 2, 1], negatives = [2, 0, 1, 0];
         float[] gw = [], gb = [];
@@ -184,41 +188,66 @@ public class ConvolutionTests
             return x;
         }).ToArray();
         var g = stack.Geometry(0);
+        int positions = g.Positions;
         double Softplus(double t) => Math.Max(t, 0) + Math.Log(1 + Math.Exp(-Math.Abs(t)));
-        double Loss(double[] w, double[] b)
+        // z over (row, position, channel), rows positives first.
+        double[] Pre(double[] w, double[] b)
         {
-            double total = 0;
-            int terms = 0;
+            var z = new double[inputs.Length * positions * outC];
             for (int r = 0; r < inputs.Length; r++)
             {
                 var x = inputs[r];
-                double norm = Math.Sqrt(x.Sum(v => v * v)) + 1e-4, ms = 0;
-                double sign = (r < 4) == (direction == LossDirection.Minimize) ? 1 : -1;
+                double norm = Math.Sqrt(x.Sum(v => v * v)) + 1e-4;
                 for (int oy = 0; oy < g.OutHeight; oy++)
                     for (int ox = 0; ox < g.OutWidth; ox++)
-                    {
-                        double msHere = 0;
                         for (int o = 0; o < outC; o++)
                         {
-                            double z = 0;
+                            double sum = 0;
                             for (int ky = 0; ky < 3; ky++)
                                 for (int kx = 0; kx < 3; kx++)
                                 {
                                     int iy = oy - 1 + ky, ix = ox - 1 + kx;
                                     if ((uint)iy >= 6 || (uint)ix >= 6) continue;
-                                    for (int c = 0; c < inC; c++) z += w[((o * 3 + ky) * 3 + kx) * inC + c] * x[(iy * 6 + ix) * inC + c];
+                                    for (int c = 0; c < inC; c++) sum += w[((o * 3 + ky) * 3 + kx) * inC + c] * x[(iy * 6 + ix) * inC + c];
                                 }
-                            double hh = Math.Max(0, z / norm + b[o]);
-                            msHere += hh * hh;
+                            z[(r * positions + oy * g.OutWidth + ox) * outC + o] = sum / norm + b[o];
                         }
-                        ms += msHere;
-                        if (goodness == ConvGoodness.Position) { total += Softplus(sign * (msHere / outC - threshold)); terms++; }
-                    }
-                if (goodness == ConvGoodness.Map) { total += Softplus(sign * (ms / (g.Positions * outC) - threshold)); terms++; }
+            }
+            return z;
+        }
+        double FFLossOf(double[] z)
+        {
+            double total = 0;
+            int terms = 0;
+            for (int r = 0; r < inputs.Length; r++)
+            {
+                double sign = (r < 4) == (direction == LossDirection.Minimize) ? 1 : -1, ms = 0;
+                for (int q = 0; q < positions; q++)
+                {
+                    double msHere = 0;
+                    for (int o = 0; o < outC; o++) { double hh = Math.Max(0, z[(r * positions + q) * outC + o]); msHere += hh * hh; }
+                    ms += msHere;
+                    if (goodness == ConvGoodness.Position) { total += Softplus(sign * (msHere / outC - threshold)); terms++; }
+                }
+                if (goodness == ConvGoodness.Map) { total += Softplus(sign * (ms / (positions * outC) - threshold)); terms++; }
             }
             return total / terms;
         }
-        Assert.Equal(Loss(w0, b0), loss, 4);
+        var z0 = Pre(w0, b0);
+        var startMeans = Enumerable.Repeat(FFRegularization.PeerInitialMean, outC).ToArray();
+        var (l1Only, peerOnly) = (new ActivityRegularizer(outC, reg with { PeerNormalization = 0 }), new ActivityRegularizer(outC, reg with { ActivityL1 = 0 }));
+        double Loss(double[] w, double[] b)
+        {
+            var z = Pre(w, b);
+            double total = FFLossOf(z);
+            if (!regularized) return total;
+            // L1 through the ReLU; peer normalisation straight through it (h̃ = ReLU(z0) + (z − z0)).
+            int rows = inputs.Length * positions, positives = 4 * positions;
+            var h = z.Select(v => Math.Max(v, 0)).ToArray();
+            var through = z.Select((v, k) => Math.Max(z0[k], 0) + (v - z0[k])).ToArray();
+            return total + l1Only.Loss(h, rows, positives, startMeans) + peerOnly.Loss(through, rows, positives, startMeans);
+        }
+        Assert.Equal(FFLossOf(z0), loss, 4);
         double maxG = gw.Concat(gb).Max(v => Math.Abs(v));
         Assert.True(maxG > 1e-5, "the check needs a non-trivial gradient");
         for (int i = 0; i < w0.Length; i++)

@@ -255,6 +255,13 @@ public sealed class PaperReproductionTests : IDisposable
         (code, _, err) = CliTestsAccess.Run("reproduce", "table2", "--budget", "huge");
         Assert.Equal(2, code);
         Assert.Equal("error: --budget must be smoke, reduced or paper, not 'huge'.", err.Trim());
+        (code, _, err) = CliTestsAccess.Run("reproduce", "regularisation", "--model", "bpnn", "--results", Path.Combine(_dir, "reg"));
+        Assert.Equal(2, code);
+        Assert.Equal("error: --model bpnn: reproduce regularisation runs ffnn, ffc at this budget, not bpnn.", err.Trim());
+        Assert.False(Directory.Exists(Path.Combine(_dir, "reg")));
+        (code, _, err) = CliTestsAccess.Run("reproduce", "fig19", "--model", "ffnn");
+        Assert.Equal(2, code);
+        Assert.StartsWith("error: --model picks architectures of a sweep target's runs; fig19 trains its own models", err.Trim());
         var help = CliTestsAccess.Run("reproduce", "--help").Out;
         foreach (var t in Reproduction.Targets) Assert.Contains(t, help);
         Assert.Contains("Table 4", help);

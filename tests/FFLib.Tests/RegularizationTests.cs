@@ -292,7 +292,7 @@ public sealed class RegularizationTests
             Assert.Contains("--activity-l1", r.Err);
             r = CliProcess.Run(dir, "train", "--model", "bpnn", "--weight-decay", "0.1", "--no-download");
             Assert.Equal(2, r.Code);
-            Assert.Contains("--weight-decay is a setting of ffnn, ffc; bpnn has no such setting", r.Err);
+            Assert.Contains("--weight-decay is a setting of ffnn, ffc, ffrnn, ffcnn; bpnn has no such setting", r.Err);
             foreach (var e in new[] { r.Err }) Assert.DoesNotContain("   at ", e);
             Assert.Empty(Directory.EnumerateFileSystemEntries(dir));
         }

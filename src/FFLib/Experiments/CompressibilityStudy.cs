@@ -93,7 +93,7 @@ public static class CompressibilityStudy
         {
             var acc = g.Select(r => r.Accuracy).ToArray();
             double mean = acc.Average();
-            double std = acc.Length > 1 ? Math.Sqrt(acc.Sum(a => (a - mean) * (a - mean)) / (acc.Length - 1)) : 0;
+            double std = SampleStatistics.Std(acc);
             return new CompressibilityRow(g.Key.Architecture, g.Key.Method, acc.Length, mean, std, g.Average(r => (double)r.BestBytes), g.First().Format);
         }).OrderBy(r => r.Architecture, StringComparer.Ordinal).ThenBy(r => r.BestBytes).ToList();
 

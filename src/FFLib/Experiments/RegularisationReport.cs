@@ -49,7 +49,7 @@ public static class RegularisationReport
                 foreach (var (metric, values) in Values(group.ToArray()))
                 {
                     double mean = values.Average();
-                    double std = values.Count > 1 ? Math.Sqrt(values.Sum(v => (v - mean) * (v - mean)) / (values.Count - 1)) : 0;
+                    double std = SampleStatistics.Std(values);
                     double? p = null;
                     if (!isBase && baseValues.TryGetValue(metric, out var b) && b.Count > 1 && values.Count > 1)
                     {

@@ -105,7 +105,7 @@ public static class SweepReport
         var v = values.ToArray();
         if (v.Length == 0) return (double.NaN, double.NaN, 0);
         double mean = v.Average();
-        double std = v.Length > 1 ? Math.Sqrt(v.Sum(x => (x - mean) * (x - mean)) / (v.Length - 1)) : 0;
+        double std = SampleStatistics.Std(v);
         return (mean, std, v.Length);
     }
 

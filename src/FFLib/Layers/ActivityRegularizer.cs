@@ -57,7 +57,15 @@ public sealed class ActivityRegularizer
         GradientUnchecked(backend, h, rows, positives, runningMean, scratch, gradient);
     }
 
-    internal void GradientUnchecked(ComputeBackend be, DeviceSpan h, int rows, int positives, DeviceSpan runningMean, DeviceSpan scratch, DeviceSpan gradient)
+    internal void GradientUnchecked(ComputeBackend be, DeviceSpan h, int rows, int positives, DeviceSpan runningMean, DeviceSpan scratch, DeviceSpan gradient) =>
+        GradientUnchecked(be, h, h, rows, positives, runningMean, scratch, gradient);
+
+    /// <summary>
+    /// As <see cref="Gradient"/>, with activity L1's ReLU derivative taken from <paramref name="reluInput"/>
+    /// (zero where it is ≤ 0) rather than from h: the FFRNN's activity β·ReLU(z) + (1 − β)·old can be positive
+    /// where its ReLU is off, so it passes z. The caller scales by ∂h/∂ReLU(z) (the FFRNN's β) itself.
+    /// </summary>
+    internal void GradientUnchecked(ComputeBackend be, DeviceSpan h, DeviceSpan reluInput, int rows, int positives, DeviceSpan runningMean, DeviceSpan scratch, DeviceSpan gradient)
     {
         int n = Units;
         var (c, l1Row, work, sum) = (scratch.Slice(0, n), scratch.Slice(n, n), scratch.Slice(2 * n, n), scratch.Slice(3 * n, 1));
@@ -68,7 +76,7 @@ public sealed class ActivityRegularizer
         {
             be.Write(Filled(l1), l1Row);
             be.GatherRows(l1Row, n, all, rows, 0, 1, 1);
-            be.ReluBackward(all, h.Slice(0, rows * n));
+            be.ReluBackward(all, reluInput.Slice(0, rows * n));
         }
         else be.Clear(all);
         if (Settings.PeerNormalization != 0)

@@ -39,4 +39,25 @@ public static class ConfigJson
 
     /// <summary>"min" or "max".</summary>
     public static string LossText(LossDirection direction) => direction == LossDirection.Minimize ? "min" : "max";
+
+    /// <summary>
+    /// Adds the regularisers' keys ("peer_norm", "activity_l1", "weight_decay") to an FF model's
+    /// configuration, each only when on: a model trained without them has the file it had before they existed.
+    /// </summary>
+    public static void WriteRegularization(JsonObject config, FFRegularization regularization)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        ArgumentNullException.ThrowIfNull(regularization);
+        if (regularization.PeerNormalization != 0) config["peer_norm"] = regularization.PeerNormalization;
+        if (regularization.ActivityL1 != 0) config["activity_l1"] = regularization.ActivityL1;
+        if (regularization.WeightDecay != 0) config["weight_decay"] = regularization.WeightDecay;
+    }
+
+    /// <summary>The regularisers <see cref="WriteRegularization"/> wrote (a missing key is 0: off).</summary>
+    public static FFRegularization Regularization(JsonObject config)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        float Optional(string key) => config.ContainsKey(key) ? Get<float>(config, key) : 0f;
+        return new FFRegularization { PeerNormalization = Optional("peer_norm"), ActivityL1 = Optional("activity_l1"), WeightDecay = Optional("weight_decay") };
+    }
 }

@@ -26,7 +26,8 @@ public sealed class FFConvArchitecture : ConvArchitecture
     public override (double Training, double Prediction) RelativeCost => (50, 55);
 
     /// <inheritdoc />
-    public override IReadOnlyList<ModelSetting> Settings => [FFSettings.Threshold, FFSettings.Loss, CnnSettings.Conv, CnnSettings.Labels, CnnSettings.Goodness, CnnSettings.Head, FFClassifierSettings.ClassifierLearningRate];
+    public override IReadOnlyList<ModelSetting> Settings => [FFSettings.Threshold, FFSettings.Loss, CnnSettings.Conv, CnnSettings.Labels, CnnSettings.Goodness, CnnSettings.Head, FFClassifierSettings.ClassifierLearningRate,
+         FFSettings.PeerNormalization, FFSettings.ActivityL1, FFSettings.WeightDecay];
 
     /// <summary>Label planes: every layer reads one more input channel per class (10: the time estimate's MNIST/CIFAR-10).</summary>
     protected override int ExtraInputChannels(ModelSettings settings) => settings.Get(CnnSettings.Labels) == LabelEncoding.Channels ? 10 : 0;
@@ -37,7 +38,8 @@ public sealed class FFConvArchitecture : ConvArchitecture
         var stack = CreateStack(settings, imageFeatures);
         return new FFConvNetwork(new FFConvNetworkConfig(stack, classes, settings.Get(FFSettings.Threshold), settings.Get(FFSettings.Loss),
             settings.LearningRateFor(this), settings.Get(CnnSettings.Labels), settings.Get(CnnSettings.Goodness),
-            settings.Get(CnnSettings.Head), settings.Get(FFClassifierSettings.ClassifierLearningRate)), random);
+            settings.Get(CnnSettings.Head), settings.Get(FFClassifierSettings.ClassifierLearningRate))
+        { Regularization = FFSettings.Regularization(settings) }, random);
     }
 
     /// <inheritdoc />
@@ -56,6 +58,7 @@ public sealed class FFConvArchitecture : ConvArchitecture
         o["goodness"] = CnnSettings.Goodness.Format(config.Goodness);
         o["head"] = CnnSettings.Head.Format(config.Head);
         o["classifier_lr"] = config.ClassifierLearningRate;
+        ConfigJson.WriteRegularization(o, config.Regularization);
         return o;
     }
 
@@ -66,7 +69,8 @@ public sealed class FFConvArchitecture : ConvArchitecture
             ConfigJson.Get<float>(c, "learning_rate"), (LabelEncoding)CnnSettings.Labels.FromJson(c["label_encoding"] ?? throw new FormatException("config key 'label_encoding' is missing")),
             (ConvGoodness)CnnSettings.Goodness.FromJson(c["goodness"] ?? throw new FormatException("config key 'goodness' is missing")),
             c["head"] is { } head ? (ConvHead)CnnSettings.Head.FromJson(head) : ConvHead.Goodness,
-            c.ContainsKey("classifier_lr") ? ConfigJson.Get<float>(c, "classifier_lr") : 1e-4f);
+            c.ContainsKey("classifier_lr") ? ConfigJson.Get<float>(c, "classifier_lr") : 1e-4f)
+        { Regularization = ConfigJson.Regularization(c) };
         try { config.Validate(); }
         catch (ArgumentException e) { throw new FormatException($"config is invalid: {e.Message}"); }
         return config;

@@ -18,6 +18,7 @@ namespace FFLib.Models;
 public sealed partial class FFConvNetwork : ConvNetwork, ITrainableModel, ILabelScorer, INeuronPrunable
 {
     private readonly AdamOptimizer[] _optimizers;
+    private readonly ActivityRegularizer[]? _regularizers;
     private readonly float[] _patterns;
     private readonly ConvClassifierHead? _classifier;
     private readonly AdamOptimizer? _classifierOptimizer;
@@ -28,7 +29,11 @@ public sealed partial class FFConvNetwork : ConvNetwork, ITrainableModel, ILabel
     {
         // With label channels every layer reads K more input channels: the label planes after its own.
         Config = config;
-        _optimizers = ConvLayers.Select(l => new AdamOptimizer(new AdamSettings(config.LearningRate), l.Parameters())).ToArray();
+        _optimizers = ConvLayers.Select(l => new AdamOptimizer(new AdamSettings(config.LearningRate, WeightDecay: config.Regularization.WeightDecay), l.Parameters())).ToArray();
+        // A channel is a unit of the activity regularisers: the (image, position) pairs are their rows.
+        _regularizers = config.Regularization.HasActivityTerms
+            ? ConvLayers.Select((l, i) => new ActivityRegularizer(l.OutChannels, config.Regularization, $"layers.{i}.peer_running_mean")).ToArray()
+            : null;
         if (config.Head == ConvHead.Linear)
         {
             var (c, h, w) = config.Stack.PooledShape(config.Stack.Count - 1);
@@ -66,6 +71,12 @@ public sealed partial class FFConvNetwork : ConvNetwork, ITrainableModel, ILabel
         var layers = ConvLayers.Select((l, i) => new ChildModule($"layers.{i}", $"layer {i + 1}", l));
         return _classifier is null ? layers : layers.Append(new ChildModule("classifier", "classifier", _classifier));
     }
+
+    /// <summary>The layers' activity regularisers (null when the config has none): their running means are training state.</summary>
+    public IReadOnlyList<ActivityRegularizer>? Regularizers => _regularizers;
+
+    /// <inheritdoc />
+    protected internal override IEnumerable<LocalParameter> LocalBuffers() => _regularizers?.Select(r => r.RunningMean) ?? [];
 
     /// <inheritdoc />
     public JsonObject ConfigToJson() => FFConvArchitecture.WriteConfig(Config);
@@ -139,7 +150,16 @@ public sealed partial class FFConvNetwork : ConvNetwork, ITrainableModel, ILabel
 
             // δ = coef·h (zero where ReLU is off); db = Σ over images and positions; dW = (δ/s_n)ᵀ·patches.
             var (gradW, gradB) = (DeviceGradient(layer.WeightParameter), DeviceGradient(layer.BiasParameter));
-            be.ScaleRows(h, gRows, gWidth, coef);
+            if (_regularizers is { } regularizers)
+            {
+                // Peer normalisation / activity L1 over the (image, position) rows, positives first, added to δ.
+                int units = rows * g.Positions * layer.OutChannels;
+                var extra = s.Get("reg", units);
+                regularizers[l].GradientUnchecked(be, h, rows * g.Positions, b * g.Positions, Device(regularizers[l].RunningMean), s.Get("regscratch", regularizers[l].ScratchLength), extra);
+                be.ScaleRows(h, gRows, gWidth, coef);
+                be.AddScaled(1f, extra.Slice(0, units), 1f, h.Slice(0, units));
+            }
+            else be.ScaleRows(h, gRows, gWidth, coef);
             be.ColumnSums(h, rows * g.Positions, layer.OutChannels, gradB);
             be.ScaleRows(h, rows, outSize, invNorm);
             if (Shortcut) ShortcutWeightGradient(l, h, cols, controlOnDevice, rows, gradW);

@@ -15,6 +15,10 @@ namespace FFLib.Models;
 public sealed record FFConvNetworkConfig(ConvStack Stack, int Classes, float Threshold, LossDirection Loss, float LearningRate, LabelEncoding Labels,
     ConvGoodness Goodness = ConvGoodness.Map, ConvHead Head = ConvHead.Goodness, float ClassifierLearningRate = 1e-4f)
 {
+    /// <summary>Regularisers of every conv layer's training (default: none). A channel is one unit: its activity is
+    /// its mean over positions; activity L1 is taken per position (mean over images and positions of Σ_channels h).</summary>
+    public FFRegularization Regularization { get; init; } = FFRegularization.None;
+
     /// <summary>Throws <see cref="ArgumentException"/> if the configuration cannot build a model.</summary>
     public void Validate()
     {
@@ -26,5 +30,7 @@ public sealed record FFConvNetworkConfig(ConvStack Stack, int Classes, float Thr
         if (!(ClassifierLearningRate > 0 && float.IsFinite(ClassifierLearningRate))) throw new ArgumentOutOfRangeException("classifier_lr", ClassifierLearningRate, "The classifier learning rate must be a positive finite number.");
         if (Labels == LabelEncoding.Corner && Classes > Stack.Image.Height * Stack.Image.Width)
             throw new ArgumentOutOfRangeException("label_encoding", "corner", $"{Classes} one-hot pixels do not fit a {Stack.Image.Height}×{Stack.Image.Width} image.");
+        ArgumentNullException.ThrowIfNull(Regularization);
+        Regularization.Validate();
     }
 }

@@ -100,7 +100,8 @@ public sealed partial class FFNetwork : IDeviceTrainable
             // Neurons silent on every row of the batch have δ = 0, so their rows of dW are exactly 0:
             // where the backend can, the product runs over the active neurons only (dead neurons are
             // ~40% of a trained layer 2 on MNIST) and Adam skips rows whose moments are still zero.
-            if (!fast && UseSparseGradient && w.Active is { } active && active.TryCompact(be.Read(h), rows, outF))
+            // (Peer normalisation gives every unit a gradient on the positive rows: nothing to skip, so no scan.)
+            if (!fast && UseSparseGradient && Config.Regularization.PeerNormalization == 0 && w.Active is { } active && active.TryCompact(be.Read(h), rows, outF))
             {
                 var columns = active.Columns;
                 active.WeightGradient(be.Read(x), inF, hostGradW);

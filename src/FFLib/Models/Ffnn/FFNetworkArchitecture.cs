@@ -62,15 +62,9 @@ public sealed class FFNetworkArchitecture : Architecture
             ["loss"] = ConfigJson.LossText(config.Loss),
             ["learning_rate"] = config.LearningRate,
         };
-        // Only when on: a model trained without them has the same file as before they existed.
-        var r = config.Regularization;
-        if (r.PeerNormalization != 0) json["peer_norm"] = r.PeerNormalization;
-        if (r.ActivityL1 != 0) json["activity_l1"] = r.ActivityL1;
-        if (r.WeightDecay != 0) json["weight_decay"] = r.WeightDecay;
+        ConfigJson.WriteRegularization(json, config.Regularization);
         return json;
     }
-
-    private static float Optional(JsonObject c, string key) => c.ContainsKey(key) ? ConfigJson.Get<float>(c, key) : 0f;
 
     /// <inheritdoc />
     public override IReadOnlyList<ModelSetting> Settings =>
@@ -87,10 +81,7 @@ public sealed class FFNetworkArchitecture : Architecture
             Threshold = ConfigJson.Get<float>(c, "threshold"),
             Loss = ConfigJson.Loss(c),
             LearningRate = ConfigJson.Get<float>(c, "learning_rate"),
-            Regularization = new FFRegularization
-            {
-                PeerNormalization = Optional(c, "peer_norm"), ActivityL1 = Optional(c, "activity_l1"), WeightDecay = Optional(c, "weight_decay"),
-            },
+            Regularization = ConfigJson.Regularization(c),
         };
         config.Validate();
         return config;

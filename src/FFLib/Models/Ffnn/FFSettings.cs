@@ -2,7 +2,7 @@ using FFLib.Layers;
 
 namespace FFLib.Models;
 
-/// <summary>The settings of the FF architectures here: the loss threshold θ and the loss direction (FFNN, FFNN+C and FFRNN), and the regularisers (FFNN and the FFNN+C's FF stack).</summary>
+/// <summary>The settings of the FF architectures here: the loss threshold θ and the loss direction (FFNN, FFNN+C and FFRNN), and the regularisers (FFNN, the FFNN+C's FF stack and FFRNN).</summary>
 public static class FFSettings
 {
     /// <summary>θ, the goodness threshold of the FF loss (Table 1: 20).</summary>

@@ -30,7 +30,8 @@ public sealed class FFRecurrentArchitecture : Architecture
 
     /// <inheritdoc />
     public override IReadOnlyList<ModelSetting> Settings =>
-        [FFSettings.Threshold, FFSettings.Loss, FFRecurrentSettings.Beta, FFRecurrentSettings.TrainFrames, FFRecurrentSettings.TestFrameLow, FFRecurrentSettings.TestFrameHigh];
+        [FFSettings.Threshold, FFSettings.Loss, FFRecurrentSettings.Beta, FFRecurrentSettings.TrainFrames, FFRecurrentSettings.TestFrameLow, FFRecurrentSettings.TestFrameHigh,
+         FFSettings.PeerNormalization, FFSettings.ActivityL1, FFSettings.WeightDecay];
 
     /// <inheritdoc />
     public override void ValidateSettings(ModelSettings settings)
@@ -51,14 +52,15 @@ public sealed class FFRecurrentArchitecture : Architecture
             Threshold = settings.Get(FFSettings.Threshold), Loss = settings.Get(FFSettings.Loss), LearningRate = settings.LearningRateFor(this),
             Beta = settings.Get(FFRecurrentSettings.Beta), TrainFrames = settings.Get(FFRecurrentSettings.TrainFrames),
             TestFrameLow = settings.Get(FFRecurrentSettings.TestFrameLow), TestFrameHigh = settings.Get(FFRecurrentSettings.TestFrameHigh),
+            Regularization = FFSettings.Regularization(settings),
         }, random);
     }
 
-    /// <summary>The configuration's JSON form (the FFNN's keys plus beta, k_train, k_test_low, k_test_high, prediction_seed).</summary>
+    /// <summary>The configuration's JSON form (the FFNN's keys plus beta, k_train, k_test_low, k_test_high, prediction_seed; the regularisers' keys only when on).</summary>
     public static JsonObject WriteConfig(FFRecurrentConfig config)
     {
         ArgumentNullException.ThrowIfNull(config);
-        return new()
+        var json = new JsonObject
         {
             ["image_features"] = config.ImageFeatures,
             ["classes"] = config.Classes,
@@ -72,6 +74,8 @@ public sealed class FFRecurrentArchitecture : Architecture
             ["k_test_high"] = config.TestFrameHigh,
             ["prediction_seed"] = config.PredictionSeed,
         };
+        ConfigJson.WriteRegularization(json, config.Regularization);
+        return json;
     }
 
     /// <summary>Reads <see cref="WriteConfig"/>'s form back and validates it.</summary>
@@ -90,6 +94,7 @@ public sealed class FFRecurrentArchitecture : Architecture
             TestFrameLow = ConfigJson.Get<int>(c, "k_test_low"),
             TestFrameHigh = ConfigJson.Get<int>(c, "k_test_high"),
             PredictionSeed = ConfigJson.Get<long>(c, "prediction_seed"),
+            Regularization = ConfigJson.Regularization(c),
         };
         config.Validate();
         return config;

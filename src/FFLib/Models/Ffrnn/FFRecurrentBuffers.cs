@@ -8,7 +8,7 @@ namespace FFLib.Models;
 /// </summary>
 internal sealed class FFRecurrentBuffers : DeviceWorkspace
 {
-    public FFRecurrentBuffers(ComputeBackend be, int rows, FFRecurrentConfig config) : base(be)
+    public FFRecurrentBuffers(ComputeBackend be, int rows, FFRecurrentConfig config, bool training = false) : base(be)
     {
         Rows = rows;
         var d = config.Dimensions;
@@ -25,6 +25,11 @@ internal sealed class FFRecurrentBuffers : DeviceWorkspace
         SweepAbove = Allocate(rows * max).All;
         SweepFresh = Allocate(rows * max).All;
         Active = be.CreateActiveNeurons(rows, maxHidden);
+        if (training && config.Regularization.HasActivityTerms)
+        {
+            RegularizerGradient = Allocate(rows * maxHidden).All;
+            RegularizerScratch = Allocate(3 * maxHidden + 1).All;
+        }
     }
 
     public int Rows { get; }
@@ -46,6 +51,12 @@ internal sealed class FFRecurrentBuffers : DeviceWorkspace
     public DeviceSpan SweepBelow { get; }
     public DeviceSpan SweepAbove { get; }
     public DeviceSpan SweepFresh { get; }
+
+    /// <summary>Training with peer normalisation or activity L1: their gradient and scratch (else empty).</summary>
+    public DeviceSpan RegularizerGradient { get; }
+
+    /// <inheritdoc cref="RegularizerGradient"/>
+    public DeviceSpan RegularizerScratch { get; }
 
     /// <summary>The dead-neuron shortcut's scratch (training, on a backend that has it).</summary>
     public ActiveNeurons? Active { get; }

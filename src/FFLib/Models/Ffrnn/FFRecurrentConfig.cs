@@ -35,6 +35,9 @@ public sealed record FFRecurrentConfig
     /// <summary>K_testhigh: prediction frames run per label.</summary>
     public int TestFrameHigh { get; init; } = 8;
 
+    /// <summary>Regularisers of every hidden layer's training (peer normalisation, activity L1, weight decay; default: none).</summary>
+    public FFRegularization Regularization { get; init; } = FFRegularization.None;
+
     /// <summary>Seed of the uniform initial states used at prediction, so predictions are reproducible.</summary>
     public long PredictionSeed { get; init; } = 0x5EED;
 
@@ -53,6 +56,8 @@ public sealed record FFRecurrentConfig
         if (TestFrameLow < 0) throw new ArgumentOutOfRangeException(nameof(TestFrameLow), TestFrameLow, "K_testlow must be non-negative.");
         if (TestFrameHigh <= TestFrameLow + 1)
             throw new ArgumentOutOfRangeException(nameof(TestFrameHigh), TestFrameHigh, $"K_testhigh ({TestFrameHigh}) must exceed K_testlow + 1 ({TestFrameLow + 1}) so that at least one frame is scored.");
+        ArgumentNullException.ThrowIfNull(Regularization);
+        Regularization.Validate();
     }
 
     /// <summary>All state widths: image, hidden…, classes.</summary>

@@ -70,7 +70,16 @@ public sealed class FFRecurrentLayer : Module
         be.ColumnSums(pre, rows, Width, gradBias);
     }
 
-    /// <summary>dWf = δᵀ·x̂_below and dWb = δᵀ·x̂_above on a backend, from <see cref="Deltas"/>' δ.</summary>
+    /// <summary>As <see cref="Deltas(ComputeBackend, DeviceSpan, DeviceSpan, DeviceSpan, int, float, DeviceSpan)"/>, adding β·<paramref name="extra"/>
+    /// (a regulariser's gradient with respect to ReLU(pre), rows × width) to δ before the bias gradient.</summary>
+    internal void Deltas(ComputeBackend be, DeviceSpan pre, DeviceSpan result, DeviceSpan coefficient, int rows, float beta, DeviceSpan gradBias, DeviceSpan extra)
+    {
+        FFRecurrentFusedOps.For(be).DampedReluBackward(pre, result, coefficient, beta, rows, Width);
+        be.AddScaled(beta, extra.Slice(0, rows * Width), 1f, pre.Slice(0, rows * Width));
+        be.ColumnSums(pre, rows, Width, gradBias);
+    }
+
+    /// <summary>dWf = δᵀ·x̂_below and dWb = δᵀ·x̂_above on a backend, from the δ the Deltas methods leave.</summary>
     internal void WeightGradients(ComputeBackend be, DeviceSpan delta, DeviceSpan belowNormed, DeviceSpan aboveNormed, int rows, DeviceSpan gradForward, DeviceSpan gradBackward)
     {
         int w = Width, inF = ForwardWeight.Cols, inB = BackwardWeight.Cols;

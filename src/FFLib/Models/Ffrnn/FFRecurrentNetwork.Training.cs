@@ -47,7 +47,7 @@ public sealed partial class FFRecurrentNetwork : IDeviceTrainable
     {
         if (_train is { } t && t.Rows == 2 * images) return t;
         DeviceWorkspace.Free(ref _train);
-        return _train = new FFRecurrentBuffers(Backend, 2 * images, Config);
+        return _train = new FFRecurrentBuffers(Backend, 2 * images, Config, training: true);
     }
 
     /// <summary>The step on a batch on the backend; each frame's loss of each layer into <paramref name="record"/>.</summary>
@@ -100,10 +100,19 @@ public sealed partial class FFRecurrentNetwork : IDeviceTrainable
                 int inF = layer.ForwardWeight.Cols, inB = layer.BackwardWeight.Cols;
                 var (gF, gB, gBias) = (DeviceGradient(layer.ForwardParameter), DeviceGradient(layer.BackwardParameter), DeviceGradient(layer.BiasParameter));
                 var (hostF, hostB, hostBias) = (layer.ForwardParameter.Gradient, layer.BackwardParameter.Gradient, layer.BiasParameter.Gradient);
-                layer.Deltas(be, pre, nw, t.Coefficient, rows, Config.Beta, gBias); // pre now holds δ
+                if (_regularizers is { } regularizers)
+                {
+                    // Peer normalisation / activity L1 on the layer's new state, before pre turns into δ (L1's ReLU
+                    // derivative reads it); through the damping their ∂/∂z is β times their ∂/∂(ReLU(z)).
+                    var extra = t.RegularizerGradient.Slice(0, rows * w);
+                    regularizers[li].GradientUnchecked(be, nw, pre, rows, b, Device(regularizers[li].RunningMean), t.RegularizerScratch, extra);
+                    layer.Deltas(be, pre, nw, t.Coefficient, rows, Config.Beta, gBias, extra);
+                }
+                else layer.Deltas(be, pre, nw, t.Coefficient, rows, Config.Beta, gBias); // pre now holds δ
                 // Neurons with pre ≤ 0 on every row have zero rows in both weight gradients: where
                 // the backend can, the products run over the active neurons only (bit-identical).
-                if (UseSparseGradient && t.Active is { } active && active.TryCompact(be.Read(pre), rows, w))
+                // (Peer normalisation gives every unit a gradient on the positive rows: nothing to skip, so no scan.)
+                if (UseSparseGradient && Config.Regularization.PeerNormalization == 0 && t.Active is { } active && active.TryCompact(be.Read(pre), rows, w))
                 {
                     var columns = active.Columns;
                     active.WeightGradient(be.Read(normed[i - 1]), inF, hostF);

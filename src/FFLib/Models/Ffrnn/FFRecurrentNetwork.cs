@@ -20,6 +20,7 @@ public sealed partial class FFRecurrentNetwork : ComputeModule, ITrainableModel,
 {
     private readonly FFRecurrentLayer[] _layers;
     private readonly AdamOptimizer[] _optimizers;
+    private readonly ActivityRegularizer[]? _regularizers;
     private readonly FFRandom _stateRandom;
 
     /// <summary>A fresh network: each layer draws Wf, Wb, b uniform in ±1/√width from <paramref name="random"/>;
@@ -43,6 +44,7 @@ public sealed partial class FFRecurrentNetwork : ComputeModule, ITrainableModel,
         }
         _stateRandom = new FFRandom((long)random.NextUInt64());
         _optimizers = CreateOptimizers();
+        _regularizers = CreateRegularizers();
     }
 
     /// <summary>Wraps existing parameters (e.g. from a checkpoint); shapes must match the config.</summary>
@@ -65,10 +67,23 @@ public sealed partial class FFRecurrentNetwork : ComputeModule, ITrainableModel,
         Config = config;
         _stateRandom = new FFRandom(stateSeed);
         _optimizers = CreateOptimizers();
+        _regularizers = CreateRegularizers();
     }
 
-    // One Adam per layer over its Wf, Wb, b.
-    private AdamOptimizer[] CreateOptimizers() => _layers.Select(l => new AdamOptimizer(new AdamSettings(Config.LearningRate), l.Parameters())).ToArray();
+    // One Adam per layer over its Wf, Wb, b (weight decay, when on, reaches Wf and Wb, not b).
+    private AdamOptimizer[] CreateOptimizers() =>
+        _layers.Select(l => new AdamOptimizer(new AdamSettings(Config.LearningRate, WeightDecay: Config.Regularization.WeightDecay), l.Parameters())).ToArray();
+
+    // Each layer's activity regulariser when peer normalisation or activity L1 is on.
+    private ActivityRegularizer[]? CreateRegularizers() => Config.Regularization.HasActivityTerms
+        ? _layers.Select((l, i) => new ActivityRegularizer(l.Width, Config.Regularization, $"layers.{i}.peer_running_mean")).ToArray()
+        : null;
+
+    /// <summary>The layers' activity regularisers (null when the config has none): their running means are training state.</summary>
+    public IReadOnlyList<ActivityRegularizer>? Regularizers => _regularizers;
+
+    /// <inheritdoc />
+    protected internal override IEnumerable<LocalParameter> LocalBuffers() => _regularizers?.Select(r => r.RunningMean) ?? [];
 
     /// <summary>The configuration.</summary>
     public FFRecurrentConfig Config { get; }

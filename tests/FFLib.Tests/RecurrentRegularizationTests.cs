@@ -1,0 +1,228 @@
+using FFLib.Compute;
+using FFLib.Gpu;
+using FFLib.IO;
+using FFLib.Layers;
+using FFLib.Models;
+using FFLib.Training;
+using Xunit;
+
+namespace FFLib.Tests;
+
+/// <summary>
+/// The regularisers on the FFRNN: the gradient of a layer's whole loss (FF loss + activity L1 + peer
+/// normalisation) against central differences in double, the dead-neuron shortcut and the GPU backend
+/// against the plain CPU path, checkpoints, and the default leaving training as it was.
+/// </summary>
+public sealed class RecurrentRegularizationTests
+{
+    private static readonly FFRegularization All = new() { PeerNormalization = 0.3f, ActivityL1 = 0.02f, WeightDecay = 0.1f };
+
+    /// <summary>
+    /// First frame, both layers: the analytic gradient (Wf, Wb, b) of the FF loss of the layer's new state h plus
+    /// λ₁·mean_rows Σ_j h plus the peer loss of h taken straight through the ReLU (h̃ = h(z0) + β(z − z0)), with the
+    /// swept states held fixed, against central differences.
+    /// </summary>
+    [Fact]
+    public void LayerGradientWithPeerNormAndL1MatchesFiniteDifferences()
+    {
+        var reg = new FFRegularization { PeerNormalization = 40f, ActivityL1 = 0.3f }; // large: a 10% error in either term shows
+        var cfg = new FFRecurrentConfig { ImageFeatures = 7, Classes = 3, HiddenSizes = [5, 4], Threshold = 0.3f, TrainFrames = 1, Beta = 0.7f, Regularization = reg };
+        var net = new FFRecurrentNetwork(cfg, new FFRandom(31));
+        var r = new FFRandom(32);
+        const int batch = 4;
+        var x = new Matrix(batch, 7);
+        for (int i = 0; i < x.Length; i++) x.Data[i] = r.NextSingle();
+        float[][] swept = [];
+        var grads = new Dictionary<int, float[][]>();
+        var p0 = net.Layers.Select(l => new[] { ToDouble(l.ForwardWeight.Data), ToDouble(l.BackwardWeight.Data), ToDouble(l.Bias) }).ToArray();
+        net.SweepObserver = s => swept = s;
+        net.StepObserver = s => grads[s.Layer] = s.Gradients.Select(g => (float[])g.Clone()).ToArray();
+        net.TrainBatch(x, [0, 1, 2, 0], NegativeControl.OneHot([1, 2, 0, 2], 3), TrainingPhase.ForwardForward);
+
+        var d = cfg.Dimensions;
+        var startMeans = Enumerable.Repeat(FFRegularization.PeerInitialMean, 5).ToArray();
+        for (int li = 0; li < 2; li++)
+        {
+            int i = li + 1, w = d[i], rows = 2 * batch;
+            var layer = new Layer(swept[i - 1], swept[i], swept[i + 1], d[i - 1], w, d[i + 1], rows, cfg.Beta);
+            var z0 = layer.Pre(p0[li]);
+            var l1Only = new ActivityRegularizer(w, reg with { PeerNormalization = 0 });
+            var peerOnly = new ActivityRegularizer(w, reg with { ActivityL1 = 0 });
+            double Total(double[][] p)
+            {
+                var z = layer.Pre(p);
+                var h = layer.State(z);
+                var through = z.Select((v, k) => layer.State(z0, k) + cfg.Beta * (v - z0[k])).ToArray();
+                return layer.FFLoss(h, cfg.Threshold, batch)
+                    + l1Only.Loss(h, rows, batch, startMeans.AsSpan(0, w)) + peerOnly.Loss(through, rows, batch, startMeans.AsSpan(0, w));
+            }
+            double maxG = grads[li].SelectMany(g => g).Max(MathF.Abs);
+            Assert.True(maxG > 1e-5);
+            for (int which = 0; which < 3; which++)
+                for (int k = 0; k < p0[li][which].Length; k++)
+                {
+                    double num = GradientCheckTests.Central(p0[li][which], k, 1e-6, q => Total(p0[li].Select((a, m) => m == which ? q : a).ToArray()));
+                    Assert.True(Math.Abs(num - grads[li][which][k]) <= 1e-3 * (Math.Abs(num) + 0.1 * maxG) + 1e-8,
+                        $"layer {i} parameter {which} [{k}]: analytic {grads[li][which][k]}, numeric {num}");
+                }
+        }
+        // Without the regularisers the first layer's gradient differs: the check above saw their terms.
+        var plain = new FFRecurrentNetwork(cfg with { Regularization = FFRegularization.None }, new FFRandom(31));
+        float[] pw = [];
+        plain.StepObserver = s => { if (s.Layer == 0) pw = (float[])s.Gradients[0].Clone(); };
+        plain.TrainBatch(x, [0, 1, 2, 0], NegativeControl.OneHot([1, 2, 0, 2], 3), TrainingPhase.ForwardForward);
+        Assert.True(pw.Zip(grads[0][0]).Max(t => MathF.Abs(t.First - t.Second)) > 1e-3f);
+    }
+
+    private static double[] ToDouble(float[] a) => a.Select(v => (double)v).ToArray();
+
+    /// <summary>One FFRNN layer's maths in double, with its neighbours' states fixed.</summary>
+    private sealed record Layer(float[] Below, float[] Self, float[] Above, int DIn, int W, int DUp, int Rows, float Beta)
+    {
+        public double[] Pre(double[][] p)
+        {
+            var z = new double[Rows * W];
+            for (int r = 0; r < Rows; r++)
+            {
+                double nb = Norm(Below, r, DIn), na = Norm(Above, r, DUp);
+                for (int j = 0; j < W; j++)
+                {
+                    double s = p[2][j];
+                    for (int k = 0; k < DIn; k++) s += Below[r * DIn + k] / nb * p[0][j * DIn + k];
+                    for (int k = 0; k < DUp; k++) s += Above[r * DUp + k] / na * p[1][j * DUp + k];
+                    z[r * W + j] = s;
+                }
+            }
+            return z;
+        }
+
+        public double State(double[] z, int k) => Beta * Math.Max(z[k], 0) + (1 - Beta) * Self[k];
+
+        public double[] State(double[] z) => z.Select((_, k) => State(z, k)).ToArray();
+
+        public double FFLoss(double[] h, float threshold, int batch)
+        {
+            double sum = 0;
+            for (int r = 0; r < Rows; r++)
+            {
+                double g = 0;
+                for (int j = 0; j < W; j++) g += h[r * W + j] * h[r * W + j] / W;
+                double a = (r < batch ? 1 : -1) * (g - threshold); // L−: positives pushed below θ
+                sum += Math.Max(a, 0) + Math.Log(1 + Math.Exp(-Math.Abs(a)));
+            }
+            return sum / Rows;
+        }
+
+        private static double Norm(float[] s, int r, int n) => Math.Sqrt(Enumerable.Range(0, n).Sum(k => (double)s[r * n + k] * s[r * n + k])) + 1e-4;
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void DeadNeuronShortcutKeepsTheBitsWithRegularizers(bool peer)
+    {
+        // As on the FFNN: L1 and weight decay leave a dead unit's δ at 0 and the shortcut runs; peer normalisation
+        // reaches every unit and it stands aside. Either way the bits are the plain path's.
+        var regularization = peer ? All : All with { PeerNormalization = 0 };
+        var cfg = new FFRecurrentConfig { ImageFeatures = 30, Classes = 4, HiddenSizes = [24, 20], Threshold = 0.5f, TrainFrames = 3, Regularization = regularization };
+        FFRecurrentNetwork Make(bool sparse)
+        {
+            var net = new FFRecurrentNetwork(cfg, new FFRandom(4)) { UseSparseGradient = sparse };
+            for (int j = 0; j < 8; j++) { net.Layers[0].Bias[j] = -1e3f; net.Layers[1].Bias[j] = -1e3f; }
+            return net;
+        }
+        var (on, off) = (Make(true), Make(false));
+        var r = new FFRandom(5);
+        var images = TestUtil.RandomMatrix(12, 30, r);
+        var labels = Enumerable.Range(0, 12).Select(i => i % 4).ToArray();
+        var neg = NegativeControl.OneHot(labels.Select(l => (l + 1) % 4).ToArray(), 4);
+        for (int step = 0; step < 3; step++)
+            Assert.Equal(off.TrainBatch(images, labels, neg, TrainingPhase.ForwardForward), on.TrainBatch(images, labels, neg, TrainingPhase.ForwardForward));
+        if (peer) Assert.Equal(0, on.SparseGradientSteps);
+        else Assert.True(on.SparseGradientSteps >= 6, $"{on.SparseGradientSteps} sparse steps");
+        foreach (var (a, b) in off.Parameters().Concat(off.Buffers()).Zip(on.Parameters().Concat(on.Buffers())))
+            Assert.True(a.Data.AsSpan().SequenceEqual(b.Data), a.Name);
+    }
+
+    [Fact]
+    public void GpuBackendMatchesTheCpu()
+    {
+        using var gpu = GpuBackend.CreateSimulator();
+        var settings = new ModelSettings { HiddenSizes = [24, 16], LearningRate = 0.01f }.With(FFSettings.Threshold, 0.4f)
+            .With(FFRecurrentSettings.TrainFrames, 3)
+            .With(FFSettings.PeerNormalization, 0.3f).With(FFSettings.ActivityL1, 0.01f).With(FFSettings.WeightDecay, 0.1f);
+        ITrainableModel Net() => Architecture.Ffrnn.Create(settings, 20, 4, new FFRandom(3));
+        var (cpu, device) = (Net(), Net());
+        ((Modules.ComputeModule)device).Backend = gpu;
+        var r = new FFRandom(4);
+        for (int step = 0; step < 3; step++)
+        {
+            var images = TestUtil.RandomMatrix(8, 20, r);
+            int[] labels = [0, 1, 2, 3, 3, 2, 1, 0];
+            var negative = NegativeControl.OneHot([1, 2, 3, 0, 0, 3, 2, 1], 4);
+            cpu.TrainBatch(images, labels, negative, TrainingPhase.ForwardForward);
+            device.TrainBatch(images, labels, negative, TrainingPhase.ForwardForward);
+        }
+        var (cm, dm) = ((Modules.Module)cpu, (Modules.Module)device);
+        Assert.Equal(["layers.0.peer_running_mean", "layers.1.peer_running_mean"], cm.Buffers().Select(b => b.Name));
+        foreach (var (a, b) in cm.Parameters().Concat(cm.Buffers()).Zip(dm.Parameters().Concat(dm.Buffers())))
+        {
+            Assert.Equal(a.Name, b.Name);
+            for (int i = 0; i < a.Data.Length; i++)
+                Assert.True(MathF.Abs(a.Data[i] - b.Data[i]) <= 1e-4f * MathF.Max(1, MathF.Abs(a.Data[i])), $"{a.Name}[{i}]: cpu {a.Data[i]}, gpu {b.Data[i]}");
+        }
+        Assert.NotEqual(FFRegularization.PeerInitialMean, cm.Buffers()[0].Data[0]);
+    }
+
+    [Fact]
+    public void CheckpointsResumeBitIdenticallyAndModelFilesKeepTheSettings()
+    {
+        string dir = Directory.CreateTempSubdirectory("fflib-rnn-reg-").FullName;
+        try
+        {
+            var settings = new ModelSettings { HiddenSizes = [12, 10] }.With(FFSettings.Threshold, 0.5f).With(FFRecurrentSettings.TrainFrames, 2)
+                .With(FFSettings.PeerNormalization, 0.1f).With(FFSettings.WeightDecay, 0.01f);
+            ITrainableModel Net() => Architecture.Ffrnn.Create(settings, 20, 4, new FFRandom(3));
+            var r = new FFRandom(9);
+            var batches = Enumerable.Range(0, 4).Select(_ => TestUtil.RandomMatrix(8, 20, r)).ToArray();
+            int[] labels = [0, 1, 2, 3, 3, 2, 1, 0];
+            var negative = NegativeControl.OneHot([1, 2, 3, 0, 0, 3, 2, 1], 4);
+            var straight = Net();
+            foreach (var x in batches) straight.TrainBatch(x, labels, negative, TrainingPhase.ForwardForward);
+
+            var first = Net();
+            foreach (var x in batches[..2]) first.TrainBatch(x, labels, negative, TrainingPhase.ForwardForward);
+            string checkpoint = Path.Combine(dir, "checkpoint.safetensors"), model = Path.Combine(dir, "model.safetensors");
+            TrainingCheckpoint.Save(checkpoint, first, new FFRandom(1), 1, [], new RunSpec { Architecture = Architecture.Ffrnn, Model = settings });
+            ModelCheckpoint.Save(model, first);
+            Assert.Contains(SafeTensors.Read(checkpoint).Tensors, t => t.Name == "layers.1.peer_running_mean");
+            Assert.DoesNotContain(SafeTensors.Read(model).Tensors, t => t.Name.Contains("peer"));
+
+            var resumed = TrainingCheckpoint.Load(checkpoint).Model;
+            foreach (var x in batches[2..]) resumed.TrainBatch(x, labels, negative, TrainingPhase.ForwardForward);
+            var (s, m) = ((Modules.Module)straight, (Modules.Module)resumed);
+            foreach (var (a, b) in s.Parameters().Concat(s.Buffers()).Zip(m.Parameters().Concat(m.Buffers())))
+                Assert.True(a.Data.AsSpan().SequenceEqual(b.Data), a.Name);
+            var loaded = (FFRecurrentNetwork)ModelCheckpoint.Load(model).Model;
+            Assert.Equal(0.1f, loaded.Config.Regularization.PeerNormalization);
+            Assert.Equal(0.01f, loaded.Config.Regularization.WeightDecay);
+            Assert.Equal(0.01f, loaded.Optimizers[0].Settings.WeightDecay);
+        }
+        finally { Directory.Delete(dir, recursive: true); }
+    }
+
+    [Fact]
+    public void TheDefaultAddsNothing()
+    {
+        var net = (FFRecurrentNetwork)Architecture.Ffrnn.Create(new ModelSettings { HiddenSizes = [8] }, 10, 3, new FFRandom(1));
+        Assert.True(net.Config.Regularization.IsNone);
+        Assert.Null(net.Regularizers);
+        Assert.Empty(net.Buffers());
+        var config = net.ConfigToJson();
+        foreach (var key in new[] { "peer_norm", "activity_l1", "weight_decay" }) Assert.False(config.ContainsKey(key), key);
+        Assert.Equal(0f, net.Optimizers[0].Settings.WeightDecay);
+        // A negative λ in a configuration names the regulariser.
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => new FFRecurrentConfig { Regularization = new FFRegularization { ActivityL1 = -1 } }.Validate());
+        Assert.Contains("ActivityL1", e.Message);
+    }
+}
