@@ -10,7 +10,6 @@ namespace FFLib.Cli;
 /// </summary>
 internal sealed class ProgressDisplay : IProgress<TrainingProgress>, IRunPhaseObserver, IDisposable
 {
-    private readonly bool _classifierLater;
     private readonly bool _interactive = !Console.IsErrorRedirected;
     private readonly IAnsiConsole _console;
     private readonly Thread? _renderThread;
@@ -20,10 +19,8 @@ internal sealed class ProgressDisplay : IProgress<TrainingProgress>, IRunPhaseOb
     private DateTime _lastPlain = DateTime.MinValue;
     private (long Seen, TimeSpan Elapsed, double Done)? _first;
 
-    /// <param name="classifierLater">FFNN+C: the classifier is trained in the second half, so validation during the FF phase says so.</param>
-    public ProgressDisplay(bool classifierLater = false)
+    public ProgressDisplay()
     {
-        _classifierLater = classifierLater;
         _console = AnsiConsole.Create(new AnsiConsoleSettings
         {
             Out = new AnsiConsoleOutput(Console.Error),
@@ -59,7 +56,7 @@ internal sealed class ProgressDisplay : IProgress<TrainingProgress>, IRunPhaseOb
     public void EpochCompleted(EpochMetrics m)
     {
         string val = m.ValidationAccuracy is double v ? $"validation accuracy {v * 100:F2}%" : "no validation";
-        if (_classifierLater && m.Phase == FFLib.Models.TrainingPhase.ForwardForward && m.ValidationAccuracy is not null)
+        if (m.ClassifierPending && m.Phase == FFLib.Models.TrainingPhase.ForwardForward && m.ValidationAccuracy is not null)
             val += " (through the classifier, which is trained in the second half: not yet)";
         string phase = m.Phase == FFLib.Models.TrainingPhase.Classifier ? " (classifier)" : "";
         // "layer 1" → L1: the losses labelled, short.

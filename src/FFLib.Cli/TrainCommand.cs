@@ -139,12 +139,10 @@ internal static class TrainCommand
             if (spec.Backend is not Gpu.GpuBackend)
                 Console.Error.WriteLine($"estimated time: {FFLib.Experiments.Reproduction.Range(FFLib.Experiments.Reproduction.EstimateSeconds([spec], FFLib.Experiments.MachineSpeed.Current()))} on this machine");
             RunResult result;
-            // A classifier trained in the second half: the FFNN+C's, or the FF CNN's linear head.
-            bool classifierLater = arch.Uses(FFClassifierSettings.ClassifierLearningRate) && (!arch.Uses(CnnSettings.Head) || spec.Model.Get(CnnSettings.Head) == ConvHead.Linear);
             using (var interrupt = new Interruption(spec.CheckpointEvery is null && spec.CheckpointMinutes is null
                        ? "nothing was saved (--checkpoint-every N makes a run resumable)"
                        : $"fflib train --resume {spec.OutputDirectory} continues from the last checkpoint"))
-            using (var display = new ProgressDisplay(classifierLater))
+            using (var display = new ProgressDisplay())
                 result = TrainingRun.Execute(spec, display, display.EpochCompleted, interrupt.Token);
             if (defaultOut) RunFolders.PointLatestAt("runs", runDir);
             // What this run took is the best estimate of the next one's speed on this machine.

@@ -98,23 +98,13 @@ public static class ModelFigures
         try
         {
             int cellW = images.Max(b => b.Width), cellH = images.Max(b => b.Height);
-            int rows = (images.Length + columns - 1) / columns, titleH = title is null ? 0 : 40, pad = 8;
-            int width = Math.Min(images.Length, columns) * (cellW + pad) + pad, height = titleH + rows * (cellH + pad) + pad;
-            using var bmp = new SKBitmap(width, height);
-            using (var canvas = new SKCanvas(bmp))
-            {
-                canvas.Clear(SKColors.White);
-                if (title is not null)
-                {
-                    using var font = new SKFont(SKTypeface.FromFamilyName("DejaVu Sans") ?? SKTypeface.Default, 20);
-                    using var ink = new SKPaint { Color = SKColors.Black, IsAntialias = true };
-                    canvas.DrawText(title, pad, 28, SKTextAlign.Left, font, ink);
-                }
-                for (int i = 0; i < images.Length; i++)
-                    canvas.DrawBitmap(images[i], pad + i % columns * (cellW + pad), titleH + pad + i / columns * (cellH + pad));
-            }
-            using var data = bmp.Encode(SKEncodedImageFormat.Png, 100);
-            AtomicFile.Write(path, s => data.SaveTo(s));
+            int rows = (images.Length + columns - 1) / columns, pad = 8, titleH = title is null ? 0 : RasterFigure.TitleHeight;
+            int width = Math.Max(Math.Min(images.Length, columns) * (cellW + pad) + pad, title is null ? 0 : RasterFigure.TextWidth(title) + 2 * pad);
+            int height = titleH + rows * (cellH + pad) + pad;
+            using var fig = new RasterFigure(width, height, title, pad);
+            for (int i = 0; i < images.Length; i++)
+                fig.Canvas.DrawBitmap(images[i], pad + i % columns * (cellW + pad), titleH + pad + i / columns * (cellH + pad));
+            fig.Save(path);
         }
         finally
         {

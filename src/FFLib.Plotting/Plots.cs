@@ -8,7 +8,7 @@ namespace FFLib.Plotting;
 /// <summary>PNG figures of the paper's analyses. Every file is written atomically.</summary>
 public static class Plots
 {
-    private const string Font = "DejaVu Sans";
+    internal const string Font = "DejaVu Sans";
 
     /// <summary>
     /// One PNG per metric ("sparsity_hoyer.png", …) of the tracked weights' sparsity against
@@ -238,14 +238,14 @@ public static class Plots
         // Each panel's slot is as wide as its grid or its label, whichever is wider (small layers have long labels).
         var labels = Enumerable.Range(0, layers).Select(l => panels is not null && l < panels.Count ? $"layer {l + 1} ({panels[l].Label})"
             : $"layer {l + 1} ({rows.Max(r => l < r.Layers.Count ? r.Layers[l].Length : 0)} neurons)").ToArray();
-        var slots = Enumerable.Range(0, layers).Select(l => Math.Max(shapes[l].Width * cell, Figure.TextWidth(labels[l]))).ToArray();
+        var slots = Enumerable.Range(0, layers).Select(l => Math.Max(shapes[l].Width * cell, RasterFigure.TextWidth(labels[l]))).ToArray();
         // Row layout: the row's caption on its own line, then each panel's label, then the panels.
         int pad = 16, captionH = 44, titleH = 30, barH = 46;
         int rowH = Math.Max(inputH, shapes.Select(s => s.Height * cell).DefaultIfEmpty(0).Max()) + captionH;
-        int width = Math.Max(pad + inputW + slots.Sum(w => w + pad) + pad, Figure.TextWidth(title) + 2 * pad);
-        width = Math.Max(width, rows.Max(r => Figure.TextWidth(r.Caption)) + 2 * pad);
+        int width = Math.Max(pad + inputW + slots.Sum(w => w + pad) + pad, RasterFigure.TextWidth(title) + 2 * pad);
+        width = Math.Max(width, rows.Max(r => RasterFigure.TextWidth(r.Caption)) + 2 * pad);
         int height = titleH + rows.Count * (rowH + pad) + barH + pad;
-        using var fig = new Figure(width, height, title, pad);
+        using var fig = new RasterFigure(width, height, title, pad);
         var (bmp, canvas, font, ink) = (fig.Bitmap, fig.Canvas, fig.Font, fig.Ink);
         for (int r = 0; r < rows.Count; r++)
         {
@@ -304,14 +304,14 @@ public static class Plots
         int legendW = pad + classNames.Count * 110;
         int cells = shapes.Sum(s => s.Width);
         if (cell <= 0) cell = cells > 0 ? Math.Clamp((legendW - pad * (layers.Count + 1)) / cells, 6, 24) : 6;
-        int width = Math.Max(Math.Max(pad + shapes.Sum(s => s.Width * cell + pad), legendW), Figure.TextWidth(title) + 2 * pad);
+        int width = Math.Max(Math.Max(pad + shapes.Sum(s => s.Width * cell + pad), legendW), RasterFigure.TextWidth(title) + 2 * pad);
         int gridH = shapes.Select(s => s.Height * cell).DefaultIfEmpty(0).Max();
         int height = titleH + captionH + gridH + pad + legendH + 24 + pad;
         string key = authors
             ? "the authors' method: no label fed; hue = class with the largest summed |activation|, saturation = its share, brightness = min-max over the layer"
             : "hue = preferred class; saturation = selectivity above chance, brightness = strength (each: the layer's 95th percentile = full)";
-        width = Math.Max(width, Figure.TextWidth(key) + 2 * pad);
-        using var fig = new Figure(width, height, title, pad);
+        width = Math.Max(width, RasterFigure.TextWidth(key) + 2 * pad);
+        using var fig = new RasterFigure(width, height, title, pad);
         var (bmp, canvas, font, ink) = (fig.Bitmap, fig.Canvas, fig.Font, fig.Ink);
         int x = pad;
         for (int l = 0; l < layers.Count; l++)
@@ -386,45 +386,5 @@ public static class Plots
                 bmp.SetPixel(x0 + dx, y0 + dy, c);
     }
 
-    /// <summary>A white canvas with a title line, the font and ink the raster figures share.</summary>
-    private sealed class Figure : IDisposable
-    {
-        public Figure(int width, int height, string title, int pad)
-        {
-            Bitmap = new SKBitmap(width, height);
-            Canvas = new SKCanvas(Bitmap);
-            Canvas.Clear(SKColors.White);
-            Font = new SKFont(SKTypeface.FromFamilyName(Plots.Font), 14);
-            Ink = new SKPaint { Color = SKColors.Black, IsAntialias = true };
-            Canvas.DrawText(title, pad, 20, SKTextAlign.Left, Font, Ink);
-        }
-
-        /// <summary>Width in pixels of a line of text in the figures' font (to size a canvas so that nothing is cut).</summary>
-        public static int TextWidth(string text)
-        {
-            using var font = new SKFont(SKTypeface.FromFamilyName(Plots.Font), 14);
-            return (int)Math.Ceiling(font.MeasureText(text));
-        }
-
-        public SKBitmap Bitmap { get; }
-        public SKCanvas Canvas { get; }
-        public SKFont Font { get; }
-        public SKPaint Ink { get; }
-
-        public void Dispose()
-        {
-            Ink.Dispose();
-            Font.Dispose();
-            Canvas.Dispose();
-            Bitmap.Dispose();
-        }
-    }
-
-    private static void Save(SKBitmap bmp, string path)
-    {
-        using var image = SKImage.FromBitmap(bmp);
-        using var data = image.Encode(SKEncodedImageFormat.Png, 100);
-        var bytes = data.ToArray();
-        AtomicFile.Write(path, s => s.Write(bytes));
-    }
+    private static void Save(SKBitmap bmp, string path) => RasterFigure.Save(bmp, path);
 }

@@ -100,6 +100,9 @@ public class ConvModelTests
         var fp = fast.Parameters();
         for (int i = 0; i < pp.Count; i++) TestUtil.AssertClose(pp[i].Data, fp[i].Data, 1e-3, pp[i].Name);
         TestUtil.AssertClose(plain.LabelScores(images).Data, fast.LabelScores(images).Data, 1e-3, "scores after training");
+        // Over two prediction chunks and every label (the shortcut splits W once per layer for the whole call).
+        var many = Images(300, seed: 11);
+        TestUtil.AssertClose(plain.LabelScores(many).Data, fast.LabelScores(many).Data, 1e-3, "scores of 300 images");
     }
 
     [Fact]

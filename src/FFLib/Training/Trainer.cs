@@ -200,7 +200,10 @@ public sealed class Trainer
                     valAcc = Evaluation.Accuracy(model, validation);
                     valSeconds = vs.Elapsed.TotalSeconds;
                 }
-                var metrics = new EpochMetrics(epoch, phase, names, lossSums.Select(s => s / batches).ToArray(), valAcc, trainSeconds, valSeconds);
+                var metrics = new EpochMetrics(epoch, phase, names, lossSums.Select(s => s / batches).ToArray(), valAcc, trainSeconds, valSeconds)
+                {
+                    ClassifierPending = plan.Skip(epoch).Contains(TrainingPhase.Classifier),
+                };
                 history.Add(metrics);
                 EpochCompleted?.Invoke(metrics);
             }

@@ -36,4 +36,9 @@ public sealed record PartialEpoch(int Epoch, int BatchesDone, int[] Order, doubl
 /// <param name="ValidationAccuracy">Accuracy on the validation set, or null when none was measured.</param>
 /// <param name="TrainSeconds">Wall time of the epoch's training batches.</param>
 /// <param name="ValidationSeconds">Wall time of the validation pass.</param>
-public sealed record EpochMetrics(int Epoch, TrainingPhase Phase, IReadOnlyList<string> LossNames, IReadOnlyList<double> LayerLosses, double? ValidationAccuracy, double TrainSeconds, double ValidationSeconds);
+public sealed record EpochMetrics(int Epoch, TrainingPhase Phase, IReadOnlyList<string> LossNames, IReadOnlyList<double> LayerLosses, double? ValidationAccuracy, double TrainSeconds, double ValidationSeconds)
+{
+    /// <summary>Whether the model's plan still has a classifier epoch to come (FFNN+C, an FF CNN's linear head): the
+    /// validation accuracy went through a classifier not trained yet.</summary>
+    public bool ClassifierPending { get; init; }
+}

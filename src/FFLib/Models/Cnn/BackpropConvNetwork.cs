@@ -170,19 +170,7 @@ public sealed class BackpropConvNetwork : ConvNetwork, ITrainableModel, INeuronP
     }
 
     /// <inheritdoc />
-    public int[] Predict(Matrix images)
-    {
-        var z = Logits(images);
-        var p = new int[z.Rows];
-        for (int r = 0; r < z.Rows; r++)
-        {
-            var row = z.Row(r);
-            int best = 0;
-            for (int c = 1; c < row.Length; c++) if (row[c] > row[best]) best = c;
-            p[r] = best;
-        }
-        return p;
-    }
+    public int[] Predict(Matrix images) => ArgMaxRows(Logits(images));
 
     /// <summary>Each layer's post-ReLU map (rows × OH·OW·channels, NHWC, before pooling); the label is ignored.</summary>
     public override Matrix[] LayerActivations(Matrix images, int? label)

@@ -77,6 +77,20 @@ public abstract class ConvNetwork : ComputeModule, IFeatureMapSource
             throw new ArgumentException($"The images have {images.Cols} values each but this network was built for {Stack.Image} images ({ImageFeatures} values).", nameof(images));
     }
 
+    /// <summary>Each row's class of highest logit (the first on a tie): the prediction of a model with a classifier output.</summary>
+    private protected static int[] ArgMaxRows(Matrix logits)
+    {
+        var p = new int[logits.Rows];
+        for (int r = 0; r < logits.Rows; r++)
+        {
+            var row = logits.Row(r);
+            int best = 0;
+            for (int c = 1; c < row.Length; c++) if (row[c] > row[best]) best = c;
+            p[r] = best;
+        }
+        return p;
+    }
+
     /// <summary>Images in the dataset's order (channel-major for colour) as NHWC.</summary>
     private protected float[] ToNhwc(Matrix images) => CnnImages.ToNhwc(images, Stack.Image);
 }

@@ -13,6 +13,18 @@ public sealed partial class FFConvNetwork
 
     private bool Shortcut => LabelPlanes && UseLabelPlaneShortcut;
 
+    // Inside WithFixedWeights: which layers' W split is on the backend already (null outside: split every forward).
+    private bool[]? _splitReady;
+
+    /// <summary>Runs <paramref name="read"/>, a read-only pass (prediction, activations), reusing each layer's W split across its chunks and labels.</summary>
+    private T WithFixedWeights<T>(Func<T> read)
+    {
+        if (!Shortcut || _splitReady is not null) return read();
+        _splitReady = new bool[ConvLayers.Length];
+        try { return read(); }
+        finally { _splitReady = null; }
+    }
+
     /// <summary>Layer l's forward: with label channels through the shortcut (x then holds only the layer's own channels), else <see cref="Forward"/>.</summary>
     private void LayerForward(int l, DeviceSpan x, int rows, float[] control, DeviceSpan controlOnDevice, DeviceSpan h, DeviceSpan invNorm, DeviceSpan cols, bool computeNorms, bool reuseColumns)
     {
@@ -38,12 +50,21 @@ public sealed partial class FFConvNetwork
             }
             be.Write(inv, invNorm.Slice(0, rows));
         }
-        var weight = be.Read(Device(layer.WeightParameter)).ToArray();
-        var (ownWeight, tapSums) = (new float[outC * own.PatchSize], new float[k * positions * outC]);
-        LabelPlaneShortcut.Split(weight, own, outC, k, ownWeight, tapSums);
+        // W split into W_own and the tap sums: once per forward in training (the weights move between
+        // forwards), once per layer for a whole prediction call (they do not; see WithFixedWeights).
+        var (wOwn, taps) = (s.Get($"sc-wown{l}", outC * own.PatchSize), s.Get($"sc-taps{l}", k * positions * outC));
+        if (_splitReady is not { } ready || !ready[l])
+        {
+            var weight = be.Read(Device(layer.WeightParameter)).ToArray();
+            var (ownWeight, tapSums) = (new float[outC * own.PatchSize], new float[k * positions * outC]);
+            LabelPlaneShortcut.Split(weight, own, outC, k, ownWeight, tapSums);
+            be.Write(ownWeight, wOwn);
+            be.Write(tapSums, taps);
+            if (_splitReady is { } r) r[l] = true;
+        }
         if (!reuseColumns) be.Im2Col(x, rows, own, cols);
-        be.Gemm(false, true, rows * positions, outC, own.PatchSize, cols, own.PatchSize, s.Upload("sc-wown", ownWeight), own.PatchSize, h, outC, accumulate: false);
-        be.Gemm(false, false, rows, positions * outC, k, controlOnDevice, k, s.Upload("sc-taps", tapSums), positions * outC, h, positions * outC, accumulate: true);
+        be.Gemm(false, true, rows * positions, outC, own.PatchSize, cols, own.PatchSize, wOwn, own.PatchSize, h, outC, accumulate: false);
+        be.Gemm(false, false, rows, positions * outC, k, controlOnDevice, k, taps, positions * outC, h, positions * outC, accumulate: true);
         be.ScaleRows(h, rows, layer.OutputSize, invNorm);
         be.BiasActivation(h, rows * positions, outC, Device(layer.BiasParameter), relu: true);
     }

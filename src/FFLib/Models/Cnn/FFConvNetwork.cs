@@ -224,6 +224,11 @@ public sealed partial class FFConvNetwork : ConvNetwork, ITrainableModel, ILabel
     public Matrix LabelScores(Matrix images)
     {
         ArgumentNullException.ThrowIfNull(images);
+        return WithFixedWeights(() => ScoreEveryLabel(images));
+    }
+
+    private Matrix ScoreEveryLabel(Matrix images)
+    {
         var scores = new Matrix(images.Rows, Classes);
         for (int c = 0; c < Classes; c++)
             Run(images, c, (l, start, n, h) =>
@@ -252,20 +257,8 @@ public sealed partial class FFConvNetwork : ConvNetwork, ITrainableModel, ILabel
     }
 
     /// <inheritdoc />
-    public int[] Predict(Matrix images)
-    {
-        if (_classifier is null) return LabelProbe.Predict(LabelScores(images), Config.Loss);
-        var z = Logits(images);
-        var p = new int[z.Rows];
-        for (int r = 0; r < z.Rows; r++)
-        {
-            var row = z.Row(r);
-            int best = 0;
-            for (int c = 1; c < row.Length; c++) if (row[c] > row[best]) best = c;
-            p[r] = best;
-        }
-        return p;
-    }
+    public int[] Predict(Matrix images) =>
+        _classifier is null ? LabelProbe.Predict(LabelScores(images), Config.Loss) : ArgMaxRows(Logits(images));
 
     /// <summary>The linear classifier's class scores (no label in the input), one row per image; only with the linear head.</summary>
     public Matrix Logits(Matrix images)
@@ -276,15 +269,18 @@ public sealed partial class FFConvNetwork : ConvNetwork, ITrainableModel, ILabel
         var s = Work;
         var nhwc = ToNhwc(images);
         var result = new Matrix(images.Rows, Classes);
-        for (int start = 0; start < images.Rows; start += ChunkImages)
+        return WithFixedWeights(() =>
         {
-            int n = Math.Min(ChunkImages, images.Rows - start);
-            var top = Features(s.Upload("cx0", nhwc.AsSpan(start * ImageFeatures, n * ImageFeatures)), n);
-            var logits = s.Get("clogits", n * Classes);
-            head.Logits(be, top, n, Device(head.WeightParameter), Device(head.BiasParameter), logits);
-            be.Read(logits).CopyTo(result.Data.AsSpan(start * Classes));
-        }
-        return result;
+            for (int start = 0; start < images.Rows; start += ChunkImages)
+            {
+                int n = Math.Min(ChunkImages, images.Rows - start);
+                var top = Features(s.Upload("cx0", nhwc.AsSpan(start * ImageFeatures, n * ImageFeatures)), n);
+                var logits = s.Get("clogits", n * Classes);
+                head.Logits(be, top, n, Device(head.WeightParameter), Device(head.BiasParameter), logits);
+                be.Read(logits).CopyTo(result.Data.AsSpan(start * Classes));
+            }
+            return result;
+        });
     }
 
     /// <summary>The last layer's pooled map for n images with no label (zero control): the classifier's input.</summary>
@@ -348,8 +344,11 @@ public sealed partial class FFConvNetwork : ConvNetwork, ITrainableModel, ILabel
         ArgumentNullException.ThrowIfNull(images);
         if (label is int c && (uint)c >= (uint)Classes) throw new ArgumentOutOfRangeException(nameof(label), c, $"label must be one of the {Classes} classes.");
         var result = ConvLayers.Select(l => new Matrix(images.Rows, l.OutputSize)).ToArray();
-        Run(images, label, (l, start, n, h) => h.Slice(0, n * ConvLayers[l].OutputSize).CopyTo(result[l].Data.AsSpan(start * ConvLayers[l].OutputSize)));
-        return result;
+        return WithFixedWeights(() =>
+        {
+            Run(images, label, (l, start, n, h) => h.Slice(0, n * ConvLayers[l].OutputSize).CopyTo(result[l].Data.AsSpan(start * ConvLayers[l].OutputSize)));
+            return result;
+        });
     }
 
     /// <summary>A channel owns its kernel (axis 0) and bias entry, and the next layer's input channel (axis 3 of its kernel).</summary>
