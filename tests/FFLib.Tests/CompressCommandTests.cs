@@ -28,12 +28,14 @@ public sealed class CompressCommandTests : IDisposable
     {
         var (data, run) = Trained();
         string outDir = Path.Combine(_dir, "c");
-        var (code, stdout, err) = Run("compress", "--model", run, "--keep", "8", "--formats", "fp32,int4,kmeans4", "--ranks", "0,4", "--finetune-epochs", "1", "--finetune-lr", "0.001", "--data-dir", data, "--no-download", "--out", outDir, "--save-models");
+        var (code, stdout, err) = Run("compress", "--model", run, "--keep", "8", "--formats", "fp32,int4,kmeans4", "--ranks", "0,4", "--finetune-epochs", "1", "--finetune-lr", "0.001",
+            "--codebook-finetune-epochs", "1", "--data-dir", data, "--no-download", "--out", outDir, "--save-models");
         Assert.True(code == 0, err);
-        Assert.Contains("[12/12]", err);
+        Assert.Contains("[14/14]", err); // 12 chains, and kmeans4 trained at both kept counts
         Assert.Contains("frontier", stdout);
         var lines = File.ReadAllLines(Path.Combine(outDir, "compress.csv"));
-        Assert.Equal(13, lines.Length);
+        Assert.Equal(15, lines.Length);
+        Assert.Contains(lines, l => l.Contains("\"prune-random keep 8 → finetune 1 → kmeans4 → trained 1\""));
         Assert.Contains(lines, l => l.Contains("\"prune-random keep 8 → finetune 1 → lowrank 4 → kmeans4\""));
         Assert.Contains(lines, l => l.Contains("\"lowrank 4 → int4\""));
         Assert.True(new FileInfo(Path.Combine(outDir, "compress.png")).Length > 10_000);
@@ -81,6 +83,8 @@ public sealed class CompressCommandTests : IDisposable
             (["--finetune-lr", "0"], "--finetune-lr must be a positive number, not 0"),
             (["--prune-rounds", "3"], "--prune-rounds 3 needs --finetune-epochs"),
             (["--prune-rounds", "0"], "--prune-rounds must be at least 1, not 0"),
+            (["--codebook-finetune-epochs", "-2"], "--codebook-finetune-epochs must be 0 or more, not -2"),
+            (["--codebook-finetune-epochs", "1", "--formats", "int8"], "--codebook-finetune-epochs trains codebooks, but --formats int8 has no codebook format"),
         })
         {
             var (code, _, err) = Run(["compress", "--model", run, "--data-dir", data, "--no-download", "--out", outDir, .. args]);

@@ -8,6 +8,7 @@ using FFLib.Data;
 using FFLib.IO;
 using FFLib.Models;
 using FFLib.Pruning;
+using PackedMatrix = FFLib.IO.PackedMatrix;
 using FFLib.Training;
 
 namespace FFLib.ModelCompression;
@@ -40,6 +41,12 @@ public sealed record CompressionOptions
     public int PruneRounds { get; init; } = 1;
     /// <summary>Batch size of the fine-tuning.</summary>
     public int FinetuneBatchSize { get; init; } = 128;
+    /// <summary>
+    /// Epochs of trained quantisation (<see cref="TrainedQuantization"/>) after each codebook format of an unfactored
+    /// model: a second record "… → kmeansK → trained N" beside the one-shot one (0: none). Uses the fine-tuning's data,
+    /// learning rate and batch size.
+    /// </summary>
+    public int CodebookFinetuneEpochs { get; init; }
 }
 
 /// <summary>One model of the study: how it was made, how well it predicts, and how many bytes each way of storing it takes.</summary>
@@ -93,8 +100,10 @@ public static class CompressionStudy
         if (options.FinetuneEpochs < 0) throw new ArgumentOutOfRangeException(nameof(options), options.FinetuneEpochs, "FinetuneEpochs must be non-negative.");
         if (options.PruneRounds < 1) throw new ArgumentOutOfRangeException(nameof(options), options.PruneRounds, "PruneRounds must be at least 1.");
         if (options.PruneRounds > 1 && options.FinetuneEpochs == 0) throw new ArgumentException("Pruning in several rounds needs fine-tuning between them (FinetuneEpochs > 0).", nameof(options));
-        if (options.FinetuneEpochs > 0 && finetuneData is null) throw new ArgumentException("Fine-tuning needs training data.", nameof(finetuneData));
-        if (options.FinetuneEpochs > 0 && model is not ITrainableModel) throw new ArgumentException($"{model.Architecture.Id} models cannot be fine-tuned.", nameof(options));
+        if (options.CodebookFinetuneEpochs < 0) throw new ArgumentOutOfRangeException(nameof(options), options.CodebookFinetuneEpochs, "CodebookFinetuneEpochs must be non-negative.");
+        bool retrains = options.FinetuneEpochs > 0 || options.CodebookFinetuneEpochs > 0;
+        if (retrains && finetuneData is null) throw new ArgumentException("Fine-tuning needs training data.", nameof(finetuneData));
+        if (retrains && model is not ITrainableModel) throw new ArgumentException($"{model.Architecture.Id} models cannot be fine-tuned.", nameof(options));
         if (options.FinetuneLearningRate is float flr && !(flr > 0 && float.IsFinite(flr))) throw new ArgumentOutOfRangeException(nameof(options), flr, "FinetuneLearningRate must be positive.");
         ModelCheckpoint.RequireFinite(model, "the model");
         Directory.CreateDirectory(workDir);
@@ -145,39 +154,58 @@ public static class CompressionStudy
                     if (chain.Length == 0) chain = "fp32";
                     var packed = WeightQuantizer.Pack(pruned, factors, format, options.KMeansIterations);
                     string stem = Path.Combine(workDir, $"keep{(keep == 0 ? "all" : keep.ToString(CultureInfo.InvariantCulture))}{(rank > 0 ? $"-rank{rank}" : "")}-{format.Id}");
-                    var meta = training?.DeepClone().AsObject() ?? [];
-                    meta["compression_chain"] = chain;
-                    string file = stem + ".safetensors";
-                    if (packed.Count == 0 && factors.Count == 0) ModelCheckpoint.Save(file, pruned, meta);
-                    else CompressedWeights.Save(file, pruned, packed, entropyCoded: false, meta, factors);
-                    long bytes = new FileInfo(file).Length;
-                    var raw = File.ReadAllBytes(file);
-                    var coded = options.Coders.ToDictionary(LosslessCoders.Id, c => (long)LosslessCoders.Encode(c, raw).Length);
-                    long? rans = null, bound = null;
-                    double? bitsPerWeight = null;
-                    string measured = file;
-                    if (packed.Count > 0)
-                    {
-                        string ransFile = stem + ".rans.safetensors";
-                        CompressedWeights.Save(ransFile, pruned, packed, entropyCoded: true, meta, factors);
-                        rans = new FileInfo(ransFile).Length;
-                        long packedCodes = packed.Sum(m => BitPacking.PackedLength(m.Codes.Length, m.Bits));
-                        double entropyBits = packed.Sum(m => SymbolEntropy.TotalBits(m.Codes));
-                        bound = bytes - packedCodes + packed.Sum(m => SymbolEntropy.Bytes(m.Codes));
-                        bitsPerWeight = entropyBits / packed.Sum(m => (double)m.Codes.Length);
-                        measured = ransFile; // the accuracy is read back from the entropy-coded file: its decoder is under test too
-                    }
-                    var reloaded = ModelCheckpoint.Load(measured).Model;
-                    double accuracy = Evaluation.Accuracy(reloaded, test);
-                    var rec = new CompressionRecord(arch, chain, keep == 0 ? 0 : keep, format.Id, rank, options.Seed,
-                        NeuronPruning.ParameterCount(pruned) - factors.Sum(f => (long)f.Rows * f.Cols - (long)f.Rank * (f.Rows + f.Cols)), accuracy, bytes, rans, bound, bitsPerWeight, coded, clock.Elapsed.TotalSeconds + factorSeconds);
-                    records.Add(rec);
-                    progress?.Invoke(rec);
+                    Measure(pruned, packed, factors, chain, stem, clock.Elapsed.TotalSeconds + factorSeconds, keep, format, rank);
                     factorSeconds = 0; // the factorisation is counted once, with the first format
+                    if (format.Scheme == WeightScheme.Codebook && factors.Count == 0 && options.CodebookFinetuneEpochs > 0)
+                    {
+                        // Trained quantisation: the shared values fine-tuned with the codes fixed, on a copy of the pruned model.
+                        clock.Restart();
+                        var copy = (ITrainableModel)ModelCheckpoint.Clone(pruned);
+                        if (options.FinetuneLearningRate is float lr)
+                            foreach (var o in copy.AllOptimizers) o.Settings = o.Settings with { LearningRate = lr };
+                        var trained = TrainedQuantization.Finetune(copy, packed, finetuneData!,
+                            new TrainingOptions { Epochs = options.CodebookFinetuneEpochs, BatchSize = options.FinetuneBatchSize }, new FFRandom(7919 + options.Seed));
+                        Measure(copy, trained, factors, $"{chain} → trained {options.CodebookFinetuneEpochs}", stem + "-trained", clock.Elapsed.TotalSeconds, keep, format, rank);
+                    }
                 }
             }
         }
         return records;
+
+        // Stores one model (its packed matrices, or whole when none), codes and re-reads it, and records what it measured.
+        void Measure(IClassifierModel source, IReadOnlyList<PackedMatrix> packed, IReadOnlyList<LowRankMatrix> factors, string chain, string stem,
+            double seconds, int keep, WeightFormat format, int rank)
+        {
+            var clock = Stopwatch.StartNew();
+            var meta = training?.DeepClone().AsObject() ?? [];
+            meta["compression_chain"] = chain;
+            string file = stem + ".safetensors";
+            if (packed.Count == 0 && factors.Count == 0) ModelCheckpoint.Save(file, source, meta);
+            else CompressedWeights.Save(file, source, packed, entropyCoded: false, meta, factors);
+            long bytes = new FileInfo(file).Length;
+            var raw = File.ReadAllBytes(file);
+            var coded = options.Coders.ToDictionary(LosslessCoders.Id, c => (long)LosslessCoders.Encode(c, raw).Length);
+            long? rans = null, bound = null;
+            double? bitsPerWeight = null;
+            string measured = file;
+            if (packed.Count > 0)
+            {
+                string ransFile = stem + ".rans.safetensors";
+                CompressedWeights.Save(ransFile, source, packed, entropyCoded: true, meta, factors);
+                rans = new FileInfo(ransFile).Length;
+                long packedCodes = packed.Sum(m => BitPacking.PackedLength(m.Codes.Length, m.Bits));
+                double entropyBits = packed.Sum(m => SymbolEntropy.TotalBits(m.Codes));
+                bound = bytes - packedCodes + packed.Sum(m => SymbolEntropy.Bytes(m.Codes));
+                bitsPerWeight = entropyBits / packed.Sum(m => (double)m.Codes.Length);
+                measured = ransFile; // the accuracy is read back from the entropy-coded file: its decoder is under test too
+            }
+            var reloaded = ModelCheckpoint.Load(measured).Model;
+            double accuracy = Evaluation.Accuracy(reloaded, test);
+            var rec = new CompressionRecord(arch, chain, keep == 0 ? 0 : keep, format.Id, rank, options.Seed,
+                NeuronPruning.ParameterCount(source) - factors.Sum(f => (long)f.Rows * f.Cols - (long)f.Rank * (f.Rows + f.Cols)), accuracy, bytes, rans, bound, bitsPerWeight, coded, seconds + clock.Elapsed.TotalSeconds);
+            records.Add(rec);
+            progress?.Invoke(rec);
+        }
     }
 
     private static void Finetune(IClassifierModel model, ImageDataset data, CompressionOptions options, int round)
