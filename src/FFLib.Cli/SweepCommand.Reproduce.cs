@@ -19,6 +19,7 @@ internal static partial class SweepCommand
         var results = new Option<string?>("--results") { Description = "Results folder (default runs/reproduce-TARGET-DATASET-BUDGET)." };
         var threads = new Option<int>("--threads") { Description = "Compute threads.", DefaultValueFactory = _ => Environment.ProcessorCount };
         var dataDir = new Option<string?>("--data-dir") { Description = "Folder holding the dataset's files (IDX, raw or .gz); one dataset only." };
+        var regularisers = new Option<string?>("--regulariser") { Description = "regularisation: only these regularisers' grids beside λ = 0 (comma-separated: peer-norm, activity-l1, weight-decay). Default: all three." };
         var only = new Option<string?>("--model") { Description = "Only these architectures' runs of the target (comma-separated ids, e.g. ffnn); sweep targets only. Default: all of the target's." };
         var models = new Option<int>("--models") { Description = "fig19: trained models per architecture whose pruning records are pooled (the authors pruned one model with 10 seeds).", DefaultValueFactory = _ => 1 };
         var device = Cli.DeviceOption();
@@ -26,7 +27,7 @@ internal static partial class SweepCommand
         var streamsOption = Cli.StreamsOption();
         var cmd = new Command("reproduce", "Run the sweep behind one of the paper's tables or figures (or all of them: paper) at a chosen budget, then its report.")
         {
-            target, dataset, budget, results, threads, dataDir, only, models, device, precision, streamsOption,
+            target, dataset, budget, results, threads, dataDir, only, regularisers, models, device, precision, streamsOption,
         };
         cmd.SetAction(pr => Cli.Run(() =>
         {
@@ -53,19 +54,37 @@ internal static partial class SweepCommand
             if (t is "fig13" or "fig14") return ReproduceMaps(t, Spec(t, kinds[0]), kinds[0], b, dir, dir);
             var runs = kinds.SelectMany(k => Reproduction.Runs(t, Spec(t, k))).ToList();
             if (pr.GetValue(only) is string chosen) runs = OnlyModels(t, runs, chosen);
+            var grids = RegularisationStudy.GridsFor(b);
+            if (pr.GetValue(regularisers) is string which)
+            {
+                if (t != "regularisation") throw new UsageException($"--regulariser picks grids of reproduce regularisation, not of {t}.");
+                var all = grids;
+                grids = OnlyRegularisers(all, which);
+                runs = runs.Where(r => RegularisationStudy.Which(r, all).Regulariser is var name && (name == "none" || grids.Any(g => g.Setting.Key == name))).ToList();
+            }
             var first = Spec(t, kinds[0]);
             Console.Error.WriteLine($"fflib reproduce {t} ({b}): {runs.Count} runs ({string.Join(", ", runs.Select(r => r.Architecture.Id).Distinct())}; {string.Join(", ", kinds.Select(DatasetCatalog.IdOf))}; layers {string.Join(" ", runs.Select(r => string.Join(",", r.Model.HiddenSizes)).Distinct())}; {first.Epochs} epochs; {first.Seeds} seeds) into {dir}");
             if (backend is not Gpu.GpuBackend)
                 Console.Error.WriteLine(Estimate(runs, dir));
             SweepRunner.RunConcurrently(runs, dir, open(), new SweepWorkerOptions { Log = Console.Error.WriteLine, SaveModels = t is "regularisation" or "compressibility" }, interrupt.Token);
             var read = SweepResults.Read(dir);
-            if (t == "regularisation") return ReportRegularisation(runs, dir, kinds[0], b, read, interrupt.Token);
+            if (t == "regularisation") return ReportRegularisation(runs, grids, dir, kinds[0], b, read, interrupt.Token);
             if (t == "compressibility") return ReportCompressibility(runs, dir, kinds[0], b, interrupt.Token);
             Console.WriteLine(WriteReport(read, dir));
             if (t == "fig15") DrawTrainingSparsity(read, dir, first.Layers[0].Max(), b);
             return Skipped(read);
         }));
         return cmd;
+    }
+
+    /// <summary>The grids of <paramref name="all"/> whose regularisers <paramref name="value"/> names (--regulariser, option spelling or key).</summary>
+    private static IReadOnlyList<RegulariserGrid> OnlyRegularisers(IReadOnlyList<RegulariserGrid> all, string value)
+    {
+        var names = value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(v => v.ToLowerInvariant().Replace('-', '_')).Distinct().ToList();
+        if (names.Count == 0) throw new UsageException("--regulariser names no regulariser.");
+        foreach (var n in names)
+            if (!all.Any(g => g.Setting.Key == n)) throw new UsageException($"--regulariser {n.Replace('_', '-')}: not one of {string.Join(", ", all.Select(g => g.Setting.Key.Replace('_', '-')))}.");
+        return all.Where(g => names.Contains(g.Setting.Key)).ToArray();
     }
 
     /// <summary>The runs of the architectures <paramref name="value"/> names (--model); each must be one the target runs.</summary>
@@ -210,9 +229,8 @@ internal static partial class SweepCommand
     /// random one-shot pruning to 8× and 20×; resumable through regularisation-runs.csv), then
     /// regularisation.csv, regularisation.md and two PNGs per regulariser.
     /// </summary>
-    private static int ReportRegularisation(IReadOnlyList<Training.RunSpec> runs, string dir, DatasetKind kind, string budget, SweepResults read, CancellationToken token)
+    private static int ReportRegularisation(IReadOnlyList<Training.RunSpec> runs, IReadOnlyList<RegulariserGrid> grids, string dir, DatasetKind kind, string budget, SweepResults read, CancellationToken token)
     {
-        var grids = RegularisationStudy.GridsFor(budget);
         var measured = RegularisationStudy.MeasureAll(runs, dir, grids, log: Console.Error.WriteLine, cancellationToken: token);
         var summary = RegularisationReport.Summarise(measured);
         RegularisationReport.WriteCsv(Path.Combine(dir, "regularisation.csv"), summary);

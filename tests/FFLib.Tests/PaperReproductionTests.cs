@@ -259,6 +259,13 @@ public sealed class PaperReproductionTests : IDisposable
         Assert.Equal(2, code);
         Assert.Equal("error: --model bpnn: reproduce regularisation runs ffnn, ffc at this budget, not bpnn.", err.Trim());
         Assert.False(Directory.Exists(Path.Combine(_dir, "reg")));
+        (code, _, err) = CliTestsAccess.Run("reproduce", "regularisation", "--regulariser", "dropout", "--results", Path.Combine(_dir, "reg"));
+        Assert.Equal(2, code);
+        Assert.Equal("error: --regulariser dropout: not one of peer-norm, activity-l1, weight-decay.", err.Trim());
+        (code, _, err) = CliTestsAccess.Run("reproduce", "table2", "--regulariser", "peer-norm", "--dataset", "mnist");
+        Assert.Equal(2, code);
+        Assert.Equal("error: --regulariser picks grids of reproduce regularisation, not of table2.", err.Trim());
+        Assert.False(Directory.Exists(Path.Combine(_dir, "reg")));
         (code, _, err) = CliTestsAccess.Run("reproduce", "fig19", "--model", "ffnn");
         Assert.Equal(2, code);
         Assert.StartsWith("error: --model picks architectures of a sweep target's runs; fig19 trains its own models", err.Trim());

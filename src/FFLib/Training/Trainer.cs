@@ -102,6 +102,10 @@ public sealed class Trainer
         Matrix? tail = null;
         var labels = new int[bs];
         var negatives = new int[bs];
+        if (options.GivenNegatives is { } givenNegatives && givenNegatives.Count != n)
+            throw new ArgumentException($"GivenNegatives has {givenNegatives.Count} labels for {n} training images.", nameof(options));
+        if (options.GivenNegatives?.FirstOrDefault(v => (uint)v >= (uint)model.Classes, 0) is int badNegative and not 0)
+            throw new ArgumentException($"GivenNegatives holds label {badNegative}, not one of the {model.Classes} classes.", nameof(options));
         if (options.Negatives is NegativeMode.Hard or NegativeMode.HardSampled && HardNegativeScorer(model) is null)
             throw new ArgumentException($"{options.Negatives} negatives need a model that scores labels (FFNN, FFNN+C, FFRNN); {model.Architecture.DisplayName} does not.", nameof(options));
         var history = new List<EpochMetrics>();
@@ -184,6 +188,9 @@ public sealed class Trainer
                     // Random wrong labels are drawn in every phase and mode, so the random stream (and with it
                     // the shuffles) does not depend on the negative mode.
                     NegativeLabels.RandomWrong(random, labels.AsSpan(0, count), model.Classes, negatives.AsSpan(0, count));
+                    if (options.GivenNegatives is { } given)
+                        for (int i = 0; i < count; i++)
+                            if (given[idx[i]] != labels[i]) negatives[i] = given[idx[i]];
                     var control = phase == TrainingPhase.ForwardForward
                         ? NegativeControl.Make(options.Negatives, model, batch, labels.AsSpan(0, count), negatives.AsSpan(0, count), random)
                         : NegativeControl.OneHot(negatives.AsSpan(0, count), model.Classes);

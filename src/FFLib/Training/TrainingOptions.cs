@@ -15,11 +15,20 @@ public sealed record TrainingOptions
     /// <summary>How negative data are made (FF phases only).</summary>
     public NegativeMode Negatives { get; init; } = NegativeMode.Random;
 
+    /// <summary>
+    /// A wrong label for every training image, by its index (e.g. a teacher's second choice, <c>Distillation</c>): with
+    /// <see cref="NegativeMode.Random"/>, FF phases use it instead of a random draw (the draw is still made, so the
+    /// shuffles stay those of a run without it). Null: random negatives.
+    /// </summary>
+    public IReadOnlyList<int>? GivenNegatives { get; init; }
+
     /// <summary>Throws with a precise message if any value is out of range.</summary>
     public void Validate()
     {
         if (Epochs < 0) throw new ArgumentOutOfRangeException(nameof(Epochs), Epochs, "Epochs must be non-negative.");
         if (BatchSize < 1) throw new ArgumentOutOfRangeException(nameof(BatchSize), BatchSize, "BatchSize must be at least 1.");
+        if (GivenNegatives is not null && Negatives != NegativeMode.Random)
+            throw new ArgumentException($"GivenNegatives replace random negatives; they cannot be combined with {Negatives} negatives.", nameof(GivenNegatives));
     }
 }
 

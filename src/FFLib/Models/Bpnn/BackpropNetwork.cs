@@ -11,7 +11,7 @@ namespace FFLib.Models;
 /// The paper's backprop baseline: image → [Linear → ReLU]* → Linear → logits, softmax
 /// cross-entropy, one Adam over all parameters, ordinary backpropagation. Prediction = argmax.
 /// </summary>
-public sealed partial class BackpropNetwork : ComputeModule, ITrainableModel, IActivationSource, INeuronPrunable, IDeviceTrainable
+public sealed partial class BackpropNetwork : ComputeModule, ITrainableModel, IActivationSource, INeuronPrunable, IDeviceTrainable, IClassScorer
 {
     private readonly DenseLayer[] _layers;
     private readonly AdamOptimizer _optimizer;
@@ -123,6 +123,9 @@ public sealed partial class BackpropNetwork : ComputeModule, ITrainableModel, IA
             x = z;
         }
     }
+
+    /// <summary>The logits (<see cref="Logits"/>).</summary>
+    public Matrix ClassScores(Matrix images) => Logits(images);
 
     /// <summary>Logits of every image. Safe to call from several threads at once.</summary>
     public Matrix Logits(Matrix images)

@@ -13,7 +13,7 @@ namespace FFLib.Models;
 /// softmax cross-entropy, one Adam over all parameters, ordinary backpropagation. Prediction = argmax.
 /// The classifier's weight is [classes, H, W, C] (the last map's shape), so a channel owns axis 3 of it.
 /// </summary>
-public sealed class BackpropConvNetwork : ConvNetwork, ITrainableModel, INeuronPrunable
+public sealed class BackpropConvNetwork : ConvNetwork, ITrainableModel, INeuronPrunable, IClassScorer
 {
     private readonly ConvClassifierHead _head;
     private readonly AdamOptimizer _optimizer;
@@ -141,6 +141,9 @@ public sealed class BackpropConvNetwork : ConvNetwork, ITrainableModel, INeuronP
         }
         return inputs;
     }
+
+    /// <summary>The logits (<see cref="Logits"/>).</summary>
+    public Matrix ClassScores(Matrix images) => Logits(images);
 
     /// <summary>Class scores (logits), one row per image.</summary>
     public Matrix Logits(Matrix images)

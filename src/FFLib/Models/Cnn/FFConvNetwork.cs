@@ -15,7 +15,7 @@ namespace FFLib.Models;
 /// positives carry their own class's pattern, negatives the control vector's. Prediction: the label
 /// whose input gives the best ΣConvLayers softplus(goodness − θ), as the FFNN's probe.
 /// </summary>
-public sealed partial class FFConvNetwork : ConvNetwork, ITrainableModel, ILabelScorer, INeuronPrunable
+public sealed partial class FFConvNetwork : ConvNetwork, ITrainableModel, ILabelScorer, INeuronPrunable, IClassScorer
 {
     private readonly AdamOptimizer[] _optimizers;
     private readonly ActivityRegularizer[]? _regularizers;
@@ -259,6 +259,15 @@ public sealed partial class FFConvNetwork : ConvNetwork, ITrainableModel, ILabel
     /// <inheritdoc />
     public int[] Predict(Matrix images) =>
         _classifier is null ? LabelProbe.Predict(LabelScores(images), Config.Loss) : ArgMaxRows(Logits(images));
+
+    /// <summary>What the model predicts from, highest wins: the linear head's logits, or the label scores (negated under L−).</summary>
+    public Matrix ClassScores(Matrix images)
+    {
+        if (_classifier is not null) return Logits(images);
+        var scores = LabelScores(images);
+        if (Config.Loss == LossDirection.Minimize) System.Numerics.Tensors.TensorPrimitives.Negate(scores.Data, scores.Data);
+        return scores;
+    }
 
     /// <summary>The linear classifier's class scores (no label in the input), one row per image; only with the linear head.</summary>
     public Matrix Logits(Matrix images)

@@ -13,7 +13,7 @@ namespace FFLib.Models;
 /// for classifier training and for prediction the control vector is all zeros; prediction is
 /// argmax of ReLU(classifier output) — one pass, no trying of labels.
 /// </summary>
-public sealed partial class FFClassifierNetwork : ComputeModule, ITrainableModel, IActivationSource, INeuronPrunable, ILabelScorerSource, IDeviceTrainable
+public sealed partial class FFClassifierNetwork : ComputeModule, ITrainableModel, IActivationSource, INeuronPrunable, ILabelScorerSource, IDeviceTrainable, IClassScorer
 {
     private readonly AdamOptimizer _classifierOptimizer;
     private ClassifierBuffers? _train, _predict;
