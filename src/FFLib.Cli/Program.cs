@@ -14,6 +14,7 @@ internal static class Program
         root.Subcommands.Add(PruneCommand.Create());
         root.Subcommands.Add(CompressCommand.Create());
         root.Subcommands.Add(CompressCommand.CreateCompare());
+        root.Subcommands.Add(DistillCommand.Create());
         root.Subcommands.Add(PruneCommand.CreateCompare());
         root.Subcommands.Add(SweepCommand.CreateSweep());
         root.Subcommands.Add(SweepCommand.CreateStatus());
