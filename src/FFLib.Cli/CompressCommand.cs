@@ -61,7 +61,7 @@ internal static class CompressCommand
                 var asked = pr.GetValue(keep) is string k ? TrainCommand.ParseLayers(k, "--keep") : DefaultKeeps(widest);
                 if (asked.FirstOrDefault(x => x > widest) is int tooMany and > 0)
                     throw new UsageException($"--keep {tooMany} exceeds the widest hidden layer of {path} ({widest} neurons); use counts up to {widest}.");
-                keeps = [widest, .. asked];
+                keeps = [widest, .. asked.Where(k => k < widest).Distinct()];
             }
             else if (pr.GetValue(keep) is not null)
                 throw new UsageException($"--keep: {arch} models cannot be pruned by neurons; leave --keep out to compress the model as it is.");
