@@ -217,6 +217,15 @@ public sealed class PaperReproductionTests : IDisposable
         Plotting.ModelFigures.Compose(outPath, [a, b, c], 2);
         using var grid = SkiaSharp.SKBitmap.Decode(outPath);
         Assert.Equal((2 * (60 + 8) + 8, 2 * (30 + 8) + 8), (grid.Width, grid.Height)); // cells as large as the largest image
+        // A title gets its band, and a title wider than the grid widens the canvas instead of being cut.
+        string titled = Path.Combine(_dir, "titled.png");
+        Plotting.ModelFigures.Compose(titled, [a, b], 2, "Figure 14 by the authors' method, ffnn on mnist (smoke budget)");
+        using (var t = SkiaSharp.SKBitmap.Decode(titled))
+        {
+            Assert.Equal(28 + 30 + 8 + 8, t.Height);
+            Assert.True(t.Width > 2 * (60 + 8) + 8, $"width {t.Width}");
+            Assert.Contains(Enumerable.Range(0, t.Width), x => t.GetPixel(x, 14).Red < 128); // ink in the title band
+        }
         File.WriteAllText(c, "not a png");
         Assert.Throws<InvalidDataException>(() => Plotting.ModelFigures.Compose(outPath, [a, c], 2));
     }
