@@ -226,3 +226,33 @@ public sealed class RecurrentRegularizationTests
         Assert.Contains("ActivityL1", e.Message);
     }
 }
+
+/// <summary>Known answers of the dead-neuron count: columns of a dense layer, channels of a feature map.</summary>
+public sealed class DeadNeuronCountTests
+{
+    [Fact]
+    public void DenseColumnsAndMapChannelsHaveTheirKnownCounts()
+    {
+        // 3 rows × 4 units: unit 1 never positive, unit 3 negative or zero only.
+        var dense = new Matrix(3, 4, [1, 0, 0, 0, 0, 0, 2, -1, 0, 0, 0, 0]);
+        Assert.Equal(2, Analysis.DeadNeurons.Count(dense));
+        // 2 rows × (2 positions × 3 channels), NHWC: channel 0 lives at position 1 of row 1 only, channel 2 never.
+        var maps = new Matrix(2, 6, [0, 5, 0, 0, 0, 0, 0, 0, 0, 3, 0, -2]);
+        Assert.Equal(1, Analysis.DeadNeurons.CountChannels(maps, 3));
+        Assert.Throws<ArgumentException>(() => Analysis.DeadNeurons.CountChannels(maps, 4));
+    }
+
+    [Fact]
+    public void AConvModelCountsDeadChannelsNotPositions()
+    {
+        var net = new FFConvNetwork(new FFConvNetworkConfig(new ConvStack(new ImageShape(1, 8, 8), [4, 6], ConvStack.Parse("3p,3")), 3, 0.5f, LossDirection.Minimize, 0.01f, LabelEncoding.Fourier), new FFRandom(3));
+        net.Layers[0].Bias[2] = -1e3f; // channel 2 of layer 1 is off everywhere
+        var images = TestUtil.RandomMatrix(5, 64, new FFRandom(4));
+        var counts = Analysis.DeadNeurons.Count(net, images, [0, 1, 2, 0, 1], 3);
+        Assert.Equal([4, 6], counts.Select(c => c.Neurons));
+        Assert.InRange(counts[0].Dead, 1, 4);
+        // The same activations counted per (position, channel) see that channel's 64 positions among the dead.
+        var acts = net.LayerActivations(images, 0);
+        Assert.True(Analysis.DeadNeurons.Count(acts[0]) >= 64);
+    }
+}
