@@ -11,7 +11,7 @@ namespace FFLib.Tests;
 /// <summary>
 /// The regularisers on the FFRNN: the gradient of a layer's whole loss (FF loss + activity L1 + peer
 /// normalisation) against central differences in double, the dead-neuron shortcut and the GPU backend
-/// against the plain CPU path, checkpoints, and the default leaving training as it was.
+/// against the plain CPU path, and the default leaving training as it was (checkpoints: RegularizationTests).
 /// </summary>
 public sealed class RecurrentRegularizationTests
 {
@@ -172,43 +172,6 @@ public sealed class RecurrentRegularizationTests
                 Assert.True(MathF.Abs(a.Data[i] - b.Data[i]) <= 1e-4f * MathF.Max(1, MathF.Abs(a.Data[i])), $"{a.Name}[{i}]: cpu {a.Data[i]}, gpu {b.Data[i]}");
         }
         Assert.NotEqual(FFRegularization.PeerInitialMean, cm.Buffers()[0].Data[0]);
-    }
-
-    [Fact]
-    public void CheckpointsResumeBitIdenticallyAndModelFilesKeepTheSettings()
-    {
-        string dir = Directory.CreateTempSubdirectory("fflib-rnn-reg-").FullName;
-        try
-        {
-            var settings = new ModelSettings { HiddenSizes = [12, 10] }.With(FFSettings.Threshold, 0.5f).With(FFRecurrentSettings.TrainFrames, 2)
-                .With(FFSettings.PeerNormalization, 0.1f).With(FFSettings.WeightDecay, 0.01f);
-            ITrainableModel Net() => Architecture.Ffrnn.Create(settings, 20, 4, new FFRandom(3));
-            var r = new FFRandom(9);
-            var batches = Enumerable.Range(0, 4).Select(_ => TestUtil.RandomMatrix(8, 20, r)).ToArray();
-            int[] labels = [0, 1, 2, 3, 3, 2, 1, 0];
-            var negative = NegativeControl.OneHot([1, 2, 3, 0, 0, 3, 2, 1], 4);
-            var straight = Net();
-            foreach (var x in batches) straight.TrainBatch(x, labels, negative, TrainingPhase.ForwardForward);
-
-            var first = Net();
-            foreach (var x in batches[..2]) first.TrainBatch(x, labels, negative, TrainingPhase.ForwardForward);
-            string checkpoint = Path.Combine(dir, "checkpoint.safetensors"), model = Path.Combine(dir, "model.safetensors");
-            TrainingCheckpoint.Save(checkpoint, first, new FFRandom(1), 1, [], new RunSpec { Architecture = Architecture.Ffrnn, Model = settings });
-            ModelCheckpoint.Save(model, first);
-            Assert.Contains(SafeTensors.Read(checkpoint).Tensors, t => t.Name == "layers.1.peer_running_mean");
-            Assert.DoesNotContain(SafeTensors.Read(model).Tensors, t => t.Name.Contains("peer"));
-
-            var resumed = TrainingCheckpoint.Load(checkpoint).Model;
-            foreach (var x in batches[2..]) resumed.TrainBatch(x, labels, negative, TrainingPhase.ForwardForward);
-            var (s, m) = ((Modules.Module)straight, (Modules.Module)resumed);
-            foreach (var (a, b) in s.Parameters().Concat(s.Buffers()).Zip(m.Parameters().Concat(m.Buffers())))
-                Assert.True(a.Data.AsSpan().SequenceEqual(b.Data), a.Name);
-            var loaded = (FFRecurrentNetwork)ModelCheckpoint.Load(model).Model;
-            Assert.Equal(0.1f, loaded.Config.Regularization.PeerNormalization);
-            Assert.Equal(0.01f, loaded.Config.Regularization.WeightDecay);
-            Assert.Equal(0.01f, loaded.Optimizers[0].Settings.WeightDecay);
-        }
-        finally { Directory.Delete(dir, recursive: true); }
     }
 
     [Fact]

@@ -230,14 +230,18 @@ public sealed class RegularizationTests
         Assert.NotEqual(FFRegularization.PeerInitialMean, cm.Buffers()[0].Data[0]);
     }
 
-    [Fact]
-    public void CheckpointsCarryTheRunningMeansAndModelFilesDoNot()
+    [Theory]
+    [InlineData("ffnn")]
+    [InlineData("ffrnn")]
+    public void CheckpointsCarryTheRunningMeansAndModelFilesDoNot(string id)
     {
         string dir = Directory.CreateTempSubdirectory("fflib-reg-").FullName;
         try
         {
-            var settings = new ModelSettings { HiddenSizes = [12, 10] }.With(FFSettings.Threshold, 0.5f).With(FFSettings.PeerNormalization, 0.1f);
-            ITrainableModel Net() => Architecture.Ffnn.Create(settings, 20, 4, new FFRandom(3));
+            var architecture = ArchitectureRegistry.Find(id)!;
+            var settings = new ModelSettings { HiddenSizes = [12, 10] }.With(FFSettings.Threshold, 0.5f).With(FFSettings.PeerNormalization, 0.1f).With(FFSettings.WeightDecay, 0.01f);
+            if (id == "ffrnn") settings = settings.With(FFRecurrentSettings.TrainFrames, 2);
+            ITrainableModel Net() => architecture.Create(settings, 20, 4, new FFRandom(3));
             var r = new FFRandom(9);
             var batches = Enumerable.Range(0, 6).Select(_ => TestUtil.RandomMatrix(8, 20, r)).ToArray();
             int[] labels = [0, 1, 2, 3, 3, 2, 1, 0];
@@ -248,7 +252,7 @@ public sealed class RegularizationTests
             var first = Net();
             foreach (var x in batches[..3]) first.TrainBatch(x, labels, negative, TrainingPhase.ForwardForward);
             string checkpoint = Path.Combine(dir, "checkpoint.safetensors"), model = Path.Combine(dir, "model.safetensors");
-            TrainingCheckpoint.Save(checkpoint, first, new FFRandom(1), 1, [], new RunSpec { Architecture = Architecture.Ffnn, Model = settings });
+            TrainingCheckpoint.Save(checkpoint, first, new FFRandom(1), 1, [], new RunSpec { Architecture = architecture, Model = settings });
             ModelCheckpoint.Save(model, first);
             Assert.Contains(SafeTensors.Read(checkpoint).Tensors, t => t.Name == "layers.1.peer_running_mean");
             Assert.DoesNotContain(SafeTensors.Read(model).Tensors, t => t.Name.Contains("peer"));
@@ -258,9 +262,10 @@ public sealed class RegularizationTests
             var (s, m) = ((Modules.Module)straight, (Modules.Module)resumed);
             foreach (var (a, b) in s.Parameters().Concat(s.Buffers()).Zip(m.Parameters().Concat(m.Buffers())))
                 Assert.True(a.Data.AsSpan().SequenceEqual(b.Data), a.Name);
-            // The model file still loads, with its regularisers in the configuration.
-            var loaded = (FFNetwork)ModelCheckpoint.Load(model).Model;
-            Assert.Equal(0.1f, loaded.Config.Regularization.PeerNormalization);
+            // The model file still loads, with its regularisers in the configuration and its optimisers.
+            var loaded = (ITrainableModel)ModelCheckpoint.Load(model).Model;
+            Assert.Equal(0.1f, (float)loaded.ConfigToJson()["peer_norm"]!);
+            Assert.Equal(0.01f, loaded.AllOptimizers[0].Settings.WeightDecay);
         }
         finally { Directory.Delete(dir, recursive: true); }
     }
