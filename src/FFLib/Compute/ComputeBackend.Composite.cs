@@ -17,6 +17,15 @@ public abstract partial class ComputeBackend
     internal virtual void Gemm(int m, int n, int k, DeviceSpan a, int lda, object? prepared, bool transB, DeviceSpan b, int ldb, DeviceSpan c, int ldc, bool accumulate) =>
         Gemm(false, transB, m, n, k, a, lda, b, ldb, c, ldc, accumulate);
 
+    /// <summary>y[i] ·= x[i] over x's length (by default on the host through Read and Write).</summary>
+    public virtual void Multiply(DeviceSpan x, DeviceSpan y)
+    {
+        var xs = Read(x).ToArray();
+        var ys = Read(y.Slice(0, xs.Length)).ToArray();
+        for (int i = 0; i < ys.Length; i++) ys[i] *= xs[i];
+        Write(ys, y.Slice(0, ys.Length));
+    }
+
     /// <summary>Copies an array made by <see cref="Attach"/> back into its host array (by default through <see cref="Read"/>; the CPU shares it: nothing to do).</summary>
     public virtual void SyncToHost(DeviceArray attached, float[] host) => Read(attached.All).CopyTo(host);
 

@@ -87,6 +87,12 @@ internal sealed class CpuBackend : ComputeBackend
 
     public override void Copy(DeviceSpan src, DeviceSpan dst) => Host(src).CopyTo(Host(dst));
 
+    public override void Multiply(DeviceSpan x, DeviceSpan y)
+    {
+        var xs = Host(x);
+        TensorPrimitives.Multiply(xs, Host(y).Slice(0, xs.Length), Host(y).Slice(0, xs.Length));
+    }
+
     public override void AddScaled(float alpha, DeviceSpan x, float beta, DeviceSpan y)
     {
         var xs = Host(x);

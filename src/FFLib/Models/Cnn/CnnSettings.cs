@@ -33,6 +33,21 @@ public enum ConvHead
     Linear,
 }
 
+/// <summary>What an FF CNN's layers learn to tell apart.</summary>
+public enum ConvObjective
+{
+    /// <summary>Positive from negative data (the paper's FF): the label in the input, goodness above or below θ.</summary>
+    Contrast,
+
+    /// <summary>
+    /// Channel-wise competitive FF (after Papachristodoulou et al., AAAI 2024): no label in the input and no
+    /// negative data; each class owns a contiguous 1/K share of every layer's channels, its goodness is the
+    /// mean of h² over those channels and all positions, and each layer minimises the cross-entropy of its
+    /// K class goodnesses. Predicts by the last layer's class goodnesses (one pass).
+    /// </summary>
+    Competitive,
+}
+
 /// <summary>The settings of the convolutional architectures (FF CNN and backprop CNN), declared once for both.</summary>
 public static class CnnSettings
 {
@@ -55,6 +70,11 @@ public static class CnnSettings
     public static readonly ModelSetting<ConvHead> Head = ModelSetting.Choice("head", ConvHead.Goodness,
         "How the FF CNN predicts: goodness (try every label, the default) or linear (a classifier on the last layer's map, trained on the frozen FF layers in the second half of the epochs, as the FFNN+C).",
         [(ConvHead.Goodness, ["goodness"]), (ConvHead.Linear, ["linear"])]);
+
+    /// <summary>The FF CNN's objective: contrast (default) or competitive.</summary>
+    public static readonly ModelSetting<ConvObjective> Objective = ModelSetting.Choice("objective", ConvObjective.Contrast,
+        "What the FF CNN's layers learn: contrast (positive against negative data with the label in the input, the paper's FF; the default) or competitive (channel-wise competitive FF: each class owns a share of every layer's channels, cross-entropy of the class goodnesses, no negatives; label_encoding, goodness, threshold and loss are then unused).",
+        [(ConvObjective.Contrast, ["contrast"]), (ConvObjective.Competitive, ["competitive", "cwc"])]);
 
     /// <summary>The widths a CNN trains with when none are given: 32, 64, 128 channels.</summary>
     public static readonly IReadOnlyList<int> DefaultChannels = [32, 64, 128];

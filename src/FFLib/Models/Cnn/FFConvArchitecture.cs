@@ -26,11 +26,11 @@ public sealed class FFConvArchitecture : ConvArchitecture
     public override (double Training, double Prediction) RelativeCost => (50, 55);
 
     /// <inheritdoc />
-    public override IReadOnlyList<ModelSetting> Settings => [FFSettings.Threshold, FFSettings.Loss, CnnSettings.Conv, CnnSettings.Labels, CnnSettings.Goodness, CnnSettings.Head, FFClassifierSettings.ClassifierLearningRate,
+    public override IReadOnlyList<ModelSetting> Settings => [FFSettings.Threshold, FFSettings.Loss, CnnSettings.Conv, CnnSettings.Labels, CnnSettings.Goodness, CnnSettings.Head, CnnSettings.Objective, FFClassifierSettings.ClassifierLearningRate,
          FFSettings.PeerNormalization, FFSettings.ActivityL1, FFSettings.WeightDecay];
 
     /// <summary>Label planes: every layer reads one more input channel per class (10: the time estimate's MNIST/CIFAR-10).</summary>
-    protected override int ExtraInputChannels(ModelSettings settings) => settings.Get(CnnSettings.Labels) == LabelEncoding.Channels ? 10 : 0;
+    protected override int ExtraInputChannels(ModelSettings settings) => settings.Get(CnnSettings.Labels) == LabelEncoding.Channels && settings.Get(CnnSettings.Objective) == ConvObjective.Contrast ? 10 : 0;
 
     /// <inheritdoc />
     public override ITrainableModel Create(ModelSettings settings, int imageFeatures, int classes, FFRandom random)
@@ -39,7 +39,7 @@ public sealed class FFConvArchitecture : ConvArchitecture
         return new FFConvNetwork(new FFConvNetworkConfig(stack, classes, settings.Get(FFSettings.Threshold), settings.Get(FFSettings.Loss),
             settings.LearningRateFor(this), settings.Get(CnnSettings.Labels), settings.Get(CnnSettings.Goodness),
             settings.Get(CnnSettings.Head), settings.Get(FFClassifierSettings.ClassifierLearningRate))
-        { Regularization = FFSettings.Regularization(settings) }, random);
+        { Regularization = FFSettings.Regularization(settings), Objective = settings.Get(CnnSettings.Objective) }, random);
     }
 
     /// <inheritdoc />
@@ -58,6 +58,7 @@ public sealed class FFConvArchitecture : ConvArchitecture
         o["goodness"] = CnnSettings.Goodness.Format(config.Goodness);
         o["head"] = CnnSettings.Head.Format(config.Head);
         o["classifier_lr"] = config.ClassifierLearningRate;
+        if (config.Objective != ConvObjective.Contrast) o["objective"] = CnnSettings.Objective.Format(config.Objective);
         ConfigJson.WriteRegularization(o, config.Regularization);
         return o;
     }
@@ -70,7 +71,10 @@ public sealed class FFConvArchitecture : ConvArchitecture
             (ConvGoodness)CnnSettings.Goodness.FromJson(c["goodness"] ?? throw new FormatException("config key 'goodness' is missing")),
             c["head"] is { } head ? (ConvHead)CnnSettings.Head.FromJson(head) : ConvHead.Goodness,
             c.ContainsKey("classifier_lr") ? ConfigJson.Get<float>(c, "classifier_lr") : 1e-4f)
-        { Regularization = ConfigJson.Regularization(c) };
+        {
+            Regularization = ConfigJson.Regularization(c),
+            Objective = c["objective"] is { } objective ? (ConvObjective)CnnSettings.Objective.FromJson(objective) : ConvObjective.Contrast,
+        };
         try { config.Validate(); }
         catch (ArgumentException e) { throw new FormatException($"config is invalid: {e.Message}"); }
         return config;

@@ -25,7 +25,7 @@ public sealed partial class FFConvNetwork : ConvNetwork, ITrainableModel, ILabel
 
     /// <summary>A model of <paramref name="config"/>'s shape: initialised from <paramref name="random"/> (layer by layer, W then b), or all zeros without one (to be filled by a checkpoint or a pruning cut).</summary>
     public FFConvNetwork(FFConvNetworkConfig config, FFRandom? random)
-        : base(Validated(config).Stack, config.Classes, config.Labels == LabelEncoding.Channels ? config.Classes : 0, random)
+        : base(Validated(config).Stack, config.Classes, config.Labels == LabelEncoding.Channels && config.Objective == ConvObjective.Contrast ? config.Classes : 0, random)
     {
         // With label channels every layer reads K more input channels: the label planes after its own.
         Config = config;
@@ -57,7 +57,7 @@ public sealed partial class FFConvNetwork : ConvNetwork, ITrainableModel, ILabel
     public Architecture Architecture => ArchitectureRegistry.Get(FFConvArchitecture.ArchitectureId);
 
     /// <inheritdoc />
-    public LossDirection ScoreDirection => Config.Loss;
+    public LossDirection ScoreDirection => Competitive ? LossDirection.Maximize : Config.Loss;
 
     /// <inheritdoc />
     public IReadOnlyList<AdamOptimizer> AllOptimizers => _classifierOptimizer is { } co ? [.. _optimizers, co] : _optimizers;
@@ -107,6 +107,7 @@ public sealed partial class FFConvNetwork : ConvNetwork, ITrainableModel, ILabel
         ArgumentNullException.ThrowIfNull(negativeControl);
         if (phase == TrainingPhase.Classifier && _classifier is not null) return TrainClassifier(images, labels);
         if (phase != TrainingPhase.ForwardForward) throw new ArgumentException($"An FF CNN trains in the ForwardForward phase{(_classifier is null ? "" : " and its classifier in the Classifier phase")}, not {phase}.", nameof(phase));
+        if (Competitive) return TrainCompetitive(images, labels);
         CheckImages(images);
         int b = images.Rows, rows = 2 * b, k = Classes, features = ImageFeatures;
         if (labels.Length != b) throw new ArgumentException($"labels has {labels.Length} entries but images has {b} rows.", nameof(labels));
@@ -182,7 +183,13 @@ public sealed partial class FFConvNetwork : ConvNetwork, ITrainableModel, ILabel
         var be = Backend;
         var layer = ConvLayers[l];
         var g = layer.Geometry;
-        if (computeNorms) be.InverseRowNorms(x, rows, g.InputSize, invNorm);
+        if (computeNorms)
+        {
+            be.InverseRowNorms(x, rows, g.InputSize, invNorm);
+            // Competitive: x/RMS(x) rather than x/‖x‖ (with no label to hide, the layer may see the input's scale
+            // of ~1 per value; the competitive softmax then starts from goodnesses that differ).
+            if (Competitive) be.AddScaled(0f, invNorm, MathF.Sqrt(g.InputSize), invNorm);
+        }
         if (reuseColumns) layer.ConvolveColumns(be, cols, rows, Device(layer.WeightParameter), h);
         else layer.Convolve(be, x, rows, Device(layer.WeightParameter), cols, h);
         be.ScaleRows(h, rows, layer.OutputSize, invNorm);
@@ -211,7 +218,7 @@ public sealed partial class FFConvNetwork : ConvNetwork, ITrainableModel, ILabel
         {
             int n = Math.Min(ChunkImages, images.Rows - start);
             var x = s.Get("px0", n * features);
-            if (label is int c && !LabelPlanes) be.BroadcastRow(_patterns.AsSpan(c * features, features), x, n);
+            if (label is int c && !LabelPlanes && !Competitive) be.BroadcastRow(_patterns.AsSpan(c * features, features), x, n);
             else be.Clear(x);
             be.AddScaled(1f, s.Upload("pimages", nhwc.AsSpan(start * features, n * features)), 1f, x);
             var control = new float[n * Classes];
@@ -220,11 +227,11 @@ public sealed partial class FFConvNetwork : ConvNetwork, ITrainableModel, ILabel
         }
     }
 
-    /// <summary>Row i, column c: ΣConvLayers softplus(goodness − θ) of image i with class c's pattern.</summary>
+    /// <summary>Row i, column c: ΣConvLayers softplus(goodness − θ) of image i with class c's pattern (competitive: class c's goodness in the last layer, one pass).</summary>
     public Matrix LabelScores(Matrix images)
     {
         ArgumentNullException.ThrowIfNull(images);
-        return WithFixedWeights(() => ScoreEveryLabel(images));
+        return WithFixedWeights(() => Competitive ? CompetitiveScores(images) : ScoreEveryLabel(images));
     }
 
     private Matrix ScoreEveryLabel(Matrix images)
@@ -258,14 +265,14 @@ public sealed partial class FFConvNetwork : ConvNetwork, ITrainableModel, ILabel
 
     /// <inheritdoc />
     public int[] Predict(Matrix images) =>
-        _classifier is null ? LabelProbe.Predict(LabelScores(images), Config.Loss) : ArgMaxRows(Logits(images));
+        _classifier is null ? LabelProbe.Predict(LabelScores(images), ScoreDirection) : ArgMaxRows(Logits(images));
 
     /// <summary>What the model predicts from, highest wins: the linear head's logits, or the label scores (negated under L−).</summary>
     public Matrix ClassScores(Matrix images)
     {
         if (_classifier is not null) return Logits(images);
         var scores = LabelScores(images);
-        if (Config.Loss == LossDirection.Minimize) System.Numerics.Tensors.TensorPrimitives.Negate(scores.Data, scores.Data);
+        if (ScoreDirection == LossDirection.Minimize) System.Numerics.Tensors.TensorPrimitives.Negate(scores.Data, scores.Data);
         return scores;
     }
 
@@ -361,13 +368,18 @@ public sealed partial class FFConvNetwork : ConvNetwork, ITrainableModel, ILabel
     }
 
     /// <summary>A channel owns its kernel (axis 0) and bias entry, and the next layer's input channel (axis 3 of its kernel).</summary>
-    public IReadOnlyList<NeuronSlice> NeuronSlices(int layer) => layer + 1 < ConvLayers.Length
+    public IReadOnlyList<NeuronSlice> NeuronSlices(int layer) => Competitive ? throw NotPrunable()
+        : layer + 1 < ConvLayers.Length
         ? [new($"layers.{layer}.weight", 0), new($"layers.{layer}.bias", 0), new($"layers.{layer + 1}.weight", 3)]
         : _classifier is null
             ? [new($"layers.{layer}.weight", 0), new($"layers.{layer}.bias", 0)]
             : [new($"layers.{layer}.weight", 0), new($"layers.{layer}.bias", 0), new("classifier.weight", 3)];
 
     /// <inheritdoc />
-    public JsonObject ConfigWithHiddenWidths(IReadOnlyList<int> widths) =>
+    public JsonObject ConfigWithHiddenWidths(IReadOnlyList<int> widths) => Competitive ? throw NotPrunable() :
         FFConvArchitecture.WriteConfig(Config with { Stack = Config.Stack with { Channels = widths.ToArray() } });
+
+    // Channel ownership follows from a layer's channel count; a cut model would give the kept channels to other classes.
+    private static NotSupportedException NotPrunable() =>
+        new("Channel pruning of a competitive FF CNN is not supported yet: each class owns a block of every layer's channels, and a cut model would hand the kept channels to other classes.");
 }

@@ -19,6 +19,9 @@ public sealed record FFConvNetworkConfig(ConvStack Stack, int Classes, float Thr
     /// its mean over positions; activity L1 is taken per position (mean over images and positions of Σ_channels h).</summary>
     public FFRegularization Regularization { get; init; } = FFRegularization.None;
 
+    /// <summary>What the layers learn (default: positive against negative data).</summary>
+    public ConvObjective Objective { get; init; } = ConvObjective.Contrast;
+
     /// <summary>Throws <see cref="ArgumentException"/> if the configuration cannot build a model.</summary>
     public void Validate()
     {
@@ -30,6 +33,8 @@ public sealed record FFConvNetworkConfig(ConvStack Stack, int Classes, float Thr
         if (!(ClassifierLearningRate > 0 && float.IsFinite(ClassifierLearningRate))) throw new ArgumentOutOfRangeException("classifier_lr", ClassifierLearningRate, "The classifier learning rate must be a positive finite number.");
         if (Labels == LabelEncoding.Corner && Classes > Stack.Image.Height * Stack.Image.Width)
             throw new ArgumentOutOfRangeException("label_encoding", "corner", $"{Classes} one-hot pixels do not fit a {Stack.Image.Height}×{Stack.Image.Width} image.");
+        if (Objective == ConvObjective.Competitive && Stack.Channels.Min() < Classes)
+            throw new ArgumentOutOfRangeException("objective", "competitive", $"The competitive objective gives each of the {Classes} classes a share of every layer's channels: layer {Array.IndexOf(Stack.Channels, Stack.Channels.Min()) + 1} has only {Stack.Channels.Min()}.");
         ArgumentNullException.ThrowIfNull(Regularization);
         Regularization.Validate();
     }

@@ -1,0 +1,132 @@
+using FFLib.Compute;
+using FFLib.Modules;
+
+namespace FFLib.Models;
+
+// The channel-wise competitive objective (ConvObjective.Competitive): training step and scores.
+// Its own file: the contrastive step, prediction and classifier stay in FFConvNetwork.cs.
+public sealed partial class FFConvNetwork
+{
+    private bool Competitive => Config.Objective == ConvObjective.Competitive;
+
+    /// <summary>The class that owns channel <paramref name="channel"/> of a layer with <paramref name="channels"/> channels: contiguous groups of ⌊C/K⌋ or ⌈C/K⌉.</summary>
+    public static int ChannelClass(int channel, int channels, int classes) => (int)((long)channel * classes / channels);
+
+    /// <summary>Channels of the group of class <paramref name="c"/>.</summary>
+    private static int GroupSize(int c, int channels, int classes)
+    {
+        // First channel of class c is ⌈c·C/K⌉ (the smallest j with j·K/C ≥ c).
+        static int First(int c, int channels, int classes) => (int)(((long)c * channels + classes - 1) / classes);
+        return First(c + 1, channels, classes) - First(c, channels, classes);
+    }
+
+    /// <summary>
+    /// A [positions·C, K] matrix whose product with the squared map (rows × positions·C, NHWC) gives each
+    /// image's class goodnesses: entry (q·C + j, c) = 1/(positions·|group c|) where channel j belongs to c.
+    /// </summary>
+    private float[] ClassAverager(int l)
+    {
+        var layer = ConvLayers[l];
+        int positions = layer.Geometry.Positions, channels = layer.OutChannels, k = Classes;
+        var a = new float[positions * channels * k];
+        for (int j = 0; j < channels; j++)
+        {
+            int c = ChannelClass(j, channels, k);
+            float w = 1f / ((float)positions * GroupSize(c, channels, k));
+            for (int q = 0; q < positions; q++) a[(q * channels + j) * k + c] = w;
+        }
+        return a;
+    }
+
+    /// <summary>
+    /// One greedy competitive step per layer on the images alone: class goodnesses g = mean of h² over each
+    /// class's channels and all positions, loss = mean cross-entropy of g against the labels; δ = 2·h·∂L/∂g
+    /// of the unit's class. Then the layer's output under its new weights feeds the next layer.
+    /// </summary>
+    private float[] TrainCompetitive(Matrix images, ReadOnlySpan<int> labels)
+    {
+        CheckImages(images);
+        int b = images.Rows, k = Classes;
+        if (labels.Length != b) throw new ArgumentException($"labels has {labels.Length} entries but images has {b} rows.", nameof(labels));
+        var labelFloats = new float[b];
+        for (int r = 0; r < b; r++)
+        {
+            if ((uint)labels[r] >= (uint)k) throw new ArgumentOutOfRangeException(nameof(labels), labels[r], $"Label {labels[r]} of row {r} is not one of the {k} classes.");
+            labelFloats[r] = labels[r];
+        }
+        var be = Backend;
+        var s = Work;
+        var x = s.Upload("x0", ToNhwc(images));
+        var labelsOnDevice = s.Upload("cwc-labels", labelFloats);
+        var lossOut = s.Get("loss", ConvLayers.Length);
+        for (int l = 0; l < ConvLayers.Length; l++)
+        {
+            var layer = ConvLayers[l];
+            var g = layer.Geometry;
+            int outSize = layer.OutputSize;
+            var (h, invNorm, cols) = (s.Get("h", b * outSize), s.Get("invnorm", b), s.Get("cols", b * g.Positions * g.PatchSize));
+            Forward(l, x, b, h, invNorm, cols, computeNorms: true, reuseColumns: false);
+            if (ActivationObserver is { } observe)
+            {
+                var imageMs = s.Get("msimage", b);
+                be.MeanSquares(h, b, outSize, imageMs);
+                observe(new LayerActivation(l, 0, b, b, outSize, be.Read(h), be.Read(imageMs)));
+            }
+
+            // Class goodnesses through one product with the averaging matrix, then the cross-entropy's ∂L/∂g.
+            var averager = s.Upload("cwc-a", ClassAverager(l));
+            var (scratch, goodness, dg) = (s.Get("cwc-sq", b * outSize), s.Get("cwc-g", b * k), s.Get("cwc-dg", b * k));
+            be.Copy(h.Slice(0, b * outSize), scratch);
+            be.Multiply(h.Slice(0, b * outSize), scratch);
+            be.Gemm(false, false, b, k, outSize, scratch, outSize, averager, k, goodness, k, accumulate: false);
+            be.CrossEntropyLossAndGradient(goodness, b, k, labelsOnDevice, dg, lossOut.Slice(l, 1));
+            DeviceSpan extra = default;
+            if (_regularizers is { } regs)
+            {
+                // Peer normalisation / activity L1 over the (image, position) rows, every image a positive.
+                extra = s.Get("reg", b * outSize);
+                regs[l].GradientUnchecked(be, h, b * g.Positions, b * g.Positions, Device(regs[l].RunningMean), s.Get("regscratch", regs[l].ScratchLength), extra);
+            }
+            // δ = h ∘ (2·∂L/∂g spread back over each class's channels and positions); zero where ReLU is off.
+            be.AddScaled(0f, dg, 2f, dg);
+            be.Gemm(false, true, b, outSize, k, dg, k, averager, k, scratch, outSize, accumulate: false);
+            be.Multiply(scratch, h.Slice(0, b * outSize));
+            if (_regularizers is not null) be.AddScaled(1f, extra, 1f, h.Slice(0, b * outSize));
+
+            var (gradW, gradB) = (DeviceGradient(layer.WeightParameter), DeviceGradient(layer.BiasParameter));
+            be.ColumnSums(h, b * g.Positions, layer.OutChannels, gradB);
+            be.ScaleRows(h, b, outSize, invNorm);
+            layer.WeightGradient(be, h, cols, b, gradW);
+            if (StepObserver is { } observeStep)
+                observeStep(new TrainingStep(l, 0, be.Read(lossOut.Slice(l, 1))[0], be.Read(goodness).ToArray(), [be.Read(gradW).ToArray(), be.Read(gradB).ToArray()]));
+            _optimizers[l].Step(be, [Device(layer.WeightParameter), Device(layer.BiasParameter)], [gradW, gradB]);
+
+            if (l + 1 == ConvLayers.Length) break;
+            Forward(l, x, b, h, invNorm, cols, computeNorms: false, reuseColumns: true);
+            x = Next(l, h, b, s.Get($"x{(l + 1) % 2 + 1}", b * PooledSize(l)));
+        }
+        return be.Read(lossOut).ToArray();
+    }
+
+    /// <summary>Row i, column c: class c's goodness in the last layer for image i (higher wins).</summary>
+    private Matrix CompetitiveScores(Matrix images)
+    {
+        var scores = new Matrix(images.Rows, Classes);
+        int last = ConvLayers.Length - 1, channels = ConvLayers[last].OutChannels, positions = ConvLayers[last].Geometry.Positions, k = Classes;
+        var weight = Enumerable.Range(0, k).Select(c => 1.0 / ((double)positions * GroupSize(c, channels, k))).ToArray();
+        var owner = Enumerable.Range(0, channels).Select(j => ChannelClass(j, channels, k)).ToArray();
+        Run(images, null, (l, start, n, h) =>
+        {
+            if (l != last) return;
+            var sums = new double[k];
+            for (int r = 0; r < n; r++)
+            {
+                Array.Clear(sums);
+                var map = h.Slice(r * positions * channels, positions * channels);
+                for (int i = 0; i < map.Length; i++) sums[owner[i % channels]] += (double)map[i] * map[i];
+                for (int c = 0; c < k; c++) scores[start + r, c] = (float)(sums[c] * weight[c]);
+            }
+        });
+        return scores;
+    }
+}
