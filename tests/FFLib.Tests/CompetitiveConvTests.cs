@@ -140,7 +140,7 @@ public class CompetitiveConvTests
     }
 
     [Fact]
-    public void TheObjectiveRoundTripsThroughTheModelFileAndPruningIsRefusedInOneLine()
+    public void TheObjectiveRoundTripsThroughTheModelFile()
     {
         string dir = Directory.CreateTempSubdirectory("fflib-cwc-").FullName;
         try
@@ -152,13 +152,76 @@ public class CompetitiveConvTests
             var back = (FFConvNetwork)ModelCheckpoint.Load(Path.Combine(dir, "m.safetensors")).Model;
             Assert.Equal(ConvObjective.Competitive, back.Config.Objective);
             Assert.Equal(net.LabelScores(images).Data, back.LabelScores(images).Data);
-            var e = Assert.Throws<NotSupportedException>(() => NeuronPruning.Prune(back, NeuronPruning.RandomRanking(back, new FFRandom(1)), keep: 4));
-            Assert.Contains("competitive", e.Message);
             // The default objective writes nothing new: existing model files keep their exact config.
             var contrast = new FFConvNetwork(net.Config with { Objective = ConvObjective.Contrast }, new FFRandom(1));
             Assert.False(contrast.ConfigToJson().ContainsKey("objective"));
+            // A model file's cut-model keys, malformed: one FormatException naming the key.
+            var arch = ArchitectureRegistry.Get("ffcnn");
+            foreach (var (key, value) in new[] { ("channel_groups", "[[2,2,2],[3,2,1]]"), ("channel_groups", "[[2,2,2]]"), ("channel_groups", "[[2,2,\"x\"],[3,2,2]]"), ("input_scales", "[1, -2]") })
+            {
+                var config = net.ConfigToJson();
+                config[key] = System.Text.Json.Nodes.JsonNode.Parse(value);
+                var e = Assert.Throws<FormatException>(() => arch.FromConfig(config));
+                Assert.Contains(key, e.Message);
+            }
         }
         finally { Directory.Delete(dir, true); }
+    }
+
+    /// <summary>
+    /// Cutting channels equals zeroing them: every surviving channel's map is the zeroed model's, each survivor
+    /// keeps its class (uneven groups, a class emptied in layer 1), and the class scores are the means over the
+    /// survivors. Through a model file and back, as `fflib prune` writes it.
+    /// </summary>
+    [Fact]
+    public void ChannelPruningKeepsEachSurvivorsClassAndEqualsZeroing()
+    {
+        var images = Images(6);
+        var net = Small();
+        for (int i = 0; i < 3; i++) net.TrainBatch(images, [0, 1, 2, 0, 1, 2], new Matrix(6, 3), TrainingPhase.ForwardForward);
+        int[][] ranking = [[5, 0, 1, 4, 2, 3], [6, 0, 3, 1, 2, 4, 5]]; // keep 4: layer 1 {0,1,4,5} (class 1 emptied), layer 2 {0,1,3,6}
+        var pruned = (FFConvNetwork)NeuronPruning.Prune(net, ranking, keep: 4);
+        Assert.Equal([2, 0, 2], pruned.ChannelGroupSizes(0));
+        Assert.Equal([2, 1, 1], pruned.ChannelGroupSizes(1));
+        string dir = Directory.CreateTempSubdirectory("fflib-cwcprune-").FullName;
+        try
+        {
+            ModelCheckpoint.Save(Path.Combine(dir, "p.safetensors"), pruned);
+            pruned = (FFConvNetwork)ModelCheckpoint.Load(Path.Combine(dir, "p.safetensors")).Model;
+        }
+        finally { Directory.Delete(dir, true); }
+
+        var zeroed = Small();
+        var (src, dst) = (net.Parameters(), zeroed.Parameters());
+        for (int p = 0; p < src.Count; p++) src[p].Data.CopyTo(dst[p].Data, 0);
+        int[][] kept = [[0, 1, 4, 5], [0, 1, 3, 6]];
+        for (int l = 0; l < 2; l++)
+            for (int j = 0; j < zeroed.Layers[l].OutChannels; j++)
+                if (!kept[l].Contains(j))
+                {
+                    int patch = dst[2 * l].Data.Length / zeroed.Layers[l].OutChannels;
+                    Array.Clear(dst[2 * l].Data, j * patch, patch);
+                    dst[2 * l + 1].Data[j] = 0;
+                }
+        var (full, cut) = (zeroed.LayerActivations(images, null), pruned.LayerActivations(images, null));
+        for (int l = 0; l < 2; l++)
+        {
+            int c = zeroed.Layers[l].OutChannels, positions = full[l].Cols / c;
+            for (int r = 0; r < 6; r++)
+                for (int q = 0; q < positions; q++)
+                    for (int i = 0; i < 4; i++)
+                        Assert.Equal(full[l][r, q * c + kept[l][i]], cut[l][r, q * 4 + i], 1e-5f);
+        }
+        // Class scores of the cut model: survivors' means (channels 0,1 → class 0; 3 → 1; 6 → 2 in layer 2).
+        var scores = pruned.LabelScores(images);
+        int positions2 = cut[1].Cols / 4;
+        for (int r = 0; r < 6; r++)
+        {
+            double Mean(params int[] cols) => cols.Sum(i => Enumerable.Range(0, positions2).Sum(q => (double)cut[1][r, q * 4 + i] * cut[1][r, q * 4 + i])) / (positions2 * cols.Length);
+            Assert.Equal(Mean(0, 1), scores[r, 0], 1e-5);
+            Assert.Equal(Mean(2), scores[r, 1], 1e-5);
+            Assert.Equal(Mean(3), scores[r, 2], 1e-5);
+        }
     }
 
     [Fact]

@@ -17,4 +17,11 @@ public interface INeuronPrunable : IClassifierModel
 
     /// <summary>This model's configuration with other hidden widths (everything else unchanged).</summary>
     System.Text.Json.Nodes.JsonObject ConfigWithHiddenWidths(IReadOnlyList<int> widths);
+
+    /// <summary>
+    /// The configuration of the model cut to the neurons in <paramref name="kept"/> (per hidden layer, the kept
+    /// indices in any order). By default <see cref="ConfigWithHiddenWidths"/> of their counts; a model whose
+    /// configuration depends on which neurons remain (not only how many) overrides it.
+    /// </summary>
+    JsonObject ConfigWithKeptNeurons(IReadOnlyList<int[]> kept) => ConfigWithHiddenWidths(kept.Select(k => k.Length).ToArray());
 }

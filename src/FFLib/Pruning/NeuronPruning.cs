@@ -166,7 +166,7 @@ public static class NeuronPruning
                 for (int j = 0; j < model.HiddenWidths[l]; j++) mask[s.Offset + j] = set.Contains(j);
             }
         }
-        var pruned = model.Architecture.FromConfig(model.ConfigWithHiddenWidths(kept.Select(k => k.Length).ToArray()));
+        var pruned = model.Architecture.FromConfig(model.ConfigWithKeptNeurons(kept));
         var target = pruned.Parameters().ToDictionary(p => p.Name);
         foreach (var p in source)
         {

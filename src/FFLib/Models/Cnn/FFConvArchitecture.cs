@@ -59,9 +59,14 @@ public sealed class FFConvArchitecture : ConvArchitecture
         o["head"] = CnnSettings.Head.Format(config.Head);
         o["classifier_lr"] = config.ClassifierLearningRate;
         if (config.Objective != ConvObjective.Contrast) o["objective"] = CnnSettings.Objective.Format(config.Objective);
+        if (config.ChannelGroups is { } groups) o["channel_groups"] = new JsonArray(groups.Select(g => (JsonNode)new JsonArray(g.Select(n => (JsonNode)n).ToArray())).ToArray());
+        if (config.InputScales is { } scales) o["input_scales"] = new JsonArray(scales.Select(v => (JsonNode)v).ToArray());
         ConfigJson.WriteRegularization(o, config.Regularization);
         return o;
     }
+
+    private static T[] Values<T>(JsonArray a, string key) =>
+        a.Select(n => n is JsonValue v && v.TryGetValue<T>(out var x) ? x : throw new FormatException($"config key '{key}' holds {n?.ToJsonString() ?? "null"}, not a {typeof(T).Name}")).ToArray();
 
     /// <summary>Reads <see cref="WriteConfig"/>'s form back and validates it.</summary>
     public static FFConvNetworkConfig ReadConfig(JsonObject c)
@@ -74,6 +79,8 @@ public sealed class FFConvArchitecture : ConvArchitecture
         {
             Regularization = ConfigJson.Regularization(c),
             Objective = c["objective"] is { } objective ? (ConvObjective)CnnSettings.Objective.FromJson(objective) : ConvObjective.Contrast,
+            ChannelGroups = c["channel_groups"] is JsonArray groups ? groups.Select(g => g is JsonArray a ? Values<int>(a, "channel_groups") : throw new FormatException("config key 'channel_groups' must hold one array per layer")).ToArray() : null,
+            InputScales = c["input_scales"] is JsonArray scales ? Values<float>(scales, "input_scales") : null,
         };
         try { config.Validate(); }
         catch (ArgumentException e) { throw new FormatException($"config is invalid: {e.Message}"); }

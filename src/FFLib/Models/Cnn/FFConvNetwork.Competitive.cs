@@ -12,13 +12,29 @@ public sealed partial class FFConvNetwork
     /// <summary>The class that owns channel <paramref name="channel"/> of a layer with <paramref name="channels"/> channels: contiguous groups of ⌊C/K⌋ or ⌈C/K⌉.</summary>
     public static int ChannelClass(int channel, int channels, int classes) => (int)((long)channel * classes / channels);
 
-    /// <summary>Channels of the group of class <paramref name="c"/>.</summary>
-    private static int GroupSize(int c, int channels, int classes)
+    /// <summary>Layer l's channels per class: the config's <see cref="FFConvNetworkConfig.ChannelGroups"/>, or the even split.</summary>
+    public int[] ChannelGroupSizes(int l)
     {
-        // First channel of class c is ⌈c·C/K⌉ (the smallest j with j·K/C ≥ c).
-        static int First(int c, int channels, int classes) => (int)(((long)c * channels + classes - 1) / classes);
-        return First(c + 1, channels, classes) - First(c, channels, classes);
+        if (Config.ChannelGroups is { } groups) return groups[l].ToArray();
+        int channels = ConvLayers[l].OutChannels;
+        var sizes = new int[Classes];
+        for (int j = 0; j < channels; j++) sizes[ChannelClass(j, channels, Classes)]++;
+        return sizes;
     }
+
+    /// <summary>Layer l's owner class of every channel (contiguous blocks in class order).</summary>
+    private int[] ChannelOwners(int l)
+    {
+        var sizes = ChannelGroupSizes(l);
+        return sizes.SelectMany((n, c) => Enumerable.Repeat(c, n)).ToArray();
+    }
+
+    /// <summary>Per class, 1/(positions·|group|), or 0 for a class left with no channel in layer l (its goodness is then 0).</summary>
+    private double[] GroupWeights(int l) =>
+        ChannelGroupSizes(l).Select(n => n == 0 ? 0 : 1.0 / ((double)ConvLayers[l].Geometry.Positions * n)).ToArray();
+
+    /// <summary>The factor s of layer l's input normalisation x·s/‖x‖ (competitive objective).</summary>
+    private float InputScale(int l) => Config.InputScales?[l] ?? MathF.Sqrt(ConvLayers[l].Geometry.InputSize);
 
     /// <summary>
     /// A [positions·C, K] matrix whose product with the squared map (rows × positions·C, NHWC) gives each
@@ -26,16 +42,30 @@ public sealed partial class FFConvNetwork
     /// </summary>
     private float[] ClassAverager(int l)
     {
-        var layer = ConvLayers[l];
-        int positions = layer.Geometry.Positions, channels = layer.OutChannels, k = Classes;
+        int positions = ConvLayers[l].Geometry.Positions, channels = ConvLayers[l].OutChannels, k = Classes;
+        var (owners, weights) = (ChannelOwners(l), GroupWeights(l));
         var a = new float[positions * channels * k];
         for (int j = 0; j < channels; j++)
-        {
-            int c = ChannelClass(j, channels, k);
-            float w = 1f / ((float)positions * GroupSize(c, channels, k));
-            for (int q = 0; q < positions; q++) a[(q * channels + j) * k + c] = w;
-        }
+            for (int q = 0; q < positions; q++) a[(q * channels + j) * k + owners[j]] = (float)weights[owners[j]];
         return a;
+    }
+
+    /// <summary>The config of the model cut to <paramref name="kept"/>: each survivor keeps its class, each layer its input scale.</summary>
+    private FFConvNetworkConfig CompetitiveCut(IReadOnlyList<int[]> kept)
+    {
+        var groups = new int[ConvLayers.Length][];
+        for (int l = 0; l < groups.Length; l++)
+        {
+            var owners = ChannelOwners(l);
+            groups[l] = new int[Classes];
+            foreach (int j in kept[l]) groups[l][owners[j]]++;
+        }
+        return Config with
+        {
+            Stack = Config.Stack with { Channels = kept.Select(k => k.Length).ToArray() },
+            ChannelGroups = groups,
+            InputScales = Enumerable.Range(0, ConvLayers.Length).Select(InputScale).ToArray(),
+        };
     }
 
     /// <summary>
@@ -113,8 +143,7 @@ public sealed partial class FFConvNetwork
     {
         var scores = new Matrix(images.Rows, Classes);
         int last = ConvLayers.Length - 1, channels = ConvLayers[last].OutChannels, positions = ConvLayers[last].Geometry.Positions, k = Classes;
-        var weight = Enumerable.Range(0, k).Select(c => 1.0 / ((double)positions * GroupSize(c, channels, k))).ToArray();
-        var owner = Enumerable.Range(0, channels).Select(j => ChannelClass(j, channels, k)).ToArray();
+        var (owner, weight) = (ChannelOwners(last), GroupWeights(last));
         Run(images, null, (l, start, n, h) =>
         {
             if (l != last) return;

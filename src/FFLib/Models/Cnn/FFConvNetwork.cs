@@ -188,7 +188,7 @@ public sealed partial class FFConvNetwork : ConvNetwork, ITrainableModel, ILabel
             be.InverseRowNorms(x, rows, g.InputSize, invNorm);
             // Competitive: x/RMS(x) rather than x/‖x‖ (with no label to hide, the layer may see the input's scale
             // of ~1 per value; the competitive softmax then starts from goodnesses that differ).
-            if (Competitive) be.AddScaled(0f, invNorm, MathF.Sqrt(g.InputSize), invNorm);
+            if (Competitive) be.AddScaled(0f, invNorm, InputScale(l), invNorm);
         }
         if (reuseColumns) layer.ConvolveColumns(be, cols, rows, Device(layer.WeightParameter), h);
         else layer.Convolve(be, x, rows, Device(layer.WeightParameter), cols, h);
@@ -368,18 +368,22 @@ public sealed partial class FFConvNetwork : ConvNetwork, ITrainableModel, ILabel
     }
 
     /// <summary>A channel owns its kernel (axis 0) and bias entry, and the next layer's input channel (axis 3 of its kernel).</summary>
-    public IReadOnlyList<NeuronSlice> NeuronSlices(int layer) => Competitive ? throw NotPrunable()
-        : layer + 1 < ConvLayers.Length
+    public IReadOnlyList<NeuronSlice> NeuronSlices(int layer) => layer + 1 < ConvLayers.Length
         ? [new($"layers.{layer}.weight", 0), new($"layers.{layer}.bias", 0), new($"layers.{layer + 1}.weight", 3)]
         : _classifier is null
             ? [new($"layers.{layer}.weight", 0), new($"layers.{layer}.bias", 0)]
             : [new($"layers.{layer}.weight", 0), new($"layers.{layer}.bias", 0), new("classifier.weight", 3)];
 
     /// <inheritdoc />
-    public JsonObject ConfigWithHiddenWidths(IReadOnlyList<int> widths) => Competitive ? throw NotPrunable() :
-        FFConvArchitecture.WriteConfig(Config with { Stack = Config.Stack with { Channels = widths.ToArray() } });
+    public JsonObject ConfigWithHiddenWidths(IReadOnlyList<int> widths) =>
+        Competitive && !widths.SequenceEqual(Config.Stack.Channels)
+            ? throw new NotSupportedException("A competitive FF CNN's classes own particular channels: its cut config comes from the kept channels (ConfigWithKeptNeurons), not from widths alone.")
+            : FFConvArchitecture.WriteConfig(Config with { Stack = Config.Stack with { Channels = widths.ToArray() } });
 
-    // Channel ownership follows from a layer's channel count; a cut model would give the kept channels to other classes.
-    private static NotSupportedException NotPrunable() =>
-        new("Channel pruning of a competitive FF CNN is not supported yet: each class owns a block of every layer's channels, and a cut model would hand the kept channels to other classes.");
+    /// <inheritdoc />
+    public JsonObject ConfigWithKeptNeurons(IReadOnlyList<int[]> kept)
+    {
+        ArgumentNullException.ThrowIfNull(kept);
+        return Competitive ? FFConvArchitecture.WriteConfig(CompetitiveCut(kept)) : ConfigWithHiddenWidths(kept.Select(k => k.Length).ToArray());
+    }
 }

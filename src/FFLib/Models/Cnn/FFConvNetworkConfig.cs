@@ -22,6 +22,18 @@ public sealed record FFConvNetworkConfig(ConvStack Stack, int Classes, float Thr
     /// <summary>What the layers learn (default: positive against negative data).</summary>
     public ConvObjective Objective { get; init; } = ConvObjective.Contrast;
 
+    /// <summary>
+    /// Competitive objective: per layer, how many channels each class owns, in class order (contiguous blocks;
+    /// a pruned model keeps its survivors' classes this way). Null: an even split, channel j of C owned by ⌊j·K/C⌋.
+    /// </summary>
+    public IReadOnlyList<int[]>? ChannelGroups { get; init; }
+
+    /// <summary>
+    /// Competitive objective: per layer, the factor s of the input normalisation x·s/‖x‖. Null: √(input size), i.e.
+    /// x/RMS(x). A pruned model keeps the original's factors, so removing a channel acts exactly as zeroing it.
+    /// </summary>
+    public IReadOnlyList<float>? InputScales { get; init; }
+
     /// <summary>Throws <see cref="ArgumentException"/> if the configuration cannot build a model.</summary>
     public void Validate()
     {
@@ -33,8 +45,17 @@ public sealed record FFConvNetworkConfig(ConvStack Stack, int Classes, float Thr
         if (!(ClassifierLearningRate > 0 && float.IsFinite(ClassifierLearningRate))) throw new ArgumentOutOfRangeException("classifier_lr", ClassifierLearningRate, "The classifier learning rate must be a positive finite number.");
         if (Labels == LabelEncoding.Corner && Classes > Stack.Image.Height * Stack.Image.Width)
             throw new ArgumentOutOfRangeException("label_encoding", "corner", $"{Classes} one-hot pixels do not fit a {Stack.Image.Height}×{Stack.Image.Width} image.");
-        if (Objective == ConvObjective.Competitive && Stack.Channels.Min() < Classes)
+        if (Objective == ConvObjective.Competitive && ChannelGroups is null && Stack.Channels.Min() < Classes)
             throw new ArgumentOutOfRangeException("objective", "competitive", $"The competitive objective gives each of the {Classes} classes a share of every layer's channels: layer {Array.IndexOf(Stack.Channels, Stack.Channels.Min()) + 1} has only {Stack.Channels.Min()}.");
+        if (ChannelGroups is { } groups)
+        {
+            if (groups.Count != Stack.Count) throw new ArgumentException($"channel_groups has {groups.Count} layer(s), the stack {Stack.Count}.", "channel_groups");
+            for (int l = 0; l < groups.Count; l++)
+                if (groups[l] is null || groups[l].Length != Classes || groups[l].Any(n => n < 0) || groups[l].Sum() != Stack.Channels[l])
+                    throw new ArgumentException($"channel_groups of layer {l + 1} must be {Classes} non-negative counts summing to its {Stack.Channels[l]} channels.", "channel_groups");
+        }
+        if (InputScales is { } scales && (scales.Count != Stack.Count || scales.Any(v => !(v > 0 && float.IsFinite(v)))))
+            throw new ArgumentException($"input_scales must be {Stack.Count} positive finite numbers.", "input_scales");
         ArgumentNullException.ThrowIfNull(Regularization);
         Regularization.Validate();
     }
