@@ -49,6 +49,7 @@ internal static partial class SweepCommand
             Func<IReadOnlyList<Compute.ComputeBackend>> open = () => Cli.OpenStreams(backend, streams, pr.GetValue(device)!);
             if (pr.GetValue(only) is not null && !Reproduction.IsSweepTarget(t))
                 throw new UsageException($"--model picks architectures of a sweep target's runs; {t} trains its own models (sweep targets: {string.Join(", ", Reproduction.Targets.Where(Reproduction.IsSweepTarget))}).");
+            if (t == "cnn-prunability") return ReproduceCnnPrunability(kinds[0], b, dir, data, backend);
             if (t == "paper") return ReproducePaper(kinds, b, dir, (target, kind) => Reproduction.ForPaper(Spec(target, kind)), open, interrupt.Token);
             if (t == "fig19") return ReproducePruning(Spec(t, kinds[0]), kinds[0], b, dir, modelCount);
             if (t is "fig13" or "fig14") return ReproduceMaps(t, Spec(t, kinds[0]), kinds[0], b, dir, dir);
@@ -221,6 +222,27 @@ internal static partial class SweepCommand
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  keep {g.Key,5}  ratio {g.Average(r => r.CompressionRatio),8:F2}×  accuracy {g.Average(r => r.Accuracy) * 100:F2}% (min {g.Min(r => r.Accuracy) * 100:F2}, max {g.Max(r => r.Accuracy) * 100:F2})"));
         }
         Console.WriteLine($"written: {png}");
+        return 0;
+    }
+
+    /// <summary>
+    /// The CNN prunability study: both networks trained (what the folder holds is reused), pruned, pooled;
+    /// cnn-prunability.csv, cnn-prunability.md and cnn-prunability.png.
+    /// </summary>
+    private static int ReproduceCnnPrunability(DatasetKind kind, string budgetName, string dir, DatasetLoadOptions data, Compute.ComputeBackend? backend)
+    {
+        CnnPrunabilityBudget budget;
+        try { budget = CnnPrunability.Budget(budgetName); }
+        catch (ArgumentException e) { throw new UsageException($"--budget {budgetName}: {e.Message.Split(" (Parameter")[0]}"); }
+        var sides = CnnPrunability.Run(budget, kind, dir, data, backend, Console.Error.WriteLine);
+        string png = Path.Combine(dir, "cnn-prunability.png");
+        FFLib.Plotting.Plots.Prunability(png, sides.Select(s => (s.Label, s.Records)).ToArray(),
+            $"{DatasetCatalog.IdOf(kind)}: CNNs {string.Join(",", budget.Channels)} under random channel pruning ({budget.Name}, {budget.Models} models each)");
+        IO.AtomicFile.WriteAllText(Path.Combine(dir, "cnn-prunability.csv"), CnnPrunability.Csv(sides));
+        string md = CnnPrunability.Markdown(sides, budget, kind, "cnn-prunability.png");
+        IO.AtomicFile.WriteAllText(Path.Combine(dir, "cnn-prunability.md"), md);
+        Console.WriteLine(md);
+        Console.WriteLine($"written: {Path.Combine(dir, "cnn-prunability.md")}, cnn-prunability.csv, cnn-prunability.png");
         return 0;
     }
 

@@ -31,6 +31,7 @@ public static class Reproduction
         ("fig19", "Figure 19: accuracy against compression ratio under random neuron pruning"),
         ("regularisation", "future work: peer normalisation, activity L1 and weight decay against sparsity and pruning"),
         ("compressibility", "future work: pruning, low rank, quantisation, weight sharing and entropy coding, FF against backprop"),
+        ("cnn-prunability", "future work: an FF CNN (channel-wise competitive) against a backprop CNN of the same stack under random channel pruning (budgets smoke and reduced)"),
         ("paper", "every table and figure above (not the two future-work studies) into one folder, with index.md beside the paper's values"),
     ];
 
@@ -40,8 +41,8 @@ public static class Reproduction
     /// <summary>Targets that cover several datasets in one results folder (the paper's tables and figures have a column or panel per dataset).</summary>
     public static IReadOnlyList<string> MultiDatasetTargets { get; } = ["table2", "table3", "fig3", "fig6", "fig9", "fig15", "paper"];
 
-    /// <summary>Targets whose runs are an ordinary sweep followed by the report (fig13, fig14 and fig19 train one model per architecture instead).</summary>
-    public static bool IsSweepTarget(string target) => target is not ("fig13" or "fig14" or "fig19" or "paper");
+    /// <summary>Targets whose runs are an ordinary sweep followed by the report (fig13, fig14, fig19 and cnn-prunability train one model per architecture instead).</summary>
+    public static bool IsSweepTarget(string target) => target is not ("fig13" or "fig14" or "fig19" or "cnn-prunability" or "paper");
 
     /// <summary>
     /// The documented budgets for the four built-in architectures: smoke = 200×200, 4 epochs,
@@ -231,7 +232,7 @@ public static class Reproduction
     /// The authors' scripts prune one model with 10 pruning seeds (models = 1, our default); more models add the
     /// training-seed variance to the bands. Writes each architecture's prune.csv; returns the curves ("ffnn (random)", records).
     /// </summary>
-    public static IReadOnlyList<(string Label, IReadOnlyList<PruneRecord> Records)> Prunability(SweepSpec sweep, string budget, string dir, Action<string>? log = null, int models = 1)
+    public static IReadOnlyList<(string Label, IReadOnlyList<PruneRecord> Records)> Prunability(SweepSpec sweep, string budget, string dir, Action<string>? log = null, int models = 1, string target = "fig19")
     {
         ArgumentNullException.ThrowIfNull(sweep);
         ArgumentNullException.ThrowIfNull(dir);
@@ -241,7 +242,7 @@ public static class Reproduction
         var first = sweep.Expand().Where(r => r.Seed == 0).ToArray();
         var pending = Enumerable.Range(0, models).SelectMany(m => first.Select(r => (Run: r with { Seed = m }, Dir: Path.Combine(dir, m == 0 ? r.Architecture.Id : $"{r.Architecture.Id}-seed{m}"))))
             .Where(x => !File.Exists(Path.Combine(x.Dir, "model.safetensors"))).Select(x => x.Run).ToArray();
-        log?.Invoke($"fflib reproduce fig19 ({budget}): {models} trained model(s) each of {string.Join(", ", first.Select(r => r.Architecture.Id))}, each pruned with {seeds} seeds on {testLimit?.ToString(CultureInfo.InvariantCulture) ?? "all"} test images; training {(sweep.Backend is null || sweep.Backend == ComputeBackend.Cpu ? $"estimated at {Range(EstimateSeconds(pending, MachineSpeed.Current()))} on this machine" : "time not estimated on a GPU")}");
+        log?.Invoke($"fflib reproduce {target} ({budget}): {models} trained model(s) each of {string.Join(", ", first.Select(r => r.Architecture.Id))}, each pruned with {seeds} seeds on {testLimit?.ToString(CultureInfo.InvariantCulture) ?? "all"} test images; training {(sweep.Backend is null || sweep.Backend == ComputeBackend.Cpu ? $"estimated at {Range(EstimateSeconds(pending, MachineSpeed.Current()))} on this machine" : "time not estimated on a GPU")}");
         var pooled = new Dictionary<string, List<PruneRecord>>(StringComparer.Ordinal);
         for (int m = 0; m < models; m++)
             foreach (var (run, modelPath) in TrainedModels(sweep with { TestLimit = testLimit }, dir, m, log))
