@@ -75,15 +75,8 @@ public sealed partial class FFConvNetwork
     /// </summary>
     private float[] TrainCompetitive(Matrix images, ReadOnlySpan<int> labels)
     {
-        CheckImages(images);
+        var labelFloats = CheckedLabels(images, labels);
         int b = images.Rows, k = Classes;
-        if (labels.Length != b) throw new ArgumentException($"labels has {labels.Length} entries but images has {b} rows.", nameof(labels));
-        var labelFloats = new float[b];
-        for (int r = 0; r < b; r++)
-        {
-            if ((uint)labels[r] >= (uint)k) throw new ArgumentOutOfRangeException(nameof(labels), labels[r], $"Label {labels[r]} of row {r} is not one of the {k} classes.");
-            labelFloats[r] = labels[r];
-        }
         var be = Backend;
         var s = Work;
         var x = s.Upload("x0", ToNhwc(images));

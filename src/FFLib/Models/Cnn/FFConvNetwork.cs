@@ -327,19 +327,27 @@ public sealed partial class FFConvNetwork : ConvNetwork, ITrainableModel, ILabel
         return x;
     }
 
+    /// <summary>The images checked and each row's class as a float (what the device's cross-entropy reads); one clear line for a bad label.</summary>
+    private float[] CheckedLabels(Matrix images, ReadOnlySpan<int> labels)
+    {
+        CheckImages(images);
+        int b = images.Rows, k = Classes;
+        if (labels.Length != b) throw new ArgumentException($"labels has {labels.Length} entries but images has {b} rows.", nameof(labels));
+        var floats = new float[b];
+        for (int i = 0; i < b; i++)
+        {
+            if ((uint)labels[i] >= (uint)k) throw new ArgumentOutOfRangeException(nameof(labels), labels[i], $"Label {labels[i]} of row {i} is not one of the {k} classes.");
+            floats[i] = labels[i];
+        }
+        return floats;
+    }
+
     /// <summary>One Adam step of the classifier on the frozen FF layers' features (cross-entropy); returns its loss before the step.</summary>
     private float[] TrainClassifier(Matrix images, ReadOnlySpan<int> labels)
     {
         var head = _classifier!;
-        CheckImages(images);
+        var labelFloats = CheckedLabels(images, labels);
         int b = images.Rows, k = Classes;
-        if (labels.Length != b) throw new ArgumentException($"labels has {labels.Length} entries but images has {b} rows.", nameof(labels));
-        var labelFloats = new float[b];
-        for (int i = 0; i < b; i++)
-        {
-            if ((uint)labels[i] >= (uint)k) throw new ArgumentOutOfRangeException(nameof(labels), labels[i], $"Label {labels[i]} is not one of the {k} classes.");
-            labelFloats[i] = labels[i];
-        }
         var be = Backend;
         var s = Work;
         var top = Features(s.Upload("cx0", ToNhwc(images)), b);
