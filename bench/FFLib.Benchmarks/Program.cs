@@ -17,6 +17,7 @@ using Architecture = FFLib.Models.Architecture;
 //   dotnet run -c Release --project bench/FFLib.Benchmarks -- profile   (each part of an FFNN 2×2000 batch, timed alone)
 //   dotnet run -c Release --project bench/FFLib.Benchmarks -- sparsity  (dead neurons per layer during FFNN training)
 //   dotnet run -c Release --project bench/FFLib.Benchmarks -- regularisers [--model ffnn|ffrnn] [--rounds N]  (each regulariser's epoch cost, same run)
+//   dotnet run -c Release --project bench/FFLib.Benchmarks -- cnn [--train-limit N] [--test-limit N] [--torch]  (competitive FF CNN 40,80,160 epoch; --torch: tests/reference/cnn_torch.py in the same run)
 // --openblas compares with OpenBLAS's sgemm (Debian libopenblas0-pthread, OPENBLAS_CORETYPE=SkylakeX set here);
 // --torch runs tests/reference/ffnn_torch.py (Debian python3-torch) on the same data and prints the ratio.
 var argv = args.ToList();
@@ -32,7 +33,8 @@ else if (mode == "profile") Profile();
 else if (mode == "sparsity") SparsityProbe();
 else if (mode == "memory") MemoryProbe();
 else if (mode == "regularisers") RegulariserCost(OptString("--model", "ffnn"), Opt("--rounds", 3));
-else { Console.Error.WriteLine($"unknown mode '{mode}' (gemm, train, ffnn, profile, sparsity, memory, regularisers)"); return 2; }
+else if (mode == "cnn") CnnBench(argv.Contains("--torch"));
+else { Console.Error.WriteLine($"unknown mode '{mode}' (gemm, train, ffnn, profile, sparsity, memory, regularisers, cnn)"); return 2; }
 return 0;
 
 string OptString(string name, string fallback)
@@ -320,6 +322,39 @@ static long PeakRssBytes()
         if (line.StartsWith("VmHWM:", StringComparison.Ordinal))
             return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) * 1024;
     return Process.GetCurrentProcess().PeakWorkingSet64;
+}
+
+// The competitive FF CNN of docs/cnn.md (40,80,160 channels, 5p,3p,3, batch 64, lr 0.003): one epoch and one prediction pass,
+// then the same network and loop in PyTorch (tests/reference/cnn_torch.py) on the same images, in this run.
+void CnnBench(bool torch)
+{
+    int testLimit = Opt("--test-limit", 10000);
+    var data = DatasetLoader.Load(DatasetKind.Mnist, new DatasetLoadOptions { AllowDownload = false });
+    var train = data.Train.Take(trainLimit);
+    var test = data.Test.Take(testLimit);
+    var settings = new ModelSettings { HiddenSizes = [40, 80, 160], LearningRate = 0.003f }
+        .With(CnnSettings.Conv, "5p,3p,3").With(CnnSettings.Objective, ConvObjective.Competitive);
+    var arch = ArchitectureRegistry.Get("ffcnn");
+    // Warm-up: a few batches so the JIT has optimised the hot loop.
+    new Trainer().Train(arch.Create(settings, 784, 10, new FFRandom(42)), train.Take(640), null, new TrainingOptions { Epochs = 1, BatchSize = 64, ValidateEachEpoch = false }, new FFRandom(1));
+    var net = arch.Create(settings, 784, 10, new FFRandom(42));
+    var history = new Trainer().Train(net, train, null, new TrainingOptions { Epochs = 1, BatchSize = 64, ValidateEachEpoch = false }, new FFRandom(2));
+    double epoch = history[0].TrainSeconds;
+    var sw = Stopwatch.StartNew();
+    double acc = Evaluation.Accuracy(net, test);
+    double predict = sw.Elapsed.TotalSeconds;
+    Console.WriteLine($"FFLib competitive FF CNN 40,80,160 epoch: {train.Count} images in {epoch:F1} s ({train.Count / epoch:F0} samples/s); predict {test.Count:N0} in {predict:F2} s ({test.Count / predict:F0}/s); accuracy after one epoch {acc:P2}");
+    if (!torch) return;
+    string script = Path.Combine(FindRoot(), "tests", "reference", "cnn_torch.py");
+    var psi = new ProcessStartInfo("/usr/bin/python3", $"{script} {data.Location.Folder} --train-limit {trainLimit} --test-limit {testLimit}") { RedirectStandardOutput = true, UseShellExecute = false };
+    psi.Environment["OPENBLAS_CORETYPE"] = "SkylakeX";
+    using var p = Process.Start(psi)!;
+    string output = p.StandardOutput.ReadToEnd();
+    p.WaitForExit();
+    Console.Write("PyTorch, same network and loop (same images, same run): " + output);
+    var parts = output.Split(' ');
+    double Field(string name) => double.Parse(parts[Array.IndexOf(parts, name) + 1].TrimEnd(','), CultureInfo.InvariantCulture);
+    Console.WriteLine($"ratio (PyTorch / FFLib): epoch {Field("train") / epoch:F2}×, prediction {Field("test") / predict:F2}×");
 }
 
 static string FindRoot()
