@@ -190,6 +190,12 @@ public sealed partial class GpuBackend : ComputeBackend, IDisposable, IFFNetwork
     public override void ReluBackward(DeviceSpan dx, DeviceSpan a) => K.ReluBackward(_stream, dx.Length, V(dx), V(a));
 
     /// <inheritdoc />
+    public override void Multiply(DeviceSpan x, DeviceSpan y)
+    {
+        if (x.Length > 0) K.Multiply(_stream, x.Length, V(x), V(y.Slice(0, x.Length)));
+    }
+
+    /// <inheritdoc />
     public override void CrossEntropyLossAndGradient(DeviceSpan logits, int rows, int classes, DeviceSpan labels, DeviceSpan gradient, DeviceSpan loss)
     {
         if (rows == 0) return;

@@ -159,6 +159,9 @@ internal static class GpuKernels
         if (a[i] <= 0f) dx[i] = 0f;
     }
 
+    /// <summary>y[i] ·= x[i] (the competitive FF CNN's squares and δ).</summary>
+    public static void Multiply(Index1D i, ArrayView<float> x, ArrayView<float> y) => y[i] *= x[i];
+
     /// <summary>dst[r·ld + offset + j] = src[r·cols + j] (i over rows × cols).</summary>
     public static void CopyColumns(Index1D i, ArrayView<float> src, int cols, ArrayView<float> dst, int ld, int offset)
     {
