@@ -8,8 +8,8 @@ using FFLib.Data;
 using FFLib.IO;
 using FFLib.Models;
 using FFLib.Pruning;
-using PackedMatrix = FFLib.IO.PackedMatrix;
 using FFLib.Training;
+using PackedMatrix = FFLib.IO.PackedMatrix;
 
 namespace FFLib.ModelCompression;
 
@@ -160,9 +160,7 @@ public static class CompressionStudy
                     {
                         // Trained quantisation: the shared values fine-tuned with the codes fixed, on a copy of the pruned model.
                         clock.Restart();
-                        var copy = (ITrainableModel)ModelCheckpoint.Clone(pruned);
-                        if (options.FinetuneLearningRate is float lr)
-                            foreach (var o in copy.AllOptimizers) o.Settings = o.Settings with { LearningRate = lr };
+                        var copy = WithFinetuneRate((ITrainableModel)ModelCheckpoint.Clone(pruned), options);
                         var trained = TrainedQuantization.Finetune(copy, packed, finetuneData!,
                             new TrainingOptions { Epochs = options.CodebookFinetuneEpochs, BatchSize = options.FinetuneBatchSize }, new FFRandom(7919 + options.Seed));
                         Measure(copy, trained, factors, $"{chain} → trained {options.CodebookFinetuneEpochs}", stem + "-trained", clock.Elapsed.TotalSeconds, keep, format, rank);
@@ -210,11 +208,17 @@ public static class CompressionStudy
 
     private static void Finetune(IClassifierModel model, ImageDataset data, CompressionOptions options, int round)
     {
-        var trainable = (ITrainableModel)model;
-        if (options.FinetuneLearningRate is float lr)
-            foreach (var o in trainable.AllOptimizers) o.Settings = o.Settings with { LearningRate = lr };
+        var trainable = WithFinetuneRate((ITrainableModel)model, options);
         new Trainer().Train(trainable, data, null,
             new TrainingOptions { Epochs = options.FinetuneEpochs, BatchSize = options.FinetuneBatchSize, ValidateEachEpoch = false }, new FFRandom(1000 * round + options.Seed));
+    }
+
+    /// <summary>The model with every optimiser at the options' fine-tuning rate, when they set one.</summary>
+    private static ITrainableModel WithFinetuneRate(ITrainableModel model, CompressionOptions options)
+    {
+        if (options.FinetuneLearningRate is float lr)
+            foreach (var o in model.AllOptimizers) o.Settings = o.Settings with { LearningRate = lr };
+        return model;
     }
 
     private static string Chain(string first, string then) => first.Length == 0 ? then : then.Length == 0 ? first : $"{first} → {then}";
