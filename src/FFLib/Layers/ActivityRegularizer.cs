@@ -27,6 +27,17 @@ public sealed class ActivityRegularizer
         RunningMean = new LocalParameter(name, "buffer", [units], mean, trainable: false);
     }
 
+    /// <summary>
+    /// One regulariser per layer of <paramref name="widths"/> units, named "layers.{i}.peer_running_mean", when
+    /// <paramref name="settings"/> has an activity term (peer normalisation or activity L1); otherwise null.
+    /// </summary>
+    public static ActivityRegularizer[]? ForLayers(IEnumerable<int> widths, FFRegularization settings)
+    {
+        ArgumentNullException.ThrowIfNull(widths);
+        ArgumentNullException.ThrowIfNull(settings);
+        return settings.HasActivityTerms ? widths.Select((w, i) => new ActivityRegularizer(w, settings, $"layers.{i}.peer_running_mean")).ToArray() : null;
+    }
+
     /// <summary>Units of the layer.</summary>
     public int Units { get; }
 

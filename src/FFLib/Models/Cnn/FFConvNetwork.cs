@@ -31,9 +31,7 @@ public sealed partial class FFConvNetwork : ConvNetwork, ITrainableModel, ILabel
         Config = config;
         _optimizers = ConvLayers.Select(l => new AdamOptimizer(new AdamSettings(config.LearningRate, WeightDecay: config.Regularization.WeightDecay), l.Parameters())).ToArray();
         // A channel is a unit of the activity regularisers: the (image, position) pairs are their rows.
-        _regularizers = config.Regularization.HasActivityTerms
-            ? ConvLayers.Select((l, i) => new ActivityRegularizer(l.OutChannels, config.Regularization, $"layers.{i}.peer_running_mean")).ToArray()
-            : null;
+        _regularizers = ActivityRegularizer.ForLayers(ConvLayers.Select(l => l.OutChannels), config.Regularization);
         if (config.Head == ConvHead.Linear)
         {
             var (c, h, w) = config.Stack.PooledShape(config.Stack.Count - 1);

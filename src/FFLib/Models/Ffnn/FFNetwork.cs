@@ -189,7 +189,7 @@ public sealed partial class FFNetwork : ComputeModule, ITrainableModel, ILabelSc
 
     /// <summary>Each layer's activity regulariser when peer normalisation or activity L1 is on; else null.</summary>
     private static ActivityRegularizer[]? CreateRegularizers(FFNetworkConfig config, FFDenseLayer[] layers) =>
-        config.Regularization.HasActivityTerms ? layers.Select((l, i) => new ActivityRegularizer(l.OutFeatures, config.Regularization, $"layers.{i}.peer_running_mean")).ToArray() : null;
+        ActivityRegularizer.ForLayers(layers.Select(l => l.OutFeatures), config.Regularization);
 
     /// <summary>The layers' activity regularisers (null when the config has none): their running means are training state.</summary>
     public IReadOnlyList<ActivityRegularizer>? Regularizers => _regularizers;

@@ -75,9 +75,7 @@ public sealed partial class FFRecurrentNetwork : ComputeModule, ITrainableModel,
         _layers.Select(l => new AdamOptimizer(new AdamSettings(Config.LearningRate, WeightDecay: Config.Regularization.WeightDecay), l.Parameters())).ToArray();
 
     // Each layer's activity regulariser when peer normalisation or activity L1 is on.
-    private ActivityRegularizer[]? CreateRegularizers() => Config.Regularization.HasActivityTerms
-        ? _layers.Select((l, i) => new ActivityRegularizer(l.Width, Config.Regularization, $"layers.{i}.peer_running_mean")).ToArray()
-        : null;
+    private ActivityRegularizer[]? CreateRegularizers() => ActivityRegularizer.ForLayers(_layers.Select(l => l.Width), Config.Regularization);
 
     /// <summary>The layers' activity regularisers (null when the config has none): their running means are training state.</summary>
     public IReadOnlyList<ActivityRegularizer>? Regularizers => _regularizers;
