@@ -169,16 +169,8 @@ void TrainBench(string model, bool torch)
     Console.WriteLine($"peak resident memory of this process: {peak / 1e6:F0} MB");
     if (!torch) return;
     // The PyTorch baseline of the same architecture (tests/reference/ffnn_torch.py) on the same data, in this run.
-    string script = Path.Combine(FindRoot(), "tests", "reference", "ffnn_torch.py");
-    var psi = new ProcessStartInfo("/usr/bin/python3", $"{script} train {data.Location.Folder} --model {ModelCheckpoint.ArchitectureId(arch)} --layers 2000,2000 --epochs 1 --train-limit {trainLimit} --test-limit {testLimit}")
-    { RedirectStandardOutput = true, UseShellExecute = false };
-    psi.Environment["OPENBLAS_CORETYPE"] = "SkylakeX";
-    using var p = Process.Start(psi)!;
-    string output = p.StandardOutput.ReadToEnd();
-    p.WaitForExit();
-    Console.Write("PyTorch reference (same data, same run): " + output);
-    var parts = output.Split(' ');
-    double Field(string name) => double.Parse(parts[Array.IndexOf(parts, name) + 1].TrimEnd(','), CultureInfo.InvariantCulture);
+    var Field = RunTorch("ffnn_torch.py", $"train {data.Location.Folder} --model {ModelCheckpoint.ArchitectureId(arch)} --layers 2000,2000 --epochs 1 --train-limit {trainLimit} --test-limit {testLimit}",
+        "PyTorch reference (same data, same run): ");
     double tTrain = Field("train"), tTest = Field("test");
     string classifier = arch == Architecture.Ffc ? $", classifier phase {Field("classifier") / history[1].TrainSeconds:F2}×" : "";
     Console.WriteLine($"ratio (PyTorch / FFLib): epoch {tTrain / epoch:F2}×{classifier}, prediction {tTest / predict:F2}×");
@@ -345,16 +337,22 @@ void CnnBench(bool torch)
     double predict = sw.Elapsed.TotalSeconds;
     Console.WriteLine($"FFLib competitive FF CNN 40,80,160 epoch: {train.Count} images in {epoch:F1} s ({train.Count / epoch:F0} samples/s); predict {test.Count:N0} in {predict:F2} s ({test.Count / predict:F0}/s); accuracy after one epoch {acc:P2}");
     if (!torch) return;
-    string script = Path.Combine(FindRoot(), "tests", "reference", "cnn_torch.py");
-    var psi = new ProcessStartInfo("/usr/bin/python3", $"{script} {data.Location.Folder} --train-limit {trainLimit} --test-limit {testLimit}") { RedirectStandardOutput = true, UseShellExecute = false };
+    var Field = RunTorch("cnn_torch.py", $"{data.Location.Folder} --train-limit {trainLimit} --test-limit {testLimit}", "PyTorch, same network and loop (same images, same run): ");
+    Console.WriteLine($"ratio (PyTorch / FFLib): epoch {Field("train") / epoch:F2}×, prediction {Field("test") / predict:F2}×");
+}
+
+// Runs tests/reference/SCRIPT with Debian's python3-torch, prints its line after label, and returns a reader of
+// its "name value," fields (train, test, …).
+static Func<string, double> RunTorch(string script, string arguments, string label)
+{
+    var psi = new ProcessStartInfo("/usr/bin/python3", $"{Path.Combine(FindRoot(), "tests", "reference", script)} {arguments}") { RedirectStandardOutput = true, UseShellExecute = false };
     psi.Environment["OPENBLAS_CORETYPE"] = "SkylakeX";
     using var p = Process.Start(psi)!;
     string output = p.StandardOutput.ReadToEnd();
     p.WaitForExit();
-    Console.Write("PyTorch, same network and loop (same images, same run): " + output);
+    Console.Write(label + output);
     var parts = output.Split(' ');
-    double Field(string name) => double.Parse(parts[Array.IndexOf(parts, name) + 1].TrimEnd(','), CultureInfo.InvariantCulture);
-    Console.WriteLine($"ratio (PyTorch / FFLib): epoch {Field("train") / epoch:F2}×, prediction {Field("test") / predict:F2}×");
+    return name => double.Parse(parts[Array.IndexOf(parts, name) + 1].TrimEnd(','), CultureInfo.InvariantCulture);
 }
 
 static string FindRoot()
