@@ -100,8 +100,18 @@ using (var gpu = GpuBackend.CreateSimulator())
     new Trainer().Train(onGpu, few, null, options, new FFRandom(12));
     float largest = onCpu.Parameters().Max(p => p.Data.Max(MathF.Abs));
     float apart = onCpu.Parameters().Zip(onGpu.Parameters()).Max(p => p.First.Data.Zip(p.Second.Data).Max(v => MathF.Abs(v.First - v.Second)));
-    int agree = onCpu.Predict(check).Zip(onGpu.Predict(check)).Count(p => p.First == p.Second);
+    var (cpuScores, gpuScores) = (onCpu.LabelScores(check), onGpu.LabelScores(check));
+    var (cpuLabels, gpuLabels) = (LabelProbe.Predict(cpuScores, small.Loss), LabelProbe.Predict(gpuScores, small.Loss));
+    int agree = cpuLabels.Zip(gpuLabels).Count(p => p.First == p.Second);
     Console.WriteLine($"GPU backend ({gpu.Description}): 4 steps, weights within {apart:E1} of the CPU's (largest |w| {largest:F3}), predictions agree on {agree}/100");
+    if (agree < 99)
+    {
+        // Diagnostics for a failure seen once in CI and never reproduced: which side, and does it persist?
+        double worstScore = cpuScores.Data.Zip(gpuScores.Data).Max(p => Math.Abs(p.First - p.Second));
+        string Histogram(int[] labels) => string.Join(",", Enumerable.Range(0, 10).Select(c => labels.Count(l => l == c)));
+        Console.WriteLine($"  largest score difference {worstScore:E2}; CPU labels per class {Histogram(cpuLabels)}, GPU {Histogram(gpuLabels)}; first scores CPU [{string.Join(" ", cpuScores.Row(0).ToArray().Select(v => v.ToString("G4")))}] GPU [{string.Join(" ", gpuScores.Row(0).ToArray().Select(v => v.ToString("G4")))}]");
+        Console.WriteLine($"  again: CPU agrees with its first prediction on {onCpu.Predict(check).Zip(cpuLabels).Count(p => p.First == p.Second)}/100, GPU with its own on {onGpu.Predict(check).Zip(gpuLabels).Count(p => p.First == p.Second)}/100");
+    }
     Check(apart <= 1e-4f * largest && agree >= 99, "trained on the GPU backend as on the CPU");
     long held = gpu.MemoryInUse;
     onGpu.ReleaseDeviceMemory(); // parameters, gradients and Adam moments leave the device

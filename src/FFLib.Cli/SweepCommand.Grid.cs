@@ -2,6 +2,7 @@ using System.Globalization;
 using FFLib.Experiments;
 using FFLib.IO;
 using FFLib.Models;
+using FFLib.Training;
 
 namespace FFLib.Cli;
 
@@ -21,6 +22,12 @@ internal static partial class SweepCommand
         if (parts.All(p => p.Length == 0)) throw new UsageException($"{option} lists no values.");
         if (parts.Any(p => p.Length == 0)) throw new UsageException($"{option} '{s}' has an empty entry.");
         return parts;
+    }
+
+    private static LearningRateSchedule ParseSchedule(string s)
+    {
+        try { return LearningRateSchedules.Parse(s); }
+        catch (FormatException e) { throw new UsageException($"--lr-schedule: {e.Message}"); }
     }
 
     private static Architecture ParseModel(string s)

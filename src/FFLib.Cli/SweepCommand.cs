@@ -18,6 +18,7 @@ internal static partial class SweepCommand
         var seeds = new Option<int>("--seeds") { Description = "Seeds per configuration.", DefaultValueFactory = _ => 10 };
         var epochs = new Option<int>("--epochs") { Description = "Epochs per run.", DefaultValueFactory = _ => 60 };
         var batch = new Option<int>("--batch-size") { Description = "Batch size.", DefaultValueFactory = _ => 128 };
+        var schedule = new Option<string>("--lr-schedule") { Description = "Every run's learning rate over training: constant (the paper's) or cosine.", DefaultValueFactory = _ => "constant" };
         var trainLimit = new Option<int?>("--train-limit") { Description = "First N training images." };
         var testLimit = new Option<int?>("--test-limit") { Description = "First N test images." };
         var results = new Option<string>("--results") { Description = "Results folder, shared by every worker.", Required = true };
@@ -39,7 +40,7 @@ internal static partial class SweepCommand
         var cmd = new Command("sweep", "Run every combination of a grid × seeds into a results folder. Start it any number of times, on any machines sharing the folder: workers claim runs, so each is trained once; rerunning resumes.")
         {
             sweepDevice, sweepPrecision, sweepStreams,
-            models, datasets, grid, seeds, epochs, batch, trainLimit, testLimit, results, shard, shards, retry, threads, dataDir, track,
+            models, datasets, grid, seeds, epochs, batch, schedule, trainLimit, testLimit, results, shard, shards, retry, threads, dataDir, track,
             claimTimeout, noWait, checkpointEvery, checkpointMinutes, saveModels, yes,
         };
         cmd.SetAction(pr => Cli.Run(() =>
@@ -52,6 +53,7 @@ internal static partial class SweepCommand
                 Seeds = pr.GetValue(seeds),
                 Epochs = pr.GetValue(epochs),
                 BatchSize = pr.GetValue(batch),
+                Schedule = ParseSchedule(pr.GetValue(schedule)!),
                 TrainLimit = pr.GetValue(trainLimit),
                 TestLimit = pr.GetValue(testLimit),
                 TrackSparsityEvery = pr.GetValue(track),

@@ -23,6 +23,7 @@ internal static class TrainCommand
         // θ, the loss direction and every other architecture's setting: one option per declared setting.
         var settingOptions = new SettingOptions();
         var negatives = new Option<string>("--negatives") { Description = "Negative data: random (a uniformly drawn wrong label), inverse (every wrong label set), hard (the wrong label the model finds most plausible) or hard-sampled.", DefaultValueFactory = _ => "random" };
+        var schedule = new Option<string>("--lr-schedule") { Description = "Learning rate over training: constant (the paper's) or cosine (decays to 0 over each phase, per batch).", DefaultValueFactory = _ => "constant" };
         var seed = new Option<long>("--seed") { Description = "Random seed.", DefaultValueFactory = _ => 42 };
         var trainLimit = new Option<int?>("--train-limit") { Description = "Use only the first N training images (before the 10% validation split)." };
         var testLimit = new Option<int?>("--test-limit") { Description = "Evaluate on only the first N test images." };
@@ -42,7 +43,7 @@ internal static class TrainCommand
         var cmd = new Command("train", "Train a model on a dataset, report validation and test accuracy, save it.")
         {
             device, precision,
-            model, dataset, preset, layers, epochs, batch, lr, negatives, seed, trainLimit, testLimit, valFraction, threads, outDir, overwrite, dataDir, noDownload, trackSparsity, checkpointEvery, checkpointMinutes, resume,
+            model, dataset, preset, layers, epochs, batch, lr, schedule, negatives, seed, trainLimit, testLimit, valFraction, threads, outDir, overwrite, dataDir, noDownload, trackSparsity, checkpointEvery, checkpointMinutes, resume,
         };
         foreach (var o in settingOptions.Options) cmd.Options.Add(o);
         cmd.SetAction(pr => Cli.Run(() =>
@@ -71,6 +72,9 @@ internal static class TrainCommand
                 ?? throw new UsageException($"--negatives must be random, inverse, hard or hard-sampled, not '{pr.GetValue(negatives)}'.");
             if (!arch.UsesNegativeData && negativeMode != NegativeMode.Random)
                 throw new UsageException($"--negatives applies to FF models; a {arch.Id} model uses no negative data.");
+            LearningRateSchedule lrSchedule;
+            try { lrSchedule = LearningRateSchedules.Parse(pr.GetValue(schedule)!); }
+            catch (FormatException e) { throw new UsageException($"--lr-schedule: {e.Message}"); }
             int nThreads = pr.GetValue(threads);
             if (nThreads < 1) throw new UsageException($"--threads must be at least 1, not {nThreads}.");
             ComputeSettings.Threads = nThreads;
@@ -84,7 +88,7 @@ internal static class TrainCommand
                 Architecture = arch,
                 Dataset = kind,
                 Model = settingOptions.Apply(pr, arch, new ModelSettings { HiddenSizes = sizes, LearningRate = learningRate }),
-                Training = new TrainingOptions { Epochs = epochCount, BatchSize = pr.GetValue(batch), Negatives = negativeMode },
+                Training = new TrainingOptions { Epochs = epochCount, BatchSize = pr.GetValue(batch), Negatives = negativeMode, Schedule = lrSchedule },
                 Seed = pr.GetValue(seed),
                 TrainLimit = pr.GetValue(trainLimit),
                 TestLimit = pr.GetValue(testLimit),
@@ -134,7 +138,7 @@ internal static class TrainCommand
             if (!arch.Uses(FFSettings.Loss) && !arch.UsesNegativeData) declared = declared.Prepend("loss cross-entropy");
             if (arch.UsesNegativeData) declared = declared.Append($"negatives {NegativeModes.Id(negativeMode)}");
             string rule = string.Join(", ", declared);
-            Console.Error.WriteLine($"fflib train: {ModelCheckpoint.ArchitectureId(arch)} on {DatasetCatalog.IdOf(kind)}, layers {string.Join(",", sizes)}, {spec.Training.Epochs} epoch{(spec.Training.Epochs == 1 ? "" : "s")}, batch size {spec.Training.BatchSize}, lr {learningRate.ToString(CultureInfo.InvariantCulture)}, {rule}, seed {spec.Seed}, {nThreads} thread(s), {(spec.Backend is Gpu.GpuBackend gpu ? $"{gpu.Description}, {gpu.Precision}" : ComputeSettings.SimdPath)}");
+            Console.Error.WriteLine($"fflib train: {ModelCheckpoint.ArchitectureId(arch)} on {DatasetCatalog.IdOf(kind)}, layers {string.Join(",", sizes)}, {spec.Training.Epochs} epoch{(spec.Training.Epochs == 1 ? "" : "s")}, batch size {spec.Training.BatchSize}, lr {learningRate.ToString(CultureInfo.InvariantCulture)}{(lrSchedule == LearningRateSchedule.Constant ? "" : $" ({LearningRateSchedules.Id(lrSchedule)})")}, {rule}, seed {spec.Seed}, {nThreads} thread(s), {(spec.Backend is Gpu.GpuBackend gpu ? $"{gpu.Description}, {gpu.Precision}" : ComputeSettings.SimdPath)}");
             // From this machine's measured speed (cached for a day, then replaced by what each finished run showed): the same command runs 2.5× longer on some machines than on others.
             if (spec.Backend is not Gpu.GpuBackend)
                 Console.Error.WriteLine($"estimated time: {FFLib.Experiments.Reproduction.Range(FFLib.Experiments.Reproduction.EstimateSeconds([spec], FFLib.Experiments.MachineSpeed.Current()))} on this machine");

@@ -12,7 +12,7 @@ namespace FFLib.Export;
 /// <c>sqrtf</c>, <c>expf</c> and <c>logf</c> from libm (and only the ones the model uses).
 /// Built from the model's <see cref="InferenceGraph"/>.
 /// </summary>
-public static class CExporter
+public static partial class CExporter
 {
     /// <summary>What was written: the files and the sizes a microcontroller build cares about.</summary>
     /// <param name="Header">model.h.</param>
@@ -51,7 +51,10 @@ public static class CExporter
     {
         var ps = model.Parameters().ToDictionary(p => p.Name);
         long bytes = graph.ParameterNames().Select(n => ps[n]).Sum(p => p.IsMatrix && options.Int8 ? p.Data.Length + 4L * p.Rows : 4L * p.Data.Length)
-            + graph.Ops.Where(o => o.Kind == InferenceOpKind.Constant).Sum(o => 4L * o.Data!.Length);
+            + graph.Ops.Where(o => o.Kind == InferenceOpKind.Constant).Sum(o => 4L * o.Data!.Length)
+            // Index tables: a gather's source indices; a class goodness's channel groups and per-group factors.
+            + graph.Ops.Where(o => o.Kind == InferenceOpKind.Gather).Sum(o => 4L * o.Indices!.Length)
+            + graph.Ops.Where(o => o.Kind == InferenceOpKind.ChannelGroupMeanSquares).Sum(o => 4L * (o.Indices!.Length + graph.Width(o.Output)));
         AllocateScratch(graph, out int scratchFloats);
         return (bytes, 4L * scratchFloats);
     }
@@ -149,6 +152,42 @@ public static class CExporter
                     }
                     break;
                 }
+                case InferenceOpKind.Conv2d:
+                {
+                    var g = op.Geometry!.Value;
+                    string a = arrays[op.Parameter!];
+                    string shape = $"{g.Height}, {g.Width}, {g.Channels}, {g.Kernel}, {g.Stride}, {g.Padding}, {ps[op.Parameter!].Rows}, {g.OutHeight}, {g.OutWidth}";
+                    if (options.Int8) code.Append(CultureInfo.InvariantCulture, $"  conv2d_q({x}, {a}, {a}_scale, {shape}, {y});\n");
+                    else code.Append(CultureInfo.InvariantCulture, $"  conv2d_f({x}, {a}, {shape}, {y});\n");
+                    break;
+                }
+                case InferenceOpKind.AddChannelBias: code.Append(CultureInfo.InvariantCulture, $"  add_channel_bias({x}, {arrays[op.Parameter!]}, {ps[op.Parameter!].Rows}, {w}, {y});\n"); break;
+                case InferenceOpKind.MaxPool:
+                {
+                    var g = op.Geometry!.Value;
+                    code.Append(CultureInfo.InvariantCulture, $"  max_pool({x}, {g.Height}, {g.Width}, {g.Channels}, {g.Kernel}, {g.Stride}, {g.OutHeight}, {g.OutWidth}, {y});\n");
+                    break;
+                }
+                case InferenceOpKind.ChannelGroupMeanSquares:
+                {
+                    var group = op.Indices!;
+                    var count = new int[w];
+                    foreach (int k in group) count[k]++;
+                    int positions = graph.Width(op.Inputs[0]) / group.Length;
+                    data.Append(CultureInfo.InvariantCulture, $"static const int g{op.Output}[{group.Length}] = {{");
+                    AppendValues(data, group.Select(v => (float)v).ToArray(), v => ((int)v).ToString(CultureInfo.InvariantCulture));
+                    data.Append(CultureInfo.InvariantCulture, $"}};\n/* per group: 1/(positions x channels in it), 0 for an empty group */\nstatic const float gw{op.Output}[{w}] = {{");
+                    AppendValues(data, count.Select(n => n == 0 ? 0f : (float)(1.0 / ((double)positions * n))).ToArray(), Float);
+                    data.Append("};\n");
+                    code.Append(CultureInfo.InvariantCulture, $"  group_mean_squares({x}, {positions}, {group.Length}, g{op.Output}, gw{op.Output}, {w}, {y});\n");
+                    break;
+                }
+                case InferenceOpKind.Gather:
+                    data.Append(CultureInfo.InvariantCulture, $"static const int i{op.Output}[{w}] = {{");
+                    AppendValues(data, op.Indices!.Select(v => (float)v).ToArray(), v => ((int)v).ToString(CultureInfo.InvariantCulture));
+                    data.Append("};\n");
+                    code.Append(CultureInfo.InvariantCulture, $"  gather({x}, i{op.Output}, {w}, {y});\n");
+                    break;
                 default: throw new NotSupportedException($"Unknown operation {op.Kind}.");
             }
         }
@@ -182,86 +221,6 @@ public static class CExporter
         src.Append(CultureInfo.InvariantCulture, $"  for (j = 1; j < FFLIB_CLASSES; j++) if (scores[j] {pick} scores[best]) best = j;\n  return best;\n}}\n");
         return (header.Replace("\r\n", "\n"), src.ToString());
     }
-
-    /// <summary>The helpers, emitted static; unused ones are marked so that -Wunused-function stays quiet.</summary>
-    private const string Helpers = """
-        #if defined(__GNUC__)
-        #define FFLIB_MAYBE_UNUSED __attribute__((unused))
-        #else
-        #define FFLIB_MAYBE_UNUSED
-        #endif
-
-        /* y[r] = x . W[r][c0 .. c0+k-1], rows r of a row-major [rows][cols] matrix. */
-        static FFLIB_MAYBE_UNUSED void matmul_f(const float *x, int k, const float *w, int cols, int c0, int rows, float *y)
-        {
-          int r, i;
-          for (r = 0; r < rows; r++) {
-            const float *row = w + (long)r * cols + c0;
-            float acc = 0.0f;
-            for (i = 0; i < k; i++) acc += row[i] * x[i];
-            y[r] = acc;
-          }
-        }
-
-        /* The same with int8 weights: y[r] = scale[r] * (q[r] . x). */
-        static FFLIB_MAYBE_UNUSED void matmul_q(const float *x, int k, const int8_t *q, const float *scale, int cols, int c0, int rows, float *y)
-        {
-          int r, i;
-          for (r = 0; r < rows; r++) {
-            const int8_t *row = q + (long)r * cols + c0;
-            float acc = 0.0f;
-            for (i = 0; i < k; i++) acc += (float)row[i] * x[i];
-            y[r] = scale[r] * acc;
-          }
-        }
-
-        static FFLIB_MAYBE_UNUSED void add_column_f(const float *x, const float *w, int cols, int c, int rows, float *y)
-        {
-          int r;
-          for (r = 0; r < rows; r++) y[r] = x[r] + w[(long)r * cols + c];
-        }
-
-        static FFLIB_MAYBE_UNUSED void add_column_q(const float *x, const int8_t *q, const float *scale, int cols, int c, int rows, float *y)
-        {
-          int r;
-          for (r = 0; r < rows; r++) y[r] = x[r] + (float)q[(long)r * cols + c] * scale[r];
-        }
-
-        static FFLIB_MAYBE_UNUSED void add_vec(const float *a, const float *b, int n, float *y)
-        {
-          int j;
-          for (j = 0; j < n; j++) y[j] = a[j] + b[j];
-        }
-
-        static FFLIB_MAYBE_UNUSED void relu(const float *x, int n, float *y)
-        {
-          int j;
-          for (j = 0; j < n; j++) y[j] = x[j] > 0.0f ? x[j] : 0.0f;
-        }
-
-        static FFLIB_MAYBE_UNUSED void copy(const float *x, int n, float *y)
-        {
-          int j;
-          for (j = 0; j < n; j++) y[j] = x[j];
-        }
-
-        static FFLIB_MAYBE_UNUSED float sum_squares(const float *x, int n)
-        {
-          int j;
-          float acc = 0.0f;
-          for (j = 0; j < n; j++) acc += x[j] * x[j];
-          return acc;
-        }
-
-        /* max(x, 0) + log1p(exp(-|x|)), log1p by its series below 1e-4 (as the library computes it). */
-        static FFLIB_MAYBE_UNUSED float softplus(float x)
-        {
-          const float e = expf(-fabsf(x));
-          const float l = e < 1e-4f ? e - 0.5f * e * e : logf(1.0f + e);
-          return (x > 0.0f ? x : 0.0f) + l;
-        }
-
-        """;
 
     /// <summary>
     /// Scratch offsets (in floats) per value, reusing the space of values no later operation reads:

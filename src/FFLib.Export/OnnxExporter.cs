@@ -123,8 +123,92 @@ public static class OnnxExporter
                 InferenceOpKind.Add => Fresh("Add", [x, v[op.Inputs[1]]]),
                 InferenceOpKind.Concat => Fresh("Concat", op.Inputs.Select(i => v[i]).ToArray(), Attr("axis", 1)),
                 InferenceOpKind.Constant => Initializer($"constant_{_next++}", op.Data!, [1, op.Data!.Length]),
+                InferenceOpKind.Conv2d => Conv(x, op),
+                InferenceOpKind.AddChannelBias => AddChannelBias(x, op.Parameter!, inWidth),
+                InferenceOpKind.MaxPool => MaxPool(x, op.Geometry!.Value),
+                InferenceOpKind.ChannelGroupMeanSquares => ChannelGroupMeanSquares(x, op.Indices!, graph.Width(op.Output), inWidth),
+                InferenceOpKind.Gather => Fresh("Gather", [x, Int64s($"gather_{_next++}", op.Indices!.Select(i => (long)i).ToArray())], Attr("axis", 1)),
                 _ => throw new NotSupportedException($"Unknown operation {op.Kind}."),
             };
+        }
+
+        // Feature maps travel as NHWC rows [N, H·W·C] (the graph's layout); ONNX's Conv and MaxPool take NCHW.
+        private string ToNchw(string x, int c, int h, int w) => Fresh("Transpose", [Fresh("Reshape", [x, Shape([0, h, w, c])])], Ints("perm", 0, 3, 1, 2));
+
+        private string FromNchw(string y, int width) => Fresh("Reshape", [Fresh("Transpose", [y], Ints("perm", 0, 2, 3, 1)), Shape([0, width])]);
+
+        private string Conv(string x, InferenceOp op)
+        {
+            var g = op.Geometry!.Value;
+            var p = _params[op.Parameter!];
+            int outC = p.Rows;
+            string y = Fresh("Conv", [ToNchw(x, g.Channels, g.Height, g.Width), ConvKernel(op.Parameter!, g)],
+                Ints("kernel_shape", g.Kernel, g.Kernel), Ints("pads", g.Padding, g.Padding, g.Padding, g.Padding), Ints("strides", g.Stride, g.Stride));
+            return FromNchw(y, g.Positions * outC);
+        }
+
+        /// <summary>W [out, K, K, in] as ONNX's [out, in, K, K]: float, or int8 times a per-output-channel scale (the int8 file's rows).</summary>
+        private string ConvKernel(string parameter, Compute.ConvGeometry g)
+        {
+            string key = "kernel:" + parameter;
+            if (_cache.TryGetValue(key, out var cached)) return cached;
+            var p = _params[parameter];
+            int outC = p.Rows, k = g.Kernel, inC = g.Channels;
+            var source = options.Int8 ? Quantized(parameter).Q : p.Data;
+            var t = new float[source.Length];
+            for (int o = 0; o < outC; o++)
+                for (int ky = 0; ky < k; ky++)
+                    for (int kx = 0; kx < k; kx++)
+                        for (int c = 0; c < inC; c++) t[((o * inC + c) * k + ky) * k + kx] = source[((o * k + ky) * k + kx) * inC + c];
+            long[] dims = [outC, inC, k, k];
+            if (!options.Int8) return _cache[key] = Initializer(parameter + ".oihw", t, dims);
+            var qt = new TensorProto { Name = parameter + ".oihw.int8", DataType = Int8, RawData = ByteString.CopyFrom(t.Select(v => unchecked((byte)(sbyte)v)).ToArray()) };
+            qt.Dims.AddRange(dims);
+            Graph.Initializer.Add(qt);
+            string scale = Initializer(parameter + ".scale.oihw", Quantized(parameter).Scales, [outC, 1, 1, 1]);
+            return _cache[key] = Fresh("Mul", [Fresh("Cast", [qt.Name], Attr("to", Float)), scale]); // folded to float at load, as for products
+        }
+
+        private string AddChannelBias(string x, string bias, int width)
+        {
+            int c = _params[bias].Rows;
+            string b = Initializer(bias, _params[bias].Data, [c]);
+            return Fresh("Reshape", [Fresh("Add", [Fresh("Reshape", [x, Shape([0, -1, c])]), b]), Shape([0, width])]);
+        }
+
+        private string MaxPool(string x, Compute.ConvGeometry g) =>
+            FromNchw(Fresh("MaxPool", [ToNchw(x, g.Channels, g.Height, g.Width)], Ints("kernel_shape", g.Kernel, g.Kernel), Ints("strides", g.Stride, g.Stride)), g.Positions * g.Channels);
+
+        /// <summary>Σ over positions of x² per channel, then a [C, groups] product with 1/(positions·|group|) per channel of a group.</summary>
+        private string ChannelGroupMeanSquares(string x, int[] group, int groups, int width)
+        {
+            int channels = group.Length, positions = width / channels;
+            var count = new int[groups];
+            foreach (int k in group) count[k]++;
+            var averager = new float[channels * groups];
+            for (int j = 0; j < channels; j++) averager[j * groups + group[j]] = (float)(1.0 / ((double)positions * count[group[j]]));
+            string perChannel = Fresh("ReduceSumSquare", [Fresh("Reshape", [x, Shape([0, positions, channels])])],
+                new AttributeProto { Name = "axes", Type = AttributeProto.Types.AttributeType.Ints, Ints = { 1L } }, Attr("keepdims", 0));
+            return Fresh("MatMul", [perChannel, Initializer($"group_averager_{_next++}", averager, [channels, groups])]);
+        }
+
+        private string Shape(long[] dims) => Int64s("shape_" + string.Join("_", dims.Select(d => d < 0 ? "m" + (-d) : d.ToString(System.Globalization.CultureInfo.InvariantCulture))), dims);
+
+        private string Int64s(string name, long[] values)
+        {
+            if (_cache.ContainsKey("init:" + name)) return name;
+            var t = new TensorProto { Name = name, DataType = 7, RawData = ByteString.CopyFrom(System.Runtime.InteropServices.MemoryMarshal.AsBytes(values.AsSpan())) };
+            t.Dims.Add(values.Length);
+            Graph.Initializer.Add(t);
+            _cache["init:" + name] = name;
+            return name;
+        }
+
+        private static AttributeProto Ints(string name, params long[] values)
+        {
+            var a = new AttributeProto { Name = name, Type = AttributeProto.Types.AttributeType.Ints };
+            a.Ints.AddRange(values);
+            return a;
         }
 
         private string SumSquares(string x) =>

@@ -157,6 +157,7 @@ public sealed class CliTests : IDisposable
     [InlineData(2, "--threads", "0")]
     [InlineData(2, "--batch-size", "0")]
     [InlineData(2, "--lr", "-1")]
+    [InlineData(2, "--lr-schedule", "linear")]
     public void BadTrainOptionsGiveOneClearError(int expectedCode, string option, string value)
     {
         var (code, _, err) = Run("train", option, value, "--epochs", "1", "--out", Path.Combine(_dir, "x"), "--no-download");

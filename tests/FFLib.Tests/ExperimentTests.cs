@@ -3,6 +3,7 @@ using FFLib.Data;
 using FFLib.Experiments;
 using FFLib.Layers;
 using FFLib.Models;
+using FFLib.Training;
 using Xunit;
 
 namespace FFLib.Tests;
@@ -65,6 +66,10 @@ public sealed class ExperimentTests : IDisposable
         Assert.NotEqual(SweepRunner.RunId(run), SweepRunner.RunId(run with { Seed = 1 }));
         Assert.NotEqual(SweepRunner.RunId(run), SweepRunner.RunId(run with { Model = run.Model with { Threshold = 5 } }));
         Assert.NotEqual(SweepRunner.RunId(run), SweepRunner.RunId(run with { Training = run.Training with { Epochs = 3 } }));
+        var cosine = new SweepSpec { Seeds = 1, Schedule = LearningRateSchedule.Cosine }.Expand()[0];
+        Assert.Equal(LearningRateSchedule.Cosine, cosine.Training.Schedule);
+        Assert.NotEqual(SweepRunner.RunId(run), SweepRunner.RunId(cosine));
+        Assert.Equal(SweepRunner.RunId(run), SweepRunner.RunId(cosine with { Training = cosine.Training with { Schedule = LearningRateSchedule.Constant } }));
     }
 
     private static RunRecord Rec(string id, string arch, string loss, int seed, double? acc, double hoyer = 0.4, string status = "completed", string dataset = "mnist") =>

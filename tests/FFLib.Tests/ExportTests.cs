@@ -46,6 +46,7 @@ public sealed class ExportTests
         ILabelScorer s => s.LabelScores(images),
         FFClassifierNetwork f => f.ClassScores(images),
         BackpropNetwork b => b.Logits(images),
+        BackpropConvNetwork b => b.Logits(images),
         _ => throw new ArgumentException(model.GetType().Name),
     };
 

@@ -34,14 +34,16 @@ public sealed class MidEpochResumeTests : IDisposable
     [InlineData("bpnn", 21)]
     [InlineData("ffcnn", 15)]
     [InlineData("bpcnn", 21)]
-    public void InterruptedMidEpochResumesToTheSameWeights(string arch, int stopAfter)
+    [InlineData("ffc", 27, LearningRateSchedule.Cosine)] // the schedule's position comes back with the checkpoint
+    [InlineData("ffnn", 15, LearningRateSchedule.Cosine)]
+    public void InterruptedMidEpochResumesToTheSameWeights(string arch, int stopAfter, LearningRateSchedule schedule = LearningRateSchedule.Constant)
     {
         string data = SweepClusterTests.SyntheticMnist(Path.Combine(_dir, "data"), 600, 60);
         RunSpec Spec(string dir) => new()
         {
             Architecture = ArchitectureRegistry.Get(arch),
             Model = new ModelSettings { HiddenSizes = [16, 12], Threshold = 0.5f, TrainFrames = 2, TestFrameLow = 1, TestFrameHigh = 3 }.With(CnnSettings.Conv, "3p,3"),
-            Training = new TrainingOptions { Epochs = 4, BatchSize = 50 },
+            Training = new TrainingOptions { Epochs = 4, BatchSize = 50, Schedule = schedule },
             Seed = 5,
             CheckpointEvery = 1,
             TrackSparsityEvery = 3,

@@ -84,6 +84,55 @@ public class TrainerTests
     }
 
     [Fact]
+    public void TheCosineScheduleFactorsAreKnownValues()
+    {
+        Assert.Equal(1f, LearningRateSchedules.Factor(LearningRateSchedule.Cosine, 0, 10));
+        Assert.Equal(0.5f, LearningRateSchedules.Factor(LearningRateSchedule.Cosine, 5, 10), 6);
+        Assert.Equal((float)(0.5 * (1 + Math.Cos(Math.PI * 0.25))), LearningRateSchedules.Factor(LearningRateSchedule.Cosine, 1, 4));
+        Assert.Equal(0f, LearningRateSchedules.Factor(LearningRateSchedule.Cosine, 10, 10), 6);
+        Assert.Equal(1f, LearningRateSchedules.Factor(LearningRateSchedule.Constant, 7, 10));
+        Assert.Equal(LearningRateSchedule.Cosine, LearningRateSchedules.Parse(" Cosine "));
+        Assert.Contains("constant or cosine", Assert.Throws<FormatException>(() => LearningRateSchedules.Parse("linear")).Message);
+    }
+
+    [Fact]
+    public void AScaledRateStepsAsTheSameRateSetDirectly()
+    {
+        // lr 0.02 × 0.5 and lr 0.01 are the same float: the two optimisers must move their parameters identically (weight decay included).
+        var (a, b) = (new float[] { 0.3f, -1.2f, 2f }, new float[] { 0.3f, -1.2f, 2f });
+        var grad = new float[] { 0.5f, -0.25f, 1.5f };
+        var scaled = new Optim.AdamOptimizer(new Optim.AdamSettings(0.02f, WeightDecay: 0.1f), a) { LearningRateScale = 0.5f };
+        var direct = new Optim.AdamOptimizer(new Optim.AdamSettings(0.01f, WeightDecay: 0.1f), b);
+        for (int i = 0; i < 3; i++) { scaled.Step([grad]); direct.Step([grad]); }
+        Assert.Equal(b, a);
+        Assert.NotEqual(0.3f, a[0]);
+        Assert.Throws<ArgumentOutOfRangeException>(() => scaled.LearningRateScale = float.NaN);
+    }
+
+    [Fact]
+    public void TheTrainerFollowsTheCosineScheduleOverEachPhaseAndRestoresTheRates()
+    {
+        var model = new FFClassifierNetwork(new FFNetworkConfig { ImageFeatures = 12, Classes = 3, HiddenSizes = [10, 8], Threshold = 1f }, 1e-3f, new FFRandom(1));
+        var seen = new List<(TrainingPhase Phase, float Scale)>();
+        // Before batch g its optimisers still hold the factor of step g − 1 (the first batch: 1).
+        var trainer = new Trainer { BeforeBatch = b => seen.Add((b.Phase, b.Model.AllOptimizers[0].LearningRateScale)) };
+        var options = new TrainingOptions { Epochs = 4, BatchSize = 20, Schedule = LearningRateSchedule.Cosine };
+        trainer.Train(model, Synthetic(), null, options, new FFRandom(3));
+        // FFNN+C: two FF epochs then two classifier epochs, 3 batches each: each phase is 6 steps of cosine decay.
+        var expected = new List<float> { 1f };
+        for (int phase = 0; phase < 2; phase++)
+            for (int k = 0; k < 6; k++) expected.Add(LearningRateSchedules.Factor(LearningRateSchedule.Cosine, k, 6));
+        Assert.Equal(expected.Take(12), seen.Select(s => s.Scale));
+        Assert.All(model.AllOptimizers, o => Assert.Equal(1f, o.LearningRateScale));
+        Assert.All(model.AllOptimizers, o => Assert.True(o.Settings.LearningRate is 0.02f or 1e-3f, $"base rate {o.Settings.LearningRate} changed"));
+
+        // And it changes training: the same run at a constant rate ends elsewhere.
+        var constant = new FFClassifierNetwork(new FFNetworkConfig { ImageFeatures = 12, Classes = 3, HiddenSizes = [10, 8], Threshold = 1f }, 1e-3f, new FFRandom(1));
+        new Trainer().Train(constant, Synthetic(), null, options with { Schedule = LearningRateSchedule.Constant }, new FFRandom(3));
+        Assert.NotEqual(constant.Parameters()[0].Data, model.Parameters()[0].Data);
+    }
+
+    [Fact]
     public void HooksSeeEveryEpochBatchAndLayerAndCanScheduleTheLearningRate()
     {
         var model = new FFClassifierNetwork(new FFNetworkConfig { ImageFeatures = 12, Classes = 3, HiddenSizes = [10, 8], Threshold = 1f }, 1e-3f, new FFRandom(1));

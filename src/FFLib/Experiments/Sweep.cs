@@ -113,6 +113,7 @@ public static partial class SweepRunner
         };
         // Products in TF32 give other numbers; fp32 (every device's default) leaves the ids as they always were.
         if (run.Backend is { Precision: not "fp32" } backend) canonical["precision"] = backend.Precision;
+        if (run.Training.Schedule != LearningRateSchedule.Constant) canonical["lr_schedule"] = LearningRateSchedules.Id(run.Training.Schedule);
         foreach (var s in arch.Settings)
             if (!LegacySlots.Contains(s) && !Equals(m.Get(s), s.DefaultValue)) canonical[s.Key] = s.Format(m.Get(s));
         return canonical;

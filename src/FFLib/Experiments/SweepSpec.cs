@@ -72,6 +72,9 @@ public sealed record SweepSpec
     /// <summary>Batch size.</summary>
     public int BatchSize { get; init; } = 128;
 
+    /// <summary>Every run's learning-rate schedule (default constant; a run id names it only when it is not).</summary>
+    public LearningRateSchedule Schedule { get; init; } = LearningRateSchedule.Constant;
+
     /// <summary>Training images used (first N of the training file).</summary>
     public int? TrainLimit { get; init; }
 
@@ -174,7 +177,7 @@ public sealed record SweepSpec
                                     Architecture = m,
                                     Dataset = d,
                                     Model = settings,
-                                    Training = new TrainingOptions { Epochs = Epochs, BatchSize = BatchSize },
+                                    Training = new TrainingOptions { Epochs = Epochs, BatchSize = BatchSize, Schedule = Schedule },
                                     Seed = seed,
                                     TrainLimit = TrainLimit,
                                     TestLimit = TestLimit,

@@ -1,6 +1,11 @@
+using FFLib.Compute;
+
 namespace FFLib.Export;
 
-/// <summary>What an <see cref="InferenceOp"/> computes. Every value is a matrix with one row per image.</summary>
+/// <summary>
+/// What an <see cref="InferenceOp"/> computes. Every value is a matrix with one row per image; a
+/// convolutional feature map is a row in NHWC order (position-major, channels innermost), as the CNNs compute.
+/// </summary>
 public enum InferenceOpKind
 {
     /// <summary>y = x·W[:, c0 : c0+k]ᵀ (k = x's width; y's width = W's rows).</summary>
@@ -31,6 +36,19 @@ public enum InferenceOpKind
     Concat,
     /// <summary>y = a constant row, the same for every image.</summary>
     Constant,
+    /// <summary>y = W ⊛ x: a 2-D convolution of an NHWC map (<see cref="InferenceOp.Geometry"/>), W [out, K, K, in], without bias.</summary>
+    Conv2d,
+    /// <summary>y = x + b per channel: b [C] added at every position of an NHWC map.</summary>
+    AddChannelBias,
+    /// <summary>y = max over each window of an NHWC map (<see cref="InferenceOp.Geometry"/>: kernel = stride, no padding).</summary>
+    MaxPool,
+    /// <summary>
+    /// y_k = Σ x² over every position and the channels of group k / (positions · |group k|), 0 for an empty group:
+    /// a competitive FF layer's class goodnesses. <see cref="InferenceOp.Indices"/> gives each channel's group.
+    /// </summary>
+    ChannelGroupMeanSquares,
+    /// <summary>y_j = x[indices_j] (a fixed permutation or selection, e.g. channel-major pixels to NHWC).</summary>
+    Gather,
 }
 
 /// <summary>One operation of an <see cref="InferenceGraph"/>: writes value <see cref="Output"/>.</summary>
@@ -41,7 +59,14 @@ public enum InferenceOpKind
 /// <param name="Column">MatMul: first weight column; AddWeightColumn: the column.</param>
 /// <param name="Scalar">AddScalar, MulScalar: the constant.</param>
 /// <param name="Data">Constant: the row.</param>
-public sealed record InferenceOp(InferenceOpKind Kind, int Output, int[] Inputs, string? Parameter = null, int Column = 0, float Scalar = 0, float[]? Data = null);
+public sealed record InferenceOp(InferenceOpKind Kind, int Output, int[] Inputs, string? Parameter = null, int Column = 0, float Scalar = 0, float[]? Data = null)
+{
+    /// <summary>Conv2d: the input map, kernel, stride and padding; MaxPool: the input map and the window (kernel = stride).</summary>
+    public ConvGeometry? Geometry { get; init; }
+
+    /// <summary>Gather: the source index of each output value; ChannelGroupMeanSquares: each channel's group.</summary>
+    public int[]? Indices { get; init; }
+}
 
 /// <summary>
 /// A model's prediction as a straight-line program over per-image rows: the form exporters (ONNX,
@@ -170,6 +195,51 @@ public sealed class InferenceGraph
         return Add(new InferenceOp(InferenceOpKind.Constant, 0, [], Data: row.ToArray()), row.Length);
     }
 
+    /// <summary>W ⊛ x over an NHWC map of shape <paramref name="geometry"/> (W [out, K, K, in] row-major; no bias): an NHWC map of OH·OW·out values.</summary>
+    public int Conv2d(int x, string weight, ConvGeometry geometry)
+    {
+        geometry.Validate();
+        var s = _shapeOf(weight);
+        if (s.Length != 4 || s[1] != geometry.Kernel || s[2] != geometry.Kernel || s[3] != geometry.Channels)
+            throw new ArgumentException($"{weight} [{string.Join(", ", s)}] is not a [out, {geometry.Kernel}, {geometry.Kernel}, {geometry.Channels}] kernel.", nameof(weight));
+        if (Width(Check(x)) != geometry.InputSize) throw new ArgumentException($"The map has {Width(x)} values; {geometry} reads {geometry.InputSize}.", nameof(x));
+        return Add(new InferenceOp(InferenceOpKind.Conv2d, 0, [x], weight) { Geometry = geometry }, geometry.Positions * s[0]);
+    }
+
+    /// <summary>x + b at every position of an NHWC map whose channels are b's entries.</summary>
+    public int AddChannelBias(int x, string bias)
+    {
+        var s = _shapeOf(bias);
+        if (s.Length != 1 || Width(Check(x)) % s[0] != 0) throw new ArgumentException($"{bias} [{string.Join(", ", s)}] is not a per-channel bias of a map of {Width(x)} values.", nameof(bias));
+        return Add(new InferenceOp(InferenceOpKind.AddChannelBias, 0, [x], bias), Width(x));
+    }
+
+    /// <summary>size×size max-pooling with stride size (no padding; a ragged edge is dropped) of an NHWC map of channels × height × width.</summary>
+    public int MaxPool(int x, int channels, int height, int width, int size = 2)
+    {
+        var g = new ConvGeometry(channels, height, width, size, size, 0);
+        g.Validate();
+        if (Width(Check(x)) != g.InputSize) throw new ArgumentException($"The map has {Width(x)} values, not {channels}×{height}×{width}.", nameof(x));
+        return Add(new InferenceOp(InferenceOpKind.MaxPool, 0, [x]) { Geometry = g }, g.Positions * channels);
+    }
+
+    /// <summary>Per group k: the mean of x² over every position and group k's channels (<paramref name="channelGroup"/>[j] = channel j's group), 0 for an empty group.</summary>
+    public int ChannelGroupMeanSquares(int x, int[] channelGroup, int groups)
+    {
+        ArgumentNullException.ThrowIfNull(channelGroup);
+        if (channelGroup.Length == 0 || Width(Check(x)) % channelGroup.Length != 0) throw new ArgumentException($"{channelGroup.Length} channels do not divide a map of {Width(x)} values.", nameof(channelGroup));
+        if (groups < 1 || channelGroup.Any(g => (uint)g >= (uint)groups)) throw new ArgumentException($"Every channel's group must be in 0..{groups - 1}.", nameof(channelGroup));
+        return Add(new InferenceOp(InferenceOpKind.ChannelGroupMeanSquares, 0, [x]) { Indices = channelGroup.ToArray() }, groups);
+    }
+
+    /// <summary>y_j = x[indices_j].</summary>
+    public int Gather(int x, int[] indices)
+    {
+        ArgumentNullException.ThrowIfNull(indices);
+        if (indices.Length == 0 || indices.Any(i => (uint)i >= (uint)Width(Check(x)))) throw new ArgumentException($"Gather needs at least one index, each below {Width(x)}.", nameof(indices));
+        return Add(new InferenceOp(InferenceOpKind.Gather, 0, [x]) { Indices = indices.ToArray() }, indices.Length);
+    }
+
     /// <summary>The names of the parameters the graph reads, in order of first use.</summary>
     public IReadOnlyList<string> ParameterNames() => _ops.Where(o => o.Parameter is not null).Select(o => o.Parameter!).Distinct().ToArray();
 
@@ -185,9 +255,10 @@ public sealed class InferenceGraph
 
     private int Check(int value) => (uint)value < (uint)_widths.Count ? value : throw new ArgumentOutOfRangeException(nameof(value), value, "No such value in this graph.");
 
+    /// <summary>A weight as a matrix: its first axis the rows, the product of the others the columns (a CNN head's [classes, H, W, C]).</summary>
     private int[] Shape2(string weight)
     {
         var s = _shapeOf(weight);
-        return s.Length == 2 ? s : throw new ArgumentException($"{weight} [{string.Join(", ", s)}] is not a matrix.", nameof(weight));
+        return s.Length >= 2 ? [s[0], s.Skip(1).Aggregate(1, (a, b) => a * b)] : throw new ArgumentException($"{weight} [{string.Join(", ", s)}] is not a matrix.", nameof(weight));
     }
 }

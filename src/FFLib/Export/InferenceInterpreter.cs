@@ -47,7 +47,7 @@ public static class InferenceInterpreter
             case InferenceOpKind.MatMul:
             {
                 var w = parameters[op.Parameter!];
-                int cols = shapeOf(op.Parameter!)[1];
+                int cols = w.Length / shapeOf(op.Parameter!)[0];
                 for (int r = 0; r < width; r++)
                 {
                     float s = 0;
@@ -59,7 +59,7 @@ public static class InferenceInterpreter
             case InferenceOpKind.AddWeightColumn:
             {
                 var w = parameters[op.Parameter!];
-                int cols = shapeOf(op.Parameter!)[1];
+                int cols = w.Length / shapeOf(op.Parameter!)[0];
                 for (int r = 0; r < width; r++) y[r] = x[r] + w[r * cols + op.Column];
                 break;
             }
@@ -112,6 +112,68 @@ public static class InferenceInterpreter
             }
             case InferenceOpKind.Constant:
                 op.Data!.CopyTo(y, 0);
+                break;
+            case InferenceOpKind.Conv2d:
+            {
+                // The direct convolution over NHWC: y[oy, ox, o] = Σ_{ky, kx, c} x[iy, ix, c]·W[o, ky, kx, c].
+                var g = op.Geometry!.Value;
+                var w = parameters[op.Parameter!];
+                int outC = width / g.Positions;
+                for (int oy = 0; oy < g.OutHeight; oy++)
+                    for (int ox = 0; ox < g.OutWidth; ox++)
+                        for (int o = 0; o < outC; o++)
+                        {
+                            float s = 0;
+                            for (int ky = 0; ky < g.Kernel; ky++)
+                            {
+                                int iy = oy * g.Stride - g.Padding + ky;
+                                if ((uint)iy >= (uint)g.Height) continue;
+                                for (int kx = 0; kx < g.Kernel; kx++)
+                                {
+                                    int ix = ox * g.Stride - g.Padding + kx;
+                                    if ((uint)ix >= (uint)g.Width) continue;
+                                    for (int c = 0; c < g.Channels; c++)
+                                        s += x[(iy * g.Width + ix) * g.Channels + c] * w[((o * g.Kernel + ky) * g.Kernel + kx) * g.Channels + c];
+                                }
+                            }
+                            y[(oy * g.OutWidth + ox) * outC + o] = s;
+                        }
+                break;
+            }
+            case InferenceOpKind.AddChannelBias:
+            {
+                var b = parameters[op.Parameter!];
+                for (int j = 0; j < width; j++) y[j] = x[j] + b[j % b.Length];
+                break;
+            }
+            case InferenceOpKind.MaxPool:
+            {
+                var g = op.Geometry!.Value;
+                for (int oy = 0; oy < g.OutHeight; oy++)
+                    for (int ox = 0; ox < g.OutWidth; ox++)
+                        for (int c = 0; c < g.Channels; c++)
+                        {
+                            float m = float.NegativeInfinity;
+                            for (int ky = 0; ky < g.Kernel; ky++)
+                                for (int kx = 0; kx < g.Kernel; kx++)
+                                    m = MathF.Max(m, x[((oy * g.Stride + ky) * g.Width + ox * g.Stride + kx) * g.Channels + c]);
+                            y[(oy * g.OutWidth + ox) * g.Channels + c] = m;
+                        }
+                break;
+            }
+            case InferenceOpKind.ChannelGroupMeanSquares:
+            {
+                var group = op.Indices!;
+                int channels = group.Length, positions = x.Length / channels;
+                var count = new int[width];
+                foreach (int k in group) count[k]++;
+                var sums = new double[width]; // in double, as the model sums them
+                for (int j = 0; j < x.Length; j++) sums[group[j % channels]] += (double)x[j] * x[j];
+                for (int k = 0; k < width; k++) y[k] = count[k] == 0 ? 0f : (float)(sums[k] / ((double)positions * count[k]));
+                break;
+            }
+            case InferenceOpKind.Gather:
+                for (int j = 0; j < width; j++) y[j] = x[op.Indices![j]];
                 break;
             default:
                 throw new NotSupportedException($"Unknown operation {op.Kind}.");

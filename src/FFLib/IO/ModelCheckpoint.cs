@@ -96,10 +96,11 @@ public static class ModelCheckpoint
             var qt = new List<NamedTensor>();
             foreach (var t in tensors)
             {
-                if (t.Shape.Length != 2) { qt.Add(t); continue; }
+                // Every tensor of rank ≥ 2, one scale per row of its first axis (a conv kernel [out, K, K, in]: per output channel).
+                if (t.Shape.Length < 2 || t.Shape[0] == 0) { qt.Add(t); continue; }
                 var q = new float[t.Data.Length];
                 var scales = new float[t.Shape[0]];
-                Quantize(t.Data, t.Shape[0], t.Shape[1], q, scales);
+                Quantize(t.Data, t.Shape[0], t.Data.Length / t.Shape[0], q, scales);
                 qt.Add(new NamedTensor(t.Name, t.Shape, q, StoreAsInt8: true));
                 qt.Add(new NamedTensor(t.Name + "_scale", [t.Shape[0]], scales));
             }
@@ -128,9 +129,9 @@ public static class ModelCheckpoint
         {
             if (t.Name.EndsWith("_scale", StringComparison.Ordinal) && byName.TryGetValue(t.Name[..^6], out var owner) && owner.StoreAsInt8) continue;
             if (!t.StoreAsInt8) { result.Add(t); continue; }
-            if (t.Shape.Length != 2 || !byName.TryGetValue(t.Name + "_scale", out var sc) || sc.Shape is not [var n] || n != t.Shape[0])
+            if (t.Shape.Length < 2 || t.Shape[0] == 0 || !byName.TryGetValue(t.Name + "_scale", out var sc) || sc.Shape is not [var n] || n != t.Shape[0])
                 throw Bad(path, $"int8 tensor {t.Name} has no matching {t.Name}_scale of shape [{(t.Shape.Length > 0 ? t.Shape[0] : 0)}]");
-            int cols = t.Shape[1];
+            int cols = t.Data.Length / t.Shape[0];
             var values = new float[t.Data.Length];
             for (int i = 0; i < values.Length; i++) values[i] = t.Data[i] * sc.Data[i / cols];
             result.Add(new NamedTensor(t.Name, t.Shape, values));

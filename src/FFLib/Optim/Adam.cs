@@ -83,10 +83,26 @@ public sealed class AdamOptimizer
     private readonly bool[] _decayed;
 
     /// <summary>What parameter i is multiplied by before its step: 1 − lr·λ when it is decayed (AdamW), else 1.</summary>
-    private float Keep(int i) => _decayed[i] && Settings.WeightDecay != 0 ? 1 - Settings.LearningRate * Settings.WeightDecay : 1f;
+    private float Keep(int i) => _decayed[i] && Settings.WeightDecay != 0 ? 1 - StepRate * Settings.WeightDecay : 1f;
 
     /// <summary>The hyper-parameters; the learning rate may be changed between steps.</summary>
     public AdamSettings Settings { get; set; }
+
+    /// <summary>
+    /// Factor on <see cref="AdamSettings.LearningRate"/> for the next steps (default 1): a learning-rate
+    /// schedule sets it before each step (the <c>Trainer</c> does, from <see cref="Training.TrainingOptions.Schedule"/>)
+    /// and leaves the base rate, which checkpoints record, alone. Decoupled weight decay scales with it, as in PyTorch.
+    /// </summary>
+    public float LearningRateScale
+    {
+        get => _scale;
+        set => _scale = value >= 0 && float.IsFinite(value) ? value : throw new ArgumentOutOfRangeException(nameof(value), value, "The learning-rate scale must be a finite number ≥ 0.");
+    }
+
+    private float _scale = 1f;
+
+    /// <summary>The rate of the next step: the base rate times the schedule's factor.</summary>
+    private float StepRate => Settings.LearningRate * _scale;
 
     /// <summary>Number of steps taken so far (PyTorch's per-parameter "step").</summary>
     public int StepCount { get; private set; }
@@ -115,7 +131,7 @@ public sealed class AdamOptimizer
         _quietRows = null; // a dense step may wake any row; the next row-sparse step rescans
         for (int i = 0; i < _parameters.Length; i++)
             Kernels.AdamStep(_parameters[i], gradients[i], _m[i], _v[i],
-                Settings.LearningRate, Settings.Beta1, Settings.Beta2, Settings.Epsilon, StepCount, ComputeSettings.Threads, Keep(i));
+                StepRate, Settings.Beta1, Settings.Beta2, Settings.Epsilon, StepCount, ComputeSettings.Threads, Keep(i));
     }
 
     private (ComputeBackend Backend, DeviceArray[] M, DeviceArray[] V, DeviceSpan[] MAll, DeviceSpan[] VAll)? _device;
@@ -155,10 +171,10 @@ public sealed class AdamOptimizer
         _quietRows = null; // a dense step may wake any row
         // All of the optimiser's parameters in one call: a device updates a layer's in one launch.
         if (Settings.WeightDecay != 0)
-            backend.AdamWSteps(parameters, gradients, m, v, Settings.LearningRate, Settings.Beta1, Settings.Beta2, Settings.Epsilon, StepCount,
-                1 - Settings.LearningRate * Settings.WeightDecay, _decayed);
+            backend.AdamWSteps(parameters, gradients, m, v, StepRate, Settings.Beta1, Settings.Beta2, Settings.Epsilon, StepCount,
+                1 - StepRate * Settings.WeightDecay, _decayed);
         else
-            backend.AdamSteps(parameters, gradients, m, v, Settings.LearningRate, Settings.Beta1, Settings.Beta2, Settings.Epsilon, StepCount);
+            backend.AdamSteps(parameters, gradients, m, v, StepRate, Settings.Beta1, Settings.Beta2, Settings.Epsilon, StepCount);
     }
 
     /// <summary>
@@ -206,7 +222,7 @@ public sealed class AdamOptimizer
             {
                 _quietRows[i] = null; // a dense step may wake any row
                 Kernels.AdamStep(_parameters[i], gradients[i], _m[i], _v[i],
-                    Settings.LearningRate, Settings.Beta1, Settings.Beta2, Settings.Epsilon, StepCount, ComputeSettings.Threads, Keep(i));
+                    StepRate, Settings.Beta1, Settings.Beta2, Settings.Epsilon, StepCount, ComputeSettings.Threads, Keep(i));
             }
         }
         if (_rowSlot is null || _rowSlot.Length != rows) _rowSlot = new int[rows];
@@ -215,7 +231,7 @@ public sealed class AdamOptimizer
         foreach (int index in sparseIndices)
         {
             // With ε = 0 a zero step is 0/0, and with weight decay a quiet row still decays: nothing may be skipped then.
-            var c = new Kernels.AdamConstants(Settings.LearningRate, Settings.Beta1, Settings.Beta2, Settings.Epsilon, StepCount, Keep(index));
+            var c = new Kernels.AdamConstants(StepRate, Settings.Beta1, Settings.Beta2, Settings.Epsilon, StepCount, Keep(index));
             bool skipQuiet = Settings.Epsilon > 0 && c.Keep == 1f;
             var p = _parameters[index];
             int cols = p.Length / rows;

@@ -114,6 +114,9 @@ public sealed class Trainer
         if (resume is not null && (resume.Epoch > plan.Count || resume.Order.Length != n || (uint)resume.BatchesDone > (uint)batches))
             throw new ArgumentException($"The interrupted epoch (epoch {resume.Epoch}, {resume.BatchesDone} batches, {resume.Order.Length} images) does not belong to this run ({plan.Count} epochs of {batches} batches over {n} images).", nameof(resume));
         var feed = new BatchFeed(model, train, bs, options.Negatives, ResidentData);
+        // The schedule runs over each phase's own steps (an FFNN+C's FF epochs, then its classifier's).
+        var (epochInPhase, phaseEpochs) = PhasePositions(plan);
+        var optimizers = model.AllOptimizers;
         var total = Stopwatch.StartNew();
         try
         {
@@ -194,6 +197,11 @@ public sealed class Trainer
                     var control = phase == TrainingPhase.ForwardForward
                         ? NegativeControl.Make(options.Negatives, model, batch, labels.AsSpan(0, count), negatives.AsSpan(0, count), random)
                         : NegativeControl.OneHot(negatives.AsSpan(0, count), model.Classes);
+                    if (options.Schedule != LearningRateSchedule.Constant)
+                    {
+                        float factor = LearningRateSchedules.Factor(options.Schedule, (long)epochInPhase[epoch - 1] * batches + bi, (long)phaseEpochs[epoch - 1] * batches);
+                        foreach (var o in optimizers) o.LearningRateScale = factor;
+                    }
                     feed.Step(start, batch, labels.AsSpan(0, count), control);
                     if (feed.Full) Fold();
                 }
@@ -218,7 +226,20 @@ public sealed class Trainer
         finally
         {
             feed.Release(); // the resident training set stays for the next call; the feed's buffers go now
+            foreach (var o in optimizers) o.LearningRateScale = 1f; // the model's optimisers back at their base rates
         }
         return history;
+    }
+
+    /// <summary>For each planned epoch, its 0-based index within its phase and the number of epochs of that phase.</summary>
+    private static (int[] Index, int[] Count) PhasePositions(IReadOnlyList<TrainingPhase> plan)
+    {
+        var (index, count) = (new int[plan.Count], new int[plan.Count]);
+        for (int e = 0; e < plan.Count; e++)
+        {
+            index[e] = plan.Take(e).Count(p => p == plan[e]);
+            count[e] = plan.Count(p => p == plan[e]);
+        }
+        return (index, count);
     }
 }

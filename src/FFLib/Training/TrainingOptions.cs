@@ -22,6 +22,9 @@ public sealed record TrainingOptions
     /// </summary>
     public IReadOnlyList<int>? GivenNegatives { get; init; }
 
+    /// <summary>How the learning rate moves over each training phase (default: constant, the paper's).</summary>
+    public LearningRateSchedule Schedule { get; init; } = LearningRateSchedule.Constant;
+
     /// <summary>Throws with a precise message if any value is out of range.</summary>
     public void Validate()
     {
@@ -29,6 +32,7 @@ public sealed record TrainingOptions
         if (BatchSize < 1) throw new ArgumentOutOfRangeException(nameof(BatchSize), BatchSize, "BatchSize must be at least 1.");
         if (GivenNegatives is not null && Negatives != NegativeMode.Random)
             throw new ArgumentException($"GivenNegatives replace random negatives; they cannot be combined with {Negatives} negatives.", nameof(GivenNegatives));
+        if (!Enum.IsDefined(Schedule)) throw new ArgumentOutOfRangeException(nameof(Schedule), Schedule, "Unknown learning-rate schedule.");
     }
 }
 

@@ -44,6 +44,8 @@ public static partial class TrainingRun
         config["epochs"] = spec.Training.Epochs;
         config["batch_size"] = spec.Training.BatchSize;
         config["negatives"] = NegativeModes.Id(spec.Training.Negatives);
+        // Written only when it is not the paper's constant rate: earlier records stay as they were.
+        if (spec.Training.Schedule != LearningRateSchedule.Constant) config["lr_schedule"] = LearningRateSchedules.Id(spec.Training.Schedule);
         config["seed"] = spec.Seed;
         config["train_limit"] = spec.TrainLimit;
         config["test_limit"] = spec.TestLimit;

@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using FFLib.Compute;
+using FFLib.Export;
 using FFLib.Layers;
 using FFLib.Modules;
 using FFLib.Optim;
@@ -13,7 +14,7 @@ namespace FFLib.Models;
 /// softmax cross-entropy, one Adam over all parameters, ordinary backpropagation. Prediction = argmax.
 /// The classifier's weight is [classes, H, W, C] (the last map's shape), so a channel owns axis 3 of it.
 /// </summary>
-public sealed class BackpropConvNetwork : ConvNetwork, ITrainableModel, INeuronPrunable, IClassScorer
+public sealed class BackpropConvNetwork : ConvNetwork, ITrainableModel, INeuronPrunable, IClassScorer, IInferenceExportable
 {
     private readonly ConvClassifierHead _head;
     private readonly AdamOptimizer _optimizer;
@@ -140,6 +141,17 @@ public sealed class BackpropConvNetwork : ConvNetwork, ITrainableModel, INeuronP
             else inputs[l + 1] = a;
         }
         return inputs;
+    }
+
+    /// <summary>The prediction as an inference graph (ONNX, C): each layer conv + bias, ReLU, optional 2×2 max-pooling; then the linear head's logits, highest wins.</summary>
+    public InferenceGraph BuildInferenceGraph()
+    {
+        var g = InferenceGraph.For(Parameters(), ImageFeatures);
+        int x = GraphImage(g);
+        for (int l = 0; l < ConvLayers.Length; l++)
+            x = GraphNext(g, l, g.Relu(g.AddChannelBias(GraphConv(g, l, x), $"layers.{l}.bias")));
+        g.SetOutput(g.AddBias(g.MatMul(x, "classifier.weight"), "classifier.bias"), predictLowest: false);
+        return g;
     }
 
     /// <summary>The logits (<see cref="Logits"/>).</summary>

@@ -1,4 +1,5 @@
 using FFLib.Compute;
+using FFLib.Export;
 using FFLib.Layers;
 using FFLib.Modules;
 
@@ -89,6 +90,28 @@ public abstract class ConvNetwork : ComputeModule, IFeatureMapSource
             p[r] = best;
         }
         return p;
+    }
+
+    /// <summary>The inference graph's image as the layers read it: NHWC (a colour image's channel-major pixels gathered).</summary>
+    private protected int GraphImage(InferenceGraph g)
+    {
+        var (c, h, w) = (Stack.Image.Channels, Stack.Image.Height, Stack.Image.Width);
+        if (c == 1) return g.Input;
+        var index = new int[c * h * w];
+        for (int y = 0; y < h; y++)
+            for (int x = 0; x < w; x++)
+                for (int ch = 0; ch < c; ch++) index[(y * w + x) * c + ch] = (ch * h + y) * w + x;
+        return g.Gather(g.Input, index);
+    }
+
+    /// <summary>Layer l's convolution of <paramref name="x"/> in the inference graph, without bias (parameters by their names in <c>Parameters()</c>).</summary>
+    private protected int GraphConv(InferenceGraph g, int l, int x) => g.Conv2d(x, $"layers.{l}.weight", ConvLayers[l].Geometry);
+
+    /// <summary>Layer l's output <paramref name="h"/> as the next layer's input: 2×2 max-pooled when the stack says so.</summary>
+    private protected int GraphNext(InferenceGraph g, int l, int h)
+    {
+        var geometry = ConvLayers[l].Geometry;
+        return Stack.Layers[l].Pool ? g.MaxPool(h, ConvLayers[l].OutChannels, geometry.OutHeight, geometry.OutWidth) : h;
     }
 
     /// <summary>Images in the dataset's order (channel-major for colour) as NHWC.</summary>
