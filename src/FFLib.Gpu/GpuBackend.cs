@@ -113,17 +113,31 @@ public sealed partial class GpuBackend : ComputeBackend, IDisposable, IFFNetwork
         if (source.Length == 0) return [];
         _accelerator.Bind(); // a worker thread's first call may be a read (cheap when already bound)
         var host = new float[source.Length];
-        V(source).CopyToCPU(_stream, ref host[0], source.Length);
+        CopyToHost(V(source), host);
         _downloads++;
         Wait();
         return host;
+    }
+
+    // ILGPU's CPU copies take the raw address of the `ref` they are given: a managed array must stay
+    // pinned for the copy, or a collection that moves it mid-copy leaves the result zero and writes
+    // the data over whatever now lives at the old address (seen on the CPU accelerator: zeroed reads
+    // and a corrupted heap under collections; a CUDA copy from pageable memory has the same hazard).
+    private unsafe void CopyToHost(ArrayView<float> source, Span<float> host)
+    {
+        fixed (float* p = host) source.CopyToCPU(_stream, ref *p, host.Length);
+    }
+
+    private unsafe void CopyFromHost(ReadOnlySpan<float> source, ArrayView<float> destination)
+    {
+        fixed (float* p = source) destination.CopyFromCPU(_stream, ref *p, source.Length);
     }
 
     /// <inheritdoc />
     public override void SyncToHost(DeviceArray attached, float[] host)
     {
         if (host.Length == 0) return;
-        V(attached.All).CopyToCPU(_stream, ref host[0], host.Length);
+        CopyToHost(V(attached.All), host);
         _downloads++;
         Wait();
     }
@@ -139,7 +153,7 @@ public sealed partial class GpuBackend : ComputeBackend, IDisposable, IFFNetwork
         if (n > RingFloats || _ringFailed)
         {
             // Larger than the ring (a whole parameter set or dataset, once): a plain copy, which waits.
-            V(destination).CopyFromCPU(_stream, ref MemoryMarshal.GetReference(source), n);
+            CopyFromHost(source, V(destination));
             _waits++;
             _ringUsed = 0;
             return;

@@ -177,9 +177,10 @@ public class ConvModelTests
         using var gpu = GpuBackend.CreateSimulator();
         // Dyadic images and parameters (k/8, m/64): the backprop CNN's convolutions are then exact on
         // both backends whatever their summation order, so max-pooling and ReLU route every gradient
-        // the same way. With arbitrary floats the two products differ in the last bit, and a near-tie
-        // in a pooling window can send a gradient to another pixel on one backend only (seen once on
-        // CI: 0 against 0.021).
+        // the same way, and its activations can be held bit-identical. (A failure once seen on CI, a
+        // gradient of 0 against 0.021, was first put down to a pooling near-tie; its cause was a read
+        // from the device into an unpinned array that a collection moved mid-copy, fixed in GpuBackend
+        // and tested by GpuBackendTests.CopiesToAndFromTheHostSurviveCollectionsThatMoveArrays.)
         var images = Images(6);
         for (int i = 0; i < images.Length; i++) images.Data[i] = MathF.Round(images.Data[i] * 8) / 8;
         int[] labels = [0, 1, 2, 0, 1, 2];
