@@ -106,7 +106,7 @@ using (var gpu = GpuBackend.CreateSimulator())
     Console.WriteLine($"GPU backend ({gpu.Description}): 4 steps, weights within {apart:E1} of the CPU's (largest |w| {largest:F3}), predictions agree on {agree}/100");
     if (agree < 99)
     {
-        // Diagnostics for a failure seen once in CI and never reproduced: which side, and does it persist?
+        // Which side differs, and does it persist? (Once seen in CI: reads into arrays a collection moved, since fixed.)
         double worstScore = cpuScores.Data.Zip(gpuScores.Data).Max(p => Math.Abs(p.First - p.Second));
         string Histogram(int[] labels) => string.Join(",", Enumerable.Range(0, 10).Select(c => labels.Count(l => l == c)));
         Console.WriteLine($"  largest score difference {worstScore:E2}; CPU labels per class {Histogram(cpuLabels)}, GPU {Histogram(gpuLabels)}; first scores CPU [{string.Join(" ", cpuScores.Row(0).ToArray().Select(v => v.ToString("G4")))}] GPU [{string.Join(" ", gpuScores.Row(0).ToArray().Select(v => v.ToString("G4")))}]");
