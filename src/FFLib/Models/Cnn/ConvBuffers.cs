@@ -9,6 +9,7 @@ namespace FFLib.Models;
 internal sealed class ConvBuffers(ComputeBackend backend)
 {
     private readonly Dictionary<string, DeviceArray> _arrays = [];
+    private readonly HashSet<string> _constants = [];
 
     public ComputeBackend Backend { get; } = backend;
 
@@ -31,9 +32,24 @@ internal sealed class ConvBuffers(ComputeBackend backend)
         return s;
     }
 
+    /// <summary>
+    /// The array called <paramref name="name"/> holding <paramref name="make"/>'s <paramref name="length"/> values,
+    /// made and uploaded on first use only: for values that depend on nothing but the model's shape.
+    /// </summary>
+    public DeviceSpan Constant(string name, int length, Func<float[]> make)
+    {
+        if (_constants.Contains(name) && _arrays.TryGetValue(name, out var a) && a.Length >= length) return a.Slice(0, length);
+        var values = make();
+        if (values.Length != length) throw new ArgumentException($"{name} has {values.Length} values, not {length}.", nameof(make));
+        var span = Upload(name, values);
+        _constants.Add(name);
+        return span;
+    }
+
     public void Release()
     {
         foreach (var a in _arrays.Values) a.Release();
         _arrays.Clear();
+        _constants.Clear();
     }
 }

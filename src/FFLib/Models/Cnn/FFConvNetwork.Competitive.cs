@@ -97,7 +97,8 @@ public sealed partial class FFConvNetwork
             }
 
             // Class goodnesses through one product with the averaging matrix, then the cross-entropy's ∂L/∂g.
-            var averager = s.Upload("cwc-a", ClassAverager(l));
+            // The averaging matrix depends only on the layer's shape and groups: uploaded once per workspace.
+            var averager = s.Constant($"cwc-a{l}", outSize * k, () => ClassAverager(l));
             var (scratch, goodness, dg) = (s.Get("cwc-sq", b * outSize), s.Get("cwc-g", b * k), s.Get("cwc-dg", b * k));
             be.Copy(h.Slice(0, b * outSize), scratch);
             be.Multiply(h.Slice(0, b * outSize), scratch);
