@@ -31,6 +31,12 @@ internal static class ExportCommand
             ModelCheckpoint.RequireFinite(loaded.Model, path);
             bool quantized = pr.GetValue(int8) || (loaded.Metadata.TryGetValue("quantization", out var q) && q == ModelCheckpoint.Int8PerRow);
             var options = new ExportOptions { Int8 = quantized };
+            // A compressed file (fflib compress): the C keeps its packed codes and low-rank factors and decodes them at inference.
+            bool compressed = loaded.Metadata.ContainsKey(CompressedWeights.MetadataKey);
+            if (compressed) options = options with { Packed = CompressedWeights.ReadPacked(path), LowRank = CompressedWeights.ReadLowRank(path) };
+            string Stored() => compressed
+                ? $"{options.Packed!.Count} matri{(options.Packed!.Count == 1 ? "x" : "ces")} as packed codes, {options.LowRank!.Count} as low-rank factors, the rest {(quantized ? "int8" : "float32")}"
+                : quantized ? "int8" : "float32";
             try
             {
                 if (fmt == "onnx")
@@ -41,7 +47,7 @@ internal static class ExportCommand
                 else
                 {
                     var r = CExporter.Save(loaded.Model, outPath, options);
-                    Console.WriteLine($"written: {r.Header}, {r.Source} ({(quantized ? "int8" : "float32")} weights: {r.WeightBytes:N0} bytes of constant data; scratch {r.ScratchBytes:N0} bytes)");
+                    Console.WriteLine($"written: {r.Header}, {r.Source} ({Stored()} weights: {r.WeightBytes:N0} bytes of constant data; scratch {r.ScratchBytes:N0} bytes)");
                 }
             }
             catch (NotSupportedException e) { throw new UsageException($"--model {path}: {e.Message}"); }

@@ -50,13 +50,19 @@ public static partial class CExporter
     private static (long WeightBytes, long ScratchBytes) Sizes(Models.IClassifierModel model, InferenceGraph graph, ExportOptions options)
     {
         var ps = model.Parameters().ToDictionary(p => p.Name);
-        long bytes = graph.ParameterNames().Select(n => ps[n]).Sum(p => p.IsMatrix && options.Int8 ? p.Data.Length + 4L * p.Rows : 4L * p.Data.Length)
+        var compressed = CompressedForms(graph, options, n => n);
+        long bytes = graph.ParameterNames().Sum(n => compressed.TryGetValue(n, out var cp)
+                ? cp.Whole is { } m ? Bytes(m) : Bytes(cp.U!) + Bytes(cp.V!)
+                : ps[n] is var p && p.IsMatrix && options.Int8 ? p.Data.Length + 4L * p.Rows : 4L * p.Data.Length)
+            // A compressed matrix's one-hot columns, stored as floats.
+            + graph.Ops.Where(o => o.Kind == InferenceOpKind.AddWeightColumn && compressed.ContainsKey(o.Parameter!)).Sum(o => 4L * graph.Width(o.Output))
             + graph.Ops.Where(o => o.Kind == InferenceOpKind.Constant).Sum(o => 4L * o.Data!.Length)
             // Index tables: a gather's source indices; a class goodness's channel groups and per-group factors.
             + graph.Ops.Where(o => o.Kind == InferenceOpKind.Gather).Sum(o => 4L * o.Indices!.Length)
             + graph.Ops.Where(o => o.Kind == InferenceOpKind.ChannelGroupMeanSquares).Sum(o => 4L * (o.Indices!.Length + graph.Width(o.Output)));
         AllocateScratch(graph, out int scratchFloats);
-        return (bytes, 4L * scratchFloats);
+        // A low-rank product's intermediate x·Vᵀ has a buffer of its own.
+        return (bytes, 4L * (scratchFloats + compressed.Values.Sum(cp => cp.Rank)));
     }
 
     private static (string Header, string Source) Generate(Models.IClassifierModel model, InferenceGraph graph, ExportOptions options)
@@ -76,10 +82,24 @@ public static partial class CExporter
             return unique;
         }
 
-        // Parameters, each once, in order of first use.
+        // Parameters, each once, in order of first use; those in a compressed form as such.
+        var compressed = CompressedForms(graph, options, Ident);
+        var factors = (options.LowRank ?? []).ToDictionary(f => f.Name);
         foreach (var name in graph.ParameterNames())
         {
             var p = ps[name];
+            if (compressed.TryGetValue(name, out var cp))
+            {
+                if (cp.Whole is { } whole) Emit(data, whole, name, p.Data);
+                else
+                {
+                    var f = factors[name];
+                    Emit(data, cp.U!, f.UName, f.U);
+                    Emit(data, cp.V!, f.VName, f.V);
+                    data.Append(CultureInfo.InvariantCulture, $"static float {cp.U!.Id}_t[{cp.Rank}]; /* x . V^T of {name} (rank {cp.Rank}) */\n");
+                }
+                continue;
+            }
             string id = Ident(name);
             arrays[name] = id;
             if (p.IsMatrix && options.Int8)
@@ -115,6 +135,21 @@ public static partial class CExporter
                     AppendValues(data, op.Data!, Float);
                     data.Append("};\n");
                     continue;
+                case InferenceOpKind.MatMul when compressed.TryGetValue(op.Parameter!, out var cp):
+                    if (cp.Whole is { } whole) code.Append(Product(whole, x, graph.Width(op.Inputs[0]), op.Column, y));
+                    else code.Append(Product(cp.V!, x, graph.Width(op.Inputs[0]), op.Column, cp.U!.Id + "_t")).Append(Product(cp.U!, cp.U!.Id + "_t", cp.Rank, 0, y));
+                    break;
+                case InferenceOpKind.AddWeightColumn when compressed.ContainsKey(op.Parameter!):
+                {
+                    // The column as the model computes with it (the codes or factors decoded), stored once as floats.
+                    var p = ps[op.Parameter!];
+                    var column = Enumerable.Range(0, p.Rows).Select(r => p.Data[(long)r * p.Cols + op.Column]).ToArray();
+                    data.Append(CultureInfo.InvariantCulture, $"static const float kc{op.Output}[{p.Rows}] = {{");
+                    AppendValues(data, column, Float);
+                    data.Append("};\n");
+                    code.Append(CultureInfo.InvariantCulture, $"  add_vec({x}, kc{op.Output}, {w}, {y});\n");
+                    break;
+                }
                 case InferenceOpKind.MatMul:
                 {
                     var p = ps[op.Parameter!];
@@ -214,7 +249,7 @@ public static partial class CExporter
         src.Append(CultureInfo.InvariantCulture, $"/* {model.Architecture.DisplayName} exported by FFLib for .NET: generated, do not edit. */\n#include \"model.h\"\n#include <math.h>\n#include <stdint.h>\n\n");
         src.Append("static float fflib_scratch[FFLIB_SCRATCH_FLOATS];\n\n");
         src.Append(data).Append('\n');
-        src.Append(Helpers);
+        src.Append(Helpers).Append(PackedHelper);
         src.Append("\nint fflib_predict(const float image[FFLIB_INPUTS], float scores[FFLIB_CLASSES])\n{\n  float *const s = fflib_scratch;\n  int j, best = 0;\n  (void)s;\n");
         src.Append(code);
         src.Append(CultureInfo.InvariantCulture, $"  for (j = 0; j < FFLIB_CLASSES; j++) scores[j] = {V(graph.Scores)}[j];\n");

@@ -12,6 +12,19 @@ public sealed record ExportOptions
     /// Cast × scale, folded to float at load) or in the products (C). Biases stay float32.
     /// </summary>
     public bool Int8 { get; init; }
+
+    /// <summary>
+    /// C export: weight matrices stored as these packed codes (a compressed model file's,
+    /// <see cref="IO.CompressedWeights.ReadPacked"/>) and decoded at inference; ONNX stores their decoded floats.
+    /// Each must be the model's own weights (the model loaded from the same file).
+    /// </summary>
+    public IReadOnlyList<IO.PackedMatrix>? Packed { get; init; }
+
+    /// <summary>
+    /// C export: weight matrices stored as these low-rank factors (<see cref="IO.CompressedWeights.ReadLowRank"/>),
+    /// the product taken as (x·Vᵀ)·Uᵀ; a factor may itself be in <see cref="Packed"/>. ONNX stores the product's floats.
+    /// </summary>
+    public IReadOnlyList<IO.LowRankMatrix>? LowRank { get; init; }
 }
 
 /// <summary>

@@ -113,35 +113,62 @@ public static class CompressedWeights
         return Parse(path, file, json).Select(x => x.Matrix).ToList();
     }
 
+    /// <summary>
+    /// The low-rank factors a compressed model file stores (empty for any other file), each factor's
+    /// values as the model computes with them (a packed factor decoded).
+    /// </summary>
+    public static IReadOnlyList<LowRankMatrix> ReadLowRank(string path)
+    {
+        var file = SafeTensors.Read(path);
+        if (!file.Metadata.TryGetValue(MetadataKey, out var json)) return [];
+        return Factors(path, Unpacked(path, file, json), json);
+    }
+
     /// <summary>The file with every packed matrix replaced by its float weights.</summary>
     internal static SafeTensorsFile Decode(string path, SafeTensorsFile file, string json)
+    {
+        var result = Unpacked(path, file, json);
+        // Factors last: they may have been packed themselves.
+        foreach (var f in Factors(path, result, json))
+        {
+            result.RemoveAll(t => t.Name == f.UName || t.Name == f.VName);
+            result.Add(new NamedTensor(f.Name, [f.Rows, f.Cols], f.Reconstruct()));
+        }
+        return new SafeTensorsFile(result, file.Metadata);
+    }
+
+    /// <summary>The file's tensors with every packed matrix (a factor too) replaced by its float weights.</summary>
+    private static List<NamedTensor> Unpacked(string path, SafeTensorsFile file, string json)
     {
         var parsed = Parse(path, file, json);
         var parts = parsed.SelectMany(x => x.Parts).ToHashSet();
         var result = file.Tensors.Where(t => !parts.Contains(t.Name)).ToList();
         foreach (var (m, _) in parsed) result.Add(new NamedTensor(m.Name, [m.Rows, m.Cols], m.Dequantize()));
-        // Factors last: they may have been packed themselves.
-        if (JsonNode.Parse(json)?["lowrank"] is JsonObject factors)
+        return result;
+    }
+
+    /// <summary>The low-rank entries of the metadata, their factors taken from <paramref name="tensors"/> (packed ones already decoded).</summary>
+    private static List<LowRankMatrix> Factors(string path, List<NamedTensor> tensors, string json)
+    {
+        var list = new List<LowRankMatrix>();
+        if (JsonNode.Parse(json)?["lowrank"] is not JsonObject factors) return list;
+        var byName = new Dictionary<string, NamedTensor>();
+        foreach (var t in tensors) byName.TryAdd(t.Name, t);
+        foreach (var (name, node) in factors)
         {
-            var byName = new Dictionary<string, NamedTensor>();
-            foreach (var t in result) byName.TryAdd(t.Name, t);
-            foreach (var (name, node) in factors)
+            InvalidDataException Bad(string problem) => new($"{path}: not a valid FFLib model: {problem}.");
+            if (node is not JsonObject e || Int(e["rank"]) is not int rank || e["shape"] is not JsonArray { Count: 2 } shape || Int(shape[0]) is not int rows || Int(shape[1]) is not int cols)
+                throw Bad($"low-rank entry {name} has no rank and shape [rows, cols]");
+            var f = new LowRankMatrix
             {
-                InvalidDataException Bad(string problem) => new($"{path}: not a valid FFLib model: {problem}.");
-                if (node is not JsonObject e || Int(e["rank"]) is not int rank || e["shape"] is not JsonArray { Count: 2 } shape || Int(shape[0]) is not int rows || Int(shape[1]) is not int cols)
-                    throw Bad($"low-rank entry {name} has no rank and shape [rows, cols]");
-                var f = new LowRankMatrix
-                {
-                    Name = name, Rows = rows, Cols = cols, Rank = rank,
-                    U = Factor(byName, name + ".lowrank_u", rows, rank) ?? throw Bad($"{name}.lowrank_u (F32 [{rows}, {rank}]) is missing"),
-                    V = Factor(byName, name + ".lowrank_v", rank, cols) ?? throw Bad($"{name}.lowrank_v (F32 [{rank}, {cols}]) is missing"),
-                };
-                f.Validate(path);
-                result.RemoveAll(t => t.Name == f.UName || t.Name == f.VName);
-                result.Add(new NamedTensor(name, [rows, cols], f.Reconstruct()));
-            }
+                Name = name, Rows = rows, Cols = cols, Rank = rank,
+                U = Factor(byName, name + ".lowrank_u", rows, rank) ?? throw Bad($"{name}.lowrank_u (F32 [{rows}, {rank}]) is missing"),
+                V = Factor(byName, name + ".lowrank_v", rank, cols) ?? throw Bad($"{name}.lowrank_v (F32 [{rank}, {cols}]) is missing"),
+            };
+            f.Validate(path);
+            list.Add(f);
         }
-        return new SafeTensorsFile(result, file.Metadata);
+        return list;
     }
 
     private static float[]? Factor(Dictionary<string, NamedTensor> byName, string name, int rows, int cols) =>
