@@ -35,9 +35,10 @@ internal static class CompressCommand
         var threads = new Option<int>("--threads") { Description = "Compute threads.", DefaultValueFactory = _ => Environment.ProcessorCount };
         var dataDir = new Option<string?>("--data-dir") { Description = "Folder holding the dataset's files." };
         var noDownload = new Option<bool>("--no-download") { Description = "Never download." };
+        var flash = new Option<string?>("--flash") { Description = "A flash size (e.g. 64K): also list each stored model's C export (in its stored form) and name the most accurate that fits, built for a Cortex-M4F when arm-none-eabi-gcc is installed." };
         var cmd = new Command("compress", "Prune a saved model at several kept counts, store each in several weight formats (quantised, weight-shared), code every file (gzip, brotli, lzma, zstd, rANS) and measure its accuracy; write compress.csv and the accuracy-vs-bytes frontier (compress.png).")
         {
-            modelPath, keep, formats, ranks, seed, dataset, testLimit, finetune, finetuneLr, codebookEpochs, rounds, trainLimit, outDir, overwrite, saveModels, threads, dataDir, noDownload,
+            modelPath, keep, formats, ranks, seed, dataset, testLimit, finetune, finetuneLr, codebookEpochs, rounds, trainLimit, outDir, overwrite, saveModels, threads, dataDir, noDownload, flash,
         };
         cmd.SetAction(pr => Cli.Run(() =>
         {
@@ -45,6 +46,7 @@ internal static class CompressCommand
             if (nThreads < 1) throw new UsageException($"--threads must be at least 1, not {nThreads}.");
             Compute.ComputeSettings.Threads = nThreads;
             var chosen = ParseFormats(pr.GetValue(formats)!);
+            long? flashBudget = pr.GetValue(flash) is string fb ? PruneCommand.ParseSize(fb, "--flash") : null;
             var chosenRanks = ParseRanks(pr.GetValue(ranks)!);
             int epochs = pr.GetValue(finetune) is var fe && fe >= 0 ? fe : throw new UsageException($"--finetune-epochs must be 0 or more, not {fe}.");
             int trainedEpochs = pr.GetValue(codebookEpochs) is var ce && ce >= 0 ? ce : throw new UsageException($"--codebook-finetune-epochs must be 0 or more, not {ce}.");
@@ -89,6 +91,7 @@ internal static class CompressCommand
                 r => Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"[{++done}/{total}] {r.Method,-44} {r.Accuracy * 100,6:F2}%  file {Kb(r.Bytes),9}  best {Kb(r.BestBytes),9} ({r.BestCoder}){(r.EntropyBitsPerWeight is double e ? $"  {e:F2} bits/weight" : "")}  {r.Seconds:F1} s")), epochs > 0 || trainedEpochs > 0 ? train : null);
             string modelsDir = Path.Combine(dir, "models");
+            if (flashBudget is long budget) FlashView(records, budget, pr.GetValue(flash)!);
             if (!pr.GetValue(saveModels) && Directory.Exists(modelsDir)) Directory.Delete(modelsDir, recursive: true);
             string csv = Path.Combine(dir, "compress.csv"), png = Path.Combine(dir, "compress.png");
             CompressionStudy.WriteCsv(csv, records);
@@ -98,6 +101,50 @@ internal static class CompressCommand
             return 0;
         }));
         return cmd;
+    }
+
+    /// <summary>
+    /// The flash view: each stored model's C export in its stored form (packed codes and low-rank factors
+    /// decoded at inference; a plain file as float32), the most accurate whose constant data fits the
+    /// budget, then that one built for a Cortex-M4F (when arm-none-eabi-gcc is installed) so that its code counts too.
+    /// </summary>
+    private static void FlashView(IReadOnlyList<CompressionRecord> records, long budget, string budgetText)
+    {
+        Console.WriteLine($"flash budget {budgetText} ({budget:N0} bytes), C export of each stored model:");
+        Console.WriteLine($"{"model",-44} {"accuracy",9} {"C constants",12} {"scratch RAM",12}  fits");
+        var rows = new List<(CompressionRecord Record, IClassifierModel Model, FFLib.Export.ExportOptions Options, long Bytes)>();
+        foreach (var r in records.Where(r => r.ModelFile is not null && File.Exists(r.ModelFile)))
+        {
+            var loaded = ModelCheckpoint.Load(r.ModelFile!);
+            var options = new FFLib.Export.ExportOptions();
+            if (loaded.Metadata.ContainsKey(CompressedWeights.MetadataKey))
+                options = options with { Packed = CompressedWeights.ReadPacked(r.ModelFile!), LowRank = CompressedWeights.ReadLowRank(r.ModelFile!) };
+            (long bytes, long scratch) measured;
+            try { measured = FFLib.Export.CExporter.Measure(loaded.Model, options); }
+            catch (NotSupportedException) { continue; } // an architecture without an inference graph
+            rows.Add((r, loaded.Model, options, measured.bytes));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{r.Method,-44} {r.Accuracy * 100,8:F2}% {measured.bytes,12:N0} {measured.scratch,12:N0}  {(measured.bytes <= budget ? "yes (data)" : "no")}"));
+        }
+        foreach (var (r, model, options, bytes) in rows.Where(x => x.Bytes <= budget).OrderByDescending(x => x.Record.Accuracy).ThenBy(x => x.Bytes))
+        {
+            if (!FFLib.Export.CortexM.IsAvailable)
+            {
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"most accurate model whose C constants fit {budgetText}: {r.Method} ({r.Accuracy * 100:F2}%, {bytes:N0} bytes; install gcc-arm-none-eabi to count the code too)"));
+                return;
+            }
+            string cDir = Directory.CreateTempSubdirectory("fflib-flash-").FullName;
+            try
+            {
+                FFLib.Export.CExporter.Save(model, cDir, options);
+                var size = FFLib.Export.CortexM.Measure(cDir);
+                if (size.Flash > budget) { Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{r.Method}: {size.Flash:N0} bytes with its code on a Cortex-M4F: over the budget")); continue; }
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"most accurate model that fits {budgetText}: {r.Method}: {r.Accuracy * 100:F2}%, {size.Flash:N0} bytes of flash on a Cortex-M4F (code {size.Text:N0}, constants {size.ReadOnlyData:N0}), {size.Ram:N0} bytes of RAM"));
+                return;
+            }
+            finally { Directory.Delete(cDir, recursive: true); }
+        }
+        Console.WriteLine($"no stored model fits {budgetText}; try smaller --keep values, fewer bits or a rank.");
     }
 
     /// <summary>Deep Compression's LeNet-300-100 on MNIST (Han et al., ICLR 2016, Table 1): 27 KB at 1.58 % error, drawn at 27 × 1024 bytes.</summary>

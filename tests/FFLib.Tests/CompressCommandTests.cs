@@ -65,6 +65,26 @@ public sealed class CompressCommandTests : IDisposable
     }
 
     [Fact]
+    public void FlashNamesTheMostAccurateStoredModelWhoseCFits()
+    {
+        var (data, run) = Trained();
+        string outDir = Path.Combine(_dir, "flash");
+        // 16×794 + 12×16 + 10-label columns: float32 C holds ~52 KB of constants, 4-bit codes ~7 KB.
+        var (code, stdout, err) = Run("compress", "--model", run, "--keep", "8", "--formats", "fp32,int4", "--data-dir", data, "--no-download", "--out", outDir, "--flash", "16K");
+        Assert.True(code == 0, err);
+        Assert.Contains("flash budget 16K (16,384 bytes)", stdout);
+        var listed = stdout.Split('\n').Where(l => l.StartsWith("fp32 ", StringComparison.Ordinal) || l.StartsWith("int4 ", StringComparison.Ordinal)).ToArray();
+        Assert.Equal(2, listed.Length);
+        Assert.EndsWith("no", listed.Single(l => l.StartsWith("fp32", StringComparison.Ordinal)).TrimEnd());
+        Assert.Contains("yes", listed.Single(l => l.StartsWith("int4", StringComparison.Ordinal)));
+        Assert.Matches("most accurate (model that fits|model whose C constants fit) 16K: ", stdout);
+        Assert.False(Directory.Exists(Path.Combine(outDir, "models"))); // measured, then removed without --save-models
+        (code, _, err) = Run("compress", "--model", run, "--formats", "int4", "--data-dir", data, "--no-download", "--out", Path.Combine(_dir, "flash2"), "--flash", "lots");
+        Assert.Equal(2, code);
+        Assert.Contains("--flash must be a size like 256K", err);
+    }
+
+    [Fact]
     public void BadFormatsAndCountsAreOneLineNamingTheOptionAndWriteNothing()
     {
         var (data, run) = Trained();

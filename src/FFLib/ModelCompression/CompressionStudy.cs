@@ -72,6 +72,9 @@ public sealed record CompressionRecord(string Architecture, string Method, int K
 
     /// <summary>Which storage gave <see cref="BestBytes"/>.</summary>
     public string BestCoder => RansBytes == BestBytes ? "rans" : CodedBytes.FirstOrDefault(kv => kv.Value == BestBytes).Key ?? "none";
+
+    /// <summary>The model file the study wrote (bit-packed, not rANS-coded), while its folder exists; null when read from a CSV.</summary>
+    public string? ModelFile { get; init; }
 }
 
 /// <summary>
@@ -200,7 +203,8 @@ public static class CompressionStudy
             var reloaded = ModelCheckpoint.Load(measured).Model;
             double accuracy = Evaluation.Accuracy(reloaded, test);
             var rec = new CompressionRecord(arch, chain, keep == 0 ? 0 : keep, format.Id, rank, options.Seed,
-                NeuronPruning.ParameterCount(source) - factors.Sum(f => (long)f.Rows * f.Cols - (long)f.Rank * (f.Rows + f.Cols)), accuracy, bytes, rans, bound, bitsPerWeight, coded, seconds + clock.Elapsed.TotalSeconds);
+                NeuronPruning.ParameterCount(source) - factors.Sum(f => (long)f.Rows * f.Cols - (long)f.Rank * (f.Rows + f.Cols)), accuracy, bytes, rans, bound, bitsPerWeight, coded, seconds + clock.Elapsed.TotalSeconds)
+                { ModelFile = file };
             records.Add(rec);
             progress?.Invoke(rec);
         }
