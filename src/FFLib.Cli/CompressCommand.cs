@@ -132,17 +132,11 @@ internal static class CompressCommand
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"most accurate model whose C constants fit {budgetText}: {r.Method} ({r.Accuracy * 100:F2}%, {bytes:N0} bytes; install gcc-arm-none-eabi to count the code too)"));
                 return;
             }
-            string cDir = Directory.CreateTempSubdirectory("fflib-flash-").FullName;
-            try
-            {
-                FFLib.Export.CExporter.Save(model, cDir, options);
-                var size = FFLib.Export.CortexM.Measure(cDir);
-                if (size.Flash > budget) { Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{r.Method}: {size.Flash:N0} bytes with its code on a Cortex-M4F: over the budget")); continue; }
-                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"most accurate model that fits {budgetText}: {r.Method}: {r.Accuracy * 100:F2}%, {size.Flash:N0} bytes of flash on a Cortex-M4F (code {size.Text:N0}, constants {size.ReadOnlyData:N0}), {size.Ram:N0} bytes of RAM"));
-                return;
-            }
-            finally { Directory.Delete(cDir, recursive: true); }
+            var size = FFLib.Export.CortexM.Measure(model, options);
+            if (size.Flash > budget) { Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{r.Method}: {size.Flash:N0} bytes with its code on a Cortex-M4F: over the budget")); continue; }
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"most accurate model that fits {budgetText}: {r.Method}: {r.Accuracy * 100:F2}%, {size.Flash:N0} bytes of flash on a Cortex-M4F (code {size.Text:N0}, constants {size.ReadOnlyData:N0}), {size.Ram:N0} bytes of RAM"));
+            return;
         }
         Console.WriteLine($"no stored model fits {budgetText}; try smaller --keep values, fewer bits or a rank.");
     }

@@ -166,22 +166,17 @@ internal static class PruneCommand
         }
         foreach (var (k, pruned, bytes, acc) in rows.Where(r => r.Bytes <= budget))
         {
+            string accuracy = acc is double measured ? string.Create(CultureInfo.InvariantCulture, $"{measured * 100:F2}%") : "not measured";
             if (!FFLib.Export.CortexM.IsAvailable)
             {
-                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"largest kept count whose weights fit {budgetText}: {k} ({bytes:N0} bytes of constant data; install gcc-arm-none-eabi to count the code too), int8 accuracy {(acc is double a ? $"{a * 100:F2}%" : "not measured")}"));
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"largest kept count whose weights fit {budgetText}: {k} ({bytes:N0} bytes of constant data; install gcc-arm-none-eabi to count the code too), int8 accuracy {accuracy}"));
                 return;
             }
-            string dir = Directory.CreateTempSubdirectory("fflib-flash-").FullName;
-            try
-            {
-                FFLib.Export.CExporter.Save(pruned, dir, int8);
-                var size = FFLib.Export.CortexM.Measure(dir);
-                if (size.Flash > budget) { Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"keep {k}: {size.Flash:N0} bytes with its code on a Cortex-M4F: over the budget")); continue; }
-                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"largest kept count that fits {budgetText}: {k}: {size.Flash:N0} bytes of flash on a Cortex-M4F (code {size.Text:N0}, constants {size.ReadOnlyData:N0}), {size.Ram:N0} bytes of RAM; int8 accuracy {(acc is double a ? $"{a * 100:F2}%" : "not measured")}"));
-                return;
-            }
-            finally { Directory.Delete(dir, recursive: true); }
+            var size = FFLib.Export.CortexM.Measure(pruned, int8);
+            if (size.Flash > budget) { Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"keep {k}: {size.Flash:N0} bytes with its code on a Cortex-M4F: over the budget")); continue; }
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"largest kept count that fits {budgetText}: {k}: {size.Flash:N0} bytes of flash on a Cortex-M4F (code {size.Text:N0}, constants {size.ReadOnlyData:N0}), {size.Ram:N0} bytes of RAM; int8 accuracy {accuracy}"));
+            return;
         }
         Console.WriteLine($"no kept count of {string.Join(",", keeps)} fits {budgetText}; try smaller --keep values.");
     }

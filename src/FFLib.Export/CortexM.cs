@@ -27,6 +27,18 @@ public static class CortexM
     public static bool IsAvailable =>
         (Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator).Any(d => d.Length > 0 && File.Exists(Path.Combine(d, Compiler)));
 
+    /// <summary>The footprint of <paramref name="model"/>'s C export with <paramref name="options"/> (written to a temporary folder, then removed).</summary>
+    public static McuFootprint Measure(Models.IClassifierModel model, ExportOptions options)
+    {
+        string dir = Directory.CreateTempSubdirectory("fflib-cortex-m-").FullName;
+        try
+        {
+            CExporter.Save(model, dir, options);
+            return Measure(dir);
+        }
+        finally { Directory.Delete(dir, recursive: true); }
+    }
+
     /// <summary>Compiles <paramref name="folder"/>/model.c to an object file and sums its sections.</summary>
     public static McuFootprint Measure(string folder)
     {
