@@ -10,7 +10,8 @@ namespace FFLib.Tests;
 /// <summary>
 /// The C export of a compressed model file keeps its forms (bit-packed codes with row scales, minima or a
 /// codebook, outlier columns in float, low-rank factors) and decodes them at inference: compiled, it
-/// predicts as the model loaded from the file, and its constant data is the smaller for it.
+/// predicts as the model loaded from the file, and its constant data is the smaller for it; ONNX Runtime
+/// (decoded floats) predicts the same.
 /// </summary>
 public sealed class CompressedCExportTests : IDisposable
 {
@@ -54,5 +55,12 @@ public sealed class CompressedCExportTests : IDisposable
         var dense = CExporter.Measure(loaded, new ExportOptions());
         Assert.True(result.WeightBytes < dense.WeightBytes, $"{result.WeightBytes} bytes against float32's {dense.WeightBytes}");
         Assert.Equal(result.WeightBytes, CExporter.Measure(loaded, options).WeightBytes);
+
+        // ONNX stores the decoded floats: ONNX Runtime predicts as the file loads too.
+        string onnx = Path.Combine(_dir, "model.onnx");
+        OnnxExporter.Save(loaded, onnx, options);
+        var (onnxClasses, onnxScores) = OnnxExportTests.RunOnnx(onnx, images);
+        ExportTests.AssertClose(ExportTests.ModelScores(loaded, images), onnxScores, 1e-5);
+        Assert.Equal(loaded.Predict(images), onnxClasses.Select(c => (int)c).ToArray());
     }
 }
