@@ -32,6 +32,10 @@ public sealed partial class GpuBackend
         public readonly Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, float, int> DampedReluBackward = a.LoadAutoGroupedKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, float, int>(GpuKernels.DampedReluBackward);
         public readonly Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<float>> ReluBackward = a.LoadAutoGroupedKernel<Index1D, ArrayView<float>, ArrayView<float>>(GpuKernels.ReluBackward);
         public readonly Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<float>> Multiply = a.LoadAutoGroupedKernel<Index1D, ArrayView<float>, ArrayView<float>>(GpuKernels.Multiply);
+        public readonly Action<AcceleratorStream, Index1D, ArrayView<float>, int, ArrayView<float>, ArrayView<float>, ArrayView<float>> ClassGoodness =
+            a.LoadAutoGroupedKernel<Index1D, ArrayView<float>, int, ArrayView<float>, ArrayView<float>, ArrayView<float>>(GpuKernels.ClassGoodness);
+        public readonly Action<AcceleratorStream, Index1D, ArrayView<float>, int, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>> ClassGoodnessBackward =
+            a.LoadAutoGroupedKernel<Index1D, ArrayView<float>, int, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(GpuKernels.ClassGoodnessBackward);
         public readonly Action<AcceleratorStream, Index1D, ArrayView<float>, int, ArrayView<float>> ScaleRows = a.LoadAutoGroupedKernel<Index1D, ArrayView<float>, int, ArrayView<float>>(GpuKernels.ScaleRows);
         public readonly Action<AcceleratorStream, Index1D, ArrayView<float>, int, int, ArrayView<float>> ColumnSums = a.LoadAutoGroupedKernel<Index1D, ArrayView<float>, int, int, ArrayView<float>>(GpuKernels.ColumnSums);
         public readonly Action<AcceleratorStream, Index1D, ArrayView<float>, int, int, int, ArrayView<float>> TransposeColumns = a.LoadAutoGroupedKernel<Index1D, ArrayView<float>, int, int, int, ArrayView<float>>(GpuKernels.TransposeColumns);

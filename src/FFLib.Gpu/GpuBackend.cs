@@ -204,6 +204,20 @@ public sealed partial class GpuBackend : ComputeBackend, IDisposable, IFFNetwork
     public override void ReluBackward(DeviceSpan dx, DeviceSpan a) => K.ReluBackward(_stream, dx.Length, V(dx), V(a));
 
     /// <inheritdoc />
+    public override void ClassGoodness(DeviceSpan h, int rows, DeviceSpan group, DeviceSpan weight, DeviceSpan goodness)
+    {
+        if (rows == 0) return;
+        K.ClassGoodness(_stream, rows * weight.Length, V(h), h.Length / rows, V(group), V(weight), V(goodness.Slice(0, rows * weight.Length)));
+    }
+
+    /// <inheritdoc />
+    public override void ClassGoodnessBackward(DeviceSpan h, int rows, DeviceSpan group, DeviceSpan weight, DeviceSpan dg, DeviceSpan delta)
+    {
+        if (rows == 0) return;
+        K.ClassGoodnessBackward(_stream, h.Length, V(h), h.Length / rows, V(group), V(weight), V(dg), V(delta.Slice(0, h.Length)));
+    }
+
+    /// <inheritdoc />
     public override void Multiply(DeviceSpan x, DeviceSpan y)
     {
         if (x.Length > 0) K.Multiply(_stream, x.Length, V(x), V(y.Slice(0, x.Length)));

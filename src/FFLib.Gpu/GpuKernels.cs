@@ -162,6 +162,29 @@ internal static class GpuKernels
     /// <summary>y[i] ·= x[i] (the competitive FF CNN's squares and δ).</summary>
     public static void Multiply(Index1D i, ArrayView<float> x, ArrayView<float> y) => y[i] *= x[i];
 
+    /// <summary>One thread per (row, class): goodness = weight[k]·Σ over the row's map of h² where the channel's class is k.</summary>
+    public static void ClassGoodness(Index1D i, ArrayView<float> h, int rowSize, ArrayView<float> group, ArrayView<float> weight, ArrayView<float> goodness)
+    {
+        int classes = (int)weight.Length, channels = (int)group.Length;
+        int r = i / classes, k = i % classes;
+        long o = (long)r * rowSize;
+        float s = 0;
+        for (int c = 0; c < channels; c++)
+        {
+            if ((int)group[c] != k) continue;
+            for (int q = c; q < rowSize; q += channels) { float v = h[o + q]; s += v * v; }
+        }
+        goodness[i] = s * weight[k];
+    }
+
+    /// <summary>One thread per value: delta = 2·h·dg[row, k]·weight[k] with k the value's channel's class (delta may be h).</summary>
+    public static void ClassGoodnessBackward(Index1D i, ArrayView<float> h, int rowSize, ArrayView<float> group, ArrayView<float> weight, ArrayView<float> dg, ArrayView<float> delta)
+    {
+        int classes = (int)weight.Length, channels = (int)group.Length;
+        int r = (int)(i / rowSize), k = (int)group[(int)(i % rowSize) % channels];
+        delta[i] = h[i] * (2f * dg[(long)r * classes + k] * weight[k]);
+    }
+
     /// <summary>dst[r·ld + offset + j] = src[r·cols + j] (i over rows × cols).</summary>
     public static void CopyColumns(Index1D i, ArrayView<float> src, int cols, ArrayView<float> dst, int ld, int offset)
     {

@@ -65,6 +65,42 @@ public sealed class GpuBackendTests : IDisposable
         Assert.Equal(0, bad);
     }
 
+    [Fact]
+    public void ClassGoodnessAndItsGradientFollowTheirDefinitionOnEveryBackend()
+    {
+        // 3 rows of 5 positions × 7 channels; classes 0..2 own channels {0,1,2}, {3,4}, {5,6}; class 3 owns none.
+        var r = new FFRandom(4);
+        int rows = 3, positions = 5, channels = 7, classes = 4, size = positions * channels;
+        var h = Enumerable.Range(0, rows * size).Select(_ => r.NextSingle() * 2 - 0.5f).ToArray();
+        float[] group = [0, 0, 0, 1, 1, 2, 2], weight = [0.5f, 0.25f, 2f, 0f];
+        var dg = Enumerable.Range(0, rows * classes).Select(_ => r.NextSingle() - 0.5f).ToArray();
+        var expected = new float[rows * classes];
+        var expectedDelta = new float[rows * size];
+        for (int row = 0; row < rows; row++)
+            for (int k = 0; k < classes; k++)
+            {
+                double sum = 0;
+                for (int q = 0; q < positions; q++)
+                    for (int c = 0; c < channels; c++)
+                        if (group[c] == k) sum += (double)h[row * size + q * channels + c] * h[row * size + q * channels + c];
+                expected[row * classes + k] = (float)(sum * weight[k]);
+            }
+        for (int i = 0; i < h.Length; i++)
+        {
+            int row = i / size, k = (int)group[i % size % channels];
+            expectedDelta[i] = 2f * h[i] * dg[row * classes + k] * weight[k];
+        }
+        foreach (var be in new ComputeBackend[] { ComputeBackend.Cpu, _gpu })
+        {
+            var (dh, dgroup, dweight, ddg, good) = (be.Attach(h.ToArray()), be.Attach(group), be.Attach(weight), be.Attach(dg), be.Allocate(rows * classes));
+            be.ClassGoodness(dh.All, rows, dgroup.All, dweight.All, good.All);
+            Close(expected, be.Read(good.All));
+            be.ClassGoodnessBackward(dh.All, rows, dgroup.All, dweight.All, ddg.All, dh.All); // in place, as the model calls it
+            Close(expectedDelta, be.Read(dh.All));
+            foreach (var a in new[] { dh, dgroup, dweight, ddg, good }) a.Release();
+        }
+    }
+
     [Theory]
     [InlineData(false, false, false)]
     [InlineData(false, true, false)]

@@ -26,6 +26,32 @@ public abstract partial class ComputeBackend
         Write(ys, y.Slice(0, ys.Length));
     }
 
+    /// <summary>
+    /// A competitive FF layer's class goodnesses: goodness[r, k] = weight[k] · Σ h[r, p·C + c]² over every
+    /// position p and the channels c of class k, for the rows × (positions·C) NHWC maps in <paramref name="h"/>
+    /// (<paramref name="group"/>: each channel's class as a float, C = its length; <paramref name="weight"/>: one
+    /// factor per class). By default on the host.
+    /// </summary>
+    public virtual void ClassGoodness(DeviceSpan h, int rows, DeviceSpan group, DeviceSpan weight, DeviceSpan goodness)
+    {
+        var (gs, ws) = (Read(group).ToArray(), Read(weight).ToArray());
+        var result = new float[rows * ws.Length];
+        ClassGoodnessKernels.Forward(Read(h.Slice(0, h.Length)).ToArray(), rows, gs, ws, result);
+        Write(result, goodness.Slice(0, result.Length));
+    }
+
+    /// <summary>
+    /// The class goodnesses' gradient: delta[r, p·C + c] = 2·h·dg[r, k]·weight[k] with k = group[c], dg the loss's
+    /// gradient with respect to the goodnesses (rows × classes). <paramref name="delta"/> may be <paramref name="h"/>.
+    /// </summary>
+    public virtual void ClassGoodnessBackward(DeviceSpan h, int rows, DeviceSpan group, DeviceSpan weight, DeviceSpan dg, DeviceSpan delta)
+    {
+        var (gs, ws) = (Read(group).ToArray(), Read(weight).ToArray());
+        var result = new float[h.Length];
+        ClassGoodnessKernels.Backward(Read(h).ToArray(), rows, gs, ws, Read(dg.Slice(0, rows * ws.Length)).ToArray(), result);
+        Write(result, delta.Slice(0, result.Length));
+    }
+
     /// <summary>Copies an array made by <see cref="Attach"/> back into its host array (by default through <see cref="Read"/>; the CPU shares it: nothing to do).</summary>
     public virtual void SyncToHost(DeviceArray attached, float[] host) => Read(attached.All).CopyTo(host);
 

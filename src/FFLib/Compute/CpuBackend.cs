@@ -87,6 +87,22 @@ internal sealed class CpuBackend : ComputeBackend
 
     public override void Copy(DeviceSpan src, DeviceSpan dst) => Host(src).CopyTo(Host(dst));
 
+    // Rows split across threads: each row's arithmetic is the same whatever the split.
+    public override void ClassGoodness(DeviceSpan h, int rows, DeviceSpan group, DeviceSpan weight, DeviceSpan goodness)
+    {
+        if (rows == 0) return;
+        int size = h.Length / rows, k = weight.Length;
+        ForImages(rows, (first, count) => ClassGoodnessKernels.Forward(Host(h).Slice(first * size, count * size), count, Host(group), Host(weight), Host(goodness).Slice(first * k, count * k)));
+    }
+
+    public override void ClassGoodnessBackward(DeviceSpan h, int rows, DeviceSpan group, DeviceSpan weight, DeviceSpan dg, DeviceSpan delta)
+    {
+        if (rows == 0) return;
+        int size = h.Length / rows, k = weight.Length;
+        ForImages(rows, (first, count) => ClassGoodnessKernels.Backward(Host(h).Slice(first * size, count * size), count, Host(group), Host(weight),
+            Host(dg).Slice(first * k, count * k), Host(delta).Slice(first * size, count * size)));
+    }
+
     public override void Multiply(DeviceSpan x, DeviceSpan y)
     {
         var xs = Host(x);

@@ -36,20 +36,6 @@ public sealed partial class FFConvNetwork
     /// <summary>The factor s of layer l's input normalisation x·s/‖x‖ (competitive objective).</summary>
     private float InputScale(int l) => Config.InputScales?[l] ?? MathF.Sqrt(ConvLayers[l].Geometry.InputSize);
 
-    /// <summary>
-    /// A [positions·C, K] matrix whose product with the squared map (rows × positions·C, NHWC) gives each
-    /// image's class goodnesses: entry (q·C + j, c) = 1/(positions·|group c|) where channel j belongs to c.
-    /// </summary>
-    private float[] ClassAverager(int l)
-    {
-        int positions = ConvLayers[l].Geometry.Positions, channels = ConvLayers[l].OutChannels, k = Classes;
-        var (owners, weights) = (ChannelOwners(l), GroupWeights(l));
-        var a = new float[positions * channels * k];
-        for (int j = 0; j < channels; j++)
-            for (int q = 0; q < positions; q++) a[(q * channels + j) * k + owners[j]] = (float)weights[owners[j]];
-        return a;
-    }
-
     /// <summary>The config of the model cut to <paramref name="kept"/>: each survivor keeps its class, each layer its input scale.</summary>
     private FFConvNetworkConfig CompetitiveCut(IReadOnlyList<int[]> kept)
     {
@@ -96,13 +82,12 @@ public sealed partial class FFConvNetwork
                 observe(new LayerActivation(l, 0, b, b, outSize, be.Read(h), be.Read(imageMs)));
             }
 
-            // Class goodnesses through one product with the averaging matrix, then the cross-entropy's ∂L/∂g.
-            // The averaging matrix depends only on the layer's shape and groups: uploaded once per workspace.
-            var averager = s.Constant($"cwc-a{l}", outSize * k, () => ClassAverager(l));
-            var (scratch, goodness, dg) = (s.Get("cwc-sq", b * outSize), s.Get("cwc-g", b * k), s.Get("cwc-dg", b * k));
-            be.Copy(h.Slice(0, b * outSize), scratch);
-            be.Multiply(h.Slice(0, b * outSize), scratch);
-            be.Gemm(false, false, b, k, outSize, scratch, outSize, averager, k, goodness, k, accumulate: false);
+            // Class goodnesses (each channel's class and each class's 1/(positions·|class|) depend only on the layer's
+            // shape and groups: uploaded once per workspace), then the cross-entropy's ∂L/∂g.
+            var owners = s.Constant($"cwc-owner{l}", layer.OutChannels, () => ChannelOwners(l).Select(c => (float)c).ToArray());
+            var weights = s.Constant($"cwc-weight{l}", k, () => GroupWeights(l).Select(w => (float)w).ToArray());
+            var (goodness, dg) = (s.Get("cwc-g", b * k), s.Get("cwc-dg", b * k));
+            be.ClassGoodness(h.Slice(0, b * outSize), b, owners, weights, goodness);
             be.CrossEntropyLossAndGradient(goodness, b, k, labelsOnDevice, dg, lossOut.Slice(l, 1));
             DeviceSpan extra = default;
             if (_regularizers is { } regs)
@@ -111,10 +96,8 @@ public sealed partial class FFConvNetwork
                 extra = s.Get("reg", b * outSize);
                 regs[l].GradientUnchecked(be, h, b * g.Positions, b * g.Positions, Device(regs[l].RunningMean), s.Get("regscratch", regs[l].ScratchLength), extra);
             }
-            // δ = h ∘ (2·∂L/∂g spread back over each class's channels and positions); zero where ReLU is off.
-            be.AddScaled(0f, dg, 2f, dg);
-            be.Gemm(false, true, b, outSize, k, dg, k, averager, k, scratch, outSize, accumulate: false);
-            be.Multiply(scratch, h.Slice(0, b * outSize));
+            // δ = 2·h·∂L/∂g·weight of each value's class, in place; zero where ReLU is off.
+            be.ClassGoodnessBackward(h.Slice(0, b * outSize), b, owners, weights, dg, h);
             if (_regularizers is not null) be.AddScaled(1f, extra, 1f, h.Slice(0, b * outSize));
 
             var (gradW, gradB) = (DeviceGradient(layer.WeightParameter), DeviceGradient(layer.BiasParameter));
