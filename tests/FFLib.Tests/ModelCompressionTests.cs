@@ -313,6 +313,40 @@ public sealed class ModelCompressionTests : IDisposable
         Assert.Equal("2", SafeTensors.Read(path).Metadata["format_version"]);
     }
 
+    [Theory]
+    [InlineData("ffcnn-competitive", "int4", false)] [InlineData("ffcnn-competitive", "kmeans16", true)] [InlineData("bpcnn", "int3-asym", true)]
+    public void ConvolutionKernelsAreStoredAsCodesAndComeBackInTheirOwnShape(string variant, string formatId, bool entropyCoded)
+    {
+        var model = (IClassifierModel)CnnExportTests.SmallCnn(variant);
+        var format = WeightFormat.TryParse(formatId, out _)!;
+        var packed = WeightQuantizer.Pack(model, format);
+        var kernels = model.Parameters().Where(p => p.Shape.Length == 4).ToList();
+        Assert.NotEmpty(kernels);
+        Assert.All(kernels, k => Assert.Contains(packed, m => m.Name == k.Name && m.Rows == k.Shape[0] && m.Cols == k.Shape[1] * k.Shape[2] * k.Shape[3]));
+        string path = Path.Combine(_dir, $"{variant}-{formatId}.safetensors");
+        CompressedWeights.Save(path, model, packed, entropyCoded);
+        var loaded = ModelCheckpoint.Load(path).Model;
+        var expected = WeightQuantizer.Apply(model, packed);
+        foreach (var (p, q) in loaded.Parameters().Zip(expected.Parameters()))
+        {
+            Assert.Equal(q.Shape, p.Shape);
+            Assert.Equal(q.Data, p.Data);
+        }
+        var x = ExportTests.RandomImages(9, 100, 4);
+        Assert.Equal(expected.Predict(x), loaded.Predict(x));
+        // Low-rank factorisation leaves kernels whole (the C and ONNX exports factor matrices only).
+        Assert.DoesNotContain(LowRank.Factor(model, 1), f => kernels.Any(k => k.Name == f.Name));
+        // A tensor_shape that does not hold the matrix's values is named.
+        var file = SafeTensors.Read(path);
+        var meta = new Dictionary<string, string>(file.Metadata);
+        var k0 = kernels[0];
+        meta[CompressedWeights.MetadataKey] = meta[CompressedWeights.MetadataKey].Replace($"\"tensor_shape\":[{string.Join(",", k0.Shape)}]", $"\"tensor_shape\":[{k0.Shape[0]},{k0.Shape[1] + 1},{k0.Shape[2]},{k0.Shape[3]}]");
+        Assert.NotEqual(file.Metadata[CompressedWeights.MetadataKey], meta[CompressedWeights.MetadataKey]);
+        string bad = Path.Combine(_dir, $"{variant}-bad-shape.safetensors");
+        SafeTensors.Write(bad, file.Tensors.ToList(), meta);
+        Assert.Contains($"{k0.Name} has tensor_shape", Assert.Throws<InvalidDataException>(() => ModelCheckpoint.Load(bad)).Message);
+    }
+
     [Fact]
     public void DamagedCompressedFilesAreRefusedWithTheFileAndTensorNamed()
     {

@@ -89,6 +89,9 @@ public static class CompressedWeights
                 ["bits"] = m.Bits,
                 ["shape"] = new JsonArray(m.Rows, m.Cols),
             };
+            // A convolution kernel [out, kh, kw, in] is packed as its [out, kh·kw·in] matrix view;
+            // its own shape comes back on reading.
+            if (t.Shape.Length != 2) entry["tensor_shape"] = new JsonArray(t.Shape.Select(d => (JsonNode)d).ToArray());
             if (m.OutlierColumns is { Length: > 0 } oc)
             {
                 // Column indices as little-endian int32 (U8), their weights as F32 [rows, n].
@@ -143,7 +146,7 @@ public static class CompressedWeights
         var parsed = Parse(path, file, json);
         var parts = parsed.SelectMany(x => x.Parts).ToHashSet();
         var result = file.Tensors.Where(t => !parts.Contains(t.Name)).ToList();
-        foreach (var (m, _) in parsed) result.Add(new NamedTensor(m.Name, [m.Rows, m.Cols], m.Dequantize()));
+        foreach (var (m, shape, _) in parsed) result.Add(new NamedTensor(m.Name, shape, m.Dequantize()));
         return result;
     }
 
@@ -174,7 +177,7 @@ public static class CompressedWeights
     private static float[]? Factor(Dictionary<string, NamedTensor> byName, string name, int rows, int cols) =>
         byName.TryGetValue(name, out var t) && t.Bytes is null && !t.StoreAsInt8 && t.Shape is [var r, var c] && r == rows && c == cols ? t.Data : null;
 
-    private static List<(PackedMatrix Matrix, string[] Parts)> Parse(string path, SafeTensorsFile file, string json)
+    private static List<(PackedMatrix Matrix, int[] Shape, string[] Parts)> Parse(string path, SafeTensorsFile file, string json)
     {
         InvalidDataException Bad(string problem) => new($"{path}: not a valid FFLib model: {problem}.");
         JsonObject root;
@@ -186,7 +189,7 @@ public static class CompressedWeights
         if (root["tensors"] is not JsonObject entries) throw Bad("compression metadata lists no tensors");
         var byName = new Dictionary<string, NamedTensor>();
         foreach (var t in file.Tensors) byName.TryAdd(t.Name, t);
-        var result = new List<(PackedMatrix, string[])>();
+        var result = new List<(PackedMatrix, int[], string[])>();
         foreach (var (name, node) in entries)
         {
             if (node is not JsonObject e) throw Bad($"compression entry {name} is not an object");
@@ -195,6 +198,14 @@ public static class CompressedWeights
             if (e["shape"] is not JsonArray { Count: 2 } shape || Int(shape[0]) is not int rows || Int(shape[1]) is not int cols || rows < 1 || cols < 1)
                 throw Bad($"{name} has no valid shape [rows, cols]");
             if (bits is < 1 or > 8) throw Bad($"{name} has {bits} bits; 1–8 are possible");
+            int[] tensorShape = [rows, cols];
+            if (e["tensor_shape"] is JsonNode ts)
+            {
+                if (ts is not JsonArray { Count: >= 2 and <= 8 } dims || dims.Select(Int).ToArray() is not { } d || d.Any(x => x is not > 0) || d[0] != rows
+                    || d.Skip(1).Aggregate(1L, (a, x) => a * x!.Value) != cols)
+                    throw Bad($"{name} has tensor_shape {ts.ToJsonString()}, which is not [{rows}, …] with {cols} values per row");
+                tensorShape = dims.Select(x => Int(x)!.Value).ToArray();
+            }
             if (!byName.TryGetValue(name + ".codes", out var codesTensor) || codesTensor.Bytes is null) throw Bad($"{name}.codes (U8) is missing");
             long count = (long)rows * cols;
             byte[] codes;
@@ -227,7 +238,7 @@ public static class CompressedWeights
                 Codebook = scheme == WeightScheme.Codebook ? Floats("codebook", true, null) : null,
             };
             m.Validate(path);
-            result.Add((m, [name + ".codes", name + ".scale", name + ".minimum", name + ".codebook", name + ".outlier_columns", name + ".outlier_values"]));
+            result.Add((m, tensorShape, [name + ".codes", name + ".scale", name + ".minimum", name + ".codebook", name + ".outlier_columns", name + ".outlier_values"]));
         }
         return result;
     }

@@ -14,13 +14,13 @@ namespace FFLib.ModelCompression;
 /// </summary>
 public static class LowRank
 {
-    /// <summary>Every matrix parameter of <paramref name="model"/> factored at <paramref name="rank"/> where that stores fewer numbers; the others stay whole.</summary>
+    /// <summary>Every weight matrix (rank-2 parameter) of <paramref name="model"/> factored at <paramref name="rank"/> where that stores fewer numbers; the others, convolution kernels included, stay whole.</summary>
     public static IReadOnlyList<LowRankMatrix> Factor(IClassifierModel model, int rank, int seed = 0)
     {
         ArgumentNullException.ThrowIfNull(model);
         if (rank < 1) throw new ArgumentOutOfRangeException(nameof(rank), rank, "The rank must be at least 1.");
         ModelCheckpoint.RequireFinite(model, "the model");
-        return model.Parameters().Where(p => p.IsMatrix && LowRankMatrix.Saves(p.Rows, p.Cols, rank))
+        return model.Parameters().Where(p => p.Shape.Length == 2 && LowRankMatrix.Saves(p.Rows, p.Cols, rank))
             .Select(p => Factor(p.Name, p.Data, p.Rows, p.Cols, rank, seed)).ToList();
     }
 
