@@ -16,7 +16,8 @@ public static partial class CExporter
 
     /// <summary>
     /// The parameters written in compressed form: those the options give a packed or low-rank form for,
-    /// if only products and weight columns read them (a convolution kernel stays in the plain form).
+    /// if only products and weight columns read them, and packed convolution kernels (a kernel given
+    /// as low-rank factors is written whole, as the model computes with it).
     /// </summary>
     private static Dictionary<string, CompressedParameter> CompressedForms(InferenceGraph graph, ExportOptions options, Func<string, string> ident)
     {
@@ -25,7 +26,13 @@ public static partial class CExporter
         var result = new Dictionary<string, CompressedParameter>();
         foreach (var name in graph.ParameterNames())
         {
-            if (!graph.Ops.Where(o => o.Parameter == name).All(o => o.Kind is InferenceOpKind.MatMul or InferenceOpKind.AddWeightColumn)) continue;
+            var readers = graph.Ops.Where(o => o.Parameter == name).ToList();
+            if (readers.All(o => o.Kind == InferenceOpKind.Conv2d))
+            {
+                if (packed.TryGetValue(name, out var kernel)) result[name] = new(new CMatrix(ident(name), kernel.Rows, kernel.Cols, kernel, Int8: false), null, null, 0);
+                continue;
+            }
+            if (!readers.All(o => o.Kind is InferenceOpKind.MatMul or InferenceOpKind.AddWeightColumn)) continue;
             if (lowRank.TryGetValue(name, out var f))
             {
                 string id = ident(name);
@@ -107,6 +114,17 @@ public static partial class CExporter
             $"  matmul_p({x}, {k}, {m.Id}_codes, {p.Bits}, {scheme}, {Or(p.Scale, "scale")}, {Or(p.Minimum, "minimum")}, {Or(p.Codebook, "codebook")}, {outliers}, {(outliers > 0 ? m.Id + "_outlier_columns" : "0")}, {(outliers > 0 ? m.Id + "_outlier_values" : "0")}, {m.Cols}, {c0}, {m.Rows}, {y});\n");
     }
 
+    /// <summary>The call of the packed convolution for a kernel stored as codes (<paramref name="shape"/>: the geometry arguments).</summary>
+    private static string PackedConvolution(CMatrix m, string x, string shape, string y)
+    {
+        var p = m.Packed!;
+        int scheme = p.Scheme switch { WeightScheme.Symmetric => 0, WeightScheme.Asymmetric => 1, _ => 2 };
+        string Or(float[]? a, string suffix) => a is null ? "0" : $"{m.Id}_{suffix}";
+        int outliers = p.OutlierColumns?.Length ?? 0;
+        return string.Create(CultureInfo.InvariantCulture,
+            $"  conv2d_p({x}, {m.Id}_codes, {p.Bits}, {scheme}, {Or(p.Scale, "scale")}, {Or(p.Minimum, "minimum")}, {Or(p.Codebook, "codebook")}, {outliers}, {(outliers > 0 ? m.Id + "_outlier_columns" : "0")}, {(outliers > 0 ? m.Id + "_outlier_values" : "0")}, {shape}, {y});\n");
+    }
+
     /// <summary>The packed product's helper (emitted with the others).</summary>
     private const string PackedHelper = """
         /* y[r] = x . W[r][c0 .. c0+k-1] with W stored as `bits`-bit codes (row-major, bit-packed LSB first),
@@ -141,6 +159,56 @@ public static partial class CExporter
               }
             }
             y[r] = acc;
+          }
+        }
+
+        /* conv2d_f with the kernel [outc][k][k][c] stored as codes as in matmul_p (one row per output
+           channel, k*k*c codes, its table built once per channel); outlier columns are kernel taps
+           (ky, kx, i) whose float weights replace their codes. */
+        static FFLIB_MAYBE_UNUSED void conv2d_p(const float *x, const uint8_t *codes, int bits, int scheme,
+                                                const float *scale, const float *minimum, const float *codebook,
+                                                int n_outliers, const int *outlier_columns, const float *outlier_values,
+                                                int h, int w, int c, int k, int stride, int pad, int outc, int oh, int ow, float *y)
+        {
+          float lut[256];
+          const int levels = 1 << bits, centre = (1 << (bits - 1)) - 1, cols = k * k * c;
+          const unsigned mask = (unsigned)levels - 1u;
+          int o, oy, ox, ky, kx, i, j;
+          for (o = 0; o < outc; o++) {
+            const float *table = codebook;
+            const long row = (long)o * cols;
+            if (scheme == 0) { for (j = 0; j < levels; j++) lut[j] = scale[o] * (float)(j - centre); table = lut; }
+            else if (scheme == 1) { for (j = 0; j < levels; j++) lut[j] = minimum[o] + scale[o] * (float)j; table = lut; }
+            for (oy = 0; oy < oh; oy++)
+              for (ox = 0; ox < ow; ox++) {
+                float acc = 0.0f;
+                for (ky = 0; ky < k; ky++) {
+                  const int iy = oy * stride - pad + ky;
+                  if (iy < 0 || iy >= h) continue;
+                  for (kx = 0; kx < k; kx++) {
+                    const int ix = ox * stride - pad + kx;
+                    const float *px;
+                    long bit;
+                    if (ix < 0 || ix >= w) continue;
+                    px = x + ((long)iy * w + ix) * c;
+                    bit = (row + (long)(ky * k + kx) * c) * bits;
+                    for (i = 0; i < c; i++, bit += bits) {
+                      const unsigned two = (unsigned)codes[bit >> 3] | ((unsigned)codes[(bit >> 3) + 1] << 8);
+                      acc += table[(two >> (bit & 7)) & mask] * px[i];
+                    }
+                  }
+                }
+                for (j = 0; j < n_outliers; j++) {
+                  const int col = outlier_columns[j], ty = col / (k * c), tx = (col / c) % k, ti = col % c;
+                  const int iy = oy * stride - pad + ty, ix = ox * stride - pad + tx;
+                  if (iy >= 0 && iy < h && ix >= 0 && ix < w) {
+                    const long at = (row + col) * bits;
+                    const unsigned two = (unsigned)codes[at >> 3] | ((unsigned)codes[(at >> 3) + 1] << 8);
+                    acc += (outlier_values[(long)o * n_outliers + j] - table[(two >> (at & 7)) & mask]) * x[((long)iy * w + ix) * c + ti];
+                  }
+                }
+                y[((long)oy * ow + ox) * outc + o] = acc;
+              }
           }
         }
 

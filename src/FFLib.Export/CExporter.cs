@@ -190,8 +190,9 @@ public static partial class CExporter
                 case InferenceOpKind.Conv2d:
                 {
                     var g = op.Geometry!.Value;
-                    string a = arrays[op.Parameter!];
                     string shape = $"{g.Height}, {g.Width}, {g.Channels}, {g.Kernel}, {g.Stride}, {g.Padding}, {ps[op.Parameter!].Rows}, {g.OutHeight}, {g.OutWidth}";
+                    if (compressed.TryGetValue(op.Parameter!, out var kernel)) { code.Append(PackedConvolution(kernel.Whole!, x, shape, y)); break; }
+                    string a = arrays[op.Parameter!];
                     if (options.Int8) code.Append(CultureInfo.InvariantCulture, $"  conv2d_q({x}, {a}, {a}_scale, {shape}, {y});\n");
                     else code.Append(CultureInfo.InvariantCulture, $"  conv2d_f({x}, {a}, {shape}, {y});\n");
                     break;

@@ -63,4 +63,34 @@ public sealed class CompressedCExportTests : IDisposable
         ExportTests.AssertClose(ExportTests.ModelScores(loaded, images), onnxScores, 1e-5);
         Assert.Equal(loaded.Predict(images), onnxClasses.Select(c => (int)c).ToArray());
     }
+
+    [Theory]
+    [InlineData("ffcnn-competitive", "int4", false)]
+    [InlineData("ffcnn-fourier", "kmeans16+outliers", true)]
+    [InlineData("bpcnn", "int3-asym+outliers", true)]
+    public void CompiledCOfACompressedCnnDecodesItsKernelsAsTheFileLoads(string variant, string format, bool outlier)
+    {
+        var model = (IClassifierModel)CnnExportTests.SmallCnn(variant);
+        var kernel = model.Parameters().First(p => p.Shape.Length == 4 && p.Shape[3] > 1);
+        if (outlier)
+            // One tap (ky, kx, channel) far larger than the rest in every output channel: an outlier column whose correction the C applies at the map's edges too.
+            for (int r = 0; r < kernel.Rows; r++) kernel.Data[r * kernel.Cols + kernel.Cols - 2] *= 60;
+        var packed = WeightQuantizer.Pack(model, WeightFormat.TryParse(format, out var problem) ?? throw new ArgumentException(problem));
+        Assert.Equal(outlier, packed.Single(m => m.Name == kernel.Name).OutlierColumns is { Length: > 0 });
+        string file = Path.Combine(_dir, "cnn.safetensors");
+        CompressedWeights.Save(file, model, packed, entropyCoded: true);
+        var loaded = ModelCheckpoint.Load(file).Model;
+        var options = new ExportOptions { Packed = CompressedWeights.ReadPacked(file) };
+        string folder = Path.Combine(_dir, "cnn-c");
+        var result = CExporter.Save(loaded, folder, options);
+        string source = File.ReadAllText(result.Source);
+        Assert.Contains("conv2d_p(", source[source.IndexOf("int fflib_predict", StringComparison.Ordinal)..]);
+        Assert.DoesNotContain("conv2d_f(", source[source.IndexOf("int fflib_predict", StringComparison.Ordinal)..]);
+        var images = ExportTests.RandomImages(12, 100, 7);
+        var (classes, scores) = CExportTests.CompileAndRun(folder, images);
+        ExportTests.AssertClose(ExportTests.ModelScores(loaded, images), scores, 2e-5);
+        Assert.Equal(loaded.Predict(images), classes);
+        Assert.True(result.WeightBytes < CExporter.Measure(loaded, new ExportOptions()).WeightBytes);
+        Assert.Equal(result.WeightBytes, CExporter.Measure(loaded, options).WeightBytes);
+    }
 }
