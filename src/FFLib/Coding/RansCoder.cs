@@ -125,13 +125,13 @@ public static class RansCoder
         return freq;
     }
 
-    private static void WriteVarint(Stream s, ulong v)
+    internal static void WriteVarint(Stream s, ulong v)
     {
         while (v >= 0x80) { s.WriteByte((byte)(v | 0x80)); v >>= 7; }
         s.WriteByte((byte)v);
     }
 
-    private static ulong ReadVarint(ReadOnlySpan<byte> data, ref int at)
+    internal static ulong ReadVarint(ReadOnlySpan<byte> data, ref int at)
     {
         ulong v = 0;
         for (int shift = 0; shift < 64; shift += 7)

@@ -31,8 +31,14 @@ public static class CompressedWeights
     /// ("layers.0.weight.lowrank_u") to quantise it.
     /// </summary>
     public static void Save(string path, IClassifierModel model, IReadOnlyCollection<PackedMatrix> packed, bool entropyCoded, JsonObject? training = null,
+        IReadOnlyCollection<LowRankMatrix>? lowRank = null) =>
+        Save(path, model, packed, entropyCoded ? CodeStorage.Rans : CodeStorage.BitPacked, training, lowRank);
+
+    /// <summary>As the overload above, the codes stored as <paramref name="storage"/> says.</summary>
+    public static void Save(string path, IClassifierModel model, IReadOnlyCollection<PackedMatrix> packed, CodeStorage storage, JsonObject? training = null,
         IReadOnlyCollection<LowRankMatrix>? lowRank = null)
     {
+        if (!Enum.IsDefined(storage)) throw new ArgumentOutOfRangeException(nameof(storage), storage, "Unknown code storage.");
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(packed);
         lowRank ??= [];
@@ -56,12 +62,12 @@ public static class CompressedWeights
             catch (InvalidDataException e) { throw new ArgumentException(e.Message, nameof(packed)); }
         }
         if (packed.Select(m => m.Name).Distinct().Count() != packed.Count) throw new ArgumentException("A matrix is packed twice.", nameof(packed));
-        ModelCheckpoint.Write(path, model, training, quantize: false, packed: (packed, lowRank, entropyCoded));
+        ModelCheckpoint.Write(path, model, training, quantize: false, packed: (packed, lowRank, storage));
     }
 
     /// <summary>The tensors and metadata of a compressed file: packed matrices replaced by their parts.</summary>
     internal static (List<NamedTensor> Tensors, string Json) Encode(List<NamedTensor> tensors, IReadOnlyCollection<PackedMatrix> packed,
-        IReadOnlyCollection<LowRankMatrix> lowRank, bool entropyCoded)
+        IReadOnlyCollection<LowRankMatrix> lowRank, CodeStorage storage)
     {
         var factored = lowRank.ToDictionary(f => f.Name);
         var factors = new JsonObject();
@@ -79,7 +85,12 @@ public static class CompressedWeights
         foreach (var t in expanded)
         {
             if (!byName.TryGetValue(t.Name, out var m)) { result.Add(t); continue; }
-            result.Add(NamedTensor.OfBytes(m.Name + ".codes", entropyCoded ? RansCoder.Encode(m.Codes) : BitPacking.Pack(m.Codes, m.Bits)));
+            result.Add(NamedTensor.OfBytes(m.Name + ".codes", storage switch
+            {
+                CodeStorage.Rans => RansCoder.Encode(m.Codes),
+                CodeStorage.Context => ContextCoder.Encode(m.Codes, m.Cols),
+                _ => BitPacking.Pack(m.Codes, m.Bits),
+            }));
             if (m.Scale is not null) result.Add(new NamedTensor(m.Name + ".scale", [m.Rows], m.Scale));
             if (m.Minimum is not null) result.Add(new NamedTensor(m.Name + ".minimum", [m.Rows], m.Minimum));
             if (m.Codebook is not null) result.Add(new NamedTensor(m.Name + ".codebook", [m.Codebook.Length], m.Codebook));
@@ -103,7 +114,7 @@ public static class CompressedWeights
             }
             entries[m.Name] = entry;
         }
-        var json = new JsonObject { ["version"] = 1, ["entropy_coding"] = entropyCoded ? "rans" : "none", ["tensors"] = entries };
+        var json = new JsonObject { ["version"] = 1, ["entropy_coding"] = StorageId(storage), ["tensors"] = entries };
         if (factors.Count > 0) json["lowrank"] = factors;
         return (result, json.ToJsonString());
     }
@@ -185,7 +196,7 @@ public static class CompressedWeights
         catch (System.Text.Json.JsonException e) { throw Bad("compression metadata is not valid JSON: " + e.Message); }
         if (root["version"]?.ToString() != "1") throw Bad($"compression version {root["version"]?.ToJsonString() ?? "(none)"} is not supported (this library reads 1)");
         string coding = root["entropy_coding"]?.ToString() ?? "none";
-        if (coding is not ("none" or "rans")) throw Bad($"entropy_coding '{coding}' is not supported (none, rans)");
+        if (coding is not ("none" or "rans" or "context")) throw Bad($"entropy_coding '{coding}' is not supported (none, rans, context)");
         if (root["tensors"] is not JsonObject entries) throw Bad("compression metadata lists no tensors");
         var byName = new Dictionary<string, NamedTensor>();
         foreach (var t in file.Tensors) byName.TryAdd(t.Name, t);
@@ -209,7 +220,15 @@ public static class CompressedWeights
             if (!byName.TryGetValue(name + ".codes", out var codesTensor) || codesTensor.Bytes is null) throw Bad($"{name}.codes (U8) is missing");
             long count = (long)rows * cols;
             byte[] codes;
-            try { codes = coding == "rans" ? RansCoder.Decode(codesTensor.Bytes) : BitPacking.Unpack(codesTensor.Bytes, (int)Math.Min(count, int.MaxValue), bits); }
+            try
+            {
+                codes = coding switch
+                {
+                    "rans" => RansCoder.Decode(codesTensor.Bytes),
+                    "context" => ContextCoder.Decode(codesTensor.Bytes),
+                    _ => BitPacking.Unpack(codesTensor.Bytes, (int)Math.Min(count, int.MaxValue), bits),
+                };
+            }
             catch (Exception ex) when (ex is InvalidDataException or ArgumentException) { throw Bad($"{name}.codes: {ex.Message.TrimEnd('.')}"); }
             if (codes.Length != count) throw Bad($"{name}.codes hold {codes.Length} codes for a [{rows}, {cols}] matrix");
             float[]? Floats(string part, bool needed, int? length)
@@ -242,6 +261,9 @@ public static class CompressedWeights
         }
         return result;
     }
+
+    /// <summary>The metadata's entropy_coding for <paramref name="storage"/>: "none", "rans" or "context".</summary>
+    public static string StorageId(CodeStorage storage) => storage switch { CodeStorage.Rans => "rans", CodeStorage.Context => "context", _ => "none" };
 
     /// <summary>"symmetric", "asymmetric" or "codebook".</summary>
     public static string SchemeId(WeightScheme scheme) => scheme.ToString().ToLowerInvariant();

@@ -74,7 +74,7 @@ public static class ModelCheckpoint
     /// <summary>Writes a model file, optionally with extra tensors and metadata (training checkpoints add the optimiser state).</summary>
     internal static void Write(string path, IClassifierModel model, JsonObject? training, bool quantize,
         IReadOnlyList<NamedTensor>? extraTensors = null, IReadOnlyDictionary<string, string>? extraMetadata = null,
-        (IReadOnlyCollection<PackedMatrix> Matrices, IReadOnlyCollection<LowRankMatrix> LowRank, bool EntropyCoded)? packed = null)
+        (IReadOnlyCollection<PackedMatrix> Matrices, IReadOnlyCollection<LowRankMatrix> LowRank, CodeStorage Storage)? packed = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         if (quantize) RequireFinite(model, "the model");

@@ -11,6 +11,17 @@ public enum WeightScheme
     Codebook,
 }
 
+/// <summary>How a compressed file stores the codes of its packed matrices.</summary>
+public enum CodeStorage
+{
+    /// <summary>Bit-packed, LSB first: a fixed number of bits per code ("none" in the file).</summary>
+    BitPacked,
+    /// <summary>Static rANS (<see cref="Coding.RansCoder"/>): the order-0 entropy plus a frequency table.</summary>
+    Rans,
+    /// <summary>Adaptive context-modelling range coder (<see cref="Coding.ContextCoder"/>): each code coded given its left and upper neighbours.</summary>
+    Context,
+}
+
 /// <summary>
 /// A weight matrix stored as one small code per weight (<see cref="Bits"/> bits) plus what turns the
 /// codes back into floats: per-row scales (and minima), or a codebook. Built by the quantisers in

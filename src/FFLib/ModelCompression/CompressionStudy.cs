@@ -62,7 +62,7 @@ public sealed record CompressionOptions
 /// <param name="RansBytes">The model file with rANS-coded codes (a real file that loads); null for fp32.</param>
 /// <param name="EntropyBoundBytes">The bit-packed file with its codes at their empirical entropy: the size rANS approaches; null for fp32.</param>
 /// <param name="EntropyBitsPerWeight">The codes' empirical entropy, bits per weight; null for fp32.</param>
-/// <param name="CodedBytes">The file's size after each general-purpose coder, by coder id.</param>
+/// <param name="CodedBytes">The file's size after each general-purpose coder, by coder id, and (id "context", not for fp32) the size of the model file with its codes context-coded (<see cref="CodeStorage.Context"/>), a file that loads to the same codes.</param>
 /// <param name="Seconds">Time to make, store, code and evaluate this model.</param>
 public sealed record CompressionRecord(string Architecture, string Method, int Keep, string Format, int Rank, int Seed, long Parameters, double Accuracy,
     long Bytes, long? RansBytes, long? EntropyBoundBytes, double? EntropyBitsPerWeight, IReadOnlyDictionary<string, long> CodedBytes, double Seconds)
@@ -199,6 +199,13 @@ public static class CompressionStudy
                 bound = bytes - packedCodes + packed.Sum(m => SymbolEntropy.Bytes(m.Codes));
                 bitsPerWeight = entropyBits / packed.Sum(m => (double)m.Codes.Length);
                 measured = ransFile; // the accuracy is read back from the entropy-coded file: its decoder is under test too
+                // The context-coded file: a real file too; its codes must decode to the same ones.
+                string contextFile = stem + ".context.safetensors";
+                CompressedWeights.Save(contextFile, source, packed, CodeStorage.Context, meta, factors);
+                var back = CompressedWeights.ReadPacked(contextFile).ToDictionary(m => m.Name);
+                if (packed.Any(m => !back[m.Name].Codes.AsSpan().SequenceEqual(m.Codes)))
+                    throw new InvalidOperationException($"{contextFile}: the context coder did not give back the codes it was given.");
+                coded[ContextCoderId] = new FileInfo(contextFile).Length;
             }
             var reloaded = ModelCheckpoint.Load(measured).Model;
             double accuracy = Evaluation.Accuracy(reloaded, test);
@@ -244,6 +251,9 @@ public static class CompressionStudy
             if (accuracy(item) > best) { front.Add(item); best = accuracy(item); }
         return front;
     }
+
+    /// <summary>The <see cref="CompressionRecord.CodedBytes"/> entry of the context-coded model file (not a general-purpose coder: a model file that loads).</summary>
+    public const string ContextCoderId = "context";
 
     /// <summary>CSV columns of <see cref="WriteCsv"/>: sizes in bytes; coded sizes one column per coder.</summary>
     public static string CsvHeader(IReadOnlyList<string> coders) =>
