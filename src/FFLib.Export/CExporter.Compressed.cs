@@ -56,8 +56,8 @@ public static partial class CExporter
 
     private static long BitPackedLength(PackedMatrix p) => ((long)p.Rows * p.Cols * p.Bits + 7) / 8;
 
-    /// <summary>Writes one matrix's arrays (values <paramref name="dense"/> unless packed).</summary>
-    private static void Emit(StringBuilder data, CMatrix m, string name, float[] dense)
+    /// <summary>Writes one parameter's arrays (values <paramref name="dense"/> unless packed; <paramref name="shape"/> for the comment, default [rows][cols]).</summary>
+    private static void Emit(StringBuilder data, CMatrix m, string name, float[] dense, int[]? shape = null)
     {
         if (m.Packed is { } p)
         {
@@ -96,7 +96,7 @@ public static partial class CExporter
             data.Append("};\n");
             return;
         }
-        data.Append(CultureInfo.InvariantCulture, $"/* {name} [{m.Rows}][{m.Cols}] */\nstatic const float {m.Id}[{dense.Length}] = {{");
+        data.Append(CultureInfo.InvariantCulture, $"/* {name} [{string.Join("][", shape ?? [m.Rows, m.Cols])}] */\nstatic const float {m.Id}[{dense.Length}] = {{");
         AppendValues(data, dense, Float);
         data.Append("};\n");
     }

@@ -102,23 +102,7 @@ public static partial class CExporter
             }
             string id = Ident(name);
             arrays[name] = id;
-            if (p.IsMatrix && options.Int8)
-            {
-                var q = new float[p.Data.Length];
-                var scales = new float[p.Rows];
-                IO.ModelCheckpoint.Quantize(p.Data, p.Rows, p.Cols, q, scales);
-                data.Append(CultureInfo.InvariantCulture, $"/* {name} [{p.Rows}][{p.Cols}], int8, one scale per row */\nstatic const int8_t {id}[{p.Data.Length}] = {{");
-                AppendValues(data, q, v => ((int)v).ToString(CultureInfo.InvariantCulture));
-                data.Append(CultureInfo.InvariantCulture, $"}};\nstatic const float {id}_scale[{p.Rows}] = {{");
-                AppendValues(data, scales, Float);
-                data.Append("};\n");
-            }
-            else
-            {
-                data.Append(CultureInfo.InvariantCulture, $"/* {name} [{string.Join("][", p.Shape)}] */\nstatic const float {id}[{p.Data.Length}] = {{");
-                AppendValues(data, p.Data, Float);
-                data.Append("};\n");
-            }
+            Emit(data, new CMatrix(id, p.Rows, p.Cols, null, Int8: p.IsMatrix && options.Int8), name, p.Data, p.Shape);
         }
 
         // The program: one helper call per operation.
