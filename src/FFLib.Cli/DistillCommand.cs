@@ -22,7 +22,8 @@ internal static class DistillCommand
         var epochs = new Option<int>("--epochs") { Description = "Training epochs of the student.", DefaultValueFactory = _ => 10 };
         var lr = new Option<float?>("--lr") { Description = "The student's learning rate (default: its architecture's)." };
         var batch = new Option<int>("--batch-size") { Description = "Positive images per batch.", DefaultValueFactory = _ => 128 };
-        var negatives = new Option<string>("--negatives") { Description = "FF students' negative labels: teacher (its second choice) or random.", DefaultValueFactory = _ => "teacher" };
+        var negatives = new Option<string>("--negatives") { Description = "FF students' negative labels: teacher (its second choice, every epoch), sampled (drawn every epoch from the teacher's ranking of the wrong classes, rank r with weight decay^r) or random.", DefaultValueFactory = _ => "teacher" };
+        var decay = new Option<double?>("--negative-decay") { Description = "With --negatives sampled: the weight ratio between successive ranks, in (0, 1] (1: uniform, as random). Default 0.5." };
         var alone = new Option<bool>("--alone") { Description = "Also train the same student (same seed) on the dataset's own labels, for comparison." };
         var seed = new Option<long>("--seed") { Description = "Seed of the student's initialisation and shuffles.", DefaultValueFactory = _ => 1 };
         var trainLimit = new Option<int?>("--train-limit") { Description = "Train on only the first N training images." };
@@ -34,7 +35,7 @@ internal static class DistillCommand
         var noDownload = new Option<bool>("--no-download") { Description = "Never download." };
         var cmd = new Command("distill", "Train a small student of any architecture from a trained teacher's labels (FF students: and its second choices as negatives); with --alone, beside the same student trained on the true labels.")
         {
-            teacher, model, layers, epochs, lr, batch, negatives, alone, seed, trainLimit, testLimit, outDir, overwrite, threads, dataDir, noDownload,
+            teacher, model, layers, epochs, lr, batch, negatives, decay, alone, seed, trainLimit, testLimit, outDir, overwrite, threads, dataDir, noDownload,
         };
         cmd.SetAction(pr => Cli.Run(() =>
         {
@@ -46,11 +47,22 @@ internal static class DistillCommand
             int nEpochs = pr.GetValue(epochs) is var e && e >= 1 ? e : throw new UsageException($"--epochs must be at least 1, not {e}.");
             int batchSize = pr.GetValue(batch) is var bs && bs >= 1 ? bs : throw new UsageException($"--batch-size must be at least 1, not {bs}.");
             float? rate = pr.GetValue(lr) is float r0 ? (r0 > 0 && float.IsFinite(r0) ? r0 : throw new UsageException($"--lr must be a positive number, not {r0.ToString(CultureInfo.InvariantCulture)}.")) : null;
-            bool teacherNegatives = pr.GetValue(negatives)!.Trim().ToLowerInvariant() switch
+            var negativeKind = pr.GetValue(negatives)!.Trim().ToLowerInvariant() switch
             {
-                "teacher" => true,
-                "random" => false,
-                var other => throw new UsageException($"--negatives must be teacher or random, not '{other}'."),
+                "teacher" => StudentNegatives.SecondChoice,
+                "sampled" => StudentNegatives.Sampled,
+                "random" => StudentNegatives.Random,
+                var other => throw new UsageException($"--negatives must be teacher, sampled or random, not '{other}'."),
+            };
+            double negativeDecay = pr.GetValue(decay) ?? 0.5;
+            if (!(negativeDecay > 0 && negativeDecay <= 1)) throw new UsageException($"--negative-decay must be in (0, 1], not {negativeDecay.ToString(CultureInfo.InvariantCulture)}.");
+            if (negativeKind != StudentNegatives.Sampled && pr.GetValue(decay) is not null) throw new UsageException("--negative-decay applies to --negatives sampled only.");
+            string negativeId = negativeKind switch { StudentNegatives.SecondChoice => "teacher", StudentNegatives.Sampled => "sampled", _ => "random" };
+            string negativeWords = negativeKind switch
+            {
+                StudentNegatives.SecondChoice => " and second choices",
+                StudentNegatives.Sampled => string.Create(CultureInfo.InvariantCulture, $" and negatives sampled from its ranking (decay {negativeDecay})"),
+                _ => "",
             };
             var settings = new ModelSettings { HiddenSizes = sizes, LearningRate = rate };
             try { arch.ValidateSettings(settings); }
@@ -77,20 +89,21 @@ internal static class DistillCommand
             var trainer = new Trainer { EpochCompleted = m => Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  epoch {m.Epoch}{(m.Phase == TrainingPhase.Classifier ? " (classifier)" : "")}: loss {string.Join(" / ", m.LayerLosses.Select(l => l.ToString("F4", CultureInfo.InvariantCulture)))}, {m.TrainSeconds:F1} s")) };
             JsonObject Meta(string how) => new() { ["dataset"] = DatasetCatalog.IdOf(kind), ["epochs"] = nEpochs, ["seed"] = studentSeed, ["trained_on"] = how, ["teacher"] = teacherPath };
 
-            Console.Error.WriteLine($"student {arch.Id} {string.Join(",", sizes)} from the teacher's labels{(teacherNegatives ? " and second choices" : "")}:");
+            Console.Error.WriteLine($"student {arch.Id} {string.Join(",", sizes)} from the teacher's labels{negativeWords}:");
             var student = arch.Create(settings, train.Features, train.Classes, new FFRandom(studentSeed));
             clock.Restart();
-            Distillation.TrainStudent(student, train, null, signal, options, new FFRandom(studentSeed + 1), teacherNegatives, trainer);
+            Distillation.TrainStudent(student, train, null, signal, options, new FFRandom(studentSeed + 1), negativeKind, negativeDecay, studentSeed + 2, trainer);
             double studentSeconds = clock.Elapsed.TotalSeconds;
             double studentAccuracy = Evaluation.Accuracy(student, test);
-            ModelCheckpoint.Save(Path.Combine(dir, "student.safetensors"), student, Meta(teacherNegatives ? "teacher labels and negatives" : "teacher labels"));
+            ModelCheckpoint.Save(Path.Combine(dir, "student.safetensors"), student, Meta(negativeKind switch { StudentNegatives.SecondChoice => "teacher labels and negatives", StudentNegatives.Sampled => "teacher labels and sampled negatives", _ => "teacher labels" }));
             var result = new JsonObject
             {
                 ["teacher"] = teacherPath, ["teacher_accuracy"] = teacherAccuracy, ["teacher_agreement_on_train"] = signal.Agreement,
                 ["student"] = arch.Id, ["layers"] = ConfigJson.IntArray(sizes), ["epochs"] = nEpochs, ["seed"] = studentSeed,
-                ["negatives"] = teacherNegatives ? "teacher" : "random", ["train_images"] = train.Count, ["test_images"] = test.Count,
+                ["negatives"] = negativeId, ["train_images"] = train.Count, ["test_images"] = test.Count,
                 ["student_accuracy"] = studentAccuracy, ["student_seconds"] = studentSeconds, ["teach_seconds"] = teachSeconds,
             };
+            if (negativeKind == StudentNegatives.Sampled) result["negative_decay"] = negativeDecay;
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"distilled student: {studentAccuracy:P2} on {test.Count} test images ({studentSeconds:F1} s)"));
             if (pr.GetValue(alone))
             {

@@ -79,6 +79,54 @@ public sealed class DistillationTests
     }
 
     [Fact]
+    public void TheTeachersWrongClassesComeInItsOrderAndSampledNegativesFollowTheirWeights()
+    {
+        var data = Data;
+        var teacher = new BackpropNetwork(new BackpropNetworkConfig { ImageFeatures = 12, Classes = 3, HiddenSizes = [16], LearningRate = 0.01f }, new FFRandom(2));
+        new Trainer().Train(teacher, data, null, new TrainingOptions { Epochs = 2, BatchSize = 40, ValidateEachEpoch = false }, new FFRandom(3));
+        var signal = Distillation.Teach(teacher, data, chunk: 70);
+        var logits = teacher.Logits(data.ToMatrix());
+        for (int i = 0; i < data.Count; i++)
+        {
+            var row = logits.Row(i).ToArray();
+            Assert.Equal(Enumerable.Range(0, 3).OrderByDescending(c => row[c]).Skip(1), signal.WrongOrder.Skip(2 * i).Take(2));
+            Assert.Equal(signal.Negatives[i], signal.WrongOrder[2 * i]);
+        }
+
+        // Ten classes, one image ranked 9, 8, …, 1 (0 is its label): rank r drawn with weight 0.5^r, and the draws
+        // depend on the epoch but not on state (the same (image, epoch) draws the same label).
+        var ranked = new RankedNegatives { Order = Enumerable.Range(1, 9).Reverse().ToArray(), Classes = 10, Decay = 0.5, Seed = 7 };
+        ranked.Validate(1);
+        var counts = new int[10];
+        for (int epoch = 0; epoch < 40_000; epoch++) counts[ranked.Draw(0, epoch)]++;
+        double total = (1 - Math.Pow(0.5, 9)) / 0.5;
+        for (int r = 0; r < 9; r++)
+            Assert.InRange(counts[9 - r] / 40_000.0, Math.Pow(0.5, r) / total - 0.01, Math.Pow(0.5, r) / total + 0.01);
+        Assert.Equal(0, counts[0]);
+        Assert.Equal(ranked.Draw(0, 123), ranked.Draw(0, 123));
+        var uniform = ranked with { Decay = 1 };
+        Array.Clear(counts);
+        for (int epoch = 0; epoch < 45_000; epoch++) counts[uniform.Draw(0, epoch)]++;
+        Assert.All(counts.Skip(1), c => Assert.InRange(c, 4500, 5500));
+
+        // In training: sampled negatives change the weights, a decay near 0 gives the second-choice run's bits
+        // (every draw is the first-ranked wrong class), and bad rankings are refused.
+        FFNetwork Net() => new(new FFNetworkConfig { ImageFeatures = 12, Classes = 3, HiddenSizes = [10], Threshold = 1f }, new FFRandom(5));
+        var options = new TrainingOptions { Epochs = 2, BatchSize = 40, ValidateEachEpoch = false };
+        var (second, sampled, nearZero) = (Net(), Net(), Net());
+        new Trainer().Train(second, data, null, options with { GivenNegatives = signal.Negatives }, new FFRandom(6));
+        new Trainer().Train(sampled, data, null, options with { RankedNegatives = new RankedNegatives { Order = signal.WrongOrder, Classes = 3, Decay = 1 } }, new FFRandom(6));
+        new Trainer().Train(nearZero, data, null, options with { RankedNegatives = new RankedNegatives { Order = signal.WrongOrder, Classes = 3, Decay = 1e-9 } }, new FFRandom(6));
+        Assert.NotEqual(second.Layers[0].Weight.Data, sampled.Layers[0].Weight.Data);
+        Assert.Equal(second.Layers[0].Weight.Data, nearZero.Layers[0].Weight.Data);
+        var bad = Assert.Throws<ArgumentException>(() => new Trainer().Train(Net(), data, null, options with { RankedNegatives = new RankedNegatives { Order = new int[10], Classes = 3, Decay = 0.5 } }, new FFRandom(6)));
+        Assert.Contains("holds 10 labels; 240 images × 2 wrong classes need 480", bad.Message);
+        Assert.Throws<ArgumentOutOfRangeException>(() => new Trainer().Train(Net(), data, null, options with { RankedNegatives = new RankedNegatives { Order = signal.WrongOrder, Classes = 3, Decay = 1.5 } }, new FFRandom(6)));
+        Assert.Contains("cannot be combined with GivenNegatives", Assert.Throws<ArgumentException>(() => new Trainer().Train(Net(), data, null,
+            options with { GivenNegatives = signal.Negatives, RankedNegatives = new RankedNegatives { Order = signal.WrongOrder, Classes = 3, Decay = 0.5 } }, new FFRandom(6))).Message);
+    }
+
+    [Fact]
     public void TheCommandRefusesBadInputInOneLineAndWritesNothing()
     {
         string dir = Directory.CreateTempSubdirectory("fflib-distill-").FullName;
@@ -90,7 +138,9 @@ public sealed class DistillationTests
                 (["--teacher", Path.Combine(dir, "none.safetensors")], "none.safetensors"),
                 (["--teacher", "x", "--model", "lenet"], "--model lenet: no such architecture"),
                 (["--teacher", "x", "--epochs", "0"], "--epochs must be at least 1, not 0"),
-                (["--teacher", "x", "--negatives", "hard"], "--negatives must be teacher or random, not 'hard'"),
+                (["--teacher", "x", "--negatives", "hard"], "--negatives must be teacher, sampled or random, not 'hard'"),
+                (["--teacher", "x", "--negatives", "sampled", "--negative-decay", "0"], "--negative-decay must be in (0, 1], not 0"),
+                (["--teacher", "x", "--negative-decay", "0.3"], "--negative-decay applies to --negatives sampled only"),
                 (["--teacher", "x", "--lr", "-1"], "--lr must be a positive number, not -1"),
             })
             {

@@ -10,7 +10,22 @@ namespace FFLib.ModelCompression;
 /// <param name="Labels">Its predicted class of each image (the student's positive label).</param>
 /// <param name="Negatives">Its most plausible wrong class of each image: its second choice (the student's negative label).</param>
 /// <param name="Agreement">The fraction of images whose predicted class is the dataset's label.</param>
-public sealed record TeacherSignal(int[] Labels, int[] Negatives, double Agreement);
+public sealed record TeacherSignal(int[] Labels, int[] Negatives, double Agreement)
+{
+    /// <summary>Per image, every wrong class (all but its label) in the teacher's order, most plausible first: classes − 1 per image, row-major.</summary>
+    public int[] WrongOrder { get; init; } = [];
+}
+
+/// <summary>Which negative labels an FF student trains on.</summary>
+public enum StudentNegatives
+{
+    /// <summary>A uniformly drawn wrong class, as without a teacher.</summary>
+    Random,
+    /// <summary>The teacher's second choice, the same every epoch.</summary>
+    SecondChoice,
+    /// <summary>Drawn every epoch from the teacher's ranking of the wrong classes (<see cref="Training.RankedNegatives"/>).</summary>
+    Sampled,
+}
 
 /// <summary>
 /// Knowledge distillation into a student of any registered architecture, through the one channel every
@@ -32,6 +47,9 @@ public static class Distillation
         int n = data.Count, k = teacher.Classes;
         var labels = new int[n];
         var negatives = new int[n];
+        var wrong = new int[n * (k - 1)];
+        var classes = new int[k];
+        var keys = new float[k];
         int agree = 0;
         for (int start = 0; start < n; start += chunk)
         {
@@ -40,20 +58,25 @@ public static class Distillation
             var (scores, lowest) = Scores(teacher, images);
             for (int r = 0; r < count; r++)
             {
-                // Rank the classes by the teacher's preference: first and second choice.
-                int first = -1, second = -1;
-                for (int c = 0; c < k; c++)
-                {
-                    float v = lowest ? -scores[r, c] : scores[r, c];
-                    if (first < 0 || v > (lowest ? -scores[r, first] : scores[r, first])) { second = first; first = c; }
-                    else if (second < 0 || v > (lowest ? -scores[r, second] : scores[r, second])) second = c;
-                }
-                labels[start + r] = first;
-                negatives[start + r] = second;
-                if (first == data.Label(start + r)) agree++;
+                // Rank the classes by the teacher's preference (a stable sort: ties keep class order).
+                for (int c = 0; c < k; c++) { classes[c] = c; keys[c] = lowest ? scores[r, c] : -scores[r, c]; }
+                Array.Sort(keys, classes);
+                InsertionFixTies(keys, classes);
+                labels[start + r] = classes[0];
+                negatives[start + r] = classes[1];
+                classes.AsSpan(1).CopyTo(wrong.AsSpan((start + r) * (k - 1), k - 1));
+                if (classes[0] == data.Label(start + r)) agree++;
             }
         }
-        return new TeacherSignal(labels, negatives, (double)agree / Math.Max(1, n));
+        return new TeacherSignal(labels, negatives, (double)agree / Math.Max(1, n)) { WrongOrder = wrong };
+    }
+
+    /// <summary>Array.Sort is not stable: among equal keys, put the classes back in ascending order.</summary>
+    private static void InsertionFixTies(float[] keys, int[] classes)
+    {
+        for (int i = 1; i < classes.Length; i++)
+            for (int j = i; j > 0 && keys[j] == keys[j - 1] && classes[j] < classes[j - 1]; j--)
+                (classes[j], classes[j - 1]) = (classes[j - 1], classes[j]);
     }
 
     /// <summary>Per-class scores and whether the lowest wins: label scores (FF), else logits (backprop heads).</summary>
@@ -77,17 +100,25 @@ public static class Distillation
     }
 
     /// <summary>
-    /// Trains <paramref name="student"/> on <paramref name="data"/> relabelled by <paramref name="signal"/>; with
-    /// <paramref name="teacherNegatives"/>, FF phases take the teacher's second choice as each image's negative label.
+    /// Trains <paramref name="student"/> on <paramref name="data"/> relabelled by <paramref name="signal"/>; FF phases take
+    /// their negative labels as <paramref name="negatives"/> says (<paramref name="decay"/>: the ratio between successive
+    /// ranks' weights when sampled; <paramref name="sampleSeed"/> seeds those draws).
     /// </summary>
     public static IReadOnlyList<EpochMetrics> TrainStudent(ITrainableModel student, ImageDataset data, ImageDataset? validation, TeacherSignal signal,
-        TrainingOptions options, FFRandom random, bool teacherNegatives = true, Trainer? trainer = null, CancellationToken cancellationToken = default)
+        TrainingOptions options, FFRandom random, StudentNegatives negatives = StudentNegatives.SecondChoice, double decay = 0.5, long sampleSeed = 0,
+        Trainer? trainer = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(student);
         ArgumentNullException.ThrowIfNull(signal);
         ArgumentNullException.ThrowIfNull(options);
         var relabelled = WithLabels(data, signal.Labels);
-        var withNegatives = teacherNegatives ? options with { GivenNegatives = signal.Negatives } : options;
+        var withNegatives = negatives switch
+        {
+            StudentNegatives.Random => options,
+            StudentNegatives.SecondChoice => options with { GivenNegatives = signal.Negatives },
+            StudentNegatives.Sampled => options with { RankedNegatives = new RankedNegatives { Order = signal.WrongOrder, Classes = student.Classes, Decay = decay, Seed = sampleSeed } },
+            _ => throw new ArgumentOutOfRangeException(nameof(negatives), negatives, "Unknown kind of negatives."),
+        };
         return (trainer ?? new Trainer()).Train(student, relabelled, validation, withNegatives, random, cancellationToken);
     }
 }

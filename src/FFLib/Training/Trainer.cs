@@ -106,6 +106,11 @@ public sealed class Trainer
             throw new ArgumentException($"GivenNegatives has {givenNegatives.Count} labels for {n} training images.", nameof(options));
         if (options.GivenNegatives?.FirstOrDefault(v => (uint)v >= (uint)model.Classes, 0) is int badNegative and not 0)
             throw new ArgumentException($"GivenNegatives holds label {badNegative}, not one of the {model.Classes} classes.", nameof(options));
+        if (options.RankedNegatives is { } ranked)
+        {
+            if (ranked.Classes != model.Classes) throw new ArgumentException($"RankedNegatives ranks {ranked.Classes} classes; the model has {model.Classes}.", nameof(options));
+            ranked.Validate(n);
+        }
         if (options.Negatives is NegativeMode.Hard or NegativeMode.HardSampled && HardNegativeScorer(model) is null)
             throw new ArgumentException($"{options.Negatives} negatives need a model that scores labels (FFNN, FFNN+C, FFRNN); {model.Architecture.DisplayName} does not.", nameof(options));
         var history = new List<EpochMetrics>();
@@ -194,6 +199,9 @@ public sealed class Trainer
                     if (options.GivenNegatives is { } given)
                         for (int i = 0; i < count; i++)
                             if (given[idx[i]] != labels[i]) negatives[i] = given[idx[i]];
+                    if (options.RankedNegatives is { } rankedNegatives)
+                        for (int i = 0; i < count; i++)
+                            if (rankedNegatives.Draw(idx[i], epoch) is var drawn && drawn != labels[i]) negatives[i] = drawn;
                     var control = phase == TrainingPhase.ForwardForward
                         ? NegativeControl.Make(options.Negatives, model, batch, labels.AsSpan(0, count), negatives.AsSpan(0, count), random)
                         : NegativeControl.OneHot(negatives.AsSpan(0, count), model.Classes);

@@ -22,6 +22,13 @@ public sealed record TrainingOptions
     /// </summary>
     public IReadOnlyList<int>? GivenNegatives { get; init; }
 
+    /// <summary>
+    /// Negative labels drawn every epoch from a ranking of each image's wrong classes (e.g. a teacher's, <c>Distillation</c>),
+    /// with <see cref="NegativeMode.Random"/>: FF phases use the draw instead of a uniform one (which is still made, so the
+    /// shuffles stay those of a run without it). Null: random negatives.
+    /// </summary>
+    public RankedNegatives? RankedNegatives { get; init; }
+
     /// <summary>How the learning rate moves over each training phase (default: constant, the paper's).</summary>
     public LearningRateSchedule Schedule { get; init; } = LearningRateSchedule.Constant;
 
@@ -32,6 +39,8 @@ public sealed record TrainingOptions
         if (BatchSize < 1) throw new ArgumentOutOfRangeException(nameof(BatchSize), BatchSize, "BatchSize must be at least 1.");
         if (GivenNegatives is not null && Negatives != NegativeMode.Random)
             throw new ArgumentException($"GivenNegatives replace random negatives; they cannot be combined with {Negatives} negatives.", nameof(GivenNegatives));
+        if (RankedNegatives is not null && (GivenNegatives is not null || Negatives != NegativeMode.Random))
+            throw new ArgumentException($"RankedNegatives replace random negatives; they cannot be combined with {(GivenNegatives is not null ? "GivenNegatives" : Negatives + " negatives")}.", nameof(RankedNegatives));
         if (!Enum.IsDefined(Schedule)) throw new ArgumentOutOfRangeException(nameof(Schedule), Schedule, "Unknown learning-rate schedule.");
     }
 }
