@@ -58,7 +58,7 @@ public static partial class CExporter
             + graph.Ops.Where(o => o.Kind == InferenceOpKind.AddWeightColumn && compressed.ContainsKey(o.Parameter!)).Sum(o => 4L * graph.Width(o.Output))
             + graph.Ops.Where(o => o.Kind == InferenceOpKind.Constant).Sum(o => 4L * o.Data!.Length)
             // Index tables: a gather's source indices; a class goodness's channel groups and per-group factors.
-            + graph.Ops.Where(o => o.Kind == InferenceOpKind.Gather).Sum(o => 4L * o.Indices!.Length)
+            + graph.Ops.Where(o => o.Kind == InferenceOpKind.Gather).Select(o => o.Indices!).Distinct(ReferenceEqualityComparer.Instance).Sum(t => 4L * ((int[])t!).Length)
             + graph.Ops.Where(o => o.Kind == InferenceOpKind.ChannelGroupMeanSquares).Sum(o => 4L * (o.Indices!.Length + graph.Width(o.Output)));
         AllocateScratch(graph, out int scratchFloats);
         // A low-rank product's intermediate x·Vᵀ has a buffer of its own.
@@ -107,6 +107,7 @@ public static partial class CExporter
 
         // The program: one helper call per operation.
         var code = new StringBuilder();
+        var gatherTables = new Dictionary<int[], string>(ReferenceEqualityComparer.Instance);
         string V(int v) => v == graph.Input ? "image" : graph.Ops[v - 1].Kind == InferenceOpKind.Constant ? $"k{v}" : $"(s + {offsets[v]})";
         foreach (var op in graph.Ops)
         {
@@ -203,10 +204,21 @@ public static partial class CExporter
                     break;
                 }
                 case InferenceOpKind.Gather:
-                    data.Append(CultureInfo.InvariantCulture, $"static const int i{op.Output}[{w}] = {{");
-                    AppendValues(data, op.Indices!.Select(v => (float)v).ToArray(), v => ((int)v).ToString(CultureInfo.InvariantCulture));
-                    data.Append("};\n");
-                    code.Append(CultureInfo.InvariantCulture, $"  gather({x}, i{op.Output}, {w}, {y});\n");
+                    // One table per distinct index array (the graph shares equal ones).
+                    if (!gatherTables.TryGetValue(op.Indices!, out var table))
+                    {
+                        gatherTables[op.Indices!] = table = $"i{op.Output}";
+                        data.Append(CultureInfo.InvariantCulture, $"static const int {table}[{w}] = {{");
+                        AppendValues(data, op.Indices!.Select(v => (float)v).ToArray(), v => ((int)v).ToString(CultureInfo.InvariantCulture));
+                        data.Append("};\n");
+                    }
+                    code.Append(CultureInfo.InvariantCulture, $"  gather({x}, {table}, {w}, {y});\n");
+                    break;
+                case InferenceOpKind.GroupMeanSquares:
+                    code.Append(CultureInfo.InvariantCulture, $"  {{ int j; for (j = 0; j < {w}; j++) {y}[j] = sum_squares({x} + (long)j * {op.Column}, {op.Column}) / {op.Column}.0f; }}\n");
+                    break;
+                case InferenceOpKind.Mean:
+                    code.Append(CultureInfo.InvariantCulture, $"  {{ int j; float acc = 0.0f; for (j = 0; j < {xw}; j++) acc += {x}[j]; {y}[0] = acc / {xw}.0f; }}\n");
                     break;
                 default: throw new NotSupportedException($"Unknown operation {op.Kind}.");
             }

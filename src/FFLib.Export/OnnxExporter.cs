@@ -134,13 +134,16 @@ public static class OnnxExporter
                 InferenceOpKind.DivideRows => Fresh("Div", [x, v[op.Inputs[1]]]),
                 InferenceOpKind.Softplus => Softplus(x),
                 InferenceOpKind.Add => Fresh("Add", [x, v[op.Inputs[1]]]),
-                InferenceOpKind.Concat => Fresh("Concat", op.Inputs.Select(i => v[i]).ToArray(), Attr("axis", 1)),
+                InferenceOpKind.Concat => Fresh("Concat", op.Inputs.Select(i => i > 0 && graph.Ops[i - 1].Kind == InferenceOpKind.Constant ? BatchRows(v[i], graph.Width(i)) : v[i]).ToArray(), Attr("axis", 1)),
                 InferenceOpKind.Constant => Initializer($"constant_{_next++}", op.Data!, [1, op.Data!.Length]),
                 InferenceOpKind.Conv2d => Conv(x, op),
                 InferenceOpKind.AddChannelBias => AddChannelBias(x, op.Parameter!, inWidth),
                 InferenceOpKind.MaxPool => MaxPool(x, op.Geometry!.Value),
+                InferenceOpKind.GroupMeanSquares => Fresh("Div", [Fresh("ReduceSumSquare", [Fresh("Reshape", [x, Shape([0, -1, op.Column])])],
+                    new AttributeProto { Name = "axes", Type = AttributeProto.Types.AttributeType.Ints, Ints = { 2L } }, Attr("keepdims", 0)), Scalar(op.Column)]),
+                InferenceOpKind.Mean => Fresh("ReduceMean", [x], new AttributeProto { Name = "axes", Type = AttributeProto.Types.AttributeType.Ints, Ints = { 1L } }, Attr("keepdims", 1)),
                 InferenceOpKind.ChannelGroupMeanSquares => ChannelGroupMeanSquares(x, op.Indices!, graph.Width(op.Output), inWidth),
-                InferenceOpKind.Gather => Fresh("Gather", [x, Int64s($"gather_{_next++}", op.Indices!.Select(i => (long)i).ToArray())], Attr("axis", 1)),
+                InferenceOpKind.Gather => Fresh("Gather", [x, GatherTable(op.Indices!)], Attr("axis", 1)),
                 _ => throw new NotSupportedException($"Unknown operation {op.Kind}."),
             };
         }
@@ -203,6 +206,25 @@ public static class OnnxExporter
             string perChannel = Fresh("ReduceSumSquare", [Fresh("Reshape", [x, Shape([0, positions, channels])])],
                 new AttributeProto { Name = "axes", Type = AttributeProto.Types.AttributeType.Ints, Ints = { 1L } }, Attr("keepdims", 0));
             return Fresh("MatMul", [perChannel, Initializer($"group_averager_{_next++}", averager, [channels, groups])]);
+        }
+
+        private string? _batch;
+
+        /// <summary>A constant row [1, width] repeated for every image of the batch, [N, width] (Concat does not broadcast).</summary>
+        private string BatchRows(string constant, int width)
+        {
+            _batch ??= Fresh("Slice", [Fresh("Shape", ["images"]), Int64s("batch_start", [0]), Int64s("batch_end", [1])]);
+            return Fresh("Expand", [constant, Fresh("Concat", [_batch, Int64s($"row_width_{width}", [width])], Attr("axis", 0))]);
+        }
+
+        private readonly Dictionary<int[], string> _gatherTables = new(ReferenceEqualityComparer.Instance);
+
+        /// <summary>A gather's indices as an int64 initializer, once per distinct table (the graph shares equal ones).</summary>
+        private string GatherTable(int[] indices)
+        {
+            if (!_gatherTables.TryGetValue(indices, out var name))
+                _gatherTables[indices] = name = Int64s($"gather_{_next++}", indices.Select(i => (long)i).ToArray());
+            return name;
         }
 
         private string Shape(long[] dims) => Int64s("shape_" + string.Join("_", dims.Select(d => d < 0 ? "m" + (-d) : d.ToString(System.Globalization.CultureInfo.InvariantCulture))), dims);

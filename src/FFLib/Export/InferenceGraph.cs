@@ -49,6 +49,10 @@ public enum InferenceOpKind
     ChannelGroupMeanSquares,
     /// <summary>y_j = x[indices_j] (a fixed permutation or selection, e.g. channel-major pixels to NHWC).</summary>
     Gather,
+    /// <summary>y_q = mean of x² over the q-th run of <see cref="InferenceOp.Column"/> consecutive values (an NHWC map's per-position goodness, the run = its channels).</summary>
+    GroupMeanSquares,
+    /// <summary>y = mean_j x_j (width 1).</summary>
+    Mean,
 }
 
 /// <summary>One operation of an <see cref="InferenceGraph"/>: writes value <see cref="Output"/>.</summary>
@@ -56,7 +60,7 @@ public enum InferenceOpKind
 /// <param name="Output">The value it defines.</param>
 /// <param name="Inputs">The values it reads.</param>
 /// <param name="Parameter">The model parameter it reads (MatMul, AddWeightColumn, AddBias), by its name in a model's <c>Parameters()</c>.</param>
-/// <param name="Column">MatMul: first weight column; AddWeightColumn: the column.</param>
+/// <param name="Column">MatMul: first weight column; AddWeightColumn: the column; GroupMeanSquares: the run length.</param>
 /// <param name="Scalar">AddScalar, MulScalar: the constant.</param>
 /// <param name="Data">Constant: the row.</param>
 public sealed record InferenceOp(InferenceOpKind Kind, int Output, int[] Inputs, string? Parameter = null, int Column = 0, float Scalar = 0, float[]? Data = null)
@@ -232,12 +236,28 @@ public sealed class InferenceGraph
         return Add(new InferenceOp(InferenceOpKind.ChannelGroupMeanSquares, 0, [x]) { Indices = channelGroup.ToArray() }, groups);
     }
 
-    /// <summary>y_j = x[indices_j].</summary>
+    /// <summary>Per run of <paramref name="run"/> consecutive values of x (its width a multiple of it): the mean of x² over the run.</summary>
+    public int GroupMeanSquares(int x, int run)
+    {
+        if (run < 1 || Width(Check(x)) % run != 0) throw new ArgumentException($"Runs of {run} values do not divide {Width(x)} values.", nameof(run));
+        return Add(new InferenceOp(InferenceOpKind.GroupMeanSquares, 0, [x], Column: run), Width(x) / run);
+    }
+
+    /// <summary>The mean of x's values (width 1).</summary>
+    public int Mean(int x) => Add(new InferenceOp(InferenceOpKind.Mean, 0, [Check(x)]), 1);
+
+    private readonly List<int[]> _gatherTables = [];
+
+    /// <summary>y_j = x[indices_j]. Gathers with equal indices share one <see cref="InferenceOp.Indices"/> array.</summary>
     public int Gather(int x, int[] indices)
     {
         ArgumentNullException.ThrowIfNull(indices);
         if (indices.Length == 0 || indices.Any(i => (uint)i >= (uint)Width(Check(x)))) throw new ArgumentException($"Gather needs at least one index, each below {Width(x)}.", nameof(indices));
-        return Add(new InferenceOp(InferenceOpKind.Gather, 0, [x]) { Indices = indices.ToArray() }, indices.Length);
+        // Equal index tables are one shared array, so that exporters store each once (a label-channel CNN gathers
+        // every label's input the same way).
+        var table = _gatherTables.FirstOrDefault(t => t.AsSpan().SequenceEqual(indices));
+        if (table is null) _gatherTables.Add(table = indices.ToArray());
+        return Add(new InferenceOp(InferenceOpKind.Gather, 0, [x]) { Indices = table }, indices.Length);
     }
 
     /// <summary>The names of the parameters the graph reads, in order of first use.</summary>

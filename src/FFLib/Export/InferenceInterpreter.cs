@@ -175,6 +175,21 @@ public static class InferenceInterpreter
             case InferenceOpKind.Gather:
                 for (int j = 0; j < width; j++) y[j] = x[op.Indices![j]];
                 break;
+            case InferenceOpKind.GroupMeanSquares:
+                for (int q = 0; q < width; q++)
+                {
+                    float s = 0;
+                    for (int c = 0; c < op.Column; c++) { float a = x[q * op.Column + c]; s += a * a; }
+                    y[q] = s / op.Column;
+                }
+                break;
+            case InferenceOpKind.Mean:
+            {
+                float s = 0;
+                foreach (var a in x) s += a;
+                y[0] = s / x.Length;
+                break;
+            }
             default:
                 throw new NotSupportedException($"Unknown operation {op.Kind}.");
         }

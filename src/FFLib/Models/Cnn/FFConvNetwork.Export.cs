@@ -11,19 +11,18 @@ public sealed partial class FFConvNetwork : IInferenceExportable
     /// The prediction as an inference graph. Each layer: h = ReLU(conv(x, W)/(‖x‖ + 1e-4)·s + b) over the
     /// whole input map (s = the competitive objective's input scale, else 1), then optional 2×2 max-pooling.
     /// Linear head: one pass without a label, the head's logits. Competitive: one pass, the last layer's
-    /// class goodnesses (highest wins). Contrastive: per label, the image plus the label's pattern,
-    /// Σ over layers softplus(mean h² − θ). Label channels and per-position goodness
-    /// are not exported yet (<see cref="NotSupportedException"/> says so).
+    /// class goodnesses (highest wins). Contrastive: per label, the image plus the label's pattern (or, with
+    /// label channels, every layer's input widened by the label's one-hot planes), Σ over layers
+    /// softplus(mean h² − θ) (per-position goodness: the mean over positions of softplus(mean over channels of h² − θ)).
     /// </summary>
     public InferenceGraph BuildInferenceGraph()
     {
-        if (LabelPlanes) throw new NotSupportedException("FF CNNs with label channels (label_encoding channels) cannot be exported yet; fourier or corner labels, or the competitive objective, can.");
-        if (PerPosition && !Competitive && _classifier is null) throw new NotSupportedException("FF CNNs scored by per-position goodness (goodness position) cannot be exported yet; goodness map, a linear head, or the competitive objective can.");
         var g = InferenceGraph.For(Parameters(), ImageFeatures);
         int image = GraphImage(g);
         if (_classifier is not null)
         {
-            int top = GraphNext(g, ConvLayers.Length - 1, GraphForward(g, image, visit: null));
+            // With label channels the head reads the map of the image with no label (all-zero planes).
+            int top = GraphNext(g, ConvLayers.Length - 1, GraphForward(g, image, visit: null, label: -1));
             g.SetOutput(g.AddBias(g.MatMul(top, "classifier.weight"), "classifier.bias"), predictLowest: false);
             return g;
         }
@@ -36,11 +35,13 @@ public sealed partial class FFConvNetwork : IInferenceExportable
         var totals = new int[Classes];
         for (int c = 0; c < Classes; c++)
         {
-            int x = g.Add(image, g.Constant(_patterns.AsSpan(c * ImageFeatures, ImageFeatures)));
-            int total = -1;
-            GraphForward(g, x, h =>
+            int x = LabelPlanes ? image : g.Add(image, g.Constant(_patterns.AsSpan(c * ImageFeatures, ImageFeatures)));
+            int total = -1, layer = 0;
+            GraphForward(g, x, label: c, visit: h =>
             {
-                int term = g.Softplus(g.AddScalar(g.MeanSquares(h), -Config.Threshold));
+                int term = PerPosition
+                    ? g.Mean(g.Softplus(g.AddScalar(g.GroupMeanSquares(h, ConvLayers[layer++].OutChannels), -Config.Threshold)))
+                    : g.Softplus(g.AddScalar(g.MeanSquares(h), -Config.Threshold));
                 total = total < 0 ? term : g.Add(total, term);
             });
             totals[c] = total;
@@ -49,13 +50,18 @@ public sealed partial class FFConvNetwork : IInferenceExportable
         return g;
     }
 
-    /// <summary>Every layer on graph value <paramref name="x"/>, handing each output (before pooling) to <paramref name="visit"/>; returns the last layer's output before pooling.</summary>
-    private int GraphForward(InferenceGraph g, int x, Action<int>? visit)
+    /// <summary>
+    /// Every layer on graph value <paramref name="x"/>, handing each output (before pooling) to <paramref name="visit"/>;
+    /// returns the last layer's output before pooling. With label channels each layer's input is widened by
+    /// <paramref name="label"/>'s one-hot planes (−1: all-zero planes).
+    /// </summary>
+    private int GraphForward(InferenceGraph g, int x, Action<int>? visit, int label = -1)
     {
         int h = x;
         for (int l = 0; l < ConvLayers.Length; l++)
         {
             if (l > 0) x = GraphNext(g, l - 1, h);
+            if (LabelPlanes) x = GraphWithLabelPlanes(g, l, x, label);
             int norm = g.AddScalar(g.Sqrt(g.SumSquares(x)), Kernels.NormEpsilon);
             int z = g.DivideRows(GraphConv(g, l, x), norm);
             if (Competitive) z = g.MulScalar(z, InputScale(l));
@@ -63,5 +69,22 @@ public sealed partial class FFConvNetwork : IInferenceExportable
             visit?.Invoke(h);
         }
         return h;
+    }
+
+    /// <summary>
+    /// Layer l's input x (positions × own channels, NHWC) with the label's one-hot appended to every position as
+    /// K more channels: the K values concatenated once behind x, then one gather that interleaves them.
+    /// </summary>
+    private int GraphWithLabelPlanes(InferenceGraph g, int l, int x, int label)
+    {
+        var geo = ConvLayers[l].Geometry;
+        int k = Classes, own = geo.Channels - k, positions = geo.Height * geo.Width;
+        var oneHot = new float[k];
+        if (label >= 0) oneHot[label] = 1f;
+        var index = new int[positions * geo.Channels];
+        for (int q = 0; q < positions; q++)
+            for (int c = 0; c < geo.Channels; c++)
+                index[q * geo.Channels + c] = c < own ? q * own + c : positions * own + (c - own);
+        return g.Gather(g.Concat(x, g.Constant(oneHot)), index);
     }
 }
