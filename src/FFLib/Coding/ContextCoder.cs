@@ -42,17 +42,7 @@ public static class ContextCoder
             range /= model.Totals[at];
             low += cum * range;
             range *= counts[s];
-            while (true)
-            {
-                if ((low ^ (low + range)) >= Top)
-                {
-                    if (range >= Bottom) break;
-                    range = (0u - low) & (Bottom - 1);
-                }
-                output.WriteByte((byte)(low >> 24));
-                low <<= 8;
-                range <<= 8;
-            }
+            while (MustShift(low, ref range)) { output.WriteByte((byte)(low >> 24)); low <<= 8; range <<= 8; }
             model.Update(at, s);
         }
         for (int k = 0; k < 4; k++) { output.WriteByte((byte)(low >> 24)); low <<= 8; }
@@ -86,22 +76,24 @@ public static class ContextCoder
             while (cum + counts[s] <= value) cum += counts[s++];
             low += cum * range;
             range *= counts[s];
-            while (true)
-            {
-                if ((low ^ (low + range)) >= Top)
-                {
-                    if (range >= Bottom) break;
-                    range = (0u - low) & (Bottom - 1);
-                }
-                code = (code << 8) | Next(coded);
-                low <<= 8;
-                range <<= 8;
-            }
+            while (MustShift(low, ref range)) { code = (code << 8) | Next(coded); low <<= 8; range <<= 8; }
             codes[i] = (byte)s;
             model.Update(ctx, s);
         }
         if (read != coded.Length) throw Bad($"{coded.Length - read} byte(s) follow the last code");
         return codes;
+    }
+
+    /// <summary>
+    /// Whether a byte must be shifted out (encoder) or in (decoder): the top byte of low is settled, or the range
+    /// has fallen below 2^16 without it settling and is cut to the next boundary (the carry-less coder's rule).
+    /// </summary>
+    private static bool MustShift(uint low, ref uint range)
+    {
+        if ((low ^ (low + range)) < Top) return true;
+        if (range >= Bottom) return false;
+        range = (0u - low) & (Bottom - 1);
+        return true;
     }
 
     private static InvalidDataException Bad(string problem) => new($"Damaged context-coded stream: {problem}.");
