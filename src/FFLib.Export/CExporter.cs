@@ -56,7 +56,7 @@ public static partial class CExporter
                 : ps[n] is var p && p.IsMatrix && options.Int8 ? p.Data.Length + 4L * p.Rows : 4L * p.Data.Length)
             // A compressed matrix's one-hot columns, stored as floats.
             + graph.Ops.Where(o => o.Kind == InferenceOpKind.AddWeightColumn && compressed.ContainsKey(o.Parameter!)).Sum(o => 4L * graph.Width(o.Output))
-            + graph.Ops.Where(o => o.Kind == InferenceOpKind.Constant).Sum(o => 4L * o.Data!.Length)
+            + graph.Ops.Where(o => o.Kind is InferenceOpKind.Constant or InferenceOpKind.ChannelAffine).Sum(o => 4L * o.Data!.Length)
             // Index tables: a gather's source indices; a class goodness's channel groups and per-group factors.
             + graph.Ops.Where(o => o.Kind == InferenceOpKind.Gather).Select(o => o.Indices!).Distinct(ReferenceEqualityComparer.Instance).Sum(t => 4L * ((int[])t!).Length)
             + graph.Ops.Where(o => o.Kind == InferenceOpKind.ChannelGroupMeanSquares).Sum(o => 4L * (o.Indices!.Length + graph.Width(o.Output)));
@@ -217,6 +217,15 @@ public static partial class CExporter
                 case InferenceOpKind.GroupMeanSquares:
                     code.Append(CultureInfo.InvariantCulture, $"  {{ int j; for (j = 0; j < {w}; j++) {y}[j] = sum_squares({x} + (long)j * {op.Column}, {op.Column}) / {op.Column}.0f; }}\n");
                     break;
+                case InferenceOpKind.ChannelAffine:
+                {
+                    int c = op.Data!.Length / 2;
+                    data.Append(CultureInfo.InvariantCulture, $"/* per-channel scale, then shift */\nstatic const float a{op.Output}[{op.Data.Length}] = {{");
+                    AppendValues(data, op.Data, Float);
+                    data.Append("};\n");
+                    code.Append(CultureInfo.InvariantCulture, $"  {{ int j; for (j = 0; j < {w}; j++) {y}[j] = {x}[j] * a{op.Output}[j % {c}] + a{op.Output}[{c} + j % {c}]; }}\n");
+                    break;
+                }
                 case InferenceOpKind.Mean:
                     code.Append(CultureInfo.InvariantCulture, $"  {{ int j; float acc = 0.0f; for (j = 0; j < {xw}; j++) acc += {x}[j]; {y}[0] = acc / {xw}.0f; }}\n");
                     break;

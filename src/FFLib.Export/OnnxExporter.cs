@@ -141,6 +141,7 @@ public static class OnnxExporter
                 InferenceOpKind.MaxPool => MaxPool(x, op.Geometry!.Value),
                 InferenceOpKind.GroupMeanSquares => Fresh("Div", [Fresh("ReduceSumSquare", [Fresh("Reshape", [x, Shape([0, -1, op.Column])])],
                     new AttributeProto { Name = "axes", Type = AttributeProto.Types.AttributeType.Ints, Ints = { 2L } }, Attr("keepdims", 0)), Scalar(op.Column)]),
+                InferenceOpKind.ChannelAffine => ChannelAffine(x, op.Data!, inWidth),
                 InferenceOpKind.Mean => Fresh("ReduceMean", [x], new AttributeProto { Name = "axes", Type = AttributeProto.Types.AttributeType.Ints, Ints = { 1L } }, Attr("keepdims", 1)),
                 InferenceOpKind.ChannelGroupMeanSquares => ChannelGroupMeanSquares(x, op.Indices!, graph.Width(op.Output), inWidth),
                 InferenceOpKind.Gather => Fresh("Gather", [x, GatherTable(op.Indices!)], Attr("axis", 1)),
@@ -206,6 +207,14 @@ public static class OnnxExporter
             string perChannel = Fresh("ReduceSumSquare", [Fresh("Reshape", [x, Shape([0, positions, channels])])],
                 new AttributeProto { Name = "axes", Type = AttributeProto.Types.AttributeType.Ints, Ints = { 1L } }, Attr("keepdims", 0));
             return Fresh("MatMul", [perChannel, Initializer($"group_averager_{_next++}", averager, [channels, groups])]);
+        }
+
+        /// <summary>x·a + s per channel: the map as [N, positions, C], the vectors broadcast over the last axis.</summary>
+        private string ChannelAffine(string x, float[] data, int width)
+        {
+            int c = data.Length / 2;
+            string scaled = Fresh("Mul", [Fresh("Reshape", [x, Shape([0, -1, c])]), Initializer($"affine_scale_{_next++}", data[..c], [c])]);
+            return Fresh("Reshape", [Fresh("Add", [scaled, Initializer($"affine_shift_{_next++}", data[c..], [c])]), Shape([0, width])]);
         }
 
         private string? _batch;

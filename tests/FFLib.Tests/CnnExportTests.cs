@@ -29,6 +29,7 @@ public sealed class CnnExportTests : IDisposable
             "ffcnn-maximize" => settings with { Loss = LossDirection.Maximize },
             "ffcnn-corner" => settings.With(CnnSettings.Labels, LabelEncoding.Corner),
             "ffcnn-competitive" => settings.With(CnnSettings.Objective, ConvObjective.Competitive),
+            "ffcnn-competitive-bn" => settings.With(CnnSettings.Objective, ConvObjective.Competitive).With(CnnSettings.BatchNorm, true),
             "ffcnn-linear" => settings.With(CnnSettings.Head, ConvHead.Linear),
             "ffcnn-channels" => settings.With(CnnSettings.Labels, LabelEncoding.Channels),
             "ffcnn-position-channels" => settings.With(CnnSettings.Goodness, ConvGoodness.Position).With(CnnSettings.Labels, LabelEncoding.Channels),
@@ -64,6 +65,7 @@ public sealed class CnnExportTests : IDisposable
     [InlineData("ffcnn-maximize")]
     [InlineData("ffcnn-corner")]
     [InlineData("ffcnn-competitive")]
+    [InlineData("ffcnn-competitive-bn")]
     [InlineData("ffcnn-competitive-colour")]
     [InlineData("ffcnn-linear")]
     [InlineData("ffcnn-fourier-colour")]
@@ -88,6 +90,7 @@ public sealed class CnnExportTests : IDisposable
     [InlineData("bpcnn-colour", true)]
     [InlineData("ffcnn-fourier", false)]
     [InlineData("ffcnn-competitive", true)]
+    [InlineData("ffcnn-competitive-bn", false)]
     [InlineData("ffcnn-competitive-colour", false)]
     [InlineData("ffcnn-linear", true)]
     [InlineData("ffcnn-channels", true)]
@@ -112,6 +115,7 @@ public sealed class CnnExportTests : IDisposable
     [InlineData("bpcnn-colour", false)]
     [InlineData("ffcnn-fourier", true)]
     [InlineData("ffcnn-competitive", false)]
+    [InlineData("ffcnn-competitive-bn", true)]
     [InlineData("ffcnn-competitive-colour", true)]
     [InlineData("ffcnn-linear", false)]
     [InlineData("ffcnn-channels", false)]

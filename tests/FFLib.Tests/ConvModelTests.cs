@@ -380,6 +380,7 @@ public class ConvCliTests
     [InlineData("ffcnn", "--layers 8 --conv 4", "kernels are odd")]
     [InlineData("bpcnn", "--layers 8 --conv 3 --label-encoding corner", "--label-encoding is a setting of ffcnn; bpcnn has no such setting")]
     [InlineData("ffcnn", "--layers 8 --conv 3 --goodness pixel", "'pixel' is not one of map, position")]
+    [InlineData("ffcnn", "--layers 10 --conv 3 --batch-norm on", "competitive objective only")]
     public void BadCnnInputIsOneClearLine(string model, string options, string expected)
     {
         var dir = Path.Combine(Path.GetTempPath(), "fflib-badcnn-" + Guid.NewGuid().ToString("N"));

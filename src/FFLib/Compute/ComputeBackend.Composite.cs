@@ -52,6 +52,46 @@ public abstract partial class ComputeBackend
         Write(result, delta.Slice(0, result.Length));
     }
 
+    /// <summary>
+    /// Batch normalisation with batch statistics over <paramref name="rows"/> rows of <paramref name="channels"/> channels:
+    /// per channel its mean and 1/√(var + 1e-5) (biased variance) into <paramref name="mean"/> and <paramref name="invStd"/>,
+    /// and y = γ·(h − mean)·invStd + β. By default on the host.
+    /// </summary>
+    public virtual void BatchNormForward(DeviceSpan h, int rows, int channels, DeviceSpan gamma, DeviceSpan beta, DeviceSpan mean, DeviceSpan invStd, DeviceSpan y)
+    {
+        int n = rows * channels;
+        var (m, s, result) = (new float[channels], new float[channels], new float[n]);
+        BatchNormKernels.Forward(Read(h.Slice(0, n)).ToArray(), rows, channels, Read(gamma).ToArray(), Read(beta).ToArray(), m, s, result);
+        Write(m, mean.Slice(0, channels));
+        Write(s, invStd.Slice(0, channels));
+        Write(result, y.Slice(0, n));
+    }
+
+    /// <summary>y = γ·(h − mean)·invStd + β per channel with given statistics (inference with running ones). By default on the host.</summary>
+    public virtual void BatchNormApply(DeviceSpan h, int rows, int channels, DeviceSpan gamma, DeviceSpan beta, DeviceSpan mean, DeviceSpan invStd, DeviceSpan y)
+    {
+        int n = rows * channels;
+        var result = new float[n];
+        BatchNormKernels.Affine(Read(h.Slice(0, n)).ToArray(), rows, channels, Read(gamma).ToArray(), Read(beta).ToArray(), Read(mean).ToArray(), Read(invStd).ToArray(), result);
+        Write(result, y.Slice(0, n));
+    }
+
+    /// <summary>
+    /// The gradients of <see cref="BatchNormForward"/> (its <paramref name="mean"/> and <paramref name="invStd"/>): dγ, dβ and
+    /// dh = γ·invStd·(dy − mean(dy) − ĥ·mean(dy·ĥ)) per channel. <paramref name="dh"/> may be <paramref name="dy"/>. By default on the host.
+    /// </summary>
+    public virtual void BatchNormBackward(DeviceSpan h, int rows, int channels, DeviceSpan gamma, DeviceSpan mean, DeviceSpan invStd, DeviceSpan dy,
+        DeviceSpan dh, DeviceSpan dGamma, DeviceSpan dBeta)
+    {
+        int n = rows * channels;
+        var (result, dg, db) = (new float[n], new float[channels], new float[channels]);
+        BatchNormKernels.Backward(Read(h.Slice(0, n)).ToArray(), rows, channels, Read(gamma).ToArray(), Read(mean).ToArray(), Read(invStd).ToArray(),
+            Read(dy.Slice(0, n)).ToArray(), result, dg, db);
+        Write(result, dh.Slice(0, n));
+        Write(dg, dGamma.Slice(0, channels));
+        Write(db, dBeta.Slice(0, channels));
+    }
+
     /// <summary>Copies an array made by <see cref="Attach"/> back into its host array (by default through <see cref="Read"/>; the CPU shares it: nothing to do).</summary>
     public virtual void SyncToHost(DeviceArray attached, float[] host) => Read(attached.All).CopyTo(host);
 

@@ -103,6 +103,17 @@ internal sealed class CpuBackend : ComputeBackend
             Host(dg).Slice(first * k, count * k), Host(delta).Slice(first * size, count * size)));
     }
 
+    // Batch normalisation straight on the host arrays (the defaults copy through Read and Write).
+    public override void BatchNormForward(DeviceSpan h, int rows, int channels, DeviceSpan gamma, DeviceSpan beta, DeviceSpan mean, DeviceSpan invStd, DeviceSpan y) =>
+        BatchNormKernels.Forward(Host(h), rows, channels, Host(gamma), Host(beta), Host(mean), Host(invStd), Host(y));
+
+    public override void BatchNormApply(DeviceSpan h, int rows, int channels, DeviceSpan gamma, DeviceSpan beta, DeviceSpan mean, DeviceSpan invStd, DeviceSpan y) =>
+        BatchNormKernels.Affine(Host(h), rows, channels, Host(gamma), Host(beta), Host(mean), Host(invStd), Host(y));
+
+    public override void BatchNormBackward(DeviceSpan h, int rows, int channels, DeviceSpan gamma, DeviceSpan mean, DeviceSpan invStd, DeviceSpan dy,
+        DeviceSpan dh, DeviceSpan dGamma, DeviceSpan dBeta) =>
+        BatchNormKernels.Backward(Host(h), rows, channels, Host(gamma), Host(mean), Host(invStd), Host(dy), Host(dh), Host(dGamma), Host(dBeta));
+
     public override void Multiply(DeviceSpan x, DeviceSpan y)
     {
         var xs = Host(x);

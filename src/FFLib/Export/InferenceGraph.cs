@@ -53,6 +53,8 @@ public enum InferenceOpKind
     GroupMeanSquares,
     /// <summary>y = mean_j x_j (width 1).</summary>
     Mean,
+    /// <summary>y = x·a[c] + s[c] per channel c of an NHWC map: <see cref="InferenceOp.Data"/> holds a (C values) then s (C values) (batch normalisation at prediction).</summary>
+    ChannelAffine,
 }
 
 /// <summary>One operation of an <see cref="InferenceGraph"/>: writes value <see cref="Output"/>.</summary>
@@ -62,7 +64,7 @@ public enum InferenceOpKind
 /// <param name="Parameter">The model parameter it reads (MatMul, AddWeightColumn, AddBias), by its name in a model's <c>Parameters()</c>.</param>
 /// <param name="Column">MatMul: first weight column; AddWeightColumn: the column; GroupMeanSquares: the run length.</param>
 /// <param name="Scalar">AddScalar, MulScalar: the constant.</param>
-/// <param name="Data">Constant: the row.</param>
+/// <param name="Data">Constant: the row; ChannelAffine: the scales, then the shifts.</param>
 public sealed record InferenceOp(InferenceOpKind Kind, int Output, int[] Inputs, string? Parameter = null, int Column = 0, float Scalar = 0, float[]? Data = null)
 {
     /// <summary>Conv2d: the input map, kernel, stride and padding; MaxPool: the input map and the window (kernel = stride).</summary>
@@ -241,6 +243,14 @@ public sealed class InferenceGraph
     {
         if (run < 1 || Width(Check(x)) % run != 0) throw new ArgumentException($"Runs of {run} values do not divide {Width(x)} values.", nameof(run));
         return Add(new InferenceOp(InferenceOpKind.GroupMeanSquares, 0, [x], Column: run), Width(x) / run);
+    }
+
+    /// <summary>x·scale[c] + shift[c] at every position of an NHWC map whose channels are the vectors' entries (copied).</summary>
+    public int ChannelAffine(int x, ReadOnlySpan<float> scale, ReadOnlySpan<float> shift)
+    {
+        if (scale.Length == 0 || scale.Length != shift.Length || Width(Check(x)) % scale.Length != 0)
+            throw new ArgumentException($"A per-channel affine needs equal scales and shifts whose count divides the map's {Width(x)} values (got {scale.Length} and {shift.Length}).", nameof(scale));
+        return Add(new InferenceOp(InferenceOpKind.ChannelAffine, 0, [x], Data: [.. scale, .. shift]), Width(x));
     }
 
     /// <summary>The mean of x's values (width 1).</summary>

@@ -183,6 +183,12 @@ public static class InferenceInterpreter
                     y[q] = s / op.Column;
                 }
                 break;
+            case InferenceOpKind.ChannelAffine:
+            {
+                int c = op.Data!.Length / 2;
+                for (int j = 0; j < width; j++) y[j] = x[j] * op.Data[j % c] + op.Data[c + j % c];
+                break;
+            }
             case InferenceOpKind.Mean:
             {
                 float s = 0;

@@ -76,6 +76,11 @@ public static class CnnSettings
         "What the FF CNN's layers learn: contrast (positive against negative data with the label in the input, the paper's FF; the default) or competitive (channel-wise competitive FF: each class owns a share of every layer's channels, cross-entropy of the class goodnesses, no negatives; label_encoding, goodness, threshold and loss are then unused).",
         [(ConvObjective.Contrast, ["contrast"]), (ConvObjective.Competitive, ["competitive", "cwc"])]);
 
+    /// <summary>The competitive FF CNN's batch normalisation after each layer's ReLU: off (default) or on.</summary>
+    public static readonly ModelSetting<bool> BatchNorm = ModelSetting.Choice("batch_norm", false,
+        "Batch normalisation of every FF CNN layer's output after its ReLU (per channel: batch statistics in training, running ones at prediction; trained scale and shift), as CwComp does; the goodness is taken after it. on or off (the default); competitive objective only.",
+        [(false, ["off", "no", "false"]), (true, ["on", "yes", "true"])]);
+
     /// <summary>The widths a CNN trains with when none are given: 32, 64, 128 channels.</summary>
     public static readonly IReadOnlyList<int> DefaultChannels = [32, 64, 128];
 }

@@ -26,8 +26,16 @@ public sealed class FFConvArchitecture : ConvArchitecture
     public override (double Training, double Prediction) RelativeCost => (50, 55);
 
     /// <inheritdoc />
-    public override IReadOnlyList<ModelSetting> Settings => [FFSettings.Threshold, FFSettings.Loss, CnnSettings.Conv, CnnSettings.Labels, CnnSettings.Goodness, CnnSettings.Head, CnnSettings.Objective, FFClassifierSettings.ClassifierLearningRate,
+    public override IReadOnlyList<ModelSetting> Settings => [FFSettings.Threshold, FFSettings.Loss, CnnSettings.Conv, CnnSettings.Labels, CnnSettings.Goodness, CnnSettings.Head, CnnSettings.Objective, CnnSettings.BatchNorm, FFClassifierSettings.ClassifierLearningRate,
          FFSettings.PeerNormalization, FFSettings.ActivityL1, FFSettings.WeightDecay];
+
+    /// <inheritdoc />
+    public override void ValidateSettings(ModelSettings settings)
+    {
+        base.ValidateSettings(settings);
+        if (settings.Get(CnnSettings.BatchNorm) && settings.Get(CnnSettings.Objective) != ConvObjective.Competitive)
+            throw new ArgumentOutOfRangeException("batch_norm", "on", "Batch normalisation is built for the competitive objective only (--objective competitive).");
+    }
 
     /// <summary>Label planes: every layer reads one more input channel per class (10: the time estimate's MNIST/CIFAR-10).</summary>
     protected override int ExtraInputChannels(ModelSettings settings) => settings.Get(CnnSettings.Labels) == LabelEncoding.Channels && settings.Get(CnnSettings.Objective) == ConvObjective.Contrast ? 10 : 0;
@@ -51,7 +59,7 @@ public sealed class FFConvArchitecture : ConvArchitecture
         return new FFConvNetwork(new FFConvNetworkConfig(stack, classes, settings.Get(FFSettings.Threshold), settings.Get(FFSettings.Loss),
             settings.LearningRateFor(this), settings.Get(CnnSettings.Labels), settings.Get(CnnSettings.Goodness),
             settings.Get(CnnSettings.Head), settings.Get(FFClassifierSettings.ClassifierLearningRate))
-        { Regularization = FFSettings.Regularization(settings), Objective = settings.Get(CnnSettings.Objective) }, random);
+        { Regularization = FFSettings.Regularization(settings), Objective = settings.Get(CnnSettings.Objective), BatchNorm = settings.Get(CnnSettings.BatchNorm) }, random);
     }
 
     /// <inheritdoc />
@@ -71,6 +79,7 @@ public sealed class FFConvArchitecture : ConvArchitecture
         o["head"] = CnnSettings.Head.Format(config.Head);
         o["classifier_lr"] = config.ClassifierLearningRate;
         if (config.Objective != ConvObjective.Contrast) o["objective"] = CnnSettings.Objective.Format(config.Objective);
+        if (config.BatchNorm) o["batch_norm"] = CnnSettings.BatchNorm.Format(true);
         if (config.ChannelGroups is { } groups) o["channel_groups"] = new JsonArray(groups.Select(g => (JsonNode)new JsonArray(g.Select(n => (JsonNode)n).ToArray())).ToArray());
         if (config.InputScales is { } scales) o["input_scales"] = new JsonArray(scales.Select(v => (JsonNode)v).ToArray());
         ConfigJson.WriteRegularization(o, config.Regularization);
@@ -91,6 +100,7 @@ public sealed class FFConvArchitecture : ConvArchitecture
         {
             Regularization = ConfigJson.Regularization(c),
             Objective = c["objective"] is { } objective ? (ConvObjective)CnnSettings.Objective.FromJson(objective) : ConvObjective.Contrast,
+            BatchNorm = c["batch_norm"] is { } batchNorm && (bool)CnnSettings.BatchNorm.FromJson(batchNorm),
             ChannelGroups = c["channel_groups"] is JsonArray groups ? groups.Select(g => g is JsonArray a ? Values<int>(a, "channel_groups") : throw new FormatException("config key 'channel_groups' must hold one array per layer")).ToArray() : null,
             InputScales = c["input_scales"] is JsonArray scales ? Values<float>(scales, "input_scales") : null,
         };

@@ -1,4 +1,5 @@
 using FFLib.Compute;
+using FFLib.Layers;
 using FFLib.Modules;
 
 namespace FFLib.Models;
@@ -75,11 +76,20 @@ public sealed partial class FFConvNetwork
             int outSize = layer.OutputSize;
             var (h, invNorm, cols) = (s.Get("h", b * outSize), s.Get("invnorm", b), s.Get("cols", b * g.Positions * g.PatchSize));
             Forward(l, x, b, h, invNorm, cols, computeNorms: true, reuseColumns: false);
+            // With batch normalisation the goodness reads y = BN(h) (batch statistics); h is kept for the backward pass.
+            var norm = _norms?[l];
+            DeviceSpan y = h, mean = default, invStd = default;
+            if (norm is not null)
+            {
+                (y, mean, invStd) = (s.Get("bn-y", b * outSize), s.Get("bn-mean", layer.OutChannels), s.Get("bn-invstd", layer.OutChannels));
+                be.BatchNormForward(h, b * g.Positions, layer.OutChannels, Device(norm.Gamma), Device(norm.Beta), mean, invStd, y);
+                UpdateRunningStatistics(norm, mean, invStd, b * g.Positions);
+            }
             if (ActivationObserver is { } observe)
             {
                 var imageMs = s.Get("msimage", b);
-                be.MeanSquares(h, b, outSize, imageMs);
-                observe(new LayerActivation(l, 0, b, b, outSize, be.Read(h), be.Read(imageMs)));
+                be.MeanSquares(y, b, outSize, imageMs);
+                observe(new LayerActivation(l, 0, b, b, outSize, be.Read(y), be.Read(imageMs)));
             }
 
             // Class goodnesses (each channel's class and each class's 1/(positions·|class|) depend only on the layer's
@@ -87,32 +97,65 @@ public sealed partial class FFConvNetwork
             var owners = s.Constant($"cwc-owner{l}", layer.OutChannels, () => ChannelOwners(l).Select(c => (float)c).ToArray());
             var weights = s.Constant($"cwc-weight{l}", k, () => GroupWeights(l).Select(w => (float)w).ToArray());
             var (goodness, dg) = (s.Get("cwc-g", b * k), s.Get("cwc-dg", b * k));
-            be.ClassGoodness(h.Slice(0, b * outSize), b, owners, weights, goodness);
+            be.ClassGoodness(y.Slice(0, b * outSize), b, owners, weights, goodness);
             be.CrossEntropyLossAndGradient(goodness, b, k, labelsOnDevice, dg, lossOut.Slice(l, 1));
             DeviceSpan extra = default;
             if (_regularizers is { } regs)
             {
                 // Peer normalisation / activity L1 over the (image, position) rows, every image a positive.
                 extra = s.Get("reg", b * outSize);
-                regs[l].GradientUnchecked(be, h, b * g.Positions, b * g.Positions, Device(regs[l].RunningMean), s.Get("regscratch", regs[l].ScratchLength), extra);
+                regs[l].GradientUnchecked(be, y, b * g.Positions, b * g.Positions, Device(regs[l].RunningMean), s.Get("regscratch", regs[l].ScratchLength), extra);
             }
-            // δ = 2·h·∂L/∂g·weight of each value's class, in place; zero where ReLU is off.
-            be.ClassGoodnessBackward(h.Slice(0, b * outSize), b, owners, weights, dg, h);
-            if (_regularizers is not null) be.AddScaled(1f, extra, 1f, h.Slice(0, b * outSize));
+            // δ = 2·y·∂L/∂g·weight of each value's class, in place (without normalisation y is h: zero where ReLU is off).
+            be.ClassGoodnessBackward(y.Slice(0, b * outSize), b, owners, weights, dg, y);
+            if (_regularizers is not null) be.AddScaled(1f, extra, 1f, y.Slice(0, b * outSize));
 
             var (gradW, gradB) = (DeviceGradient(layer.WeightParameter), DeviceGradient(layer.BiasParameter));
-            be.ColumnSums(h, b * g.Positions, layer.OutChannels, gradB);
-            be.ScaleRows(h, b, outSize, invNorm);
-            layer.WeightGradient(be, h, cols, b, gradW);
+            DeviceSpan delta = y;
+            DeviceSpan gradGamma = default, gradBeta = default;
+            if (norm is not null)
+            {
+                // Through the normalisation to h (in place in y), then ReLU's derivative: zero where h is 0.
+                (gradGamma, gradBeta) = (DeviceGradient(norm.Gamma), DeviceGradient(norm.Beta));
+                be.BatchNormBackward(h, b * g.Positions, layer.OutChannels, Device(norm.Gamma), mean, invStd, y, y, gradGamma, gradBeta);
+                be.ReluBackward(y.Slice(0, b * outSize), h.Slice(0, b * outSize));
+            }
+            be.ColumnSums(delta, b * g.Positions, layer.OutChannels, gradB);
+            be.ScaleRows(delta, b, outSize, invNorm);
+            layer.WeightGradient(be, delta, cols, b, gradW);
             if (StepObserver is { } observeStep)
-                observeStep(new TrainingStep(l, 0, be.Read(lossOut.Slice(l, 1))[0], be.Read(goodness).ToArray(), [be.Read(gradW).ToArray(), be.Read(gradB).ToArray()]));
-            _optimizers[l].Step(be, [Device(layer.WeightParameter), Device(layer.BiasParameter)], [gradW, gradB]);
+                observeStep(new TrainingStep(l, 0, be.Read(lossOut.Slice(l, 1))[0], be.Read(goodness).ToArray(),
+                    norm is null ? [be.Read(gradW).ToArray(), be.Read(gradB).ToArray()]
+                                 : [be.Read(gradW).ToArray(), be.Read(gradB).ToArray(), be.Read(gradGamma).ToArray(), be.Read(gradBeta).ToArray()]));
+            if (norm is null) _optimizers[l].Step(be, [Device(layer.WeightParameter), Device(layer.BiasParameter)], [gradW, gradB]);
+            else _optimizers[l].Step(be, [Device(layer.WeightParameter), Device(layer.BiasParameter), Device(norm.Gamma), Device(norm.Beta)], [gradW, gradB, gradGamma, gradBeta]);
 
             if (l + 1 == ConvLayers.Length) break;
             Forward(l, x, b, h, invNorm, cols, computeNorms: false, reuseColumns: true);
+            // The next layer reads this layer's normalised output under its new weights (batch statistics, as in training).
+            if (norm is not null) be.BatchNormForward(h, b * g.Positions, layer.OutChannels, Device(norm.Gamma), Device(norm.Beta), mean, invStd, h);
             x = Next(l, h, b, s.Get($"x{(l + 1) % 2 + 1}", b * PooledSize(l)));
         }
         return be.Read(lossOut).ToArray();
+    }
+
+    /// <summary>Layer l's running statistics moved toward one batch's (on the host: one value per channel).</summary>
+    private void UpdateRunningStatistics(ChannelBatchNorm norm, DeviceSpan mean, DeviceSpan invStd, int rows)
+    {
+        var be = Backend;
+        var (runningMean, runningVar) = (be.Read(Device(norm.RunningMean)).ToArray(), be.Read(Device(norm.RunningVar)).ToArray());
+        ChannelBatchNorm.UpdateRunningStatistics(runningMean, runningVar, be.Read(mean.Slice(0, norm.Channels)), be.Read(invStd.Slice(0, norm.Channels)), rows);
+        be.Write(runningMean, Device(norm.RunningMean));
+        be.Write(runningVar, Device(norm.RunningVar));
+    }
+
+    /// <summary>In place: layer l's output (n images) normalised with the running statistics (prediction).</summary>
+    private void NormalizeWithRunningStatistics(int l, DeviceSpan h, int n)
+    {
+        var be = Backend;
+        var norm = _norms![l];
+        var invStd = Work.Upload($"bn-run-invstd{l}", ChannelBatchNorm.InverseStd(be.Read(Device(norm.RunningVar))));
+        be.BatchNormApply(h, n * ConvLayers[l].Geometry.Positions, norm.Channels, Device(norm.Gamma), Device(norm.Beta), Device(norm.RunningMean), invStd, h);
     }
 
     /// <summary>Row i, column c: class c's goodness in the last layer for image i (higher wins).</summary>

@@ -1,5 +1,6 @@
 using FFLib.Compute;
 using FFLib.Export;
+using FFLib.Layers;
 
 namespace FFLib.Models;
 
@@ -9,7 +10,8 @@ public sealed partial class FFConvNetwork : IInferenceExportable
 {
     /// <summary>
     /// The prediction as an inference graph. Each layer: h = ReLU(conv(x, W)/(‖x‖ + 1e-4)·s + b) over the
-    /// whole input map (s = the competitive objective's input scale, else 1), then optional 2×2 max-pooling.
+    /// whole input map (s = the competitive objective's input scale, else 1), with batch normalisation a per-channel
+    /// affine map of h (the running statistics folded in), then optional 2×2 max-pooling.
     /// Linear head: one pass without a label, the head's logits. Competitive: one pass, the last layer's
     /// class goodnesses (highest wins). Contrastive: per label, the image plus the label's pattern (or, with
     /// label channels, every layer's input widened by the label's one-hot planes), Σ over layers
@@ -66,6 +68,16 @@ public sealed partial class FFConvNetwork : IInferenceExportable
             int z = g.DivideRows(GraphConv(g, l, x), norm);
             if (Competitive) z = g.MulScalar(z, InputScale(l));
             h = g.Relu(g.AddChannelBias(z, $"layers.{l}.bias"));
+            if (_norms is { } norms)
+            {
+                // Batch normalisation with the running statistics: y = h·a + s, a = γ/√(var + ε), s = β − mean·a.
+                var (gamma, beta, mean) = (norms[l].Gamma.Data, norms[l].Beta.Data, norms[l].RunningMean.Data);
+                var invStd = ChannelBatchNorm.InverseStd(norms[l].RunningVar.Data);
+                var scale = new float[gamma.Length];
+                var shift = new float[gamma.Length];
+                for (int c = 0; c < scale.Length; c++) { scale[c] = gamma[c] * invStd[c]; shift[c] = beta[c] - mean[c] * scale[c]; }
+                h = g.ChannelAffine(h, scale, shift);
+            }
             visit?.Invoke(h);
         }
         return h;

@@ -22,6 +22,7 @@ public sealed partial class FFConvNetwork : ConvNetwork, ITrainableModel, ILabel
     private readonly float[] _patterns;
     private readonly ConvClassifierHead? _classifier;
     private readonly AdamOptimizer? _classifierOptimizer;
+    private readonly ChannelBatchNorm[]? _norms;
 
     /// <summary>A model of <paramref name="config"/>'s shape: initialised from <paramref name="random"/> (layer by layer, W then b), or all zeros without one (to be filled by a checkpoint or a pruning cut).</summary>
     public FFConvNetwork(FFConvNetworkConfig config, FFRandom? random)
@@ -29,7 +30,10 @@ public sealed partial class FFConvNetwork : ConvNetwork, ITrainableModel, ILabel
     {
         // With label channels every layer reads K more input channels: the label planes after its own.
         Config = config;
-        _optimizers = ConvLayers.Select(l => new AdamOptimizer(new AdamSettings(config.LearningRate, WeightDecay: config.Regularization.WeightDecay), l.Parameters())).ToArray();
+        _norms = config.BatchNorm ? ConvLayers.Select(l => new ChannelBatchNorm(l.OutChannels)).ToArray() : null;
+        // A layer's optimiser also steps its normalisation's scale and shift (the running statistics are not trained).
+        _optimizers = ConvLayers.Select((l, i) => new AdamOptimizer(new AdamSettings(config.LearningRate, WeightDecay: config.Regularization.WeightDecay),
+            _norms is null ? [l.WeightParameter, l.BiasParameter] : [l.WeightParameter, l.BiasParameter, _norms[i].Gamma, _norms[i].Beta])).ToArray();
         // A channel is a unit of the activity regularisers: the (image, position) pairs are their rows.
         _regularizers = ActivityRegularizer.ForLayers(ConvLayers.Select(l => l.OutChannels), config.Regularization);
         if (config.Head == ConvHead.Linear)
@@ -67,6 +71,7 @@ public sealed partial class FFConvNetwork : ConvNetwork, ITrainableModel, ILabel
     protected internal override IEnumerable<ChildModule> Children()
     {
         var layers = ConvLayers.Select((l, i) => new ChildModule($"layers.{i}", $"layer {i + 1}", l));
+        if (_norms is not null) layers = layers.Concat(_norms.Select((n, i) => new ChildModule($"norms.{i}", $"layer {i + 1} normalisation", n)));
         return _classifier is null ? layers : layers.Append(new ChildModule("classifier", "classifier", _classifier));
     }
 
@@ -319,6 +324,7 @@ public sealed partial class FFConvNetwork : ConvNetwork, ITrainableModel, ILabel
             var (h, invNorm, cols) = (s.Get(prefix + "h", n * layer.OutputSize), s.Get(prefix + "invnorm", n), s.Get(prefix + "cols", n * g.Positions * g.PatchSize));
             if (!Shortcut) x = WithLabelPlanes(l, x, n, control, prefix + "xlabels");
             LayerForward(l, x, n, control, controlOnDevice, h, invNorm, cols, computeNorms: true, reuseColumns: false);
+            if (_norms is not null) NormalizeWithRunningStatistics(l, h, n);
             visit?.Invoke(l, h);
             x = Next(l, h, n, s.Get($"{prefix}x{l % 2 + 1}", n * PooledSize(l)));
         }
@@ -373,12 +379,16 @@ public sealed partial class FFConvNetwork : ConvNetwork, ITrainableModel, ILabel
         });
     }
 
-    /// <summary>A channel owns its kernel (axis 0) and bias entry, and the next layer's input channel (axis 3 of its kernel).</summary>
-    public IReadOnlyList<NeuronSlice> NeuronSlices(int layer) => layer + 1 < ConvLayers.Length
-        ? [new($"layers.{layer}.weight", 0), new($"layers.{layer}.bias", 0), new($"layers.{layer + 1}.weight", 3)]
-        : _classifier is null
+    /// <summary>A channel owns its kernel (axis 0), bias and normalisation entries, and the next layer's input channel (axis 3 of its kernel).</summary>
+    public IReadOnlyList<NeuronSlice> NeuronSlices(int layer)
+    {
+        NeuronSlice[] own = _norms is null
             ? [new($"layers.{layer}.weight", 0), new($"layers.{layer}.bias", 0)]
-            : [new($"layers.{layer}.weight", 0), new($"layers.{layer}.bias", 0), new("classifier.weight", 3)];
+            : [new($"layers.{layer}.weight", 0), new($"layers.{layer}.bias", 0), new($"norms.{layer}.weight", 0), new($"norms.{layer}.bias", 0),
+               new($"norms.{layer}.running_mean", 0), new($"norms.{layer}.running_var", 0)];
+        return layer + 1 < ConvLayers.Length ? [.. own, new($"layers.{layer + 1}.weight", 3)]
+            : _classifier is null ? own : [.. own, new("classifier.weight", 3)];
+    }
 
     /// <inheritdoc />
     public JsonObject ConfigWithHiddenWidths(IReadOnlyList<int> widths) =>

@@ -34,6 +34,9 @@ public sealed record FFConvNetworkConfig(ConvStack Stack, int Classes, float Thr
     /// </summary>
     public IReadOnlyList<float>? InputScales { get; init; }
 
+    /// <summary>Competitive objective: batch normalisation of every layer's output after its ReLU (<see cref="Layers.ChannelBatchNorm"/>); the goodness and the next layer read the normalised map.</summary>
+    public bool BatchNorm { get; init; }
+
     /// <summary>Throws <see cref="ArgumentException"/> if the configuration cannot build a model.</summary>
     public void Validate()
     {
@@ -47,6 +50,8 @@ public sealed record FFConvNetworkConfig(ConvStack Stack, int Classes, float Thr
             throw new ArgumentOutOfRangeException("label_encoding", "corner", $"{Classes} one-hot pixels do not fit a {Stack.Image.Height}×{Stack.Image.Width} image.");
         if (Objective == ConvObjective.Competitive && ChannelGroups is null && Stack.Channels.Min() < Classes)
             throw new ArgumentOutOfRangeException("objective", "competitive", $"The competitive objective gives each of the {Classes} classes a share of every layer's channels: layer {Array.IndexOf(Stack.Channels, Stack.Channels.Min()) + 1} has only {Stack.Channels.Min()}.");
+        if (BatchNorm && Objective != ConvObjective.Competitive)
+            throw new ArgumentOutOfRangeException("batch_norm", "on", "Batch normalisation is built for the competitive objective only (--objective competitive).");
         if (ChannelGroups is { } groups)
         {
             if (groups.Count != Stack.Count) throw new ArgumentException($"channel_groups has {groups.Count} layer(s), the stack {Stack.Count}.", "channel_groups");
