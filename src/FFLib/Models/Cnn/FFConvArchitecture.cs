@@ -34,7 +34,7 @@ public sealed class FFConvArchitecture : ConvArchitecture
     {
         base.ValidateSettings(settings);
         if (settings.Get(CnnSettings.BatchNorm) && settings.Get(CnnSettings.Objective) != ConvObjective.Competitive)
-            throw new ArgumentOutOfRangeException("batch_norm", "on", "Batch normalisation is built for the competitive objective only (--objective competitive).");
+            throw new ArgumentOutOfRangeException("batch_norm", "on", "Batch normalisation is built for the competitive objective only (objective competitive).");
     }
 
     /// <summary>Label planes: every layer reads one more input channel per class (10: the time estimate's MNIST/CIFAR-10).</summary>

@@ -51,7 +51,7 @@ public sealed record FFConvNetworkConfig(ConvStack Stack, int Classes, float Thr
         if (Objective == ConvObjective.Competitive && ChannelGroups is null && Stack.Channels.Min() < Classes)
             throw new ArgumentOutOfRangeException("objective", "competitive", $"The competitive objective gives each of the {Classes} classes a share of every layer's channels: layer {Array.IndexOf(Stack.Channels, Stack.Channels.Min()) + 1} has only {Stack.Channels.Min()}.");
         if (BatchNorm && Objective != ConvObjective.Competitive)
-            throw new ArgumentOutOfRangeException("batch_norm", "on", "Batch normalisation is built for the competitive objective only (--objective competitive).");
+            throw new ArgumentOutOfRangeException("batch_norm", "on", "Batch normalisation is built for the competitive objective only (objective competitive).");
         if (ChannelGroups is { } groups)
         {
             if (groups.Count != Stack.Count) throw new ArgumentException($"channel_groups has {groups.Count} layer(s), the stack {Stack.Count}.", "channel_groups");
