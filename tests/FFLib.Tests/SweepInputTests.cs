@@ -32,7 +32,7 @@ public sealed class SweepInputTests : IDisposable
     [InlineData("--grid beta=0.5", "--grid varies beta, which none of its models (ffnn) has; it is a setting of ffrnn")]
     [InlineData("--grid k-train=0", "--grid k-train: '0': K_train must be at least 1")]
     [InlineData("--grid k_train=2 --grid k-train=3", "--grid k-train is given twice")]
-    [InlineData("--grid dropout=0.1", "--grid: unknown parameter 'dropout' (lr, layers, threshold, loss, peer-norm, activity-l1, weight-decay, classifier-lr, beta, k-train, k-test-low, k-test-high, conv, label-encoding, goodness, head, objective)")]
+    [InlineData("--grid dropout=0.1", "--grid: unknown parameter 'dropout' (lr, layers, threshold, loss, peer-norm, activity-l1, weight-decay, classifier-lr, beta, k-train, k-test-low, k-test-high, conv, label-encoding, goodness, head, objective, batch-norm)")]
     [InlineData("--model bpnn --grid peer-norm=0.1", "which none of its models (bpnn) has")]
     [InlineData("--grid depth=3", "unknown parameter 'depth'")]
     [InlineData("--batch-size 0", "--batch-size must be at least 1, not 0")]
