@@ -67,19 +67,14 @@ public static partial class CExporter
             data.Append("};\n");
             void Floats(string suffix, float[]? values)
             {
-                if (values is null) return;
-                data.Append(CultureInfo.InvariantCulture, $"static const float {m.Id}_{suffix}[{values.Length}] = {{");
-                AppendValues(data, values, Float);
-                data.Append("};\n");
+                if (values is not null) FloatArray(data, $"{m.Id}_{suffix}", values);
             }
             Floats("scale", p.Scale);
             Floats("minimum", p.Minimum);
             Floats("codebook", p.Codebook);
             if (p.OutlierColumns is { Length: > 0 } outliers)
             {
-                data.Append(CultureInfo.InvariantCulture, $"static const int {m.Id}_outlier_columns[{outliers.Length}] = {{");
-                AppendValues(data, outliers.Select(c => (float)c).ToArray(), v => ((int)v).ToString(CultureInfo.InvariantCulture));
-                data.Append("};\n");
+                IntArray(data, $"{m.Id}_outlier_columns", outliers);
                 Floats("outlier_values", p.OutlierValues);
             }
             return;

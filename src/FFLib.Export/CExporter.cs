@@ -116,9 +116,7 @@ public static partial class CExporter
             switch (op.Kind)
             {
                 case InferenceOpKind.Constant:
-                    data.Append(CultureInfo.InvariantCulture, $"static const float k{op.Output}[{w}] = {{");
-                    AppendValues(data, op.Data!, Float);
-                    data.Append("};\n");
+                    FloatArray(data, $"k{op.Output}", op.Data!);
                     continue;
                 case InferenceOpKind.MatMul when compressed.TryGetValue(op.Parameter!, out var cp):
                     if (cp.Whole is { } whole) code.Append(Product(whole, x, graph.Width(op.Inputs[0]), op.Column, y));
@@ -129,9 +127,7 @@ public static partial class CExporter
                     // The column as the model computes with it (the codes or factors decoded), stored once as floats.
                     var p = ps[op.Parameter!];
                     var column = Enumerable.Range(0, p.Rows).Select(r => p.Data[(long)r * p.Cols + op.Column]).ToArray();
-                    data.Append(CultureInfo.InvariantCulture, $"static const float kc{op.Output}[{p.Rows}] = {{");
-                    AppendValues(data, column, Float);
-                    data.Append("};\n");
+                    FloatArray(data, $"kc{op.Output}", column);
                     code.Append(CultureInfo.InvariantCulture, $"  add_vec({x}, kc{op.Output}, {w}, {y});\n");
                     break;
                 }
@@ -195,11 +191,9 @@ public static partial class CExporter
                     var count = new int[w];
                     foreach (int k in group) count[k]++;
                     int positions = graph.Width(op.Inputs[0]) / group.Length;
-                    data.Append(CultureInfo.InvariantCulture, $"static const int g{op.Output}[{group.Length}] = {{");
-                    AppendValues(data, group.Select(v => (float)v).ToArray(), v => ((int)v).ToString(CultureInfo.InvariantCulture));
-                    data.Append(CultureInfo.InvariantCulture, $"}};\n/* per group: 1/(positions x channels in it), 0 for an empty group */\nstatic const float gw{op.Output}[{w}] = {{");
-                    AppendValues(data, count.Select(n => n == 0 ? 0f : (float)(1.0 / ((double)positions * n))).ToArray(), Float);
-                    data.Append("};\n");
+                    IntArray(data, $"g{op.Output}", group);
+                    FloatArray(data, $"gw{op.Output}", count.Select(n => n == 0 ? 0f : (float)(1.0 / ((double)positions * n))).ToArray(),
+                        "per group: 1/(positions x channels in it), 0 for an empty group");
                     code.Append(CultureInfo.InvariantCulture, $"  group_mean_squares({x}, {positions}, {group.Length}, g{op.Output}, gw{op.Output}, {w}, {y});\n");
                     break;
                 }
@@ -208,9 +202,7 @@ public static partial class CExporter
                     if (!gatherTables.TryGetValue(op.Indices!, out var table))
                     {
                         gatherTables[op.Indices!] = table = $"i{op.Output}";
-                        data.Append(CultureInfo.InvariantCulture, $"static const int {table}[{w}] = {{");
-                        AppendValues(data, op.Indices!.Select(v => (float)v).ToArray(), v => ((int)v).ToString(CultureInfo.InvariantCulture));
-                        data.Append("};\n");
+                        IntArray(data, table, op.Indices!);
                     }
                     code.Append(CultureInfo.InvariantCulture, $"  gather({x}, {table}, {w}, {y});\n");
                     break;
@@ -220,9 +212,7 @@ public static partial class CExporter
                 case InferenceOpKind.ChannelAffine:
                 {
                     int c = op.Data!.Length / 2;
-                    data.Append(CultureInfo.InvariantCulture, $"/* per-channel scale, then shift */\nstatic const float a{op.Output}[{op.Data.Length}] = {{");
-                    AppendValues(data, op.Data, Float);
-                    data.Append("};\n");
+                    FloatArray(data, $"a{op.Output}", op.Data, "per-channel scale, then shift");
                     code.Append(CultureInfo.InvariantCulture, $"  {{ int j; for (j = 0; j < {w}; j++) {y}[j] = {x}[j] * a{op.Output}[j % {c}] + a{op.Output}[{c} + j % {c}]; }}\n");
                     break;
                 }
@@ -320,6 +310,23 @@ public static partial class CExporter
     private static string Float(float v) =>
         float.IsFinite(v) ? v.ToString("R", CultureInfo.InvariantCulture) switch { var t when t.Contains('.') || t.Contains('E') => t.Replace("E", "e") + "f", var t => t + ".0f" }
         : throw new ArgumentException($"A non-finite value ({v}) cannot be written as a C constant.");
+
+    /// <summary>Writes "static const float name[n] = {…};", after a comment line when one is given.</summary>
+    private static void FloatArray(StringBuilder data, string name, float[] values, string? comment = null)
+    {
+        if (comment is not null) data.Append("/* ").Append(comment).Append(" */\n");
+        data.Append(CultureInfo.InvariantCulture, $"static const float {name}[{values.Length}] = {{");
+        AppendValues(data, values, Float);
+        data.Append("};\n");
+    }
+
+    /// <summary>Writes "static const int name[n] = {…};".</summary>
+    private static void IntArray(StringBuilder data, string name, int[] values)
+    {
+        data.Append(CultureInfo.InvariantCulture, $"static const int {name}[{values.Length}] = {{");
+        AppendValues(data, values.Select(v => (float)v).ToArray(), v => ((int)v).ToString(CultureInfo.InvariantCulture));
+        data.Append("};\n");
+    }
 
     private static void AppendValues(StringBuilder sb, float[] values, Func<float, string> format)
     {

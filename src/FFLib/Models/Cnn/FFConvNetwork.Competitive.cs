@@ -123,12 +123,13 @@ public sealed partial class FFConvNetwork
             be.ColumnSums(delta, b * g.Positions, layer.OutChannels, gradB);
             be.ScaleRows(delta, b, outSize, invNorm);
             layer.WeightGradient(be, delta, cols, b, gradW);
+            // The layer's optimiser steps its kernel and bias, and with normalisation its scale and shift.
+            DeviceSpan[] values = norm is null ? [Device(layer.WeightParameter), Device(layer.BiasParameter)]
+                : [Device(layer.WeightParameter), Device(layer.BiasParameter), Device(norm.Gamma), Device(norm.Beta)];
+            DeviceSpan[] grads = norm is null ? [gradW, gradB] : [gradW, gradB, gradGamma, gradBeta];
             if (StepObserver is { } observeStep)
-                observeStep(new TrainingStep(l, 0, be.Read(lossOut.Slice(l, 1))[0], be.Read(goodness).ToArray(),
-                    norm is null ? [be.Read(gradW).ToArray(), be.Read(gradB).ToArray()]
-                                 : [be.Read(gradW).ToArray(), be.Read(gradB).ToArray(), be.Read(gradGamma).ToArray(), be.Read(gradBeta).ToArray()]));
-            if (norm is null) _optimizers[l].Step(be, [Device(layer.WeightParameter), Device(layer.BiasParameter)], [gradW, gradB]);
-            else _optimizers[l].Step(be, [Device(layer.WeightParameter), Device(layer.BiasParameter), Device(norm.Gamma), Device(norm.Beta)], [gradW, gradB, gradGamma, gradBeta]);
+                observeStep(new TrainingStep(l, 0, be.Read(lossOut.Slice(l, 1))[0], be.Read(goodness).ToArray(), grads.Select(g => be.Read(g).ToArray()).ToArray()));
+            _optimizers[l].Step(be, values, grads);
 
             if (l + 1 == ConvLayers.Length) break;
             Forward(l, x, b, h, invNorm, cols, computeNorms: false, reuseColumns: true);
