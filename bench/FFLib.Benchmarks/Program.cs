@@ -65,6 +65,17 @@ void Gemm(bool openblas)
         ("δ·W 256×2000·2000×2000 (NN)", false, false, 256, 2000, 2000),
         ("2048³ (NN)", false, false, 2048, 2048, 2048),
     };
+    // --cnn: the six products of one batch of 64 of the CNN benchmark (40,80,160 channels, 5p,3p,3): im2col rows · kernelᵀ, δᵀ · im2col.
+    if (argv.Contains("--cnn"))
+        shapes =
+        [
+            ("L1 cols·Wᵀ 50176×25·25×40 (NT)", false, true, 50176, 40, 25),
+            ("L1 δᵀ·cols 40×50176·50176×25 (TN)", true, false, 40, 25, 50176),
+            ("L2 cols·Wᵀ 12544×360·360×80 (NT)", false, true, 12544, 80, 360),
+            ("L2 δᵀ·cols 80×12544·12544×360 (TN)", true, false, 80, 360, 12544),
+            ("L3 cols·Wᵀ 3136×720·720×160 (NT)", false, true, 3136, 160, 720),
+            ("L3 δᵀ·cols 160×3136·3136×720 (TN)", true, false, 160, 720, 3136),
+        ];
     double ceiling = 0;
     var rng = new FFRandom(1);
     foreach (var (name, ta, tb, m, n, k) in shapes)
@@ -74,7 +85,7 @@ void Gemm(bool openblas)
         double flops = 2.0 * m * n * k;
         double ours = Time(() => FFLib.Compute.Gemm.Multiply(ta, tb, m, n, k, a, lda, b, ldb, c, n, false, threads), flops);
         ceiling = Math.Max(ceiling, ours);
-        string line = $"{name,-34} FFLib {ours,7:F1} GF/s";
+        string line = $"{name,-34} FFLib {ours,7:F1} GF/s ({flops / ours / 1e6:F2} ms)";
         if (openblas)
         {
             double blas = Time(() => OpenBlas.Sgemm(ta, tb, m, n, k, a, lda, b, ldb, c, n), flops);

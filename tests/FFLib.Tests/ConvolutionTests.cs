@@ -103,6 +103,25 @@ public class ConvolutionTests
         }
     }
 
+    [Theory]
+    [InlineData(3, 6, 6, 40)]  // two full vectors and a tail of 8 channels
+    [InlineData(2, 7, 5, 16)]  // odd edges dropped
+    [InlineData(1, 4, 4, 3)]   // tail only
+    public void FastMaxPoolGivesTheReferenceBits(int images, int height, int width, int channels)
+    {
+        // Values on a coarse grid, so windows hold ties (the first of equal values wins); a NaN and ±0 too.
+        var r = new FFRandom(images * 100 + channels);
+        var x = new float[images * height * width * channels];
+        for (int i = 0; i < x.Length; i++) x[i] = MathF.Round(4 * r.NextSingle()) - 2;
+        x[5] = float.NaN; x[channels + 5] = 3f; x[7] = -0f; x[channels + 7] = 0f;
+        int outLen = images * (height / 2) * (width / 2) * channels;
+        var (y, arg, yRef, argRef) = (new float[outLen], new float[outLen], new float[outLen], new float[outLen]);
+        ConvKernels.MaxPool(x, images, height, width, channels, y, arg);
+        ConvKernels.MaxPoolReference(x, images, height, width, channels, yRef, argRef);
+        Assert.Equal(argRef, arg);
+        Assert.Equal(yRef.Select(BitConverter.SingleToInt32Bits), y.Select(BitConverter.SingleToInt32Bits));
+    }
+
     [Fact]
     public void MaxPoolKeepsWindowMaximaAndRoutesTheGradientToThem()
     {

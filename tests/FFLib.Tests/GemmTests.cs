@@ -100,6 +100,43 @@ public class GemmTests
         }
     }
 
+    [Theory]
+    [InlineData(40, 25, 5000)]   // a conv layer's weight gradient: 4-column tiles, one tail column, 3 vectors of rows
+    [InlineData(17, 3, 2000)]    // only tail columns; 17 rows pad to 32
+    [InlineData(160, 72, 3136)]  // 10 vectors: tiles of 4, 4 and 2
+    [InlineData(33, 9, 1500)]    // 3 vectors: 2 + 1
+    public void LongKTransposedProductMatchesReferenceAndThreadCount(int m, int n, int k)
+    {
+        if (!Gemm.Use512) return; // the path exists only with AVX-512; elsewhere the packed product runs (tested above)
+        Assert.True(Gemm.UsesLongK(true, false, m, n, k));
+        foreach (bool acc in new[] { false, true })
+            foreach (int threads in new[] { 1, 2, 3 })
+                Check(m, n, k, true, false, acc, threads, seed: m + n + k);
+        var a = Random(m * k, 5); var b = Random(k * n, 6);
+        var one = new float[m * n]; var two = new float[m * n];
+        Gemm.Multiply(true, false, m, n, k, a, m, b, n, one, n, false, threads: 1);
+        Gemm.Multiply(true, false, m, n, k, a, m, b, n, two, n, false, threads: 2);
+        Assert.Equal(one, two);
+    }
+
+    [Fact]
+    public void LongKProductHonoursRowStrides()
+    {
+        // A, B and C as the left parts of wider matrices (lda > m, ldb > n, ldc > n): the columns beyond stay untouched.
+        int m = 20, n = 6, k = 3000, lda = 23, ldb = 11, ldc = 9;
+        var a = Random(k * lda, 31); var b = Random(k * ldb, 32);
+        var c = Random(m * ldc, 33); var before = (float[])c.Clone();
+        Gemm.Multiply(true, false, m, n, k, a, lda, b, ldb, c, ldc, accumulate: true, threads: 2);
+        var expected = (float[])before.Clone();
+        GemmReference.Multiply(true, false, m, n, k, a, lda, b, ldb, expected, ldc, accumulate: true);
+        for (int i = 0; i < m; i++)
+            for (int j = 0; j < ldc; j++)
+            {
+                if (j >= n) { Assert.Equal(before[i * ldc + j], c[i * ldc + j]); continue; }
+                Assert.True(MathF.Abs(expected[i * ldc + j] - c[i * ldc + j]) <= (4e-7f * k + 1e-6f) * (1 + MathF.Abs(expected[i * ldc + j])), $"C[{i},{j}]");
+            }
+    }
+
     [Fact]
     public void ZeroKClearsOrKeepsC()
     {

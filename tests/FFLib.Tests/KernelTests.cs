@@ -130,4 +130,38 @@ public class KernelTests
         }
         Assert.Equal(90, seen.Count);
     }
+    [Theory]
+    [InlineData(50176, 40)]
+    [InlineData(64, 2000)]
+    [InlineData(7, 3)]
+    public void ColumnSumsGiveTheReferenceBits(int rows, int cols)
+    {
+        var m = GemmTests.Random(rows * cols, rows + cols);
+        var (fast, reference) = (new float[cols], new float[cols]);
+        Kernels.ColumnSums(m, rows, cols, fast);
+        Kernels.ColumnSumsReference(m, rows, cols, reference);
+        Assert.Equal(reference.Select(BitConverter.SingleToInt32Bits), fast.Select(BitConverter.SingleToInt32Bits));
+    }
+
+    [Theory]
+    [InlineData(3, 49, 40)]
+    [InlineData(2, 9, 16)]
+    [InlineData(2, 5, 7)]
+    public void FusedMapScaleBiasReluGivesTheBitsOfItsParts(int images, int positions, int channels)
+    {
+        var z = GemmTests.Random(images * positions * channels, channels);
+        z[3] = float.NaN; z[4] = -0f;
+        var scale = GemmTests.Random(images, 2).Select(v => v + 2f).ToArray();
+        var bias = GemmTests.Random(channels, 3);
+        var fused = (float[])z.Clone();
+        Kernels.ScaleBiasReluMaps(fused, images, positions, channels, scale, bias);
+        var reference = (float[])z.Clone();
+        Kernels.ScaleBiasReluMapsReference(reference, images, positions, channels, scale, bias);
+        Assert.Equal(reference.Select(BitConverter.SingleToInt32Bits), fused.Select(BitConverter.SingleToInt32Bits));
+        // The backend's default (scale the image rows, then add the bias and clamp) gives the same bits.
+        var be = new PrimitivesOnlyBackend(ComputeBackend.Cpu);
+        var parts = be.Attach((float[])z.Clone());
+        be.ScaleBiasReluMaps(parts.All, images, positions, channels, be.Attach(scale).All, be.Attach(bias).All);
+        Assert.Equal(reference.Select(BitConverter.SingleToInt32Bits), be.Read(parts.All).ToArray().Select(BitConverter.SingleToInt32Bits));
+    }
 }

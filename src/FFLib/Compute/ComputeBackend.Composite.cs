@@ -108,6 +108,16 @@ public abstract partial class ComputeBackend
         BiasActivation(z, rows, cols, bias, relu: true);
     }
 
+    /// <summary>
+    /// In place on NHWC maps of <paramref name="images"/> images: z[n, p, c] = ReLU(z[n, p, c]·scale[n] + bias[c])
+    /// (by default <see cref="ScaleRows"/> then <see cref="BiasActivation"/>; the CPU does both in one pass, same bits).
+    /// </summary>
+    public virtual void ScaleBiasReluMaps(DeviceSpan z, int images, int positions, int channels, DeviceSpan scale, DeviceSpan bias)
+    {
+        ScaleRows(z, images, positions * channels, scale);
+        BiasActivation(z, images * positions, channels, bias, relu: true);
+    }
+
     /// <summary>Row-normalised copy: dst_r = x_r / (‖x_r‖ + 1e-4) (by default <see cref="InverseRowNorms"/>, <see cref="Copy"/>, <see cref="ScaleRows"/>).</summary>
     public virtual void NormalizeRows(DeviceSpan x, int rows, int cols, DeviceSpan dst)
     {

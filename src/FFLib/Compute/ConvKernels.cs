@@ -1,3 +1,5 @@
+using System.Runtime.Intrinsics;
+
 namespace FFLib.Compute;
 
 /// <summary>
@@ -9,32 +11,45 @@ namespace FFLib.Compute;
 internal static class ConvKernels
 {
     /// <summary>columns[(n·OH + oy)·OW + ox, (ky·K + kx)·C + c] = x[n, oy·S − P + ky, ox·S − P + kx, c] (0 outside the image).</summary>
-    public static void Im2Col(ReadOnlySpan<float> x, int images, in ConvGeometry g, Span<float> columns)
+    public static unsafe void Im2Col(ReadOnlySpan<float> x, int images, in ConvGeometry g, Span<float> columns)
     {
         int C = g.Channels, H = g.Height, W = g.Width, K = g.Kernel, S = g.Stride, P = g.Padding, OH = g.OutHeight, OW = g.OutWidth, patch = g.PatchSize;
-        for (int n = 0; n < images; n++)
+        if (x.Length < (long)images * g.InputSize || columns.Length < (long)images * g.Positions * patch)
+            throw new ArgumentException($"Im2Col needs {images} images of {g.InputSize} values and room for {images * g.Positions} rows of {patch}.");
+        int span = K * C;
+        fixed (float* px = x, pc = columns)
         {
-            var img = x.Slice(n * g.InputSize, g.InputSize);
-            for (int oy = 0; oy < OH; oy++)
-                for (int ox = 0; ox < OW; ox++)
-                {
-                    var row = columns.Slice(((n * OH + oy) * OW + ox) * patch, patch);
-                    for (int ky = 0; ky < K; ky++)
+            for (int n = 0; n < images; n++)
+            {
+                float* img = px + (long)n * g.InputSize;
+                for (int oy = 0; oy < OH; oy++)
+                    for (int ox = 0; ox < OW; ox++)
                     {
-                        int iy = oy * S - P + ky;
-                        var dst = row.Slice(ky * K * C, K * C);
-                        if ((uint)iy >= (uint)H) { dst.Clear(); continue; }
+                        float* row = pc + ((long)(n * OH + oy) * OW + ox) * patch;
                         int ix0 = ox * S - P;
-                        if (ix0 >= 0 && ix0 + K <= W) { img.Slice((iy * W + ix0) * C, K * C).CopyTo(dst); continue; }
-                        for (int kx = 0; kx < K; kx++)
+                        for (int ky = 0; ky < K; ky++)
                         {
-                            int ix = ix0 + kx;
-                            var d = dst.Slice(kx * C, C);
-                            if ((uint)ix >= (uint)W) d.Clear();
-                            else img.Slice((iy * W + ix) * C, C).CopyTo(d);
+                            int iy = oy * S - P + ky;
+                            float* dst = row + ky * span;
+                            if ((uint)iy >= (uint)H) { new Span<float>(dst, span).Clear(); continue; }
+                            float* src = img + ((long)iy * W + ix0) * C;
+                            if (ix0 >= 0 && ix0 + K <= W) { Copy(src, dst, span); continue; }
+                            // Kernel taps left or right of the image are zero.
+                            for (int kx = 0; kx < K; kx++)
+                            {
+                                if ((uint)(ix0 + kx) >= (uint)W) new Span<float>(dst + kx * C, C).Clear();
+                                else Copy(src + kx * C, dst + kx * C, C);
+                            }
                         }
                     }
-                }
+            }
+        }
+
+        // Short runs (a 5-tap row of one channel) in a loop: a memmove call per 5 floats costs more than the copy.
+        static void Copy(float* src, float* dst, int count)
+        {
+            if (count >= 32) { new ReadOnlySpan<float>(src, count).CopyTo(new Span<float>(dst, count)); return; }
+            for (int i = 0; i < count; i++) dst[i] = src[i];
         }
     }
 
@@ -72,7 +87,60 @@ internal static class ConvKernels
     /// y[n, i, j, c] = max of the window; argmax holds each maximum's index inside its image (as a
     /// float, exact below 2²⁴ values per image), the first of equal values.
     /// </summary>
-    public static void MaxPool(ReadOnlySpan<float> x, int images, int height, int width, int channels, Span<float> y, Span<float> argmax)
+    public static unsafe void MaxPool(ReadOnlySpan<float> x, int images, int height, int width, int channels, Span<float> y, Span<float> argmax)
+    {
+        int OH = height / 2, OW = width / 2, C = channels, inSize = height * width * C, outSize = OH * OW * C;
+        if (x.Length < (long)images * inSize || y.Length < (long)images * outSize || argmax.Length < (long)images * outSize)
+            throw new ArgumentException($"MaxPool needs {images} images of {inSize} values and room for {images * outSize} outputs.");
+        if (images == 0 || outSize == 0) return;
+        if (!Vector512.IsHardwareAccelerated) { MaxPoolReference(x, images, height, width, channels, y, argmax); return; }
+        // Vectors of 16 channels: the four window rows compared in the reference's order (a strict > keeps
+        // the first of equal values, and a NaN never replaces), indices carried as exact floats.
+        var lanes = Vector512.Create(0f, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+        fixed (float* px = x, py = y, pa = argmax)
+        {
+            for (int n = 0; n < images; n++)
+            {
+                float* img = px + (long)n * inSize;
+                for (int i = 0; i < OH; i++)
+                    for (int j = 0; j < OW; j++)
+                    {
+                        int ia = ((2 * i) * width + 2 * j) * C, ib = ia + C, ic = ia + width * C, id = ic + C;
+                        long o = (long)n * outSize + (i * OW + j) * C;
+                        int c = 0;
+                        for (; c + 16 <= C; c += 16)
+                        {
+                            var best = Vector512.Load(img + ia + c);
+                            var index = Vector512.Create((float)(ia + c)) + lanes;
+                            Take(ref best, ref index, Vector512.Load(img + ib + c), ib + c, lanes);
+                            Take(ref best, ref index, Vector512.Load(img + ic + c), ic + c, lanes);
+                            Take(ref best, ref index, Vector512.Load(img + id + c), id + c, lanes);
+                            best.Store(py + o + c);
+                            index.Store(pa + o + c);
+                        }
+                        for (; c < C; c++)
+                        {
+                            int bestAt = ia + c;
+                            if (img[ib + c] > img[bestAt]) bestAt = ib + c;
+                            if (img[ic + c] > img[bestAt]) bestAt = ic + c;
+                            if (img[id + c] > img[bestAt]) bestAt = id + c;
+                            py[o + c] = img[bestAt];
+                            pa[o + c] = bestAt;
+                        }
+                    }
+            }
+        }
+
+        static void Take(ref Vector512<float> best, ref Vector512<float> index, Vector512<float> v, int at, Vector512<float> lanes)
+        {
+            var greater = Vector512.GreaterThan(v, best);
+            best = Vector512.ConditionalSelect(greater, v, best);
+            index = Vector512.ConditionalSelect(greater, Vector512.Create((float)at) + lanes, index);
+        }
+    }
+
+    /// <summary>Plain reference for <see cref="MaxPool"/> (same results, bit for bit).</summary>
+    public static void MaxPoolReference(ReadOnlySpan<float> x, int images, int height, int width, int channels, Span<float> y, Span<float> argmax)
     {
         int OH = height / 2, OW = width / 2, inSize = height * width * channels, outSize = OH * OW * channels;
         for (int n = 0; n < images; n++)

@@ -164,6 +164,12 @@ internal sealed class CpuBackend : ComputeBackend
 
     public override void ScaleBiasRelu(DeviceSpan z, int rows, int cols, DeviceSpan invNorm, DeviceSpan bias) => Kernels.ScaleBiasRelu(Host(z), rows, cols, Host(invNorm), Host(bias));
 
+    public override void ScaleBiasReluMaps(DeviceSpan z, int images, int positions, int channels, DeviceSpan scale, DeviceSpan bias)
+    {
+        int size = positions * channels;
+        ForImages(images, (first, count) => Kernels.ScaleBiasReluMaps(Host(z).Slice(first * size, count * size), count, positions, channels, Host(scale).Slice(first, count), Host(bias)));
+    }
+
     public override void MeanSquares(DeviceSpan h, int rows, int cols, DeviceSpan meanSquares) => Kernels.MeanSquares(Host(h), rows, cols, Host(meanSquares));
 
     public override void ScaleRows(DeviceSpan m, int rows, int cols, DeviceSpan scale) => Kernels.ScaleRows(Host(m), rows, cols, Host(scale));

@@ -19,7 +19,7 @@ namespace FFLib.Compute;
 /// Every element of C is summed in the same order whatever the thread count, tile position or
 /// packing, so results are bit-identical across thread counts and batch splits.
 /// </summary>
-internal static unsafe class Gemm
+internal static unsafe partial class Gemm
 {
     // Block sizes chosen for ~48 KiB L1 / 1 MiB L2 per core: a KC×NR B micro-panel stays in L1,
     // the MC×KC A block (up to 2·MC rows for a short batch) and the KC×NC B block stay in L2.
@@ -70,7 +70,10 @@ internal static unsafe class Gemm
         fixed (float* pa = a)
         fixed (float* pb = b)
         fixed (float* pc = c)
-            Run(transA, transB, m, n, k, pa, lda, pb, ldb, pc, ldc, accumulate, threads, null);
+        {
+            if (UsesLongK(transA, transB, m, n, k)) MultiplyLongK(m, n, k, pa, lda, pb, ldb, pc, ldc, accumulate, threads);
+            else Run(transA, transB, m, n, k, pa, lda, pb, ldb, pc, ldc, accumulate, threads, null);
+        }
     }
 
     /// <summary>

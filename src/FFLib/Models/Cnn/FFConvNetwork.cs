@@ -195,8 +195,7 @@ public sealed partial class FFConvNetwork : ConvNetwork, ITrainableModel, ILabel
         }
         if (reuseColumns) layer.ConvolveColumns(be, cols, rows, Device(layer.WeightParameter), h);
         else layer.Convolve(be, x, rows, Device(layer.WeightParameter), cols, h);
-        be.ScaleRows(h, rows, layer.OutputSize, invNorm);
-        be.BiasActivation(h, rows * g.Positions, layer.OutChannels, Device(layer.BiasParameter), relu: true);
+        be.ScaleBiasReluMaps(h, rows, g.Positions, layer.OutChannels, invNorm, Device(layer.BiasParameter));
     }
 
     /// <summary>Layer l's output as the next layer's input: pooled when the stack says so, else copied.</summary>
