@@ -49,6 +49,14 @@ public sealed partial class GpuBackend
             ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AdamScalars> Adam3 =
             a.LoadAutoGroupedKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
                 ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AdamScalars>(GpuKernels.Adam3);
+        public readonly Action<AcceleratorStream, Index1D, ArrayView<float>, int, int, ArrayView<float>, ArrayView<float>> BatchNormStatistics =
+            a.LoadAutoGroupedKernel<Index1D, ArrayView<float>, int, int, ArrayView<float>, ArrayView<float>>(GpuKernels.BatchNormStatistics);
+        public readonly Action<AcceleratorStream, Index1D, ArrayView<float>, int, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>> BatchNormAffine =
+            a.LoadAutoGroupedKernel<Index1D, ArrayView<float>, int, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(GpuKernels.BatchNormAffine);
+        public readonly Action<AcceleratorStream, Index1D, ArrayView<float>, int, int, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>> BatchNormGradientSums =
+            a.LoadAutoGroupedKernel<Index1D, ArrayView<float>, int, int, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(GpuKernels.BatchNormGradientSums);
+        public readonly Action<AcceleratorStream, Index1D, ArrayView<float>, int, int, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>> BatchNormInputGradient =
+            a.LoadAutoGroupedKernel<Index1D, ArrayView<float>, int, int, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(GpuKernels.BatchNormInputGradient);
         public readonly Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmShape> Gemm = a.LoadAutoGroupedKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmShape>(GpuKernels.Gemm);
     }
 }

@@ -218,6 +218,34 @@ public sealed partial class GpuBackend : ComputeBackend, IDisposable, IFFNetwork
     }
 
     /// <inheritdoc />
+    public override void BatchNormForward(DeviceSpan h, int rows, int channels, DeviceSpan gamma, DeviceSpan beta, DeviceSpan mean, DeviceSpan invStd, DeviceSpan y)
+    {
+        if (rows == 0 || channels == 0) return;
+        int n = rows * channels;
+        K.BatchNormStatistics(_stream, channels, V(h.Slice(0, n)), rows, channels, V(mean.Slice(0, channels)), V(invStd.Slice(0, channels)));
+        K.BatchNormAffine(_stream, n, V(h.Slice(0, n)), channels, V(gamma), V(beta), V(mean.Slice(0, channels)), V(invStd.Slice(0, channels)), V(y.Slice(0, n)));
+    }
+
+    /// <inheritdoc />
+    public override void BatchNormApply(DeviceSpan h, int rows, int channels, DeviceSpan gamma, DeviceSpan beta, DeviceSpan mean, DeviceSpan invStd, DeviceSpan y)
+    {
+        if (rows == 0 || channels == 0) return;
+        int n = rows * channels;
+        K.BatchNormAffine(_stream, n, V(h.Slice(0, n)), channels, V(gamma), V(beta), V(mean.Slice(0, channels)), V(invStd.Slice(0, channels)), V(y.Slice(0, n)));
+    }
+
+    /// <inheritdoc />
+    public override void BatchNormBackward(DeviceSpan h, int rows, int channels, DeviceSpan gamma, DeviceSpan mean, DeviceSpan invStd, DeviceSpan dy,
+        DeviceSpan dh, DeviceSpan dGamma, DeviceSpan dBeta)
+    {
+        if (rows == 0 || channels == 0) return;
+        int n = rows * channels;
+        var (m, s, dg, db) = (V(mean.Slice(0, channels)), V(invStd.Slice(0, channels)), V(dGamma.Slice(0, channels)), V(dBeta.Slice(0, channels)));
+        K.BatchNormGradientSums(_stream, channels, V(h.Slice(0, n)), rows, channels, m, s, V(dy.Slice(0, n)), dg, db);
+        K.BatchNormInputGradient(_stream, n, V(h.Slice(0, n)), rows, channels, V(gamma), m, s, V(dy.Slice(0, n)), dg, db, V(dh.Slice(0, n)));
+    }
+
+    /// <inheritdoc />
     public override void Multiply(DeviceSpan x, DeviceSpan y)
     {
         if (x.Length > 0) K.Multiply(_stream, x.Length, V(x), V(y.Slice(0, x.Length)));

@@ -7,7 +7,7 @@ namespace FFLib.Gpu;
 /// element (or per row / column for reductions, summed in the CPU kernels' order). They run on
 /// CUDA and, for the tests, on ILGPU's CPU accelerator.
 /// </summary>
-internal static class GpuKernels
+internal static partial class GpuKernels
 {
     public const float NormEpsilon = 1e-4f;
 

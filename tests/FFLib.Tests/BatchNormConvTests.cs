@@ -124,6 +124,33 @@ public class BatchNormConvTests
     }
 
     [Fact]
+    public void TheGpuKernelsGiveTheCpuStatisticsAndGradients()
+    {
+        // The GPU backend's own kernels (not the host default) against the CPU's loops, with dh written over dy.
+        using var gpu = GpuBackend.CreateSimulator();
+        var cpu = ComputeBackend.Cpu;
+        const int rows = 37, channels = 5;
+        var h = GemmTests.Random(rows * channels, 3).Select(v => 2 * v + 0.5f).ToArray();
+        var dy = GemmTests.Random(rows * channels, 4);
+        float[] gamma = [1.5f, -0.5f, 1f, 0.25f, 2f], beta = [0.1f, 0f, -0.3f, 1f, 0.5f];
+        var results = new List<float[][]>();
+        foreach (var be in new ComputeBackend[] { cpu, gpu })
+        {
+            var (hh, g, b) = (be.Attach((float[])h.Clone()), be.Attach(gamma), be.Attach(beta));
+            var (mean, invStd, y) = (be.Allocate(channels), be.Allocate(channels), be.Allocate(rows * channels));
+            be.BatchNormForward(hh.All, rows, channels, g.All, b.All, mean.All, invStd.All, y.All);
+            var applied = be.Allocate(rows * channels);
+            be.BatchNormApply(hh.All, rows, channels, g.All, b.All, mean.All, invStd.All, applied.All);
+            var (dGamma, dBeta, d) = (be.Allocate(channels), be.Allocate(channels), be.Attach((float[])dy.Clone()));
+            be.BatchNormBackward(hh.All, rows, channels, g.All, mean.All, invStd.All, d.All, d.All, dGamma.All, dBeta.All);
+            results.Add([.. new[] { mean, invStd, y, applied, dGamma, dBeta, d }.Select(a => be.Read(a.All).ToArray())]);
+        }
+        string[] names = ["mean", "invStd", "y", "applied", "dGamma", "dBeta", "dh"];
+        for (int i = 0; i < names.Length; i++) TestUtil.AssertClose(results[0][i], results[1][i], 1e-5, names[i]);
+        Assert.Equal(results[0][2], results[0][3]); // applying the batch's own statistics gives the forward's output
+    }
+
+    [Fact]
     public void TheGpuBackendTrainsAndPredictsTheSameAsTheCpu()
     {
         using var gpu = GpuBackend.CreateSimulator();
