@@ -27,6 +27,7 @@ internal static class CompressCommand
         var finetune = new Option<int>("--finetune-epochs") { Description = "Retrain each pruned model for N epochs with its own rule before storing it (0: one-shot pruning, the paper's method).", DefaultValueFactory = _ => 0 };
         var finetuneLr = new Option<float?>("--finetune-lr") { Description = "Learning rate of the fine-tuning (default: the model's own)." };
         var codebookEpochs = new Option<int>("--codebook-finetune-epochs") { Description = "Trained quantisation: after each codebook format (kmeansK) of an unfactored model, also store it after N epochs of training its shared values with the codes fixed (0: none). Uses --finetune-lr and --train-limit.", DefaultValueFactory = _ => 0 };
+        var lowRankEpochs = new Option<int>("--lowrank-finetune-epochs") { Description = "Fine-tune the low-rank factors: after each rank of --ranks, train the factored model for N epochs with its own rule, returning every factored matrix to its rank after each step, and store every format again from the tuned factors (0: none). Uses --finetune-lr and --train-limit.", DefaultValueFactory = _ => 0 };
         var rounds = new Option<int>("--prune-rounds") { Description = "Prune to each kept count in R rounds (kept counts falling geometrically), fine-tuning after every round; needs --finetune-epochs.", DefaultValueFactory = _ => 1 };
         var trainLimit = new Option<int?>("--train-limit") { Description = "Fine-tune on only the first N training images." };
         var outDir = new Option<string?>("--out", "-o") { Description = "Output folder (compress.csv, compress.png; model files in models/ with --save-models); default: a new runs/TIME-compress-MODEL." };
@@ -38,7 +39,7 @@ internal static class CompressCommand
         var flash = new Option<string?>("--flash") { Description = "A flash size (e.g. 64K): also list each stored model's C export (in its stored form) and name the most accurate that fits, built for a Cortex-M4F when arm-none-eabi-gcc is installed." };
         var cmd = new Command("compress", "Prune a saved model at several kept counts, store each in several weight formats (quantised, weight-shared), code every file (gzip, brotli, lzma, zstd, rANS) and measure its accuracy; write compress.csv and the accuracy-vs-bytes frontier (compress.png).")
         {
-            modelPath, keep, formats, ranks, seed, dataset, testLimit, finetune, finetuneLr, codebookEpochs, rounds, trainLimit, outDir, overwrite, saveModels, threads, dataDir, noDownload, flash,
+            modelPath, keep, formats, ranks, seed, dataset, testLimit, finetune, finetuneLr, codebookEpochs, lowRankEpochs, rounds, trainLimit, outDir, overwrite, saveModels, threads, dataDir, noDownload, flash,
         };
         cmd.SetAction(pr => Cli.Run(() =>
         {
@@ -52,6 +53,9 @@ internal static class CompressCommand
             int trainedEpochs = pr.GetValue(codebookEpochs) is var ce && ce >= 0 ? ce : throw new UsageException($"--codebook-finetune-epochs must be 0 or more, not {ce}.");
             if (trainedEpochs > 0 && !chosen.Any(f => f.Scheme == WeightScheme.Codebook))
                 throw new UsageException($"--codebook-finetune-epochs trains codebooks, but --formats {string.Join(",", chosen.Select(f => f.Id))} has no codebook format (kmeans16, kmeans4, …).");
+            int tunedEpochs = pr.GetValue(lowRankEpochs) is var le && le >= 0 ? le : throw new UsageException($"--lowrank-finetune-epochs must be 0 or more, not {le}.");
+            if (tunedEpochs > 0 && !chosenRanks.Any(r => r > 0))
+                throw new UsageException($"--lowrank-finetune-epochs tunes low-rank factors, but --ranks {string.Join(",", chosenRanks)} factors nothing; give a rank above 0.");
             float? flr = pr.GetValue(finetuneLr) is float f0 ? (f0 > 0 && float.IsFinite(f0) ? f0 : throw new UsageException($"--finetune-lr must be a positive number, not {f0.ToString(CultureInfo.InvariantCulture)}.")) : null;
             var (path, loaded) = Cli.LoadModel(pr.GetValue(modelPath)!);
             ModelCheckpoint.RequireFinite(loaded.Model, path);
@@ -81,15 +85,17 @@ internal static class CompressCommand
             if (pruneRounds > 1 && epochs == 0) throw new UsageException($"--prune-rounds {pruneRounds} needs --finetune-epochs: the rounds differ from one-shot pruning only by the retraining between them.");
             if (epochs > 0 && loaded.Model is not ITrainableModel) throw new UsageException($"--finetune-epochs: {arch} models cannot be trained.");
             if (trainedEpochs > 0 && loaded.Model is not ITrainableModel) throw new UsageException($"--codebook-finetune-epochs: {arch} models cannot be trained.");
+            if (tunedEpochs > 0 && loaded.Model is not ITrainableModel) throw new UsageException($"--lowrank-finetune-epochs: {arch} models cannot be trained.");
             var train = pr.GetValue(trainLimit) is int trl ? (trl >= 1 ? data.Train.Take(trl) : throw new UsageException($"--train-limit must be at least 1, not {trl}.")) : data.Train;
             var (dir, hold) = Cli.ClaimOutput(pr.GetValue(outDir), $"compress-{arch}", pr.GetValue(overwrite), "compress.csv", "compress.png");
             using var held = hold;
-            var options = new CompressionOptions { Keep = keeps, Formats = chosen, Seed = pr.GetValue(seed), FinetuneEpochs = epochs, FinetuneLearningRate = flr, Ranks = chosenRanks, PruneRounds = pruneRounds, CodebookFinetuneEpochs = trainedEpochs };
-            int total = (keeps?.Count ?? 1) * (chosen.Count * chosenRanks.Count + (trainedEpochs > 0 ? chosen.Count(f => f.Scheme == WeightScheme.Codebook) : 0)), done = 0;
-            Console.Error.WriteLine($"fflib compress: {arch} from {path}, keep {(keeps is null ? "all" : string.Join(",", keeps))}, formats {string.Join(",", chosen.Select(f => f.Id))}{(chosenRanks.Any(r => r > 0) ? $", ranks {string.Join(",", chosenRanks)}" : "")}{(epochs > 0 ? $", fine-tuning {epochs} epoch(s) on {train.Count} images" : "")}{(trainedEpochs > 0 ? $", trained quantisation {trainedEpochs} epoch(s)" : "")}, {test.Count} test images: {total} models{(chosenRanks.Any(r => r > 0) ? " at most (a rank that would not shrink any matrix is skipped)" : "")}");
+            var options = new CompressionOptions { Keep = keeps, Formats = chosen, Seed = pr.GetValue(seed), FinetuneEpochs = epochs, FinetuneLearningRate = flr, Ranks = chosenRanks, PruneRounds = pruneRounds, CodebookFinetuneEpochs = trainedEpochs, LowRankFinetuneEpochs = tunedEpochs };
+            int total = (keeps?.Count ?? 1) * (chosen.Count * chosenRanks.Count + (trainedEpochs > 0 ? chosen.Count(f => f.Scheme == WeightScheme.Codebook) : 0)
+                + (tunedEpochs > 0 ? chosen.Count * chosenRanks.Count(r => r > 0) : 0)), done = 0;
+            Console.Error.WriteLine($"fflib compress: {arch} from {path}, keep {(keeps is null ? "all" : string.Join(",", keeps))}, formats {string.Join(",", chosen.Select(f => f.Id))}{(chosenRanks.Any(r => r > 0) ? $", ranks {string.Join(",", chosenRanks)}" : "")}{(epochs > 0 ? $", fine-tuning {epochs} epoch(s) on {train.Count} images" : "")}{(trainedEpochs > 0 ? $", trained quantisation {trainedEpochs} epoch(s)" : "")}{(tunedEpochs > 0 ? $", low-rank fine-tuning {tunedEpochs} epoch(s)" : "")}, {test.Count} test images: {total} models{(chosenRanks.Any(r => r > 0) ? " at most (a rank that would not shrink any matrix is skipped)" : "")}");
             var records = CompressionStudy.Run(loaded.Model, test, options, Path.Combine(dir, "models"), loaded.Training,
                 r => Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"[{++done}/{total}] {r.Method,-44} {r.Accuracy * 100,6:F2}%  file {Kb(r.Bytes),9}  best {Kb(r.BestBytes),9} ({r.BestCoder}){(r.EntropyBitsPerWeight is double e ? $"  {e:F2} bits/weight" : "")}  {r.Seconds:F1} s")), epochs > 0 || trainedEpochs > 0 ? train : null);
+                    $"[{++done}/{total}] {r.Method,-44} {r.Accuracy * 100,6:F2}%  file {Kb(r.Bytes),9}  best {Kb(r.BestBytes),9} ({r.BestCoder}){(r.EntropyBitsPerWeight is double e ? $"  {e:F2} bits/weight" : "")}  {r.Seconds:F1} s")), epochs > 0 || trainedEpochs > 0 || tunedEpochs > 0 ? train : null);
             string modelsDir = Path.Combine(dir, "models");
             if (flashBudget is long budget) FlashView(records, budget, pr.GetValue(flash)!);
             if (!pr.GetValue(saveModels) && Directory.Exists(modelsDir)) Directory.Delete(modelsDir, recursive: true);

@@ -101,6 +101,34 @@ public class GemmTests
     }
 
     [Theory]
+    [InlineData(50176 / 8, 40, 25)]  // a conv layer's forward product: im2col rows · kernelᵀ
+    [InlineData(1001, 80, 360)]      // several K blocks, a short last micro-panel of rows
+    [InlineData(13, 256, 300)]       // the widest C read in place
+    [InlineData(7, 5, 3)]
+    public void ReadingAInPlaceGivesThePackedBits(int m, int n, int k)
+    {
+        // Rows of A read straight from memory (a few columns of C) against the same product with A packed: same bits.
+        foreach (bool tb in new[] { false, true })
+            foreach (bool acc in new[] { false, true })
+            {
+                var a = Random(m * k, m + n); var b = Random(k * n, k);
+                int ldb = tb ? k : n;
+                var c0 = Random(m * n, 3);
+                var direct = (float[])c0.Clone(); var packed = (float[])c0.Clone();
+                Gemm.Multiply(false, tb, m, n, k, a, k, b, ldb, direct, n, acc, threads: 2);
+                int saved = Gemm.DirectAColumns;
+                try
+                {
+                    Gemm.DirectAColumns = 0;
+                    Gemm.Multiply(false, tb, m, n, k, a, k, b, ldb, packed, n, acc, threads: 2);
+                }
+                finally { Gemm.DirectAColumns = saved; }
+                Assert.Equal(packed, direct);
+                Check(Math.Min(m, 300), n, k, false, tb, acc, 2, seed: m + k);
+            }
+    }
+
+    [Theory]
     [InlineData(40, 25, 5000)]   // a conv layer's weight gradient: 4-column tiles, one tail column, 3 vectors of rows
     [InlineData(17, 3, 2000)]    // only tail columns; 17 rows pad to 32
     [InlineData(160, 72, 3136)]  // 10 vectors: tiles of 4, 4 and 2

@@ -169,6 +169,10 @@ internal static unsafe partial class Gemm
     // Settable so the tests can force either path (results are the same bits either way).
     internal static int PrepackLimit = 1 << 22;
 
+    // Widest C (columns) whose rows of A are read in place rather than packed (8 panels of 32).
+    internal static int DirectAColumns = 256;
+
+    [ThreadStatic] private static float[]? t_edgeA;
     [ThreadStatic] private static float[]? t_sharedA;
     [ThreadStatic] private static float[]? t_sharedB;
 
@@ -213,12 +217,17 @@ internal static unsafe partial class Gemm
             float* packA = SharedA != null ? null : Buffer(ref t_packA, mcTile * KC + 64);
             float* packB = SharedB != null ? null : Buffer(ref t_packB, NC * KC + 64);
             float* edge = stackalloc float[8 * 32 + 16];
+            // A few columns of C (a conv layer's 40–160 channels): each row of A meets at most 8 B panels, too few
+            // to repay packing it; the kernel reads whole 8-row micro-panels straight from A (same sums, same bits).
+            bool direct = Use512 && !transA && SharedA == null && n <= DirectAColumns;
+            float* edgeA = direct ? Buffer(ref t_edgeA, 8 * KC + 64) : null;
             for (int q = 0, pc = 0; pc < k; q++, pc += KC)
             {
                 int kc = Math.Min(KC, k - pc);
                 bool acc = accumulate || pc > 0;
                 float* blockA, blockB;
                 if (SharedA != null) blockA = SharedA + ((long)ti * blocksK + q) * mcTile * KC;
+                else if (direct) blockA = null;
                 else { PackA(transA, a, lda, ic, pc, mc, kc, mr, packA); blockA = packA; }
                 if (SharedB != null) blockB = SharedB + ((long)tj * blocksK + q) * NC * KC;
                 else { PackB(transB, b, ldb, pc, jc, kc, nc, nr, packB); blockB = packB; }
@@ -230,15 +239,24 @@ internal static unsafe partial class Gemm
                     {
                         int i0 = ip * mr, mw = Math.Min(mr, mc - i0);
                         float* ap = blockA + (long)ip * mr * kc;
+                        int aStride = 0;
+                        if (direct)
+                        {
+                            // Whole micro-panels in place; the last, short one packed (zero rows beyond m).
+                            if (mw == mr) { ap = a + (long)(ic + i0) * lda + pc; aStride = lda; }
+                            else { PackA(false, a, lda, ic + i0, pc, mw, kc, mr, edgeA); ap = edgeA; }
+                        }
                         float* cp = c + (long)(ic + i0) * ldc + jc + j0;
                         if (mw == mr && nw == nr)
                         {
-                            Kernel(kc, ap, bp, cp, ldc, acc);
+                            if (aStride != 0) Kernel8x32Direct(kc, ap, aStride, bp, cp, ldc, acc);
+                            else Kernel(kc, ap, bp, cp, ldc, acc);
                         }
                         else
                         {
                             // Edge tile: compute the full register tile into scratch, copy the valid part.
-                            Kernel(kc, ap, bp, edge, nr, false);
+                            if (aStride != 0) Kernel8x32Direct(kc, ap, aStride, bp, edge, nr, false);
+                            else Kernel(kc, ap, bp, edge, nr, false);
                             for (int i = 0; i < mw; i++)
                             {
                                 float* dst = cp + (long)i * ldc;
@@ -408,6 +426,43 @@ internal static unsafe partial class Gemm
             x = Vector512.Create(a[6]); c60 = Vector512.FusedMultiplyAdd(x, b0, c60); c61 = Vector512.FusedMultiplyAdd(x, b1, c61);
             x = Vector512.Create(a[7]); c70 = Vector512.FusedMultiplyAdd(x, b0, c70); c71 = Vector512.FusedMultiplyAdd(x, b1, c71);
             a += 8;
+            b += 32;
+        }
+        Store512(c, c00, c01, accumulate); c += ldc;
+        Store512(c, c10, c11, accumulate); c += ldc;
+        Store512(c, c20, c21, accumulate); c += ldc;
+        Store512(c, c30, c31, accumulate); c += ldc;
+        Store512(c, c40, c41, accumulate); c += ldc;
+        Store512(c, c50, c51, accumulate); c += ldc;
+        Store512(c, c60, c61, accumulate); c += ldc;
+        Store512(c, c70, c71, accumulate);
+    }
+
+    /// <summary>
+    /// <see cref="Kernel8x32"/> reading its 8 rows of A in place (row stride lda) instead of from a packed panel:
+    /// the same multiply-adds in the same order, so the same bits.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Kernel8x32Direct(int kc, float* a, int lda, float* b, float* c, int ldc, bool accumulate)
+    {
+        Vector512<float> c00 = default, c01 = default, c10 = default, c11 = default;
+        Vector512<float> c20 = default, c21 = default, c30 = default, c31 = default;
+        Vector512<float> c40 = default, c41 = default, c50 = default, c51 = default;
+        Vector512<float> c60 = default, c61 = default, c70 = default, c71 = default;
+        float* a0 = a, a1 = a + lda, a2 = a + 2 * (long)lda, a3 = a + 3 * (long)lda;
+        float* a4 = a + 4 * (long)lda, a5 = a + 5 * (long)lda, a6 = a + 6 * (long)lda, a7 = a + 7 * (long)lda;
+        for (int p = 0; p < kc; p++)
+        {
+            var b0 = Vector512.Load(b);
+            var b1 = Vector512.Load(b + 16);
+            var x = Vector512.Create(a0[p]); c00 = Vector512.FusedMultiplyAdd(x, b0, c00); c01 = Vector512.FusedMultiplyAdd(x, b1, c01);
+            x = Vector512.Create(a1[p]); c10 = Vector512.FusedMultiplyAdd(x, b0, c10); c11 = Vector512.FusedMultiplyAdd(x, b1, c11);
+            x = Vector512.Create(a2[p]); c20 = Vector512.FusedMultiplyAdd(x, b0, c20); c21 = Vector512.FusedMultiplyAdd(x, b1, c21);
+            x = Vector512.Create(a3[p]); c30 = Vector512.FusedMultiplyAdd(x, b0, c30); c31 = Vector512.FusedMultiplyAdd(x, b1, c31);
+            x = Vector512.Create(a4[p]); c40 = Vector512.FusedMultiplyAdd(x, b0, c40); c41 = Vector512.FusedMultiplyAdd(x, b1, c41);
+            x = Vector512.Create(a5[p]); c50 = Vector512.FusedMultiplyAdd(x, b0, c50); c51 = Vector512.FusedMultiplyAdd(x, b1, c51);
+            x = Vector512.Create(a6[p]); c60 = Vector512.FusedMultiplyAdd(x, b0, c60); c61 = Vector512.FusedMultiplyAdd(x, b1, c61);
+            x = Vector512.Create(a7[p]); c70 = Vector512.FusedMultiplyAdd(x, b0, c70); c71 = Vector512.FusedMultiplyAdd(x, b1, c71);
             b += 32;
         }
         Store512(c, c00, c01, accumulate); c += ldc;

@@ -47,6 +47,12 @@ public sealed record CompressionOptions
     /// learning rate and batch size.
     /// </summary>
     public int CodebookFinetuneEpochs { get; init; }
+    /// <summary>
+    /// Epochs of rank-constrained fine-tuning (<see cref="LowRankFinetuning"/>) after each factorisation: every format
+    /// is stored a second time from the fine-tuned factors, "… → lowrank R → tuned N → format" (0: none). Uses the
+    /// fine-tuning's data, learning rate and batch size.
+    /// </summary>
+    public int LowRankFinetuneEpochs { get; init; }
 }
 
 /// <summary>One model of the study: how it was made, how well it predicts, and how many bytes each way of storing it takes.</summary>
@@ -104,7 +110,8 @@ public static class CompressionStudy
         if (options.PruneRounds < 1) throw new ArgumentOutOfRangeException(nameof(options), options.PruneRounds, "PruneRounds must be at least 1.");
         if (options.PruneRounds > 1 && options.FinetuneEpochs == 0) throw new ArgumentException("Pruning in several rounds needs fine-tuning between them (FinetuneEpochs > 0).", nameof(options));
         if (options.CodebookFinetuneEpochs < 0) throw new ArgumentOutOfRangeException(nameof(options), options.CodebookFinetuneEpochs, "CodebookFinetuneEpochs must be non-negative.");
-        bool retrains = options.FinetuneEpochs > 0 || options.CodebookFinetuneEpochs > 0;
+        if (options.LowRankFinetuneEpochs < 0) throw new ArgumentOutOfRangeException(nameof(options), options.LowRankFinetuneEpochs, "LowRankFinetuneEpochs must be non-negative.");
+        bool retrains = options.FinetuneEpochs > 0 || options.CodebookFinetuneEpochs > 0 || options.LowRankFinetuneEpochs > 0;
         if (retrains && finetuneData is null) throw new ArgumentException("Fine-tuning needs training data.", nameof(finetuneData));
         if (retrains && model is not ITrainableModel) throw new ArgumentException($"{model.Architecture.Id} models cannot be fine-tuned.", nameof(options));
         if (options.FinetuneLearningRate is float flr && !(flr > 0 && float.IsFinite(flr))) throw new ArgumentOutOfRangeException(nameof(options), flr, "FinetuneLearningRate must be positive.");
@@ -167,6 +174,24 @@ public static class CompressionStudy
                         var trained = TrainedQuantization.Finetune(copy, packed, finetuneData!,
                             new TrainingOptions { Epochs = options.CodebookFinetuneEpochs, BatchSize = options.FinetuneBatchSize }, new FFRandom(7919 + options.Seed));
                         Measure(copy, trained, factors, $"{chain} → trained {options.CodebookFinetuneEpochs}", stem + "-trained", clock.Elapsed.TotalSeconds, keep, format, rank);
+                    }
+                }
+                if (factors.Count > 0 && options.LowRankFinetuneEpochs > 0)
+                {
+                    // The factors fine-tuned at their rank (once per rank, on a copy of the pruned model), then every format again.
+                    var clock = Stopwatch.StartNew();
+                    var tunedModel = WithFinetuneRate((ITrainableModel)ModelCheckpoint.Clone(pruned), options);
+                    var tuned = LowRankFinetuning.Finetune(tunedModel, factors, finetuneData!,
+                        new TrainingOptions { Epochs = options.LowRankFinetuneEpochs, BatchSize = options.FinetuneBatchSize }, new FFRandom(7907 + options.Seed));
+                    double tuneSeconds = clock.Elapsed.TotalSeconds;
+                    foreach (var format in options.Formats)
+                    {
+                        clock.Restart();
+                        string chain = Chain(Chain(prunedName, $"lowrank {rank} → tuned {options.LowRankFinetuneEpochs}"), format.Scheme is null ? "" : format.Id);
+                        var packed = WeightQuantizer.Pack(tunedModel, tuned, format, options.KMeansIterations);
+                        string stem = Path.Combine(workDir, $"keep{(keep == 0 ? "all" : keep.ToString(CultureInfo.InvariantCulture))}-rank{rank}-tuned-{format.Id}");
+                        Measure(tunedModel, packed, tuned, chain, stem, clock.Elapsed.TotalSeconds + tuneSeconds, keep, format, rank);
+                        tuneSeconds = 0; // the fine-tuning is counted once, with the first format
                     }
                 }
             }

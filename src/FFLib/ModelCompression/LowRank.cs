@@ -75,7 +75,7 @@ public static class LowRank
     }
 
     /// <summary>Modified Gram–Schmidt over the rows, twice (once is not enough in float32); a dependent row becomes zero.</summary>
-    private static void Orthonormalise(float[] rowsData, int count, int length)
+    internal static void Orthonormalise(float[] rowsData, int count, int length)
     {
         for (int pass = 0; pass < 2; pass++)
             for (int i = 0; i < count; i++)
