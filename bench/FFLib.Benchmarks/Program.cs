@@ -23,6 +23,7 @@ using Architecture = FFLib.Models.Architecture;
 var argv = args.ToList();
 string mode = argv.Count > 0 && !argv[0].StartsWith("--") ? argv[0] : "gemm";
 int threads = Opt("--threads", Environment.ProcessorCount);
+if (argv.Contains("--pack-a")) FFLib.Compute.Gemm.DirectAColumns = 0; // A/B: pack A even for narrow C
 int trainLimit = Opt("--train-limit", 60000);
 ComputeSettings.Threads = threads;
 Console.WriteLine($"hardware: {Environment.ProcessorCount} logical cores, SIMD {ComputeSettings.SimdPath} (Vector512 {Vector512.IsHardwareAccelerated}, Vector256 {Vector256.IsHardwareAccelerated}), {RuntimeInformation.OSArchitecture}, {RuntimeInformation.FrameworkDescription}; threads {threads}");
