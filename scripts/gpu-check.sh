@@ -7,7 +7,8 @@
 #   bash .gpu/run.sh                (there, no .NET needed): prints every figure in one go: the
 #       GPU numerics against the CPU, FFNN epoch and prediction times, determinism, the 60-epoch
 #       paper run, several runs on streams, the CLI's train and eval with --device cuda, the README's
-#       GPU example, and the same-run PyTorch baseline on the same GPU (bench/gpu/ffnn_torch_cuda.py);
+#       GPU example, the competitive FF CNN (numerics, epoch, prediction), and the same-run PyTorch
+#       baselines on the same GPU (bench/gpu/ffnn_torch_cuda.py, tests/reference/cnn_torch.py --device cuda);
 #       last, issue #13's targets judged from those figures (bench/gpu/targets.py).
 #   scripts/gpu-check.sh rehearse  (here): the same program on ILGPU's CPU accelerator, small sizes.
 set -euo pipefail
@@ -29,7 +30,7 @@ case "${1:-prepare}" in
     for f in train-images-idx3-ubyte train-labels-idx1-ubyte t10k-images-idx3-ubyte t10k-labels-idx1-ubyte; do
       if [ -f "$mnist/$f" ]; then gzip -c "$mnist/$f" > ".gpu/mnist/$f.gz"; else cp "$mnist/$f.gz" .gpu/mnist/; fi
     done
-    cp bench/gpu/ffnn_torch_cuda.py bench/gpu/targets.py .gpu/
+    cp bench/gpu/ffnn_torch_cuda.py bench/gpu/targets.py tests/reference/cnn_torch.py .gpu/
     cat > .gpu/run.sh <<'RUN'
 #!/usr/bin/env bash
 # Runs on the GPU machine from the repository root. Prints everything; the output is the record.
@@ -63,6 +64,8 @@ echo "== the README's C# example on the GPU (examples/Gpu: 3 epochs of the paper
 (cd "$work" && FFLIB_DATA="$here" "$work/app/Gpu" 3 2>&1 | tail -4)
 echo "== PyTorch baseline, same GPU, same run"
 python3 "$here/ffnn_torch_cuda.py" "$here/mnist" 2 2>&1 | tee "$work/torch.txt"
+echo "== PyTorch baseline of the FF CNN (40,80,160, same loop as tests/reference/cnn_torch.py), same GPU"
+python3 "$here/cnn_torch.py" "$here/mnist" --device cuda --train-limit 54000 --test-limit 10000 2>&1 | tee -a "$work/torch.txt"
 echo "== issue #13's targets, from the figures above"
 python3 "$here/targets.py" "$work/check.txt" "$work/torch.txt"
 RUN

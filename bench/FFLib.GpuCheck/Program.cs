@@ -1,5 +1,5 @@
 // The GPU check: everything scripts/gpu-check.sh measures on a CUDA machine, printed in one go.
-// Usage: FFLib.GpuCheck MNIST_DIR [--simulate] [--paper-epochs N] [--parts numerics,ffnn,determinism,paper,bpnn,ffc,ffrnn]
+// Usage: FFLib.GpuCheck MNIST_DIR [--simulate] [--paper-epochs N] [--parts numerics,ffnn,determinism,paper,bpnn,ffc,ffrnn,cnn]
 //   --simulate: ILGPU's CPU accelerator instead of CUDA (a rehearsal on a machine without a GPU; small sizes).
 using System.Diagnostics;
 using FFLib.Compute;
@@ -11,7 +11,7 @@ using FFLib.Training;
 if (args.Length < 1) { Console.Error.WriteLine("usage: FFLib.GpuCheck MNIST_DIR [--simulate] [--paper-epochs N]"); return 2; }
 bool simulate = args.Contains("--simulate");
 int paperEpochs = args.SkipWhile(a => a != "--paper-epochs").Skip(1).Select(int.Parse).FirstOrDefault(60);
-var parts = (args.SkipWhile(a => a != "--parts").Skip(1).FirstOrDefault() ?? "numerics,ffnn,determinism,paper,checkpoint,streams,tf32,bpnn,ffc,ffrnn").Split(',').ToHashSet();
+var parts = (args.SkipWhile(a => a != "--parts").Skip(1).FirstOrDefault() ?? "numerics,ffnn,determinism,paper,checkpoint,streams,tf32,bpnn,ffc,ffrnn,cnn").Split(',').ToHashSet();
 ComputeSettings.Threads = Environment.ProcessorCount;
 Console.WriteLine($"machine: {Environment.ProcessorCount} cores, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}, {System.Runtime.InteropServices.RuntimeInformation.FrameworkDescription}");
 
@@ -271,9 +271,9 @@ string GpuMemoryUsed()
 }
 
 // Kernel launches, products and transfers per training batch; waits for the device per epoch.
-static string PerBatch(GpuActivity a, int epochs, int images)
+static string PerBatch(GpuActivity a, int epochs, int images, int batchSize = 128)
 {
-    double batches = epochs * Math.Ceiling(images / 128.0);
+    double batches = epochs * Math.Ceiling(images / (double)batchSize);
     return $"per batch: {a.Launches / batches:F1} kernel launches, {a.Products / batches:F1} products, {a.Uploads / batches:F2} uploads, {a.Downloads / batches:F3} downloads; {a.Waits / (double)epochs:F1} waits for the device per epoch";
 }
 
@@ -330,6 +330,54 @@ if (parts.Contains("ffrnn"))
     double a = Evaluation.Accuracy(rnn, test, chunk: test.Count);
     gpu.Synchronize();
     Console.WriteLine($"FFRNN: predict {test.Count} test images {watch.Elapsed.TotalSeconds:F2} s (accuracy {a:P2})");
+}
+// 6. The competitive FF CNN of docs/cnn.md (40,80,160, 5p,3p,3, batch 64) and its batch-normalised 32,64,128 form:
+// two training steps on the GPU against the CPU, then a warm-up, one timed epoch and prediction on the GPU.
+if (parts.Contains("cnn"))
+{
+    try
+    {
+        foreach (var (label, layers, bn) in new[] { ("FF CNN 40,80,160", new[] { 40, 80, 160 }, false), ("FF CNN 32,64,128 batch-norm", new[] { 32, 64, 128 }, true) })
+        {
+            var settings = new ModelSettings { HiddenSizes = simulate ? layers.Select(c => Math.Max(10, c / 4)).ToArray() : layers, LearningRate = 0.003f }
+                .With(CnnSettings.Conv, "5p,3p,3").With(CnnSettings.Objective, ConvObjective.Competitive).With(CnnSettings.BatchNorm, bn);
+            var arch = ArchitectureRegistry.Get("ffcnn");
+            var cpuNet = arch.Create(settings, 784, 10, new FFRandom(42));
+            var gpuNet = arch.Create(settings, 784, 10, new FFRandom(42));
+            ((FFLib.Modules.ComputeModule)gpuNet).Backend = gpu;
+            var steps = new TrainingOptions { Epochs = 1, BatchSize = 64, ValidateEachEpoch = false };
+            new Trainer().Train(cpuNet, train.Take(128), null, steps, new FFRandom(1));
+            new Trainer().Train(gpuNet, train.Take(128), null, steps, new FFRandom(1));
+            var probe = test.Take(200);
+            var (sc, sg) = (((FFConvNetwork)cpuNet).LabelScores(probe.ToMatrix()), ((FFConvNetwork)gpuNet).LabelScores(probe.ToMatrix()));
+            double worst = 0;
+            for (int i = 0; i < sc.Data.Length; i++) worst = Math.Max(worst, Math.Abs(sc.Data[i] - sg.Data[i]) / Math.Max(1e-6, Math.Abs(sc.Data[i])));
+            int agree = cpuNet.Predict(probe.ToMatrix()).Zip(gpuNet.Predict(probe.ToMatrix()), (x, y) => x == y ? 1 : 0).Sum();
+            Console.WriteLine($"{label} numerics: 2 steps, max relative score difference {worst:E2}, predictions agree on {agree}/200");
+            var net = arch.Create(settings, 784, 10, new FFRandom(42));
+            ((FFLib.Modules.ComputeModule)net).Backend = gpu;
+            // The simulator runs the kernels one element at a time: a rehearsal there takes a few batches only.
+            var (epochSet, testSet) = simulate ? (train.Take(128), test.Take(100)) : (train, test);
+            new Trainer().Train(net, train.Take(simulate ? 64 : 640), null, steps, new FFRandom(2));
+            gpu.Synchronize();
+            var before = gpu.Activity;
+            var watch = Stopwatch.StartNew();
+            new Trainer().Train(net, epochSet, null, steps, new FFRandom(3));
+            gpu.Synchronize();
+            double epoch = watch.Elapsed.TotalSeconds;
+            Console.WriteLine($"{label} epoch ({epochSet.Count} images, batch 64): {epoch:F2} s ({epochSet.Count / epoch:F0} images/s); {PerBatch(gpu.Activity - before, 1, epochSet.Count, 64)}");
+            watch.Restart();
+            double acc = Evaluation.Accuracy(net, testSet);
+            gpu.Synchronize();
+            Console.WriteLine($"{label}: predict {testSet.Count} test images {watch.Elapsed.TotalSeconds:F2} s (accuracy after 1 epoch {acc:P2})");
+            ((FFLib.Modules.ComputeModule)net).ReleaseDeviceMemory();
+            ((FFLib.Modules.ComputeModule)gpuNet).ReleaseDeviceMemory();
+        }
+    }
+    catch (Exception e) when (e is not OutOfMemoryException)
+    {
+        Console.WriteLine($"cnn: FAILED: {e.GetType().Name}: {e.Message}");
+    }
 }
 gpu.Dispose();
 return 0;
