@@ -20,13 +20,7 @@ public sealed class LowRankFinetuningTests : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
-    private static FFNetwork Trained(out ImageDataset train)
-    {
-        train = GpuPipelineTests.Synthetic(300);
-        var model = new FFNetwork(new FFNetworkConfig { ImageFeatures = 12, Classes = 3, HiddenSizes = [40, 40], Threshold = 1f }, new FFRandom(3));
-        new Trainer().Train(model, train, null, new TrainingOptions { Epochs = 3, BatchSize = 50, ValidateEachEpoch = false }, new FFRandom(4));
-        return model;
-    }
+    private static FFNetwork Trained(out ImageDataset train) => TrainedQuantizationTests.Trained(out train);
 
     [Fact]
     public void TheModelEndsHoldingTheTunedFactorsAtTheirRank()

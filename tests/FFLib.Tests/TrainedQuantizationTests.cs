@@ -20,7 +20,8 @@ public sealed class TrainedQuantizationTests : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
-    private static FFNetwork Trained(out ImageDataset train)
+    /// <summary>A small FFNN trained 3 epochs on synthetic data (shared with the low-rank fine-tuning tests).</summary>
+    internal static FFNetwork Trained(out ImageDataset train)
     {
         train = GpuPipelineTests.Synthetic(300);
         var model = new FFNetwork(new FFNetworkConfig { ImageFeatures = 12, Classes = 3, HiddenSizes = [40, 40], Threshold = 1f }, new FFRandom(3));

@@ -26,14 +26,8 @@ public static class LowRankFinetuning
     public static IReadOnlyList<LowRankMatrix> Finetune(ITrainableModel model, IReadOnlyList<LowRankMatrix> factors, ImageDataset data,
         TrainingOptions options, FFRandom random, CancellationToken cancellationToken = default)
     {
-        ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(factors);
-        ArgumentNullException.ThrowIfNull(data);
-        ArgumentNullException.ThrowIfNull(options);
-        ArgumentNullException.ThrowIfNull(random);
-        // The projection reads and writes the host values between batches; a device backend keeps its own copies.
-        if (model is ComputeModule { Backend: var be } && be != ComputeBackend.Cpu)
-            throw new ArgumentException($"Low-rank fine-tuning runs on the CPU backend; the model is on {be.Name}.", nameof(model));
+        ConstrainedTraining.Check(model, data, options, random, "Low-rank fine-tuning");
         var byName = model.Parameters().ToDictionary(p => p.Name);
         var held = new List<Held>();
         foreach (var f in factors)
@@ -45,9 +39,7 @@ public static class LowRankFinetuning
             held.Add(new Held(f, p.Data));
         }
         foreach (var h in held) h.Apply(); // start from the factored weights
-        var trainer = new Trainer { BeforeBatch = _ => { foreach (var h in held) h.Project(); } };
-        trainer.Train(model, data, null, options with { ValidateEachEpoch = false }, random, cancellationToken);
-        foreach (var h in held) h.Project();
+        ConstrainedTraining.Train(model, data, options, random, () => { foreach (var h in held) h.Project(); }, cancellationToken);
         return held.Select(h => h.Result()).ToList();
     }
 

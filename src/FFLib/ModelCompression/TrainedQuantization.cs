@@ -28,14 +28,8 @@ public static class TrainedQuantization
     public static IReadOnlyList<PackedMatrix> Finetune(ITrainableModel model, IReadOnlyList<PackedMatrix> packed, ImageDataset data,
         TrainingOptions options, FFRandom random, CancellationToken cancellationToken = default)
     {
-        ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(packed);
-        ArgumentNullException.ThrowIfNull(data);
-        ArgumentNullException.ThrowIfNull(options);
-        ArgumentNullException.ThrowIfNull(random);
-        // The tying reads and writes the host values between batches; a device backend keeps its own copies.
-        if (model is ComputeModule { Backend: var be } && be != ComputeBackend.Cpu)
-            throw new ArgumentException($"Trained quantisation runs on the CPU backend; the model is on {be.Name}.", nameof(model));
+        ConstrainedTraining.Check(model, data, options, random, "Trained quantisation");
         var byName = model.Parameters().ToDictionary(p => p.Name);
         var tied = new List<Tie>();
         foreach (var m in packed.Where(m => m.Scheme == WeightScheme.Codebook))
@@ -47,9 +41,7 @@ public static class TrainedQuantization
             tied.Add(new Tie(m, p.Data));
         }
         foreach (var t in tied) t.Apply(); // start from the shared values k-means found
-        var trainer = new Trainer { BeforeBatch = _ => { foreach (var t in tied) t.Retie(); } };
-        trainer.Train(model, data, null, options with { ValidateEachEpoch = false }, random, cancellationToken);
-        foreach (var t in tied) t.Retie();
+        ConstrainedTraining.Train(model, data, options, random, () => { foreach (var t in tied) t.Retie(); }, cancellationToken);
         var moved = tied.ToDictionary(t => t.Matrix.Name, t => t.Result());
         return packed.Select(m => moved.TryGetValue(m.Name, out var r) ? r : m).ToList();
     }
