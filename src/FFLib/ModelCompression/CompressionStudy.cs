@@ -157,25 +157,8 @@ public static class CompressionStudy
                 var factors = rank > 0 ? LowRank.Factor(pruned, rank, options.Seed) : [];
                 if (rank > 0 && factors.Count == 0) continue; // no matrix of this model is smaller as factors: the rank-0 records stand for it
                 double factorSeconds = factorClock.Elapsed.TotalSeconds;
-                foreach (var format in options.Formats)
-                {
-                    var clock = Stopwatch.StartNew();
-                    string chain = Chain(Chain(prunedName, factors.Count > 0 ? $"lowrank {rank}" : ""), format.Scheme is null ? "" : format.Id);
-                    if (chain.Length == 0) chain = "fp32";
-                    var packed = WeightQuantizer.Pack(pruned, factors, format, options.KMeansIterations);
-                    string stem = Path.Combine(workDir, $"keep{(keep == 0 ? "all" : keep.ToString(CultureInfo.InvariantCulture))}{(rank > 0 ? $"-rank{rank}" : "")}-{format.Id}");
-                    Measure(pruned, packed, factors, chain, stem, clock.Elapsed.TotalSeconds + factorSeconds, keep, format, rank);
-                    factorSeconds = 0; // the factorisation is counted once, with the first format
-                    if (format.Scheme == WeightScheme.Codebook && factors.Count == 0 && options.CodebookFinetuneEpochs > 0)
-                    {
-                        // Trained quantisation: the shared values fine-tuned with the codes fixed, on a copy of the pruned model.
-                        clock.Restart();
-                        var copy = WithFinetuneRate((ITrainableModel)ModelCheckpoint.Clone(pruned), options);
-                        var trained = TrainedQuantization.Finetune(copy, packed, finetuneData!,
-                            new TrainingOptions { Epochs = options.CodebookFinetuneEpochs, BatchSize = options.FinetuneBatchSize }, new FFRandom(7919 + options.Seed));
-                        Measure(copy, trained, factors, $"{chain} → trained {options.CodebookFinetuneEpochs}", stem + "-trained", clock.Elapsed.TotalSeconds, keep, format, rank);
-                    }
-                }
+                string stemBase = $"keep{(keep == 0 ? "all" : keep.ToString(CultureInfo.InvariantCulture))}{(rank > 0 ? $"-rank{rank}" : "")}";
+                StoreFormats(pruned, factors, Chain(prunedName, factors.Count > 0 ? $"lowrank {rank}" : ""), stemBase, factorSeconds, keep, rank, codebookTraining: factors.Count == 0);
                 if (factors.Count > 0 && options.LowRankFinetuneEpochs > 0)
                 {
                     // The factors fine-tuned at their rank (once per rank, on a copy of the pruned model), then every format again.
@@ -183,20 +166,36 @@ public static class CompressionStudy
                     var tunedModel = WithFinetuneRate((ITrainableModel)ModelCheckpoint.Clone(pruned), options);
                     var tuned = LowRankFinetuning.Finetune(tunedModel, factors, finetuneData!,
                         new TrainingOptions { Epochs = options.LowRankFinetuneEpochs, BatchSize = options.FinetuneBatchSize }, new FFRandom(7907 + options.Seed));
-                    double tuneSeconds = clock.Elapsed.TotalSeconds;
-                    foreach (var format in options.Formats)
-                    {
-                        clock.Restart();
-                        string chain = Chain(Chain(prunedName, $"lowrank {rank} → tuned {options.LowRankFinetuneEpochs}"), format.Scheme is null ? "" : format.Id);
-                        var packed = WeightQuantizer.Pack(tunedModel, tuned, format, options.KMeansIterations);
-                        string stem = Path.Combine(workDir, $"keep{(keep == 0 ? "all" : keep.ToString(CultureInfo.InvariantCulture))}-rank{rank}-tuned-{format.Id}");
-                        Measure(tunedModel, packed, tuned, chain, stem, clock.Elapsed.TotalSeconds + tuneSeconds, keep, format, rank);
-                        tuneSeconds = 0; // the fine-tuning is counted once, with the first format
-                    }
+                    StoreFormats(tunedModel, tuned, Chain(prunedName, $"lowrank {rank} → tuned {options.LowRankFinetuneEpochs}"), stemBase + "-tuned",
+                        clock.Elapsed.TotalSeconds, keep, rank, codebookTraining: false);
                 }
             }
         }
         return records;
+
+        // Every format of one (pruned, maybe factored) model; setupSeconds (the factorisation or tuning) is counted once, with the first format.
+        void StoreFormats(IClassifierModel source, IReadOnlyList<LowRankMatrix> factors, string prefix, string stemBase, double setupSeconds, int keep, int rank, bool codebookTraining)
+        {
+            foreach (var format in options.Formats)
+            {
+                var clock = Stopwatch.StartNew();
+                string chain = Chain(prefix, format.Scheme is null ? "" : format.Id);
+                if (chain.Length == 0) chain = "fp32";
+                var packed = WeightQuantizer.Pack(source, factors, format, options.KMeansIterations);
+                string stem = Path.Combine(workDir, $"{stemBase}-{format.Id}");
+                Measure(source, packed, factors, chain, stem, clock.Elapsed.TotalSeconds + setupSeconds, keep, format, rank);
+                setupSeconds = 0;
+                if (codebookTraining && format.Scheme == WeightScheme.Codebook && options.CodebookFinetuneEpochs > 0)
+                {
+                    // Trained quantisation: the shared values fine-tuned with the codes fixed, on a copy of the pruned model.
+                    clock.Restart();
+                    var copy = WithFinetuneRate((ITrainableModel)ModelCheckpoint.Clone(source), options);
+                    var trained = TrainedQuantization.Finetune(copy, packed, finetuneData!,
+                        new TrainingOptions { Epochs = options.CodebookFinetuneEpochs, BatchSize = options.FinetuneBatchSize }, new FFRandom(7919 + options.Seed));
+                    Measure(copy, trained, factors, $"{chain} → trained {options.CodebookFinetuneEpochs}", stem + "-trained", clock.Elapsed.TotalSeconds, keep, format, rank);
+                }
+            }
+        }
 
         // Stores one model (its packed matrices, or whole when none), codes and re-reads it, and records what it measured.
         void Measure(IClassifierModel source, IReadOnlyList<PackedMatrix> packed, IReadOnlyList<LowRankMatrix> factors, string chain, string stem,
