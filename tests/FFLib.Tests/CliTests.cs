@@ -142,7 +142,9 @@ public sealed class CliTests : IDisposable
 
         var (code2, json, err2) = Run("eval", "--model", Path.Combine(outDir, "model.safetensors"), "--test-limit", "500", "--json", "--no-download");
         Assert.True(code2 == 0, err2);
-        var ev = JsonNode.Parse(json)!;
+        // The JSON object is the command's output; start at its brace, so that a line another in-process test
+        // wrote to the shared console while stdout was captured cannot break the parse (seen once in CI, a line starting 'O').
+        var ev = JsonNode.Parse(json[Math.Max(0, json.IndexOf('{'))..])!;
         Assert.Equal(trained, ev["test_accuracy"]!.GetValue<double>());
         Assert.Equal(500, ev["test_samples"]!.GetValue<int>());
         Assert.Equal("mnist", ev["dataset"]!.GetValue<string>());
