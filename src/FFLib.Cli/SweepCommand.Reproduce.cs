@@ -21,13 +21,15 @@ internal static partial class SweepCommand
         var dataDir = new Option<string?>("--data-dir") { Description = "Folder holding the dataset's files (IDX, raw or .gz); one dataset only." };
         var regularisers = new Option<string?>("--regulariser") { Description = "regularisation: only these regularisers' grids beside λ = 0 (comma-separated: peer-norm, activity-l1, weight-decay). Default: all three." };
         var only = new Option<string?>("--model") { Description = "Only these architectures' runs of the target (comma-separated ids, e.g. ffnn); sweep targets only. Default: all of the target's." };
+        var seedsOption = new Option<int?>("--seeds") { Description = "Seeds per configuration (0..N−1) instead of the budget's (sweep targets only; e.g. 3 for a paper-budget study in a day)." };
+        var lambdas = new Option<string?>("--lambda") { Description = "regularisation: these λ values (comma-separated, > 0) instead of the grid of the one regulariser --regulariser names; λ = 0 always runs." };
         var models = new Option<int>("--models") { Description = "fig19: trained models per architecture whose pruning records are pooled (the authors pruned one model with 10 seeds).", DefaultValueFactory = _ => 1 };
         var device = Cli.DeviceOption();
         var precision = Cli.PrecisionOption();
         var streamsOption = Cli.StreamsOption();
         var cmd = new Command("reproduce", "Run the sweep behind one of the paper's tables or figures (or all of them: paper) at a chosen budget, then its report.")
         {
-            target, dataset, budget, results, threads, dataDir, only, regularisers, models, device, precision, streamsOption,
+            target, dataset, budget, results, threads, dataDir, only, regularisers, lambdas, seedsOption, models, device, precision, streamsOption,
         };
         cmd.SetAction(pr => Cli.Run(() =>
         {
@@ -44,25 +46,34 @@ internal static partial class SweepCommand
             string dsId = kinds.Count == 1 ? DatasetCatalog.IdOf(kinds[0]) : kinds.Count == 3 ? "all" : string.Join("+", kinds.Select(DatasetCatalog.IdOf));
             string dir = pr.GetValue(results) ?? Path.Combine("runs", $"reproduce-{t}-{dsId}-{b}");
             var backend = Cli.OpenDevice(pr.GetValue(device)!, pr.GetValue(precision)!);
-            SweepSpec Spec(string target, DatasetKind kind) => Reproduction.Sweep(target, Reproduction.Budget(b, kind)) with { Data = data, Backend = backend };
+            int? seeds = pr.GetValue(seedsOption);
+            if (seeds is < 1) throw new UsageException($"--seeds must be at least 1, not {seeds}.");
+            SweepSpec Spec(string target, DatasetKind kind)
+            {
+                var spec = Reproduction.Sweep(target, Reproduction.Budget(b, kind)) with { Data = data, Backend = backend };
+                return seeds is int n ? spec with { Seeds = n } : spec;
+            }
             using var interrupt = new Interruption();
             Func<IReadOnlyList<Compute.ComputeBackend>> open = () => Cli.OpenStreams(backend, streams, pr.GetValue(device)!);
-            if (pr.GetValue(only) is not null && !Reproduction.IsSweepTarget(t))
-                throw new UsageException($"--model picks architectures of a sweep target's runs; {t} trains its own models (sweep targets: {string.Join(", ", Reproduction.Targets.Where(Reproduction.IsSweepTarget))}).");
+            foreach (var (name, given) in new[] { ("--model", pr.GetValue(only) is not null), ("--seeds", seeds is not null) })
+                if (given && !Reproduction.IsSweepTarget(t))
+                    throw new UsageException($"{name} applies to a sweep target's runs; {t} trains its own models (sweep targets: {string.Join(", ", Reproduction.Targets.Where(Reproduction.IsSweepTarget))}).");
+            if (pr.GetValue(lambdas) is not null && t != "regularisation") throw new UsageException($"--lambda sets λ values of reproduce regularisation, not of {t}.");
             if (t == "cnn-prunability") return ReproduceCnnPrunability(kinds[0], b, dir, data, backend);
             if (t == "paper") return ReproducePaper(kinds, b, dir, (target, kind) => Reproduction.ForPaper(Spec(target, kind)), open, interrupt.Token);
             if (t == "fig19") return ReproducePruning(Spec(t, kinds[0]), kinds[0], b, dir, modelCount);
             if (t is "fig13" or "fig14") return ReproduceMaps(t, Spec(t, kinds[0]), kinds[0], b, dir, dir);
-            var runs = kinds.SelectMany(k => Reproduction.Runs(t, Spec(t, k))).ToList();
-            if (pr.GetValue(only) is string chosen) runs = OnlyModels(t, runs, chosen);
             var grids = RegularisationStudy.GridsFor(b);
             if (pr.GetValue(regularisers) is string which)
             {
                 if (t != "regularisation") throw new UsageException($"--regulariser picks grids of reproduce regularisation, not of {t}.");
-                var all = grids;
-                grids = OnlyRegularisers(all, which);
-                runs = runs.Where(r => RegularisationStudy.Which(r, all).Regulariser is var name && (name == "none" || grids.Any(g => g.Setting.Key == name))).ToList();
+                grids = OnlyRegularisers(grids, which);
             }
+            if (pr.GetValue(lambdas) is string lambdaText) grids = WithLambdas(grids, lambdaText);
+            var runs = t == "regularisation"
+                ? kinds.SelectMany(k => RegularisationStudy.Runs(Spec(t, k), grids)).ToList()
+                : kinds.SelectMany(k => Reproduction.Runs(t, Spec(t, k))).ToList();
+            if (pr.GetValue(only) is string chosen) runs = OnlyModels(t, runs, chosen);
             var first = Spec(t, kinds[0]);
             Console.Error.WriteLine($"fflib reproduce {t} ({b}): {runs.Count} runs ({string.Join(", ", runs.Select(r => r.Architecture.Id).Distinct())}; {string.Join(", ", kinds.Select(DatasetCatalog.IdOf))}; layers {string.Join(" ", runs.Select(r => string.Join(",", r.Model.HiddenSizes)).Distinct())}; {first.Epochs} epochs; {first.Seeds} seeds) into {dir}");
             if (backend is not Gpu.GpuBackend)
@@ -86,6 +97,22 @@ internal static partial class SweepCommand
         foreach (var n in names)
             if (!all.Any(g => g.Setting.Key == n)) throw new UsageException($"--regulariser {n.Replace('_', '-')}: not one of {string.Join(", ", all.Select(g => g.Setting.Key.Replace('_', '-')))}.");
         return all.Where(g => names.Contains(g.Setting.Key)).ToArray();
+    }
+
+    /// <summary>The one grid of <paramref name="grids"/> with the λ values <paramref name="value"/> lists (--lambda).</summary>
+    private static IReadOnlyList<RegulariserGrid> WithLambdas(IReadOnlyList<RegulariserGrid> grids, string value)
+    {
+        if (grids.Count != 1)
+            throw new UsageException($"--lambda sets the λ values of one regulariser; name it with --regulariser ({string.Join(", ", grids.Select(g => g.Setting.Key.Replace('_', '-')))}).");
+        var list = new List<float>();
+        foreach (var part in value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            if (!float.TryParse(part, NumberStyles.Float, CultureInfo.InvariantCulture, out float l) || !float.IsFinite(l) || l <= 0)
+                throw new UsageException($"--lambda {value}: '{part}' is not a λ > 0 (λ = 0, the baseline, always runs).");
+            if (!list.Contains(l)) list.Add(l);
+        }
+        if (list.Count == 0) throw new UsageException("--lambda names no λ value.");
+        return [grids[0] with { Lambdas = list }];
     }
 
     /// <summary>The runs of the architectures <paramref name="value"/> names (--model); each must be one the target runs.</summary>

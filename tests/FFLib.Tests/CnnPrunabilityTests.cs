@@ -76,7 +76,7 @@ public sealed class CnnPrunabilityTests : IDisposable
         Assert.Equal("error: --budget paper: cnn-prunability has the budgets smoke and reduced (the paper has no CNN experiment to match), not 'paper'.", err.Trim());
         (code, _, err) = CliTestsAccess.Run("reproduce", "cnn-prunability", "--model", "ffcnn", "--results", Path.Combine(_dir, "x"));
         Assert.Equal(2, code);
-        Assert.StartsWith("error: --model picks architectures of a sweep target's runs; cnn-prunability trains its own models", err.Trim());
+        Assert.StartsWith("error: --model applies to a sweep target's runs; cnn-prunability trains its own models", err.Trim());
         Assert.False(Directory.Exists(Path.Combine(_dir, "x")));
     }
 }

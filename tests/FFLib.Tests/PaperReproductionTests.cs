@@ -277,7 +277,26 @@ public sealed class PaperReproductionTests : IDisposable
         Assert.False(Directory.Exists(Path.Combine(_dir, "reg")));
         (code, _, err) = CliTestsAccess.Run("reproduce", "fig19", "--model", "ffnn");
         Assert.Equal(2, code);
-        Assert.StartsWith("error: --model picks architectures of a sweep target's runs; fig19 trains its own models", err.Trim());
+        Assert.StartsWith("error: --model applies to a sweep target's runs; fig19 trains its own models", err.Trim());
+        (code, _, err) = CliTestsAccess.Run("reproduce", "fig19", "--seeds", "3");
+        Assert.Equal(2, code);
+        Assert.StartsWith("error: --seeds applies to a sweep target's runs; fig19 trains its own models", err.Trim());
+        (code, _, err) = CliTestsAccess.Run("reproduce", "regularisation", "--seeds", "0", "--results", Path.Combine(_dir, "reg"));
+        Assert.Equal(2, code);
+        Assert.Equal("error: --seeds must be at least 1, not 0.", err.Trim());
+        (code, _, err) = CliTestsAccess.Run("reproduce", "regularisation", "--lambda", "0.003", "--results", Path.Combine(_dir, "reg"));
+        Assert.Equal(2, code);
+        Assert.Equal("error: --lambda sets the λ values of one regulariser; name it with --regulariser (peer-norm, activity-l1, weight-decay).", err.Trim());
+        foreach (var bad in new[] { "-1", "0", "NaN", "abc" })
+        {
+            (code, _, err) = CliTestsAccess.Run("reproduce", "regularisation", "--regulariser", "peer-norm", "--lambda", $"0.01,{bad}", "--results", Path.Combine(_dir, "reg"));
+            Assert.Equal(2, code);
+            Assert.Equal($"error: --lambda 0.01,{bad}: '{bad}' is not a λ > 0 (λ = 0, the baseline, always runs).", err.Trim());
+        }
+        (code, _, err) = CliTestsAccess.Run("reproduce", "table3", "--lambda", "0.1", "--dataset", "mnist");
+        Assert.Equal(2, code);
+        Assert.Equal("error: --lambda sets λ values of reproduce regularisation, not of table3.", err.Trim());
+        Assert.False(Directory.Exists(Path.Combine(_dir, "reg")));
         var help = CliTestsAccess.Run("reproduce", "--help").Out;
         foreach (var t in Reproduction.Targets) Assert.Contains(t, help);
         Assert.Contains("Table 4", help);
