@@ -60,8 +60,9 @@ public static class RegularisationPlots
         plot.XLabel($"{regulariser} λ");
         plot.YLabel(yLabel);
         plot.Legend.ManualItems.Add(new LegendItem { LabelText = "band: mean ± std over seeds", FillColor = Colors.Gray.WithAlpha(0.15), LineWidth = 0 });
-        plot.ShowLegend(Alignment.UpperRight);
-        var bytes = plot.GetImageBytes(960, 600, ImageFormat.Png);
+        // Outside the data area: with two models the lines fill the top right, where an inside legend hid them.
+        plot.ShowLegend(Edge.Right);
+        var bytes = plot.GetImageBytes(1160, 600, ImageFormat.Png);
         AtomicFile.Write(path, s => s.Write(bytes));
     }
 }
