@@ -287,6 +287,15 @@ internal static partial class SweepCommand
         var md = RegularisationReport.Markdown(summary, title);
         var pngs = grids.SelectMany(g => FFLib.Plotting.RegularisationPlots.Effects(dir, "regularisation-" + g.Setting.Key.Replace('_', '-'), summary, g.Setting.Key,
             $"{DatasetCatalog.IdOf(kind)} {g.Setting.Key}")).ToArray();
+        // Runs trained with sparsity tracking (reduced and paper budgets) also show dead neurons over training.
+        foreach (var g in grids)
+            foreach (var model in RegularisationReport.DeadOverTraining(runs, grids, g.Setting.Key, read.Records).GroupBy(s => s.Model))
+            {
+                string png = Path.Combine(dir, $"regularisation-{g.Setting.Key.Replace('_', '-')}-dead-{model.Key}.png");
+                FFLib.Plotting.DeadNeuronPlots.OverTraining(png, model.Select(m => ($"λ = {m.Lambda.ToString("G3", CultureInfo.InvariantCulture)}", m.Samples)).ToArray(),
+                    $"{DatasetCatalog.IdOf(kind)} {model.Key} {g.Setting.Key} (mean over seeds)");
+                pngs = [.. pngs, png];
+            }
         md += "\n" + string.Concat(pngs.Select(p => $"![{Path.GetFileNameWithoutExtension(p)}]({Path.GetFileName(p)})\n"));
         IO.AtomicFile.WriteAllText(Path.Combine(dir, "regularisation.md"), md);
         Console.WriteLine(md);

@@ -33,6 +33,33 @@ public sealed class RegularisationStudyTests : IDisposable
     }
 
     [Fact]
+    public void DeadOverTrainingAveragesTheSeedsAtTheStepsTheyShare()
+    {
+        var sweep = new SweepSpec { Models = [Architecture.Ffnn], Layers = [[20]], Epochs = 1, Seeds = 2 };
+        RegulariserGrid[] grids = [new(FFSettings.PeerNormalization, [0.1f]), new(FFSettings.WeightDecay, [0.01f])];
+        var runs = RegularisationStudy.Runs(sweep, grids);
+        RunRecord Record(Training.RunSpec run, params (long Step, int Dead)[] points) =>
+            new(SweepRunner.RunId(run), "completed", null, "ffnn", "mnist", [20], "min", 0.02f, 20, (int)run.Seed, 1, 0.5, null, 1, "",
+                DeadNeuronsOverTraining: points.Select(p => new Training.DeadNeuronSample(p.Step, p.Step / 10.0, 1, 20, p.Dead)).ToArray());
+        Training.RunSpec Run(string reg, long seed) => runs.Single(r => RegularisationStudy.Which(r, grids).Regulariser == reg && r.Seed == seed);
+        var records = new[]
+        {
+            Record(Run("none", 0), (0, 2), (5, 8), (10, 9)),
+            Record(Run("none", 1), (0, 3), (10, 12)),           // no step 5: only steps 0 and 10 are shared
+            Record(Run("peer_norm", 0), (0, 4), (10, 0)),
+            Record(Run("weight_decay", 0), (0, 1), (10, 1)),    // another regulariser: not in peer_norm's view
+        };                                                      // peer_norm seed 1 has no record: left out
+        var view = RegularisationReport.DeadOverTraining(runs, grids, "peer_norm", records);
+        Assert.Equal(2, view.Count);
+        Assert.Equal(0f, view[0].Lambda);
+        Assert.Equal([0L, 10L], view[0].Samples.Select(x => x.Step));
+        Assert.Equal([3, 11], view[0].Samples.Select(x => x.Dead)); // 2.5 → 3 (halves away from 0), 10.5 → 11
+        Assert.Equal(0.1f, view[1].Lambda);
+        Assert.Equal([4, 0], view[1].Samples.Select(x => x.Dead));
+        Assert.Empty(RegularisationReport.DeadOverTraining(runs, grids, "peer_norm", records.Select(r => r with { DeadNeuronsOverTraining = null }).ToArray()));
+    }
+
+    [Fact]
     public void KeepForReachesTheCompressionTargetWithTheLargestLayers()
     {
         var model = Architecture.Ffnn.Create(new ModelSettings { HiddenSizes = [60, 60] }, 30, 4, new FFRandom(1));
@@ -52,7 +79,7 @@ public sealed class RegularisationStudyTests : IDisposable
         var sweep = new SweepSpec
         {
             Models = [Architecture.Ffnn], Layers = [[24, 24]], Epochs = 1, Seeds = 2, TrainLimit = 600, TestLimit = 300,
-            Base = new ModelSettings().With(FFSettings.Threshold, 2f), Data = new DatasetLoadOptions { AllowDownload = false },
+            Base = new ModelSettings().With(FFSettings.Threshold, 2f), Data = new DatasetLoadOptions { AllowDownload = false }, TrackSparsityEvery = 1,
         };
         RegulariserGrid[] grids = [new(FFSettings.PeerNormalization, [0.05f]), new(FFSettings.ActivityL1, [0.01f])];
         var runs = RegularisationStudy.Runs(sweep, grids);
@@ -70,6 +97,21 @@ public sealed class RegularisationStudyTests : IDisposable
             Assert.Equal(2, m.Pruned.Count);
             Assert.True(m.Pruned[0].Ratio >= 6 && m.Pruned[1].Ratio >= 15, $"ratios {m.Pruned[0].Ratio}, {m.Pruned[1].Ratio}");
         }
+        // The records carry the dead-neuron series over training (read back from their JSON), and the study's
+        // per-λ view of them is the seeds' mean at every step.
+        var records = SweepResults.Read(_dir).Records;
+        Assert.All(records, r => Assert.True(r.DeadNeuronsOverTraining is { Count: > 0 }, r.Id));
+        var overTraining = RegularisationReport.DeadOverTraining(runs, grids, "activity_l1", records);
+        Assert.Equal([0f, 0.01f], overTraining.Select(o => o.Lambda));
+        var l1Runs = runs.Where(r => RegularisationStudy.Which(r, grids).Regulariser == "activity_l1").Select(SweepRunner.RunId).ToHashSet();
+        var l1Series = records.Where(r => l1Runs.Contains(r.Id)).Select(r => r.DeadNeuronsOverTraining!).ToArray();
+        var last = overTraining[1].Samples.Where(x => x.Layer == 2).MaxBy(x => x.Step)!;
+        Assert.Equal((int)Math.Round(l1Series.Average(r => r.Single(x => x.Step == last.Step && x.Layer == 2).Dead), MidpointRounding.AwayFromZero), last.Dead);
+        string deadPng = Path.Combine(_dir, "dead.png");
+        DeadNeuronPlots.OverTraining(deadPng, overTraining.Concat(RegularisationReport.DeadOverTraining(runs, grids, "peer_norm", records).Skip(1))
+            .Select(o => ($"λ = {o.Lambda}", o.Samples)).ToArray(), "test");
+        Assert.True(new FileInfo(deadPng).Length > 10_000);
+
         // Strong L1 leaves more of layer 2 dead than none does, on both seeds.
         double Dead(string reg) => measured.Where(m => m.Regulariser == reg).Average(m => m.DeadFraction[1]);
         Assert.True(Dead("activity_l1") > Dead("none"), $"dead with L1 {Dead("activity_l1")}, without {Dead("none")}");

@@ -18,6 +18,35 @@ public sealed record RegularisationSummaryRow(string Model, string Regulariser, 
 /// <summary>The regularisation study's summary: per group and metric, mean ± std and the t-test against λ = 0, as CSV and Markdown.</summary>
 public static class RegularisationReport
 {
+    /// <summary>
+    /// One regulariser's dead neurons over training: per model and λ (0 included), each layer's dead count at
+    /// each step every seed recorded, as the mean over those seeds (rounded to a neuron). Runs whose records
+    /// hold no series (trained without sparsity tracking) are left out; the result is empty when none has one.
+    /// </summary>
+    public static IReadOnlyList<(string Model, float Lambda, IReadOnlyList<Training.DeadNeuronSample> Samples)> DeadOverTraining(
+        IReadOnlyList<Training.RunSpec> runs, IReadOnlyList<RegulariserGrid> grids, string regulariser, IReadOnlyList<RunRecord> records)
+    {
+        ArgumentNullException.ThrowIfNull(runs);
+        ArgumentNullException.ThrowIfNull(grids);
+        ArgumentNullException.ThrowIfNull(records);
+        var byId = records.Where(r => r.Status == "completed" && r.DeadNeuronsOverTraining is { Count: > 0 }).ToDictionary(r => r.Id, StringComparer.Ordinal);
+        var result = new List<(string, float, IReadOnlyList<Training.DeadNeuronSample>)>();
+        var groups = runs.Select(r => (Run: r, Which: RegularisationStudy.Which(r, grids)))
+            .Where(x => x.Which.Regulariser == "none" || x.Which.Regulariser == regulariser)
+            .GroupBy(x => (x.Run.Architecture.Id, x.Which.Lambda)).OrderBy(g => g.Key.Id, StringComparer.Ordinal).ThenBy(g => g.Key.Lambda);
+        foreach (var g in groups)
+        {
+            var series = g.Select(x => byId.GetValueOrDefault(SweepRunner.RunId(x.Run))?.DeadNeuronsOverTraining).OfType<IReadOnlyList<Training.DeadNeuronSample>>().ToList();
+            if (series.Count == 0) continue;
+            // Steps and layers every seed has (an interrupted and resumed run records the same steps).
+            var shared = series.Skip(1).Aggregate(series[0].Select(s => (s.Step, s.Layer)).ToHashSet(), (set, next) => { set.IntersectWith(next.Select(s => (s.Step, s.Layer))); return set; });
+            var mean = series[0].Where(s => shared.Contains((s.Step, s.Layer))).OrderBy(s => s.Step).ThenBy(s => s.Layer)
+                .Select(s => s with { Dead = (int)Math.Round(series.Average(r => r.First(o => o.Step == s.Step && o.Layer == s.Layer).Dead), MidpointRounding.AwayFromZero) }).ToArray();
+            result.Add((g.Key.Id, g.Key.Lambda, mean));
+        }
+        return result;
+    }
+
     /// <summary>The metrics of one measurement, by name (accuracies and dead shares in %).</summary>
     public static IEnumerable<(string Metric, double Value)> Metrics(RegularisationMeasurement m)
     {

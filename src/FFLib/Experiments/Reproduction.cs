@@ -118,7 +118,11 @@ public static class Reproduction
             // Figures 15–18: FFNN and BPNN at the budget's width, sparsity sampled during training, every seed.
             "fig15" => budget with { Models = [Architecture.Ffnn, Architecture.Bpnn], TrackSparsityEvery = TrackingInterval(name) },
             // The regularisation study: the FF models with regularisers, at least 3 seeds.
-            "regularisation" => budget with { Models = [Architecture.Ffnn, Architecture.Ffc], Seeds = Math.Max(3, budget.Seeds) },
+            // Beyond smoke, sparsity and dead neurons are tracked over training (tracking changes no number, so no id).
+            "regularisation" => budget with
+            {
+                Models = [Architecture.Ffnn, Architecture.Ffc], Seeds = Math.Max(3, budget.Seeds), TrackSparsityEvery = name == "smoke" ? null : TrackingInterval(name),
+            },
             // How small each architecture gets: FF and backprop side by side, at least 3 seeds (the FFRNN beyond the smoke budget).
             "compressibility" => budget with { Models = budget.Layers[0].Max() <= 200 ? [Architecture.Ffnn, Architecture.Ffc, Architecture.Bpnn] : [Architecture.Ffnn, Architecture.Ffc, Architecture.Ffrnn, Architecture.Bpnn], Seeds = Math.Max(3, budget.Seeds) },
             "paper" => budget,

@@ -11,11 +11,12 @@ using FFLib.Training;
 
 namespace FFLib.Experiments;
 
-/// <summary>The record of one finished (or failed) run in a results folder.</summary>
+/// <summary>The record of one finished (or failed) run in a results folder (with sparsity tracking: the four sparsity metrics and the dead neurons per layer over training).</summary>
 public sealed record RunRecord(
     string Id, string Status, string? Reason, string Architecture, string Dataset, int[] Layers, string Loss, float LearningRate, float Threshold,
     int Seed, int Epochs, double? TestAccuracy, IReadOnlyList<ParameterReport>? Sparsity, double Seconds, string FinishedUtc,
-    IReadOnlyList<SparsitySample>? SparsityOverTraining = null, string? Worker = null, int? ResumedFromEpoch = null, JsonObject? Settings = null);
+    IReadOnlyList<SparsitySample>? SparsityOverTraining = null, string? Worker = null, int? ResumedFromEpoch = null, JsonObject? Settings = null,
+    IReadOnlyList<DeadNeuronSample>? DeadNeuronsOverTraining = null);
 
 /// <summary>How a sweep worker shares a results folder with others.</summary>
 public sealed record SweepWorkerOptions
@@ -268,7 +269,7 @@ public static partial class SweepRunner
             // Done with the model: on a GPU, its memory goes now (a long sweep must not wait for the collector).
             if (result.Model is Modules.ComputeModule trained) trained.DiscardDeviceMemory();
             record = Make(id, run, "completed", null, result.TestAccuracy, report.Parameters, sw.Elapsed.TotalSeconds)
-                with { SparsityOverTraining = result.SparsitySamples, Worker = worker.Name, ResumedFromEpoch = resumeFrom?.Epochs };
+                with { SparsityOverTraining = result.SparsitySamples, DeadNeuronsOverTraining = result.DeadNeuronSamples, Worker = worker.Name, ResumedFromEpoch = resumeFrom?.Epochs };
         }
         catch (TrainingDivergedException e)
         {
