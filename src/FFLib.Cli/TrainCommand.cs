@@ -139,6 +139,7 @@ internal static class TrainCommand
             if (arch.UsesNegativeData) declared = declared.Append($"negatives {NegativeModes.Id(negativeMode)}");
             string rule = string.Join(", ", declared);
             Console.Error.WriteLine($"fflib train: {ModelCheckpoint.ArchitectureId(arch)} on {DatasetCatalog.IdOf(kind)}, layers {string.Join(",", sizes)}, {spec.Training.Epochs} epoch{(spec.Training.Epochs == 1 ? "" : "s")}, batch size {spec.Training.BatchSize}, lr {learningRate.ToString(CultureInfo.InvariantCulture)}{(lrSchedule == LearningRateSchedule.Constant ? "" : $" ({LearningRateSchedules.Id(lrSchedule)})")}, {rule}, seed {spec.Seed}, {nThreads} thread(s), {(spec.Backend is Gpu.GpuBackend gpu ? $"{gpu.Description}, {gpu.Precision}" : ComputeSettings.SimdPath)}");
+            foreach (var caveat in arch.Caveats(spec.Model)) Console.Error.WriteLine($"note: {caveat}");
             // From this machine's measured speed (cached for a day, then replaced by what each finished run showed): the same command runs 2.5× longer on some machines than on others.
             if (spec.Backend is not Gpu.GpuBackend)
                 Console.Error.WriteLine($"estimated time: {FFLib.Experiments.Reproduction.Range(FFLib.Experiments.Reproduction.EstimateSeconds([spec], FFLib.Experiments.MachineSpeed.Current()))} on this machine");

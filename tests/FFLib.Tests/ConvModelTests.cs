@@ -354,6 +354,16 @@ public class ConvLearningTests
 /// <summary>The command line's answers to bad CNN input: one line naming the option, before any data is read.</summary>
 public class ConvCliTests
 {
+    [Fact]
+    public void OnlyTheContrastiveObjectiveCarriesACaveat()
+    {
+        var ffcnn = Models.ArchitectureRegistry.Get("ffcnn");
+        var settings = new Models.ModelSettings { HiddenSizes = [16] };
+        Assert.Contains("objective competitive", Assert.Single(ffcnn.Caveats(settings)));
+        Assert.Empty(ffcnn.Caveats(settings.With(Models.CnnSettings.Objective, Models.ConvObjective.Competitive)));
+        Assert.Empty(Models.ArchitectureRegistry.Get("ffnn").Caveats(settings));
+    }
+
     /// <summary>Only a model with a classifier trained later says its FF epochs' validation waits for it.</summary>
     [Theory]
     [InlineData("goodness", false)]
@@ -367,6 +377,8 @@ public class ConvCliTests
                 "--train-limit", "300", "--test-limit", "50", "--no-download", "--out", dir]);
             Assert.True(code == 0, err);
             Assert.Equal(note, err.Contains("through the classifier", StringComparison.Ordinal));
+            // The default (contrastive) objective is named as not learning MNIST, in one note line.
+            Assert.Single(err.Split('\n'), l => l.StartsWith("note: the contrastive objective", StringComparison.Ordinal));
         }
         finally { if (Directory.Exists(dir)) Directory.Delete(dir, true); }
     }

@@ -45,6 +45,12 @@ public abstract class Architecture
     public virtual string? ShapeProblem(ModelSettings settings, int imageFeatures) => null;
 
     /// <summary>
+    /// What a user should know before training at these settings though they are valid (a setting
+    /// known not to learn, say), one sentence each naming settings by key; empty by default.
+    /// </summary>
+    public virtual IReadOnlyList<string> Caveats(ModelSettings settings) => [];
+
+    /// <summary>
     /// Multiply-adds of one forward pass per image at these settings (the time estimates' unit of
     /// work, with <see cref="RelativeCost"/> on top): by default the dense stack's weights,
     /// image → widths; a convolutional architecture counts positions × patch × channels.

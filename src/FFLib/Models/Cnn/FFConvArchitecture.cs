@@ -37,6 +37,16 @@ public sealed class FFConvArchitecture : ConvArchitecture
             throw new ArgumentOutOfRangeException("batch_norm", "on", "Batch normalisation is built for the competitive objective only (objective competitive).");
     }
 
+    /// <inheritdoc />
+    public override IReadOnlyList<string> Caveats(ModelSettings settings)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        // Measured (docs/cnn.md, "Status"): the contrastive FF CNN stays near chance on MNIST in every setting tried.
+        return settings.Get(CnnSettings.Objective) == ConvObjective.Contrast
+            ? ["the contrastive objective (objective contrast, the default) has not learnt MNIST in our runs: it stays near chance (32 % at best after 4 epochs); objective competitive reached 99.23 % (docs/cnn.md)."]
+            : [];
+    }
+
     /// <summary>Label planes: every layer reads one more input channel per class (10: the time estimate's MNIST/CIFAR-10).</summary>
     protected override int ExtraInputChannels(ModelSettings settings) => settings.Get(CnnSettings.Labels) == LabelEncoding.Channels && settings.Get(CnnSettings.Objective) == ConvObjective.Contrast ? 10 : 0;
 
