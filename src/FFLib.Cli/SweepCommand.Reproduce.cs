@@ -104,14 +104,9 @@ internal static partial class SweepCommand
     {
         if (grids.Count != 1)
             throw new UsageException($"--lambda sets the λ values of one regulariser; name it with --regulariser ({string.Join(", ", grids.Select(g => g.Setting.Key.Replace('_', '-')))}).");
-        var list = new List<float>();
-        foreach (var part in value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
-        {
-            if (!float.TryParse(part, NumberStyles.Float, CultureInfo.InvariantCulture, out float l) || !float.IsFinite(l) || l <= 0)
-                throw new UsageException($"--lambda {value}: '{part}' is not a λ > 0 (λ = 0, the baseline, always runs).");
-            if (!list.Contains(l)) list.Add(l);
-        }
-        if (list.Count == 0) throw new UsageException("--lambda names no λ value.");
+        var list = StrictList(value, "--lambda").Select(part =>
+            float.TryParse(part, NumberStyles.Float, CultureInfo.InvariantCulture, out float l) && float.IsFinite(l) && l > 0
+                ? l : throw new UsageException($"--lambda {value}: '{part}' is not a λ > 0 (λ = 0, the baseline, always runs).")).Distinct().ToArray();
         return [grids[0] with { Lambdas = list }];
     }
 

@@ -38,10 +38,10 @@ public static class RegularisationReport
         {
             var series = g.Select(x => byId.GetValueOrDefault(SweepRunner.RunId(x.Run))?.DeadNeuronsOverTraining).OfType<IReadOnlyList<Training.DeadNeuronSample>>().ToList();
             if (series.Count == 0) continue;
-            // Steps and layers every seed has (an interrupted and resumed run records the same steps).
-            var shared = series.Skip(1).Aggregate(series[0].Select(s => (s.Step, s.Layer)).ToHashSet(), (set, next) => { set.IntersectWith(next.Select(s => (s.Step, s.Layer))); return set; });
-            var mean = series[0].Where(s => shared.Contains((s.Step, s.Layer))).OrderBy(s => s.Step).ThenBy(s => s.Layer)
-                .Select(s => s with { Dead = (int)Math.Round(series.Average(r => r.First(o => o.Step == s.Step && o.Layer == s.Layer).Dead), MidpointRounding.AwayFromZero) }).ToArray();
+            // Each seed's dead count by (step, layer); only the points every seed has are averaged.
+            var seeds = series.Select(r => r.GroupBy(s => (s.Step, s.Layer)).ToDictionary(p => p.Key, p => p.First().Dead)).ToList();
+            var mean = series[0].Where(s => seeds.All(d => d.ContainsKey((s.Step, s.Layer)))).OrderBy(s => s.Step).ThenBy(s => s.Layer)
+                .Select(s => s with { Dead = (int)Math.Round(seeds.Average(d => d[(s.Step, s.Layer)]), MidpointRounding.AwayFromZero) }).ToArray();
             result.Add((g.Key.Id, g.Key.Lambda, mean));
         }
         return result;
