@@ -142,6 +142,29 @@ public sealed class PaperReproductionTests : IDisposable
     }
 
     [Fact]
+    public void TheReducedPaperRunIsTwoByThousandWithoutTheFfrnnGrid()
+    {
+        var single = Reproduction.Budget("reduced", DatasetKind.Mnist);
+        var spec = Reproduction.ForPaper(single);
+        Assert.Equal([1000, 1000], spec.Layers.Single());
+        Assert.Equal("reduced", Reproduction.BudgetName(spec));
+        Assert.Equal((single.Epochs, single.Seeds), (spec.Epochs, spec.Seeds));
+        var runs = Reproduction.Runs("paper", spec);
+        // Figure 9 stops at the budget's width, so the tables compare the 2×1000 runs of every network.
+        Assert.Equal([50, 200, 1000], runs.Select(r => r.Model.HiddenSizes[0]).Distinct().Order());
+        Assert.Equal(1000, PaperComparison.MainWidth(runs.Select(r => Rec(r.Architecture.Id, "min", (int)r.Seed, 0.9, layers: [.. r.Model.HiddenSizes])).ToList()));
+        // The FFRNN keeps Table 2's L− and Tables 4–5's L+ runs (3 seeds each), not the 3×3 grid's nine cells.
+        Assert.Equal(6, runs.Count(r => r.Architecture == Architecture.Ffrnn));
+        Assert.DoesNotContain(Reproduction.Runs("fig3", Reproduction.Sweep("fig3", spec)), r => r.Architecture == Architecture.Ffrnn);
+        Assert.Equal(9, Reproduction.Runs("fig3", Reproduction.Sweep("fig3", Reproduction.ForPaper(Reproduction.Budget("smoke", DatasetKind.Mnist)))).Count(r => r.Architecture == Architecture.Ffrnn));
+        Assert.Equal(20, Reproduction.Runs("fig3", Reproduction.Sweep("fig3", Reproduction.Budget("paper", DatasetKind.Mnist))).Count(r => r.Architecture == Architecture.Ffrnn));
+        // The single fig9 target at the reduced budget keeps its 2000-wide runs.
+        Assert.Equal([50, 200, 1000, 2000], Reproduction.Sweep("fig9", single).Layers.Select(l => l[0]));
+        // Every run a few hours allow: the cost model's estimate on the reference machine under two hours per dataset.
+        Assert.InRange(Reproduction.EstimateSeconds(runs), 3600, 7200);
+    }
+
+    [Fact]
     public void TrainingSparsityBandsAverageSeedsPerLayerAtOneWidth()
     {
         SparsitySample S(long step, string layer, double hoyer) => new(step, step / 100.0, layer, "weight", new SparsityValues(0, 0, hoyer, 0));
