@@ -46,7 +46,7 @@ internal static partial class SweepCommand
         var sb = new StringBuilder();
         var records = read.Records;
         sb.Append(inv, $"# The paper's tables and figures, reproduced ({budget} budget)\n\n");
-        sb.Append(inv, $"Made by `fflib reproduce paper --budget {budget}` on {string.Join(", ", kinds.Select(DatasetCatalog.IdOf))}: {records.Count} runs ({records.Count(r => r.Status == "completed")} completed, {records.Count(r => r.Status == "diverged")} diverged); this call took {elapsed.TotalMinutes:F1} min (runs finished by an earlier call are not redone). ");
+        sb.Append(inv, $"Made by `fflib reproduce paper --budget {budget}` on {string.Join(", ", kinds.Select(DatasetCatalog.IdOf))}: {records.Count} runs ({records.Count(r => r.Status == "completed")} completed, {records.Count(r => r.Status == "diverged")} diverged); this call took {elapsed.TotalMinutes:F1} min (runs finished by an earlier call are not redone); the runs' own training and testing add up to {records.Sum(r => r.Seconds) / 3600:F2} h, whichever calls made them (Figures 13, 14 and 19 not included). ");
         sb.Append("The paper is Nikov, Strnad and Podgorelec, *Prunability of Multi-Layer Perceptrons Trained with the Forward-Forward Algorithm* (Mathematics, 2025). ");
         sb.Append("Below the paper's budget (2×2000 neurons, 60 epochs, 10 seeds) our numbers are not expected to fall inside its bands: the column *setting* says what ours were.\n\n");
         sb.Append("Full tables with every configuration: [report.md](report.md); every cell as CSV: [paper-comparison.csv](paper-comparison.csv).\n\n");
