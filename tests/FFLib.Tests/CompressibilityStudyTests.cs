@@ -23,6 +23,9 @@ public sealed class CompressibilityStudyTests : IDisposable
         Assert.Equal([2000, 1000, 500, 250, 125], reduced.Keep);
         Assert.Equal([0, 128, 64, 32], reduced.Ranks);
         Assert.Equal(["fp32", "int8", "int4-asym", "kmeans16"], reduced.Formats.Select(f => f.Id));
+        var paper = CompressibilityStudy.GridFor("paper", 2000);
+        Assert.Equal(reduced.Keep, paper.Keep);
+        Assert.Equal(["fp32", "int8", "int4-asym", "kmeans16", "int4-asym+outliers", "kmeans16+outliers"], paper.Formats.Select(f => f.Id));
         Assert.Equal([0], CompressibilityStudy.GridFor("smoke", 12).Ranks.Where(r => r >= 12).Prepend(0).Distinct());
         var sweep = Reproduction.Sweep("compressibility", Reproduction.Budget("smoke", DatasetKind.Mnist));
         Assert.Equal(["ffnn", "ffc", "bpnn"], sweep.Models.Select(m => m.Id));
