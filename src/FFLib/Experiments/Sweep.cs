@@ -12,6 +12,7 @@ using FFLib.Training;
 namespace FFLib.Experiments;
 
 /// <summary>The record of one finished (or failed) run in a results folder (with sparsity tracking: the four sparsity metrics and the dead neurons per layer over training).</summary>
+/// <remarks>Seconds: the whole run's, from setup to the sparsity report; a resumed run adds the training time its checkpoint carries from earlier calls.</remarks>
 public sealed record RunRecord(
     string Id, string Status, string? Reason, string Architecture, string Dataset, int[] Layers, string Loss, float LearningRate, float Threshold,
     int Seed, int Epochs, double? TestAccuracy, IReadOnlyList<ParameterReport>? Sparsity, double Seconds, string FinishedUtc,
@@ -253,6 +254,8 @@ public static partial class SweepRunner
         worker.Write(resumeFrom is { } r1 ? $"resumed {id} after {Describe(r1)}" : $"started {id}");
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, claim.Lost);
         var sw = System.Diagnostics.Stopwatch.StartNew();
+        // A resumed run's seconds include what its checkpoint carries from the calls before this one.
+        double Seconds() => sw.Elapsed.TotalSeconds + (resumeFrom?.Seconds ?? 0);
         RunRecord record;
         try
         {
@@ -268,12 +271,12 @@ public static partial class SweepRunner
             var report = ModelAnalysis.Analyze(result.Model);
             // Done with the model: on a GPU, its memory goes now (a long sweep must not wait for the collector).
             if (result.Model is Modules.ComputeModule trained) trained.DiscardDeviceMemory();
-            record = Make(id, run, "completed", null, result.TestAccuracy, report.Parameters, sw.Elapsed.TotalSeconds)
+            record = Make(id, run, "completed", null, result.TestAccuracy, report.Parameters, Seconds())
                 with { SparsityOverTraining = result.SparsitySamples, DeadNeuronsOverTraining = result.DeadNeuronSamples, Worker = worker.Name, ResumedFromEpoch = resumeFrom?.Epochs };
         }
         catch (TrainingDivergedException e)
         {
-            record = Make(id, run, "diverged", e.Message, null, null, sw.Elapsed.TotalSeconds) with { Worker = worker.Name, ResumedFromEpoch = resumeFrom?.Epochs };
+            record = Make(id, run, "diverged", e.Message, null, null, Seconds()) with { Worker = worker.Name, ResumedFromEpoch = resumeFrom?.Epochs };
         }
         catch (OperationCanceledException) when (claim.Lost.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
         {
@@ -299,15 +302,15 @@ public static partial class SweepRunner
     }
 
     /// <summary>Where a run's checkpoint stands (epochs done, and batches of the next one when it was interrupted inside it), when there is one of this very run that can be read.</summary>
-    private static (int Epochs, int? Batches)? ResumablePoint(string checkpoint, string id, Action<string>? log)
+    private static (int Epochs, int? Batches, double Seconds)? ResumablePoint(string checkpoint, string id, Action<string>? log)
     {
         if (!File.Exists(checkpoint)) return null;
         if (new FileInfo(checkpoint).LinkTarget is not null) { log?.Invoke($"warning: {checkpoint} is a symbolic link; links are never followed in a results folder, starting over"); return null; }
         try
         {
-            var (spec, done, batches) = TrainingCheckpoint.ReadHeader(checkpoint);
+            var (spec, done, batches, seconds) = TrainingCheckpoint.ReadHeader(checkpoint);
             if (spec is null || RunId(spec) != id) { log?.Invoke($"warning: {checkpoint} belongs to another run; starting over"); return null; }
-            return done is int d ? (d, batches) : null;
+            return done is int d ? (d, batches, seconds) : null;
         }
         catch (Exception e) when (e is InvalidDataException or IOException or JsonException or EndOfStreamException)
         {
@@ -316,7 +319,7 @@ public static partial class SweepRunner
         }
     }
 
-    private static string Describe((int Epochs, int? Batches) point) =>
+    private static string Describe((int Epochs, int? Batches, double Seconds) point) =>
         point.Batches is int b ? $"epoch {point.Epochs + 1}, batch {b}" : $"epoch {point.Epochs}";
 
     /// <summary>"min" or "max" for an FF loss direction; "ce" for an architecture without one (cross-entropy).</summary>

@@ -73,7 +73,7 @@ public sealed record SweepStatus(int Completed, int Diverged, IReadOnlyList<Clai
         if (!File.Exists(ckpt) || new FileInfo(ckpt).LinkTarget is not null) return (null, null);
         try
         {
-            var (spec, done, batches) = TrainingCheckpoint.ReadHeader(ckpt);
+            var (spec, done, batches, _) = TrainingCheckpoint.ReadHeader(ckpt);
             return (batches is int b ? $"epoch {done + 1}, batch {b}" : $"after epoch {done}", spec is null ? null : SweepRunner.Describe(spec));
         }
         catch (Exception e) when (e is IOException or InvalidDataException or System.Text.Json.JsonException or EndOfStreamException)

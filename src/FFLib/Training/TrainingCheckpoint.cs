@@ -166,7 +166,9 @@ public static class TrainingCheckpoint
     }
 
     /// <summary>The run specification, epochs done and batches done of an interrupted epoch (null: none) of a checkpoint file, from its header alone.</summary>
-    internal static (RunSpec? Spec, int? EpochsDone, int? BatchesDone) ReadHeader(string path)
+    /// <remarks>SecondsDone: the training and validation time of the epochs the checkpoint holds, plus its
+    /// interrupted epoch's so far (time lost after the last checkpoint is not in it).</remarks>
+    internal static (RunSpec? Spec, int? EpochsDone, int? BatchesDone, double SecondsDone) ReadHeader(string path)
     {
         IO.FileKind.RequireRegularFile(path, "Training checkpoint");
         using var fs = File.OpenRead(path);
@@ -179,8 +181,12 @@ public static class TrainingCheckpoint
         var meta = JsonNode.Parse(header)?["__metadata__"];
         var spec = meta?["spec"]?.GetValue<string>() is string s ? ReadSpec(s) : null;
         int? done = int.TryParse(meta?["epochs_done"]?.GetValue<string>(), NumberStyles.None, CultureInfo.InvariantCulture, out int d) ? d : null;
-        int? batches = meta?["partial_epoch"]?.GetValue<string>() is string pj ? JsonNode.Parse(pj)?["batches_done"]?.GetValue<int>() : null;
-        return (spec, done, batches);
+        var partial = meta?["partial_epoch"]?.GetValue<string>() is string pj ? JsonNode.Parse(pj) : null;
+        int? batches = partial?["batches_done"]?.GetValue<int>();
+        double seconds = partial?["seconds"]?.GetValue<double>() ?? 0;
+        if (meta?["history"]?.GetValue<string>() is string h)
+            seconds += (JsonSerializer.Deserialize<List<EpochMetrics>>(h, Json) ?? []).Sum(e => e.TrainSeconds + e.ValidationSeconds);
+        return (spec, done, batches, seconds);
     }
 
     /// <summary>
